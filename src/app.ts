@@ -1,0 +1,97 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import helmet from '@fastify/helmet';
+import type { Logger } from 'pino';
+import { Type } from 'typebox';
+import { createChange } from './change.js';
+import type { Database } from './db/create-db.js';
+import type { Env } from './env/schema.js';
+import { registerOps, createMetrics } from './http/ops.js';
+import { addErrorResponses, registerOpenApi } from './http/openapi.js';
+import { registerPipeline } from './http/pipeline.js';
+import { problemHandler } from './http/problem.js';
+import { genReqId } from './http/request-context.js';
+import { registerValidators } from './http/validation.js';
+import './http/types.js';
+import type { Clock } from './lib/clock.js';
+import type { Ids } from './lib/ids.js';
+import { createAuditLog } from './modules/audit/append.js';
+import { eventsRoutes } from './modules/events/routes.js';
+import { createOutbox } from './modules/events/outbox.js';
+import { createTokensModule } from './modules/tokens/module.js';
+import { createUsersModule } from './modules/users/module.js';
+import { VERSION } from './version.js';
+
+export type AppDeps = { env: Env; database: Database; logger: Logger; clock: Clock; ids: Ids };
+
+/** Fastify settings pinned on purpose: timeouts, a 1 MiB body limit, prototype poisoning refused. */
+const SERVER_OPTIONS = {
+  bodyLimit: 1024 * 1024,
+  requestTimeout: 30_000,
+  connectionTimeout: 60_000,
+  keepAliveTimeout: 72_000,
+  onProtoPoisoning: 'error',
+  onConstructorPoisoning: 'error',
+  return503OnClosing: true,
+  requestIdHeader: false,
+  routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true },
+} as const;
+
+/** The composition root: builds the app over the given database; no I/O beyond it. */
+export async function buildApp(deps: AppDeps) {
+  const { database, logger, clock, ids } = deps;
+  const { db, helpers } = database;
+  const app: FastifyInstance = Fastify({ ...SERVER_OPTIONS, loggerInstance: logger as FastifyBaseLogger, genReqId });
+  registerValidators(app);
+  app.setErrorHandler(problemHandler(helpers));
+  app.addHook('onRoute', addErrorResponses);
+  app.addHook('onRequest', async (request, reply) => void reply.header('x-request-id', request.id));
+  acceptEmptyJsonBodies(app);
+
+  const metrics = createMetrics();
+  const audit = createAuditLog({ helpers, clock });
+  const change = createChange({ db, helpers, audit, outbox: createOutbox({ clock }), ids, logger });
+  const users = createUsersModule({ db, change, ids, clock });
+  const tokens = createTokensModule({ db, change, ids, clock });
+
+  // TLS is terminated in front of Gatehouse (docs/deploy.md); HSTS and upgrade-insecure-requests belong there.
+  await app.register(helmet, {
+    global: true,
+    hsts: false,
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
+  await registerOpenApi(app, VERSION);
+  await registerOps(app, { db, metrics });
+
+  await app.register(async (api) => {
+    registerPipeline(api, {
+      tokens: tokens.service,
+      denial: { db, audit, ids, logger, onFailure: () => metrics.auditWriteFailures.inc() },
+    });
+    api.get('/openapi.json', {
+      config: { scope: 'public', action: 'openapi.read' },
+      schema: {
+        operationId: 'getOpenApi', tags: ['meta'], security: [], summary: 'This OpenAPI 3.1 document',
+        response: { 200: Type.Object({ openapi: Type.String() }, { additionalProperties: true }) },
+      },
+    }, async () => app.swagger());
+    await users.routes(api);
+    await api.register(eventsRoutes, { prefix: '/events' });
+  }, { prefix: '/api' });
+
+  return { app, services: { users: users.service, tokens: tokens.service }, metrics };
+}
+export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;
+
+/**
+ * A DELETE or POST sent with `Content-Type: application/json` and no body is not an error; the route's
+ * schema decides whether a body was required.
+ */
+function acceptEmptyJsonBodies(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  // Only JSON bodies: anything else is a 415, not a string the schema then rejects.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (String(body).trim() === '') return done(null, undefined);
+    return parse(request, String(body), done);
+  });
+}

@@ -1,0 +1,74 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { DialectHelpers } from './db/dialects/helpers.js';
+import type { Tables, Trx } from './db/tables.js';
+import { DB_RETRY_AFTER_S, translateDbError } from './db/translate-error.js';
+import { AppError } from './errors.js';
+import type { Ids } from './lib/ids.js';
+import type { RequestCtx } from './lib/request-ctx.js';
+import type { AuditLog } from './modules/audit/append.js';
+import type { Action } from './modules/events/catalog.js';
+import type { Outbox } from './modules/events/outbox.js';
+
+export type ChangeSpec = { action: Action; target: { type: string; id: string | null } };
+
+/** What a change's write function returns: the resource before and after (`null` for a create or a delete). */
+export type ChangeResult<T> = { before: unknown; after: T };
+
+export type Change = <T>(ctx: RequestCtx, spec: ChangeSpec, write: (trx: Trx) => Promise<ChangeResult<T>>) => Promise<T>;
+
+export type ChangeDeps = {
+  db: Kysely<Tables>;
+  helpers: DialectHelpers;
+  audit: AuditLog;
+  outbox: Outbox;
+  ids: Ids;
+  logger: Logger;
+};
+
+/**
+ * The only way state changes: runs `write`, then appends one audit event and one outbox event (sharing one
+ * id) in the same transaction. No audit row, no commit. A failure rolls back and is audited in a short
+ * transaction of its own (`denied` for a 403 or a plugin veto, `error` otherwise), then rethrown as an
+ * `AppError` when the database explains it. Throws whatever `write` throws, or `unavailable`.
+ */
+export function createChange(deps: ChangeDeps): Change {
+  const { db, helpers, audit, outbox, ids } = deps;
+  return async (ctx, spec, write) => {
+    try {
+      return await db.transaction().execute(async (trx) => {
+        const { before, after } = await write(trx);
+        const id = ids.next('evt');
+        try {
+          // The event carries the resource after the change, or before it for a delete.
+          await outbox.insert(trx, { id, type: spec.action, data: after ?? before });
+          await audit.append(trx, ctx, { id, ...spec, outcome: 'success', before, after });
+        } catch (err) {
+          throw new AppError('unavailable', 'The audit log could not be written, so nothing was changed; retry shortly.',
+            { retry_after_s: DB_RETRY_AFTER_S }, { cause: err });
+        }
+        return after;
+      });
+    } catch (err) {
+      throw await recordFailure(deps, ctx, spec, err);
+    } finally {
+      ctx.audited = true;
+    }
+  };
+}
+
+async function recordFailure(deps: ChangeDeps, ctx: RequestCtx, spec: ChangeSpec, err: unknown): Promise<unknown> {
+  const error = translateDbError(deps.helpers, err);
+  const app = error instanceof AppError ? error : undefined;
+  const outcome = app && (app.status === 403 || app.code === 'plugin.denied') ? 'denied' : 'error';
+  const detail = app ? `${app.code}: ${app.detail ?? app.title}` : 'internal';
+  try {
+    await deps.db.transaction().execute((trx) =>
+      deps.audit.append(trx, ctx, { id: deps.ids.next('evt'), ...spec, outcome, detail }),
+    );
+  } catch (auditErr) {
+    // The change did not happen; failing to record that it failed must not hide the first error.
+    deps.logger.error({ err: auditErr, action: spec.action }, 'could not record a failed change in the audit log');
+  }
+  return error;
+}

@@ -1,0 +1,65 @@
+import pg from 'pg';
+import { PostgresDialect, sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { DialectHelpers, ErrorClass } from './helpers.js';
+
+/** Cuts off any statement that runs longer; a pathological query answers 503 instead of hanging. */
+export const PG_STATEMENT_TIMEOUT_MS = 10_000;
+
+// int8 (bigint: epoch-ms timestamps, sequence numbers) to number. Our values stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+/** A pool that survives a database restart: idle-client errors are logged, never thrown. */
+export function createPostgresDialect(url: string, logger?: Logger): { dialect: PostgresDialect; pool: pg.Pool } {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    statement_timeout: PG_STATEMENT_TIMEOUT_MS,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+  });
+  pool.on('error', (err) => logger?.warn({ err: err.message }, 'PostgreSQL connection lost; the pool will reconnect'));
+  return { dialect: new PostgresDialect({ pool }), pool };
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function classify(error: unknown): ErrorClass {
+  const e = error as { code?: string; constraint?: string; table?: string; column?: string; message?: string };
+  const code = e?.code;
+  if (typeof code !== 'string') {
+    const msg = e?.message ?? '';
+    if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(msg)) {
+      return { kind: 'unavailable' };
+    }
+    return { kind: 'other' };
+  }
+  if (CONNECTION_CODES.has(code)) return { kind: 'unavailable' };
+  // Constraints are named <table>_<column>_key by our migrations; normalise to "<table>.<column>".
+  const key = e.constraint ? constraintKey(e.constraint, e.table) : `${e.table ?? 'unknown'}.${e.column ?? 'unknown'}`;
+  if (code === '23505') return { kind: 'unique', key };
+  if (code === '23503') return { kind: 'foreign_key', key };
+  if (code === '23502') return { kind: 'not_null', key: `${e.table ?? 'unknown'}.${e.column ?? 'unknown'}` };
+  if (code === '57014') return { kind: 'timeout' };
+  if (code === '22021' || code === '22P05' || code === '22P02') return { kind: 'invalid_input' };
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') {
+    return { kind: 'unavailable' };
+  }
+  if (code === '40001' || code === '40P01' || code === '55P03') return { kind: 'busy' };
+  return { kind: 'other' };
+}
+
+function constraintKey(constraint: string, table?: string): string {
+  if (table && constraint.startsWith(`${table}_`)) {
+    return `${table}.${constraint.slice(table.length + 1).replace(/_(key|pkey|fkey)$/, '')}`;
+  }
+  return constraint;
+}
+
+export const postgresHelpers: DialectHelpers = {
+  dialect: 'postgres',
+  lockAuditHead: async (trx) => {
+    await sql`select seq from audit_head where id = 1 for update`.execute(trx);
+  },
+  classify,
+};

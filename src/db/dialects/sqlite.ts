@@ -1,0 +1,98 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  CompiledQuery,
+  OperationNodeTransformer,
+  PrimitiveValueListNode,
+  SqliteDialect,
+  SqliteDriver,
+  ValueNode,
+  type DatabaseConnection,
+  type Driver,
+  type KyselyPlugin,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  type QueryResult,
+  type RootOperationNode,
+  type UnknownRow,
+} from 'kysely';
+import type { DialectHelpers, ErrorClass } from './helpers.js';
+
+/** Busy timeout: how long a write waits for SQLite's single writer lock before answering 503. */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * `BEGIN IMMEDIATE` takes the write lock at the start of a transaction. A deferred transaction that reads
+ * and then writes can fail with SQLITE_BUSY without waiting when another process wrote in between.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+/** SQLite cannot bind booleans; stores write `true`/`false` on both dialects and this turns them into 1/0. */
+class BooleanTransformer extends OperationNodeTransformer {
+  protected override transformValue(node: ValueNode): ValueNode {
+    return typeof node.value === 'boolean' ? ValueNode.create(node.value ? 1 : 0) : node;
+  }
+  protected override transformPrimitiveValueList(node: PrimitiveValueListNode): PrimitiveValueListNode {
+    if (!node.values.some((v) => typeof v === 'boolean')) return node;
+    return PrimitiveValueListNode.create(node.values.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v)));
+  }
+}
+
+export class SqliteBooleanPlugin implements KyselyPlugin {
+  readonly #transformer = new BooleanTransformer();
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    return this.#transformer.transformNode(args.node);
+  }
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
+}
+
+/** Opens the database file with WAL, foreign keys and a busy timeout. */
+export function createSqliteDialect(file: string): { dialect: SqliteDialect; close: () => void } {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const database = new Database(file);
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  return { dialect: new ImmediateSqliteDialect({ database }), close: () => database.close() };
+}
+
+function classify(error: unknown): ErrorClass {
+  const e = error as { code?: string; message?: string };
+  if (typeof e?.code !== 'string' || !e.code.startsWith('SQLITE_')) return { kind: 'other' };
+  // SQLite names the columns ("UNIQUE constraint failed: users.username"), not a constraint.
+  const key = /failed: ([\w.]+)/.exec(e.message ?? '')?.[1] ?? 'unknown';
+  if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return { kind: 'unique', key };
+  if (e.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return { kind: 'foreign_key', key };
+  if (e.code === 'SQLITE_CONSTRAINT_NOTNULL') return { kind: 'not_null', key };
+  if (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED')) return { kind: 'busy' };
+  if (e.code.startsWith('SQLITE_IOERR') || e.code === 'SQLITE_CANTOPEN' || e.code === 'SQLITE_FULL') {
+    return { kind: 'unavailable' };
+  }
+  return { kind: 'other' };
+}
+
+export const sqliteHelpers: DialectHelpers = {
+  dialect: 'sqlite',
+  // SQLite's single writer already serialises transactions; BEGIN IMMEDIATE took the lock.
+  lockAuditHead: async () => {},
+  classify,
+};

@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import * as coreInit from './202611280001_core_init.js';
+
+/** Every migration, by name; names sort in the order they run. Append only. */
+export const migrations: Record<string, Migration> = {
+  '202611280001_core_init': coreInit,
+};

@@ -1,0 +1,75 @@
+import type { Kysely, Transaction } from 'kysely';
+
+/**
+ * Row types as stored. Portable columns (STYLE §8): timestamps are epoch milliseconds, booleans are
+ * `boolean` on PostgreSQL and 0/1 on SQLite, JSON is `jsonb` or text. Stores turn rows into API objects
+ * through `codecs.ts`.
+ */
+export type UsersTable = {
+  id: string;
+  username: string;
+  email: string | null;
+  display_name: string | null;
+  kind: 'human' | 'service';
+  disabled: boolean | number;
+  password_hash: string | null;
+  created_at: number;
+  updated_at: number;
+};
+
+export type TokensTable = {
+  id: string;
+  user_id: string;
+  name: string;
+  prefix: string;
+  secret_hash: string;
+  scopes: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+};
+
+export type AuditEventsTable = {
+  seq: number;
+  id: string;
+  ts: number;
+  actor: string;
+  actor_name: string | null;
+  token_id: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  outcome: 'success' | 'denied' | 'error';
+  request_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  changes: string | null;
+  detail: string | null;
+  prev_hash: string;
+  hash: string;
+};
+
+/** One row, id 1: the chain head. Locking it serialises appends, so `seq` order is commit order. */
+export type AuditHeadTable = { id: number; seq: number; hash: string };
+
+/** One event per successful change, written in the change's transaction; `id` is its audit row's id. */
+export type OutboxTable = {
+  id: string;
+  type: string;
+  data: string;
+  created_at: number;
+  dispatched_at: number | null;
+};
+
+export type Tables = {
+  users: UsersTable;
+  tokens: TokensTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
+  outbox: OutboxTable;
+};
+
+/** What a store function takes first: the database, or a transaction, which is also one. */
+export type Queryable = Kysely<Tables>;
+export type Trx = Transaction<Tables>;

@@ -1,0 +1,70 @@
+/**
+ * The closed error catalog. Every error a caller can see has a code here; `http/problem.ts` turns an
+ * `AppError` into RFC 9457 problem+json. This file imports nothing from Fastify so services can use it.
+ */
+export const errorCatalog = {
+  validation_failed: { status: 400, title: 'Request validation failed' },
+  bad_request: { status: 400, title: 'Bad request' },
+  unauthenticated: { status: 401, title: 'Authentication required' },
+  forbidden: { status: 403, title: 'Missing permission' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  conflict: { status: 409, title: 'Conflicts with the current state' },
+  precondition_failed: { status: 412, title: 'If-Match does not match the current version' },
+  payload_too_large: { status: 413, title: 'Request body too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  unprocessable: { status: 422, title: 'The request breaks a rule' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  internal: { status: 500, title: 'Internal server error' },
+  unavailable: { status: 503, title: 'Temporarily unavailable' },
+  timeout: { status: 503, title: 'The operation took too long' },
+  'user.username_taken': { status: 409, title: 'Username already in use' },
+  'plugin.denied': { status: 422, title: 'Denied by a plugin' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** One validation failure: `pointer` is a JSON Pointer into the request part named by `in`. */
+export type FieldError = { in: 'body' | 'query' | 'params' | 'headers'; pointer: string; message: string };
+
+export type ProblemExtensions = {
+  errors?: FieldError[];
+  required_permission?: string;
+  retry_after_s?: number;
+  [key: string]: unknown;
+};
+
+/** The one error class: `detail` is safe to show the caller; `cause` is logged, never sent. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly title: string;
+  readonly detail: string | undefined;
+  readonly extensions: ProblemExtensions;
+
+  constructor(code: ErrorCode, detail?: string, extensions: ProblemExtensions = {}, options?: { cause?: unknown }) {
+    super(detail ?? errorCatalog[code].title, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = errorCatalog[code].status;
+    this.title = errorCatalog[code].title;
+    this.detail = detail;
+    this.extensions = extensions;
+  }
+}
+
+/** Returns the value, or throws `not_found` naming what was looked for. */
+export function assertFound<T>(value: T | undefined | null, what = 'The resource'): T {
+  if (value === undefined || value === null) throw new AppError('not_found', `${what} does not exist.`);
+  return value;
+}
+
+/** Throws `AppError(code, detail)` unless the condition holds. */
+export function assert(condition: unknown, code: ErrorCode, detail?: string, extensions?: ProblemExtensions): asserts condition {
+  if (!condition) throw new AppError(code, detail, extensions);
+}
+
+/** A validation failure on one field, shaped like the ones the schema validator produces. */
+export function fieldError(where: FieldError['in'], pointer: string, message: string): AppError {
+  return new AppError('validation_failed', message, { errors: [{ in: where, pointer, message }] });
+}

@@ -1,0 +1,65 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import { Problem } from './problem.js';
+
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: Problem } },
+});
+
+/**
+ * onRoute: every route documents the problems it can answer, so clients see the error model in the
+ * OpenAPI document. Added here once rather than per route.
+ */
+export function addErrorResponses(route: RouteOptions): void {
+  if (route.schema?.hide) return;
+  const schema = (route.schema ??= {});
+  const responses = (schema.response ??= {}) as Record<string, unknown>;
+  const isApi = route.url.startsWith('/api');
+  const isPublic = route.config && (route.config as { scope?: string }).scope === 'public';
+  const add = (status: number, description: string) => {
+    responses[String(status)] ??= problem(description);
+  };
+  if (!isApi) return;
+  add(400, 'Malformed request: the `errors` member points at each offending field.');
+  if (!isPublic) {
+    add(401, 'No token, or a malformed, unknown, revoked or expired one.');
+    add(403, 'The token lacks the permission named in `required_permission`.');
+  }
+  if (schema.params) add(404, 'No such resource.');
+  if (schema.body) {
+    add(409, 'Conflicts with the current state.');
+    add(413, 'The body exceeds 1 MiB.');
+    add(415, 'The body is not JSON.');
+    add(422, 'The request breaks a rule (e.g. a plugin denied it).');
+  }
+  add(429, 'Rate limited; see `Retry-After`.');
+  add(500, 'Unexpected server error; the request id helps find it in the logs.');
+  add(503, 'Temporarily unavailable (database busy or unreachable); see `Retry-After`.');
+}
+
+/** `@fastify/swagger` builds the OpenAPI 3.1 document from the route schemas; `/docs` renders it. */
+export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Gatehouse API',
+        version,
+        description:
+          'Admin control plane: users, roles, scoped tokens, plugins and configuration, every change audited. ' +
+          'Errors are RFC 9457 problem+json; lists are cursor-paginated (`limit`, `cursor`, `next_cursor`).',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: '`gth_…` API token or `gts_…` session token' } } },
+      security: [{ bearer: [] }],
+      tags: [
+        { name: 'users', description: 'Human users and service accounts' },
+        { name: 'events', description: 'The event catalogue' },
+        { name: 'meta', description: 'The API description itself' },
+        { name: 'ops', description: 'Health, readiness and metrics (no token)' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { deepLinking: true } });
+}

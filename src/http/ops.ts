@@ -1,0 +1,65 @@
+import type { FastifyInstance } from 'fastify';
+import { sql, type Kysely } from 'kysely';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Type } from 'typebox';
+import type { Tables } from '../db/tables.js';
+
+export type Metrics = {
+  registry: Registry;
+  auditWriteFailures: Counter;
+};
+
+/** One registry per app (tests build many apps in one process). */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
+  return {
+    registry,
+    auditWriteFailures: new Counter({
+      name: 'gatehouse_audit_write_failures_total',
+      help: 'Denied requests whose audit row could not be written.',
+      registers: [registry],
+    }),
+  };
+}
+
+const Health = Type.Object({ status: Type.String() }, { additionalProperties: false });
+
+/** `/healthz` (alive), `/readyz` (database reachable) and `/metrics`, outside `/api`, no token. */
+export async function registerOps(app: FastifyInstance, deps: { db: Kysely<Tables>; metrics: Metrics }): Promise<void> {
+  const requests = new Counter({
+    name: 'gatehouse_http_requests_total',
+    help: 'HTTP requests by route, method and status.',
+    labelNames: ['method', 'route', 'status'],
+    registers: [deps.metrics.registry],
+  });
+  const latency = new Histogram({
+    name: 'gatehouse_http_request_duration_seconds',
+    help: 'HTTP request latency by route and method.',
+    labelNames: ['method', 'route'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [deps.metrics.registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL, keeps label cardinality bounded.
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.get('/healthz', { schema: { operationId: 'getHealth', tags: ['ops'], security: [], response: { 200: Health } } },
+    async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: { operationId: 'getReadiness', tags: ['ops'], security: [], response: { 200: Health, 503: Health } } },
+    async (_req, reply) => {
+      try {
+        await sql`select 1`.execute(deps.db);
+        return { status: 'ready' };
+      } catch {
+        return reply.code(503).header('retry-after', '2').send({ status: 'database unreachable' });
+      }
+    });
+
+  app.get('/metrics', { schema: { operationId: 'getMetrics', tags: ['ops'], security: [], produces: ['text/plain'], response: { 200: Type.String({ description: 'Prometheus text format' }) } } },
+    async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+}

@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import { Type, type TSchema } from 'typebox';
+import { fieldError } from '../errors.js';
+import { Str } from '../lib/schema.js';
+
+export const DEFAULT_LIMIT = 50;
+export const MAX_LIMIT = 500;
+
+/** The query fields every list takes. */
+export const PageQueryFields = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: 'Page size, 1 to 500.' })),
+  cursor: Type.Optional(Str({ maxLength: 1024, description: 'The `next_cursor` of the previous page.' })),
+};
+
+/** `{ data, next_cursor }`: the shape of every list answer. */
+export function Page<T extends TSchema>(item: T, title: string) {
+  return Type.Object(
+    { data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) },
+    { additionalProperties: false, title },
+  );
+}
+
+function digest(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 16);
+}
+
+/**
+ * Encodes the last row's keyset values and a hash of the filters. The checksum makes a tampered cursor a
+ * 400 rather than a silently different page; the filter hash makes reusing a cursor with other filters one.
+ */
+export function encodeCursor(keys: readonly (string | number)[], filters: unknown = null): string {
+  const body = { k: keys, f: digest(filters) };
+  return Buffer.from(JSON.stringify({ ...body, c: digest(body) })).toString('base64url');
+}
+
+/** Decodes a cursor made by `encodeCursor` with the same filters. Throws `validation_failed` otherwise. */
+export function decodeCursor(cursor: string, filters: unknown = null, arity = 1): (string | number)[] {
+  const bad = (why: string) => fieldError('query', '/cursor', `The cursor ${why}; start again without one.`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw bad('is malformed');
+  }
+  const p = parsed as { k?: unknown; f?: unknown; c?: unknown };
+  if (!p || typeof p !== 'object' || !Array.isArray(p.k) || p.k.length !== arity) throw bad('is malformed');
+  if (!p.k.every((v) => typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v)))) throw bad('is malformed');
+  if (p.c !== digest({ k: p.k, f: p.f })) throw bad('was altered');
+  if (p.f !== digest(filters)) throw bad('belongs to a query with other filters');
+  return p.k as (string | number)[];
+}
+
+/** Turns `limit + 1` fetched rows into a page: the extra row only tells that there is a next page. */
+export function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, keys: (row: R) => (string | number)[], filters: unknown = null) {
+  const more = rows.length > limit;
+  const pageRows = more ? rows.slice(0, limit) : rows;
+  const last = pageRows[pageRows.length - 1];
+  return { data: pageRows.map(map), next_cursor: more && last !== undefined ? encodeCursor(keys(last), filters) : null };
+}

@@ -1,0 +1,90 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorObject } from 'ajv';
+import { Type } from 'typebox';
+import type { DialectHelpers } from '../db/dialects/helpers.js';
+import { translateDbError } from '../db/translate-error.js';
+import { AppError, errorCatalog, type ErrorCode, type FieldError } from '../errors.js';
+import { toFieldErrors } from './validation.js';
+
+/** The RFC 9457 body of every error answer. */
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: '`urn:gatehouse:problem:<code>`' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    code: Type.String({ description: 'Stable error code to branch on.' }),
+    request_id: Type.String(),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object({
+          in: Type.Union(['body', 'query', 'params', 'headers'].map((v) => Type.Literal(v))),
+          pointer: Type.String({ description: 'JSON Pointer into the request part named by `in`.' }),
+          message: Type.String(),
+        }),
+      ),
+    ),
+    required_permission: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true, title: 'Problem' },
+);
+
+const GENERIC_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'bad_request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed',
+  409: 'conflict', 412: 'precondition_failed', 413: 'payload_too_large', 415: 'unsupported_media_type',
+  422: 'unprocessable', 429: 'rate_limited', 503: 'unavailable',
+};
+
+/** One function from any thrown value to an `AppError`: the whole mapping, in order. */
+export function toAppError(err: unknown, helpers: DialectHelpers): AppError {
+  if (err instanceof AppError) return err;
+  const fe = err as FastifyError & { validation?: ErrorObject[]; validationContext?: string };
+  if (fe?.validation) {
+    const errors: FieldError[] = toFieldErrors(fe.validation, fe.validationContext);
+    const first = errors[0];
+    const detail = first ? `${first.in}${first.pointer || ''} ${first.message}` : 'The request is invalid.';
+    return new AppError('validation_failed', detail, { errors });
+  }
+  const translated = translateDbError(helpers, err);
+  if (translated instanceof AppError) return translated;
+  const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    const code = GENERIC_BY_STATUS[status] ?? 'bad_request';
+    return new AppError(code, fastifyDetail(fe), {}, { cause: err });
+  }
+  return new AppError('internal', undefined, {}, { cause: err });
+}
+
+/** Fastify's own 4xx messages are safe and useful ("Body cannot be empty…"); drop its internal codes. */
+function fastifyDetail(fe: FastifyError): string {
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'The request body exceeds the 1 MiB limit.';
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'Send the body as application/json.';
+  return fe.message;
+}
+
+/** Writes an `AppError` as application/problem+json. */
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, error: AppError): FastifyReply {
+  const { retry_after_s: retryAfter, ...extensions } = error.extensions;
+  const body = {
+    type: `urn:gatehouse:problem:${error.code}`,
+    title: errorCatalog[error.code].title,
+    status: error.status,
+    ...(error.detail ? { detail: error.detail } : {}),
+    code: error.code,
+    request_id: request.id,
+    ...extensions,
+  };
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  if (error.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer');
+  return reply.code(error.status).type('application/problem+json').send(JSON.stringify(body));
+}
+
+/** The error handler: logs 5xx at error and 4xx at debug, never sends a stack or a driver message. */
+export function problemHandler(helpers: DialectHelpers) {
+  return (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const error = toAppError(err, helpers);
+    if (error.status >= 500) request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
+    else request.log.debug({ code: error.code, detail: error.detail }, 'request rejected');
+    return sendProblem(reply, request, error);
+  };
+}

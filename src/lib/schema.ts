@@ -1,0 +1,23 @@
+import { Type, type TSchema, type TString, type TStringOptions } from 'typebox';
+
+/**
+ * Rejects NUL and lone surrogates (Ajv compiles patterns with the `u` flag, where a surrogate range matches
+ * only unpaired halves), so PostgreSQL never sees a byte it would answer with an error.
+ */
+export const SAFE_TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
+
+/** A request string: always bounded, never NUL or a lone surrogate. */
+export function Str(options: TStringOptions & { maxLength: number }): TString {
+  return Type.String({ pattern: SAFE_TEXT_PATTERN, ...options });
+}
+
+/** A value or `null` (to clear an optional field). */
+export function Nullable<T extends TSchema>(schema: T) {
+  return Type.Union([schema, Type.Null()]);
+}
+
+/** ISO 8601 UTC with milliseconds, as every timestamp in the API. */
+export const Timestamp = Type.String({ format: 'date-time', examples: ['2026-11-28T09:30:00.000Z'] });
+
+/** A path id. A string that is not a TypeID of the route's prefix is a 404, checked by the service. */
+export const IdParams = Type.Object({ id: Type.String({ maxLength: 128 }) }, { additionalProperties: false });

@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { buildApp } from './app.js';
+import { bootstrapAdmin } from './bootstrap.js';
+import { createDb, databaseUrl } from './db/create-db.js';
+import { migrateToLatest } from './db/migrate.js';
+import { EnvError, loadEnv } from './env/load.js';
+import { EnvSchema, type Env } from './env/schema.js';
+import { systemClock } from './lib/clock.js';
+import { createIds } from './lib/ids.js';
+import { createLogger } from './lib/logger.js';
+import { generateToken } from './lib/secret-token.js';
+import { VERSION } from './version.js';
+
+function envOrExit(): Env {
+  try {
+    return loadEnv();
+  } catch (err) {
+    if (err instanceof EnvError) {
+      process.stderr.write(`${err.message}\nFix the variables above and start again (see README.md, Settings).\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function serve(): Promise<void> {
+  const env = envOrExit();
+  const logger = createLogger(env.LOG_LEVEL);
+  const database = createDb(databaseUrl(env), logger);
+  const applied = await migrateToLatest(database.db);
+  if (applied.length) logger.info({ migrations: applied }, 'database migrated');
+  const { app, services } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
+
+  const boot = await bootstrapAdmin(services, env.GATEHOUSE_BOOTSTRAP_TOKEN);
+  if (boot && !env.GATEHOUSE_BOOTSTRAP_TOKEN) {
+    // Printed once to the terminal, never to the log: it is the only copy of the secret.
+    process.stdout.write(
+      `\n  Gatehouse created the user "admin" and this admin token. It is shown once; store it now:\n\n` +
+        `    ${boot.secret}\n\n  export GATEHOUSE_TOKEN=${boot.secret}\n\n`,
+    );
+  } else if (boot) {
+    logger.info({ token_id: boot.tokenId }, 'created user admin with the token from GATEHOUSE_BOOTSTRAP_TOKEN');
+  }
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'draining in-flight requests, then exiting');
+    app
+      .close()
+      .then(() => database.close())
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  const address = await app.listen({ port: env.PORT, host: env.HOST });
+  logger.info({ address, database: database.description, version: VERSION }, `Gatehouse listening on ${address}`);
+}
+
+async function migrate(): Promise<void> {
+  const env = envOrExit();
+  const logger = createLogger(env.LOG_LEVEL);
+  const database = createDb(databaseUrl(env), logger);
+  try {
+    const applied = await migrateToLatest(database.db);
+    process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'The database is up to date.\n');
+  } finally {
+    await database.close();
+  }
+}
+
+const settingsHelp = Object.entries(EnvSchema.properties)
+  .map(([key, s]) => `  ${key.padEnd(26)}${(s as { description?: string }).description ?? ''}`)
+  .join('\n');
+
+const program = new Command()
+  .name('gatehouse')
+  .version(VERSION)
+  .description('Gatehouse: a self-hosted admin control plane.')
+  .addHelpText('after', `\nSettings (environment variables):\n${settingsHelp}\n`);
+
+program.command('serve', { isDefault: true }).description('migrate the database, then serve the API and console').action(serve);
+program.command('migrate').description('apply pending database migrations and exit').action(migrate);
+program
+  .command('token')
+  .description('token utilities')
+  .command('generate')
+  .description('print a new well-formed token, e.g. for GATEHOUSE_BOOTSTRAP_TOKEN')
+  .action(() => {
+    process.stdout.write(`${generateToken('gth')}\n`);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`gatehouse: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+import { createHash } from 'node:crypto';
+import canonicalizeModule from 'canonicalize';
+import type { DialectHelpers } from '../../db/dialects/helpers.js';
+import type { AuditEventsTable, Trx } from '../../db/tables.js';
+import type { Clock } from '../../lib/clock.js';
+import { actorOf, type RequestCtx } from '../../lib/request-ctx.js';
+import type { Action } from '../events/catalog.js';
+
+export type AuditEntry = {
+  id: string;
+  action: Action;
+  target: { type: string; id: string | null } | null;
+  outcome: 'success' | 'denied' | 'error';
+  before?: unknown;
+  after?: unknown;
+  /** A short, caller-safe reason for a denial or an error (the problem code and detail). */
+  detail?: string | null;
+};
+
+export type AuditLog = { append(trx: Trx, ctx: RequestCtx, entry: AuditEntry): Promise<{ seq: number }> };
+
+// canonicalize ships CommonJS typed as an ES default export; under NodeNext the default is the module.
+const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+
+/** The fields a link of the chain covers, in the form they are hashed. */
+export function chainPayload(row: Omit<AuditEventsTable, 'hash'>): unknown {
+  return {
+    seq: Number(row.seq), id: row.id, ts: Number(row.ts), actor: row.actor, actor_name: row.actor_name,
+    token_id: row.token_id, action: row.action, target_type: row.target_type, target_id: row.target_id,
+    outcome: row.outcome, request_id: row.request_id, ip: row.ip, user_agent: row.user_agent,
+    changes: row.changes === null ? null : typeof row.changes === 'string' ? JSON.parse(row.changes) : row.changes,
+    detail: row.detail, prev_hash: row.prev_hash,
+  };
+}
+
+/** SHA-256 over the RFC 8785 canonical JSON of the link, which includes the previous hash. */
+export function chainHash(row: Omit<AuditEventsTable, 'hash'>): string {
+  return createHash('sha256').update(canonicalize(chainPayload(row)) ?? '').digest('hex');
+}
+
+/**
+ * Appends one event to the hash chain. Takes the chain head's lock (held until commit), so events commit
+ * in `seq` order and a reader following `seq` never skips one. Called only from `change.ts` and
+ * `http/audit-denial.ts`.
+ */
+export function createAuditLog({ helpers, clock }: { helpers: DialectHelpers; clock: Clock }): AuditLog {
+  return {
+    async append(trx, ctx, entry) {
+      await helpers.lockAuditHead(trx);
+      const head = await trx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
+      const { actor, actorName, tokenId } = actorOf(ctx);
+      const hasChanges = entry.before !== undefined || entry.after !== undefined;
+      const row: Omit<AuditEventsTable, 'hash'> = {
+        seq: Number(head.seq) + 1,
+        id: entry.id,
+        ts: clock.now(),
+        actor,
+        actor_name: actorName,
+        token_id: tokenId,
+        action: entry.action,
+        target_type: entry.target?.type ?? null,
+        target_id: entry.target?.id ?? null,
+        outcome: entry.outcome,
+        request_id: ctx.requestId,
+        ip: ctx.ip,
+        user_agent: ctx.userAgent,
+        changes: hasChanges ? JSON.stringify({ before: entry.before ?? null, after: entry.after ?? null }) : null,
+        detail: entry.detail ?? null,
+        prev_hash: head.hash,
+      };
+      const hash = chainHash(row);
+      await trx.insertInto('audit_events').values({ ...row, hash }).execute();
+      await trx.updateTable('audit_head').set({ seq: row.seq, hash }).where('id', '=', 1).execute();
+      return { seq: row.seq };
+    },
+  };
+}

@@ -1,0 +1,17 @@
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Change } from '../../change.js';
+import type { Tables } from '../../db/tables.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Ids } from '../../lib/ids.js';
+import { usersRoutes } from './routes.js';
+import { createUsersService } from './service.js';
+import { createUsersStore } from './store.js';
+
+export function createUsersModule(deps: { db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock }) {
+  const service = createUsersService({ ...deps, store: createUsersStore() });
+  return {
+    service,
+    routes: (api: FastifyInstance) => api.register(usersRoutes, { prefix: '/users', users: service }),
+  };
+}

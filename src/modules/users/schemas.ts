@@ -1,0 +1,64 @@
+import { Type, type Static } from 'typebox';
+import { PageQueryFields } from '../../http/pagination.js';
+import { Nullable, Str, Timestamp } from '../../lib/schema.js';
+
+export const UserKind = Type.Union([Type.Literal('human'), Type.Literal('service')], {
+  description: '`human` users may sign in to the console; `service` accounts use tokens only.',
+});
+
+/** Stored form: 1–64 of `a-z 0-9 . _ - @`. Input is NFKC-normalised and lower-cased first. */
+export const USERNAME_PATTERN = /^[a-z0-9._@-]{1,64}$/;
+
+const Username = Str({
+  minLength: 1,
+  maxLength: 256,
+  description:
+    '1–64 characters of a-z 0-9 . _ - @ after Unicode NFKC normalisation and lower-casing; unique regardless of case and width.',
+  examples: ['alice'],
+});
+const Email = Type.String({ format: 'email', maxLength: 254, pattern: '^[^\\u0000\\uD800-\\uDFFF]*$' });
+const DisplayName = Str({ minLength: 1, maxLength: 128 });
+
+export const User = Type.Object(
+  {
+    id: Type.String({ examples: ['user_01jd8y6v7kf3zr4x6qk9n2m1ab'] }),
+    username: Type.String(),
+    email: Type.Union([Type.String(), Type.Null()]),
+    display_name: Type.Union([Type.String(), Type.Null()]),
+    kind: UserKind,
+    disabled: Type.Boolean(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { additionalProperties: false, title: 'User' },
+);
+export type User = Static<typeof User>;
+
+const userFields = {
+  username: Username,
+  email: Type.Optional(Nullable(Email)),
+  display_name: Type.Optional(Nullable(DisplayName)),
+  kind: Type.Optional(UserKind),
+  disabled: Type.Optional(Type.Boolean()),
+};
+
+export const CreateUserBody = Type.Object(userFields, { additionalProperties: false, title: 'CreateUserBody' });
+export type CreateUserBody = Static<typeof CreateUserBody>;
+
+/** PUT updates the fields present and leaves the others. */
+export const UpdateUserBody = Type.Object(
+  { ...userFields, username: Type.Optional(Username) },
+  { additionalProperties: false, minProperties: 1, title: 'UpdateUserBody' },
+);
+export type UpdateUserBody = Static<typeof UpdateUserBody>;
+
+export const ListUsersQuery = Type.Object(
+  {
+    ...PageQueryFields,
+    q: Type.Optional(Str({ minLength: 1, maxLength: 256, description: 'Prefix of the username or the email.' })),
+    kind: Type.Optional(UserKind),
+    disabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type ListUsersQuery = Static<typeof ListUsersQuery>;

@@ -1,0 +1,71 @@
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { expect } from 'vitest';
+import { buildApp, type GatehouseApp } from '../../src/app.js';
+import { bootstrapAdmin } from '../../src/bootstrap.js';
+import { createDb, type Database } from '../../src/db/create-db.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { defaultEnv } from '../../src/env/load.js';
+import { createFakeClock } from '../../src/lib/clock.js';
+import { createIds } from '../../src/lib/ids.js';
+import { createLogger } from '../../src/lib/logger.js';
+
+export type TestApp = GatehouseApp & {
+  database: Database;
+  clock: ReturnType<typeof createFakeClock>;
+  adminToken: string;
+  adminId: string;
+  /** `app.inject` with the admin token unless `token` says otherwise (`null`: no Authorization header). */
+  request(options: InjectOptions & { token?: string | null }): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+};
+
+/** The whole app over a real, migrated database, with a fake clock and a bootstrap admin token. */
+export async function startTestApp(url: string): Promise<TestApp> {
+  const logger = createLogger('silent', false);
+  const database = createDb(url, logger);
+  await migrateToLatest(database.db);
+  const clock = createFakeClock(Date.now());
+  const built = await buildApp({ env: defaultEnv(), database, logger, clock, ids: createIds() });
+  await built.app.ready();
+  const boot = await bootstrapAdmin(built.services);
+  if (!boot) throw new Error('test database was not empty');
+  return {
+    ...built,
+    database,
+    clock,
+    adminToken: boot.secret,
+    adminId: boot.userId,
+    request: ({ token, ...options }) => {
+      const auth = token === null ? {} : { authorization: `Bearer ${token ?? boot.secret}` };
+      return built.app.inject({ ...options, headers: { ...auth, ...(options.headers ?? {}) } });
+    },
+    close: async () => {
+      await built.app.close();
+      await database.close();
+    },
+  };
+}
+
+/** Asserts an RFC 9457 problem answer with this status and code; returns its body. */
+export function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
+  expect(res.headers['content-type'], res.body).toMatch(/^application\/problem\+json/);
+  const body = res.json();
+  expect({ status: res.statusCode, code: body.code }, res.body).toEqual({ status, code });
+  expect(body).toMatchObject({ type: `urn:gatehouse:problem:${code}`, status, title: expect.any(String), request_id: expect.any(String) });
+  return body as { detail?: string; errors?: { in: string; pointer: string; message: string }[]; required_permission?: string };
+}
+
+/** Counts of audit rows and outbox events: what a change must add one of each to, and a rejection none. */
+export async function counts(app: TestApp): Promise<{ users: number; audit: number; outbox: number }> {
+  const { db } = app.database;
+  const n = async (table: 'users' | 'audit_events' | 'outbox') =>
+    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  return { users: await n('users'), audit: await n('audit_events'), outbox: await n('outbox') };
+}
+
+/** Builds a user creation body with a unique username. */
+let seq = 0;
+export function makeUser(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  seq += 1;
+  return { username: `user${seq}.${process.pid}`, ...overrides };
+}
