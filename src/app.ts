@@ -40,6 +40,8 @@ const SERVER_OPTIONS = {
 export async function buildApp(deps: AppDeps) {
   const { database, logger, clock, ids } = deps;
   const { db, helpers } = database;
+  // The assertion widens pino's Logger to Fastify's logger type, which the instance type is built on.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
   const app: FastifyInstance = Fastify({ ...SERVER_OPTIONS, loggerInstance: logger as FastifyBaseLogger, genReqId });
   registerValidators(app);
   app.setErrorHandler(problemHandler(helpers));

@@ -33,7 +33,7 @@ export type ChangeDeps = {
  * `AppError` when the database explains it. Throws whatever `write` throws, or `unavailable`.
  */
 export function createChange(deps: ChangeDeps): Change {
-  const { db, helpers, audit, outbox, ids } = deps;
+  const { db, audit, outbox, ids } = deps;
   return async (ctx, spec, write) => {
     try {
       return await db.transaction().execute(async (trx) => {

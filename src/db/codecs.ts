@@ -15,6 +15,7 @@ export function toBool(value: boolean | number | null): boolean {
 }
 
 /** PostgreSQL `jsonb` arrives parsed; SQLite text arrives as a string. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the stored shape
 export function fromJson<T>(value: unknown): T {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
 }

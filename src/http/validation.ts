@@ -50,6 +50,7 @@ export function toFieldErrors(errors: ErrorObject[], context: string | undefined
     } else if (e.keyword === 'required') {
       const key = String(e.params.missingProperty);
       out.push({ in: where, pointer: `${e.instancePath}/${escapePointer(key)}`, message: 'is required' });
+    // eslint-disable-next-line no-control-regex -- NUL is exactly what this reports
     } else if (e.keyword === 'pattern' && typeof e.data === 'string' && /[\u0000\uD800-\uDFFF]/.test(e.data)) {
       out.push({ in: where, pointer: e.instancePath, message: 'must not contain NUL characters or unpaired surrogates' });
     } else {

@@ -1,7 +1,7 @@
 import { pino, type Logger } from 'pino';
 
 /** pino JSON logs, pretty in a terminal. Authorization and cookies never reach a log line. */
-export function createLogger(level: string, pretty = process.stdout.isTTY === true): Logger {
+export function createLogger(level: string, pretty = process.stdout.isTTY): Logger {
   return pino({
     level,
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.secret', '*.password'], censor: '[redacted]' },

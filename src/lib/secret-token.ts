@@ -13,7 +13,7 @@ export function base62(value: number, width: number): string {
   let out = '';
   let n = value;
   do {
-    out = ALPHABET[n % 62]! + out;
+    out = ALPHABET.charAt(n % 62) + out;
     n = Math.floor(n / 62);
   } while (n > 0);
   return out.padStart(width, '0');
@@ -25,7 +25,7 @@ export function randomBase62(length: number): string {
   while (out.length < length) {
     for (const byte of randomBytes(length * 2)) {
       // 248 = 4 * 62: bytes at or above it would bias the first characters of the alphabet.
-      if (byte < 248) out += ALPHABET[byte % 62]!;
+      if (byte < 248) out += ALPHABET.charAt(byte % 62);
       if (out.length === length) break;
     }
   }
@@ -51,7 +51,7 @@ export function verifyTokenChecksum(token: string, kind?: TokenKind): boolean {
   const m = SHAPE.exec(token);
   if (!m) return false;
   if (kind && m[1] !== kind) return false;
-  return tokenChecksum(m[2]!) === m[3];
+  return m[2] !== undefined && tokenChecksum(m[2]) === m[3];
 }
 
 /** The only form in which a secret is stored: hex SHA-256. */

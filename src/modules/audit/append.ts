@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
+import { fromJson } from '../../db/codecs.js';
 import type { DialectHelpers } from '../../db/dialects/helpers.js';
 import type { AuditEventsTable, Trx } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
@@ -28,7 +29,7 @@ export function chainPayload(row: Omit<AuditEventsTable, 'hash'>): unknown {
     seq: Number(row.seq), id: row.id, ts: Number(row.ts), actor: row.actor, actor_name: row.actor_name,
     token_id: row.token_id, action: row.action, target_type: row.target_type, target_id: row.target_id,
     outcome: row.outcome, request_id: row.request_id, ip: row.ip, user_agent: row.user_agent,
-    changes: row.changes === null ? null : typeof row.changes === 'string' ? JSON.parse(row.changes) : row.changes,
+    changes: row.changes === null ? null : fromJson<unknown>(row.changes),
     detail: row.detail, prev_hash: row.prev_hash,
   };
 }

@@ -1,0 +1,104 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { startChild, waitForHttp, type Child } from './children.js';
+
+export const MAIN = 'dist/src/main.js';
+
+/** A fresh well-formed admin token from the built CLI. */
+export function generateToken(): string {
+  return execFileSync(process.execPath, [MAIN, 'token', 'generate'], { encoding: 'utf8' }).trim();
+}
+
+/** `node dist/src/main.js serve` on SQLite in `dataDir`, with `token` as the bootstrap admin token. */
+export async function startGatehouse(opts: { host: string; port: number; dataDir: string; token: string }): Promise<Child> {
+  const env: Record<string, string | undefined> = {
+    PORT: String(opts.port),
+    HOST: opts.host,
+    DATA_DIR: opts.dataDir,
+    LOG_LEVEL: 'warn',
+    GATEHOUSE_BOOTSTRAP_TOKEN: opts.token,
+  };
+  const child = startChild('gatehouse', process.execPath, [MAIN, 'serve'], env);
+  await waitForHttp(child, `http://${opts.host}:${opts.port}/healthz`);
+  return child;
+}
+
+/** Gatehouse's environment must not point it at PostgreSQL or Redis from the caller's shell. */
+export function scrubInheritedEnv(): void {
+  delete process.env.DATABASE_URL;
+  delete process.env.REDIS_URL;
+}
+
+async function api(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let json: unknown = text;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // Keep the text for the error message.
+  }
+  return { status: res.status, json };
+}
+
+/** Creates `count` users through the API, four at a time, and returns their ids. */
+export async function seedUsers(base: string, token: string, count: number, tag: string): Promise<string[]> {
+  const ids: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const n = next++;
+      const { status, json } = await api(base, token, 'POST', '/api/users', { username: `${tag}.seed.${n}` });
+      const id = (json as { id?: unknown }).id;
+      if (status !== 201 || typeof id !== 'string') {
+        throw new Error(`seeding: POST /api/users answered ${status}: ${JSON.stringify(json)}`);
+      }
+      ids.push(id);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  return ids;
+}
+
+/** One request of each scenario by hand, so a broken route fails before the load runs. */
+export async function sanityCheck(base: string, token: string, ids: readonly string[]): Promise<void> {
+  const first = ids[0];
+  if (first === undefined) throw new Error('sanity: no seeded users');
+  const one = await api(base, token, 'GET', `/api/users/${first}`);
+  if (one.status !== 200 || (one.json as { id?: unknown }).id !== first) {
+    throw new Error(`sanity: GET /api/users/${first} answered ${one.status}: ${JSON.stringify(one.json)}`);
+  }
+  const list = await api(base, token, 'GET', '/api/users?limit=50');
+  const data = (list.json as { data?: unknown }).data;
+  if (list.status !== 200 || !Array.isArray(data) || data.length !== Math.min(50, ids.length + 1)) {
+    throw new Error(`sanity: GET /api/users?limit=50 answered ${list.status} with ${Array.isArray(data) ? data.length : 'no'} users`);
+  }
+}
+
+export type DbCounts = { users: number; tokens: number; auditSuccess: number; auditOther: number; outbox: number; fileBytes: number };
+
+/** Row counts after the run, read from the SQLite file once Gatehouse has stopped. */
+export function countRows(dataDir: string): DbCounts {
+  const file = join(dataDir, 'gatehouse.db');
+  const db = new Database(file, { readonly: true });
+  try {
+    const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+    const pageCount = db.pragma('page_count', { simple: true }) as number;
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    return {
+      users: count('select count(*) as n from users'),
+      tokens: count('select count(*) as n from tokens'),
+      auditSuccess: count("select count(*) as n from audit_events where outcome = 'success'"),
+      auditOther: count("select count(*) as n from audit_events where outcome <> 'success'"),
+      outbox: count('select count(*) as n from outbox'),
+      fileBytes: pageCount * pageSize,
+    };
+  } finally {
+    db.close();
+  }
+}
