@@ -21,6 +21,8 @@ import { createTokensModule } from './modules/tokens/module.js';
 import { createUsersModule } from './modules/users/module.js';
 import { VERSION } from './version.js';
 
+export type RegisteredRoute = { method: string; url: string; scope: string | undefined; hidden: boolean };
+
 export type AppDeps = { env: Env; database: Database; logger: Logger; clock: Clock; ids: Ids };
 
 /** Fastify settings pinned on purpose: timeouts, a 1 MiB body limit, prototype poisoning refused. */
@@ -46,6 +48,11 @@ export async function buildApp(deps: AppDeps) {
   registerValidators(app);
   app.setErrorHandler(problemHandler(helpers));
   app.addHook('onRoute', addErrorResponses);
+  // The route table, for the contract tests that check the OpenAPI document and route security against it.
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, scope: r.config?.scope, hidden: r.schema?.hide === true });
+  });
   app.addHook('onRequest', async (request, reply) => void reply.header('x-request-id', request.id));
   acceptEmptyJsonBodies(app);
 
@@ -80,7 +87,7 @@ export async function buildApp(deps: AppDeps) {
     await api.register(eventsRoutes, { prefix: '/events' });
   }, { prefix: '/api' });
 
-  return { app, services: { users: users.service, tokens: tokens.service }, metrics };
+  return { app, routes, services: { users: users.service, tokens: tokens.service }, metrics };
 }
 export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;
 

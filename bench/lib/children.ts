@@ -31,8 +31,8 @@ export function startChild(name: string, command: string, args: string[], env: R
       if (/"level":(4|5|6)0|warn|error/i.test(line) && warnings.length < KEEP_LINES) warnings.push(line);
     }
   };
-  proc.stdout?.on('data', collect);
-  proc.stderr?.on('data', collect);
+  proc.stdout.on('data', collect);
+  proc.stderr.on('data', collect);
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const child: Child = { name, pid: proc.pid, process: proc, output, warnings, exited };
   children.add(child);

@@ -13,7 +13,10 @@ export type Scenario = {
   request: Request;
 };
 
-export type Run = { phase: 'warmup' | 'measured'; index: number; result: Result };
+/** Latency of every response (2xx or not) at autocannon's float-ms precision; its own histogram is whole ms. */
+export type Latency = { samples: number; mean: number; p50: number; p90: number; p99: number; p999: number; max: number };
+
+export type Run = { phase: 'warmup' | 'measured'; index: number; result: Result; latency: Latency };
 
 /** The request the baseline and `GET /api/users/{id}` both send: a rotating id path with a bearer token. */
 export function getByIdRequest(token: string, ids: readonly string[]): Request {
@@ -44,15 +47,53 @@ export function createRequest(token: string, tag: string): Request {
   };
 }
 
-/** Runs autocannon once against `url` for `seconds`. */
-export async function fire(url: string, request: Request, options: BenchOptions, seconds: number): Promise<Result> {
-  return autocannon({
-    url,
-    connections: options.connections,
-    pipelining: options.pipelining,
-    duration: seconds,
-    timeout: 10,
-    requests: [request],
+/** Grows by doubling; a Float64Array keeps recording cheap on the load generator's side. */
+class Samples {
+  #values = new Float64Array(1 << 16);
+  #n = 0;
+  add(value: number): void {
+    if (this.#n === this.#values.length) {
+      const bigger = new Float64Array(this.#values.length * 2);
+      bigger.set(this.#values);
+      this.#values = bigger;
+    }
+    this.#values[this.#n++] = value;
+  }
+  summary(): Latency {
+    const sorted = this.#values.slice(0, this.#n).sort();
+    const n = sorted.length;
+    const at = (q: number) => round(sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))] ?? Number.NaN);
+    const mean = n ? sorted.reduce((a, b) => a + b, 0) / n : Number.NaN;
+    return { samples: n, mean: round(mean), p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: at(1) };
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** Runs autocannon once against `url` for `seconds`, timing every response. */
+export async function fire(
+  url: string,
+  request: Request,
+  options: BenchOptions,
+  seconds: number,
+): Promise<{ result: Result; latency: Latency }> {
+  const samples = new Samples();
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url,
+        connections: options.connections,
+        pipelining: options.pipelining,
+        duration: seconds,
+        timeout: 10,
+        requests: [request],
+      },
+      (err: unknown, result: Result) => {
+        if (err) reject(err instanceof Error ? err : new Error('autocannon failed', { cause: err }));
+        else resolve({ result, latency: samples.summary() });
+      },
+    );
+    instance.on('response', (_client, _status, _bytes, responseTime) => samples.add(responseTime));
   });
 }
 
@@ -66,22 +107,23 @@ export async function measure(
 ): Promise<Run[]> {
   const runs: Run[] = [];
   if (options.warmup > 0) {
-    const result = await fire(url, request, options, options.warmup);
-    runs.push({ phase: 'warmup', index: 0, result });
-    log(`  ${label} warmup    ${describe(result)}`);
+    const run: Run = { phase: 'warmup', index: 0, ...(await fire(url, request, options, options.warmup)) };
+    runs.push(run);
+    log(`  ${label} warmup    ${describe(run)}`);
   }
   for (let i = 1; i <= options.runs; i++) {
-    const result = await fire(url, request, options, options.duration);
-    runs.push({ phase: 'measured', index: i, result });
-    log(`  ${label} run ${i}/${options.runs} ${describe(result)}`);
+    const run: Run = { phase: 'measured', index: i, ...(await fire(url, request, options, options.duration)) };
+    runs.push(run);
+    log(`  ${label} run ${i}/${options.runs}  ${describe(run)}`);
   }
   return runs;
 }
 
-function describe(r: Result): string {
+function describe({ result: r, latency }: Run): string {
   const bad = r.non2xx + r.errors + r.timeouts;
   const problems = bad ? `  !! non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts} ${statusCodes(r)}` : '';
-  return `${Math.round(r.requests.average).toLocaleString('en-US').padStart(7)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  (${r.requests.total} requests)${problems}`;
+  const rps = Math.round(r.requests.average).toLocaleString('en-US').padStart(7);
+  return `${rps} req/s  p50 ${latency.p50.toFixed(2)} ms  p99 ${latency.p99.toFixed(2)} ms  (${r.requests.total} requests)${problems}`;
 }
 
 export function statusCodes(r: Result): string {

@@ -32,7 +32,8 @@ export function median(values: readonly number[]): number {
 }
 
 export function summarize(scenario: Pick<Scenario, 'key' | 'title' | 'goal'>, runs: Run[], baselineReqPerSec: number): Summary {
-  const measured = runs.filter((r) => r.phase === 'measured').map((r) => r.result);
+  const measuredRuns = runs.filter((r) => r.phase === 'measured');
+  const measured = measuredRuns.map((r) => r.result);
   const reqPerSecRuns = measured.map((r) => r.requests.average);
   const reqPerSecMedian = median(reqPerSecRuns);
   const ratio = reqPerSecMedian / baselineReqPerSec;
@@ -44,9 +45,9 @@ export function summarize(scenario: Pick<Scenario, 'key' | 'title' | 'goal'>, ru
     measuredRuns: measured.length,
     reqPerSecRuns,
     reqPerSecMedian,
-    p50Median: median(measured.map((r) => r.latency.p50)),
-    p99Median: median(measured.map((r) => r.latency.p99)),
-    p99Runs: measured.map((r) => r.latency.p99),
+    p50Median: median(measuredRuns.map((r) => r.latency.p50)),
+    p99Median: median(measuredRuns.map((r) => r.latency.p99)),
+    p99Runs: measuredRuns.map((r) => r.latency.p99),
     ratio,
     goalMet: scenario.goal === null ? null : ratio >= scenario.goal,
     non2xx: sum((r) => r.non2xx),
@@ -66,8 +67,8 @@ function rows(summaries: Summary[]): Row[] {
     s.title,
     int(s.reqPerSecMedian),
     s.reqPerSecRuns.map(int).join(' / '),
-    String(s.p50Median),
-    String(s.p99Median),
+    s.p50Median.toFixed(2),
+    s.p99Median.toFixed(2),
     s.key === 'baseline' ? '1.00 (100%)' : `${s.ratio.toFixed(2)} (${(s.ratio * 100).toFixed(0)}%)`,
     s.goal === null ? '—' : `≥ ${(s.goal * 100).toFixed(0)}%`,
     s.goalMet === null ? '—' : s.goalMet ? 'yes' : 'NO',

@@ -19,7 +19,7 @@ describe('README', () => {
   let server: ServerProcess;
   const token = generateToken('gth');
   const run = (cmd: string, args: string[], input?: string) =>
-    execFileSync(cmd, args, { input, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', GATEHOUSE_TOKEN: token }, timeout: 20_000 });
+    execFileSync(cmd, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', GATEHOUSE_TOKEN: token }, timeout: 20_000 });
   // The examples target the default address; the test server listens on a free port instead.
   const local = (code: string) => code.replaceAll('http://127.0.0.1:8080', server.url);
 

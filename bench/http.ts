@@ -1,0 +1,187 @@
+/**
+ * HTTP benchmark: a bare `node:http` baseline, then Gatehouse on SQLite, under the same autocannon load.
+ * `npm run bench` builds first, then runs this file; see bench/README.md for the flags and how to read it.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, killAllChildrenNow, startChild, stopAllChildren, stopChild, waitForHttp } from './lib/children.js';
+import { MAIN, countRows, generateToken, sanityCheck, scrubInheritedEnv, seedUsers, startGatehouse, type DbCounts } from './lib/gatehouse.js';
+import { createRequest, getByIdRequest, listRequest, measure, type Run, type Scenario } from './lib/load.js';
+import { describeMachine, type Machine } from './lib/machine.js';
+import { parseOptions, usage, type BenchOptions } from './lib/options.js';
+import { markdownTable, summarize, textTable, type Summary } from './lib/report.js';
+
+const HOST = '127.0.0.1';
+const OUT_DIR = 'bench/out';
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+type Expected = { users: number; changes: number; inFlightAllowance: number };
+
+type Report = {
+  startedAt: string;
+  finishedAt: string;
+  options: BenchOptions;
+  machine: Machine;
+  loadavgAtEnd: number[];
+  summaries: Summary[];
+  runs: Record<string, Run[]>;
+  dbCounts: DbCounts | null;
+  expectedCounts: Expected | null;
+  gatehouseWarnings: string[];
+  problems: string[];
+};
+
+/** Ids shaped like Gatehouse's, so the baseline's requests are the same size as the real GETs. */
+function fakeIds(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `user_01m8g7gkxcfaq9w8bk${String(i).padStart(6, '0')}`);
+}
+
+async function runBaseline(options: BenchOptions, token: string): Promise<Run[]> {
+  const port = await freePort(HOST);
+  const child = startChild('baseline', process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], {
+    PORT: String(port),
+    HOST,
+  });
+  try {
+    const url = `http://${HOST}:${port}`;
+    await waitForHttp(child, `${url}/healthz`);
+    log(`\nbaseline: bare node:http (pid ${child.pid}) at ${url}`);
+    return await measure(url, 'baseline', getByIdRequest(token, fakeIds(options.seed)), options, log);
+  } finally {
+    await stopChild(child);
+  }
+}
+
+type GatehouseOutcome = { runs: Record<string, Run[]>; scenarios: Scenario[]; counts: DbCounts; warnings: string[]; seeded: number };
+
+async function runGatehouse(options: BenchOptions, token: string, tag: string): Promise<GatehouseOutcome> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  const port = await freePort(HOST);
+  const url = `http://${HOST}:${port}`;
+  try {
+    const child = await startGatehouse({ host: HOST, port, dataDir, token });
+    log(`\ngatehouse: ${MAIN} serve (pid ${child.pid}) at ${url}, SQLite in ${dataDir}`);
+    const ids = await seedUsers(url, token, options.seed, tag);
+    await sanityCheck(url, token, ids);
+    log(`  seeded ${ids.length} users; one GET, one list checked by hand`);
+
+    const scenarios: Scenario[] = [
+      { key: 'get', title: 'GET /api/users/{id}', goal: 0.5, request: getByIdRequest(token, ids) },
+      { key: 'list', title: 'GET /api/users?limit=50', goal: null, request: listRequest(token) },
+      { key: 'create', title: 'POST /api/users', goal: 0.2, request: createRequest(token, tag) },
+    ];
+    const runs: Record<string, Run[]> = {};
+    for (const s of scenarios) runs[s.key] = await measure(url, s.key.padEnd(8), s.request, options, log);
+
+    await stopChild(child);
+    return { runs, scenarios, counts: countRows(dataDir), warnings: child.warnings, seeded: ids.length };
+  } finally {
+    await stopAllChildren();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Every successful change writes one audit row and one outbox row: bootstrap (user + token), seeds, POSTs.
+ * autocannon stops counting at the end of a run while up to `connections × pipelining` requests are still in
+ * flight; the server completes those, so the tables may hold up to that many more rows per run than counted.
+ */
+function checkCounts(counts: DbCounts, seeded: number, createRuns: Run[], options: BenchOptions, problems: string[]): Expected {
+  const counted = createRuns.reduce((n, r) => n + r.result['2xx'], 0);
+  const inFlight = createRuns.length * options.connections * options.pipelining;
+  const expected = { users: 1 + seeded + counted, changes: 2 + seeded + counted, inFlightAllowance: inFlight };
+  const check = (what: string, actual: number, base: number) => {
+    if (actual < base || actual > base + inFlight) problems.push(`${what}: ${actual} rows, expected ${base} to ${base + inFlight}`);
+  };
+  check('users', counts.users, expected.users);
+  check('outbox', counts.outbox, expected.changes);
+  check('audit_events (success)', counts.auditSuccess, expected.changes);
+  if (counts.auditOther > 0) problems.push(`audit_events: ${counts.auditOther} rows with outcome denied/error`);
+  if (counts.outbox !== counts.auditSuccess) problems.push(`outbox (${counts.outbox}) and audit (${counts.auditSuccess}) rows differ`);
+  return expected;
+}
+
+function printMachine(m: Machine): void {
+  log(`machine: ${m.nproc} cpus (${m.cpuModel}), ${m.memTotal} RAM, ${m.os}`);
+  log(`         node ${m.node}, SQLite ${m.sqlite} (better-sqlite3 ${m.betterSqlite3}), autocannon ${m.autocannon}`);
+  log(`         load average at start: ${m.loadavgAtStart.join(' ')}`);
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options === 'help') {
+    process.stdout.write(usage());
+    return 0;
+  }
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm run bench does).`);
+  scrubInheritedEnv();
+  const startedAt = new Date();
+  const machine = describeMachine();
+  const tag = `bench.${startedAt.getTime().toString(36)}`;
+  log(`Gatehouse HTTP bench, ${startedAt.toISOString()}`);
+  printMachine(machine);
+  log(
+    `load: autocannon, ${options.connections} connections, pipelining ${options.pipelining}, ` +
+      `${options.warmup} s warmup then ${options.runs} × ${options.duration} s measured per scenario`,
+  );
+
+  const token = generateToken();
+  const baselineRuns = await runBaseline(options, token);
+  const gh = await runGatehouse(options, token, tag);
+
+  const baseline = summarize({ key: 'baseline', title: 'baseline: bare node:http', goal: null }, baselineRuns, 1);
+  const summaries = [
+    { ...baseline, ratio: 1 },
+    ...gh.scenarios.map((s) => summarize(s, gh.runs[s.key] ?? [], baseline.reqPerSecMedian)),
+  ];
+  const problems: string[] = [];
+  for (const s of summaries) {
+    if (s.non2xx || s.errors || s.timeouts) {
+      problems.push(`${s.title}: ${s.non2xx} non-2xx, ${s.errors} errors, ${s.timeouts} timeouts; status codes ${s.statusCodes}`);
+    }
+  }
+  const expectedCounts = checkCounts(gh.counts, gh.seeded, gh.runs.create ?? [], options, problems);
+
+  log(`\nResults: median of ${options.runs} runs of ${options.duration} s each (req/s = autocannon's mean of per-second samples; latency in ms)\n`);
+  log(textTable(summaries));
+  log(
+    `\nSQLite after the run: ${gh.counts.users} users, ${gh.counts.outbox} outbox rows, ` +
+      `${gh.counts.auditSuccess} audit rows (success), ${gh.counts.auditOther} other, ${(gh.counts.fileBytes / 2 ** 20).toFixed(1)} MiB`,
+  );
+  if (gh.warnings.length) log(`\nGatehouse logged ${gh.warnings.length} warning/error lines; first ones:\n${gh.warnings.slice(0, 5).join('\n')}`);
+  log(problems.length ? `\nPROBLEMS:\n- ${problems.join('\n- ')}` : '\nNo non-2xx responses, no errors, row counts as expected.');
+
+  const finishedAt = new Date();
+  const loadavgAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
+  log(`\nLoad average at start ${machine.loadavgAtStart.join(' ')}, at end ${loadavgAtEnd.join(' ')}; took ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s`);
+  const report: Report = {
+    startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), options, machine, loadavgAtEnd, summaries,
+    runs: { baseline: baselineRuns, ...gh.runs }, dbCounts: gh.counts, expectedCounts, gatehouseWarnings: gh.warnings, problems,
+  };
+  mkdirSync(OUT_DIR, { recursive: true });
+  const stem = join(OUT_DIR, `http-${startedAt.toISOString().replace(/[:.]/g, '-')}`);
+  writeFileSync(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${stem}.md`, `${markdownTable(summaries)}\n`);
+  log(`\nRaw results: ${stem}.json (Markdown table: ${stem}.md)`);
+  return problems.length ? 1 : 0;
+}
+
+process.on('exit', killAllChildrenNow);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    log(`\n${signal}: stopping the servers`);
+    void stopAllChildren().finally(() => process.exit(130));
+  });
+}
+
+main()
+  .then((code) => {
+    process.exitCode = code;
+  })
+  .catch(async (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    await stopAllChildren();
+    process.exitCode = 1;
+  });

@@ -1,0 +1,80 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VERSION } from '../../src/version.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+
+type Operation = { operationId?: string; tags?: string[]; responses: Record<string, { content?: Record<string, unknown> }>; security?: unknown[] };
+
+describe('OpenAPI document', () => {
+  let app: TestApp;
+  let database: TestDatabase;
+  let doc: { openapi: string; info: { version: string }; paths: Record<string, Record<string, Operation>> };
+
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+    app = await startTestApp(database.url);
+    const res = await app.request({ method: 'GET', url: '/api/openapi.json', token: null });
+    expect(res.statusCode).toBe(200);
+    doc = res.json();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await database?.drop();
+  });
+
+  it('is OpenAPI 3.1 with the package version, served without a token', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info.version).toBe(VERSION);
+    expect(JSON.parse(readFileSync('package.json', 'utf8')).version).toBe(VERSION);
+  });
+
+  it('contains every registered route and method', () => {
+    const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
+    const registered = app.routes
+      .filter((r) => r.method !== 'HEAD' && !r.hidden)
+      .map((r) => `${r.method.toLowerCase()} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
+    expect(registered.length).toBeGreaterThan(5);
+    for (const route of registered) expect(documented, `${route} is missing from the OpenAPI document`).toContain(route);
+  });
+
+  it('gives every /api operation an operationId, tags, a 2xx schema and problem responses', () => {
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      if (!path.startsWith('/api')) continue;
+      for (const [method, op] of Object.entries(ops)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        expect(op.operationId, where).toMatch(/^[a-z][A-Za-z]+$/);
+        expect(op.tags?.length, where).toBeGreaterThan(0);
+        expect(Object.keys(op.responses).some((s) => s.startsWith('2')), where).toBe(true);
+        for (const status of ['400', '429', '500', '503']) {
+          expect(op.responses[status]?.content?.['application/problem+json'], `${where} ${status}`).toBeDefined();
+        }
+        const isPublic = Array.isArray(op.security) && op.security.length === 0;
+        if (!isPublic) expect(op.responses['401'] && op.responses['403'], where).toBeTruthy();
+      }
+    }
+  });
+
+  it('has exactly GET /api/openapi.json as a public /api operation so far', () => {
+    const publicOps = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).filter(([, op]) => Array.isArray(op.security) && op.security.length === 0).map(([m]) => `${m} ${path}`),
+    ).filter((o) => o.includes(' /api'));
+    expect(publicOps).toEqual(['get /api/openapi.json']);
+  });
+
+  it('is a valid document: every schema in it compiles', () => {
+    const ajv = new Ajv2020({ strict: false });
+    addFormats.default(ajv);
+    for (const ops of Object.values(doc.paths)) {
+      for (const op of Object.values(ops)) {
+        for (const r of Object.values(op.responses)) {
+          for (const media of Object.values(r.content ?? {}) as { schema?: object }[]) {
+            if (media.schema) expect(() => ajv.compile(media.schema!)).not.toThrow();
+          }
+        }
+      }
+    }
+  });
+});

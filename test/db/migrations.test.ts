@@ -1,0 +1,48 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, type Database } from '../../src/db/create-db.js';
+import { migrateDown, migrateToLatest } from '../../src/db/migrate.js';
+import { migrations } from '../../src/db/migrations/index.js';
+import { forEachDialect } from '../helpers/databases.js';
+
+async function tables(database: Database): Promise<string[]> {
+  const names = (await database.db.introspection.getTables()).map((t) => t.name);
+  return names.filter((n) => !n.startsWith('kysely_')).sort();
+}
+
+forEachDialect((testDb) => {
+  let database: Database;
+  beforeAll(() => {
+    database = createDb(testDb().url);
+  });
+  afterAll(async () => database?.close());
+
+  describe('succeeds', () => {
+    it('runs every migration up, down and up again', async () => {
+      const names = Object.keys(migrations);
+      expect(names).toEqual([...names].sort());
+      expect(await migrateToLatest(database.db)).toEqual(names);
+      const after = await tables(database);
+      expect(after).toEqual(['audit_events', 'audit_head', 'outbox', 'tokens', 'users']);
+      for (let i = 0; i < names.length; i++) await migrateDown(database.db);
+      expect(await tables(database)).toEqual([]);
+      expect(await migrateToLatest(database.db)).toEqual(names);
+      expect(await tables(database)).toEqual(after);
+      expect(await migrateToLatest(database.db)).toEqual([]);
+    });
+
+    it('seeds the audit chain head at seq 0', async () => {
+      const head = await database.db.selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
+      expect({ ...head, seq: Number(head.seq) }).toEqual({ id: 1, seq: 0, hash: '0'.repeat(64) });
+    });
+  });
+
+  describe('rejects', () => {
+    it('enforces the enum CHECKs and the username unique key in the database itself', async () => {
+      const row = { id: 'user_x', username: 'dup', email: null, display_name: null, kind: 'human' as const, disabled: false, password_hash: null, created_at: 1, updated_at: 1 };
+      await database.db.insertInto('users').values(row).execute();
+      await expect(database.db.insertInto('users').values({ ...row, id: 'user_y' }).execute()).rejects.toThrow();
+      await expect(sql`insert into users (id, username, kind, disabled, created_at, updated_at) values ('user_z', 'z', 'robot', false, 1, 1)`.execute(database.db)).rejects.toThrow();
+    });
+  });
+});
