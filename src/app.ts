@@ -2,7 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import helmet from '@fastify/helmet';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
-import { createChange } from './change.js';
+import { createChange, createRecordAudit } from './change.js';
 import type { Database } from './db/create-db.js';
 import type { Env } from './env/schema.js';
 import { registerOps, createMetrics } from './http/ops.js';
@@ -18,6 +18,12 @@ import { createAuditLog } from './modules/audit/append.js';
 import { eventsRoutes } from './modules/events/routes.js';
 import { createOutbox } from './modules/events/outbox.js';
 import { createTokensModule } from './modules/tokens/module.js';
+import type { LiveToken } from './modules/tokens/store.js';
+import { createRolesModule } from './modules/roles/module.js';
+import { createSessionsModule } from './modules/sessions/module.js';
+import type { LiveSession } from './modules/sessions/store.js';
+import { createAuthCache } from './lib/auth-cache.js';
+import { createPasswords } from './lib/passwords.js';
 import { createUsersModule } from './modules/users/module.js';
 import { VERSION } from './version.js';
 
@@ -59,8 +65,22 @@ export async function buildApp(deps: AppDeps) {
   const metrics = createMetrics();
   const audit = createAuditLog({ helpers, clock });
   const change = createChange({ db, helpers, audit, outbox: createOutbox({ clock }), ids, logger });
-  const users = createUsersModule({ db, change, ids, clock });
-  const tokens = createTokensModule({ db, change, ids, clock });
+  const record = createRecordAudit({ db, audit, ids });
+  const passwords = createPasswords();
+  // Lookups of live tokens and sessions, dropped at once whenever access may have narrowed.
+  const tokenCache = createAuthCache<LiveToken | null>({ now: clock.now });
+  const sessionCache = createAuthCache<LiveSession | null>({ now: clock.now });
+  const onAccessChange = () => {
+    tokenCache.clear();
+    sessionCache.clear();
+  };
+
+  const roles = createRolesModule({ db, change, ids, clock, onAccessChange });
+  const users = createUsersModule({ db, change, ids, clock, passwords, assertAnotherAdmin: (trx, id) => roles.service.assertAnotherAdmin(trx, id), onAccessChange });
+  const tokens = createTokensModule({ db, change, ids, clock, logger, cache: tokenCache, permissionsOf: (q, id) => roles.service.permissionsOf(q, id), onAccessChange });
+  const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, users: users.service, cache: sessionCache });
+  const resolvePrincipal = (secret: string) =>
+    secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret);
 
   // TLS is terminated in front of Gatehouse (docs/deploy.md); HSTS and upgrade-insecure-requests belong there.
   await app.register(helmet, {
@@ -73,7 +93,7 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(async (api) => {
     registerPipeline(api, {
-      tokens: tokens.service,
+      authenticate: resolvePrincipal,
       denial: { db, audit, ids, logger, onFailure: () => metrics.auditWriteFailures.inc() },
     });
     api.get('/openapi.json', {
@@ -83,11 +103,15 @@ export async function buildApp(deps: AppDeps) {
         response: { 200: Type.Object({ openapi: Type.String() }, { additionalProperties: true }) },
       },
     }, async () => app.swagger());
+    await sessions.routes(api);
     await users.routes(api);
+    await roles.routes(api);
+    await tokens.routes(api);
     await api.register(eventsRoutes, { prefix: '/events' });
   }, { prefix: '/api' });
 
-  return { app, routes, services: { users: users.service, tokens: tokens.service }, metrics };
+  const services = { users: users.service, roles: roles.service, tokens: tokens.service, sessions: sessions.service, clock };
+  return { app, routes, services, metrics };
 }
 export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;
 

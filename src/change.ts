@@ -7,10 +7,15 @@ import { AppError } from './errors.js';
 import type { Ids } from './lib/ids.js';
 import type { RequestCtx } from './lib/request-ctx.js';
 import type { AuditLog } from './modules/audit/append.js';
-import type { Action } from './modules/events/catalog.js';
+import { catalog, type Action } from './modules/events/catalog.js';
 import type { Outbox } from './modules/events/outbox.js';
 
-export type ChangeSpec = { action: Action; target: { type: string; id: string | null } };
+export type ChangeSpec = {
+  action: Action;
+  target: { type: string; id: string | null };
+  /** A caller-safe note for the audit row (e.g. "password changed"); never a secret. */
+  detail?: string;
+};
 
 /** What a change's write function returns: the resource before and after (`null` for a create or a delete). */
 export type ChangeResult<T> = { before: unknown; after: T };
@@ -29,7 +34,7 @@ export type ChangeDeps = {
 /**
  * The only way state changes: runs `write`, then appends one audit event and one outbox event (sharing one
  * id) in the same transaction. No audit row, no commit. A failure rolls back and is audited in a short
- * transaction of its own (`denied` for a 403 or a plugin veto, `error` otherwise), then rethrown as an
+ * transaction of its own (`denied` for a 401, a 403 or a plugin veto, `error` otherwise), then rethrown as an
  * `AppError` when the database explains it. Throws whatever `write` throws, or `unavailable`.
  */
 export function createChange(deps: ChangeDeps): Change {
@@ -40,8 +45,9 @@ export function createChange(deps: ChangeDeps): Change {
         const { before, after } = await write(trx);
         const id = ids.next('evt');
         try {
-          // The event carries the resource after the change, or before it for a delete.
-          await outbox.insert(trx, { id, type: spec.action, data: after ?? before });
+          // The event carries the resource after the change, or before it for a delete. Sign-ins and
+          // sign-outs are audit events only.
+          if (catalog[spec.action].event) await outbox.insert(trx, { id, type: spec.action, data: after ?? before });
           await audit.append(trx, ctx, { id, ...spec, outcome: 'success', before, after });
         } catch (err) {
           throw new AppError('unavailable', 'The audit log could not be written, so nothing was changed; retry shortly.',
@@ -60,7 +66,7 @@ export function createChange(deps: ChangeDeps): Change {
 async function recordFailure(deps: ChangeDeps, ctx: RequestCtx, spec: ChangeSpec, err: unknown): Promise<unknown> {
   const error = translateDbError(deps.helpers, err);
   const app = error instanceof AppError ? error : undefined;
-  const outcome = app && (app.status === 403 || app.code === 'plugin.denied') ? 'denied' : 'error';
+  const outcome = app && (app.status === 401 || app.status === 403 || app.code === 'plugin.denied') ? 'denied' : 'error';
   const detail = app ? `${app.code}: ${app.detail ?? app.title}` : 'internal';
   try {
     await deps.db.transaction().execute((trx) =>
@@ -71,4 +77,19 @@ async function recordFailure(deps: ChangeDeps, ctx: RequestCtx, spec: ChangeSpec
     deps.logger.error({ err: auditErr, action: spec.action }, 'could not record a failed change in the audit log');
   }
   return error;
+}
+
+/** Writes an audit row for something that is not a change (a read, a failed sign-in): no event. */
+export type RecordAudit = (ctx: RequestCtx, entry: { action: Action; target: ChangeSpec['target'] | null; outcome: 'success' | 'denied' | 'error'; detail?: string }) => Promise<void>;
+
+/** One audit row in a transaction of its own. Throws `unavailable` when it cannot be written. */
+export function createRecordAudit(deps: Pick<ChangeDeps, 'db' | 'audit' | 'ids'>): RecordAudit {
+  return async (ctx, entry) => {
+    try {
+      await deps.db.transaction().execute((trx) => deps.audit.append(trx, ctx, { id: deps.ids.next('evt'), ...entry }));
+      ctx.audited = true;
+    } catch (err) {
+      throw new AppError('unavailable', 'The audit log could not be written; retry shortly.', { retry_after_s: DB_RETRY_AFTER_S }, { cause: err });
+    }
+  };
 }

@@ -19,6 +19,10 @@ export const errorCatalog = {
   unavailable: { status: 503, title: 'Temporarily unavailable' },
   timeout: { status: 503, title: 'The operation took too long' },
   'user.username_taken': { status: 409, title: 'Username already in use' },
+  'user.last_admin': { status: 409, title: 'The last active admin cannot be removed' },
+  'role.name_taken': { status: 409, title: 'Role name already in use' },
+  'role.builtin': { status: 409, title: 'Built-in roles cannot be deleted, renamed or emptied' },
+  'auth.invalid_credentials': { status: 401, title: 'Wrong username or password' },
   'plugin.denied': { status: 422, title: 'Denied by a plugin' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

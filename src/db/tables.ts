@@ -28,6 +28,33 @@ export type TokensTable = {
   expires_at: number | null;
   last_used_at: number | null;
   revoked_at: number | null;
+  /** After a rotation, the old secret's hash stays valid until `prev_valid_until`. */
+  prev_secret_hash: string | null;
+  prev_valid_until: number | null;
+};
+
+export type RolesTable = {
+  id: string;
+  name: string;
+  description: string;
+  permissions: string;
+  builtin: boolean | number;
+  created_at: number;
+  updated_at: number;
+};
+
+export type UserRolesTable = { user_id: string; role_id: string; created_at: number };
+
+export type SessionsTable = {
+  id: string;
+  user_id: string;
+  secret_hash: string;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  ip: string | null;
+  user_agent: string | null;
 };
 
 export type AuditEventsTable = {
@@ -65,6 +92,9 @@ export type OutboxTable = {
 export type Tables = {
   users: UsersTable;
   tokens: TokensTable;
+  roles: RolesTable;
+  user_roles: UserRolesTable;
+  sessions: SessionsTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
   outbox: OutboxTable;

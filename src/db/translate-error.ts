@@ -4,6 +4,7 @@ import type { DialectHelpers } from './dialects/helpers.js';
 /** Unique keys (`table.column`) with a code of their own; any other duplicate is a plain `conflict`. */
 const UNIQUE_CODES: Record<string, { code: ErrorCode; detail: string }> = {
   'users.username': { code: 'user.username_taken', detail: 'A user with this username already exists.' },
+  'roles.name': { code: 'role.name_taken', detail: 'A role with this name already exists.' },
 };
 
 /** Seconds a client should wait before retrying after the database was busy or unreachable. */

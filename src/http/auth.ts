@@ -1,7 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import { hasScope } from '../lib/request-ctx.js';
-import type { TokensService } from '../modules/tokens/service.js';
+import type { Principal } from '../lib/request-ctx.js';
+
+/** Resolves a bearer secret (`gth_…` token or `gts_…` session) to a principal, or null. */
+export type Authenticator = (secret: string) => Promise<Principal | null>;
 
 const BEARER = /^Bearer[ ]+(\S{1,256})[ ]*$/i;
 
@@ -9,13 +12,13 @@ const BEARER = /^Bearer[ ]+(\S{1,256})[ ]*$/i;
  * onRequest hook 1: identifies the caller from `Authorization: Bearer <token>` and builds `request.ctx`.
  * It never answers; `requireScope` decides. Sets `Gatehouse-Token-Expires-At` for a token.
  */
-export function authenticate(tokens: Pick<TokensService, 'authenticate'>) {
+export function authenticate(resolve: Authenticator) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const header = request.headers.authorization;
     let principal = null;
     if (header !== undefined) {
       const secret = BEARER.exec(header)?.[1];
-      principal = secret ? await tokens.authenticate(secret) : null;
+      principal = secret ? await resolve(secret) : null;
     }
     request.principal = principal;
     request.authFailure = principal ? null : header === undefined ? 'missing' : 'invalid';

@@ -1,15 +1,14 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { AppError } from '../errors.js';
 import { auditDenial, type AuditDenialDeps } from './audit-denial.js';
-import { authenticate, requireScope } from './auth.js';
-import type { TokensService } from '../modules/tokens/service.js';
+import { authenticate, requireScope, type Authenticator } from './auth.js';
 
-export type PipelineDeps = { tokens: Pick<TokensService, 'authenticate'>; denial: AuditDenialDeps };
+export type PipelineDeps = { authenticate: Authenticator; denial: AuditDenialDeps };
 
 /** Every hook an /api request passes through, in execution order. Keep this file short. */
 export function registerPipeline(api: FastifyInstance, deps: PipelineDeps): void {
   api.addHook('onRoute', requireRouteConfig); //          at startup: every route names its scope and action
-  api.addHook('onRequest', authenticate(deps.tokens)); // 1. who: request.principal or null; never answers
+  api.addHook('onRequest', authenticate(deps.authenticate)); // 1. who: request.principal or null; never answers
   // 2. rate limit per token, else per IP (the config issue adds it here)
   api.addHook('onRequest', requireScope()); //            3. 401 without a principal, 403 without the scope
   // 4. Fastify parses and validates params, query and body (400 problem)

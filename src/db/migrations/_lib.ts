@@ -35,3 +35,8 @@ export type TableBuilder = CreateTableBuilder<string, string>;
 export function codePointText(db: Db) {
   return (c: ColumnDefinitionBuilder) => (isSqlite(db) ? c : c.modifyFront(sql`collate "C"`));
 }
+
+/** A boolean value as the column stores it: 0/1 on SQLite. */
+export function boolValue(db: Db, value: boolean): boolean | number {
+  return isSqlite(db) ? (value ? 1 : 0) : value;
+}

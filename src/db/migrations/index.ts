@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely';
 import * as coreInit from './202611280001_core_init.js';
+import * as identity from './202611280002_identity_roles_sessions.js';
 
 /** Every migration, by name; names sort in the order they run. Append only. */
 export const migrations: Record<string, Migration> = {
   '202611280001_core_init': coreInit,
+  '202611280002_identity_roles_sessions': identity,
 };

@@ -1,12 +1,22 @@
+import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import type { Change } from '../../change.js';
-import type { Tables } from '../../db/tables.js';
+import type { Queryable, Tables } from '../../db/tables.js';
+import type { AuthCache } from '../../lib/auth-cache.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Ids } from '../../lib/ids.js';
+import { tokensRoutes } from './routes.js';
 import { createTokensService } from './service.js';
-import { createTokensStore } from './store.js';
+import { createTokensStore, type LiveToken } from './store.js';
 
-/** Token authentication and issuing; the /api/tokens routes arrive with the identity issue (#3). */
-export function createTokensModule(deps: { db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock }) {
-  return { service: createTokensService({ ...deps, store: createTokensStore() }) };
+export function createTokensModule(deps: {
+  db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; logger: Logger; cache: AuthCache<LiveToken | null>;
+  permissionsOf: (q: Queryable, userId: string) => Promise<string[]>; onAccessChange: () => void;
+}) {
+  const service = createTokensService({ ...deps, store: createTokensStore() });
+  return {
+    service,
+    routes: (api: FastifyInstance) => api.register(tokensRoutes, { prefix: '/tokens', tokens: service }),
+  };
 }

@@ -1,5 +1,8 @@
 import { Type, type Static } from 'typebox';
-import { Timestamp } from '../../lib/schema.js';
+import { PageQueryFields } from '../../http/pagination.js';
+import { Str, Timestamp } from '../../lib/schema.js';
+import { ALL_SCOPES } from '../../lib/permissions.js';
+import { Permission } from '../roles/schemas.js';
 
 /** A token as listed: never its secret or its hash. */
 export const Token = Type.Object(
@@ -17,3 +20,38 @@ export const Token = Type.Object(
   { additionalProperties: false, title: 'Token' },
 );
 export type Token = Static<typeof Token>;
+
+/** A token with its secret: only in the answers to create and rotate. */
+export const TokenWithSecret = Type.Object(
+  { ...Token.properties, secret: Type.String({ description: 'Shown once. Store it now; only its SHA-256 is kept.' }) },
+  { additionalProperties: false, title: 'TokenWithSecret' },
+);
+export type TokenWithSecret = Static<typeof TokenWithSecret>;
+
+export const CreateTokenBody = Type.Object(
+  {
+    name: Str({ minLength: 1, maxLength: 128 }),
+    scopes: Type.Array(Permission, { uniqueItems: true, minItems: 1, maxItems: ALL_SCOPES.length }),
+    user_id: Type.Optional(Str({ maxLength: 128, description: 'Owner; default: the caller.' })),
+    expires_at: Type.Optional(Type.String({ format: 'date-time', description: 'At most the configured maximum lifetime ahead.' })),
+    ttl_seconds: Type.Optional(Type.Integer({ minimum: 60, description: 'Lifetime instead of `expires_at`; default 30 days.' })),
+  },
+  { additionalProperties: false, title: 'CreateTokenBody' },
+);
+export type CreateTokenBody = Static<typeof CreateTokenBody>;
+
+export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
+
+export const RotateTokenBody = Type.Object(
+  {
+    grace_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS, default: 0, description: 'How long the old secret keeps working (at most 7 days).' })),
+  },
+  { additionalProperties: false, title: 'RotateTokenBody' },
+);
+export type RotateTokenBody = Static<typeof RotateTokenBody>;
+
+export const ListTokensQuery = Type.Object(
+  { ...PageQueryFields, user_id: Type.Optional(Str({ maxLength: 128, description: 'Only this owner\'s tokens.' })) },
+  { additionalProperties: false },
+);
+export type ListTokensQuery = Static<typeof ListTokensQuery>;

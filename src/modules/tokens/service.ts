@@ -1,53 +1,180 @@
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import type { Change } from '../../change.js';
-import type { Tables } from '../../db/tables.js';
+import type { Tables, Queryable } from '../../db/tables.js';
+import { AppError, assertFound, fieldError } from '../../errors.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
+import type { AuthCache } from '../../lib/auth-cache.js';
 import type { Clock } from '../../lib/clock.js';
-import type { Ids } from '../../lib/ids.js';
-import type { Principal, RequestCtx } from '../../lib/request-ctx.js';
+import { isId, type Ids } from '../../lib/ids.js';
+import { intersect, missing, union } from '../../lib/permissions.js';
+import { hasScope, type Principal, type RequestCtx } from '../../lib/request-ctx.js';
 import { displayPrefix, generateToken, hashToken, verifyTokenChecksum } from '../../lib/secret-token.js';
-import type { Token } from './schemas.js';
-import type { TokensStore } from './store.js';
+import { assertHolds } from '../roles/service.js';
+import type { CreateTokenBody, ListTokensQuery, Token, TokenWithSecret } from './schemas.js';
+import type { LiveToken, TokensStore } from './store.js';
 
-/** The longest a token may live (a setting once the config feature lands). */
-export const MAX_TOKEN_TTL_MS = 366 * 24 * 3600 * 1000;
+const DAY_MS = 24 * 3600 * 1000;
+/** Token lifetimes (settings once the config feature lands). */
+export const DEFAULT_TOKEN_TTL_MS = 30 * DAY_MS;
+export const MAX_TOKEN_TTL_MS = 366 * DAY_MS;
+const TOUCH_EVERY_MS = 60_000;
 
-type TokensServiceDeps = { db: Kysely<Tables>; change: Change; store: TokensStore; ids: Ids; clock: Clock };
+type TokensServiceDeps = {
+  db: Kysely<Tables>; change: Change; store: TokensStore; ids: Ids; clock: Clock; logger: Logger;
+  cache: AuthCache<LiveToken | null>; permissionsOf: (q: Queryable, userId: string) => Promise<string[]>;
+  onAccessChange: () => void;
+};
+type Page<T> = { data: T[]; next_cursor: string | null };
 
-export function createTokensService({ db, change, store, ids, clock }: TokensServiceDeps) {
+function tokenId(id: string): string {
+  if (!isId('tok', id)) throw new AppError('not_found', 'No token has this id.');
+  return id;
+}
+
+export function createTokensService(deps: TokensServiceDeps) {
+  const { db, change, store, ids, clock, cache, permissionsOf } = deps;
+  const touched = new Map<string, number>();
+
+  /** Keeps `last_used_at` roughly current without a write per request. */
+  function touch(live: LiveToken, now: number): void {
+    const last = Math.max(live.lastUsedAt ?? 0, touched.get(live.tokenId) ?? 0);
+    if (now - last < TOUCH_EVERY_MS) return;
+    touched.set(live.tokenId, now);
+    if (touched.size > 100_000) touched.clear();
+    store.touch(db, live.tokenId, now).catch((err: unknown) => deps.logger.warn({ err }, 'could not record token use'));
+  }
+
+  /** The lifetime asked for, checked against the default and the maximum. Throws `validation_failed`. */
+  function expiryOf(input: CreateTokenBody, now: number): number {
+    if (input.expires_at !== undefined && input.ttl_seconds !== undefined) {
+      throw fieldError('body', '/ttl_seconds', 'send expires_at or ttl_seconds, not both');
+    }
+    const at = input.expires_at !== undefined ? Date.parse(input.expires_at) : now + (input.ttl_seconds ?? DEFAULT_TOKEN_TTL_MS / 1000) * 1000;
+    const pointer = input.expires_at !== undefined ? '/expires_at' : '/ttl_seconds';
+    if (at <= now) throw fieldError('body', pointer, 'must be in the future');
+    if (at > now + MAX_TOKEN_TTL_MS) throw fieldError('body', pointer, `must be at most ${MAX_TOKEN_TTL_MS / DAY_MS} days ahead`);
+    return at;
+  }
+
+  /** Minting for someone else also needs every permission that user has. Throws `forbidden`, `not_found`. */
+  async function checkOwner(ctx: RequestCtx, ownerId: string, scopes: readonly string[], what: string): Promise<void> {
+    const ownerPerms = await permissionsOf(db, ownerId);
+    if (ctx.principal?.userId !== ownerId) assertHolds(ctx, ownerPerms, `${what} for this user`);
+    const beyond = missing(ownerPerms, scopes);
+    if (beyond.length > 0) {
+      throw new AppError('unprocessable', `The owner does not hold ${beyond.join(', ')}; a token cannot exceed its owner.`);
+    }
+  }
+
   return {
     /**
      * The principal for a bearer secret, or `null`. The checksum is checked first, so a typo or a forgery
-     * costs no database work; only the SHA-256 of the secret is ever looked up.
+     * costs no database work; then one cached lookup by the secret's SHA-256. Effective scopes are the
+     * token's intersected with its owner's current permissions.
      */
     async authenticate(secret: string): Promise<Principal | null> {
       if (!verifyTokenChecksum(secret, 'gth')) return null;
-      const live = await store.findLiveByHash(db, hashToken(secret), clock.now());
-      if (!live) return null;
+      const hash = hashToken(secret);
+      const now = clock.now();
+      let live = cache.get(hash);
+      if (live === undefined) {
+        live = (await store.findLiveByHash(db, hash, now)) ?? null;
+        cache.set(hash, live);
+      }
+      if (!live || (live.expiresAt !== null && live.expiresAt <= now) || (live.graceUntil !== null && live.graceUntil <= now)) return null;
+      touch(live, now);
       return {
         userId: live.userId, username: live.username, tokenId: live.tokenId, tokenKind: 'token',
-        scopes: live.scopes, expiresAt: live.expiresAt,
+        scopes: intersect(live.scopes, union(live.rolePermissions)), expiresAt: live.expiresAt,
       };
     },
 
-    /**
-     * Creates a token for a user and returns it with its secret, which exists nowhere else afterwards.
-     * `secret` may be supplied (the bootstrap token from the environment). Audited as `token.create`.
-     */
-    async issue(
-      ctx: RequestCtx,
-      input: { userId: string; name: string; scopes: string[]; ttlMs: number; secret?: string },
-    ): Promise<Token & { secret: string }> {
+    /** Creates a token (and its secret) without authorization checks: for bootstrap and internal use. */
+    async issue(ctx: RequestCtx, input: { userId: string; name: string; scopes: string[]; expiresAt: number; secret?: string }): Promise<TokenWithSecret> {
       const secret = input.secret ?? generateToken('gth');
       const id = ids.next('tok');
-      const now = clock.now();
       const token = await change(ctx, { action: 'token.create', target: { type: 'token', id } }, async (trx) => ({
         before: null,
         after: await store.insert(trx, {
           id, user_id: input.userId, name: input.name, prefix: displayPrefix(secret), secret_hash: hashToken(secret),
-          scopes: JSON.stringify(input.scopes), created_at: now, expires_at: now + Math.min(input.ttlMs, MAX_TOKEN_TTL_MS),
-          last_used_at: null, revoked_at: null,
+          scopes: JSON.stringify(input.scopes), created_at: clock.now(), expires_at: input.expiresAt,
+          last_used_at: null, revoked_at: null, prev_secret_hash: null, prev_valid_until: null,
         }),
       }));
+      return { ...token, secret };
+    },
+
+    /**
+     * Mints a token for the caller or, with `user_id`, for another user. Throws `validation_failed`,
+     * `forbidden` (escalation), `not_found`, `unprocessable`.
+     */
+    async create(ctx: RequestCtx, input: CreateTokenBody): Promise<TokenWithSecret> {
+      const now = clock.now();
+      const expiresAt = expiryOf(input, now);
+      const ownerId = input.user_id ?? ctx.principal?.userId;
+      if (!ownerId || !isId('user', ownerId)) throw fieldError('body', '/user_id', 'must be the id of a user');
+      assertHolds(ctx, input.scopes, 'Minting this token');
+      const owner = await db.selectFrom('users').select(['id', 'disabled']).where('id', '=', ownerId).executeTakeFirst();
+      if (!owner) throw fieldError('body', '/user_id', 'no user has this id');
+      await checkOwner(ctx, ownerId, input.scopes, 'Minting a token');
+      return this.issue(ctx, { userId: ownerId, name: input.name, scopes: input.scopes, expiresAt });
+    },
+
+    /** Without `tokens:read` a caller sees only its own tokens. Throws `forbidden`, `validation_failed`. */
+    async list(ctx: RequestCtx, query: ListTokensQuery): Promise<Page<Token>> {
+      const own = ctx.principal?.userId;
+      const mayReadAll = ctx.principal ? hasScope(ctx.principal.scopes, 'tokens:read') : false;
+      if (!mayReadAll && query.user_id !== undefined && query.user_id !== own) {
+        throw new AppError('forbidden', 'Listing other users\' tokens needs tokens:read.', { required_permission: 'tokens:read' });
+      }
+      const userId = mayReadAll ? query.user_id : own;
+      const limit = query.limit ?? DEFAULT_LIMIT;
+      const filters = { userId: userId ?? null };
+      const after = query.cursor ? String(decodeCursor(query.cursor, filters)[0]) : null;
+      return toPage(await store.list(db, userId, after, limit), limit, (t) => t, (t) => [t.id], filters);
+    },
+
+    /** One token; another user's only with `tokens:read` (else 404, so ids do not leak). */
+    async get(ctx: RequestCtx, id: string): Promise<Token> {
+      const token = assertFound(await store.findById(db, tokenId(id)), 'The token');
+      const mayReadAll = ctx.principal ? hasScope(ctx.principal.scopes, 'tokens:read') : false;
+      if (!mayReadAll && token.user_id !== ctx.principal?.userId) throw new AppError('not_found', 'The token does not exist.');
+      return token;
+    },
+
+    /** Revokes a token; it stops working at once in this process. Idempotent. Throws `not_found`. */
+    async revoke(ctx: RequestCtx, id: string): Promise<void> {
+      tokenId(id);
+      await change(ctx, { action: 'token.revoke', target: { type: 'token', id } }, async (trx) => {
+        const before = assertFound(await store.findById(trx, id), 'The token');
+        const after = before.revoked_at ? before : assertFound(await store.revoke(trx, id, clock.now()), 'The token');
+        return { before, after };
+      });
+      deps.onAccessChange();
+    },
+
+    /**
+     * A new secret now; the old one keeps working for `graceSeconds`. The caller must hold the token's
+     * scopes (and, for another user's token, that user's permissions). Throws `not_found`, `forbidden`,
+     * `conflict` (revoked or expired).
+     */
+    async rotate(ctx: RequestCtx, id: string, graceSeconds: number): Promise<TokenWithSecret> {
+      const current = assertFound(await store.findById(db, tokenId(id)), 'The token');
+      assertHolds(ctx, current.scopes, 'Rotating this token');
+      await checkOwner(ctx, current.user_id, current.scopes, 'Rotating a token');
+      const secret = generateToken('gth');
+      const now = clock.now();
+      const token = await change(ctx, { action: 'token.rotate', target: { type: 'token', id } }, async (trx) => {
+        const before = assertFound(await store.findById(trx, id), 'The token');
+        if (before.revoked_at !== null) throw new AppError('conflict', 'The token is revoked; create a new one.');
+        if (before.expires_at !== null && Date.parse(before.expires_at) <= now) throw new AppError('conflict', 'The token has expired; create a new one.');
+        const after = await store.rotate(trx, id, {
+          secretHash: hashToken(secret), prefix: displayPrefix(secret), prevValidUntil: graceSeconds > 0 ? now + graceSeconds * 1000 : null,
+        });
+        return { before, after: assertFound(after, 'The token') };
+      });
+      deps.onAccessChange();
       return { ...token, secret };
     },
   };

@@ -1,10 +1,11 @@
-import { toIso, toIsoOrNull, fromJson } from '../../db/codecs.js';
+import { fromJson, toIso, toIsoOrNull } from '../../db/codecs.js';
 import type { Queryable, TokensTable } from '../../db/tables.js';
 import type { Token } from './schemas.js';
 
 const PUBLIC_COLUMNS = ['id', 'name', 'user_id', 'prefix', 'scopes', 'created_at', 'expires_at', 'last_used_at', 'revoked_at'] as const;
+type PublicRow = Pick<TokensTable, (typeof PUBLIC_COLUMNS)[number]>;
 
-function toToken(row: Pick<TokensTable, (typeof PUBLIC_COLUMNS)[number]>): Token {
+function toToken(row: PublicRow): Token {
   return {
     id: row.id, name: row.name, user_id: row.user_id, prefix: row.prefix, scopes: fromJson<string[]>(row.scopes),
     created_at: toIso(Number(row.created_at)), expires_at: toIsoOrNull(row.expires_at),
@@ -12,28 +13,98 @@ function toToken(row: Pick<TokensTable, (typeof PUBLIC_COLUMNS)[number]>): Token
   };
 }
 
-export type LiveToken = { tokenId: string; userId: string; username: string; scopes: string[]; expiresAt: number | null };
+/** A token that authenticates right now, with its owner's role permissions (one list per role). */
+export type LiveToken = {
+  tokenId: string; userId: string; username: string; scopes: string[]; expiresAt: number | null;
+  lastUsedAt: number | null; rolePermissions: string[][];
+  /** Set when the secret is a rotated-out one: it works until then. */
+  graceUntil: number | null;
+};
 
 export function createTokensStore() {
   return {
     async insert(q: Queryable, row: TokensTable): Promise<Token> {
-      const inserted = await q.insertInto('tokens').values(row).returning(PUBLIC_COLUMNS).executeTakeFirstOrThrow();
-      return toToken(inserted);
+      return toToken(await q.insertInto('tokens').values(row).returning(PUBLIC_COLUMNS).executeTakeFirstOrThrow());
     },
 
-    /** The live token with this secret hash: not revoked, not expired, owner present and enabled. */
-    async findLiveByHash(q: Queryable, secretHash: string, now: number): Promise<LiveToken | undefined> {
+    async findById(q: Queryable, id: string): Promise<Token | undefined> {
+      const row = await q.selectFrom('tokens').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst();
+      return row && toToken(row);
+    },
+
+    /** A page by id; `userId` narrows to one owner. Fetches `limit + 1`. */
+    async list(q: Queryable, userId: string | undefined, afterId: string | null, limit: number): Promise<Token[]> {
+      let query = q.selectFrom('tokens').select(PUBLIC_COLUMNS).orderBy('id').limit(limit + 1);
+      if (userId !== undefined) query = query.where('user_id', '=', userId);
+      if (afterId !== null) query = query.where('id', '>', afterId);
+      return (await query.execute()).map(toToken);
+    },
+
+    async revoke(q: Queryable, id: string, now: number): Promise<Token | undefined> {
       const row = await q
+        .updateTable('tokens')
+        .set({ revoked_at: now, prev_secret_hash: null, prev_valid_until: null })
+        .where('id', '=', id)
+        .returning(PUBLIC_COLUMNS)
+        .executeTakeFirst();
+      return row && toToken(row);
+    },
+
+    /** Swaps in a new secret; the old one stays valid until `prevValidUntil` (or not at all when null). */
+    async rotate(q: Queryable, id: string, next: { secretHash: string; prefix: string; prevValidUntil: number | null }): Promise<Token | undefined> {
+      const row = await q
+        .updateTable('tokens')
+        .set((eb) => ({
+          prev_secret_hash: next.prevValidUntil === null ? null : eb.ref('secret_hash'),
+          prev_valid_until: next.prevValidUntil,
+          secret_hash: next.secretHash,
+          prefix: next.prefix,
+        }))
+        .where('id', '=', id)
+        .returning(PUBLIC_COLUMNS)
+        .executeTakeFirst();
+      return row && toToken(row);
+    },
+
+    /**
+     * The live token with this secret hash (current, or previous within its grace): not revoked, not
+     * expired, owner present and enabled; with the owner's role permissions, in one round trip.
+     */
+    async findLiveByHash(q: Queryable, secretHash: string, now: number): Promise<LiveToken | undefined> {
+      const rows = await q
         .selectFrom('tokens')
         .innerJoin('users', 'users.id', 'tokens.user_id')
-        .select(['tokens.id as tokenId', 'tokens.user_id as userId', 'users.username', 'tokens.scopes', 'tokens.expires_at as expiresAt'])
-        .where('tokens.secret_hash', '=', secretHash)
+        .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
+        .leftJoin('roles', 'roles.id', 'user_roles.role_id')
+        .select([
+          'tokens.id as tokenId', 'tokens.user_id as userId', 'users.username', 'tokens.scopes',
+          'tokens.expires_at as expiresAt', 'tokens.last_used_at as lastUsedAt', 'roles.permissions as rolePermissions',
+          'tokens.secret_hash as currentHash', 'tokens.prev_valid_until as prevValidUntil',
+        ])
+        .where((eb) =>
+          eb.or([
+            eb('tokens.secret_hash', '=', secretHash),
+            eb.and([eb('tokens.prev_secret_hash', '=', secretHash), eb('tokens.prev_valid_until', '>', now)]),
+          ]),
+        )
         .where('tokens.revoked_at', 'is', null)
         .where('users.disabled', '=', false)
         .where((eb) => eb.or([eb('tokens.expires_at', 'is', null), eb('tokens.expires_at', '>', now)]))
-        .executeTakeFirst();
-      if (!row) return undefined;
-      return { ...row, scopes: fromJson<string[]>(row.scopes), expiresAt: row.expiresAt === null ? null : Number(row.expiresAt) };
+        .execute();
+      const first = rows[0];
+      if (!first) return undefined;
+      return {
+        tokenId: first.tokenId, userId: first.userId, username: first.username, scopes: fromJson<string[]>(first.scopes),
+        expiresAt: first.expiresAt === null ? null : Number(first.expiresAt),
+        lastUsedAt: first.lastUsedAt === null ? null : Number(first.lastUsedAt),
+        graceUntil: first.currentHash === secretHash || first.prevValidUntil === null ? null : Number(first.prevValidUntil),
+        rolePermissions: rows.flatMap((r) => (r.rolePermissions === null ? [] : [fromJson<string[]>(r.rolePermissions)])),
+      };
+    },
+
+    /** Bookkeeping, not a change: `last_used_at` is written at most once a minute per token. */
+    async touch(q: Queryable, id: string, now: number): Promise<void> {
+      await q.updateTable('tokens').set({ last_used_at: now }).where('id', '=', id).execute();
     },
   };
 }

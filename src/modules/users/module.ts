@@ -1,14 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Change } from '../../change.js';
-import type { Tables } from '../../db/tables.js';
+import type { Tables, Trx } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Ids } from '../../lib/ids.js';
+import type { Passwords } from '../../lib/passwords.js';
 import { usersRoutes } from './routes.js';
 import { createUsersService } from './service.js';
 import { createUsersStore } from './store.js';
 
-export function createUsersModule(deps: { db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock }) {
+export function createUsersModule(deps: {
+  db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; passwords: Passwords;
+  assertAnotherAdmin: (trx: Trx, userId: string) => Promise<void>; onAccessChange: () => void;
+}) {
   const service = createUsersService({ ...deps, store: createUsersStore() });
   return {
     service,

@@ -18,6 +18,13 @@ const Username = Str({
 });
 const Email = Type.String({ format: 'email', maxLength: 254, pattern: '^[^\\u0000\\uD800-\\uDFFF]*$' });
 const DisplayName = Str({ minLength: 1, maxLength: 128 });
+/** Write-only: never in an answer, a log, an audit row or an event. */
+export const Password = Str({
+  minLength: 12,
+  maxLength: 1024,
+  writeOnly: true,
+  description: 'At least 12 characters and at most 1,024 bytes; human users only. null removes it.',
+});
 
 export const User = Type.Object(
   {
@@ -40,6 +47,7 @@ const userFields = {
   display_name: Type.Optional(Nullable(DisplayName)),
   kind: Type.Optional(UserKind),
   disabled: Type.Optional(Type.Boolean()),
+  password: Type.Optional(Nullable(Password)),
 };
 
 export const CreateUserBody = Type.Object(userFields, { additionalProperties: false, title: 'CreateUserBody' });

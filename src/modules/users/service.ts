@@ -1,15 +1,24 @@
 import type { Kysely } from 'kysely';
 import type { Change } from '../../change.js';
-import type { Tables } from '../../db/tables.js';
+import type { Tables, Trx } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
 import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
+import type { Passwords } from '../../lib/passwords.js';
 import type { RequestCtx } from '../../lib/request-ctx.js';
 import { USERNAME_PATTERN, type CreateUserBody, type ListUsersQuery, type UpdateUserBody, type User } from './schemas.js';
 import type { UsersStore } from './store.js';
 
-type UsersServiceDeps = { db: Kysely<Tables>; change: Change; store: UsersStore; ids: Ids; clock: Clock };
+type UsersServiceDeps = {
+  db: Kysely<Tables>; change: Change; store: UsersStore; ids: Ids; clock: Clock; passwords: Passwords;
+  /** From the roles service: 409 unless another enabled admin remains once this user stops being one. */
+  assertAnotherAdmin: (trx: Trx, userId: string) => Promise<void>;
+  onAccessChange: () => void;
+};
+
+export const PASSWORD_MIN_LENGTH = 12;
+const PASSWORD_MAX_BYTES = 1024;
 
 /**
  * The stored form of a username: NFKC folds width and compatibility forms (`ａｌｉｃｅ` → `alice`), then
@@ -33,18 +42,28 @@ function checkId(id: string): string {
   return id;
 }
 
-export function createUsersService({ db, change, store, ids, clock }: UsersServiceDeps) {
+export function createUsersService({ db, change, store, ids, clock, passwords, assertAnotherAdmin, onAccessChange }: UsersServiceDeps) {
+  /** Hashes a new password before any transaction (argon2 is slow). `null` removes it; undefined keeps it. */
+  async function passwordHash(password: string | null | undefined, kind: User['kind'] | undefined): Promise<string | null | undefined> {
+    if (password === undefined || password === null) return password;
+    if (kind === 'service') throw new AppError('unprocessable', 'Service accounts sign in with tokens only; they cannot have a password.');
+    if (password.length < PASSWORD_MIN_LENGTH) throw fieldError('body', '/password', `must be at least ${PASSWORD_MIN_LENGTH} characters`);
+    if (Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES) throw fieldError('body', '/password', `must be at most ${PASSWORD_MAX_BYTES} bytes`);
+    return passwords.hash(password);
+  }
+
   return {
-    /** Creates a user. Throws `validation_failed`, `user.username_taken`. */
-    async create(ctx: RequestCtx, input: CreateUserBody): Promise<User> {
+    /** Creates a user. Throws `validation_failed`, `unprocessable`, `user.username_taken`. */
+    async create(ctx: RequestCtx, { password, ...input }: CreateUserBody): Promise<User> {
       const username = normalizeUsername(input.username);
+      const hash = await passwordHash(password, input.kind ?? 'human');
       const target = { type: 'user', id: ids.next('user') };
       const now = clock.now();
-      return change(ctx, { action: 'user.create', target }, async (trx) => ({
+      return change(ctx, { action: 'user.create', target, ...(hash ? { detail: 'password set' } : {}) }, async (trx) => ({
         before: null,
         after: await store.insert(trx, {
           id: target.id, username, email: normalizeEmail(input.email) ?? null, display_name: input.display_name ?? null,
-          kind: input.kind ?? 'human', disabled: input.disabled ?? false, created_at: now, updated_at: now,
+          kind: input.kind ?? 'human', disabled: input.disabled ?? false, password_hash: hash ?? null, created_at: now, updated_at: now,
         }),
       }));
     },
@@ -63,29 +82,42 @@ export function createUsersService({ db, change, store, ids, clock }: UsersServi
       return toPage(rows, limit, (u) => u, (u) => [u.id], filters);
     },
 
-    /** Updates the fields present. Throws `not_found`, `validation_failed`, `user.username_taken`. */
-    async update(ctx: RequestCtx, id: string, input: UpdateUserBody): Promise<User> {
+    /**
+     * Updates the fields present; disabling the last enabled admin is refused. Throws `not_found`,
+     * `validation_failed`, `unprocessable`, `user.username_taken`, `user.last_admin`.
+     */
+    async update(ctx: RequestCtx, id: string, { password, ...input }: UpdateUserBody): Promise<User> {
       checkId(id);
+      const kind = input.kind ?? (password ? (await this.get(id)).kind : undefined);
+      const hash = await passwordHash(password, kind);
       const patch = {
         ...input,
         ...(input.username !== undefined ? { username: normalizeUsername(input.username) } : {}),
         ...(input.email !== undefined ? { email: normalizeEmail(input.email) } : {}),
+        ...(hash !== undefined ? { password_hash: hash } : {}),
+        ...(input.kind === 'service' ? { password_hash: null } : {}),
         updated_at: clock.now(),
       };
-      return change(ctx, { action: 'user.update', target: { type: 'user', id } }, async (trx) => {
+      const detail = password === undefined ? undefined : password === null ? 'password removed' : 'password changed';
+      const user = await change(ctx, { action: 'user.update', target: { type: 'user', id }, ...(detail ? { detail } : {}) }, async (trx) => {
         const before = assertFound(await store.findById(trx, id), 'The user');
+        if (input.disabled === true && !before.disabled) await assertAnotherAdmin(trx, id);
         return { before, after: assertFound(await store.update(trx, id, patch), 'The user') };
       });
+      onAccessChange();
+      return user;
     },
 
-    /** Deletes a user; its tokens go with it. Throws `not_found`. */
+    /** Deletes a user; its tokens and sessions go with it. Throws `not_found`, `user.last_admin`. */
     async remove(ctx: RequestCtx, id: string): Promise<void> {
       checkId(id);
       await change(ctx, { action: 'user.delete', target: { type: 'user', id } }, async (trx) => {
         const before = assertFound(await store.findById(trx, id), 'The user');
+        await assertAnotherAdmin(trx, id);
         await store.delete(trx, id);
         return { before, after: null };
       });
+      onAccessChange();
     },
 
     /** True when no user exists yet (first start). */

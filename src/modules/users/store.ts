@@ -18,7 +18,7 @@ function prefixEnd(prefix: string): string {
 }
 
 export type UserInsert = Omit<UsersTable, 'password_hash'> & { password_hash?: string | null };
-export type UserPatch = Partial<Pick<UsersTable, 'username' | 'email' | 'display_name' | 'kind' | 'disabled'>> & { updated_at: number };
+export type UserPatch = Partial<Pick<UsersTable, 'username' | 'email' | 'display_name' | 'kind' | 'disabled' | 'password_hash'>> & { updated_at: number };
 export type UserFilters = { q?: string; kind?: User['kind']; disabled?: boolean };
 
 export function createUsersStore() {

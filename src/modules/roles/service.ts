@@ -1,0 +1,175 @@
+import type { Kysely } from 'kysely';
+import type { Change } from '../../change.js';
+import type { Tables, Trx, Queryable } from '../../db/tables.js';
+import { AppError, assertFound } from '../../errors.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
+import type { Clock } from '../../lib/clock.js';
+import { isId, type Ids } from '../../lib/ids.js';
+import { BUILTIN_ROLES, missing, union } from '../../lib/permissions.js';
+import type { RequestCtx } from '../../lib/request-ctx.js';
+import type { CreateRoleBody, ListRolesQuery, Member, Role, UpdateRoleBody } from './schemas.js';
+import type { RolesStore } from './store.js';
+
+type RolesServiceDeps = { db: Kysely<Tables>; change: Change; store: RolesStore; ids: Ids; clock: Clock; onAccessChange: () => void };
+type Page<T> = { data: T[]; next_cursor: string | null };
+
+/**
+ * No escalation: the caller must hold every permission it grants. Throws `forbidden` naming the first
+ * scope it lacks.
+ */
+export function assertHolds(ctx: RequestCtx, wanted: readonly string[], what: string): void {
+  const held = ctx.system ? ['*'] : (ctx.principal?.scopes ?? []);
+  const lacking = missing(held, wanted);
+  if (lacking.length > 0) {
+    throw new AppError('forbidden', `${what} needs permissions you do not hold: ${lacking.join(', ')}.`, {
+      required_permission: lacking[0],
+    });
+  }
+}
+
+function roleId(id: string): string {
+  if (!isId('role', id)) throw new AppError('not_found', 'No role has this id.');
+  return id;
+}
+
+function checkUser(id: string): string {
+  if (!isId('user', id)) throw new AppError('not_found', 'No user has this id.');
+  return id;
+}
+
+export function createRolesService({ db, change, store, ids, clock, onAccessChange }: RolesServiceDeps) {
+  /** 409 unless another enabled user keeps the admin role once `userId` loses it. */
+  async function assertAnotherAdmin(trx: Trx, userId: string): Promise<void> {
+    await store.lock(trx, BUILTIN_ROLES.admin);
+    if (!(await store.isAssigned(trx, userId, BUILTIN_ROLES.admin))) return;
+    if ((await store.countActiveMembers(trx, BUILTIN_ROLES.admin, userId)) === 0) {
+      throw new AppError('user.last_admin', 'This is the last enabled admin; make another user admin first.');
+    }
+  }
+
+  const page = async <T extends { id: string }>(query: ListRolesQuery, scope: unknown, fetch: (after: string | null, limit: number) => Promise<T[]>): Promise<Page<T>> => {
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    const after = query.cursor ? String(decodeCursor(query.cursor, scope)[0]) : null;
+    return toPage(await fetch(after, limit), limit, (r) => r, (r) => [r.id], scope);
+  };
+
+  return {
+    assertAnotherAdmin,
+
+    /** The union of a user's roles' permissions. */
+    async permissionsOf(q: Queryable, userId: string): Promise<string[]> {
+      return union(await store.permissionLists(q, userId));
+    },
+
+    /** Creates a role. Throws `forbidden` (escalation), `role.name_taken`. */
+    async create(ctx: RequestCtx, input: CreateRoleBody): Promise<Role> {
+      assertHolds(ctx, input.permissions, 'Creating this role');
+      const id = ids.next('role');
+      const now = clock.now();
+      return change(ctx, { action: 'role.create', target: { type: 'role', id } }, async (trx) => ({
+        before: null,
+        after: await store.insert(trx, {
+          id, name: input.name, description: input.description ?? '', permissions: JSON.stringify(input.permissions),
+          builtin: false, created_at: now, updated_at: now,
+        }),
+      }));
+    },
+
+    /** Throws `not_found`. */
+    async get(id: string): Promise<Role> {
+      return assertFound(await store.findById(db, roleId(id)), 'The role');
+    },
+
+    async list(query: ListRolesQuery): Promise<Page<Role>> {
+      return page(query, null, (after, limit) => store.list(db, after, limit));
+    },
+
+    /**
+     * Updates the fields present. The caller must hold the role's current and new permissions. Built-in
+     * roles keep their name, `admin` keeps `*`, and no built-in role is emptied. Throws `not_found`,
+     * `forbidden`, `role.builtin`, `role.name_taken`.
+     */
+    async update(ctx: RequestCtx, id: string, input: UpdateRoleBody): Promise<Role> {
+      roleId(id);
+      const result = await change(ctx, { action: 'role.update', target: { type: 'role', id } }, async (trx) => {
+        const before = assertFound(await store.findById(trx, id), 'The role');
+        assertHolds(ctx, before.permissions, 'Editing this role');
+        if (input.permissions) assertHolds(ctx, input.permissions, 'Granting these permissions');
+        if (before.builtin) {
+          if (input.name !== undefined && input.name !== before.name) throw new AppError('role.builtin', `The ${before.name} role cannot be renamed.`);
+          if (input.permissions?.length === 0) throw new AppError('role.builtin', `The ${before.name} role cannot be emptied.`);
+          if (id === BUILTIN_ROLES.admin && input.permissions && !input.permissions.includes('*')) {
+            throw new AppError('role.builtin', 'The admin role keeps every permission (*).');
+          }
+        }
+        const after = await store.update(trx, id, {
+          ...(input.name !== undefined ? { name: input.name } : {}),
+          ...(input.description !== undefined ? { description: input.description } : {}),
+          ...(input.permissions !== undefined ? { permissions: JSON.stringify(input.permissions) } : {}),
+          updated_at: clock.now(),
+        });
+        return { before, after: assertFound(after, 'The role') };
+      });
+      onAccessChange();
+      return result;
+    },
+
+    /** Deletes a role; its members lose its permissions at once. Throws `not_found`, `role.builtin`. */
+    async remove(ctx: RequestCtx, id: string): Promise<void> {
+      roleId(id);
+      await change(ctx, { action: 'role.delete', target: { type: 'role', id } }, async (trx) => {
+        const before = assertFound(await store.findById(trx, id), 'The role');
+        if (before.builtin) throw new AppError('role.builtin', `The ${before.name} role cannot be deleted.`);
+        await store.delete(trx, id);
+        return { before, after: null };
+      });
+      onAccessChange();
+    },
+
+    /** Throws `not_found`. */
+    async listOfUser(uid: string, query: ListRolesQuery): Promise<Page<Role>> {
+      const userId = checkUser(uid);
+      if (!(await store.userExists(db, userId))) throw new AppError('not_found', 'The user does not exist.');
+      return page(query, { userId }, (after, limit) => store.listOfUser(db, userId, after, limit));
+    },
+
+    /** Throws `not_found`. */
+    async members(id: string, query: ListRolesQuery): Promise<Page<Member>> {
+      await this.get(id);
+      return page(query, { roleId: id }, (after, limit) => store.members(db, id, after, limit));
+    },
+
+    /**
+     * Gives a user a role; idempotent (an existing assignment changes nothing and writes nothing). The
+     * caller must hold every permission of the role. Throws `not_found`, `forbidden`.
+     */
+    async assign(ctx: RequestCtx, uid: string, id: string): Promise<void> {
+      const userId = checkUser(uid);
+      const role = await this.get(id);
+      assertHolds(ctx, role.permissions, `Assigning the ${role.name} role`);
+      if (!(await store.userExists(db, userId))) throw new AppError('not_found', 'The user does not exist.');
+      if (await store.isAssigned(db, userId, id)) return;
+      await change(ctx, { action: 'role.assign', target: { type: 'user', id: userId } }, async (trx) => {
+        if (!(await store.userExists(trx, userId))) throw new AppError('not_found', 'The user does not exist.');
+        await store.assign(trx, userId, id, clock.now());
+        return { before: null, after: { user_id: userId, role_id: id, role: role.name } };
+      });
+      onAccessChange();
+    },
+
+    /** Takes a role from a user; idempotent; allowed to demote. Throws `not_found`, `user.last_admin`. */
+    async unassign(ctx: RequestCtx, uid: string, id: string): Promise<void> {
+      const userId = checkUser(uid);
+      const role = await this.get(id);
+      if (!(await store.userExists(db, userId))) throw new AppError('not_found', 'The user does not exist.');
+      if (!(await store.isAssigned(db, userId, id))) return;
+      await change(ctx, { action: 'role.unassign', target: { type: 'user', id: userId } }, async (trx) => {
+        if (id === BUILTIN_ROLES.admin) await assertAnotherAdmin(trx, userId);
+        await store.unassign(trx, userId, id);
+        return { before: { user_id: userId, role_id: id, role: role.name }, after: null };
+      });
+      onAccessChange();
+    },
+  };
+}
+export type RolesService = ReturnType<typeof createRolesService>;

@@ -1,0 +1,126 @@
+import { fromJson, toBool, toIso } from '../../db/codecs.js';
+import type { Queryable, RolesTable } from '../../db/tables.js';
+import type { Member, Role } from './schemas.js';
+
+const COLUMNS = ['id', 'name', 'description', 'permissions', 'builtin', 'created_at', 'updated_at'] as const;
+
+function toRole(row: Pick<RolesTable, (typeof COLUMNS)[number]>): Role {
+  return {
+    id: row.id, name: row.name, description: row.description, permissions: fromJson<string[]>(row.permissions),
+    builtin: toBool(row.builtin), created_at: toIso(Number(row.created_at)), updated_at: toIso(Number(row.updated_at)),
+  };
+}
+
+export type RolePatch = { name?: string; description?: string; permissions?: string; updated_at: number };
+
+export function createRolesStore() {
+  return {
+    async insert(q: Queryable, row: RolesTable): Promise<Role> {
+      return toRole(await q.insertInto('roles').values(row).returning(COLUMNS).executeTakeFirstOrThrow());
+    },
+
+    async findById(q: Queryable, id: string): Promise<Role | undefined> {
+      const row = await q.selectFrom('roles').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+      return row && toRole(row);
+    },
+
+    async update(q: Queryable, id: string, patch: RolePatch): Promise<Role | undefined> {
+      const row = await q.updateTable('roles').set(patch).where('id', '=', id).returning(COLUMNS).executeTakeFirst();
+      return row && toRole(row);
+    },
+
+    async delete(q: Queryable, id: string): Promise<void> {
+      await q.deleteFrom('roles').where('id', '=', id).execute();
+    },
+
+    async list(q: Queryable, afterId: string | null, limit: number): Promise<Role[]> {
+      let query = q.selectFrom('roles').select(COLUMNS).orderBy('id').limit(limit + 1);
+      if (afterId !== null) query = query.where('id', '>', afterId);
+      return (await query.execute()).map(toRole);
+    },
+
+    /** The roles of a user, by role id, after the keyset `afterId`; fetches `limit + 1`. */
+    async listOfUser(q: Queryable, userId: string, afterId: string | null, limit: number): Promise<Role[]> {
+      let query = q
+        .selectFrom('user_roles')
+        .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+        .select(COLUMNS.map((c) => `roles.${c}` as const))
+        .where('user_roles.user_id', '=', userId)
+        .orderBy('roles.id')
+        .limit(limit + 1);
+      if (afterId !== null) query = query.where('roles.id', '>', afterId);
+      return (await query.execute()).map(toRole);
+    },
+
+    /** The members of a role, by user id, after the keyset `afterId`; fetches `limit + 1`. */
+    async members(q: Queryable, roleId: string, afterId: string | null, limit: number): Promise<Member[]> {
+      let query = q
+        .selectFrom('user_roles')
+        .innerJoin('users', 'users.id', 'user_roles.user_id')
+        .select(['users.id', 'users.username', 'users.kind', 'users.disabled', 'user_roles.created_at'])
+        .where('user_roles.role_id', '=', roleId)
+        .orderBy('users.id')
+        .limit(limit + 1);
+      if (afterId !== null) query = query.where('users.id', '>', afterId);
+      return (await query.execute()).map((r) => ({
+        id: r.id, username: r.username, kind: r.kind, disabled: toBool(r.disabled), assigned_at: toIso(Number(r.created_at)),
+      }));
+    },
+
+    /** Every permission a user holds through its roles, as stored lists (one per role). */
+    async permissionLists(q: Queryable, userId: string): Promise<string[][]> {
+      const rows = await q
+        .selectFrom('user_roles')
+        .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+        .select('roles.permissions')
+        .where('user_roles.user_id', '=', userId)
+        .execute();
+      return rows.map((r) => fromJson<string[]>(r.permissions));
+    },
+
+    async userExists(q: Queryable, userId: string): Promise<boolean> {
+      return (await q.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined;
+    },
+
+    async isAssigned(q: Queryable, userId: string, roleId: string): Promise<boolean> {
+      const row = await q.selectFrom('user_roles').select('role_id').where('user_id', '=', userId).where('role_id', '=', roleId).executeTakeFirst();
+      return row !== undefined;
+    },
+
+    /** Inserts the assignment unless it exists; true when it was new. */
+    async assign(q: Queryable, userId: string, roleId: string, now: number): Promise<boolean> {
+      const res = await q
+        .insertInto('user_roles')
+        .values({ user_id: userId, role_id: roleId, created_at: now })
+        .onConflict((oc) => oc.columns(['user_id', 'role_id']).doNothing())
+        .executeTakeFirst();
+      return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+    },
+
+    async unassign(q: Queryable, userId: string, roleId: string): Promise<boolean> {
+      const res = await q.deleteFrom('user_roles').where('user_id', '=', userId).where('role_id', '=', roleId).executeTakeFirst();
+      return Number(res.numDeletedRows) > 0;
+    },
+
+    /**
+     * Takes a write lock on a role row (an update to itself), so checks on its members (the last admin)
+     * and changes to them serialise across transactions on PostgreSQL; SQLite already has one writer.
+     */
+    async lock(q: Queryable, roleId: string): Promise<void> {
+      await q.updateTable('roles').set((eb) => ({ id: eb.ref('id') })).where('id', '=', roleId).execute();
+    },
+
+    /** Enabled users holding the role, other than `exceptUserId`. */
+    async countActiveMembers(q: Queryable, roleId: string, exceptUserId: string | null): Promise<number> {
+      let query = q
+        .selectFrom('user_roles')
+        .innerJoin('users', 'users.id', 'user_roles.user_id')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('user_roles.role_id', '=', roleId)
+        .where('users.disabled', '=', false);
+      if (exceptUserId !== null) query = query.where('users.id', '!=', exceptUserId);
+      return Number((await query.executeTakeFirstOrThrow()).n);
+    },
+  };
+}
+export type RolesStore = ReturnType<typeof createRolesStore>;

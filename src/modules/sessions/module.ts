@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Change, RecordAudit } from '../../change.js';
+import type { Tables } from '../../db/tables.js';
+import type { AuthCache } from '../../lib/auth-cache.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Ids } from '../../lib/ids.js';
+import type { Passwords } from '../../lib/passwords.js';
+import type { UsersService } from '../users/service.js';
+import { authRoutes } from './routes.js';
+import { createSessionsService } from './service.js';
+import { createSessionsStore, type LiveSession } from './store.js';
+
+export function createSessionsModule(deps: {
+  db: Kysely<Tables>; change: Change; record: RecordAudit; ids: Ids; clock: Clock; passwords: Passwords;
+  users: Pick<UsersService, 'get'>; cache: AuthCache<LiveSession | null>;
+}) {
+  const service = createSessionsService({ ...deps, store: createSessionsStore() });
+  return { service, routes: (api: FastifyInstance) => api.register(authRoutes, { sessions: service }) };
+}

@@ -1,0 +1,36 @@
+import { Type, type Static } from 'typebox';
+import { Str, Timestamp } from '../../lib/schema.js';
+import { User } from '../users/schemas.js';
+
+export const LoginBody = Type.Object(
+  {
+    username: Str({ minLength: 1, maxLength: 256 }),
+    password: Str({ minLength: 1, maxLength: 4096, writeOnly: true }),
+  },
+  { additionalProperties: false, title: 'LoginBody' },
+);
+export type LoginBody = Static<typeof LoginBody>;
+
+export const Session = Type.Object(
+  {
+    token: Type.String({ description: 'Session token (`gts_…`): send it as `Authorization: Bearer`. Shown once.' }),
+    session_id: Type.String(),
+    expires_at: Timestamp,
+    user: User,
+  },
+  { additionalProperties: false, title: 'Session' },
+);
+export type Session = Static<typeof Session>;
+
+export const Me = Type.Object(
+  {
+    user: User,
+    token: Type.Object(
+      { id: Type.String(), kind: Type.Union([Type.Literal('token'), Type.Literal('session')]), expires_at: Type.Union([Timestamp, Type.Null()]) },
+      { additionalProperties: false },
+    ),
+    scopes: Type.Array(Type.String({ description: 'Effective: the token\'s scopes narrowed by your current roles.' })),
+  },
+  { additionalProperties: false, title: 'Me' },
+);
+export type Me = Static<typeof Me>;

@@ -1,0 +1,108 @@
+import type { Kysely } from 'kysely';
+import type { Change, RecordAudit } from '../../change.js';
+import type { Tables } from '../../db/tables.js';
+import { AppError } from '../../errors.js';
+import type { AuthCache } from '../../lib/auth-cache.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Ids } from '../../lib/ids.js';
+import type { Passwords } from '../../lib/passwords.js';
+import { union } from '../../lib/permissions.js';
+import type { Principal, RequestCtx } from '../../lib/request-ctx.js';
+import { generateToken, hashToken, verifyTokenChecksum } from '../../lib/secret-token.js';
+import { USERNAME_PATTERN } from '../users/schemas.js';
+import type { UsersService } from '../users/service.js';
+import type { LoginBody, Me, Session } from './schemas.js';
+import type { LiveSession, SessionsStore } from './store.js';
+
+/** Session lifetime (a setting once the config feature lands). */
+export const SESSION_TTL_MS = 480 * 60 * 1000;
+
+type SessionsServiceDeps = {
+  db: Kysely<Tables>; change: Change; record: RecordAudit; store: SessionsStore; ids: Ids; clock: Clock;
+  passwords: Passwords; users: Pick<UsersService, 'get'>; cache: AuthCache<LiveSession | null>;
+};
+
+export function createSessionsService(deps: SessionsServiceDeps) {
+  const { db, change, record, store, ids, clock, passwords, cache } = deps;
+
+  /** The user a sign-in names, or undefined; the password check always runs (dummy hash when unknown). */
+  async function checkCredentials({ username, password }: LoginBody): Promise<string | undefined> {
+    const name = username.normalize('NFKC').toLowerCase();
+    const creds = USERNAME_PATTERN.test(name) ? await store.findCredentials(db, name) : undefined;
+    if (!creds?.passwordHash || creds.disabled) {
+      await passwords.verifyDummy(password);
+      return undefined;
+    }
+    return (await passwords.verify(creds.passwordHash, password)) ? creds.id : undefined;
+  }
+
+  return {
+    /**
+     * Signs a human user in with a password and returns a session token, shown once. A wrong password, an
+     * unknown or disabled user, or a user without a password all answer the same 401, in the same time.
+     * Every attempt is audited as `auth.login`. Throws `auth.invalid_credentials`.
+     */
+    async login(ctx: RequestCtx, input: LoginBody): Promise<Session> {
+      const userId = await checkCredentials(input);
+      if (!userId) {
+        await record(ctx, { action: 'auth.login', target: null, outcome: 'denied', detail: `wrong username or password for "${input.username.slice(0, 64)}"` });
+        throw new AppError('auth.invalid_credentials', 'Check the username and password and try again.');
+      }
+      const user = await deps.users.get(userId);
+      const secret = generateToken('gts');
+      const id = ids.next('sess');
+      const now = clock.now();
+      // The audit row names the user who signed in as its actor.
+      const asUser: RequestCtx = { ...ctx, principal: { userId, username: user.username, tokenId: id, tokenKind: 'session', scopes: [], expiresAt: now + SESSION_TTL_MS } };
+      const session = await change(asUser, { action: 'auth.login', target: { type: 'session', id } }, async (trx) => ({
+        before: null,
+        after: await store.insert(trx, {
+          id, user_id: userId, secret_hash: hashToken(secret), created_at: now, expires_at: now + SESSION_TTL_MS,
+          last_used_at: null, revoked_at: null, ip: ctx.ip, user_agent: ctx.userAgent,
+        }),
+      }));
+      ctx.audited = true;
+      return { token: secret, session_id: id, expires_at: new Date(session.expires_at).toISOString(), user };
+    },
+
+    /** Ends the caller's session; its token stops working at once. */
+    async logout(ctx: RequestCtx): Promise<void> {
+      const id = ctx.principal?.tokenId;
+      if (!id || ctx.principal?.tokenKind !== 'session') throw new AppError('forbidden', 'Only a session can sign out.', { required_permission: 'session' });
+      await change(ctx, { action: 'auth.logout', target: { type: 'session', id } }, async (trx) => {
+        await store.revoke(trx, id, clock.now());
+        return { before: { session_id: id }, after: null };
+      });
+      cache.clear();
+    },
+
+    /** The principal for a session secret (`gts_…`), or null. Scopes are the user's current permissions. */
+    async authenticate(secret: string): Promise<Principal | null> {
+      if (!verifyTokenChecksum(secret, 'gts')) return null;
+      const hash = hashToken(secret);
+      const now = clock.now();
+      let live = cache.get(hash);
+      if (live === undefined) {
+        live = (await store.findLiveByHash(db, hash, now)) ?? null;
+        cache.set(hash, live);
+      }
+      if (!live || live.expiresAt <= now) return null;
+      return {
+        userId: live.userId, username: live.username, tokenId: live.sessionId, tokenKind: 'session',
+        scopes: union(live.rolePermissions), expiresAt: live.expiresAt,
+      };
+    },
+
+    /** Who is calling, with the effective scopes of the token used. */
+    async me(ctx: RequestCtx): Promise<Me> {
+      const p = ctx.principal;
+      if (!p) throw new AppError('unauthenticated');
+      return {
+        user: await deps.users.get(p.userId),
+        token: { id: p.tokenId, kind: p.tokenKind, expires_at: p.expiresAt === null ? null : new Date(p.expiresAt).toISOString() },
+        scopes: [...p.scopes],
+      };
+    },
+  };
+}
+export type SessionsService = ReturnType<typeof createSessionsService>;
