@@ -68,8 +68,8 @@ export async function buildApp(deps: AppDeps) {
   const record = createRecordAudit({ db, audit, ids });
   const passwords = createPasswords();
   // Lookups of live tokens and sessions, dropped at once whenever access may have narrowed.
-  const tokenCache = createAuthCache<LiveToken | null>({ now: clock.now });
-  const sessionCache = createAuthCache<LiveSession | null>({ now: clock.now });
+  const tokenCache = createAuthCache<LiveToken | null>({ now: () => clock.now() });
+  const sessionCache = createAuthCache<LiveSession | null>({ now: () => clock.now() });
   const onAccessChange = () => {
     tokenCache.clear();
     sessionCache.clear();
