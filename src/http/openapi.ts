@@ -17,11 +17,15 @@ export function addErrorResponses(route: RouteOptions): void {
   const schema = (route.schema ??= {});
   const responses = (schema.response ??= {}) as Record<string, unknown>;
   const isApi = route.url.startsWith('/api');
-  const isPublic = route.config && (route.config as { scope?: string }).scope === 'public';
+  const isPublic = (route.config)?.scope === 'public';
   const add = (status: number, description: string) => {
     responses[String(status)] ??= problem(description);
   };
   if (!isApi) return;
+  // The permission each operation needs, published so clients (and the route security test) can read it.
+  const scope = (route.config)?.scope ?? 'token';
+  (schema as Record<string, unknown>)['x-required-permission'] = scope;
+  if (scope === 'public') schema.security = [];
   add(400, 'Malformed request: the `errors` member points at each offending field.');
   if (!isPublic) {
     add(401, 'No token, or a malformed, unknown, revoked or expired one.');

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp, type GatehouseApp } from '../../src/app.js';
@@ -20,8 +21,8 @@ export type TestApp = GatehouseApp & {
 };
 
 /** The whole app over a real, migrated database, with a fake clock and a bootstrap admin token. */
-export async function startTestApp(url: string): Promise<TestApp> {
-  const logger = createLogger('silent', false);
+export async function startTestApp(url: string, options: { logLines?: string[] } = {}): Promise<TestApp> {
+  const logger = options.logLines ? captureLogger(options.logLines) : createLogger('silent', false);
   const database = createDb(url, logger);
   await migrateToLatest(database.db);
   const clock = createFakeClock(Date.now());
@@ -46,6 +47,12 @@ export async function startTestApp(url: string): Promise<TestApp> {
   };
 }
 
+/** The production logger's settings at trace level, writing each line into `lines`. */
+function captureLogger(lines: string[]) {
+  const sink = new Writable({ write: (chunk: Buffer, _enc, cb) => { lines.push(chunk.toString()); cb(); } });
+  return createLogger('trace', false, sink);
+}
+
 /** Asserts an RFC 9457 problem answer with this status and code; returns its body. */
 export function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
   expect(res.headers['content-type'], res.body).toMatch(/^application\/problem\+json/);
@@ -68,4 +75,31 @@ let seq = 0;
 export function makeUser(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   seq += 1;
   return { username: `user${seq}.${process.pid}`, ...overrides };
+}
+
+export const ADMIN_ROLE = 'role_0000000000e008000000000001';
+export const AUDITOR_ROLE = 'role_0000000000e008000000000002';
+
+/**
+ * A user holding a fresh role with `permissions`, and a token for it with `scopes` (default: the same),
+ * minted by the admin. Returns the user id, the role id and the token secret.
+ */
+export async function makePrincipal(
+  app: TestApp,
+  { permissions, scopes, kind = 'human' }: { permissions: string[]; scopes?: string[]; kind?: 'human' | 'service' },
+): Promise<{ userId: string; roleId: string | null; token: string; tokenId: string }> {
+  const user = await app.request({ method: 'POST', url: '/api/users', payload: makeUser({ kind }) });
+  expect(user.statusCode, user.body).toBe(201);
+  const userId: string = user.json().id;
+  let roleId: string | null = null;
+  if (permissions.length > 0) {
+    const role = await app.request({ method: 'POST', url: '/api/roles', payload: { name: `r${seq++}-${process.pid}`, permissions } });
+    expect(role.statusCode, role.body).toBe(201);
+    roleId = role.json().id;
+    const assigned = await app.request({ method: 'PUT', url: `/api/users/${userId}/roles/${roleId}` });
+    expect(assigned.statusCode, assigned.body).toBe(204);
+  }
+  const token = await app.request({ method: 'POST', url: '/api/tokens', payload: { name: 'test', scopes: scopes ?? permissions, user_id: userId } });
+  expect(token.statusCode, token.body).toBe(201);
+  return { userId, roleId, token: token.json().secret, tokenId: token.json().id };
 }

@@ -34,7 +34,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> 
 
   app.post('/:id/rotate', {
     config: { scope: 'tokens:write', action: 'token.rotate' },
-    schema: { operationId: 'rotateToken', tags: ['tokens'], summary: 'New secret now; the old one works for grace_seconds', params: IdParams, body: Type.Optional(RotateTokenBody), response: { 200: TokenWithSecret } },
+    schema: { operationId: 'rotateToken', tags: ['tokens'], summary: 'New secret now; the old one works for grace_seconds', params: IdParams, body: Type.Union([RotateTokenBody, Type.Null()], { description: 'Optional.' }), response: { 200: TokenWithSecret } },
   }, async (req, reply) => {
     const token = await tokens.rotate(req.ctx, req.params.id, req.body?.grace_seconds ?? 0);
     return reply.header('cache-control', 'no-store').send(token);
