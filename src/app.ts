@@ -15,6 +15,7 @@ import './http/types.js';
 import type { Clock } from './lib/clock.js';
 import type { Ids } from './lib/ids.js';
 import { createAuditLog } from './modules/audit/append.js';
+import { createAuditModule } from './modules/audit/module.js';
 import { eventsRoutes } from './modules/events/routes.js';
 import { createOutbox } from './modules/events/outbox.js';
 import { createTokensModule } from './modules/tokens/module.js';
@@ -79,6 +80,7 @@ export async function buildApp(deps: AppDeps) {
   const users = createUsersModule({ db, change, ids, clock, passwords, assertAnotherAdmin: (trx, id) => roles.service.assertAnotherAdmin(trx, id), onAccessChange });
   const tokens = createTokensModule({ db, change, ids, clock, logger, cache: tokenCache, permissionsOf: (q, id) => roles.service.permissionsOf(q, id), onAccessChange });
   const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, users: users.service, cache: sessionCache });
+  const audits = createAuditModule({ db, change, record, clock });
   const resolvePrincipal = (secret: string) =>
     secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret);
 
@@ -107,10 +109,11 @@ export async function buildApp(deps: AppDeps) {
     await users.routes(api);
     await roles.routes(api);
     await tokens.routes(api);
+    await audits.routes(api);
     await api.register(eventsRoutes, { prefix: '/events' });
   }, { prefix: '/api' });
 
-  const services = { users: users.service, roles: roles.service, tokens: tokens.service, sessions: sessions.service, clock };
+  const services = { users: users.service, roles: roles.service, tokens: tokens.service, sessions: sessions.service, audit: audits.service, clock };
   return { app, routes, services, metrics };
 }
 export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;

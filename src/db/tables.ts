@@ -65,6 +65,8 @@ export type AuditEventsTable = {
   actor_name: string | null;
   token_id: string | null;
   action: string;
+  resource: string;
+  verb: string;
   target_type: string | null;
   target_id: string | null;
   outcome: 'success' | 'denied' | 'error';
@@ -78,7 +80,16 @@ export type AuditEventsTable = {
 };
 
 /** One row, id 1: the chain head. Locking it serialises appends, so `seq` order is commit order. */
-export type AuditHeadTable = { id: number; seq: number; hash: string };
+export type AuditHeadTable = {
+  id: number;
+  seq: number;
+  hash: string;
+  /** The newest event's time: `ts` never goes backwards along `seq`, so a time range is a seq range. */
+  ts: number;
+  /** The last purged event: the chain's first remaining link points at its hash. */
+  anchor_seq: number;
+  anchor_hash: string;
+};
 
 /** One event per successful change, written in the change's transaction; `id` is its audit row's id. */
 export type OutboxTable = {

@@ -43,6 +43,9 @@ export async function up(db: Db): Promise<void> {
     .addColumn('actor_name', 'text')
     .addColumn('token_id', 'text')
     .addColumn('action', 'text', (c) => c.notNull())
+    // The two halves of the action, so `user.*` and a bare verb are index range scans too.
+    .addColumn('resource', 'text', (c) => c.notNull())
+    .addColumn('verb', 'text', (c) => c.notNull())
     .addColumn('target_type', 'text')
     .addColumn('target_id', 'text')
     .addColumn('outcome', 'text', enumCheck('outcome', ['success', 'denied', 'error']))
@@ -55,14 +58,23 @@ export async function up(db: Db): Promise<void> {
     .addColumn('hash', 'text', (c) => c.notNull())
     .addUniqueConstraint('audit_events_id_key', ['id'])
     .execute();
+  // Every filter is an equality on one of these plus a range on seq (newest first, or after a cursor).
+  for (const cols of [['actor'], ['action'], ['resource'], ['verb'], ['target_id'], ['outcome'], ['ts']]) {
+    await db.schema.createIndex(`audit_events_${cols.join('_')}_seq_idx`).on('audit_events').columns([...cols, 'seq']).execute();
+  }
 
   await db.schema
     .createTable('audit_head')
     .addColumn('id', 'integer', (c) => c.primaryKey())
     .addColumn('seq', 'bigint', (c) => c.notNull())
     .addColumn('hash', 'text', (c) => c.notNull())
+    .addColumn('ts', 'bigint', (c) => c.notNull())
+    // Retention deletes the oldest events; the chain then starts after this anchor.
+    .addColumn('anchor_seq', 'bigint', (c) => c.notNull())
+    .addColumn('anchor_hash', 'text', (c) => c.notNull())
     .execute();
-  await db.insertInto('audit_head').values({ id: 1, seq: 0, hash: '0'.repeat(64) }).execute();
+  const genesis = '0'.repeat(64);
+  await db.insertInto('audit_head').values({ id: 1, seq: 0, hash: genesis, ts: 0, anchor_seq: 0, anchor_hash: genesis }).execute();
 
   await db.schema
     .createTable('outbox')

@@ -48,17 +48,21 @@ export function createAuditLog({ helpers, clock }: { helpers: DialectHelpers; cl
   return {
     async append(trx, ctx, entry) {
       await helpers.lockAuditHead(trx);
-      const head = await trx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
+      const head = await trx.selectFrom('audit_head').select(['seq', 'hash', 'ts']).where('id', '=', 1).executeTakeFirstOrThrow();
+      const [resource = entry.action, verb = ''] = entry.action.split('.');
       const { actor, actorName, tokenId } = actorOf(ctx);
       const hasChanges = entry.before !== undefined || entry.after !== undefined;
       const row: Omit<AuditEventsTable, 'hash'> = {
         seq: Number(head.seq) + 1,
         id: entry.id,
-        ts: clock.now(),
+        // Never earlier than the previous event, so a time range maps onto a seq range.
+        ts: Math.max(clock.now(), Number(head.ts)),
         actor,
         actor_name: actorName,
         token_id: tokenId,
         action: entry.action,
+        resource,
+        verb,
         target_type: entry.target?.type ?? null,
         target_id: entry.target?.id ?? null,
         outcome: entry.outcome,
@@ -71,7 +75,7 @@ export function createAuditLog({ helpers, clock }: { helpers: DialectHelpers; cl
       };
       const hash = chainHash(row);
       await trx.insertInto('audit_events').values({ ...row, hash }).execute();
-      await trx.updateTable('audit_head').set({ seq: row.seq, hash }).where('id', '=', 1).execute();
+      await trx.updateTable('audit_head').set({ seq: row.seq, hash, ts: row.ts }).where('id', '=', 1).execute();
       return { seq: row.seq };
     },
   };

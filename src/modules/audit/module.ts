@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Change, RecordAudit } from '../../change.js';
+import type { Tables } from '../../db/tables.js';
+import type { Clock } from '../../lib/clock.js';
+import { auditRoutes } from './routes.js';
+import { createAuditService, type AuditService } from './service.js';
+import { createAuditStore } from './store.js';
+
+export function createAuditModule(deps: { db: Kysely<Tables>; change: Change; record: RecordAudit; clock: Clock }) {
+  const service = createAuditService({ ...deps, store: createAuditStore() });
+  return { service, routes: (api: FastifyInstance) => api.register(auditRoutes, { prefix: '/audit', audit: service }) };
+}
+
+/** Runs the retention purge now and then every `intervalMs`; returns a stop function. */
+export function startRetention(service: AuditService, logger: Logger, intervalMs = 3600_000): () => void {
+  const run = () => {
+    service.purge().then(
+      (n) => n > 0 && logger.info({ deleted: n }, 'audit retention purged old events'),
+      (err: unknown) => logger.error({ err }, 'audit retention purge failed; it will run again'),
+    );
+  };
+  const first = setTimeout(run, 5_000);
+  const timer = setInterval(run, intervalMs);
+  first.unref();
+  timer.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(timer);
+  };
+}

@@ -1,0 +1,144 @@
+import { Readable } from 'node:stream';
+import type { Kysely } from 'kysely';
+import type { Change, RecordAudit } from '../../change.js';
+import type { Tables } from '../../db/tables.js';
+import { AppError, assertFound, fieldError } from '../../errors.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
+import type { Clock } from '../../lib/clock.js';
+import { isId } from '../../lib/ids.js';
+import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
+import { toCsvRow, CSV_COLUMNS } from './csv.js';
+import type { AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
+import { toAuditEvent, type AuditFilters, type AuditStore } from './store.js';
+import { verifyChain } from './verify.js';
+
+/** How long events are kept (a setting once the config feature lands). */
+export const AUDIT_RETENTION_DAYS = 365;
+const EXPORT_BATCH = 2000;
+const PURGE_BATCH = 10_000;
+
+type Filters = Pick<AuditQuery, 'actor' | 'action' | 'since' | 'until' | 'target' | 'outcome'>;
+type AuditServiceDeps = { db: Kysely<Tables>; store: AuditStore; change: Change; record: RecordAudit; clock: Clock; retentionDays?: number };
+
+/** `user.update` exact, `user.*` a resource, `create` a verb, `*` everything. */
+export function parseActions(list: string | undefined): AuditFilters['actions'] {
+  if (!list) return undefined;
+  const items = list.split(',');
+  if (items.includes('*')) return undefined;
+  return items.map((item) => {
+    if (item.endsWith('.*')) return { resource: item.slice(0, -2) };
+    if (item.includes('.')) return { action: item };
+    return { verb: item };
+  });
+}
+
+export function createAuditService({ db, store, change, record, clock, retentionDays = AUDIT_RETENTION_DAYS }: AuditServiceDeps) {
+  /** Query-string filters as column conditions; `null` when the time window holds no event. */
+  async function resolve(q: Filters): Promise<AuditFilters | null> {
+    const f: AuditFilters = { actor: q.actor, outcome: q.outcome, actions: parseActions(q.action) };
+    if (q.target !== undefined) {
+      const colon = q.target.indexOf(':');
+      if (colon > 0) {
+        f.targetType = q.target.slice(0, colon);
+        f.targetId = q.target.slice(colon + 1);
+      } else f.targetId = q.target;
+    }
+    if (q.since !== undefined) {
+      f.sinceTs = Date.parse(q.since);
+      const from = await store.firstSeqAtOrAfter(db, f.sinceTs);
+      if (from === undefined) return null;
+      f.fromSeq = from;
+    }
+    if (q.until !== undefined) {
+      f.untilTs = Date.parse(q.until);
+      const to = await store.lastSeqBefore(db, f.untilTs);
+      if (to === undefined) return null;
+      f.toSeq = to;
+    }
+    return f;
+  }
+
+  return {
+    /**
+     * A page of events, newest first (or oldest first with `order=asc`), keyset-paged on `seq`. Audited as
+     * `audit.query`. Throws `validation_failed` for a bad, altered or mismatched cursor.
+     */
+    async list(ctx: RequestCtx, query: AuditQuery): Promise<{ data: AuditEvent[]; next_cursor: string | null }> {
+      const order = query.order ?? 'desc';
+      if (query.after !== undefined && order !== 'asc') throw fieldError('query', '/after', 'after needs order=asc');
+      if (query.after !== undefined && query.cursor !== undefined) throw fieldError('query', '/after', 'send cursor or after, not both');
+      const limit = query.limit ?? DEFAULT_LIMIT;
+      const scope = { actor: query.actor, action: query.action, since: query.since, until: query.until, target: query.target, outcome: query.outcome, order };
+      const afterSeq = query.cursor !== undefined ? Number(decodeCursor(query.cursor, scope)[0]) : (query.after ?? null);
+      const filters = await resolve(query);
+      const rows = filters ? await store.list(db, filters, { order, afterSeq }, limit) : [];
+      const page = toPage(rows, limit, (e) => e, (e) => [e.seq], scope);
+      await record(ctx, { action: 'audit.query', target: null, outcome: 'success', detail: `${page.data.length} events` });
+      return page;
+    },
+
+    /** One event by id. Audited as `audit.read`. Throws `not_found`. */
+    async get(ctx: RequestCtx, id: string): Promise<AuditEvent> {
+      if (!isId('evt', id)) throw new AppError('not_found', 'No audit event has this id.');
+      const event = assertFound(await store.findById(db, id), 'The audit event');
+      await record(ctx, { action: 'audit.read', target: { type: 'audit_event', id }, outcome: 'success' });
+      return event;
+    },
+
+    /**
+     * The filtered events, oldest first, as NDJSON or CSV, read in bounded batches as the client consumes
+     * them (constant memory; no connection held between batches). Audited as `audit.export` when it starts.
+     */
+    async export(ctx: RequestCtx, query: ExportQuery, onRows?: (n: number) => void): Promise<Readable> {
+      const filters = await resolve(query);
+      await record(ctx, { action: 'audit.export', target: null, outcome: 'success', detail: `format ${query.format ?? 'ndjson'}` });
+      const csv = query.format === 'csv';
+      async function* lines(): AsyncGenerator<string> {
+        if (csv) yield `${CSV_COLUMNS.join(',')}\n`;
+        if (!filters) return;
+        let after = (filters.fromSeq ?? 1) - 1;
+        for (;;) {
+          const rows = await store.batch(db, filters, after, EXPORT_BATCH);
+          if (rows.length === 0) return;
+          after = Number(rows[rows.length - 1]?.seq);
+          onRows?.(rows.length);
+          yield rows.map((r) => (csv ? toCsvRow(r) : JSON.stringify(toAuditEvent(r)))).join('\n') + '\n';
+          if (rows.length < EXPORT_BATCH) return;
+        }
+      }
+      return Readable.from(lines(), { objectMode: false });
+    },
+
+    /** How many events a filter matches (for progress bars). */
+    async count(query: Filters): Promise<number> {
+      const filters = await resolve(query);
+      return filters ? store.count(db, filters) : 0;
+    },
+
+    /** Walks the hash chain from its anchor to the head. Audited as `audit.verify`. */
+    async verify(ctx: RequestCtx, onProgress?: (checked: number, total: number) => void): Promise<VerifyResult> {
+      const result = await verifyChain(db, store, onProgress);
+      await record(ctx, { action: 'audit.verify', target: null, outcome: 'success', detail: result.status === 'ok' ? `ok, ${result.checked} events` : `broken at seq ${result.broken?.seq ?? '?'}` });
+      return result;
+    },
+
+    /**
+     * Deletes events older than the retention period in batches, each batch one audited `audit.purge`
+     * change by `system` that moves the chain's anchor, so verification still passes. Returns the count.
+     */
+    async purge(): Promise<number> {
+      const cutoff = clock.now() - retentionDays * 24 * 3600 * 1000;
+      let total = 0;
+      for (;;) {
+        const head = await store.head(db);
+        const boundary = await store.purgeBoundary(db, cutoff, head.anchor_seq, PURGE_BATCH);
+        if (!boundary) return total;
+        total += await change(systemCtx('retention'), { action: 'audit.purge', target: { type: 'audit', id: null } }, async (trx) => {
+          const deleted = await store.purgeThrough(trx, boundary);
+          return { before: null, after: { deleted, through_seq: boundary.seq, retention_days: retentionDays } };
+        }).then((r) => r.deleted);
+      }
+    },
+  };
+}
+export type AuditService = ReturnType<typeof createAuditService>;

@@ -1,0 +1,120 @@
+import type { Expression, SqlBool } from 'kysely';
+import { fromJson, toIso } from '../../db/codecs.js';
+import type { AuditEventsTable, AuditHeadTable, Queryable } from '../../db/tables.js';
+import type { AuditEvent } from './schemas.js';
+
+/** Filters resolved to column conditions; the service turns the query string into these. */
+export type AuditFilters = {
+  actor?: string;
+  /** Each item matches when any of its set fields equals: an exact action, a resource or a verb. */
+  actions?: { action?: string; resource?: string; verb?: string }[];
+  targetType?: string;
+  targetId?: string;
+  outcome?: AuditEventsTable['outcome'];
+  /** Inclusive seq bounds derived from since/until. */
+  fromSeq?: number;
+  toSeq?: number;
+  /** Bounds on `ts` (ms), applied as well as the seq bounds. */
+  sinceTs?: number;
+  untilTs?: number;
+};
+
+export type Keyset = { order: 'asc' | 'desc'; afterSeq: number | null };
+
+export function toAuditEvent(row: AuditEventsTable): AuditEvent {
+  return {
+    id: row.id, seq: Number(row.seq), ts: toIso(Number(row.ts)), actor: row.actor, actor_name: row.actor_name,
+    token_id: row.token_id, action: row.action,
+    target: row.target_type === null ? null : { type: row.target_type, id: row.target_id },
+    outcome: row.outcome, request_id: row.request_id, ip: row.ip, user_agent: row.user_agent,
+    changes: row.changes === null ? null : fromJson<AuditEvent['changes']>(row.changes),
+    detail: row.detail, prev_hash: row.prev_hash, hash: row.hash,
+  };
+}
+
+export function createAuditStore() {
+  function select(q: Queryable, f: AuditFilters) {
+    let query = q.selectFrom('audit_events').selectAll();
+    if (f.actor !== undefined) query = query.where('actor', '=', f.actor);
+    if (f.outcome !== undefined) query = query.where('outcome', '=', f.outcome);
+    if (f.targetId !== undefined) query = query.where('target_id', '=', f.targetId);
+    if (f.targetType !== undefined) query = query.where('target_type', '=', f.targetType);
+    if (f.fromSeq !== undefined) query = query.where('seq', '>=', f.fromSeq);
+    if (f.toSeq !== undefined) query = query.where('seq', '<=', f.toSeq);
+    if (f.sinceTs !== undefined) query = query.where('ts', '>=', f.sinceTs);
+    if (f.untilTs !== undefined) query = query.where('ts', '<', f.untilTs);
+    const actions = f.actions;
+    if (actions && actions.length > 0) {
+      query = query.where((eb) =>
+        eb.or(actions.map((a): Expression<SqlBool> => {
+          if (a.action !== undefined) return eb('action', '=', a.action);
+          if (a.resource !== undefined) return eb('resource', '=', a.resource);
+          return eb('verb', '=', a.verb ?? '');
+        })),
+      );
+    }
+    return query;
+  }
+
+  return {
+    /** One page in seq order after the keyset; fetches `limit + 1`. */
+    async list(q: Queryable, f: AuditFilters, keyset: Keyset, limit: number): Promise<AuditEvent[]> {
+      let query = select(q, f).orderBy('seq', keyset.order).limit(limit + 1);
+      if (keyset.afterSeq !== null) query = query.where('seq', keyset.order === 'asc' ? '>' : '<', keyset.afterSeq);
+      return (await query.execute()).map(toAuditEvent);
+    },
+
+    async count(q: Queryable, f: AuditFilters): Promise<number> {
+      const row = await select(q, f).clearSelect().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
+    async findById(q: Queryable, id: string): Promise<AuditEvent | undefined> {
+      const row = await q.selectFrom('audit_events').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && toAuditEvent(row);
+    },
+
+    /** Raw rows in ascending seq after `afterSeq`, for export and verification in bounded batches. */
+    async batch(q: Queryable, f: AuditFilters, afterSeq: number, size: number): Promise<AuditEventsTable[]> {
+      return select(q, f).where('seq', '>', afterSeq).orderBy('seq', 'asc').limit(size).execute();
+    },
+
+    /** The first seq with `ts >= since` (ts never decreases along seq, so this is one index probe). */
+    async firstSeqAtOrAfter(q: Queryable, ts: number): Promise<number | undefined> {
+      const row = await q.selectFrom('audit_events').select('seq').where('ts', '>=', ts).orderBy('ts', 'asc').orderBy('seq', 'asc').limit(1).executeTakeFirst();
+      return row && Number(row.seq);
+    },
+
+    /** The last seq with `ts < until`. */
+    async lastSeqBefore(q: Queryable, ts: number): Promise<number | undefined> {
+      const row = await q.selectFrom('audit_events').select('seq').where('ts', '<', ts).orderBy('ts', 'desc').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      return row && Number(row.seq);
+    },
+
+    async head(q: Queryable): Promise<AuditHeadTable> {
+      const head = await q.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
+      return { ...head, seq: Number(head.seq), ts: Number(head.ts), anchor_seq: Number(head.anchor_seq) };
+    },
+
+    /** The newest seq among events older than `beforeTs`, up to `max` events past the anchor. */
+    async purgeBoundary(q: Queryable, beforeTs: number, anchorSeq: number, max: number): Promise<{ seq: number; hash: string } | undefined> {
+      const row = await q
+        .selectFrom('audit_events')
+        .select(['seq', 'hash'])
+        .where('ts', '<', beforeTs)
+        .where('seq', '<=', anchorSeq + max)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row && { seq: Number(row.seq), hash: row.hash };
+    },
+
+    /** Deletes every event up to `seq` and moves the chain's anchor there. */
+    async purgeThrough(q: Queryable, through: { seq: number; hash: string }): Promise<number> {
+      const res = await q.deleteFrom('audit_events').where('seq', '<=', through.seq).executeTakeFirst();
+      await q.updateTable('audit_head').set({ anchor_seq: through.seq, anchor_hash: through.hash }).where('id', '=', 1).execute();
+      return Number(res.numDeletedRows);
+    },
+  };
+}
+export type AuditStore = ReturnType<typeof createAuditStore>;
