@@ -11,6 +11,10 @@ import { createIds } from './lib/ids.js';
 import { createLogger } from './lib/logger.js';
 import { generateToken } from './lib/secret-token.js';
 import { VERSION } from './version.js';
+import { auditExport, auditVerify } from './cli/audit.js';
+import { startRetention } from './modules/audit/module.js';
+import { ExportQuery } from './modules/audit/schemas.js';
+import { Value } from 'typebox/value';
 
 function envOrExit(): Env {
   try {
@@ -43,11 +47,13 @@ async function serve(): Promise<void> {
     logger.info({ token_id: boot.tokenId }, 'created user admin with the token from GATEHOUSE_BOOTSTRAP_TOKEN');
   }
 
+  const stopRetention = startRetention(services.audit, logger);
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'draining in-flight requests, then exiting');
+    stopRetention();
     app
       .close()
       .then(() => database.close())
@@ -76,9 +82,27 @@ async function migrate(): Promise<void> {
   }
 }
 
+/** The export filters, checked by the same schema as the API's query string. */
+function parseExportOptions(opts: Record<string, string | undefined>): ExportQuery {
+  const query = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+  const errors = [...Value.Errors(ExportQuery, query)];
+  if (errors.length > 0) {
+    process.stderr.write(errors.map((e) => `--${e.instancePath.slice(1) || 'options'}: ${e.message}`).join('\n') + '\n');
+    process.exit(2);
+  }
+  return query as ExportQuery;
+}
+
 const settingsHelp = Object.entries(EnvSchema.properties)
   .map(([key, s]) => `  ${key.padEnd(26)}${(s as { description?: string }).description ?? ''}`)
   .join('\n');
+
+/** Exits with the code a command returns, after its output is flushed. */
+function exitWith(run: () => Promise<number>) {
+  return async () => {
+    process.exitCode = await run();
+  };
+}
 
 const program = new Command()
   .name('gatehouse')
@@ -96,6 +120,23 @@ program
   .action(() => {
     process.stdout.write(`${generateToken('gth')}\n`);
   });
+
+const audit = program.command('audit').description('the audit log');
+audit
+  .command('verify')
+  .description('walk the hash chain and report the first broken link (exit 3 when broken)')
+  .action(exitWith(() => auditVerify(envOrExit())));
+audit
+  .command('export')
+  .description('write the filtered audit events, oldest first, to stdout as NDJSON or CSV')
+  .option('--actor <actor>', '`system`, `anonymous` or a user id')
+  .option('--action <list>', 'comma list: user.update, user.*, create')
+  .option('--since <iso>', 'ISO 8601 time, inclusive')
+  .option('--until <iso>', 'ISO 8601 time, exclusive')
+  .option('--target <target>', 'type:id, or an id')
+  .option('--outcome <outcome>', 'success, denied or error')
+  .option('--format <format>', 'ndjson or csv', 'ndjson')
+  .action((opts: Record<string, string | undefined>) => exitWith(() => auditExport(envOrExit(), parseExportOptions(opts)))());
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`gatehouse: ${err instanceof Error ? err.message : String(err)}\n`);

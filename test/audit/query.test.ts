@@ -9,7 +9,7 @@ forEachDialect((database) => {
   let all: Event[] = [];
   let snapshot = 0;
   let other: Awaited<ReturnType<typeof makePrincipal>>;
-  let userIds: string[] = [];
+  const userIds: string[] = [];
 
   /** A varied log: creates, updates, deletes, role changes, denials, failed changes, sign-ins, over time. */
   async function seed() {
@@ -130,7 +130,7 @@ forEachDialect((database) => {
       const first = (await app.request({ method: 'GET', url: `/api/audit?order=asc&after=${from}&limit=500` })).json();
       const seen = first.data.map((e: Event) => e.seq);
       expect(seen.slice(0, all.length - 21)).toEqual(all.slice(21).map((e) => e.seq));
-      const last = seen[seen.length - 1];
+      const last: number = seen[seen.length - 1];
       await app.request({ method: 'POST', url: '/api/users', payload: makeUser() });
       const next = (await app.request({ method: 'GET', url: `/api/audit?order=asc&after=${last}&limit=500` })).json().data.map((e: Event) => e.seq);
       expect(next[0]).toBe(last + 1);

@@ -1,0 +1,137 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectProblem, makeUser, startTestApp, type TestApp } from '../helpers/app.js';
+import { forEachDialect } from '../helpers/databases.js';
+
+const DAY = 24 * 3600 * 1000;
+
+forEachDialect((database) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(database().url);
+    for (let i = 0; i < 20; i++) {
+      app.clock.advance(60_000);
+      await app.request({ method: 'POST', url: '/api/users', payload: makeUser({ display_name: i === 3 ? '=HYPERLINK("http://x")' : `User, "${i}"` }) });
+    }
+  });
+  afterAll(async () => app?.close());
+
+  const db = () => app.database.db;
+  const verify = async () => (await app.request({ method: 'GET', url: '/api/audit/verify' })).json();
+  const ndjson = async (query = '') => {
+    const res = await app.request({ method: 'GET', url: `/api/audit/export${query}` });
+    expect(res.statusCode, res.body).toBe(200);
+    return res;
+  };
+
+  describe('succeeds', () => {
+    it('verifies an untouched chain', async () => {
+      const result = await verify();
+      expect(result).toMatchObject({ status: 'ok', first_seq: 1, broken: null });
+      expect(result.checked).toBeGreaterThan(20);
+    });
+
+    it('exports the filtered events oldest first as NDJSON, one JSON event per line', async () => {
+      const res = await ndjson('?action=user.create');
+      expect(res.headers['content-type']).toMatch(/^application\/x-ndjson/);
+      const lines = res.body.trim().split('\n').map((l) => JSON.parse(l));
+      const expected = await db().selectFrom('audit_events').select('seq').where('action', '=', 'user.create').orderBy('seq').execute();
+      expect(lines.map((e) => e.seq)).toEqual(expected.map((r) => Number(r.seq)));
+      expect(lines[0]).toMatchObject({ action: 'user.create', changes: { after: { username: expect.any(String) } } });
+    });
+
+    it('exports CSV with a header, RFC 4180 quoting and formula cells neutralised', async () => {
+      const res = await ndjson('?format=csv&action=user.create');
+      expect(res.headers['content-type']).toMatch(/^text\/csv/);
+      const [header, ...rows] = res.body.trim().split('\n');
+      expect(header).toBe('seq,id,ts,actor,actor_name,token_id,action,target_type,target_id,outcome,request_id,ip,user_agent,detail,changes,prev_hash,hash');
+      expect(rows.length).toBe(21);
+      // A display name with a comma and quotes survives inside the quoted JSON of `changes`.
+      expect(res.body).toContain('""display_name"":""User, \\""5\\');
+      expect(res.body).not.toMatch(/(^|,)"?=HYPERLINK/m);
+    });
+
+    it('exports more rows than one batch, in order, without gaps', async () => {
+      for (let i = 0; i < 30; i++) await app.request({ method: 'GET', url: '/api/users?limit=1', token: null });
+      const lines = (await ndjson()).body.trim().split('\n').map((l) => JSON.parse(l).seq as number);
+      lines.forEach((s, i) => expect(s).toBe(i + 1));
+    });
+
+  });
+
+  describe('rejects', () => {
+    // Each case tampers in the database itself, checks verify names the first broken link, then restores.
+    it('an edited event: hash_mismatch at its seq', async () => {
+      const { seq, detail } = await db().selectFrom('audit_events').select(['seq', 'detail']).orderBy('seq', 'desc').offset(3).limit(1).executeTakeFirstOrThrow();
+      await db().updateTable('audit_events').set({ detail: 'nothing to see' }).where('seq', '=', seq).execute();
+      expect((await verify()).broken).toMatchObject({ seq: Number(seq), reason: 'hash_mismatch' });
+      await db().updateTable('audit_events').set({ detail }).where('seq', '=', seq).execute();
+      expect((await verify()).status).toBe('ok');
+    });
+
+    it('an edited actor or changes: hash_mismatch', async () => {
+      const row = await db().selectFrom('audit_events').selectAll().where('action', '=', 'user.create').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+      await db().updateTable('audit_events').set({ actor: 'someone_else' }).where('seq', '=', row.seq).execute();
+      expect((await verify()).broken).toMatchObject({ seq: Number(row.seq), reason: 'hash_mismatch' });
+      await db().updateTable('audit_events').set({ actor: row.actor, changes: JSON.stringify({ before: null, after: { username: 'forged' } }) }).where('seq', '=', row.seq).execute();
+      expect((await verify()).broken).toMatchObject({ seq: Number(row.seq), reason: 'hash_mismatch' });
+      await db().updateTable('audit_events').set({ changes: row.changes }).where('seq', '=', row.seq).execute();
+      expect((await verify()).status).toBe('ok');
+    });
+
+    it('a deleted event: missing at its seq', async () => {
+      const row = await db().selectFrom('audit_events').selectAll().orderBy('seq', 'desc').offset(5).limit(1).executeTakeFirstOrThrow();
+      await db().deleteFrom('audit_events').where('seq', '=', row.seq).execute();
+      expect((await verify()).broken).toMatchObject({ seq: Number(row.seq), reason: 'missing' });
+      await db().insertInto('audit_events').values(row).execute();
+      expect((await verify()).status).toBe('ok');
+    });
+
+    it('reordered events: broken at the first moved seq', async () => {
+      const [a, b] = await db().selectFrom('audit_events').select('seq').orderBy('seq', 'desc').offset(8).limit(2).execute();
+      const [hi, lo] = [Number(a!.seq), Number(b!.seq)];
+      const swap = async () => {
+        await sql`update audit_events set seq = -1 where seq = ${lo}`.execute(db());
+        await sql`update audit_events set seq = ${lo} where seq = ${hi}`.execute(db());
+        await sql`update audit_events set seq = ${hi} where seq = -1`.execute(db());
+      };
+      await swap();
+      const broken = (await verify()).broken;
+      expect(broken.seq).toBe(lo);
+      expect(['hash_mismatch', 'prev_hash_mismatch']).toContain(broken.reason);
+      await swap();
+      expect((await verify()).status).toBe('ok');
+    });
+
+    it('the newest events deleted: the chain no longer reaches the head', async () => {
+      const last = await db().selectFrom('audit_events').selectAll().orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+      await db().deleteFrom('audit_events').where('seq', '=', last.seq).execute();
+      const result = await verify();
+      expect(result.status).toBe('broken');
+      expect(result.broken.seq).toBe(Number(last.seq));
+      await db().insertInto('audit_events').values(last).execute();
+    });
+
+    it('an export with a bad filter: 400 problem, not a broken stream', async () => {
+      expectProblem(await app.request({ method: 'GET', url: '/api/audit/export?since=nope' }), 400, 'validation_failed');
+      expectProblem(await app.request({ method: 'GET', url: '/api/audit/export?format=xml' }), 400, 'validation_failed');
+    });
+  });
+
+  describe('succeeds after tampering is undone', () => {
+    it('retention deletes old events in an audited purge, and the chain still verifies', async () => {
+      const before = Number((await db().selectFrom('audit_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      app.clock.advance(365 * DAY + 3600_000); // past retention, within the bootstrap token's 366 days
+      await app.request({ method: 'POST', url: '/api/users', payload: makeUser() });
+      const deleted = await app.services.audit.purge();
+      expect(deleted).toBe(before);
+      const purge = await db().selectFrom('audit_events').selectAll().where('action', '=', 'audit.purge').executeTakeFirstOrThrow();
+      expect(purge).toMatchObject({ actor: 'system', outcome: 'success' });
+      const outbox = await db().selectFrom('outbox').select('type').where('id', '=', purge.id).executeTakeFirstOrThrow();
+      expect(outbox.type).toBe('audit.purge');
+      const result = await verify();
+      expect(result).toMatchObject({ status: 'ok', first_seq: before + 1 });
+      expect(await app.services.audit.purge()).toBe(0);
+    });
+  });
+});
