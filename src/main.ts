@@ -90,7 +90,7 @@ function parseExportOptions(opts: Record<string, string | undefined>): ExportQue
     process.stderr.write(errors.map((e) => `--${e.instancePath.slice(1) || 'options'}: ${e.message}`).join('\n') + '\n');
     process.exit(2);
   }
-  return query as ExportQuery;
+  return query;
 }
 
 const settingsHelp = Object.entries(EnvSchema.properties)
