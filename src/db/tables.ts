@@ -100,7 +100,17 @@ export type OutboxTable = {
   dispatched_at: number | null;
 };
 
+export type ConfigVersionsTable = {
+  version: number;
+  document: string;
+  diff: string;
+  created_at: number;
+  actor: string;
+  actor_name: string | null;
+};
+
 export type Tables = {
+  config_versions: ConfigVersionsTable;
   users: UsersTable;
   tokens: TokensTable;
   roles: RolesTable;

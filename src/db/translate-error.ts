@@ -5,6 +5,9 @@ import type { DialectHelpers } from './dialects/helpers.js';
 const UNIQUE_CODES: Record<string, { code: ErrorCode; detail: string }> = {
   'users.username': { code: 'user.username_taken', detail: 'A user with this username already exists.' },
   'roles.name': { code: 'role.name_taken', detail: 'A role with this name already exists.' },
+  // Two instances wrote the same settings version at once: the loser's If-Match is stale.
+  'config_versions.version': { code: 'precondition_failed', detail: 'The settings changed meanwhile; read them again.' },
+  'config_versions.pkey': { code: 'precondition_failed', detail: 'The settings changed meanwhile; read them again.' },
 };
 
 /** Seconds a client should wait before retrying after the database was busy or unreachable. */

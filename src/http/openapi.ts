@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, RouteOptions } from 'fastify';
+import { Type } from 'typebox';
 import { Problem } from './problem.js';
 
 const problem = (description: string) => ({
@@ -66,4 +67,15 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { deepLinking: true } });
+}
+
+/** `GET /api/openapi.json`: public, but inside /api so it is rate limited like everything else there. */
+export function openApiRoute(api: FastifyInstance, app: FastifyInstance): void {
+  api.get('/openapi.json', {
+    config: { scope: 'public', action: 'openapi.read' },
+    schema: {
+      operationId: 'getOpenApi', tags: ['meta'], security: [], summary: 'This OpenAPI 3.1 document',
+      response: { 200: Type.Object({ openapi: Type.String() }, { additionalProperties: true }) },
+    },
+  }, async () => app.swagger());
 }

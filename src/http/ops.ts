@@ -7,6 +7,7 @@ import type { Tables } from '../db/tables.js';
 export type Metrics = {
   registry: Registry;
   auditWriteFailures: Counter;
+  limiterStoreFailures: Counter<'mode'>;
 };
 
 /** One registry per app (tests build many apps in one process). */
@@ -18,6 +19,12 @@ export function createMetrics(): Metrics {
     auditWriteFailures: new Counter({
       name: 'gatehouse_audit_write_failures_total',
       help: 'Denied requests whose audit row could not be written.',
+      registers: [registry],
+    }),
+    limiterStoreFailures: new Counter({
+      name: 'gatehouse_rate_limit_store_failures_total',
+      help: 'Rate-limit store (Redis) failures, by the store_failure mode applied.',
+      labelNames: ['mode'],
       registers: [registry],
     }),
   };

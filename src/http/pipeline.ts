@@ -1,24 +1,35 @@
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { Logger } from 'pino';
+import type { RecordAudit } from '../change.js';
 import { AppError } from '../errors.js';
+import type { ConfigDocument } from '../modules/config/schemas.js';
 import { auditDenial, type AuditDenialDeps } from './audit-denial.js';
 import { authenticate, requireScope, type Authenticator } from './auth.js';
+import { loginLimit, rateLimit } from './rate-limit.js';
 
-export type PipelineDeps = { authenticate: Authenticator; denial: AuditDenialDeps };
+export type PipelineDeps = {
+  authenticate: Authenticator;
+  limits: () => ConfigDocument['rate_limits'];
+  denial: AuditDenialDeps;
+  readAudit: { record: RecordAudit; enabled: () => boolean; logger: Logger };
+};
 
 /** Every hook an /api request passes through, in execution order. Keep this file short. */
-export function registerPipeline(api: FastifyInstance, deps: PipelineDeps): void {
-  api.addHook('onRoute', requireRouteConfig); //          at startup: every route names its scope and action
+export function registerPipeline(api: FastifyInstance, deps: PipelineDeps): { loginLimit: ReturnType<typeof loginLimit> } {
+  api.addHook('onRoute', requireRouteConfig); //               at startup: every route names its scope and action
   api.addHook('onRequest', authenticate(deps.authenticate)); // 1. who: request.principal or null; never answers
-  // 2. rate limit per token, else per IP (the config issue adds it here)
-  api.addHook('onRequest', requireScope()); //            3. 401 without a principal, 403 without the scope
-  // 4. Fastify parses and validates params, query and body (400 problem)
+  api.addHook('onRequest', rateLimit(api, deps.limits)); //    2. per token, else per IP: RateLimit fields; 429
+  api.addHook('onRequest', requireScope()); //                 3. 401 without a principal, 403 without the scope
+  // 4. Fastify parses and validates params, query and body (400 problem); login adds its own limit here
   // 5. handler → one service call → change() for writes
-  api.addHook('onError', auditDenial(deps.denial)); //    6. one audit row per 401/403
+  api.addHook('onError', auditDenial(deps.denial)); //         6. one audit row per 401/403
+  api.addHook('onResponse', auditRead(deps.readAudit)); //     7. with audit.log_reads: one row per successful read
 
   // Unknown /api paths pass the same hooks, so they need a token and are audited and limited too.
   api.setNotFoundHandler(async (request) => {
-    throw new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}. See /api/openapi.json.`);
+    throw new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0] ?? ''}. See /api/openapi.json.`);
   });
+  return { loginLimit: loginLimit(api, deps.limits) };
 }
 
 /** Fails startup when an /api route does not declare `config.scope` and `config.action`. */
@@ -27,4 +38,15 @@ function requireRouteConfig(route: RouteOptions): void {
   if (!config?.scope || !config.action) {
     throw new Error(`Route ${String(route.method)} ${route.url} must declare config.scope and config.action`);
   }
+}
+
+/** Successful reads are audited when the settings ask for it; reads of the audit log always are (by its service). */
+function auditRead({ record, enabled, logger }: PipelineDeps['readAudit']) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const action = request.routeOptions.config.action;
+    if (!enabled() || request.method !== 'GET' || reply.statusCode >= 400 || !action || request.ctx.audited) return;
+    const id = (request.params as { id?: unknown } | undefined)?.id;
+    await record(request.ctx, { action, target: typeof id === 'string' ? { type: action.split('.')[0] ?? 'unknown', id } : null, outcome: 'success' })
+      .catch((err: unknown) => logger.error({ err }, 'could not audit a read'));
+  };
 }

@@ -75,6 +75,7 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, error:
     ...extensions,
   };
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  if (typeof extensions.etag === 'string') reply.header('etag', extensions.etag);
   if (error.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer');
   return reply.code(error.status).type('application/problem+json').send(JSON.stringify(body));
 }

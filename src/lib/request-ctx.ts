@@ -7,6 +7,8 @@ export type Principal = {
   tokenKind: 'token' | 'session';
   /** Effective scopes: the token's, narrowed by its owner's current permissions. */
   scopes: readonly string[];
+  /** The owner's roles, for per-role rate limits. */
+  roleIds: readonly string[];
   expiresAt: number | null;
 };
 

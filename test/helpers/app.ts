@@ -9,6 +9,7 @@ import { defaultEnv } from '../../src/env/load.js';
 import { createFakeClock } from '../../src/lib/clock.js';
 import { createIds } from '../../src/lib/ids.js';
 import { createLogger } from '../../src/lib/logger.js';
+import { systemCtx } from '../../src/lib/request-ctx.js';
 
 export type TestApp = GatehouseApp & {
   database: Database;
@@ -21,7 +22,7 @@ export type TestApp = GatehouseApp & {
 };
 
 /** The whole app over a real, migrated database, with a fake clock and a bootstrap admin token. */
-export async function startTestApp(url: string, options: { logLines?: string[] } = {}): Promise<TestApp> {
+export async function startTestApp(url: string, options: { logLines?: string[]; realLimits?: boolean } = {}): Promise<TestApp> {
   const logger = options.logLines ? captureLogger(options.logLines) : createLogger('silent', false);
   const database = createDb(url, logger);
   await migrateToLatest(database.db);
@@ -30,6 +31,11 @@ export async function startTestApp(url: string, options: { logLines?: string[] }
   await built.app.ready();
   const boot = await bootstrapAdmin(built.services);
   if (!boot) throw new Error('test database was not empty');
+  if (!options.realLimits) {
+    // Suites send hundreds of requests from one IP; rate limits are tested on their own (test/ratelimit).
+    const generous = { max: 1_000_000, window_s: 60 };
+    await built.services.config.patch(systemCtx('test'), { rate_limits: { default: generous, anonymous: generous, login: generous } }, undefined, false);
+  }
   return {
     ...built,
     database,

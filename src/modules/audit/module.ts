@@ -4,11 +4,12 @@ import type { Logger } from 'pino';
 import type { Change, RecordAudit } from '../../change.js';
 import type { Tables } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
+import type { ConfigDocument } from '../config/schemas.js';
 import { auditRoutes } from './routes.js';
 import { createAuditService, type AuditService } from './service.js';
 import { createAuditStore } from './store.js';
 
-export function createAuditModule(deps: { db: Kysely<Tables>; change: Change; record: RecordAudit; clock: Clock }) {
+export function createAuditModule(deps: { db: Kysely<Tables>; change: Change; record: RecordAudit; clock: Clock; settings: () => ConfigDocument }) {
   const service = createAuditService({ ...deps, store: createAuditStore() });
   return { service, routes: (api: FastifyInstance) => api.register(auditRoutes, { prefix: '/audit', audit: service }) };
 }

@@ -11,14 +11,13 @@ import { toCsvRow, CSV_COLUMNS } from './csv.js';
 import type { AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
 import { toAuditEvent, type AuditFilters, type AuditStore } from './store.js';
 import { verifyChain } from './verify.js';
+import type { ConfigDocument } from '../config/schemas.js';
 
-/** How long events are kept (a setting once the config feature lands). */
-export const AUDIT_RETENTION_DAYS = 365;
 const EXPORT_BATCH = 2000;
 const PURGE_BATCH = 10_000;
 
 type Filters = Pick<AuditQuery, 'actor' | 'action' | 'since' | 'until' | 'target' | 'outcome'>;
-type AuditServiceDeps = { db: Kysely<Tables>; store: AuditStore; change: Change; record: RecordAudit; clock: Clock; retentionDays?: number };
+type AuditServiceDeps = { db: Kysely<Tables>; store: AuditStore; change: Change; record: RecordAudit; clock: Clock; settings: () => ConfigDocument };
 
 /** `user.update` exact, `user.*` a resource, `create` a verb, `*` everything. */
 export function parseActions(list: string | undefined): AuditFilters['actions'] {
@@ -32,7 +31,7 @@ export function parseActions(list: string | undefined): AuditFilters['actions'] 
   });
 }
 
-export function createAuditService({ db, store, change, record, clock, retentionDays = AUDIT_RETENTION_DAYS }: AuditServiceDeps) {
+export function createAuditService({ db, store, change, record, clock, settings }: AuditServiceDeps) {
   /** Query-string filters as column conditions; `null` when the time window holds no event. */
   async function resolve(q: Filters): Promise<AuditFilters | null> {
     const f: AuditFilters = { actor: q.actor, outcome: q.outcome, actions: parseActions(q.action) };
@@ -127,6 +126,7 @@ export function createAuditService({ db, store, change, record, clock, retention
      * change by `system` that moves the chain's anchor, so verification still passes. Returns the count.
      */
     async purge(): Promise<number> {
+      const retentionDays = settings().audit.retention_days;
       const cutoff = clock.now() - retentionDays * 24 * 3600 * 1000;
       let total = 0;
       for (;;) {

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { ConfigDocument } from '../config/schemas.js';
 import type { Kysely } from 'kysely';
 import type { Change, RecordAudit } from '../../change.js';
 import type { Tables } from '../../db/tables.js';
@@ -13,8 +14,11 @@ import { createSessionsStore, type LiveSession } from './store.js';
 
 export function createSessionsModule(deps: {
   db: Kysely<Tables>; change: Change; record: RecordAudit; ids: Ids; clock: Clock; passwords: Passwords;
-  users: Pick<UsersService, 'get'>; cache: AuthCache<LiveSession | null>;
+  users: Pick<UsersService, 'get'>; cache: AuthCache<LiveSession | null>; settings: () => ConfigDocument;
 }) {
   const service = createSessionsService({ ...deps, store: createSessionsStore() });
-  return { service, routes: (api: FastifyInstance) => api.register(authRoutes, { sessions: service }) };
+  return {
+    service,
+    routes: (api: FastifyInstance, loginLimit: preHandlerAsyncHookHandler) => api.register(authRoutes, { sessions: service, loginLimit }),
+  };
 }

@@ -1,11 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { LoginBody, Me, Session } from './schemas.js';
 import type { SessionsService } from './service.js';
 
-export const authRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionsService }> = async (app, { sessions }) => {
+export const authRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionsService; loginLimit: preHandlerAsyncHookHandler }> = async (app, { sessions, loginLimit }) => {
   app.post('/auth/login', {
     config: { scope: 'public', action: 'auth.login' },
+    // Limited twice: per IP in the pipeline, and per IP and username here, once the body is parsed.
+    preHandler: loginLimit,
     schema: { operationId: 'login', tags: ['auth'], summary: 'Sign in with a password; returns a session token', security: [], body: LoginBody, response: { 200: Session } },
   }, async (req, reply) => reply.header('cache-control', 'no-store').send(await sessions.login(req.ctx, req.body)));
 

@@ -11,15 +11,14 @@ import type { Principal, RequestCtx } from '../../lib/request-ctx.js';
 import { generateToken, hashToken, verifyTokenChecksum } from '../../lib/secret-token.js';
 import { USERNAME_PATTERN } from '../users/schemas.js';
 import type { UsersService } from '../users/service.js';
+import type { ConfigDocument } from '../config/schemas.js';
 import type { LoginBody, Me, Session } from './schemas.js';
 import type { LiveSession, SessionsStore } from './store.js';
-
-/** Session lifetime (a setting once the config feature lands). */
-export const SESSION_TTL_MS = 480 * 60 * 1000;
 
 type SessionsServiceDeps = {
   db: Kysely<Tables>; change: Change; record: RecordAudit; store: SessionsStore; ids: Ids; clock: Clock;
   passwords: Passwords; users: Pick<UsersService, 'get'>; cache: AuthCache<LiveSession | null>;
+  settings: () => ConfigDocument;
 };
 
 export function createSessionsService(deps: SessionsServiceDeps) {
@@ -52,12 +51,13 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       const secret = generateToken('gts');
       const id = ids.next('sess');
       const now = clock.now();
+      const expiresAt = now + deps.settings().sessions.ttl_minutes * 60_000;
       // The audit row names the user who signed in as its actor.
-      const asUser: RequestCtx = { ...ctx, principal: { userId, username: user.username, tokenId: id, tokenKind: 'session', scopes: [], expiresAt: now + SESSION_TTL_MS } };
+      const asUser: RequestCtx = { ...ctx, principal: { userId, username: user.username, tokenId: id, tokenKind: 'session', scopes: [], roleIds: [], expiresAt } };
       const session = await change(asUser, { action: 'auth.login', target: { type: 'session', id } }, async (trx) => ({
         before: null,
         after: await store.insert(trx, {
-          id, user_id: userId, secret_hash: hashToken(secret), created_at: now, expires_at: now + SESSION_TTL_MS,
+          id, user_id: userId, secret_hash: hashToken(secret), created_at: now, expires_at: expiresAt,
           last_used_at: null, revoked_at: null, ip: ctx.ip, user_agent: ctx.userAgent,
         }),
       }));
@@ -89,7 +89,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       if (!live || live.expiresAt <= now) return null;
       return {
         userId: live.userId, username: live.username, tokenId: live.sessionId, tokenKind: 'session',
-        scopes: union(live.rolePermissions), expiresAt: live.expiresAt,
+        scopes: union(live.rolePermissions), roleIds: live.roleIds, expiresAt: live.expiresAt,
       };
     },
 

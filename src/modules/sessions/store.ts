@@ -1,7 +1,7 @@
 import { fromJson, toBool } from '../../db/codecs.js';
 import type { Queryable, SessionsTable } from '../../db/tables.js';
 
-export type LiveSession = { sessionId: string; userId: string; username: string; expiresAt: number; rolePermissions: string[][] };
+export type LiveSession = { sessionId: string; userId: string; username: string; expiresAt: number; rolePermissions: string[][]; roleIds: string[] };
 
 export function createSessionsStore() {
   return {
@@ -23,7 +23,7 @@ export function createSessionsStore() {
         .innerJoin('users', 'users.id', 'sessions.user_id')
         .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
         .leftJoin('roles', 'roles.id', 'user_roles.role_id')
-        .select(['sessions.id as sessionId', 'users.id as userId', 'users.username', 'sessions.expires_at as expiresAt', 'roles.permissions'])
+        .select(['sessions.id as sessionId', 'users.id as userId', 'users.username', 'sessions.expires_at as expiresAt', 'roles.permissions', 'roles.id as roleId'])
         .where('sessions.secret_hash', '=', secretHash)
         .where('sessions.revoked_at', 'is', null)
         .where('sessions.expires_at', '>', now)
@@ -34,6 +34,7 @@ export function createSessionsStore() {
       return {
         sessionId: first.sessionId, userId: first.userId, username: first.username, expiresAt: Number(first.expiresAt),
         rolePermissions: rows.flatMap((r) => (r.permissions === null ? [] : [fromJson<string[]>(r.permissions)])),
+        roleIds: rows.flatMap((r) => (r.roleId === null ? [] : [r.roleId])),
       };
     },
 

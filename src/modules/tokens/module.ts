@@ -6,13 +6,14 @@ import type { Queryable, Tables } from '../../db/tables.js';
 import type { AuthCache } from '../../lib/auth-cache.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Ids } from '../../lib/ids.js';
+import type { ConfigDocument } from '../config/schemas.js';
 import { tokensRoutes } from './routes.js';
 import { createTokensService } from './service.js';
 import { createTokensStore, type LiveToken } from './store.js';
 
 export function createTokensModule(deps: {
   db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; logger: Logger; cache: AuthCache<LiveToken | null>;
-  permissionsOf: (q: Queryable, userId: string) => Promise<string[]>; onAccessChange: () => void;
+  permissionsOf: (q: Queryable, userId: string) => Promise<string[]>; onAccessChange: () => void; settings: () => ConfigDocument;
 }) {
   const service = createTokensService({ ...deps, store: createTokensStore() });
   return {

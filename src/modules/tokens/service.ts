@@ -13,10 +13,10 @@ import { displayPrefix, generateToken, hashToken, verifyTokenChecksum } from '..
 import { assertHolds } from '../roles/service.js';
 import type { CreateTokenBody, ListTokensQuery, Token, TokenWithSecret } from './schemas.js';
 import type { LiveToken, TokensStore } from './store.js';
+import type { ConfigDocument } from '../config/schemas.js';
 
 const DAY_MS = 24 * 3600 * 1000;
-/** Token lifetimes (settings once the config feature lands). */
-export const DEFAULT_TOKEN_TTL_MS = 30 * DAY_MS;
+/** The bootstrap admin token's lifetime: the default maximum. */
 export const MAX_TOKEN_TTL_MS = 366 * DAY_MS;
 const TOUCH_EVERY_MS = 60_000;
 
@@ -24,6 +24,7 @@ type TokensServiceDeps = {
   db: Kysely<Tables>; change: Change; store: TokensStore; ids: Ids; clock: Clock; logger: Logger;
   cache: AuthCache<LiveToken | null>; permissionsOf: (q: Queryable, userId: string) => Promise<string[]>;
   onAccessChange: () => void;
+  settings: () => ConfigDocument;
 };
 type Page<T> = { data: T[]; next_cursor: string | null };
 
@@ -50,10 +51,11 @@ export function createTokensService(deps: TokensServiceDeps) {
     if (input.expires_at !== undefined && input.ttl_seconds !== undefined) {
       throw fieldError('body', '/ttl_seconds', 'send expires_at or ttl_seconds, not both');
     }
-    const at = input.expires_at !== undefined ? Date.parse(input.expires_at) : now + (input.ttl_seconds ?? DEFAULT_TOKEN_TTL_MS / 1000) * 1000;
+    const { default_ttl_days: defaultDays, max_ttl_days: maxDays } = deps.settings().tokens;
+    const at = input.expires_at !== undefined ? Date.parse(input.expires_at) : now + (input.ttl_seconds ?? defaultDays * 86_400) * 1000;
     const pointer = input.expires_at !== undefined ? '/expires_at' : '/ttl_seconds';
     if (at <= now) throw fieldError('body', pointer, 'must be in the future');
-    if (at > now + MAX_TOKEN_TTL_MS) throw fieldError('body', pointer, `must be at most ${MAX_TOKEN_TTL_MS / DAY_MS} days ahead`);
+    if (at > now + maxDays * DAY_MS) throw fieldError('body', pointer, `must be at most ${maxDays} days ahead (tokens.max_ttl_days)`);
     return at;
   }
 
@@ -86,7 +88,7 @@ export function createTokensService(deps: TokensServiceDeps) {
       touch(live, now);
       return {
         userId: live.userId, username: live.username, tokenId: live.tokenId, tokenKind: 'token',
-        scopes: intersect(live.scopes, union(live.rolePermissions)), expiresAt: live.expiresAt,
+        scopes: intersect(live.scopes, union(live.rolePermissions)), roleIds: live.roleIds, expiresAt: live.expiresAt,
       };
     },
 

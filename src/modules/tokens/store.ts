@@ -16,7 +16,7 @@ function toToken(row: PublicRow): Token {
 /** A token that authenticates right now, with its owner's role permissions (one list per role). */
 export type LiveToken = {
   tokenId: string; userId: string; username: string; scopes: string[]; expiresAt: number | null;
-  lastUsedAt: number | null; rolePermissions: string[][];
+  lastUsedAt: number | null; rolePermissions: string[][]; roleIds: string[];
   /** Set when the secret is a rotated-out one: it works until then. */
   graceUntil: number | null;
 };
@@ -78,7 +78,7 @@ export function createTokensStore() {
         .leftJoin('roles', 'roles.id', 'user_roles.role_id')
         .select([
           'tokens.id as tokenId', 'tokens.user_id as userId', 'users.username', 'tokens.scopes',
-          'tokens.expires_at as expiresAt', 'tokens.last_used_at as lastUsedAt', 'roles.permissions as rolePermissions',
+          'tokens.expires_at as expiresAt', 'tokens.last_used_at as lastUsedAt', 'roles.permissions as rolePermissions', 'roles.id as roleId',
           'tokens.secret_hash as currentHash', 'tokens.prev_valid_until as prevValidUntil',
         ])
         .where((eb) =>
@@ -99,6 +99,7 @@ export function createTokensStore() {
         lastUsedAt: first.lastUsedAt === null ? null : Number(first.lastUsedAt),
         graceUntil: first.currentHash === secretHash || first.prevValidUntil === null ? null : Number(first.prevValidUntil),
         rolePermissions: rows.flatMap((r) => (r.rolePermissions === null ? [] : [fromJson<string[]>(r.rolePermissions)])),
+        roleIds: rows.flatMap((r) => (r.roleId === null ? [] : [r.roleId])),
       };
     },
 

@@ -5,13 +5,14 @@ import type { Tables, Trx } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Ids } from '../../lib/ids.js';
 import type { Passwords } from '../../lib/passwords.js';
+import type { ConfigDocument } from '../config/schemas.js';
 import { usersRoutes } from './routes.js';
 import { createUsersService } from './service.js';
 import { createUsersStore } from './store.js';
 
 export function createUsersModule(deps: {
   db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; passwords: Passwords;
-  assertAnotherAdmin: (trx: Trx, userId: string) => Promise<void>; onAccessChange: () => void;
+  assertAnotherAdmin: (trx: Trx, userId: string) => Promise<void>; onAccessChange: () => void; settings: () => ConfigDocument;
 }) {
   const service = createUsersService({ ...deps, store: createUsersStore() });
   return {

@@ -20,10 +20,10 @@ const Email = Type.String({ format: 'email', maxLength: 254, pattern: '^[^\\u000
 const DisplayName = Str({ minLength: 1, maxLength: 128 });
 /** Write-only: never in an answer, a log, an audit row or an event. */
 export const Password = Str({
-  minLength: 12,
+  minLength: 8,
   maxLength: 1024,
   writeOnly: true,
-  description: 'At least 12 characters and at most 1,024 bytes; human users only. null removes it.',
+  description: 'At least passwords.min_length characters (default 12) and at most 1,024 bytes; human users only. null removes it.',
 });
 
 export const User = Type.Object(

@@ -9,15 +9,16 @@ import type { Passwords } from '../../lib/passwords.js';
 import type { RequestCtx } from '../../lib/request-ctx.js';
 import { USERNAME_PATTERN, type CreateUserBody, type ListUsersQuery, type UpdateUserBody, type User } from './schemas.js';
 import type { UsersStore } from './store.js';
+import type { ConfigDocument } from '../config/schemas.js';
 
 type UsersServiceDeps = {
   db: Kysely<Tables>; change: Change; store: UsersStore; ids: Ids; clock: Clock; passwords: Passwords;
   /** From the roles service: 409 unless another enabled admin remains once this user stops being one. */
   assertAnotherAdmin: (trx: Trx, userId: string) => Promise<void>;
   onAccessChange: () => void;
+  settings: () => ConfigDocument;
 };
 
-export const PASSWORD_MIN_LENGTH = 12;
 const PASSWORD_MAX_BYTES = 1024;
 
 /**
@@ -42,12 +43,13 @@ function checkId(id: string): string {
   return id;
 }
 
-export function createUsersService({ db, change, store, ids, clock, passwords, assertAnotherAdmin, onAccessChange }: UsersServiceDeps) {
+export function createUsersService({ db, change, store, ids, clock, passwords, assertAnotherAdmin, onAccessChange, settings }: UsersServiceDeps) {
   /** Hashes a new password before any transaction (argon2 is slow). `null` removes it; undefined keeps it. */
   async function passwordHash(password: string | null | undefined, kind: User['kind'] | undefined): Promise<string | null | undefined> {
     if (password === undefined || password === null) return password;
     if (kind === 'service') throw new AppError('unprocessable', 'Service accounts sign in with tokens only; they cannot have a password.');
-    if (password.length < PASSWORD_MIN_LENGTH) throw fieldError('body', '/password', `must be at least ${PASSWORD_MIN_LENGTH} characters`);
+    const min = settings().passwords.min_length;
+    if (password.length < min) throw fieldError('body', '/password', `must be at least ${min} characters`);
     if (Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES) throw fieldError('body', '/password', `must be at most ${PASSWORD_MAX_BYTES} bytes`);
     return passwords.hash(password);
   }

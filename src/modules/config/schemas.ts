@@ -1,0 +1,95 @@
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import { PageQueryFields } from '../../http/pagination.js';
+import { Timestamp } from '../../lib/schema.js';
+
+const Limit = Type.Object(
+  {
+    max: Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Requests allowed per window.' }),
+    window_s: Type.Integer({ minimum: 1, maximum: 86_400, description: 'Window length in seconds.' }),
+  },
+  { additionalProperties: false },
+);
+export type Limit = Static<typeof Limit>;
+
+const limitMap = (idPattern: string, description: string) =>
+  Type.Record(Type.String({ pattern: idPattern }), Limit, { default: {}, description, additionalProperties: false });
+
+/** The system's settings: one document, every version kept. Defaults fill anything left out of a PUT. */
+export const ConfigDocument = Type.Object(
+  {
+    rate_limits: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Turn the API rate limiter off entirely (not for production).' }),
+        default: Type.Object(Limit.properties, { additionalProperties: false, default: { max: 600, window_s: 60 }, description: 'Per token.' }),
+        anonymous: Type.Object(Limit.properties, { additionalProperties: false, default: { max: 60, window_s: 60 }, description: 'Per IP, for requests without a valid token.' }),
+        login: Type.Object(Limit.properties, { additionalProperties: false, default: { max: 10, window_s: 300 }, description: 'POST /api/auth/login per IP and username.' }),
+        by_role: limitMap('^role_[0-9a-z]{26}$', 'Per token whose owner has the role; several roles: the most generous.'),
+        by_token: limitMap('^tok_[0-9a-z]{26}$', 'Per token, overriding everything else.'),
+        store_failure: Type.Union([Type.Literal('local'), Type.Literal('open'), Type.Literal('closed')], {
+          default: 'local',
+          description: 'When Redis is unreachable: local counts per instance, open allows, closed answers 503.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    tokens: Type.Object(
+      {
+        default_ttl_days: Type.Integer({ minimum: 1, maximum: 3660, default: 30 }),
+        max_ttl_days: Type.Integer({ minimum: 1, maximum: 3660, default: 366 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    sessions: Type.Object({ ttl_minutes: Type.Integer({ minimum: 5, maximum: 43_200, default: 480 }) }, { additionalProperties: false, default: {} }),
+    passwords: Type.Object({ min_length: Type.Integer({ minimum: 8, maximum: 256, default: 12 }) }, { additionalProperties: false, default: {} }),
+    audit: Type.Object(
+      {
+        retention_days: Type.Integer({ minimum: 1, maximum: 36_500, default: 365 }),
+        log_reads: Type.Boolean({ default: false, description: 'Audit successful reads too.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    webhooks: Type.Object(
+      {
+        timeout_s: Type.Integer({ minimum: 1, maximum: 60, default: 15 }),
+        retry_schedule_s: Type.Array(Type.Integer({ minimum: 0, maximum: 7 * 86_400 }), {
+          minItems: 1, maxItems: 20, default: [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+        }),
+        disable_after_days: Type.Integer({ minimum: 1, maximum: 90, default: 5 }),
+        allow_private_targets: Type.Boolean({ default: false, description: 'Allow loopback and private addresses (local setups, tests).' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, title: 'ConfigDocument' },
+);
+export type ConfigDocument = Static<typeof ConfigDocument>;
+
+/** The document with every default filled in. */
+export function withDefaults(doc: unknown): unknown {
+  return Value.Default(ConfigDocument, structuredClone(doc ?? {}));
+}
+
+export const DEFAULT_CONFIG = withDefaults({}) as ConfigDocument;
+
+const Patch = Type.Array(Type.Object({ op: Type.String(), path: Type.String(), value: Type.Optional(Type.Unknown()) }, { additionalProperties: false }));
+
+export const ConfigChange = Type.Object(
+  { version: Type.Integer(), dry_run: Type.Boolean(), document: ConfigDocument, diff: Patch },
+  { additionalProperties: false, title: 'ConfigChange' },
+);
+
+export const ConfigVersion = Type.Object(
+  {
+    version: Type.Integer(), created_at: Timestamp, actor: Type.String(), actor_name: Type.Union([Type.String(), Type.Null()]),
+    diff: Patch,
+  },
+  { additionalProperties: false, title: 'ConfigVersion' },
+);
+export type ConfigVersion = Static<typeof ConfigVersion>;
+
+export const DryRunQuery = Type.Object({ dry_run: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false });
+export const HistoryQuery = Type.Object({ ...PageQueryFields }, { additionalProperties: false });
+export const VersionParams = Type.Object({ v: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
+export const RollbackBody = Type.Object({ version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false, title: 'RollbackBody' });
+export const IfMatchHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 100 })) });
