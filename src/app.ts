@@ -57,7 +57,7 @@ export async function buildApp(deps: AppDeps) {
   const resolvePrincipal = (secret: string) => (secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret));
 
   const redis = env.REDIS_URL ? createLimiterRedis(env.REDIS_URL, logger) : undefined;
-  if (redis) app.addHook('onClose', async () => void redis.disconnect());
+  if (redis) app.addHook('onClose', async () => redis.disconnect());
   const store = createLimiterStoreClass({ redis, mode: () => settings().rate_limits.store_failure, logger, failures: metrics.limiterStoreFailures });
   await app.register(rateLimitPlugin, { global: false, store });
   await registerOpenApi(app, VERSION);

@@ -65,9 +65,8 @@ export function createLimiterStoreClass({ redis, mode, logger, failures }: Store
       return store;
     },
   };
-  return class {
-    constructor() {
-      return store;
-    }
+  // The plugin constructs the store with `new`; every construction yields this one shared store.
+  return function LimiterStore() {
+    return store;
   } as unknown as FastifyRateLimitStoreCtor;
 }

@@ -1,6 +1,5 @@
 /** JSON Merge Patch (RFC 7396) and a JSON Patch (RFC 6902) diff, for plain JSON values. */
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type PatchOp = { op: 'add' | 'remove' | 'replace'; path: string; value?: unknown };
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -12,7 +11,7 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isObject(patch)) return patch;
   const out: Record<string, unknown> = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete out[key];
+    if (value === null) Reflect.deleteProperty(out, key);
     else out[key] = mergePatch(out[key], value);
   }
   return out;
@@ -27,7 +26,7 @@ function equal(a: unknown, b: unknown): boolean {
 /** The RFC 6902 operations that turn `from` into `to`; arrays are replaced whole. Keys in sorted order. */
 export function diff(from: unknown, to: unknown, path = ''): PatchOp[] {
   if (equal(from, to)) return [];
-  if (!isObject(from) || !isObject(to)) return [{ op: 'replace', path, value: to as Json }];
+  if (!isObject(from) || !isObject(to)) return [{ op: 'replace', path, value: to }];
   const ops: PatchOp[] = [];
   const keys = [...new Set([...Object.keys(from), ...Object.keys(to)])].sort();
   for (const key of keys) {

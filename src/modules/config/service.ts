@@ -94,7 +94,7 @@ export function createConfigService({ db, change, store, clock, logger, pollMs =
       return validate(document);
     } catch (err) {
       logger.error({ err }, 'the stored settings do not validate; keeping the previous snapshot');
-      return snapshot.document as ConfigDocument;
+      return snapshot.document;
     }
   }
 
