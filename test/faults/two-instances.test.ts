@@ -12,10 +12,11 @@ describe.runIf(postgresServerUrl() && REDIS)('two instances on PostgreSQL and Re
   let b: ServerProcess;
   const admin = generateToken('gth');
 
-  const call = (server: ServerProcess, path: string, init: RequestInit & { token?: string } = {}) =>
+  const call = (server: ServerProcess, path: string, init: { method?: string; body?: string; token?: string } = {}) =>
     fetch(`${server.url}${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${init.token ?? admin}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+      method: init.method ?? 'GET',
+      ...(init.body !== undefined ? { body: init.body } : {}),
+      headers: { authorization: `Bearer ${init.token ?? admin}`, 'content-type': 'application/json' },
     });
 
   beforeAll(async () => {
