@@ -23,6 +23,7 @@ import type { LiveSession } from './modules/sessions/store.js';
 import { createTokensModule } from './modules/tokens/module.js';
 import type { LiveToken } from './modules/tokens/store.js';
 import { createUsersModule } from './modules/users/module.js';
+import { createWebhooksModule } from './modules/webhooks/module.js';
 import { VERSION } from './version.js';
 
 export type { RegisteredRoute } from './http/server.js';
@@ -54,6 +55,8 @@ export async function buildApp(deps: AppDeps) {
   const tokens = createTokensModule({ db, change, ids, clock, logger, settings, cache: tokenCache, permissionsOf: (q, id) => roles.service.permissionsOf(q, id), onAccessChange });
   const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, settings, users: users.service, cache: sessionCache });
   const audits = createAuditModule({ db, change, record, clock, settings });
+  const webhooks = createWebhooksModule({ db, helpers, change, ids, clock, logger, settings });
+  app.addHook('onClose', webhooks.close);
   const resolvePrincipal = (secret: string) => (secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret));
 
   const redis = env.REDIS_URL ? createLimiterRedis(env.REDIS_URL, logger) : undefined;
@@ -77,10 +80,11 @@ export async function buildApp(deps: AppDeps) {
     await tokens.routes(api);
     await audits.routes(api);
     await config.routes(api);
+    await webhooks.routes(api);
     await api.register(eventsRoutes, { prefix: '/events' });
   }, { prefix: '/api' });
 
-  const services = { users: users.service, roles: roles.service, tokens: tokens.service, sessions: sessions.service, audit: audits.service, config: config.service, clock };
-  return { app, routes, services, metrics };
+  const services = { users: users.service, roles: roles.service, tokens: tokens.service, sessions: sessions.service, audit: audits.service, config: config.service, webhooks: webhooks.service, clock };
+  return { app, routes, services, metrics, worker: webhooks.worker };
 }
 export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;

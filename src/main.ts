@@ -34,7 +34,7 @@ async function serve(): Promise<void> {
   const database = createDb(databaseUrl(env), logger);
   const applied = await migrateToLatest(database.db);
   if (applied.length) logger.info({ migrations: applied }, 'database migrated');
-  const { app, services } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
+  const { app, services, worker } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
 
   const boot = await bootstrapAdmin(services, env.GATEHOUSE_BOOTSTRAP_TOKEN);
   if (boot && !env.GATEHOUSE_BOOTSTRAP_TOKEN) {
@@ -48,14 +48,17 @@ async function serve(): Promise<void> {
   }
 
   const stopRetention = startRetention(services.audit, logger);
+  worker.start();
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'draining in-flight requests, then exiting');
     stopRetention();
-    app
-      .close()
+    // Stop taking new work first; then let requests and sends in flight finish, and give back leases.
+    worker
+      .stop()
+      .then(() => app.close())
       .then(() => database.close())
       .then(() => process.exit(0))
       .catch((err: unknown) => {
@@ -68,6 +71,22 @@ async function serve(): Promise<void> {
 
   const address = await app.listen({ port: env.PORT, host: env.HOST });
   logger.info({ address, database: database.description, version: VERSION }, `Gatehouse listening on ${address}`);
+}
+
+/** `gatehouse worker`: webhook delivery alone, for running senders apart from the API instances. */
+async function workerOnly(): Promise<void> {
+  const env = envOrExit();
+  const logger = createLogger(env.LOG_LEVEL);
+  const database = createDb(databaseUrl(env), logger);
+  await migrateToLatest(database.db);
+  const { app, worker } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
+  worker.start();
+  logger.info({ database: database.description }, 'Gatehouse webhook worker running');
+  const shutdown = () => {
+    worker.stop().then(() => app.close()).then(() => database.close()).then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
 }
 
 async function migrate(): Promise<void> {
@@ -111,6 +130,7 @@ const program = new Command()
   .addHelpText('after', `\nSettings (environment variables):\n${settingsHelp}\n`);
 
 program.command('serve', { isDefault: true }).description('migrate the database, then serve the API and console').action(serve);
+program.command('worker').description('deliver webhooks only (no HTTP listener)').action(workerOnly);
 program.command('migrate').description('apply pending database migrations and exit').action(migrate);
 program
   .command('token')

@@ -109,7 +109,56 @@ export type ConfigVersionsTable = {
   actor_name: string | null;
 };
 
+export type WebhooksTable = {
+  id: string;
+  url: string;
+  description: string;
+  events: string;
+  enabled: boolean | number;
+  secret: string;
+  prev_secret: string | null;
+  prev_secret_until: number | null;
+  retry_schedule_s: string | null;
+  timeout_s: number | null;
+  failing_since: number | null;
+  disabled_reason: string | null;
+  created_at: number;
+  updated_at: number;
+};
+
+export type DeliveryStatus = 'pending' | 'delivering' | 'succeeded' | 'failed';
+
+export type DeliveriesTable = {
+  id: string;
+  webhook_id: string;
+  event_id: string;
+  event_type: string;
+  payload: string;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: number;
+  lock_token: string | null;
+  locked_until: number | null;
+  last_error: string | null;
+  last_status_code: number | null;
+  created_at: number;
+  updated_at: number;
+};
+
+export type DeliveryAttemptsTable = {
+  id: string;
+  delivery_id: string;
+  attempted_at: number;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  response_excerpt: string | null;
+};
+
 export type Tables = {
+  webhooks: WebhooksTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
   config_versions: ConfigVersionsTable;
   users: UsersTable;
   tokens: TokensTable;

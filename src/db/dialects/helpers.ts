@@ -1,4 +1,4 @@
-import type { Trx } from '../tables.js';
+import type { DeliveriesTable, OutboxTable, Trx } from '../tables.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -18,6 +18,13 @@ export type DialectHelpers = {
   dialect: Dialect;
   /** Takes the audit chain head's lock, held until the transaction ends. */
   lockAuditHead(trx: Trx): Promise<void>;
+  /**
+   * Leases due deliveries (pending and due, or delivering with an expired lease) to one worker, fenced by
+   * `lockToken`: `FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite.
+   */
+  claimDeliveries(trx: Trx, opts: { now: number; leaseUntil: number; lockToken: string; limit: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]>;
+  /** Takes undispatched outbox events for fan-out, skipping ones another worker holds. */
+  claimOutbox(trx: Trx, limit: number): Promise<OutboxTable[]>;
   /** Classifies a driver error so `translate-error.ts` can map it to an error code. */
   classify(error: unknown): ErrorClass;
 };

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { PostgresDialect, sql } from 'kysely';
 import type { Logger } from 'pino';
+import { claimQueries } from './claims.js';
 import type { DialectHelpers, ErrorClass } from './helpers.js';
 
 /** Cuts off any statement that runs longer; a pathological query answers 503 instead of hanging. */
@@ -58,6 +59,7 @@ function constraintKey(constraint: string, table?: string): string {
 
 export const postgresHelpers: DialectHelpers = {
   dialect: 'postgres',
+  ...claimQueries('for update skip locked'),
   lockAuditHead: async (trx) => {
     await sql`select seq from audit_head where id = 1 for update`.execute(trx);
   },

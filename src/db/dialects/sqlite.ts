@@ -17,6 +17,7 @@ import {
   type RootOperationNode,
   type UnknownRow,
 } from 'kysely';
+import { claimQueries } from './claims.js';
 import type { DialectHelpers, ErrorClass } from './helpers.js';
 
 /** Busy timeout: how long a write waits for SQLite's single writer lock before answering 503. */
@@ -92,6 +93,8 @@ function classify(error: unknown): ErrorClass {
 
 export const sqliteHelpers: DialectHelpers = {
   dialect: 'sqlite',
+  // BEGIN IMMEDIATE already gives the claiming transaction the only write lock.
+  ...claimQueries(''),
   // SQLite's single writer already serialises transactions; BEGIN IMMEDIATE took the lock.
   lockAuditHead: async () => {},
   classify,

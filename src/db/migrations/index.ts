@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as coreInit from './202611280001_core_init.js';
 import * as identity from './202611280002_identity_roles_sessions.js';
 import * as config from './202611280003_config_versions.js';
+import * as webhooks from './202611280004_webhooks.js';
 
 /** Every migration, by name; names sort in the order they run. Append only. */
 export const migrations: Record<string, Migration> = {
   '202611280001_core_init': coreInit,
   '202611280002_identity_roles_sessions': identity,
   '202611280003_config_versions': config,
+  '202611280004_webhooks': webhooks,
 };

@@ -1,0 +1,69 @@
+import { lookup as dnsLookup } from 'node:dns';
+import type { LookupAddress } from 'node:dns';
+import ipaddr from 'ipaddr.js';
+import { Agent } from 'undici';
+
+/**
+ * True when an address must never be a webhook or plugin target: anything but public unicast (loopback,
+ * private, link-local with 169.254.169.254, unique-local, multicast, unspecified, carrier-grade NAT,
+ * reserved, and IPv6 forms that embed IPv4 such as IPv4-mapped, 6to4, Teredo and NAT64).
+ */
+export function isForbiddenAddress(address: string): boolean {
+  if (!ipaddr.isValid(address)) return true;
+  let ip = ipaddr.parse(address);
+  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
+  return ip.range() !== 'unicast';
+}
+
+export class ForbiddenTargetError extends Error {
+  constructor(readonly host: string, readonly address: string) {
+    super(`${host} resolves to ${address}, a private, loopback or otherwise internal address`);
+    this.name = 'ForbiddenTargetError';
+  }
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * A DNS lookup that refuses the whole answer when any resolved address is internal. The connection then
+ * uses the address that was checked, so there is no second lookup for a rebinding attack to win.
+ */
+export function guardedLookup(hostname: string, options: { all?: boolean }, callback: LookupCallback): void {
+  dnsLookup(hostname, { all: true }, (err, addresses) => {
+    if (err) return callback(err, []);
+    const bad = addresses.find((a) => isForbiddenAddress(a.address));
+    if (bad) return callback(new ForbiddenTargetError(hostname, bad.address) as NodeJS.ErrnoException, []);
+    if (options.all) return callback(null, addresses);
+    const first = addresses[0];
+    if (!first) return callback(new Error(`no address for ${hostname}`) as NodeJS.ErrnoException, []);
+    callback(null, first.address, first.family);
+  });
+}
+
+/** Resolves a URL's host and throws `ForbiddenTargetError` when it is internal (checked at save time). */
+export async function assertPublicUrl(url: URL): Promise<void> {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (ipaddr.isValid(host)) {
+    if (isForbiddenAddress(host)) throw new ForbiddenTargetError(host, host);
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    guardedLookup(host, { all: true }, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/**
+ * Undici dispatchers for outbound calls: the guarded one checks the address at connect time; the open one
+ * serves `allow_private_targets`. No redirects are followed (undici follows none by default).
+ */
+export function createOutbound(allowPrivate: () => boolean): { dispatcher(): Agent; close(): Promise<void> } {
+  const guarded = new Agent({ connect: { lookup: guardedLookup, timeout: 5000 }, keepAliveTimeout: 10_000, connections: 64 });
+  const open = new Agent({ connect: { timeout: 5000 }, keepAliveTimeout: 10_000, connections: 64 });
+  return {
+    // Read at each call, so a settings change applies to the next delivery.
+    dispatcher: () => (allowPrivate() ? open : guarded),
+    close: async () => {
+      await Promise.all([guarded.close(), open.close()]);
+    },
+  };
+}

@@ -1,0 +1,197 @@
+import type { Kysely } from 'kysely';
+import type { Change } from '../../change.js';
+import type { Tables } from '../../db/tables.js';
+import { AppError, assertFound, fieldError } from '../../errors.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
+import type { Clock } from '../../lib/clock.js';
+import { isId, type Ids } from '../../lib/ids.js';
+import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
+import { assertPublicUrl, ForbiddenTargetError } from '../../lib/ssrf-guard.js';
+import { generateWebhookSecret } from '../../lib/standard-webhooks.js';
+import type { ConfigDocument } from '../config/schemas.js';
+import { fromJson } from '../../db/codecs.js';
+import { payloadOf, subscribed, unknownPatterns } from './matching.js';
+import type { CreateWebhookBody, Delivery, UpdateWebhookBody, Webhook, WebhookWithSecret } from './schemas.js';
+import { toWebhook, type WebhooksStore } from './store.js';
+
+/** After a rotation the old secret also signs deliveries for this long, so receivers can switch over. */
+export const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
+
+type Deps = { db: Kysely<Tables>; change: Change; store: WebhooksStore; ids: Ids; clock: Clock; settings: () => ConfigDocument };
+type Page<T> = { data: T[]; next_cursor: string | null };
+
+function webhookId(id: string): string {
+  if (!isId('whk', id)) throw new AppError('not_found', 'No webhook has this id.');
+  return id;
+}
+
+export function createWebhooksService({ db, change, store, ids, clock, settings }: Deps) {
+  /** https, or http for private targets when allowed; never an internal address unless allowed. */
+  async function checkUrl(raw: string): Promise<string> {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw fieldError('body', '/url', 'must be an absolute URL');
+    }
+    const allowPrivate = settings().webhooks.allow_private_targets;
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowPrivate)) throw fieldError('body', '/url', 'must use https (http only with webhooks.allow_private_targets)');
+    if (url.username || url.password) throw fieldError('body', '/url', 'must not carry credentials');
+    if (!allowPrivate) {
+      try {
+        await assertPublicUrl(url);
+      } catch (err) {
+        const why = err instanceof ForbiddenTargetError ? err.message : `cannot be resolved (${(err as Error).message})`;
+        throw fieldError('body', '/url', `refused: ${why}`);
+      }
+    }
+    return url.toString();
+  }
+
+  function checkEvents(events: string[] | undefined): void {
+    const unknown = unknownPatterns(events ?? []);
+    if (unknown.length) throw fieldError('body', '/events', `unknown event types: ${unknown.join(', ')} (see GET /api/events/types)`);
+  }
+
+  async function load(id: string) {
+    return assertFound(await store.find(db, webhookId(id)), 'The webhook');
+  }
+
+  return {
+    /** Creates an endpoint; the secret is in this answer only. Throws `validation_failed`. */
+    async create(ctx: RequestCtx, input: CreateWebhookBody): Promise<WebhookWithSecret> {
+      checkEvents(input.events);
+      const url = await checkUrl(input.url);
+      const id = ids.next('whk');
+      const secret = generateWebhookSecret();
+      const now = clock.now();
+      const after = await change(ctx, { action: 'webhook.create', target: { type: 'webhook', id } }, async (trx) => {
+        await store.insert(trx, {
+          id, url, description: input.description ?? '', events: JSON.stringify(input.events), enabled: input.enabled ?? true, secret,
+          prev_secret: null, prev_secret_until: null, retry_schedule_s: input.retry_schedule_s ? JSON.stringify(input.retry_schedule_s) : null,
+          timeout_s: input.timeout_s ?? null, failing_since: null, disabled_reason: null, created_at: now, updated_at: now,
+        });
+        return { before: null, after: toWebhook(assertFound(await store.find(trx, id))) };
+      });
+      return { ...after, secret };
+    },
+
+    async get(id: string): Promise<Webhook> {
+      return toWebhook(await load(id));
+    },
+
+    async list(query: { limit?: number; cursor?: string }): Promise<Page<Webhook>> {
+      const limit = query.limit ?? DEFAULT_LIMIT;
+      const after = query.cursor ? String(decodeCursor(query.cursor)[0]) : null;
+      return toPage(await store.list(db, after, limit), limit, toWebhook, (w) => [w.id]);
+    },
+
+    /** Updates the fields present; enabling clears a disable. Throws `not_found`, `validation_failed`. */
+    async update(ctx: RequestCtx, id: string, input: UpdateWebhookBody): Promise<Webhook> {
+      await load(id);
+      checkEvents(input.events);
+      const url = input.url === undefined ? undefined : await checkUrl(input.url);
+      return change(ctx, { action: 'webhook.update', target: { type: 'webhook', id } }, async (trx) => {
+        const before = toWebhook(assertFound(await store.find(trx, id), 'The webhook'));
+        const after = await store.update(trx, id, {
+          ...(url !== undefined ? { url } : {}),
+          ...(input.description !== undefined ? { description: input.description } : {}),
+          ...(input.events !== undefined ? { events: JSON.stringify(input.events) } : {}),
+          ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
+          ...(input.enabled === true ? { failing_since: null, disabled_reason: null } : {}),
+          ...(input.retry_schedule_s !== undefined ? { retry_schedule_s: input.retry_schedule_s === null ? null : JSON.stringify(input.retry_schedule_s) } : {}),
+          ...(input.timeout_s !== undefined ? { timeout_s: input.timeout_s } : {}),
+          updated_at: clock.now(),
+        });
+        return { before, after: toWebhook(assertFound(after, 'The webhook')) };
+      });
+    },
+
+    async remove(ctx: RequestCtx, id: string): Promise<void> {
+      await load(id);
+      await change(ctx, { action: 'webhook.delete', target: { type: 'webhook', id } }, async (trx) => {
+        const before = toWebhook(assertFound(await store.find(trx, id), 'The webhook'));
+        await store.delete(trx, id);
+        return { before, after: null };
+      });
+    },
+
+    /** A new secret; deliveries carry both signatures for 24 hours. */
+    async rotateSecret(ctx: RequestCtx, id: string): Promise<WebhookWithSecret> {
+      await load(id);
+      const secret = generateWebhookSecret();
+      const after = await change(ctx, { action: 'webhook.rotate_secret', target: { type: 'webhook', id } }, async (trx) => {
+        const current = assertFound(await store.find(trx, id), 'The webhook');
+        const now = clock.now();
+        const updated = await store.update(trx, id, { secret, prev_secret: current.secret, prev_secret_until: now + SECRET_OVERLAP_MS, updated_at: now });
+        return { before: toWebhook(current), after: toWebhook(assertFound(updated)) };
+      });
+      return { ...after, secret };
+    },
+
+    async deliveries(id: string, query: { limit?: number; cursor?: string }): Promise<Page<Delivery>> {
+      await load(id);
+      const limit = query.limit ?? DEFAULT_LIMIT;
+      const before = query.cursor ? String(decodeCursor(query.cursor, { id })[0]) : null;
+      return toPage(await store.deliveries(db, id, before, limit), limit, (d) => d, (d) => [d.id], { id });
+    },
+
+    /** Sends a delivery again now, with the same webhook-id. Throws `not_found`. */
+    async retry(ctx: RequestCtx, id: string, deliveryId: string): Promise<void> {
+      await load(id);
+      await change(ctx, { action: 'webhook.retry', target: { type: 'delivery', id: deliveryId } }, async (trx) => {
+        const d = assertFound(await store.findDelivery(trx, id, deliveryId), 'The delivery');
+        await store.requeue(trx, d.id, clock.now());
+        return { before: { status: d.status }, after: { status: 'pending' } };
+      });
+    },
+
+    /** Queues again every subscribed event of a window (a receiver that lost data). Returns the count. */
+    async recover(ctx: RequestCtx, id: string, window: { since: string; until?: string | undefined }): Promise<number> {
+      const hook = await load(id);
+      const since = Date.parse(window.since);
+      const until = window.until ? Date.parse(window.until) : clock.now() + 1;
+      if (until <= since) throw fieldError('body', '/until', 'must be after since');
+      const events = fromJson<string[]>(hook.events);
+      return change(ctx, { action: 'webhook.recover', target: { type: 'webhook', id } }, async (trx) => {
+        const now = clock.now();
+        let n = 0;
+        for (const e of await store.outboxBetween(trx, since, until)) {
+          if (!subscribed(events, e.type)) continue;
+          n += 1;
+          await store.upsertDelivery(trx, {
+            id: ids.next('dlv'), webhook_id: id, event_id: e.id, event_type: e.type, payload: payloadOf(e.type, Number(e.created_at), fromJson<unknown>(e.data)),
+            status: 'pending', attempts: 0, next_attempt_at: now, lock_token: null, locked_until: null, last_error: null, last_status_code: null, created_at: now, updated_at: now,
+          }, true);
+        }
+        return { before: null, after: n };
+      });
+    },
+
+    /** Queues a `webhook.test` event for this endpoint only. Returns its delivery id. */
+    async test(ctx: RequestCtx, id: string): Promise<string> {
+      await load(id);
+      const deliveryId = ids.next('dlv');
+      const eventId = ids.next('evt');
+      await change(ctx, { action: 'webhook.test', target: { type: 'webhook', id } }, async (trx) => {
+        const now = clock.now();
+        await store.upsertDelivery(trx, {
+          id: deliveryId, webhook_id: id, event_id: eventId, event_type: 'webhook.test', payload: payloadOf('webhook.test', now, { webhook_id: id, message: 'A test event from Gatehouse.' }),
+          status: 'pending', attempts: 0, next_attempt_at: now, lock_token: null, locked_until: null, last_error: null, last_status_code: null, created_at: now, updated_at: now,
+        }, false);
+        return { before: null, after: { delivery_id: deliveryId } };
+      });
+      return deliveryId;
+    },
+
+    /** Disabled by the server itself (410 Gone, or failing past webhooks.disable_after_days): actor system. */
+    async disable(id: string, reason: string): Promise<void> {
+      await change(systemCtx('webhooks'), { action: 'webhook.disable', target: { type: 'webhook', id }, detail: reason }, async (trx) => {
+        const before = toWebhook(assertFound(await store.find(trx, id), 'The webhook'));
+        const after = await store.update(trx, id, { enabled: false, disabled_reason: reason, updated_at: clock.now() });
+        return { before, after: toWebhook(assertFound(after)) };
+      });
+    },
+  };
+}
+export type WebhooksService = ReturnType<typeof createWebhooksService>;

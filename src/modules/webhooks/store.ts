@@ -1,0 +1,96 @@
+import { fromJson, toBool, toIso, toIsoOrNull } from '../../db/codecs.js';
+import type { DeliveriesTable, DeliveryAttemptsTable, Queryable, WebhooksTable } from '../../db/tables.js';
+import type { Attempt, Delivery, Webhook } from './schemas.js';
+
+export function toWebhook(row: WebhooksTable): Webhook {
+  return {
+    id: row.id, url: row.url, description: row.description, events: fromJson<string[]>(row.events), enabled: toBool(row.enabled),
+    disabled_reason: row.disabled_reason, failing_since: toIsoOrNull(row.failing_since),
+    retry_schedule_s: row.retry_schedule_s === null ? null : fromJson<number[]>(row.retry_schedule_s),
+    timeout_s: row.timeout_s, created_at: toIso(Number(row.created_at)), updated_at: toIso(Number(row.updated_at)),
+  };
+}
+
+function toAttempt(a: DeliveryAttemptsTable): Attempt {
+  return { attempted_at: toIso(Number(a.attempted_at)), status_code: a.status_code, latency_ms: a.latency_ms, error: a.error, response_excerpt: a.response_excerpt };
+}
+
+export type WebhookPatch = Partial<Omit<WebhooksTable, 'id' | 'created_at'>> & { updated_at: number };
+
+export function createWebhooksStore() {
+  return {
+    async insert(q: Queryable, row: WebhooksTable): Promise<void> {
+      await q.insertInto('webhooks').values(row).execute();
+    },
+    async find(q: Queryable, id: string): Promise<WebhooksTable | undefined> {
+      return q.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
+    },
+    async update(q: Queryable, id: string, patch: WebhookPatch): Promise<WebhooksTable | undefined> {
+      return q.updateTable('webhooks').set(patch).where('id', '=', id).returningAll().executeTakeFirst();
+    },
+    async delete(q: Queryable, id: string): Promise<void> {
+      await q.deleteFrom('webhooks').where('id', '=', id).execute();
+    },
+    async list(q: Queryable, afterId: string | null, limit: number): Promise<WebhooksTable[]> {
+      let query = q.selectFrom('webhooks').selectAll().orderBy('id').limit(limit + 1);
+      if (afterId !== null) query = query.where('id', '>', afterId);
+      return query.execute();
+    },
+    async enabled(q: Queryable): Promise<WebhooksTable[]> {
+      return q.selectFrom('webhooks').selectAll().where('enabled', '=', true).execute();
+    },
+
+    /** Deliveries of an endpoint, newest first, each with its attempts. Fetches `limit + 1`. */
+    async deliveries(q: Queryable, webhookId: string, beforeId: string | null, limit: number): Promise<Delivery[]> {
+      let query = q.selectFrom('deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('id', 'desc').limit(limit + 1);
+      if (beforeId !== null) query = query.where('id', '<', beforeId);
+      const rows = await query.execute();
+      const attempts = rows.length
+        ? await q.selectFrom('delivery_attempts').selectAll().where('delivery_id', 'in', rows.map((r) => r.id)).orderBy('attempted_at').orderBy('id').execute()
+        : [];
+      return rows.map((r) => ({
+        id: r.id, webhook_id: r.webhook_id, event_id: r.event_id, event_type: r.event_type, status: r.status,
+        attempts: attempts.filter((a) => a.delivery_id === r.id).map(toAttempt),
+        next_attempt_at: r.status === 'pending' ? toIso(Number(r.next_attempt_at)) : null, created_at: toIso(Number(r.created_at)),
+      }));
+    },
+    async findDelivery(q: Queryable, webhookId: string, id: string): Promise<DeliveriesTable | undefined> {
+      return q.selectFrom('deliveries').selectAll().where('webhook_id', '=', webhookId).where('id', '=', id).executeTakeFirst();
+    },
+
+    /** One row per (endpoint, event); an existing one is left alone unless `requeue` (recover). */
+    async upsertDelivery(q: Queryable, row: DeliveriesTable, requeue: boolean): Promise<void> {
+      await q
+        .insertInto('deliveries')
+        .values(row)
+        .onConflict((oc) => {
+          const target = oc.columns(['webhook_id', 'event_id']);
+          return requeue ? target.doUpdateSet({ status: 'pending', next_attempt_at: row.next_attempt_at, lock_token: null, locked_until: null, updated_at: row.updated_at }) : target.doNothing();
+        })
+        .execute();
+    },
+    async requeue(q: Queryable, id: string, now: number): Promise<void> {
+      await q.updateTable('deliveries').set({ status: 'pending', next_attempt_at: now, lock_token: null, locked_until: null, updated_at: now }).where('id', '=', id).execute();
+    },
+
+    /** Records an attempt and the delivery's next state, fenced by the lease: a late worker changes nothing. */
+    async finishAttempt(q: Queryable, d: { id: string; lockToken: string }, attempt: DeliveryAttemptsTable, next: Partial<DeliveriesTable>): Promise<boolean> {
+      const res = await q.updateTable('deliveries').set({ ...next, lock_token: null, locked_until: null }).where('id', '=', d.id).where('lock_token', '=', d.lockToken).executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) return false;
+      await q.insertInto('delivery_attempts').values(attempt).execute();
+      return true;
+    },
+    /** Gives back leased, unsent deliveries (shutdown). */
+    async release(q: Queryable, lockToken: string, now: number): Promise<number> {
+      const res = await q.updateTable('deliveries').set({ status: 'pending', lock_token: null, locked_until: null, updated_at: now }).where('lock_token', '=', lockToken).where('status', '=', 'delivering').executeTakeFirst();
+      return Number(res.numUpdatedRows);
+    },
+    async markDispatched(q: Queryable, ids: string[], now: number): Promise<void> {
+      if (ids.length) await q.updateTable('outbox').set({ dispatched_at: now }).where('id', 'in', ids).execute();
+    },
+    async outboxBetween(q: Queryable, since: number, until: number): Promise<{ id: string; type: string; data: string; created_at: number }[]> {
+      return q.selectFrom('outbox').select(['id', 'type', 'data', 'created_at']).where('created_at', '>=', since).where('created_at', '<', until).orderBy('created_at').execute();
+    },
+  };
+}
+export type WebhooksStore = ReturnType<typeof createWebhooksStore>;
