@@ -32,10 +32,10 @@ export function guardedLookup(hostname: string, options: { all?: boolean }, call
   dnsLookup(hostname, { all: true }, (err, addresses) => {
     if (err) return callback(err, []);
     const bad = addresses.find((a) => isForbiddenAddress(a.address));
-    if (bad) return callback(new ForbiddenTargetError(hostname, bad.address) as NodeJS.ErrnoException, []);
+    if (bad) return callback(new ForbiddenTargetError(hostname, bad.address), []);
     if (options.all) return callback(null, addresses);
     const first = addresses[0];
-    if (!first) return callback(new Error(`no address for ${hostname}`) as NodeJS.ErrnoException, []);
+    if (!first) return callback(new Error(`no address for ${hostname}`), []);
     callback(null, first.address, first.family);
   });
 }

@@ -34,6 +34,7 @@ export function createWebhookWorker(deps: Deps) {
   const inFlight = new Map<string, Set<Promise<void>>>();
   let timer: NodeJS.Timeout | undefined;
   let stopping = false;
+  const isStopping = () => stopping;
 
   async function fanOut(): Promise<number> {
     return db.transaction().execute(async (trx) => {
@@ -136,14 +137,15 @@ export function createWebhookWorker(deps: Deps) {
     /** Runs until `stop()`: polls every `intervalMs`, sends without waiting on slow endpoints. */
     start(intervalMs = 200): void {
       const loop = async () => {
-        if (stopping) return;
+        if (isStopping()) return;
         try {
-          while ((await fanOut()) > 0 && !stopping);
-          if (!stopping) await claim();
+          while ((await fanOut()) > 0 && !isStopping());
+          // Sends run on their own; the next round does not wait for a slow endpoint.
+          if (!isStopping()) void (await claim());
         } catch (err) {
           logger.warn({ err }, 'webhook worker round failed; retrying');
         }
-        if (!stopping) timer = setTimeout(() => void loop(), intervalMs);
+        if (!isStopping()) timer = setTimeout(() => void loop(), intervalMs);
       };
       void loop();
     },
