@@ -141,7 +141,7 @@ export function createWebhookWorker(deps: Deps) {
         try {
           while ((await fanOut()) > 0 && !isStopping());
           // Sends run on their own; the next round does not wait for a slow endpoint.
-          if (!isStopping()) void (await claim());
+          if (!isStopping()) await claim().then(() => undefined);
         } catch (err) {
           logger.warn({ err }, 'webhook worker round failed; retrying');
         }
