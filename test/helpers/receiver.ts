@@ -1,0 +1,43 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Received = { path: string; headers: IncomingHttpHeaders; body: string; at: number };
+type Behaviour = { status: number; delayMs?: number; headers?: Record<string, string>; body?: string };
+
+/**
+ * A loopback webhook receiver: records every request; answers per path with a programmable behaviour
+ * (status, delay, headers). The only stand-in tests use for the outside world.
+ */
+export async function startReceiver() {
+  const received: Received[] = [];
+  const behaviours = new Map<string, Behaviour>();
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const path = req.url ?? '/';
+      received.push({ path, headers: req.headers, body, at: Date.now() });
+      const b = behaviours.get(path) ?? { status: 204 };
+      const answer = () => {
+        if (res.destroyed) return;
+        res.writeHead(b.status, b.headers ?? {});
+        res.end(b.body ?? '');
+      };
+      if (b.delayMs) setTimeout(answer, b.delayMs);
+      else answer();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: (path: string) => `http://127.0.0.1:${port}${path}`,
+    received,
+    at: (path: string) => received.filter((r) => r.path === path),
+    behave: (path: string, b: Behaviour) => behaviours.set(path, b),
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
