@@ -44,7 +44,9 @@ export function createWebhookWorker(deps: Deps) {
       const now = clock.now();
       for (const e of events) {
         const data = fromJson<unknown>(e.data);
-        for (const h of hooks.filter((w) => subscribed(fromJson<string[]>(w.events), e.type))) {
+        // An endpoint receives the events committed from its creation on, not older ones still in the outbox.
+        const targets = hooks.filter((w) => Number(w.created_at) <= Number(e.created_at) && subscribed(fromJson<string[]>(w.events), e.type));
+        for (const h of targets) {
           await store.upsertDelivery(trx, {
             id: ids.next('dlv'), webhook_id: h.id, event_id: e.id, event_type: e.type, payload: payloadOf(e.type, Number(e.created_at), data),
             status: 'pending', attempts: 0, next_attempt_at: now, lock_token: null, locked_until: null, last_error: null, last_status_code: null, created_at: now, updated_at: now,
