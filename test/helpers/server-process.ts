@@ -12,6 +12,7 @@ export type ServerProcess = {
   exited: Promise<number | null>;
   /** SIGTERM, then SIGKILL after `graceMs`; always by pid, always awaited. */
   stop(graceMs?: number): Promise<number | null>;
+  dataDir: string;
 };
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -20,9 +21,15 @@ const ROOT = resolve(import.meta.dirname, '../..');
  * Starts `gatehouse serve` from source (through tsx) as a real process on a free port and waits until it
  * listens. SQLite in a temp DATA_DIR unless `env.DATABASE_URL` says otherwise.
  */
-export async function startServer(env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ServerProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-proc-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+export async function startServer(
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+  opts: { command?: 'serve' | 'worker'; dataDir?: string; keepData?: boolean } = {},
+): Promise<ServerProcess> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'gatehouse-proc-'));
+  const ready = opts.command === 'worker' ? /Gatehouse webhook worker running/ : /Gatehouse listening on (http:\/\/[\d.]+:\d+)/;
+  const cleanup = () => (opts.keepData || opts.dataDir ? undefined : rmSync(dataDir, { recursive: true, force: true }));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', opts.command ?? 'serve'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -34,10 +41,10 @@ export async function startServer(env: Record<string, string> = {}, timeoutMs = 
   const url = await new Promise<string>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`server did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const check = () => {
-      const m = /Gatehouse listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m?.[1]) {
+      const m = ready.exec(out);
+      if (m) {
         clearTimeout(timer);
-        res(m[1]);
+        res(m[1] ?? '');
       }
     };
     child.stdout?.on('data', check);
@@ -52,12 +59,12 @@ export async function startServer(env: Record<string, string> = {}, timeoutMs = 
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       const code = await exited;
       clearTimeout(timer);
-      rmSync(dataDir, { recursive: true, force: true });
+      cleanup();
       return code;
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    cleanup();
     return exited;
   };
   if (child.pid === undefined) throw new Error('spawn failed');
-  return { url, pid: child.pid, child, output: () => out, exited, stop };
+  return { url, pid: child.pid, child, output: () => out, exited, stop, dataDir };
 }
