@@ -23,6 +23,10 @@ import type { LiveSession } from './modules/sessions/store.js';
 import { createTokensModule } from './modules/tokens/module.js';
 import type { LiveToken } from './modules/tokens/store.js';
 import { createUsersModule } from './modules/users/module.js';
+import { createPluginsModule } from './modules/plugins/module.js';
+import { createPluginHost } from './plugins/host.js';
+import { createOutbound } from './lib/ssrf-guard.js';
+import { resolve } from 'node:path';
 import { createWebhooksModule } from './modules/webhooks/module.js';
 import { VERSION } from './version.js';
 
@@ -36,7 +40,11 @@ export async function buildApp(deps: AppDeps) {
   const { app, routes } = await createServer(logger, helpers);
   const metrics = createMetrics();
   const audit = createAuditLog({ helpers, clock });
-  const change = createChange({ db, helpers, audit, outbox: createOutbox({ clock }), ids, logger });
+  // Plugins judge changes before they happen, so the host exists before the change path.
+  let allowPrivate = false;
+  const pluginCalls = createOutbound(() => allowPrivate);
+  const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), dispatcher: () => pluginCalls.dispatcher() });
+  const change = createChange({ db, helpers, audit, outbox: createOutbox({ clock }), ids, logger, hooks: host });
   const record = createRecordAudit({ db, audit, ids });
   const passwords = createPasswords();
 
@@ -44,6 +52,10 @@ export async function buildApp(deps: AppDeps) {
   await config.service.init();
   const settings = () => config.service.get().document;
   app.addHook('onClose', config.service.startPolling());
+  allowPrivate = settings().webhooks.allow_private_targets;
+  config.service.onChange((s) => (allowPrivate = s.document.webhooks.allow_private_targets));
+  await host.reload();
+  app.addHook('onClose', () => pluginCalls.close());
 
   // Lookups of live tokens and sessions, dropped at once whenever access may have narrowed.
   const tokenCache = createAuthCache<LiveToken | null>({ now: () => clock.now() });
@@ -56,6 +68,7 @@ export async function buildApp(deps: AppDeps) {
   const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, settings, users: users.service, cache: sessionCache });
   const audits = createAuditModule({ db, change, record, clock, settings });
   const webhooks = createWebhooksModule({ db, helpers, change, ids, clock, logger, settings });
+  const plugins = createPluginsModule({ db, change, ids, clock, host, pluginsDir: resolve(env.PLUGINS_DIR), settings });
   app.addHook('onClose', webhooks.close);
   const resolvePrincipal = (secret: string) => (secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret));
 
@@ -81,10 +94,11 @@ export async function buildApp(deps: AppDeps) {
     await audits.routes(api);
     await config.routes(api);
     await webhooks.routes(api);
+    await plugins.routes(api);
     await api.register(eventsRoutes, { prefix: '/events' });
   }, { prefix: '/api' });
 
-  const services = { users: users.service, roles: roles.service, tokens: tokens.service, sessions: sessions.service, audit: audits.service, config: config.service, webhooks: webhooks.service, clock };
-  return { app, routes, services, metrics, worker: webhooks.worker };
+  const services = { users: users.service, roles: roles.service, tokens: tokens.service, sessions: sessions.service, audit: audits.service, config: config.service, webhooks: webhooks.service, plugins: plugins.service, clock };
+  return { app, routes, services, metrics, worker: webhooks.worker, plugins: host };
 }
 export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;

@@ -15,6 +15,8 @@ export type ChangeSpec = {
   target: { type: string; id: string | null };
   /** A caller-safe note for the audit row (e.g. "password changed"); never a secret. */
   detail?: string;
+  /** What the caller asked for, secrets removed: what plugin before-hooks judge. */
+  input?: Record<string, unknown>;
 };
 
 /** What a change's write function returns: the resource before and after (`null` for a create or a delete). */
@@ -29,6 +31,8 @@ export type ChangeDeps = {
   outbox: Outbox;
   ids: Ids;
   logger: Logger;
+  /** Plugin before-hooks: may veto (422 plugin.denied) or fail (503) before any transaction opens. */
+  hooks?: { runBefore(ctx: RequestCtx, spec: ChangeSpec): Promise<void> };
 };
 
 /**
@@ -41,14 +45,17 @@ export function createChange(deps: ChangeDeps): Change {
   const { db, audit, outbox, ids } = deps;
   return async (ctx, spec, write) => {
     try {
+      // A plugin call is network or CPU work: it runs before the transaction, never inside it.
+      await deps.hooks?.runBefore(ctx, spec);
       return await db.transaction().execute(async (trx) => {
         const { before, after } = await write(trx);
         const id = ids.next('evt');
+        const { input: _input, ...auditSpec } = spec;
         try {
           // The event carries the resource after the change, or before it for a delete. Sign-ins and
           // sign-outs are audit events only.
           if (catalog[spec.action].event) await outbox.insert(trx, { id, type: spec.action, data: after ?? before });
-          await audit.append(trx, ctx, { id, ...spec, outcome: 'success', before, after });
+          await audit.append(trx, ctx, { id, ...auditSpec, outcome: 'success', before, after });
         } catch (err) {
           throw new AppError('unavailable', 'The audit log could not be written, so nothing was changed; retry shortly.',
             { retry_after_s: DB_RETRY_AFTER_S }, { cause: err });
@@ -70,7 +77,7 @@ async function recordFailure(deps: ChangeDeps, ctx: RequestCtx, spec: ChangeSpec
   const detail = app ? `${app.code}: ${app.detail ?? app.title}` : 'internal';
   try {
     await deps.db.transaction().execute((trx) =>
-      deps.audit.append(trx, ctx, { id: deps.ids.next('evt'), ...spec, outcome, detail }),
+      deps.audit.append(trx, ctx, { id: deps.ids.next('evt'), action: spec.action, target: spec.target, outcome, detail }),
     );
   } catch (auditErr) {
     // The change did not happen; failing to record that it failed must not hide the first error.

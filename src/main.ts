@@ -34,7 +34,7 @@ async function serve(): Promise<void> {
   const database = createDb(databaseUrl(env), logger);
   const applied = await migrateToLatest(database.db);
   if (applied.length) logger.info({ migrations: applied }, 'database migrated');
-  const { app, services, worker } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
+  const { app, services, worker, plugins } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
 
   const boot = await bootstrapAdmin(services, env.GATEHOUSE_BOOTSTRAP_TOKEN);
   if (boot && !env.GATEHOUSE_BOOTSTRAP_TOKEN) {
@@ -49,12 +49,14 @@ async function serve(): Promise<void> {
 
   const stopRetention = startRetention(services.audit, logger);
   worker.start();
+  const stopPlugins = plugins.start();
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'draining in-flight requests, then exiting');
     stopRetention();
+    stopPlugins();
     // Stop taking new work first; then let requests and sends in flight finish, and give back leases.
     worker
       .stop()

@@ -155,7 +155,26 @@ export type DeliveryAttemptsTable = {
   response_excerpt: string | null;
 };
 
+export type PluginsTable = {
+  id: string;
+  name: string;
+  kind: 'module' | 'http';
+  url: string | null;
+  manifest: string;
+  enabled: boolean | number;
+  config: string;
+  config_version: number;
+  secret: string | null;
+  after_seq: number;
+  created_at: number;
+  updated_at: number;
+};
+
+export type PluginConfigsTable = { plugin_id: string; version: number; config: string; created_at: number; actor: string };
+
 export type Tables = {
+  plugins: PluginsTable;
+  plugin_configs: PluginConfigsTable;
   webhooks: WebhooksTable;
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;

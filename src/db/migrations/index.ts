@@ -3,6 +3,7 @@ import * as coreInit from './202611280001_core_init.js';
 import * as identity from './202611280002_identity_roles_sessions.js';
 import * as config from './202611280003_config_versions.js';
 import * as webhooks from './202611280004_webhooks.js';
+import * as plugins from './202611280005_plugins.js';
 
 /** Every migration, by name; names sort in the order they run. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '202611280002_identity_roles_sessions': identity,
   '202611280003_config_versions': config,
   '202611280004_webhooks': webhooks,
+  '202611280005_plugins': plugins,
 };

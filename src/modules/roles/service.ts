@@ -66,7 +66,7 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
       assertHolds(ctx, input.permissions, 'Creating this role');
       const id = ids.next('role');
       const now = clock.now();
-      return change(ctx, { action: 'role.create', target: { type: 'role', id } }, async (trx) => ({
+      return change(ctx, { action: 'role.create', target: { type: 'role', id }, input: { ...input } }, async (trx) => ({
         before: null,
         after: await store.insert(trx, {
           id, name: input.name, description: input.description ?? '', permissions: JSON.stringify(input.permissions),
@@ -149,7 +149,7 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
       assertHolds(ctx, role.permissions, `Assigning the ${role.name} role`);
       if (!(await store.userExists(db, userId))) throw new AppError('not_found', 'The user does not exist.');
       if (await store.isAssigned(db, userId, id)) return;
-      await change(ctx, { action: 'role.assign', target: { type: 'user', id: userId } }, async (trx) => {
+      await change(ctx, { action: 'role.assign', target: { type: 'user', id: userId }, input: { user_id: userId, role_id: id, role: role.name } }, async (trx) => {
         if (!(await store.userExists(trx, userId))) throw new AppError('not_found', 'The user does not exist.');
         await store.assign(trx, userId, id, clock.now());
         return { before: null, after: { user_id: userId, role_id: id, role: role.name } };

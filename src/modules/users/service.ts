@@ -61,7 +61,7 @@ export function createUsersService({ db, change, store, ids, clock, passwords, a
       const hash = await passwordHash(password, input.kind ?? 'human');
       const target = { type: 'user', id: ids.next('user') };
       const now = clock.now();
-      return change(ctx, { action: 'user.create', target, ...(hash ? { detail: 'password set' } : {}) }, async (trx) => ({
+      return change(ctx, { action: 'user.create', target, input: { ...input, username }, ...(hash ? { detail: 'password set' } : {}) }, async (trx) => ({
         before: null,
         after: await store.insert(trx, {
           id: target.id, username, email: normalizeEmail(input.email) ?? null, display_name: input.display_name ?? null,
@@ -101,7 +101,7 @@ export function createUsersService({ db, change, store, ids, clock, passwords, a
         updated_at: clock.now(),
       };
       const detail = password === undefined ? undefined : password === null ? 'password removed' : 'password changed';
-      const user = await change(ctx, { action: 'user.update', target: { type: 'user', id }, ...(detail ? { detail } : {}) }, async (trx) => {
+      const user = await change(ctx, { action: 'user.update', target: { type: 'user', id }, input: { ...input, ...(patch.username ? { username: patch.username } : {}) }, ...(detail ? { detail } : {}) }, async (trx) => {
         const before = assertFound(await store.findById(trx, id), 'The user');
         if (input.disabled === true && !before.disabled) await assertAnotherAdmin(trx, id);
         return { before, after: assertFound(await store.update(trx, id, patch), 'The user') };

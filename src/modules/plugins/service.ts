@@ -1,0 +1,161 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import type { Kysely } from 'kysely';
+import type { Change } from '../../change.js';
+import { fromJson, toBool, toIso } from '../../db/codecs.js';
+import type { PluginsTable, Tables } from '../../db/tables.js';
+import { AppError, assertFound, fieldError } from '../../errors.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
+import { toFieldErrors } from '../../http/validation.js';
+import type { Clock } from '../../lib/clock.js';
+import { isId, type Ids } from '../../lib/ids.js';
+import { actorOf, type RequestCtx } from '../../lib/request-ctx.js';
+import { assertPublicUrl } from '../../lib/ssrf-guard.js';
+import { generateWebhookSecret } from '../../lib/standard-webhooks.js';
+import type { PluginManifest } from '../../plugins/define.js';
+import { resolveModulePlugin, type PluginHost } from '../../plugins/host.js';
+import type { ConfigDocument } from '../config/schemas.js';
+import type { Plugin, RegisterPluginBody } from './schemas.js';
+
+type Deps = { db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; host: PluginHost; pluginsDir: string; settings: () => ConfigDocument };
+
+/** Strips the config fields its schema marks `writeOnly` (secrets a plugin needs, never shown again). */
+function redact(config: Record<string, unknown>, schema: Record<string, unknown> | undefined): Record<string, unknown> {
+  const props = (schema?.properties ?? {}) as Record<string, { writeOnly?: boolean; properties?: unknown }>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) {
+    const s = props[k];
+    if (s?.writeOnly) continue;
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && s?.properties ? redact(v as Record<string, unknown>, s as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+export function createPluginsService({ db, change, ids, clock, host, pluginsDir, settings }: Deps) {
+  // JSON Schema 2020-12; with no loadSchema, a remote $ref cannot be resolved and the schema is refused.
+  const ajv = new Ajv2020({ allErrors: false, strict: false, verbose: true, useDefaults: true });
+  addFormats.default(ajv);
+
+  function validator(manifest: PluginManifest) {
+    try {
+      return ajv.compile(manifest.config_schema ?? { type: 'object' });
+    } catch (err) {
+      throw fieldError('body', '/manifest/config_schema', `is not a usable JSON Schema: ${(err as Error).message}`);
+    }
+  }
+
+  function checkConfig(manifest: PluginManifest, config: unknown, pointerBase: string): Record<string, unknown> {
+    const validate = validator(manifest);
+    const copy = structuredClone(config ?? {});
+    if (!validate(copy)) {
+      const errors = toFieldErrors(validate.errors ?? [], 'body').map((e) => ({ ...e, pointer: `${pointerBase}${e.pointer}` }));
+      throw new AppError('validation_failed', `The config is invalid at ${errors[0]?.pointer ?? pointerBase}: ${errors[0]?.message ?? ''}`, { errors });
+    }
+    return copy as Record<string, unknown>;
+  }
+
+  function toPlugin(row: PluginsTable): Plugin {
+    const manifest = fromJson<PluginManifest>(row.manifest);
+    return {
+      id: row.id, name: row.name, kind: row.kind, url: row.url, manifest, enabled: toBool(row.enabled),
+      config: redact(fromJson<Record<string, unknown>>(row.config), manifest.config_schema), config_version: Number(row.config_version),
+      health: host.health(row.id), created_at: toIso(Number(row.created_at)), updated_at: toIso(Number(row.updated_at)),
+    };
+  }
+
+  async function load(id: string): Promise<PluginsTable> {
+    if (!isId('plugin', id)) throw new AppError('not_found', 'No plugin has this id.');
+    return assertFound(await db.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst(), 'The plugin');
+  }
+
+  async function manifestOf(body: RegisterPluginBody): Promise<{ manifest: PluginManifest; url: string | null }> {
+    if (body.kind === 'module') {
+      const def = await resolveModulePlugin(body.name, pluginsDir);
+      const { before: _b, after: _a, ...manifest } = def;
+      return { manifest, url: null };
+    }
+    const url = new URL(body.url);
+    const allowPrivate = settings().webhooks.allow_private_targets;
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowPrivate)) throw fieldError('body', '/url', 'must use https (http only with webhooks.allow_private_targets)');
+    if (!allowPrivate) await assertPublicUrl(url).catch((err: unknown) => { throw fieldError('body', '/url', `refused: ${(err as Error).message}`); });
+    return { manifest: body.manifest as PluginManifest, url: url.toString() };
+  }
+
+  async function setState(ctx: RequestCtx, id: string, action: 'plugin.enable' | 'plugin.disable', enabled: boolean): Promise<Plugin> {
+    await load(id);
+    const after = await change(ctx, { action, target: { type: 'plugin', id } }, async (trx) => {
+      const before = assertFound(await trx.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst());
+      const row = assertFound(await trx.updateTable('plugins').set({ enabled, updated_at: clock.now() }).where('id', '=', id).returningAll().executeTakeFirst());
+      return { before: toPlugin(before), after: toPlugin(row) };
+    });
+    await host.reload();
+    return after;
+  }
+
+  return {
+    /** Registers an installed module plugin by name, or a remote http plugin by URL and manifest. Throws `validation_failed`, `unprocessable`, `conflict`. */
+    async register(ctx: RequestCtx, body: RegisterPluginBody): Promise<Plugin & { secret: string | null }> {
+      const { manifest, url } = await manifestOf(body);
+      const config = checkConfig(manifest, body.config, '/config');
+      const id = ids.next('plugin');
+      const secret = body.kind === 'http' ? generateWebhookSecret() : null;
+      const head = await db.selectFrom('audit_head').select('seq').where('id', '=', 1).executeTakeFirstOrThrow();
+      const now = clock.now();
+      const plugin = await change(ctx, { action: 'plugin.register', target: { type: 'plugin', id } }, async (trx) => {
+        const row: PluginsTable = {
+          id, name: manifest.name, kind: body.kind, url, manifest: JSON.stringify(manifest), enabled: body.enabled ?? true, config: JSON.stringify(config),
+          config_version: 1, secret, after_seq: Number(head.seq), created_at: now, updated_at: now,
+        };
+        await trx.insertInto('plugins').values(row).execute();
+        await trx.insertInto('plugin_configs').values({ plugin_id: id, version: 1, config: row.config, created_at: now, actor: actorOf(ctx).actor }).execute();
+        return { before: null, after: toPlugin(row) };
+      });
+      await host.reload();
+      return { ...plugin, secret };
+    },
+
+    async get(id: string): Promise<Plugin> {
+      return toPlugin(await load(id));
+    },
+
+    async list(query: { limit?: number; cursor?: string }): Promise<{ data: Plugin[]; next_cursor: string | null }> {
+      const limit = query.limit ?? DEFAULT_LIMIT;
+      const after = query.cursor ? String(decodeCursor(query.cursor)[0]) : null;
+      let q = db.selectFrom('plugins').selectAll().orderBy('id').limit(limit + 1);
+      if (after !== null) q = q.where('id', '>', after);
+      return toPage(await q.execute(), limit, toPlugin, (p) => [p.id]);
+    },
+
+    /** Validates against the plugin's schema and keeps the previous versions. `dryRun` validates only. */
+    async configure(ctx: RequestCtx, id: string, config: unknown, dryRun: boolean): Promise<Plugin> {
+      const row = await load(id);
+      const manifest = fromJson<PluginManifest>(row.manifest);
+      const valid = checkConfig(manifest, config, '');
+      if (dryRun) return toPlugin({ ...row, config: JSON.stringify(valid) });
+      const after = await change(ctx, { action: 'plugin.configure', target: { type: 'plugin', id } }, async (trx) => {
+        const current = assertFound(await trx.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst());
+        const version = Number(current.config_version) + 1;
+        const now = clock.now();
+        await trx.insertInto('plugin_configs').values({ plugin_id: id, version, config: JSON.stringify(valid), created_at: now, actor: actorOf(ctx).actor }).execute();
+        const updated = assertFound(await trx.updateTable('plugins').set({ config: JSON.stringify(valid), config_version: version, updated_at: now }).where('id', '=', id).returningAll().executeTakeFirst());
+        return { before: toPlugin(current), after: toPlugin(updated) };
+      });
+      await host.reload();
+      return after;
+    },
+
+    enable: (ctx: RequestCtx, id: string) => setState(ctx, id, 'plugin.enable', true),
+    disable: (ctx: RequestCtx, id: string) => setState(ctx, id, 'plugin.disable', false),
+
+    async unregister(ctx: RequestCtx, id: string): Promise<void> {
+      await load(id);
+      await change(ctx, { action: 'plugin.unregister', target: { type: 'plugin', id } }, async (trx) => {
+        const before = assertFound(await trx.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst());
+        await trx.deleteFrom('plugins').where('id', '=', id).execute();
+        return { before: toPlugin(before), after: null };
+      });
+      await host.reload();
+    },
+  };
+}
+export type PluginsService = ReturnType<typeof createPluginsService>;

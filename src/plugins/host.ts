@@ -1,0 +1,206 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { request, type Dispatcher } from 'undici';
+import { fromJson, toBool } from '../db/codecs.js';
+import type { PluginsTable, Tables } from '../db/tables.js';
+import { AppError } from '../errors.js';
+import type { RequestCtx } from '../lib/request-ctx.js';
+import { actorOf } from '../lib/request-ctx.js';
+import { webhookHeaders } from '../lib/standard-webhooks.js';
+import { catalog, isAction } from '../modules/events/catalog.js';
+import { builtinPlugins } from './builtin/index.js';
+import type { AfterEvent, BeforeInput, PluginDefinition, PluginManifest, Verdict } from './define.js';
+
+type Health = { calls: number; failures: number; last_error: string | null; latencies: number[] };
+type Loaded = { row: PluginsTable; manifest: PluginManifest; config: Record<string, unknown>; module?: PluginDefinition };
+
+/** Finds an installed module plugin by name: shipped with Gatehouse, a folder under PLUGINS_DIR, or a package. Never downloads. */
+export async function resolveModulePlugin(name: string, pluginsDir: string): Promise<PluginDefinition> {
+  const shipped = builtinPlugins[name];
+  if (shipped) return shipped as PluginDefinition;
+  const folder = resolve(pluginsDir, name);
+  const candidates = [resolve(folder, 'index.js'), resolve(folder, 'index.mjs')];
+  const file = candidates.find((f) => existsSync(f));
+  const mod = (await import(file ? pathToFileURL(file).href : name).catch(() => {
+    throw new AppError('unprocessable', `No module plugin named ${name}: install it under PLUGINS_DIR (${folder}) or as a package, then register it.`);
+  })) as { default?: PluginDefinition };
+  if (!mod.default || typeof mod.default !== 'object' || mod.default.name !== name) {
+    throw new AppError('unprocessable', `The module ${name} does not default-export definePlugin({ name: '${name}', … }).`);
+  }
+  return mod.default;
+}
+
+const p99 = (xs: number[]) => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))] ?? null;
+};
+
+/**
+ * Loads, calls and times plugins. Before-hooks run from `change()` in `order`, each within its timeout; a
+ * timeout or error follows the plugin's failure policy. After-hooks follow the audit log by `seq`, at least
+ * once, and never break a request.
+ */
+export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; pluginsDir: string; dispatcher: () => Dispatcher }) {
+  const { db, logger } = deps;
+  let loaded: Loaded[] = [];
+  const health = new Map<string, Health>();
+
+  function record(id: string, ms: number, error: string | null): void {
+    const h = health.get(id) ?? { calls: 0, failures: 0, last_error: null, latencies: [] };
+    h.calls += 1;
+    if (error) {
+      h.failures += 1;
+      h.last_error = error.slice(0, 500);
+    }
+    h.latencies.push(ms);
+    if (h.latencies.length > 1000) h.latencies.shift();
+    health.set(id, h);
+  }
+
+  async function callHttp(p: Loaded, body: unknown, timeoutMs: number): Promise<unknown> {
+    const text = JSON.stringify(body);
+    const headers = webhookHeaders([p.row.secret ?? ''], `call_${Date.now()}_${Math.random().toString(36).slice(2)}`, Math.floor(Date.now() / 1000), text);
+    const res = await request(p.row.url ?? '', {
+      method: 'POST', body: text, headers: { ...headers, 'content-type': 'application/json' }, dispatcher: deps.dispatcher(),
+      headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      await res.body.dump();
+      throw new Error(`HTTP ${res.statusCode}`);
+    }
+    return res.body.json();
+  }
+
+  async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)));
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const context = (p: Loaded) => ({
+    config: p.config,
+    log: { info: (msg: string, extra?: object) => logger.info({ plugin: p.manifest.name, ...extra }, msg), warn: (msg: string, extra?: object) => logger.warn({ plugin: p.manifest.name, ...extra }, msg) },
+  });
+
+  async function verdictOf(p: Loaded, input: BeforeInput): Promise<Verdict> {
+    const timeoutMs = p.manifest.timeout_ms ?? 2000;
+    if (p.module?.before) return withTimeout(Promise.resolve(p.module.before(input, context(p) as never)), timeoutMs);
+    const answer = (await callHttp(p, { hook: 'before', ...input }, timeoutMs)) as { allow?: unknown; reason?: unknown };
+    if (answer.allow === true) return { allow: true };
+    if (answer.allow === false) return { allow: false, reason: typeof answer.reason === 'string' ? answer.reason.slice(0, 500) : 'no reason given' };
+    throw new Error('answered neither {allow: true} nor {allow: false, reason}');
+  }
+
+  return {
+    /** Reloads the enabled plugins from the database (after a registry change, and periodically). */
+    async reload(): Promise<void> {
+      const rows = await db.selectFrom('plugins').selectAll().where('enabled', '=', true).execute();
+      const next: Loaded[] = [];
+      for (const row of rows) {
+        const manifest = fromJson<PluginManifest>(row.manifest);
+        try {
+          const module = row.kind === 'module' ? await resolveModulePlugin(row.name, deps.pluginsDir) : undefined;
+          next.push({ row, manifest, config: fromJson<Record<string, unknown>>(row.config), ...(module ? { module } : {}) });
+        } catch (err) {
+          logger.error({ err, plugin: row.name }, 'an enabled plugin could not be loaded; it is skipped');
+        }
+      }
+      loaded = next.sort((a, b) => (a.manifest.order ?? 0) - (b.manifest.order ?? 0) || a.row.name.localeCompare(b.row.name));
+    },
+
+    /** Runs the before-hooks for an action, in order. Throws `plugin.denied` (422) or `unavailable` (503, policy fail). */
+    async runBefore(ctx: RequestCtx, spec: { action: string; target: { type: string; id: string | null }; input?: Record<string, unknown> }): Promise<void> {
+      const hooked = loaded.filter((p) => p.manifest.hooks?.before?.includes(spec.action));
+      if (hooked.length === 0) return;
+      const { actor, actorName } = actorOf(ctx);
+      const input: BeforeInput = { action: spec.action, target: spec.target, input: spec.input ?? {}, actor: { id: actor, name: actorName } };
+      for (const p of hooked) {
+        const started = performance.now();
+        let verdict: Verdict;
+        try {
+          verdict = await verdictOf(p, input);
+          record(p.row.id, performance.now() - started, null);
+        } catch (err) {
+          const message = (err as Error).message || String(err);
+          record(p.row.id, performance.now() - started, message);
+          if ((p.manifest.failure_policy ?? 'fail') === 'ignore') {
+            logger.warn({ plugin: p.row.name, err: message }, 'plugin before-hook failed; ignored by its failure policy');
+            continue;
+          }
+          throw new AppError('unavailable', `The plugin ${p.row.name} did not answer (${message}); its failure policy refuses the change.`, { plugin: p.row.name, retry_after_s: 5 });
+        }
+        if (!verdict.allow) throw new AppError('plugin.denied', `${p.row.name}: ${verdict.reason}`, { plugin: p.row.name, reason: verdict.reason });
+      }
+    },
+
+    /** Delivers events after each plugin's cursor, in `seq` order; the cursor moves only past what succeeded. */
+    async runAfter(batch = 200): Promise<void> {
+      for (const p of loaded.filter((x) => (x.manifest.hooks?.after?.length ?? 0) > 0)) {
+        const rows = await db.selectFrom('audit_events').selectAll().where('seq', '>', Number(p.row.after_seq)).orderBy('seq').limit(batch).execute();
+        for (const row of rows) {
+          const { isEvent, event } = toAfterEvent(row, p.manifest);
+          if (isEvent) {
+            const started = performance.now();
+            try {
+              if (p.module?.after) await withTimeout(Promise.resolve(p.module.after(event, context(p) as never)), p.manifest.timeout_ms ?? 2000);
+              else if (!p.module) await callHttp(p, { hook: 'after', event }, p.manifest.timeout_ms ?? 2000);
+              record(p.row.id, performance.now() - started, null);
+            } catch (err) {
+              record(p.row.id, performance.now() - started, (err as Error).message);
+              logger.warn({ plugin: p.row.name, seq: event.seq, err: (err as Error).message }, 'plugin after-hook failed; it will be retried');
+              break; // at least once, in order: retry from this event next round
+            }
+          }
+          p.row.after_seq = Number(row.seq);
+          await db.updateTable('plugins').set({ after_seq: Number(row.seq) }).where('id', '=', p.row.id).execute();
+        }
+      }
+    },
+
+    /** After-hooks every `intervalMs`, and a reload every few seconds so other instances' registry changes apply. */
+    start(intervalMs = 500): () => void {
+      let rounds = 0;
+      let busy = false;
+      const timer = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        rounds += 1;
+        const reload = rounds % 4 === 0 ? this.reload() : Promise.resolve();
+        reload
+          .then(() => this.runAfter())
+          .catch((err: unknown) => logger.warn({ err }, 'plugin after-hooks round failed; retrying'))
+          .finally(() => (busy = false));
+      }, intervalMs);
+      timer.unref();
+      return () => clearInterval(timer);
+    },
+
+    health(id: string) {
+      const h = health.get(id);
+      return { calls: h?.calls ?? 0, failures: h?.failures ?? 0, last_error: h?.last_error ?? null, p99_ms: h ? p99(h.latencies) : null };
+    },
+    isLoaded: (id: string) => loaded.some((p) => p.row.id === id && toBool(p.row.enabled)),
+  };
+}
+export type PluginHost = ReturnType<typeof createPluginHost>;
+
+/** An audit row as a plugin sees it; `isEvent` tells whether this plugin subscribes to it. */
+function toAfterEvent(row: { id: string; seq: number; action: string; ts: number; outcome: string; actor: string; changes: string | null; detail: string | null }, manifest: PluginManifest) {
+  const changes = row.changes === null ? null : fromJson<{ before: unknown; after: unknown }>(row.changes);
+  const event: AfterEvent = {
+    id: row.id, seq: Number(row.seq), type: row.action, timestamp: new Date(Number(row.ts)).toISOString(), outcome: row.outcome,
+    actor: row.actor, data: changes ? (changes.after ?? changes.before) : null, detail: row.detail,
+  };
+  const patterns = manifest.hooks?.after ?? [];
+  const matches = patterns.some((p) => p === '*' || p === row.action || (p.endsWith('.*') && row.action.startsWith(p.slice(0, -1))));
+  const isChange = row.outcome === 'success' && isAction(row.action) && catalog[row.action].event;
+  return { isEvent: matches && (manifest.audit_stream === true || isChange), event };
+}
