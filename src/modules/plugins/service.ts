@@ -26,7 +26,7 @@ function redact(config: Record<string, unknown>, schema: Record<string, unknown>
   for (const [k, v] of Object.entries(config)) {
     const s = props[k];
     if (s?.writeOnly) continue;
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && s?.properties ? redact(v as Record<string, unknown>, s as Record<string, unknown>) : v;
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && s?.properties ? redact(v as Record<string, unknown>, s) : v;
   }
   return out;
 }

@@ -24,7 +24,7 @@ export default definePlugin<Config>({
     if (email === undefined || email === null) {
       return config.require_email && action === 'user.create' ? { allow: false, reason: 'an email is required' } : { allow: true };
     }
-    const domain = String(email).toLowerCase().split('@').pop() ?? '';
+    const domain = (typeof email === 'string' ? email : '').toLowerCase().split('@').pop() ?? '';
     const allowed = (config.domains ?? []).some((d) => domain === d || domain.endsWith(`.${d}`));
     return allowed ? { allow: true } : { allow: false, reason: `email domain ${domain} is not allowed` };
   },

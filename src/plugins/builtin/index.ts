@@ -5,7 +5,7 @@ import usernamePolicy from './username-policy.js';
 
 /** The plugins that ship with Gatehouse, registered by name like any installed module plugin. */
 export const builtinPlugins: Record<string, PluginDefinition<never>> = {
-  'username-policy': usernamePolicy as PluginDefinition<never>,
-  'email-domain-allowlist': emailDomainAllowlist as PluginDefinition<never>,
-  'audit-forwarder': auditForwarder as PluginDefinition<never>,
+  'username-policy': usernamePolicy,
+  'email-domain-allowlist': emailDomainAllowlist,
+  'audit-forwarder': auditForwarder,
 };
