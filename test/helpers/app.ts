@@ -6,6 +6,7 @@ import { bootstrapAdmin } from '../../src/bootstrap.js';
 import { createDb, type Database } from '../../src/db/create-db.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { defaultEnv } from '../../src/env/load.js';
+import type { Env } from '../../src/env/schema.js';
 import { createFakeClock } from '../../src/lib/clock.js';
 import { createIds } from '../../src/lib/ids.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -22,12 +23,12 @@ export type TestApp = GatehouseApp & {
 };
 
 /** The whole app over a real, migrated database, with a fake clock and a bootstrap admin token. */
-export async function startTestApp(url: string, options: { logLines?: string[]; realLimits?: boolean } = {}): Promise<TestApp> {
+export async function startTestApp(url: string, options: { logLines?: string[]; realLimits?: boolean; env?: Partial<Env> } = {}): Promise<TestApp> {
   const logger = options.logLines ? captureLogger(options.logLines) : createLogger('silent', false);
   const database = createDb(url, logger);
   await migrateToLatest(database.db);
   const clock = createFakeClock(Date.now());
-  const built = await buildApp({ env: defaultEnv(), database, logger, clock, ids: createIds() });
+  const built = await buildApp({ env: defaultEnv(options.env), database, logger, clock, ids: createIds() });
   await built.app.ready();
   const boot = await bootstrapAdmin(built.services);
   if (!boot) throw new Error('test database was not empty');
