@@ -8,6 +8,7 @@ import { openApiRoute, registerOpenApi } from './http/openapi.js';
 import { registerPipeline } from './http/pipeline.js';
 import { createLimiterRedis, createLimiterStoreClass } from './http/rate-limit-store.js';
 import { createServer } from './http/server.js';
+import { createIdempotency } from './http/idempotency.js';
 import { createAuthCache } from './lib/auth-cache.js';
 import type { Clock } from './lib/clock.js';
 import type { Ids } from './lib/ids.js';
@@ -72,6 +73,7 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onClose', webhooks.close);
   const resolvePrincipal = (secret: string) => (secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret));
 
+  const idempotency = createIdempotency({ db, clock });
   const redis = env.REDIS_URL ? createLimiterRedis(env.REDIS_URL, logger) : undefined;
   if (redis) app.addHook('onClose', async () => redis.disconnect());
   const store = createLimiterStoreClass({ redis, mode: () => settings().rate_limits.store_failure, logger, failures: metrics.limiterStoreFailures });
@@ -85,6 +87,7 @@ export async function buildApp(deps: AppDeps) {
       limits: () => settings().rate_limits,
       denial: { db, audit, ids, logger, onFailure: () => metrics.auditWriteFailures.inc() },
       readAudit: { record, enabled: () => settings().audit.log_reads, logger },
+      idempotency,
     });
     openApiRoute(api, app);
     await sessions.routes(api, hooks.loginLimit);
@@ -99,6 +102,6 @@ export async function buildApp(deps: AppDeps) {
   }, { prefix: '/api' });
 
   const services = { users: users.service, roles: roles.service, tokens: tokens.service, sessions: sessions.service, audit: audits.service, config: config.service, webhooks: webhooks.service, plugins: plugins.service, clock };
-  return { app, routes, services, metrics, worker: webhooks.worker, plugins: host };
+  return { app, routes, services, metrics, worker: webhooks.worker, plugins: host, idempotency };
 }
 export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;

@@ -9,6 +9,7 @@ import type { RequestCtx } from './lib/request-ctx.js';
 import type { AuditLog } from './modules/audit/append.js';
 import { catalog, type Action } from './modules/events/catalog.js';
 import type { Outbox } from './modules/events/outbox.js';
+import { storeAnswer } from './http/idempotency.js';
 
 export type ChangeSpec = {
   action: Action;
@@ -56,6 +57,7 @@ export function createChange(deps: ChangeDeps): Change {
           // sign-outs are audit events only.
           if (catalog[spec.action].event) await outbox.insert(trx, { id, type: spec.action, data: after ?? before });
           await audit.append(trx, ctx, { id, ...auditSpec, outcome: 'success', before, after });
+          if (ctx.idempotency && !ctx.idempotency.stored) await storeAnswer(trx, ctx.idempotency, after, Date.now());
         } catch (err) {
           throw new AppError('unavailable', 'The audit log could not be written, so nothing was changed; retry shortly.',
             { retry_after_s: DB_RETRY_AFTER_S }, { cause: err });

@@ -34,7 +34,7 @@ async function serve(): Promise<void> {
   const database = createDb(databaseUrl(env), logger);
   const applied = await migrateToLatest(database.db);
   if (applied.length) logger.info({ migrations: applied }, 'database migrated');
-  const { app, services, worker, plugins } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
+  const { app, services, worker, plugins, idempotency } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
 
   const boot = await bootstrapAdmin(services, env.GATEHOUSE_BOOTSTRAP_TOKEN);
   if (boot && !env.GATEHOUSE_BOOTSTRAP_TOKEN) {
@@ -47,7 +47,7 @@ async function serve(): Promise<void> {
     logger.info({ token_id: boot.tokenId }, 'created user admin with the token from GATEHOUSE_BOOTSTRAP_TOKEN');
   }
 
-  const stopRetention = startRetention(services.audit, logger);
+  const stopRetention = startRetention(services.audit, logger, [idempotency.purge]);
   worker.start();
   const stopPlugins = plugins.start();
   let closing = false;

@@ -172,7 +172,18 @@ export type PluginsTable = {
 
 export type PluginConfigsTable = { plugin_id: string; version: number; config: string; created_at: number; actor: string };
 
+export type IdempotencyKeysTable = {
+  actor: string;
+  key: string;
+  request_hash: string;
+  status: number | null;
+  response: string | null;
+  created_at: number;
+  completed_at: number | null;
+};
+
 export type Tables = {
+  idempotency_keys: IdempotencyKeysTable;
   plugins: PluginsTable;
   plugin_configs: PluginConfigsTable;
   webhooks: WebhooksTable;

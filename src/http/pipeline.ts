@@ -6,12 +6,14 @@ import type { ConfigDocument } from '../modules/config/schemas.js';
 import { auditDenial, type AuditDenialDeps } from './audit-denial.js';
 import { authenticate, requireScope, type Authenticator } from './auth.js';
 import { loginLimit, rateLimit } from './rate-limit.js';
+import type { createIdempotency } from './idempotency.js';
 
 export type PipelineDeps = {
   authenticate: Authenticator;
   limits: () => ConfigDocument['rate_limits'];
   denial: AuditDenialDeps;
   readAudit: { record: RecordAudit; enabled: () => boolean; logger: Logger };
+  idempotency: ReturnType<typeof createIdempotency>;
 };
 
 /** Every hook an /api request passes through, in execution order. Keep this file short. */
@@ -22,7 +24,9 @@ export function registerPipeline(api: FastifyInstance, deps: PipelineDeps): { lo
   api.addHook('onRequest', requireScope()); //                 3. 401 without a principal, 403 without the scope
   // 4. Fastify parses and validates params, query and body (400 problem); login adds its own limit here
   // 5. handler → one service call → change() for writes
+  api.addHook('preHandler', deps.idempotency.preHandler); //   4b. Idempotency-Key: replay, 409 or 422
   api.addHook('onError', auditDenial(deps.denial)); //         6. one audit row per 401/403
+  api.addHook('onResponse', deps.idempotency.onResponse); //   a failed request frees its key
   api.addHook('onResponse', auditRead(deps.readAudit)); //     7. with audit.log_reads: one row per successful read
 
   // Unknown /api paths pass the same hooks, so they need a token and are audited and limited too.

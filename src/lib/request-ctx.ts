@@ -22,6 +22,8 @@ export type RequestCtx = {
   system?: boolean;
   /** Set once an audit row was written for this request, so the denial hook does not write a second. */
   audited?: boolean;
+  /** An Idempotency-Key in flight: `change()` stores the answer with the change, in its transaction. */
+  idempotency?: { actor: string; key: string; status: number; stored?: boolean };
 };
 
 /** The context for work the server does on its own: actor `system`. */

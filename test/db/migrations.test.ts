@@ -23,7 +23,7 @@ forEachDialect((testDb) => {
       expect(names).toEqual([...names].sort());
       expect(await migrateToLatest(database.db)).toEqual(names);
       const after = await tables(database);
-      expect(after).toEqual(['audit_events', 'audit_head', 'config_versions', 'deliveries', 'delivery_attempts', 'outbox', 'plugin_configs', 'plugins', 'roles', 'sessions', 'tokens', 'user_roles', 'users', 'webhooks']);
+      expect(after).toEqual(['audit_events', 'audit_head', 'config_versions', 'deliveries', 'delivery_attempts', 'idempotency_keys', 'outbox', 'plugin_configs', 'plugins', 'roles', 'sessions', 'tokens', 'user_roles', 'users', 'webhooks']);
       for (let i = 0; i < names.length; i++) await migrateDown(database.db);
       expect(await tables(database)).toEqual([]);
       expect(await migrateToLatest(database.db)).toEqual(names);

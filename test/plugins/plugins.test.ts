@@ -59,7 +59,7 @@ forEachDialect((database) => {
   });
 
   const register = (payload: object) => app.request({ method: 'POST', url: '/api/plugins', payload });
-  const newUser = (extra: object = {}) => app.request({ method: 'POST', url: '/api/users', payload: makeUser(extra) });
+  const newUser = (extra: Record<string, unknown> = {}) => app.request({ method: 'POST', url: '/api/users', payload: makeUser(extra) });
 
   describe('succeeds', () => {
     it('registers the shipped username-policy, which vetoes with a reason; nothing changes; the denial is audited', async () => {

@@ -4,6 +4,7 @@ import * as identity from './202611280002_identity_roles_sessions.js';
 import * as config from './202611280003_config_versions.js';
 import * as webhooks from './202611280004_webhooks.js';
 import * as plugins from './202611280005_plugins.js';
+import * as idempotency from './202611280006_idempotency_keys.js';
 
 /** Every migration, by name; names sort in the order they run. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '202611280003_config_versions': config,
   '202611280004_webhooks': webhooks,
   '202611280005_plugins': plugins,
+  '202611280006_idempotency_keys': idempotency,
 };

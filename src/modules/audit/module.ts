@@ -15,8 +15,9 @@ export function createAuditModule(deps: { db: Kysely<Tables>; change: Change; re
 }
 
 /** Runs the retention purge now and then every `intervalMs`; returns a stop function. */
-export function startRetention(service: AuditService, logger: Logger, intervalMs = 3600_000): () => void {
+export function startRetention(service: AuditService, logger: Logger, also: (() => Promise<void>)[] = [], intervalMs = 3600_000): () => void {
   const run = () => {
+    for (const task of also) task().catch((err: unknown) => logger.warn({ err }, 'a retention task failed; it will run again'));
     service.purge().then(
       (n) => n > 0 && logger.info({ deleted: n }, 'audit retention purged old events'),
       (err: unknown) => logger.error({ err }, 'audit retention purge failed; it will run again'),

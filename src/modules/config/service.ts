@@ -73,7 +73,7 @@ export function createConfigService({ db, change, store, clock, logger, pollMs =
       if (latest !== current.version) throw stale(latest);
       const { actor, actorName } = actorOf(ctx);
       await store.insert(trx, { version, document: JSON.stringify(next), diff: JSON.stringify(ops), created_at: clock.now(), actor, actor_name: actorName });
-      return { before: { version: current.version, document: current.document }, after: { version, document: next, diff: ops } };
+      return { before: { version: current.version, document: current.document }, after: { version, dry_run: false, document: next, diff: ops } };
     });
     swap(version, next);
     return { version, dry_run: false, document: next, diff: ops };

@@ -56,7 +56,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhooksServi
   app.post('/:id/recover', {
     config: { scope: 'webhooks:write', action: 'webhook.recover' },
     schema: { operationId: 'recoverWebhook', tags: ['webhooks'], summary: 'Queue again every subscribed event of a time window', params: IdParams, body: RecoverBody, response: { 202: Recovered } },
-  }, async (req, reply) => reply.code(202).send({ requeued: await webhooks.recover(req.ctx, req.params.id, req.body) }));
+  }, async (req, reply) => reply.code(202).send(await webhooks.recover(req.ctx, req.params.id, req.body)));
 
   app.post('/:id/test', {
     config: { scope: 'webhooks:write', action: 'webhook.test' },

@@ -147,7 +147,7 @@ export function createWebhooksService({ db, change, store, ids, clock, settings 
     },
 
     /** Queues again every subscribed event of a window (a receiver that lost data). Returns the count. */
-    async recover(ctx: RequestCtx, id: string, window: { since: string; until?: string | undefined }): Promise<number> {
+    async recover(ctx: RequestCtx, id: string, window: { since: string; until?: string | undefined }): Promise<{ requeued: number }> {
       const hook = await load(id);
       const since = Date.parse(window.since);
       const until = window.until ? Date.parse(window.until) : clock.now() + 1;
@@ -164,7 +164,7 @@ export function createWebhooksService({ db, change, store, ids, clock, settings 
             status: 'pending', attempts: 0, next_attempt_at: now, lock_token: null, locked_until: null, last_error: null, last_status_code: null, created_at: now, updated_at: now,
           }, true);
         }
-        return { before: null, after: n };
+        return { before: null, after: { requeued: n } };
       });
     },
 
