@@ -77,6 +77,11 @@ async function recordFailure(deps: ChangeDeps, ctx: RequestCtx, spec: ChangeSpec
   const app = error instanceof AppError ? error : undefined;
   const outcome = app && (app.status === 401 || app.status === 403 || app.code === 'plugin.denied') ? 'denied' : 'error';
   const detail = app ? `${app.code}: ${app.detail ?? app.title}` : 'internal';
+  if (app?.code === 'unavailable' && !(err instanceof AppError)) {
+    // The database itself is busy or gone: a second write would wait as long and fail the same way.
+    deps.logger.warn({ action: spec.action, detail }, 'a change failed because the database is unavailable; not audited');
+    return error;
+  }
   try {
     await deps.db.transaction().execute((trx) =>
       deps.audit.append(trx, ctx, { id: deps.ids.next('evt'), action: spec.action, target: spec.target, outcome, detail }),
