@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, killAllChildrenNow, startChild, stopAllChildren, stopChild, waitForHttp } from './lib/children.js';
-import { MAIN, countRows, generateToken, sanityCheck, scrubInheritedEnv, seedUsers, startGatehouse, type DbCounts } from './lib/gatehouse.js';
+import { BENCH_LIMIT, MAIN, countRows, liftRateLimit, generateToken, sanityCheck, scrubInheritedEnv, seedUsers, startGatehouse, type DbCounts } from './lib/gatehouse.js';
 import { createRequest, getByIdRequest, listRequest, measure, type Run, type Scenario } from './lib/load.js';
 import { describeMachine, type Machine } from './lib/machine.js';
 import { parseOptions, usage, type BenchOptions } from './lib/options.js';
@@ -17,7 +17,7 @@ const OUT_DIR = 'bench/out';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-type Expected = { users: number; changes: number; inFlightAllowance: number };
+type Expected = { createdCounted: number; inFlightAllowance: number };
 
 type Report = {
   startedAt: string;
@@ -27,8 +27,9 @@ type Report = {
   loadavgAtEnd: number[];
   summaries: Summary[];
   runs: Record<string, Run[]>;
-  dbCounts: DbCounts | null;
-  expectedCounts: Expected | null;
+  dbCountsBeforeLoad: DbCounts;
+  dbCounts: DbCounts;
+  expectedCounts: Expected;
   gatehouseWarnings: string[];
   problems: string[];
 };
@@ -48,13 +49,13 @@ async function runBaseline(options: BenchOptions, token: string): Promise<Run[]>
     const url = `http://${HOST}:${port}`;
     await waitForHttp(child, `${url}/healthz`);
     log(`\nbaseline: bare node:http (pid ${child.pid}) at ${url}`);
-    return await measure(url, 'baseline', getByIdRequest(token, fakeIds(options.seed)), options, log);
+    return await measure(url, child.pid, 'baseline', getByIdRequest(token, fakeIds(options.seed)), options, log);
   } finally {
     await stopChild(child);
   }
 }
 
-type GatehouseOutcome = { runs: Record<string, Run[]>; scenarios: Scenario[]; counts: DbCounts; warnings: string[]; seeded: number };
+type GatehouseOutcome = { runs: Record<string, Run[]>; scenarios: Scenario[]; before: DbCounts; counts: DbCounts; warnings: string[] };
 
 async function runGatehouse(options: BenchOptions, token: string, tag: string): Promise<GatehouseOutcome> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
@@ -63,9 +64,13 @@ async function runGatehouse(options: BenchOptions, token: string, tag: string): 
   try {
     const child = await startGatehouse({ host: HOST, port, dataDir, token });
     log(`\ngatehouse: ${MAIN} serve (pid ${child.pid}) at ${url}, SQLite in ${dataDir}`);
+    const tokenId = await liftRateLimit(url, token);
+    log(`  rate limit for the bench token ${tokenId}: ${BENCH_LIMIT.max} per ${BENCH_LIMIT.window_s} s (config by_token)`);
     const ids = await seedUsers(url, token, options.seed, tag);
     await sanityCheck(url, token, ids);
     log(`  seeded ${ids.length} users; one GET, one list checked by hand`);
+    // Read through a second SQLite connection (WAL lets it run beside the server's).
+    const before = countRows(dataDir);
 
     const scenarios: Scenario[] = [
       { key: 'get', title: 'GET /api/users/{id}', goal: 0.5, request: getByIdRequest(token, ids) },
@@ -73,10 +78,10 @@ async function runGatehouse(options: BenchOptions, token: string, tag: string): 
       { key: 'create', title: 'POST /api/users', goal: 0.2, request: createRequest(token, tag) },
     ];
     const runs: Record<string, Run[]> = {};
-    for (const s of scenarios) runs[s.key] = await measure(url, s.key.padEnd(8), s.request, options, log);
+    for (const s of scenarios) runs[s.key] = await measure(url, child.pid, s.key.padEnd(8), s.request, options, log);
 
     await stopChild(child);
-    return { runs, scenarios, counts: countRows(dataDir), warnings: child.warnings, seeded: ids.length };
+    return { runs, scenarios, before, counts: countRows(dataDir), warnings: child.warnings };
   } finally {
     await stopAllChildren();
     rmSync(dataDir, { recursive: true, force: true });
@@ -84,22 +89,26 @@ async function runGatehouse(options: BenchOptions, token: string, tag: string): 
 }
 
 /**
- * Every successful change writes one audit row and one outbox row: bootstrap (user + token), seeds, POSTs.
- * autocannon stops counting at the end of a run while up to `connections × pipelining` requests are still in
- * flight; the server completes those, so the tables may hold up to that many more rows per run than counted.
+ * Every successful change writes one user (for a create), one audit row and one outbox row in one transaction,
+ * so each table grows by the POSTs counted. autocannon stops counting at the end of a run while up to
+ * `connections × pipelining` requests are still in flight; the server completes those, so the tables may hold
+ * up to that many more rows per run than counted.
  */
-function checkCounts(counts: DbCounts, seeded: number, createRuns: Run[], options: BenchOptions, problems: string[]): Expected {
+function checkCounts(before: DbCounts, after: DbCounts, createRuns: Run[], options: BenchOptions, problems: string[]): Expected {
   const counted = createRuns.reduce((n, r) => n + r.result['2xx'], 0);
   const inFlight = createRuns.length * options.connections * options.pipelining;
-  const expected = { users: 1 + seeded + counted, changes: 2 + seeded + counted, inFlightAllowance: inFlight };
-  const check = (what: string, actual: number, base: number) => {
-    if (actual < base || actual > base + inFlight) problems.push(`${what}: ${actual} rows, expected ${base} to ${base + inFlight}`);
+  const expected = { createdCounted: counted, inFlightAllowance: inFlight };
+  const check = (what: string, from: number, to: number) => {
+    const grew = to - from;
+    if (grew < counted || grew > counted + inFlight) problems.push(`${what}: grew by ${grew} rows, expected ${counted} to ${counted + inFlight}`);
   };
-  check('users', counts.users, expected.users);
-  check('outbox', counts.outbox, expected.changes);
-  check('audit_events (success)', counts.auditSuccess, expected.changes);
-  if (counts.auditOther > 0) problems.push(`audit_events: ${counts.auditOther} rows with outcome denied/error`);
-  if (counts.outbox !== counts.auditSuccess) problems.push(`outbox (${counts.outbox}) and audit (${counts.auditSuccess}) rows differ`);
+  check('users', before.users, after.users);
+  check('outbox', before.outbox, after.outbox);
+  check('audit_events (success)', before.auditSuccess, after.auditSuccess);
+  if (after.auditOther !== before.auditOther) problems.push(`audit_events: ${after.auditOther - before.auditOther} new rows with outcome denied/error`);
+  if (after.users - before.users !== after.outbox - before.outbox) {
+    problems.push(`users grew by ${after.users - before.users} but outbox by ${after.outbox - before.outbox}`);
+  }
   return expected;
 }
 
@@ -142,7 +151,7 @@ async function main(): Promise<number> {
       problems.push(`${s.title}: ${s.non2xx} non-2xx, ${s.errors} errors, ${s.timeouts} timeouts; status codes ${s.statusCodes}`);
     }
   }
-  const expectedCounts = checkCounts(gh.counts, gh.seeded, gh.runs.create ?? [], options, problems);
+  const expectedCounts = checkCounts(gh.before, gh.counts, gh.runs.create ?? [], options, problems);
 
   log(`\nResults: median of ${options.runs} runs of ${options.duration} s each (req/s = autocannon's mean of per-second samples; latency in ms)\n`);
   log(textTable(summaries));
@@ -158,7 +167,7 @@ async function main(): Promise<number> {
   log(`\nLoad average at start ${machine.loadavgAtStart.join(' ')}, at end ${loadavgAtEnd.join(' ')}; took ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s`);
   const report: Report = {
     startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), options, machine, loadavgAtEnd, summaries,
-    runs: { baseline: baselineRuns, ...gh.runs }, dbCounts: gh.counts, expectedCounts, gatehouseWarnings: gh.warnings, problems,
+    runs: { baseline: baselineRuns, ...gh.runs }, dbCountsBeforeLoad: gh.before, dbCounts: gh.counts, expectedCounts, gatehouseWarnings: gh.warnings, problems,
   };
   mkdirSync(OUT_DIR, { recursive: true });
   const stem = join(OUT_DIR, `http-${startedAt.toISOString().replace(/[:.]/g, '-')}`);

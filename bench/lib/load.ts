@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { cpuSnapshot, cpuUse, type CpuUse } from './cpu.js';
 import type { BenchOptions } from './options.js';
 
 export type Result = autocannon.Result;
@@ -16,7 +17,8 @@ export type Scenario = {
 /** Latency of every response (2xx or not) at autocannon's float-ms precision; its own histogram is whole ms. */
 export type Latency = { samples: number; mean: number; p50: number; p90: number; p99: number; p999: number; max: number };
 
-export type Run = { phase: 'warmup' | 'measured'; index: number; result: Result; latency: Latency };
+/** `cpu`: cores busy during the run, split into the bench (load generator + server) and everything else. */
+export type Run = { phase: 'warmup' | 'measured'; index: number; result: Result; latency: Latency; cpu: CpuUse | null };
 
 /** The request the baseline and `GET /api/users/{id}` both send: a rotating id path with a bearer token. */
 export function getByIdRequest(token: string, ids: readonly string[]): Request {
@@ -70,14 +72,17 @@ class Samples {
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
-/** Runs autocannon once against `url` for `seconds`, timing every response. */
+/** Runs autocannon once against `url` for `seconds`, timing every response and the machine's CPU. */
 export async function fire(
   url: string,
   request: Request,
   options: BenchOptions,
   seconds: number,
-): Promise<{ result: Result; latency: Latency }> {
+  serverPid: number,
+): Promise<{ result: Result; latency: Latency; cpu: CpuUse | null }> {
   const samples = new Samples();
+  const pids = [process.pid, serverPid];
+  const before = cpuSnapshot(pids);
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -90,7 +95,7 @@ export async function fire(
       },
       (err: unknown, result: Result) => {
         if (err) reject(err instanceof Error ? err : new Error('autocannon failed', { cause: err }));
-        else resolve({ result, latency: samples.summary() });
+        else resolve({ result, latency: samples.summary(), cpu: cpuUse(before, cpuSnapshot(pids)) });
       },
     );
     instance.on('response', (_client, _status, _bytes, responseTime) => samples.add(responseTime));
@@ -100,6 +105,7 @@ export async function fire(
 /** A warmup run (unless `--warmup 0`), then `options.runs` measured runs, each reported on one line. */
 export async function measure(
   url: string,
+  serverPid: number,
   label: string,
   request: Request,
   options: BenchOptions,
@@ -107,23 +113,24 @@ export async function measure(
 ): Promise<Run[]> {
   const runs: Run[] = [];
   if (options.warmup > 0) {
-    const run: Run = { phase: 'warmup', index: 0, ...(await fire(url, request, options, options.warmup)) };
+    const run: Run = { phase: 'warmup', index: 0, ...(await fire(url, request, options, options.warmup, serverPid)) };
     runs.push(run);
     log(`  ${label} warmup    ${describe(run)}`);
   }
   for (let i = 1; i <= options.runs; i++) {
-    const run: Run = { phase: 'measured', index: i, ...(await fire(url, request, options, options.duration)) };
+    const run: Run = { phase: 'measured', index: i, ...(await fire(url, request, options, options.duration, serverPid)) };
     runs.push(run);
     log(`  ${label} run ${i}/${options.runs}  ${describe(run)}`);
   }
   return runs;
 }
 
-function describe({ result: r, latency }: Run): string {
+function describe({ result: r, latency, cpu }: Run): string {
   const bad = r.non2xx + r.errors + r.timeouts;
   const problems = bad ? `  !! non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts} ${statusCodes(r)}` : '';
   const rps = Math.round(r.requests.average).toLocaleString('en-US').padStart(7);
-  return `${rps} req/s  p50 ${latency.p50.toFixed(2)} ms  p99 ${latency.p99.toFixed(2)} ms  (${r.requests.total} requests)${problems}`;
+  const machine = cpu ? `  cpu: bench ${cpu.bench.toFixed(2)}, others ${cpu.others.toFixed(2)}, steal ${cpu.steal.toFixed(2)}` : '';
+  return `${rps} req/s  p50 ${latency.p50.toFixed(2)} ms  p99 ${latency.p99.toFixed(2)} ms  (${r.requests.total} requests)${machine}${problems}`;
 }
 
 export function statusCodes(r: Result): string {

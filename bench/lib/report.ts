@@ -14,6 +14,8 @@ export type Summary = {
   p99Runs: number[];
   /** Median req/s over the baseline's median req/s; 1 for the baseline itself. */
   ratio: number;
+  /** Median over the measured runs of the cores other processes kept busy (null without /proc). */
+  othersCoresMedian: number | null;
   goalMet: boolean | null;
   /** Over warmup and measured runs. */
   non2xx: number;
@@ -49,6 +51,7 @@ export function summarize(scenario: Pick<Scenario, 'key' | 'title' | 'goal'>, ru
     p99Median: median(measuredRuns.map((r) => r.latency.p99)),
     p99Runs: measuredRuns.map((r) => r.latency.p99),
     ratio,
+    othersCoresMedian: measuredRuns.every((r) => r.cpu) ? median(measuredRuns.map((r) => r.cpu?.others ?? 0)) : null,
     goalMet: scenario.goal === null ? null : ratio >= scenario.goal,
     non2xx: sum((r) => r.non2xx),
     errors: sum((r) => r.errors),
@@ -59,7 +62,7 @@ export function summarize(scenario: Pick<Scenario, 'key' | 'title' | 'goal'>, ru
 
 type Row = string[];
 
-const HEADER: Row = ['Scenario', 'req/s (median)', 'req/s per run', 'p50 ms', 'p99 ms', 'vs baseline', 'goal', 'met', 'non-2xx/err'];
+const HEADER: Row = ['Scenario', 'req/s (median)', 'req/s per run', 'p50 ms', 'p99 ms', 'vs baseline', 'goal', 'met', 'non-2xx/err', 'others cpu'];
 
 function rows(summaries: Summary[]): Row[] {
   const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -73,6 +76,7 @@ function rows(summaries: Summary[]): Row[] {
     s.goal === null ? '—' : `≥ ${(s.goal * 100).toFixed(0)}%`,
     s.goalMet === null ? '—' : s.goalMet ? 'yes' : 'NO',
     `${s.non2xx}/${s.errors + s.timeouts}`,
+    s.othersCoresMedian === null ? '?' : s.othersCoresMedian.toFixed(2),
   ]);
 }
 
