@@ -59,7 +59,7 @@ export async function up(db: Db): Promise<void> {
     .addUniqueConstraint('audit_events_id_key', ['id'])
     .execute();
   // Every filter is an equality on one of these plus a range on seq (newest first, or after a cursor).
-  for (const cols of [['actor'], ['action'], ['resource'], ['verb'], ['target_id'], ['outcome'], ['ts']]) {
+  for (const cols of [['actor'], ['actor', 'action'], ['action'], ['resource'], ['verb'], ['target_id'], ['outcome'], ['ts']]) {
     await db.schema.createIndex(`audit_events_${cols.join('_')}_seq_idx`).on('audit_events').columns([...cols, 'seq']).execute();
   }
 

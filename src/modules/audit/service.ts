@@ -101,6 +101,8 @@ export function createAuditService({ db, store, change, record, clock, settings 
           if (rows.length === 0) return;
           after = Number(rows[rows.length - 1]?.seq);
           onRows?.(rows.length);
+          // better-sqlite3 is synchronous: give the event loop a turn between batches so requests still get answers.
+          await new Promise((r) => setImmediate(r));
           yield rows.map((r) => (csv ? toCsvRow(r) : JSON.stringify(toAuditEvent(r)))).join('\n') + '\n';
           if (rows.length < EXPORT_BATCH) return;
         }

@@ -35,6 +35,7 @@ export async function verifyChain(db: Kysely<Tables>, store: AuditStore, onProgr
       checked += 1;
     }
     onProgress?.(checked, total);
+    await new Promise((r) => setImmediate(r)); // let other requests run between batches
     if (rows.length < BATCH) break;
   }
   if (expectedSeq - 1 !== head.seq || expectedPrev !== head.hash) {

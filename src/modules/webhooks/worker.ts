@@ -140,14 +140,19 @@ export function createWebhookWorker(deps: Deps) {
     start(intervalMs = 200): void {
       const loop = async () => {
         if (isStopping()) return;
+        let busy = false;
         try {
-          while ((await fanOut()) > 0 && !isStopping());
+          // One fan-out batch, then a claim: under a steady stream of commits the outbox is never empty,
+          // so fanning out "until empty" first would starve sending.
+          const fanned = await fanOut();
           // Sends run on their own; the next round does not wait for a slow endpoint.
-          if (!isStopping()) await claim().then(() => undefined);
+          const claimed = isStopping() ? 0 : (await claim()).length;
+          busy = fanned > 0 || claimed >= CLAIM_BATCH;
         } catch (err) {
           logger.warn({ err }, 'webhook worker round failed; retrying');
         }
-        if (!isStopping()) timer = setTimeout(() => void loop(), intervalMs);
+        // While there is more to do, go again at once; otherwise wait for the next poll.
+        if (!isStopping()) timer = setTimeout(() => void loop(), busy ? 0 : intervalMs);
       };
       void loop();
     },
