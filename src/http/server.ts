@@ -2,6 +2,7 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { DialectHelpers } from '../db/dialects/helpers.js';
+import { AppError } from '../errors.js';
 import { addErrorResponses } from './openapi.js';
 import { problemHandler } from './problem.js';
 import { genReqId } from './request-context.js';
@@ -40,6 +41,10 @@ export async function createServer(logger: Logger, helpers: DialectHelpers): Pro
   });
   app.addHook('onRequest', async (request, reply) => void reply.header('x-request-id', request.id));
   jsonBodiesOnly(app);
+  // Outside /api too (the /api scope has its own, behind authentication), an unknown path is a problem.
+  app.setNotFoundHandler(async (request) => {
+    throw new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0] ?? ''}. The API is under /api; see /docs.`);
+  });
   // TLS is terminated in front of Gatehouse (docs/deploy.md); HSTS and upgrade-insecure-requests belong there.
   await app.register(helmet, { global: true, hsts: false, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
   return { app, routes };

@@ -3,7 +3,14 @@
  * so another instance's revocation is seen within that time; in this process every change that can narrow
  * or end a token's access calls `clear()` synchronously after it commits.
  */
-export type AuthCache<V> = { get(key: string): V | undefined; set(key: string, value: V): void; clear(): void; size(): number };
+export type AuthCache<V> = {
+  get(key: string): V | undefined;
+  set(key: string, value: V): void;
+  /** The cached value, or `load()`'s, cached (a miss too, so a flood of bad secrets costs one query each 500 ms). */
+  getOrLoad(key: string, load: () => Promise<V>): Promise<V>;
+  clear(): void;
+  size(): number;
+};
 
 export function createAuthCache<V>({ max = 10_000, ttlMs = 500, now = () => Date.now() } = {}): AuthCache<V> {
   const entries = new Map<string, { value: V; until: number }>();
@@ -24,6 +31,13 @@ export function createAuthCache<V>({ max = 10_000, ttlMs = 500, now = () => Date
         if (!oldest.done) entries.delete(oldest.value);
       }
       entries.set(key, { value, until: now() + ttlMs });
+    },
+    async getOrLoad(key, load) {
+      const hit = this.get(key);
+      if (hit !== undefined) return hit;
+      const value = await load();
+      this.set(key, value);
+      return value;
     },
     clear: () => entries.clear(),
     size: () => entries.size,

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
-import { fromJson, toBool } from '../db/codecs.js';
+import { fromJson } from '../db/codecs.js';
 import type { PluginsTable, Tables } from '../db/tables.js';
 import { AppError } from '../errors.js';
 import type { RequestCtx } from '../lib/request-ctx.js';
@@ -187,7 +187,6 @@ export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; plu
       const h = health.get(id);
       return { calls: h?.calls ?? 0, failures: h?.failures ?? 0, last_error: h?.last_error ?? null, p99_ms: h ? p99(h.latencies) : null };
     },
-    isLoaded: (id: string) => loaded.some((p) => p.row.id === id && toBool(p.row.enabled)),
   };
 }
 export type PluginHost = ReturnType<typeof createPluginHost>;

@@ -73,6 +73,10 @@ forEachDialect((database) => {
       expect((await counts(app)).outbox).toBe(before.outbox);
     });
 
+    it('an unknown path outside /api is a 404 problem too', async () => {
+      expectProblem(await app.app.inject({ url: '/nothing-here' }), 404, 'not_found');
+    });
+
     it('an unknown /api path is a 404 problem, and needs a token first', async () => {
       expectProblem(await app.request({ method: 'GET', url: '/api/nothing-here' }), 404, 'not_found');
       expectProblem(await app.request({ method: 'GET', url: '/api/nothing-here', token: null }), 401, 'unauthenticated');

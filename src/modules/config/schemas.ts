@@ -12,6 +12,9 @@ const Limit = Type.Object(
 );
 export type Limit = Static<typeof Limit>;
 
+const limitWithDefault = (max: number, windowS: number, description: string) =>
+  Type.Object(Limit.properties, { additionalProperties: false, default: { max, window_s: windowS }, description });
+
 const limitMap = (idPattern: string, description: string) =>
   Type.Record(Type.String({ pattern: idPattern }), Limit, { default: {}, description, additionalProperties: false });
 
@@ -21,9 +24,9 @@ export const ConfigDocument = Type.Object(
     rate_limits: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Turn the API rate limiter off entirely (not for production).' }),
-        default: Type.Object(Limit.properties, { additionalProperties: false, default: { max: 600, window_s: 60 }, description: 'Per token.' }),
-        anonymous: Type.Object(Limit.properties, { additionalProperties: false, default: { max: 60, window_s: 60 }, description: 'Per IP, for requests without a valid token.' }),
-        login: Type.Object(Limit.properties, { additionalProperties: false, default: { max: 10, window_s: 300 }, description: 'POST /api/auth/login per IP and username.' }),
+        default: limitWithDefault(600, 60, 'Per token.'),
+        anonymous: limitWithDefault(60, 60, 'Per IP, for requests without a valid token.'),
+        login: limitWithDefault(10, 300, 'POST /api/auth/login per IP and username.'),
         by_role: limitMap('^role_[0-9a-z]{26}$', 'Per token whose owner has the role; several roles: the most generous.'),
         by_token: limitMap('^tok_[0-9a-z]{26}$', 'Per token, overriding everything else.'),
         store_failure: Type.Union([Type.Literal('local'), Type.Literal('open'), Type.Literal('closed')], {

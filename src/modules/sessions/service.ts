@@ -81,11 +81,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       if (!verifyTokenChecksum(secret, 'gts')) return null;
       const hash = hashToken(secret);
       const now = clock.now();
-      let live = cache.get(hash);
-      if (live === undefined) {
-        live = (await store.findLiveByHash(db, hash, now)) ?? null;
-        cache.set(hash, live);
-      }
+      const live = await cache.getOrLoad(hash, async () => (await store.findLiveByHash(db, hash, now)) ?? null);
       if (!live || live.expiresAt <= now) return null;
       return {
         userId: live.userId, username: live.username, tokenId: live.sessionId, tokenKind: 'session',

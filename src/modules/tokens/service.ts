@@ -79,11 +79,7 @@ export function createTokensService(deps: TokensServiceDeps) {
       if (!verifyTokenChecksum(secret, 'gth')) return null;
       const hash = hashToken(secret);
       const now = clock.now();
-      let live = cache.get(hash);
-      if (live === undefined) {
-        live = (await store.findLiveByHash(db, hash, now)) ?? null;
-        cache.set(hash, live);
-      }
+      const live = await cache.getOrLoad(hash, async () => (await store.findLiveByHash(db, hash, now)) ?? null);
       if (!live || (live.expiresAt !== null && live.expiresAt <= now) || (live.graceUntil !== null && live.graceUntil <= now)) return null;
       touch(live, now);
       return {
