@@ -17,6 +17,12 @@ const CLAIM_BATCH = 100;
 /** In flight at once per endpoint in one worker, so a slow endpoint cannot take every slot. */
 const PER_ENDPOINT = 8;
 const MAX_IN_FLIGHT = 256;
+/**
+ * A lease is short and renewed while the send runs, so the deliveries of a worker that died (SIGKILL, power
+ * loss) go back to the pool within LEASE_MS, whatever the endpoint's timeout.
+ */
+const LEASE_MS = 15_000;
+const RENEW_EVERY_MS = 3_000;
 
 type Deps = {
   db: Kysely<Tables>; helpers: DialectHelpers; store: WebhooksStore; webhooks: Pick<WebhooksService, 'disable'>;
@@ -32,7 +38,10 @@ export function createWebhookWorker(deps: Deps) {
   const { db, helpers, store, clock, ids, logger, settings } = deps;
   const lockToken = `wrk_${randomUUID()}`;
   const inFlight = new Map<string, Set<Promise<void>>>();
+  /** Ids of the deliveries this worker is sending, whose lease the heartbeat renews. */
+  const sending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
   let stopping = false;
   const isStopping = () => stopping;
 
@@ -108,9 +117,11 @@ export function createWebhookWorker(deps: Deps) {
   function track(d: DeliveriesTable): Promise<void> {
     const set = inFlight.get(d.webhook_id) ?? new Set<Promise<void>>();
     inFlight.set(d.webhook_id, set);
+    sending.add(d.id);
     const p = deliver(d).catch((err: unknown) => logger.error({ err, delivery: d.id }, 'delivery failed unexpectedly; its lease will expire and it will be retried'));
     set.add(p);
     void p.finally(() => {
+      sending.delete(d.id);
       set.delete(p);
       if (set.size === 0) inFlight.delete(d.webhook_id);
     });
@@ -124,9 +135,17 @@ export function createWebhookWorker(deps: Deps) {
     const now = clock.now();
     const saturated = [...inFlight.entries()].filter(([, s]) => s.size >= PER_ENDPOINT).map(([id]) => id);
     const claimed = await db.transaction().execute((trx) =>
-      helpers.claimDeliveries(trx, { now, leaseUntil: now + 120_000, lockToken, limit: Math.min(CLAIM_BATCH, MAX_IN_FLIGHT - total), skipWebhooks: saturated }),
+      helpers.claimDeliveries(trx, { now, leaseUntil: now + LEASE_MS, lockToken, limit: Math.min(CLAIM_BATCH, MAX_IN_FLIGHT - total), skipWebhooks: saturated }),
     );
     return claimed.map(track);
+  }
+
+  async function renewLeases(): Promise<void> {
+    try {
+      await store.renew(db, lockToken, [...sending], clock.now() + LEASE_MS);
+    } catch (err) {
+      logger.warn({ err }, 'could not renew webhook delivery leases; another worker may resend them');
+    }
   }
 
   return {
@@ -154,6 +173,8 @@ export function createWebhookWorker(deps: Deps) {
         // While there is more to do, go again at once; otherwise wait for the next poll.
         if (!isStopping()) timer = setTimeout(() => void loop(), busy ? 0 : intervalMs);
       };
+      heartbeat = setInterval(() => void renewLeases(), RENEW_EVERY_MS);
+      heartbeat.unref();
       void loop();
     },
 
@@ -163,6 +184,7 @@ export function createWebhookWorker(deps: Deps) {
       if (timer) clearTimeout(timer);
       const pending = [...inFlight.values()].flatMap((s) => [...s]);
       await Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      clearInterval(heartbeat);
       const released = await store.release(db, lockToken, clock.now());
       if (released) logger.info({ released }, 'webhook worker gave back its leased deliveries');
     },
