@@ -5,7 +5,8 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, killAllChildrenNow, startChild, stopAllChildren, stopChild, waitForHttp } from './lib/children.js';
+import { freePort, startChild, stopAllChildren, stopChild, waitForHttp } from './lib/children.js';
+import { runBench } from './lib/compare.js';
 import { BENCH_LIMIT, MAIN, countRows, liftRateLimit, generateToken, sanityCheck, scrubInheritedEnv, seedUsers, startGatehouse, type DbCounts } from './lib/gatehouse.js';
 import { createRequest, getByIdRequest, listRequest, measure, type Run, type Scenario } from './lib/load.js';
 import { describeMachine, type Machine } from './lib/machine.js';
@@ -177,20 +178,4 @@ async function main(): Promise<number> {
   return problems.length ? 1 : 0;
 }
 
-process.on('exit', killAllChildrenNow);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    log(`\n${signal}: stopping the servers`);
-    void stopAllChildren().finally(() => process.exit(130));
-  });
-}
-
-main()
-  .then((code) => {
-    process.exitCode = code;
-  })
-  .catch(async (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    await stopAllChildren();
-    process.exitCode = 1;
-  });
+runBench(main);

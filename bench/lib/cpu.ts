@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** CPU time from /proc, in clock ticks: the whole machine, and the bench's own processes. */
 export type CpuSnapshot = { total: number; busy: number; steal: number; ours: number; cpus: number } | null;
@@ -39,4 +39,22 @@ export function cpuUse(a: CpuSnapshot, b: CpuSnapshot): CpuUse | null {
   const bench = cores(b.ours - a.ours);
   const machine = cores(b.busy - a.busy);
   return { machine, bench, others: Math.max(0, Math.round((machine - bench) * 100) / 100), steal: cores(b.steal - a.steal) };
+}
+
+/** Pids of processes whose command name is `comm` (e.g. `redis-server`), read from /proc; empty without it. */
+export function pidsNamed(comm: string): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  } catch {
+    return [];
+  }
 }

@@ -11,15 +11,26 @@ export function generateToken(): string {
 }
 
 /** `node dist/src/main.js serve` on SQLite in `dataDir`, with `token` as the bootstrap admin token. */
-export async function startGatehouse(opts: { host: string; port: number; dataDir: string; token: string }): Promise<Child> {
+export async function startGatehouse(opts: {
+  host: string;
+  port: number;
+  dataDir: string;
+  token: string;
+  /** More settings for this instance (`REDIS_URL`, `PLUGINS_DIR`). */
+  env?: Record<string, string>;
+  /** Node flags before the script (`--cpu-prof`). */
+  nodeArgs?: string[];
+  name?: string;
+}): Promise<Child> {
   const env: Record<string, string | undefined> = {
     PORT: String(opts.port),
     HOST: opts.host,
     DATA_DIR: opts.dataDir,
     LOG_LEVEL: 'warn',
     GATEHOUSE_BOOTSTRAP_TOKEN: opts.token,
+    ...opts.env,
   };
-  const child = startChild('gatehouse', process.execPath, [MAIN, 'serve'], env);
+  const child = startChild(opts.name ?? 'gatehouse', process.execPath, [...(opts.nodeArgs ?? []), MAIN, 'serve'], env);
   await waitForHttp(child, `http://${opts.host}:${opts.port}/healthz`);
   return child;
 }
@@ -30,7 +41,8 @@ export function scrubInheritedEnv(): void {
   delete process.env.REDIS_URL;
 }
 
-async function api(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+/** One JSON request to Gatehouse with a bearer token; the answer's status and parsed body (or text). */
+export async function api(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -59,8 +71,7 @@ export async function liftRateLimit(base: string, token: string): Promise<string
   const list = (tokens.json as { data?: { id: string; name: string }[] }).data ?? [];
   const own = list.find((t) => t.name === 'bootstrap');
   if (tokens.status !== 200 || !own) throw new Error(`GET /api/tokens answered ${tokens.status}: ${JSON.stringify(tokens.json)}`);
-  const patch = await api(base, token, 'PATCH', '/api/config', { rate_limits: { by_token: { [own.id]: BENCH_LIMIT } } });
-  if (patch.status !== 200) throw new Error(`PATCH /api/config answered ${patch.status}: ${JSON.stringify(patch.json)}`);
+  await patchConfig(base, token, { rate_limits: { by_token: { [own.id]: BENCH_LIMIT } } });
   return own.id;
 }
 
@@ -119,4 +130,17 @@ export function countRows(dataDir: string): DbCounts {
   } finally {
     db.close();
   }
+}
+
+/** `api`, failing with the answer unless its status is `expected`; the parsed body. */
+export async function apiExpect<T>(base: string, token: string, call: { method: string; path: string; body?: unknown; expected?: number }): Promise<T> {
+  const { status, json } = await api(base, token, call.method, call.path, call.body);
+  const expected = call.expected ?? 200;
+  if (status !== expected) throw new Error(`${call.method} ${call.path} answered ${status} (expected ${expected}): ${JSON.stringify(json)}`);
+  return json as T;
+}
+
+/** `PATCH /api/config` with a merge patch; fails unless 200. */
+export async function patchConfig(base: string, token: string, patch: Record<string, unknown>): Promise<void> {
+  await apiExpect(base, token, { method: 'PATCH', path: '/api/config', body: patch });
 }

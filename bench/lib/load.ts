@@ -20,16 +20,23 @@ export type Latency = { samples: number; mean: number; p50: number; p90: number;
 /** `cpu`: cores busy during the run, split into the bench (load generator + server) and everything else. */
 export type Run = { phase: 'warmup' | 'measured'; index: number; result: Result; latency: Latency; cpu: CpuUse | null };
 
-/** The request the baseline and `GET /api/users/{id}` both send: a rotating id path with a bearer token. */
-export function getByIdRequest(token: string, ids: readonly string[]): Request {
+/**
+ * The request the baseline and `GET /api/users/{id}` both send: a rotating id path with a bearer token.
+ * Given several tokens, each request takes the next one (many clients, each with its own token).
+ */
+export function getByIdRequest(token: string | readonly string[], ids: readonly string[]): Request {
   if (ids.length === 0) throw new Error('no user ids to read');
+  const tokens = typeof token === 'string' ? [token] : token;
+  if (tokens.length === 0) throw new Error('no tokens to send');
   let next = 0;
   return {
     method: 'GET',
-    headers: { authorization: `Bearer ${token}` },
+    headers: { authorization: `Bearer ${String(tokens[0])}` },
     setupRequest: (req) => {
-      const id = ids[next++ % ids.length] ?? ids[0];
-      return { ...req, path: `/api/users/${String(id)}` };
+      const n = next++;
+      const path = `/api/users/${String(ids[n % ids.length])}`;
+      if (tokens.length === 1) return { ...req, path };
+      return { ...req, path, headers: { ...req.headers, authorization: `Bearer ${String(tokens[n % tokens.length])}` } };
     },
   };
 }
@@ -72,16 +79,20 @@ class Samples {
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
-/** Runs autocannon once against `url` for `seconds`, timing every response and the machine's CPU. */
+/**
+ * Runs autocannon once against `url` for `seconds`, timing every response and the machine's CPU.
+ * `serverPids`: the processes under test (server, and e.g. Redis or a plugin server); their CPU counts as the
+ * bench's, not as other processes'.
+ */
 export async function fire(
   url: string,
   request: Request,
   options: BenchOptions,
   seconds: number,
-  serverPid: number,
+  serverPids: number | readonly number[],
 ): Promise<{ result: Result; latency: Latency; cpu: CpuUse | null }> {
   const samples = new Samples();
-  const pids = [process.pid, serverPid];
+  const pids = [process.pid, ...(typeof serverPids === 'number' ? [serverPids] : serverPids)];
   const before = cpuSnapshot(pids);
   return new Promise((resolve, reject) => {
     const instance = autocannon(
@@ -115,17 +126,18 @@ export async function measure(
   if (options.warmup > 0) {
     const run: Run = { phase: 'warmup', index: 0, ...(await fire(url, request, options, options.warmup, serverPid)) };
     runs.push(run);
-    log(`  ${label} warmup    ${describe(run)}`);
+    log(`  ${label} warmup    ${describeRun(run)}`);
   }
   for (let i = 1; i <= options.runs; i++) {
     const run: Run = { phase: 'measured', index: i, ...(await fire(url, request, options, options.duration, serverPid)) };
     runs.push(run);
-    log(`  ${label} run ${i}/${options.runs}  ${describe(run)}`);
+    log(`  ${label} run ${i}/${options.runs}  ${describeRun(run)}`);
   }
   return runs;
 }
 
-function describe({ result: r, latency, cpu }: Run): string {
+/** One run on one line: req/s, p50, p99, requests, CPU, and any non-2xx or error. */
+export function describeRun({ result: r, latency, cpu }: Run): string {
   const bad = r.non2xx + r.errors + r.timeouts;
   const problems = bad ? `  !! non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts} ${statusCodes(r)}` : '';
   const rps = Math.round(r.requests.average).toLocaleString('en-US').padStart(7);

@@ -60,7 +60,7 @@ export function summarize(scenario: Pick<Scenario, 'key' | 'title' | 'goal'>, ru
   };
 }
 
-type Row = string[];
+export type Row = string[];
 
 const HEADER: Row = ['Scenario', 'req/s (median)', 'req/s per run', 'p50 ms', 'p99 ms', 'vs baseline', 'goal', 'met', 'non-2xx/err', 'others cpu'];
 
@@ -80,17 +80,20 @@ function rows(summaries: Summary[]): Row[] {
   ]);
 }
 
-/** A plain-text table for the terminal. */
-export function textTable(summaries: Summary[]): string {
-  const all = [HEADER, ...rows(summaries)];
-  const widths = HEADER.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  const line = (r: Row) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
-  return [line(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...rows(summaries).map(line)].join('\n');
+/** A plain-text table for the terminal: the first column left-aligned, the others right-aligned. */
+export function formatText(header: readonly string[], body: readonly Row[]): string {
+  const all = [header, ...body];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
 /** The same table in Markdown, for `bench/RESULTS.md`. */
-export function markdownTable(summaries: Summary[]): string {
-  const line = (r: Row) => `| ${r.join(' | ')} |`;
-  const align = `|${HEADER.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`;
-  return [line(HEADER), align, ...rows(summaries).map(line)].join('\n');
+export function formatMarkdown(header: readonly string[], body: readonly Row[]): string {
+  const line = (r: readonly string[]) => `| ${r.join(' | ')} |`;
+  const align = `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`;
+  return [line(header), align, ...body.map(line)].join('\n');
 }
+
+export const textTable = (summaries: Summary[]): string => formatText(HEADER, rows(summaries));
+export const markdownTable = (summaries: Summary[]): string => formatMarkdown(HEADER, rows(summaries));
