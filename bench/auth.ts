@@ -3,34 +3,15 @@
  * that has that token only, against the same route on a second instance with scoped service tokens and a
  * session, all in one run. `npm run bench:auth`; see bench/README.md.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort, stopAllChildren, stopChild, type Child } from './lib/children.js';
-import { compare, log, markdownTable, printMachine, runBench, runInterleaved, statusProblems, textTable, writeReport, type Variant } from './lib/compare.js';
-import { BENCH_LIMIT, MAIN, apiExpect, countRows, generateToken, liftRateLimit, patchConfig, sanityCheck, scrubInheritedEnv, seedUsers, startGatehouse, type DbCounts } from './lib/gatehouse.js';
+import { rmSync } from 'node:fs';
+import { stopAllChildren, stopChild } from './lib/children.js';
+import { compare, log, markdownTable, runBench, setUp, runInterleaved, statusProblems, textTable, writeReport, type Variant } from './lib/compare.js';
+import { BENCH_LIMIT, apiExpect, countRows, generateToken, patchConfig, startSeeded, type DbCounts, type Instance } from './lib/gatehouse.js';
 import { getByIdRequest } from './lib/load.js';
-import { describeMachine } from './lib/machine.js';
-import { parseOptions, usage } from './lib/options.js';
 
-const HOST = '127.0.0.1';
 /** Service accounts on the populated instance, each with its own token: the "many clients" variant rotates over them. */
 const SERVICE_TOKENS = 100;
 const PASSWORD = 'bench-password-not-secret';
-
-type Instance = { child: Child; url: string; dataDir: string; ids: string[] };
-
-async function start(name: string, token: string, seed: number, tag: string): Promise<Instance> {
-  const dataDir = mkdtempSync(join(tmpdir(), `gatehouse-bench-auth-${name}-`));
-  const port = await freePort(HOST);
-  const url = `http://${HOST}:${port}`;
-  const child = await startGatehouse({ host: HOST, port, dataDir, token, name });
-  await liftRateLimit(url, token);
-  const ids = await seedUsers(url, token, seed, `${tag}.${name}`);
-  await sanityCheck(url, token, ids);
-  log(`${name}: ${MAIN} serve (pid ${child.pid}) at ${url}, SQLite in ${dataDir}; ${ids.length} users seeded`);
-  return { child, url, dataDir, ids };
-}
 
 type Principals = { scoped: string[]; session: string; roleId: string };
 
@@ -76,23 +57,16 @@ function dbProblems(name: string, before: DbCounts, after: DbCounts): string[] {
 }
 
 async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2));
-  if (options === 'help') {
-    process.stdout.write(usage().replace('npm run bench', 'npm run bench:auth'));
-    return 0;
-  }
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm run bench:auth does).`);
-  scrubInheritedEnv();
-  const startedAt = new Date();
-  const machine = describeMachine();
-  printMachine('Gatehouse authentication bench (issue #3)', machine, options);
+  const setup = setUp('bench:auth', 'Gatehouse authentication bench (issue #3)');
+  if (!setup) return 0;
+  const { options, startedAt, machine } = setup;
   const tag = `bench.${startedAt.getTime().toString(36)}`;
   const admin = generateToken();
   const instances: Instance[] = [];
   try {
-    const bare = await start('bootstrap-only', admin, options.seed, tag);
+    const bare = await startSeeded({ name: 'bootstrap-only', token: admin, seed: options.seed, tag });
     instances.push(bare);
-    const full = await start('populated', admin, options.seed, tag);
+    const full = await startSeeded({ name: 'populated', token: admin, seed: options.seed, tag });
     instances.push(full);
     const principals = await addPrincipals(full, admin, tag);
     await checkPrincipals(full, principals);

@@ -3,13 +3,14 @@
  * rotating order (round 1: A B C, round 2: B C A, …), so a change in the machine's load during the run hits
  * every variant alike instead of the last one. Used by bench/auth.ts, bench/ratelimit.ts, bench/plugins.ts.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { killAllChildrenNow, stopAllChildren } from './children.js';
 import { describeRun, fire, type Request, type Run } from './load.js';
-import type { Machine } from './machine.js';
-import type { BenchOptions } from './options.js';
+import { MAIN, scrubInheritedEnv } from './gatehouse.js';
+import { describeMachine, type Machine } from './machine.js';
+import { parseOptions, usage, type BenchOptions } from './options.js';
 import { formatMarkdown, formatText, summarize, type Row, type Summary } from './report.js';
 
 export const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -92,7 +93,27 @@ function rows(list: readonly Compared[]): Row[] {
 export const textTable = (list: readonly Compared[]): string => formatText(HEADER, rows(list));
 export const markdownTable = (list: readonly Compared[]): string => formatMarkdown(HEADER, rows(list));
 
-export function printMachine(title: string, m: Machine, options: BenchOptions): void {
+export type Setup = { options: BenchOptions; startedAt: Date; machine: Machine };
+
+/**
+ * The common start of a variant bench: flags (`--help` prints the usage with `extraHelp` and yields null),
+ * the built server present, no DATABASE_URL/REDIS_URL inherited, the machine described and printed.
+ */
+export function setUp(script: string, title: string, extraHelp = ''): Setup | null {
+  const options = parseOptions(process.argv.slice(2));
+  if (options === 'help') {
+    process.stdout.write(`${usage().replace('npm run bench', `npm run ${script}`)}${extraHelp}`);
+    return null;
+  }
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm run ${script} does).`);
+  scrubInheritedEnv();
+  const startedAt = new Date();
+  const machine = describeMachine();
+  printMachine(title, machine, options);
+  return { options, startedAt, machine };
+}
+
+function printMachine(title: string, m: Machine, options: BenchOptions): void {
   log(`${title}, ${new Date().toISOString()}`);
   log(`machine: ${m.nproc} cpus (${m.cpuModel}), ${m.memTotal} RAM, ${m.os}`);
   log(`         node ${m.node}, SQLite ${m.sqlite} (better-sqlite3 ${m.betterSqlite3}), autocannon ${m.autocannon}`);

@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { startChild, waitForHttp, type Child } from './children.js';
+import { freePort, startChild, waitForHttp, type Child } from './children.js';
 
 export const MAIN = 'dist/src/main.js';
 
@@ -143,4 +145,24 @@ export async function apiExpect<T>(base: string, token: string, call: { method: 
 /** `PATCH /api/config` with a merge patch; fails unless 200. */
 export async function patchConfig(base: string, token: string, patch: Record<string, unknown>): Promise<void> {
   await apiExpect(base, token, { method: 'PATCH', path: '/api/config', body: patch });
+}
+
+/** A Gatehouse process for a variant bench, on SQLite in its own temporary folder, seeded and checked. */
+export type Instance = { child: Child; url: string; dataDir: string; ids: string[]; tokenId: string };
+
+/**
+ * Starts Gatehouse on 127.0.0.1 in a fresh `DATA_DIR`, lifts the bench token's rate limit (`liftRateLimit`),
+ * seeds `seed` users and checks one GET and one list. The caller removes `dataDir`.
+ */
+export async function startSeeded(opts: { name: string; token: string; seed: number; tag: string; env?: Record<string, string>; nodeArgs?: string[] }): Promise<Instance> {
+  const host = '127.0.0.1';
+  const dataDir = mkdtempSync(join(tmpdir(), `gatehouse-bench-${opts.name}-`));
+  const port = await freePort(host);
+  const url = `http://${host}:${port}`;
+  const child = await startGatehouse({ host, port, dataDir, ...opts });
+  const tokenId = await liftRateLimit(url, opts.token);
+  const ids = await seedUsers(url, opts.token, opts.seed, `${opts.tag}.${opts.name}`);
+  await sanityCheck(url, opts.token, ids);
+  process.stdout.write(`${opts.name}: ${MAIN} serve (pid ${child.pid}) at ${url}, SQLite in ${dataDir}; ${ids.length} users seeded\n`);
+  return { child, url, dataDir, ids, tokenId };
 }
