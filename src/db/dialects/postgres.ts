@@ -9,6 +9,10 @@ export const PG_STATEMENT_TIMEOUT_MS = 10_000;
 
 // int8 (bigint: epoch-ms timestamps, sequence numbers) to number. Our values stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+// json/jsonb stay text, as on SQLite: readers decode with `fromJson`, and the audit export splices the stored
+// text into its lines without a parse and a stringify per row.
+pg.types.setTypeParser(pg.types.builtins.JSONB, (value) => value);
+pg.types.setTypeParser(pg.types.builtins.JSON, (value) => value);
 
 /** A pool that survives a database restart: idle-client errors are logged, never thrown. */
 export function createPostgresDialect(url: string, logger?: Logger): { dialect: PostgresDialect; pool: pg.Pool } {

@@ -9,7 +9,7 @@ import { isId } from '../../lib/ids.js';
 import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
 import { toCsvRow, CSV_COLUMNS } from './csv.js';
 import type { AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
-import { toAuditEvent, type AuditFilters, type AuditStore } from './store.js';
+import { toAuditEventJson, type AuditFilters, type AuditStore } from './store.js';
 import { verifyChain } from './verify.js';
 import type { ConfigDocument } from '../config/schemas.js';
 
@@ -43,14 +43,12 @@ export function createAuditService({ db, store, change, record, clock, settings 
       } else f.targetId = q.target;
     }
     if (q.since !== undefined) {
-      f.sinceTs = Date.parse(q.since);
-      const from = await store.firstSeqAtOrAfter(db, f.sinceTs);
+      const from = await store.firstSeqAtOrAfter(db, Date.parse(q.since));
       if (from === undefined) return null;
       f.fromSeq = from;
     }
     if (q.until !== undefined) {
-      f.untilTs = Date.parse(q.until);
-      const to = await store.lastSeqBefore(db, f.untilTs);
+      const to = await store.lastSeqBefore(db, Date.parse(q.until));
       if (to === undefined) return null;
       f.toSeq = to;
     }
@@ -95,7 +93,7 @@ export function createAuditService({ db, store, change, record, clock, settings 
       async function* lines(): AsyncGenerator<string> {
         if (csv) yield `${CSV_COLUMNS.join(',')}\n`;
         if (!filters) return;
-        let after = (filters.fromSeq ?? 1) - 1;
+        let after = 0;
         for (;;) {
           const rows = await store.batch(db, filters, after, EXPORT_BATCH);
           if (rows.length === 0) return;
@@ -103,7 +101,7 @@ export function createAuditService({ db, store, change, record, clock, settings 
           onRows?.(rows.length);
           // better-sqlite3 is synchronous: give the event loop a turn between batches so requests still get answers.
           await new Promise((r) => setImmediate(r));
-          yield rows.map((r) => (csv ? toCsvRow(r) : JSON.stringify(toAuditEvent(r)))).join('\n') + '\n';
+          yield rows.map(csv ? toCsvRow : toAuditEventJson).join('\n') + '\n';
           if (rows.length < EXPORT_BATCH) return;
         }
       }
