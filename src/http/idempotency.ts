@@ -63,7 +63,8 @@ export function createIdempotency({ db, clock }: { db: Kysely<Tables>; clock: Cl
 
     /** onResponse: a request that did not complete frees its key, so the client may retry it. */
     onResponse: async (request: FastifyRequest): Promise<void> => {
-      const idem = request.ctx.idempotency;
+      // No ctx when the request failed before authentication finished (the database was unreachable).
+      const idem = (request.ctx as RequestCtx | undefined)?.idempotency;
       if (!idem || idem.stored) return;
       await db.deleteFrom('idempotency_keys').where('actor', '=', idem.actor).where('key', '=', idem.key).where('completed_at', 'is', null).execute();
     },

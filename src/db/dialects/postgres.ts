@@ -14,7 +14,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 pg.types.setTypeParser(pg.types.builtins.JSONB, (value) => value);
 pg.types.setTypeParser(pg.types.builtins.JSON, (value) => value);
 
-/** A pool that survives a database restart: idle-client errors are logged, never thrown. */
+/** A pool that survives a database restart: connection errors, idle or in use, are logged, never thrown. */
 export function createPostgresDialect(url: string, logger?: Logger): { dialect: PostgresDialect; pool: pg.Pool } {
   const pool = new pg.Pool({
     connectionString: url,
@@ -24,6 +24,12 @@ export function createPostgresDialect(url: string, logger?: Logger): { dialect: 
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', (err) => logger?.warn({ err: err.message }, 'PostgreSQL connection lost; the pool will reconnect'));
+  // The pool listens for errors only on idle clients. A checked-out client whose server goes away between
+  // two queries (inside a transaction, say) emits 'error' with no listener, which would crash the process
+  // on a database restart; its next query fails (503) and the pool discards it on release.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => logger?.debug({ err: err.message }, 'PostgreSQL connection in use was lost'));
+  });
   return { dialect: new PostgresDialect({ pool }), pool };
 }
 
