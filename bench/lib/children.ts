@@ -16,6 +16,8 @@ export type Child = {
 
 const KEEP_LINES = 200;
 const children = new Set<Child>();
+/** Pids the bench itself is stopping. */
+const stopping = new Set<number>();
 
 /** Starts `command args` with `env` added to this process's environment; tracked until `stopChild`. */
 export function startChild(name: string, command: string, args: string[], env: Record<string, string | undefined>): Child {
@@ -33,7 +35,13 @@ export function startChild(name: string, command: string, args: string[], env: R
   };
   proc.stdout.on('data', collect);
   proc.stderr.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.on('exit', (code, signal) => {
+      // A server that dies under load shows up as connection errors; say who died and how, while it is fresh.
+      if (!stopping.has(proc.pid ?? 0)) process.stderr.write(`\n!! ${name} (pid ${proc.pid}) exited by itself: code ${code}, signal ${signal}; last output:\n${output.slice(-20).join('\n')}\n`);
+      resolve(code);
+    }),
+  );
   const child: Child = { name, pid: proc.pid, process: proc, output, warnings, exited };
   children.add(child);
   void exited.then(() => children.delete(child));
@@ -43,6 +51,7 @@ export function startChild(name: string, command: string, args: string[], env: R
 /** SIGTERM by pid, then SIGKILL when it has not exited within `graceMs`. */
 export async function stopChild(child: Child, graceMs = 5000): Promise<void> {
   if (hasExited(child)) return;
+  stopping.add(child.pid);
   killPid(child.pid, 'SIGTERM');
   const timedOut = await Promise.race([child.exited.then(() => false), sleep(graceMs).then(() => true)]);
   if (timedOut) {
@@ -57,7 +66,10 @@ export async function stopAllChildren(): Promise<void> {
 
 /** Last resort on `process.exit`: synchronous, so only SIGKILL by pid. */
 export function killAllChildrenNow(): void {
-  for (const child of children) killPid(child.pid, 'SIGKILL');
+  for (const child of children) {
+    stopping.add(child.pid);
+    killPid(child.pid, 'SIGKILL');
+  }
 }
 
 function hasExited(child: Child): boolean {

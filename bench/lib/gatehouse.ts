@@ -159,7 +159,10 @@ export async function startSeeded(opts: { name: string; token: string; seed: num
   const dataDir = mkdtempSync(join(tmpdir(), `gatehouse-bench-${opts.name}-`));
   const port = await freePort(host);
   const url = `http://${host}:${port}`;
-  const child = await startGatehouse({ host, port, dataDir, ...opts });
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each server, written when it exits on SIGTERM.
+  const prof = process.env.BENCH_CPU_PROF;
+  const nodeArgs = [...(opts.nodeArgs ?? []), ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${opts.name}-${Date.now()}.cpuprofile`] : [])];
+  const child = await startGatehouse({ host, port, dataDir, ...opts, nodeArgs });
   const tokenId = await liftRateLimit(url, opts.token);
   const ids = await seedUsers(url, opts.token, opts.seed, `${opts.tag}.${opts.name}`);
   await sanityCheck(url, opts.token, ids);
