@@ -62,8 +62,11 @@ export function createOutbound(allowPrivate: () => boolean): { dispatcher(): Age
   return {
     // Read at each call, so a settings change applies to the next delivery.
     dispatcher: () => (allowPrivate() ? open : guarded),
+    // Destroy, not close: close() waits for calls in flight, so a webhook endpoint that never answers would
+    // hold a SIGTERM'd process for its whole timeout (up to 60 s). This runs after the HTTP server has
+    // drained and the worker has given back its leases, so an abandoned send is retried by another worker.
     close: async () => {
-      await Promise.all([guarded.close(), open.close()]);
+      await Promise.all([guarded.destroy(), open.destroy()]);
     },
   };
 }
