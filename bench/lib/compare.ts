@@ -11,7 +11,7 @@ import { describeRun, fire, type Request, type Run } from './load.js';
 import { MAIN, scrubInheritedEnv } from './gatehouse.js';
 import { describeMachine, type Machine } from './machine.js';
 import { parseOptions, usage, type BenchOptions } from './options.js';
-import { formatMarkdown, formatText, summarize, type Row, type Summary } from './report.js';
+import { formatMarkdown, formatText, median, summarize, type Row, type Summary } from './report.js';
 
 export const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -51,7 +51,13 @@ export async function runInterleaved(variants: readonly Variant[], pids: readonl
 /** A goal on one variant, judged against the first variant (the baseline). */
 export type Goal = { text: string; met: (s: Summary, base: Summary) => boolean };
 
-export type Compared = Summary & { deltaP50: number; goalText: string; met: boolean | null };
+/**
+ * `cpuUsPerRequest`: median over the rounds of the CPU the processes under test spent per response;
+ * `cpuShare`: the first variant's over this one's, i.e. the req/s ratio a CPU-bound server would show.
+ */
+export type Compared = Summary & { deltaP50: number; goalText: string; met: boolean | null; cpuUsPerRequest: number; cpuShare: number };
+
+const cpuPerRequest = (runs: readonly Run[]) => median(runs.filter((r) => r.phase === 'measured').map((r) => r.serverCpuUsPerRequest ?? Number.NaN));
 
 /** Summaries against the first variant: ratio of median req/s, and the difference of median p50. */
 export function compare(variants: readonly Pick<Variant, 'key' | 'title'>[], runs: Record<string, Run[]>, goals: Record<string, Goal> = {}): Compared[] {
@@ -62,7 +68,9 @@ export function compare(variants: readonly Pick<Variant, 'key' | 'title'>[], run
   return variants.map((v, i) => {
     const s = i === 0 ? baseSummary : summarize({ ...v, goal: null }, runs[v.key] ?? [], base.reqPerSecMedian);
     const goal = goals[v.key];
-    return { ...s, deltaP50: s.p50Median - base.p50Median, goalText: goal?.text ?? '—', met: goal ? goal.met(s, baseSummary) : null };
+    const cpuUsPerRequest = cpuPerRequest(runs[v.key] ?? []);
+    const cpuShare = cpuPerRequest(runs[first.key] ?? []) / cpuUsPerRequest;
+    return { ...s, deltaP50: s.p50Median - base.p50Median, goalText: goal?.text ?? '—', met: goal ? goal.met(s, baseSummary) : null, cpuUsPerRequest, cpuShare };
   });
 }
 
@@ -71,7 +79,7 @@ export function statusProblems(rows: readonly Compared[]): string[] {
   return rows.filter((s) => s.non2xx || s.errors || s.timeouts).map((s) => `${s.title}: ${s.non2xx} non-2xx, ${s.errors} errors, ${s.timeouts} timeouts; status codes ${s.statusCodes}`);
 }
 
-const HEADER = ['Variant', 'req/s (median)', 'req/s per round', 'p50 ms', 'p99 ms', 'vs first', 'Δ p50 ms', 'goal', 'met', 'non-2xx/err', 'others cpu'];
+const HEADER = ['Variant', 'req/s (median)', 'req/s per round', 'p50 ms', 'p99 ms', 'vs first', 'Δ p50 ms', 'server CPU µs/req', 'CPU vs first', 'goal', 'met', 'non-2xx/err', 'others cpu'];
 
 function rows(list: readonly Compared[]): Row[] {
   const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -83,6 +91,8 @@ function rows(list: readonly Compared[]): Row[] {
     s.p99Median.toFixed(2),
     i === 0 ? '1.00' : `${s.ratio.toFixed(2)} (${(s.ratio * 100).toFixed(0)}%)`,
     i === 0 ? '—' : `${s.deltaP50 >= 0 ? '+' : ''}${s.deltaP50.toFixed(2)}`,
+    int(s.cpuUsPerRequest),
+    i === 0 ? '1.00' : `${s.cpuShare.toFixed(2)} (${(s.cpuShare * 100).toFixed(0)}%)`,
     s.goalText,
     s.met === null ? '—' : s.met ? 'yes' : 'NO',
     `${s.non2xx}/${s.errors + s.timeouts}`,

@@ -6,7 +6,8 @@ export type CpuSnapshot = { total: number; busy: number; steal: number; ours: nu
 /** How busy the machine was between two snapshots, in cores (2 = both cores of a 2-core machine). */
 export type CpuUse = { machine: number; bench: number; others: number; steal: number };
 
-function procTicks(pid: number): number {
+/** utime + stime of one process, in clock ticks (USER_HZ, 100 a second on Linux); 0 when it is gone. */
+export function procTicks(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which may hold spaces: state is field 3, utime 14, stime 15.

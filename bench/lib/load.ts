@@ -1,5 +1,8 @@
 import autocannon from 'autocannon';
-import { cpuSnapshot, cpuUse, type CpuUse } from './cpu.js';
+import { cpuSnapshot, cpuUse, procTicks, type CpuUse } from './cpu.js';
+
+/** USER_HZ: /proc/<pid>/stat counts CPU time in these (100 a second on every Linux build in use). */
+const TICKS_PER_SECOND = 100;
 import type { BenchOptions } from './options.js';
 
 export type Result = autocannon.Result;
@@ -17,8 +20,12 @@ export type Scenario = {
 /** Latency of every response (2xx or not) at autocannon's float-ms precision; its own histogram is whole ms. */
 export type Latency = { samples: number; mean: number; p50: number; p90: number; p99: number; p999: number; max: number };
 
-/** `cpu`: cores busy during the run, split into the bench (load generator + server) and everything else. */
-export type Run = { phase: 'warmup' | 'measured'; index: number; result: Result; latency: Latency; cpu: CpuUse | null };
+/**
+ * `cpu`: cores busy during the run, split into the bench (load generator + server) and everything else.
+ * `serverCpuUsPerRequest`: CPU time of the processes under test (not the load generator) per response, in µs,
+ * from /proc at 10 ms resolution: what a request costs, much less moved by other work than req/s is.
+ */
+export type Run = { phase: 'warmup' | 'measured'; index: number; result: Result; latency: Latency; cpu: CpuUse | null; serverCpuUsPerRequest?: number };
 
 /**
  * The request the baseline and `GET /api/users/{id}` both send: a rotating id path with a bearer token.
@@ -90,9 +97,12 @@ export async function fire(
   options: BenchOptions,
   seconds: number,
   serverPids: number | readonly number[],
-): Promise<{ result: Result; latency: Latency; cpu: CpuUse | null }> {
+): Promise<{ result: Result; latency: Latency; cpu: CpuUse | null; serverCpuUsPerRequest: number }> {
   const samples = new Samples();
-  const pids = [process.pid, ...(typeof serverPids === 'number' ? [serverPids] : serverPids)];
+  const servers = typeof serverPids === 'number' ? [serverPids] : serverPids;
+  const pids = [process.pid, ...servers];
+  const serverTicks = () => servers.reduce((n, pid) => n + procTicks(pid), 0);
+  const ticksBefore = serverTicks();
   const before = cpuSnapshot(pids);
   return new Promise((resolve, reject) => {
     const instance = autocannon(
@@ -106,7 +116,11 @@ export async function fire(
       },
       (err: unknown, result: Result) => {
         if (err) reject(err instanceof Error ? err : new Error('autocannon failed', { cause: err }));
-        else resolve({ result, latency: samples.summary(), cpu: cpuUse(before, cpuSnapshot(pids)) });
+        else {
+          const cpu = cpuUse(before, cpuSnapshot(pids));
+          const serverUs = ((serverTicks() - ticksBefore) * 1e6) / TICKS_PER_SECOND;
+          resolve({ result, latency: samples.summary(), cpu, serverCpuUsPerRequest: Math.round(serverUs / Math.max(1, result.requests.total)) });
+        }
       },
     );
     instance.on('response', (_client, _status, _bytes, responseTime) => samples.add(responseTime));
@@ -137,12 +151,14 @@ export async function measure(
 }
 
 /** One run on one line: req/s, p50, p99, requests, CPU, and any non-2xx or error. */
-export function describeRun({ result: r, latency, cpu }: Run): string {
+export function describeRun(run: Run): string {
+  const { result: r, latency, cpu } = run;
   const bad = r.non2xx + r.errors + r.timeouts;
   const problems = bad ? `  !! non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts} ${statusCodes(r)}` : '';
   const rps = Math.round(r.requests.average).toLocaleString('en-US').padStart(7);
+  const perRequest = run.serverCpuUsPerRequest === undefined ? '' : `  server ${run.serverCpuUsPerRequest} µs CPU/req`;
   const machine = cpu ? `  cpu: bench ${cpu.bench.toFixed(2)}, others ${cpu.others.toFixed(2)}, steal ${cpu.steal.toFixed(2)}` : '';
-  return `${rps} req/s  p50 ${latency.p50.toFixed(2)} ms  p99 ${latency.p99.toFixed(2)} ms  (${r.requests.total} requests)${machine}${problems}`;
+  return `${rps} req/s  p50 ${latency.p50.toFixed(2)} ms  p99 ${latency.p99.toFixed(2)} ms  (${r.requests.total} requests)${perRequest}${machine}${problems}`;
 }
 
 export function statusCodes(r: Result): string {
