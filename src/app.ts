@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createChange, createRecordAudit } from './change.js';
 import type { Database } from './db/create-db.js';
 import type { Env } from './env/schema.js';
+import { registerConsole } from './http/console.js';
 import { createMetrics, registerOps } from './http/ops.js';
 import { openApiRoute, registerOpenApi } from './http/openapi.js';
 import { registerPipeline } from './http/pipeline.js';
@@ -80,6 +81,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(rateLimitPlugin, { global: false, store });
   await registerOpenApi(app, VERSION);
   await registerOps(app, { db, metrics });
+  await registerConsole(app);
 
   await app.register(async (api) => {
     const hooks = registerPipeline(api, {

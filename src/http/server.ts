@@ -2,7 +2,6 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { DialectHelpers } from '../db/dialects/helpers.js';
-import { AppError } from '../errors.js';
 import { addErrorResponses } from './openapi.js';
 import { problemHandler } from './problem.js';
 import { genReqId } from './request-context.js';
@@ -21,6 +20,25 @@ const SERVER_OPTIONS = {
   requestIdHeader: false,
   routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true },
 } as const;
+
+/**
+ * The console's policy: scripts only from this origin and never inline, no plugins, no framing. Inline styles
+ * are allowed because Mantine and CodeMirror set CSS variables and element styles at run time.
+ */
+const CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  scriptSrcAttr: ["'none'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+  fontSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  upgradeInsecureRequests: null,
+};
 
 export type RegisteredRoute = { method: string; url: string; scope: string | undefined; hidden: boolean };
 
@@ -41,12 +59,8 @@ export async function createServer(logger: Logger, helpers: DialectHelpers): Pro
   });
   app.addHook('onRequest', async (request, reply) => void reply.header('x-request-id', request.id));
   jsonBodiesOnly(app);
-  // Outside /api too (the /api scope has its own, behind authentication), an unknown path is a problem.
-  app.setNotFoundHandler(async (request) => {
-    throw new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0] ?? ''}. The API is under /api; see /docs.`);
-  });
   // TLS is terminated in front of Gatehouse (docs/deploy.md); HSTS and upgrade-insecure-requests belong there.
-  await app.register(helmet, { global: true, hsts: false, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+  await app.register(helmet, { global: true, hsts: false, contentSecurityPolicy: { directives: CSP } });
   return { app, routes };
 }
 
