@@ -46,7 +46,8 @@ export async function buildApp(deps: AppDeps) {
   let allowPrivate = false;
   const pluginCalls = createOutbound(() => allowPrivate);
   const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), dispatcher: () => pluginCalls.dispatcher() });
-  const change = createChange({ db, helpers, audit, outbox: createOutbox({ clock }), ids, logger, hooks: host });
+  const outbox = createOutbox({ clock });
+  const change = createChange({ db, helpers, audit, outbox, ids, logger, hooks: host });
   const record = createRecordAudit({ db, audit, ids });
   const passwords = createPasswords();
 
@@ -69,7 +70,7 @@ export async function buildApp(deps: AppDeps) {
   const tokens = createTokensModule({ db, change, ids, clock, logger, settings, cache: tokenCache, permissionsOf: (q, id) => roles.service.permissionsOf(q, id), onAccessChange });
   const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, settings, users: users.service, cache: sessionCache });
   const audits = createAuditModule({ db, change, record, clock, settings });
-  const webhooks = createWebhooksModule({ db, helpers, change, ids, clock, logger, settings });
+  const webhooks = createWebhooksModule({ db, helpers, change, ids, clock, logger, settings, outbox });
   const plugins = createPluginsModule({ db, change, ids, clock, host, pluginsDir: resolve(env.PLUGINS_DIR), settings });
   app.addHook('onClose', webhooks.close);
   const resolvePrincipal = (secret: string) => (secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret));

@@ -48,14 +48,18 @@ export function createChange(deps: ChangeDeps): Change {
     try {
       // A plugin call is network or CPU work: it runs before the transaction, never inside it.
       await deps.hooks?.runBefore(ctx, spec);
-      return await db.transaction().execute(async (trx) => {
+      let evented = false;
+      const result = await db.transaction().execute(async (trx) => {
         const { before, after } = await write(trx);
         const id = ids.next('evt');
         const { input: _input, ...auditSpec } = spec;
         try {
           // The event carries the resource after the change, or before it for a delete. Sign-ins and
           // sign-outs are audit events only.
-          if (catalog[spec.action].event) await outbox.insert(trx, { id, type: spec.action, data: after ?? before });
+          if (catalog[spec.action].event) {
+            await outbox.insert(trx, { id, type: spec.action, data: after ?? before });
+            evented = true;
+          }
           await audit.append(trx, ctx, { id, ...auditSpec, outcome: 'success', before, after });
           if (ctx.idempotency && !ctx.idempotency.stored) await storeAnswer(trx, ctx.idempotency, after, Date.now());
         } catch (err) {
@@ -64,6 +68,8 @@ export function createChange(deps: ChangeDeps): Change {
         }
         return after;
       });
+      if (evented) outbox.committed();
+      return result;
     } catch (err) {
       throw await recordFailure(deps, ctx, spec, err);
     } finally {

@@ -226,5 +226,36 @@ forEachDialect((database) => {
         await app.worker.stop(6000);
       }
     });
+
+    it('a commit wakes the worker: the delivery does not wait for the poll', async () => {
+      const hook = await endpoint();
+      app.worker.start(60_000);
+      try {
+        await new Promise((r) => setTimeout(r, 300)); // the first round has run; the next poll is a minute away
+        const started = Date.now();
+        await newUser();
+        while (rx.at(hook.path).length === 0 && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+        expect(rx.at(hook.path)).toHaveLength(1);
+      } finally {
+        await app.worker.stop(6000);
+      }
+    });
+
+    it('sends at most 8 deliveries of one endpoint at once, and all of them in the end', async () => {
+      const hook = await endpoint({}, ['user.create']);
+      rx.behave(hook.path, { status: 204, delayMs: 400 });
+      for (let i = 0; i < 20; i++) await newUser();
+      app.worker.start(50);
+      try {
+        const started = Date.now();
+        while (rx.at(hook.path).length < 20 && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 20));
+        const arrivals = rx.at(hook.path).map((r) => r.at).sort((a, b) => a - b);
+        expect(arrivals).toHaveLength(20);
+        // Each answer takes 400 ms, so a 9th arrival within 400 ms of the first means 9 were in flight at once.
+        expect(arrivals.filter((t) => t < arrivals[0]! + 390).length).toBeLessThanOrEqual(8);
+      } finally {
+        await app.worker.stop(6000);
+      }
+    });
   });
 });

@@ -5,15 +5,24 @@ import type { DeliveriesTable, OutboxTable, Trx } from '../tables.js';
 export function claimQueries(lockClause: string) {
   const lock = sql.raw(lockClause);
   return {
-    async claimDeliveries(trx: Trx, o: { now: number; leaseUntil: number; lockToken: string; limit: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]> {
+    async claimDeliveries(trx: Trx, o: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]> {
       const skip = o.skipWebhooks.length ? sql`and webhook_id not in (${sql.join(o.skipWebhooks)})` : sql``;
+      // The due rows, oldest first, locked (PostgreSQL) in the innermost query, where FOR UPDATE may stand;
+      // then at most `perWebhook` of them per endpoint, so one endpoint's backlog cannot fill a claim.
       const res = await sql<DeliveriesTable>`
         update deliveries set status = 'delivering', lock_token = ${o.lockToken}, locked_until = ${o.leaseUntil}, updated_at = ${o.now}
         where id in (
-          select id from deliveries
-          where ((status = 'pending' and next_attempt_at <= ${o.now}) or (status = 'delivering' and locked_until < ${o.now})) ${skip}
-            and webhook_id in (select id from webhooks where enabled = true)
-          order by next_attempt_at limit ${o.limit} ${lock}
+          select id from (
+            select id, next_attempt_at, row_number() over (partition by webhook_id order by next_attempt_at, id) as rn
+            from (
+              select id, webhook_id, next_attempt_at from deliveries
+              where ((status = 'pending' and next_attempt_at <= ${o.now}) or (status = 'delivering' and locked_until < ${o.now})) ${skip}
+                and webhook_id in (select id from webhooks where enabled = true)
+              order by next_attempt_at limit ${o.limit * 4} ${lock}
+            ) as due
+          ) as ranked
+          where rn <= ${o.perWebhook}
+          order by next_attempt_at limit ${o.limit}
         )
         returning *`.execute(trx);
       return res.rows;

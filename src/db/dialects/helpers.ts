@@ -22,7 +22,7 @@ export type DialectHelpers = {
    * Leases due deliveries (pending and due, or delivering with an expired lease) to one worker, fenced by
    * `lockToken`: `FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite.
    */
-  claimDeliveries(trx: Trx, opts: { now: number; leaseUntil: number; lockToken: string; limit: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]>;
+  claimDeliveries(trx: Trx, opts: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]>;
   /** Takes undispatched outbox events for fan-out, skipping ones another worker holds. */
   claimOutbox(trx: Trx, limit: number): Promise<OutboxTable[]>;
   /** Classifies a driver error so `translate-error.ts` can map it to an error code. */

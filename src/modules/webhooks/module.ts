@@ -8,13 +8,14 @@ import type { Clock } from '../../lib/clock.js';
 import type { Ids } from '../../lib/ids.js';
 import { createOutbound } from '../../lib/ssrf-guard.js';
 import type { ConfigDocument } from '../config/schemas.js';
+import type { Outbox } from '../events/outbox.js';
 import { webhooksRoutes } from './routes.js';
 import { createWebhooksService } from './service.js';
 import { createWebhooksStore } from './store.js';
 import { createWebhookWorker } from './worker.js';
 
 export function createWebhooksModule(deps: {
-  db: Kysely<Tables>; helpers: DialectHelpers; change: Change; ids: Ids; clock: Clock; logger: Logger; settings: () => ConfigDocument;
+  db: Kysely<Tables>; helpers: DialectHelpers; change: Change; ids: Ids; clock: Clock; logger: Logger; settings: () => ConfigDocument; outbox?: Pick<Outbox, 'onCommitted'>;
 }) {
   const store = createWebhooksStore();
   const service = createWebhooksService({ ...deps, store });

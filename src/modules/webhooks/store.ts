@@ -69,6 +69,15 @@ export function createWebhooksStore() {
         })
         .execute();
     },
+    /** The fan-out of a batch of events: one multi-row insert per 500 rows; existing (endpoint, event) rows stay. */
+    async insertDeliveries(q: Queryable, rows: DeliveriesTable[]): Promise<void> {
+      for (let i = 0; i < rows.length; i += 500) {
+        await q.insertInto('deliveries').values(rows.slice(i, i + 500)).onConflict((oc) => oc.columns(['webhook_id', 'event_id']).doNothing()).execute();
+      }
+    },
+    async findMany(q: Queryable, ids: string[]): Promise<WebhooksTable[]> {
+      return ids.length ? q.selectFrom('webhooks').selectAll().where('id', 'in', ids).execute() : [];
+    },
     async requeue(q: Queryable, id: string, now: number): Promise<void> {
       await q.updateTable('deliveries').set({ status: 'pending', next_attempt_at: now, lock_token: null, locked_until: null, updated_at: now }).where('id', '=', id).execute();
     },

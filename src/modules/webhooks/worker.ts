@@ -3,10 +3,11 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { fromJson } from '../../db/codecs.js';
 import type { DialectHelpers } from '../../db/dialects/helpers.js';
-import type { DeliveriesTable, Tables, WebhooksTable } from '../../db/tables.js';
+import type { DeliveriesTable, DeliveryAttemptsTable, Tables, WebhooksTable } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Ids } from '../../lib/ids.js';
 import type { ConfigDocument } from '../config/schemas.js';
+import type { Outbox } from '../events/outbox.js';
 import { payloadOf, subscribed } from './matching.js';
 import { sendSigned, type SendResult } from './sender.js';
 import type { WebhooksService } from './service.js';
@@ -14,20 +15,31 @@ import type { WebhooksStore } from './store.js';
 import type { Dispatcher } from 'undici';
 
 const CLAIM_BATCH = 100;
-/** In flight at once per endpoint in one worker, so a slow endpoint cannot take every slot. */
+const FAN_OUT_BATCH = 500;
+/** Sends in flight at once per endpoint in one worker, so a slow endpoint cannot take every slot. */
 const PER_ENDPOINT = 8;
-const MAX_IN_FLIGHT = 256;
+/** Deliveries of one endpoint one claim may lease (they wait in memory for a sending slot). */
+const CLAIM_PER_ENDPOINT = 64;
+/** Leased deliveries held by one worker (sending or queued behind their endpoint's cap). */
+const MAX_HELD = 1024;
 /**
- * A lease is short and renewed while the send runs, so the deliveries of a worker that died (SIGKILL, power
- * loss) go back to the pool within LEASE_MS, whatever the endpoint's timeout.
+ * A lease is short and renewed while the delivery is held, so the deliveries of a worker that died (SIGKILL,
+ * power loss) go back to the pool within LEASE_MS, whatever the endpoint's timeout.
  */
-const LEASE_MS = 15_000;
-const RENEW_EVERY_MS = 3_000;
+const LEASE_MS = 30_000;
+const RENEW_EVERY_MS = 5_000;
 
 type Deps = {
   db: Kysely<Tables>; helpers: DialectHelpers; store: WebhooksStore; webhooks: Pick<WebhooksService, 'disable'>;
   clock: Clock; ids: Ids; logger: Logger; settings: () => ConfigDocument; dispatcher: () => Dispatcher;
+  /** When given, the worker runs a round as soon as a change with events commits in this process. */
+  outbox?: Pick<Outbox, 'onCommitted'>;
 };
+
+type Finished = { delivery: DeliveriesTable; attempt: DeliveryAttemptsTable; next: Partial<DeliveriesTable>; done: (recorded: boolean) => void };
+
+/** One endpoint's held deliveries: at most PER_ENDPOINT sending, the rest waiting in claim order. */
+type Lane = { sending: number; waiting: DeliveriesTable[]; hook: WebhooksTable };
 
 /**
  * Delivers the outbox: fans each committed event out into one delivery row per subscribed endpoint, then
@@ -37,31 +49,40 @@ type Deps = {
 export function createWebhookWorker(deps: Deps) {
   const { db, helpers, store, clock, ids, logger, settings } = deps;
   const lockToken = `wrk_${randomUUID()}`;
-  const inFlight = new Map<string, Set<Promise<void>>>();
-  /** Ids of the deliveries this worker is sending, whose lease the heartbeat renews. */
-  const sending = new Set<string>();
+  /** Held deliveries by endpoint id. */
+  const lanes = new Map<string, Lane>();
+  /** Ids of every held delivery, whose lease the heartbeat renews. */
+  const held = new Set<string>();
+  const pending = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let running = false;
+  /** The last claim left due work behind (capacity or full lanes): a finished send wakes the loop. */
+  let starved = false;
+  let again = false;
   let stopping = false;
   const isStopping = () => stopping;
 
   async function fanOut(): Promise<number> {
     return db.transaction().execute(async (trx) => {
-      const events = await helpers.claimOutbox(trx, 500);
+      const events = await helpers.claimOutbox(trx, FAN_OUT_BATCH);
       if (events.length === 0) return 0;
       const hooks = await store.enabled(trx);
       const now = clock.now();
+      const rows: DeliveriesTable[] = [];
       for (const e of events) {
         const data = fromJson<unknown>(e.data);
         // An endpoint receives the events committed from its creation on, not older ones still in the outbox.
         const targets = hooks.filter((w) => Number(w.created_at) <= Number(e.created_at) && subscribed(fromJson<string[]>(w.events), e.type));
         for (const h of targets) {
-          await store.upsertDelivery(trx, {
+          rows.push({
             id: ids.next('dlv'), webhook_id: h.id, event_id: e.id, event_type: e.type, payload: payloadOf(e.type, Number(e.created_at), data),
             status: 'pending', attempts: 0, next_attempt_at: now, lock_token: null, locked_until: null, last_error: null, last_status_code: null, created_at: now, updated_at: now,
-          }, false);
+          });
         }
       }
+      await store.insertDeliveries(trx, rows);
       await store.markDispatched(trx, events.map((e) => e.id), now);
       return events.length;
     });
@@ -77,9 +98,35 @@ export function createWebhookWorker(deps: Deps) {
     return now + Math.round(wait * 1000);
   }
 
-  async function deliver(d: DeliveriesTable): Promise<void> {
-    const hook = await store.find(db, d.webhook_id);
-    if (!hook) return;
+  // Attempts finished in the same turn of the event loop are recorded in one transaction: two statements
+  // each, but one commit for all of them.
+  let finished: Finished[] = [];
+  let flushing: Promise<void> | undefined;
+  function record(f: Finished): void {
+    finished.push(f);
+    flushing ??= new Promise<void>((r) => setImmediate(r)).then(flush);
+  }
+  async function flush(): Promise<void> {
+    const batch = finished;
+    finished = [];
+    flushing = undefined;
+    try {
+      // In id order, as the lease renewal locks them, so the two never deadlock on PostgreSQL.
+      batch.sort((x, y) => (x.delivery.id < y.delivery.id ? -1 : 1));
+      const recorded = await db.transaction().execute(async (trx) => {
+        const out: boolean[] = [];
+        for (const f of batch) out.push(await store.finishAttempt(trx, { id: f.delivery.id, lockToken }, f.attempt, f.next));
+        return out;
+      });
+      batch.forEach((f, i) => f.done(recorded[i] ?? false));
+    } catch (err) {
+      // Not recorded: the leases run out and the deliveries are sent again (at least once).
+      logger.warn({ err, deliveries: batch.length }, 'could not record webhook attempts; they will be retried when their lease expires');
+      for (const f of batch) f.done(false);
+    }
+  }
+
+  async function deliver(d: DeliveriesTable, hook: WebhooksTable): Promise<void> {
     const cfg = settings().webhooks;
     const now = clock.now();
     const secrets = hook.prev_secret && hook.prev_secret_until !== null && Number(hook.prev_secret_until) > now ? [hook.secret, hook.prev_secret] : [hook.secret];
@@ -90,100 +137,172 @@ export function createWebhookWorker(deps: Deps) {
     const at = clock.now();
     const attempts = d.attempts + 1;
     const next = result.ok ? null : nextAttempt(hook, attempts, result, at);
-    const recorded = await store.finishAttempt(db, { id: d.id, lockToken }, {
-      id: ids.next('dlv'), delivery_id: d.id, attempted_at: at, status_code: result.statusCode, latency_ms: result.latencyMs,
-      error: result.error, response_excerpt: result.excerpt,
-    }, {
-      status: result.ok ? 'succeeded' : next === null || result.statusCode === 410 ? 'failed' : 'pending',
-      attempts, next_attempt_at: next ?? at, last_error: result.error, last_status_code: result.statusCode, updated_at: at,
-    });
+    const recorded = await new Promise<boolean>((done) => record({
+      delivery: d,
+      attempt: {
+        id: ids.next('dlv'), delivery_id: d.id, attempted_at: at, status_code: result.statusCode, latency_ms: result.latencyMs,
+        error: result.error, response_excerpt: result.excerpt,
+      },
+      next: {
+        status: result.ok ? 'succeeded' : next === null || result.statusCode === 410 ? 'failed' : 'pending',
+        attempts, next_attempt_at: next ?? at, last_error: result.error, last_status_code: result.statusCode, updated_at: at,
+      },
+      done,
+    }));
     if (!recorded) return; // our lease expired and another worker took the row over
     await endpointHealth(hook, result, at, cfg.disable_after_days);
   }
 
   async function endpointHealth(hook: WebhooksTable, result: SendResult, at: number, disableAfterDays: number): Promise<void> {
     if (result.ok) {
-      if (hook.failing_since !== null) await store.update(db, hook.id, { failing_since: null, updated_at: at });
+      if (hook.failing_since !== null) {
+        hook.failing_since = null;
+        await store.update(db, hook.id, { failing_since: null, updated_at: at });
+      }
       return;
     }
     if (result.statusCode === 410) return deps.webhooks.disable(hook.id, 'the endpoint answered 410 Gone');
     if (hook.failing_since === null) {
+      hook.failing_since = at;
       await store.update(db, hook.id, { failing_since: at, updated_at: at });
     } else if (at - Number(hook.failing_since) >= disableAfterDays * 86_400_000) {
       await deps.webhooks.disable(hook.id, `failing for ${disableAfterDays} days`);
     }
   }
 
-  function track(d: DeliveriesTable): Promise<void> {
-    const set = inFlight.get(d.webhook_id) ?? new Set<Promise<void>>();
-    inFlight.set(d.webhook_id, set);
-    sending.add(d.id);
-    const p = deliver(d).catch((err: unknown) => logger.error({ err, delivery: d.id }, 'delivery failed unexpectedly; its lease will expire and it will be retried'));
-    set.add(p);
-    void p.finally(() => {
-      sending.delete(d.id);
-      set.delete(p);
-      if (set.size === 0) inFlight.delete(d.webhook_id);
-    });
-    return p;
+  /** Starts as many of the lane's waiting deliveries as its cap allows; drops the lane when it is empty. */
+  function pump(webhookId: string): void {
+    const lane = lanes.get(webhookId);
+    if (!lane) return;
+    while (lane.sending < PER_ENDPOINT) {
+      const d = lane.waiting.shift();
+      if (d === undefined) break;
+      lane.sending += 1;
+      const p = deliver(d, lane.hook).catch((err: unknown) => logger.error({ err, delivery: d.id }, 'delivery failed unexpectedly; its lease will expire and it will be retried'));
+      pending.add(p);
+      void p.finally(() => {
+        pending.delete(p);
+        held.delete(d.id);
+        lane.sending -= 1;
+        if (lane.sending === 0 && lane.waiting.length === 0) lanes.delete(webhookId);
+        else pump(webhookId);
+        // The last claim left work behind and this lane has nothing queued: top up without waiting for the poll.
+        if (starved && lane.waiting.length === 0) {
+          starved = false;
+          wake();
+        }
+      });
+    }
   }
 
-  /** Leases what is due (leaving saturated endpoints out) and starts sending it. */
-  async function claim(): Promise<Promise<void>[]> {
-    const total = [...inFlight.values()].reduce((n, s) => n + s.size, 0);
-    if (total >= MAX_IN_FLIGHT) return [];
+  /** Leases what is due (leaving out endpoints that already hold a full lane) and queues it for sending. */
+  async function claim(): Promise<number> {
+    const saturated = [...lanes.entries()].filter(([, l]) => l.sending + l.waiting.length >= PER_ENDPOINT).map(([id]) => id);
+    const room = Math.min(CLAIM_BATCH, MAX_HELD - held.size);
+    starved = room < CLAIM_BATCH || saturated.length > 0;
+    if (room <= 0) return 0;
     const now = clock.now();
-    const saturated = [...inFlight.entries()].filter(([, s]) => s.size >= PER_ENDPOINT).map(([id]) => id);
     const claimed = await db.transaction().execute((trx) =>
-      helpers.claimDeliveries(trx, { now, leaseUntil: now + LEASE_MS, lockToken, limit: Math.min(CLAIM_BATCH, MAX_IN_FLIGHT - total), skipWebhooks: saturated }),
+      helpers.claimDeliveries(trx, { now, leaseUntil: now + LEASE_MS, lockToken, limit: room, perWebhook: CLAIM_PER_ENDPOINT, skipWebhooks: saturated }),
     );
-    return claimed.map(track);
+    if (claimed.length === 0) return 0;
+    // One read of the claim's endpoints (fresh: a URL, secret or timeout may have changed), not one per delivery.
+    const touched = [...new Set(claimed.map((d) => d.webhook_id))];
+    for (const hook of await store.findMany(db, touched)) {
+      const lane = lanes.get(hook.id);
+      if (lane) lane.hook = hook;
+      else lanes.set(hook.id, { sending: 0, waiting: [], hook });
+    }
+    for (const d of claimed) {
+      const lane = lanes.get(d.webhook_id);
+      if (!lane) continue; // the endpoint was deleted meanwhile; its deliveries went with it
+      if (held.has(d.id)) continue; // ours already (its lease ran out while it waited): never twice at once
+      held.add(d.id);
+      lane.waiting.push(d);
+    }
+    for (const id of touched) pump(id);
+    if (claimed.length >= room) starved = true;
+    return claimed.length;
   }
 
   async function renewLeases(): Promise<void> {
     try {
-      await store.renew(db, lockToken, [...sending], clock.now() + LEASE_MS);
+      await store.renew(db, lockToken, [...held].sort(), clock.now() + LEASE_MS);
     } catch (err) {
       logger.warn({ err }, 'could not renew webhook delivery leases; another worker may resend them');
     }
   }
 
+  /** One round: a fan-out batch, then a claim. True when there is probably more to do at once. */
+  async function round(): Promise<boolean> {
+    // One fan-out batch, then a claim: under a steady stream of commits the outbox is never empty, so
+    // fanning out "until empty" first would starve sending.
+    const fanned = await fanOut();
+    const claimed = isStopping() ? 0 : await claim();
+    return fanned > 0 || claimed >= CLAIM_BATCH;
+  }
+
+  let pollMs = 200;
+  /** Runs rounds back to back while there is work, then sleeps until the poll or a wake-up. */
+  async function loop(): Promise<void> {
+    if (isStopping()) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    clearTimeout(timer);
+    let busy = false;
+    try {
+      busy = await round();
+    } catch (err) {
+      logger.warn({ err }, 'webhook worker round failed; retrying');
+    } finally {
+      running = false;
+    }
+    if (isStopping()) return;
+    const now = busy || again;
+    again = false;
+    timer = setTimeout(() => void loop(), now ? 0 : pollMs);
+  }
+  function wake(): void {
+    if (timer !== undefined) void loop();
+  }
+
   return {
-    /** One round: fan out, claim, and wait for those sends. For tests and `gatehouse worker --once`. */
+    /** One round, waiting for its sends. For tests and `gatehouse worker --once`. */
     async runOnce(): Promise<void> {
       await fanOut();
-      await Promise.all(await claim());
+      await claim();
+      while (pending.size > 0) await Promise.all([...pending]);
+      if (flushing) await flushing;
     },
 
-    /** Runs until `stop()`: polls every `intervalMs`, sends without waiting on slow endpoints. */
+    /**
+     * Runs until `stop()`: a round whenever a change with events commits in this process (when given the
+     * outbox), and at the latest every `intervalMs` (other processes' commits, retries coming due).
+     */
     start(intervalMs = 200): void {
-      const loop = async () => {
-        if (isStopping()) return;
-        let busy = false;
-        try {
-          // One fan-out batch, then a claim: under a steady stream of commits the outbox is never empty,
-          // so fanning out "until empty" first would starve sending.
-          const fanned = await fanOut();
-          // Sends run on their own; the next round does not wait for a slow endpoint.
-          const claimed = isStopping() ? 0 : (await claim()).length;
-          busy = fanned > 0 || claimed >= CLAIM_BATCH;
-        } catch (err) {
-          logger.warn({ err }, 'webhook worker round failed; retrying');
-        }
-        // While there is more to do, go again at once; otherwise wait for the next poll.
-        if (!isStopping()) timer = setTimeout(() => void loop(), busy ? 0 : intervalMs);
-      };
+      stopping = false;
+      pollMs = intervalMs;
+      unsubscribe = deps.outbox?.onCommitted(wake);
       heartbeat = setInterval(() => void renewLeases(), RENEW_EVERY_MS);
       heartbeat.unref();
-      void loop();
+      timer = setTimeout(() => void loop(), 0);
     },
 
     /** Stops claiming, lets sends in flight finish (up to `graceMs`), and gives back what is still leased. */
     async stop(graceMs = 10_000): Promise<void> {
       stopping = true;
-      if (timer) clearTimeout(timer);
-      const pending = [...inFlight.values()].flatMap((s) => [...s]);
-      await Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      unsubscribe?.();
+      clearTimeout(timer);
+      // Queued deliveries are not started any more; they are released below.
+      for (const lane of lanes.values()) {
+        for (const d of lane.waiting) held.delete(d.id);
+        lane.waiting = [];
+      }
+      await Promise.race([Promise.allSettled([...pending]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      if (flushing) await flushing.catch(() => undefined);
       clearInterval(heartbeat);
       const released = await store.release(db, lockToken, clock.now());
       if (released) logger.info({ released }, 'webhook worker gave back its leased deliveries');
