@@ -78,11 +78,27 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const pid = () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) || undefined : undefined);
   let closed = false;
 
-  await pgRun('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
   const start = async () => {
     await pgRun('pg_ctl', ['-D', data, '-o', options, '-l', log, '-w', '-t', '30', 'start']);
   };
-  await start();
+  const kill = async () => {
+    const p = pid();
+    if (p === undefined) return;
+    try {
+      process.kill(p, 'SIGINT'); // the postmaster's "fast shutdown"
+    } catch {
+      return; // already gone
+    }
+    if (!(await waitForExit(p, 15_000))) process.kill(p, 'SIGKILL');
+  };
+  try {
+    await pgRun('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
+    await start();
+  } catch (err) {
+    await kill();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
@@ -97,15 +113,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     close: async () => {
       if (closed) return;
       closed = true;
-      const p = pid();
-      if (p !== undefined) {
-        try {
-          process.kill(p, 'SIGINT'); // the postmaster's "fast shutdown"
-        } catch {
-          // already gone
-        }
-        if (!(await waitForExit(p, 15_000))) process.kill(p, 'SIGKILL');
-      }
+      await kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -142,7 +150,10 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     let out = '';
     exited = new Promise<void>((r) => c.on('exit', () => r()));
     await new Promise<void>((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`redis-server did not start within 10 s:\n${out}`)), 10_000);
+      const timer = setTimeout(() => {
+        c.kill('SIGKILL'); // a failed start leaves no process behind
+        rej(new Error(`redis-server did not start within 10 s:\n${out}`));
+      }, 10_000);
       c.stdout?.on('data', (d: Buffer) => {
         out += d.toString();
         if (out.includes('Ready to accept connections')) {
