@@ -1,4 +1,5 @@
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import { PostgresDialect, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { claimQueries } from './claims.js';
@@ -7,16 +8,23 @@ import type { DialectHelpers, ErrorClass } from './helpers.js';
 /** Cuts off any statement that runs longer; a pathological query answers 503 instead of hanging. */
 export const PG_STATEMENT_TIMEOUT_MS = 10_000;
 
-// int8 (bigint: epoch-ms timestamps, sequence numbers) to number. Our values stay far below 2^53.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
-// json/jsonb stay text, as on SQLite: readers decode with `fromJson`, and the audit export splices the stored
-// text into its lines without a parse and a stringify per row.
-pg.types.setTypeParser(pg.types.builtins.JSONB, (value) => value);
-pg.types.setTypeParser(pg.types.builtins.JSON, (value) => value);
+let loaded: typeof pg | undefined;
+/** `pg` is loaded only when PostgreSQL is used: a SQLite server does not carry it (~16 MiB of RSS). */
+function loadPg(): typeof pg {
+  if (loaded) return loaded;
+  const lib = createRequire(import.meta.url)('pg') as typeof pg;
+  // int8 (bigint: epoch-ms timestamps, sequence numbers) to number. Our values stay far below 2^53.
+  lib.types.setTypeParser(lib.types.builtins.INT8, (value) => Number(value));
+  // json/jsonb stay text, as on SQLite: readers decode with `fromJson`, and the audit export splices the
+  // stored text into its lines without a parse and a stringify per row.
+  lib.types.setTypeParser(lib.types.builtins.JSONB, (value) => value);
+  lib.types.setTypeParser(lib.types.builtins.JSON, (value) => value);
+  return (loaded = lib);
+}
 
 /** A pool that survives a database restart: connection errors, idle or in use, are logged, never thrown. */
 export function createPostgresDialect(url: string, logger?: Logger): { dialect: PostgresDialect; pool: pg.Pool } {
-  const pool = new pg.Pool({
+  const pool = new (loadPg().Pool)({
     connectionString: url,
     max: 10,
     statement_timeout: PG_STATEMENT_TIMEOUT_MS,

@@ -13,7 +13,8 @@ import { toAuditEventJson, type AuditFilters, type AuditStore } from './store.js
 import { verifyChain } from './verify.js';
 import type { ConfigDocument } from '../config/schemas.js';
 
-const EXPORT_BATCH = 2000;
+const EXPORT_BATCH = 1000;
+const EXPORT_CHUNK = 50;
 const PURGE_BATCH = 10_000;
 
 type Filters = Pick<AuditQuery, 'actor' | 'action' | 'since' | 'until' | 'target' | 'outcome'>;
@@ -101,7 +102,10 @@ export function createAuditService({ db, store, change, record, clock, settings 
           onRows?.(rows.length);
           // better-sqlite3 is synchronous: give the event loop a turn between batches so requests still get answers.
           await new Promise((r) => setImmediate(r));
-          yield rows.map(csv ? toCsvRow : toAuditEventJson).join('\n') + '\n';
+          // Chunks of ~100 lines: big enough to write efficiently, small enough to stay out of V8's large-object
+          // space, whose garbage is what made the export's RSS grow (bench/RESULTS.md, audit).
+          const format = csv ? toCsvRow : toAuditEventJson;
+          for (let i = 0; i < rows.length; i += EXPORT_CHUNK) yield rows.slice(i, i + EXPORT_CHUNK).map(format).join('\n') + '\n';
           if (rows.length < EXPORT_BATCH) return;
         }
       }
