@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { stopAllChildren, stopChild } from './lib/children.js';
-import { compare, log, markdownTable, runBench, setUp, runInterleaved, statusProblems, textTable, writeReport, type Variant } from './lib/compare.js';
+import { compare, log, markdownTable, runBench, setUp, runInterleaved, selectVariants, statusProblems, textTable, writeReport } from './lib/compare.js';
 import { BENCH_LIMIT, apiExpect, countRows, generateToken, patchConfig, startSeeded, type DbCounts, type Instance } from './lib/gatehouse.js';
 import { getByIdRequest } from './lib/load.js';
 
@@ -73,13 +73,13 @@ async function main(): Promise<number> {
     log(`populated: role bench-reader (users:read), ${SERVICE_TOKENS} service accounts with a users:read token each, one human user signed in`);
     const before = instances.map((i) => countRows(i.dataDir));
 
-    const variants: Variant[] = [
+    const variants = selectVariants([
       { key: 'bootstrap-only', title: 'admin token, instance with the bootstrap token only', url: bare.url, request: getByIdRequest(admin, bare.ids) },
       { key: 'admin', title: 'admin token, populated instance', url: full.url, request: getByIdRequest(admin, full.ids) },
       { key: 'scoped', title: 'one service token (users:read)', url: full.url, request: getByIdRequest(principals.scoped[0] ?? '', full.ids) },
       { key: `scoped-x${SERVICE_TOKENS}`, title: `${SERVICE_TOKENS} service tokens, next one per request`, url: full.url, request: getByIdRequest(principals.scoped, full.ids) },
       { key: 'session', title: 'session token (human user, same role)', url: full.url, request: getByIdRequest(principals.session, full.ids) },
-    ];
+    ]);
     log('');
     const { runs, problems } = await runInterleaved(variants, instances.map((i) => i.child.pid), options);
     for (const inst of instances) await stopChild(inst.child);

@@ -6,10 +6,11 @@
  */
 import { rmSync } from 'node:fs';
 import { freePort, startChild, stopAllChildren, stopChild, waitForHttp } from './lib/children.js';
-import { compare, log, markdownTable, runBench, runInterleaved, setUp, statusProblems, textTable, writeReport, type Compared, type Goal, type Variant } from './lib/compare.js';
+import { compare, log, markdownTable, runBench, runInterleaved, setUp, selectVariants, statusProblems, textTable, writeReport, type Compared, type Goal } from './lib/compare.js';
 import { apiExpect, countRows, generateToken, patchConfig, startSeeded, type Instance } from './lib/gatehouse.js';
 import { createRequest, type Run } from './lib/load.js';
 import type { BenchOptions } from './lib/options.js';
+import { median } from './lib/report.js';
 
 const HOST = '127.0.0.1';
 const POLICY = { pattern: '[a-z0-9.]+', min_length: 3, max_length: 64, reserved: ['admin', 'root', 'system', 'postmaster'] };
@@ -64,7 +65,7 @@ async function callCheck(count: () => Promise<{ calls: number; failures: number 
 async function phase(ctx: { gh: Instance; token: string; plugins: Plugins; hookUrl: string; pids: number[]; tag: string }, options: BenchOptions) {
   const { gh, token, plugins } = ctx;
   const c = options.connections;
-  const variants: Variant[] = [
+  const variants = selectVariants([
     { key: `c${c}-none`, title: `c=${c}: no plugin`, url: gh.url, request: createRequest(token, `${ctx.tag}.c${c}.none`), prepare: only(gh, token, plugins, []) },
     {
       key: `c${c}-module`, title: `c=${c}: module before-hook (username-policy)`, url: gh.url, request: createRequest(token, `${ctx.tag}.c${c}.module`),
@@ -74,7 +75,8 @@ async function phase(ctx: { gh: Instance; token: string; plugins: Plugins; hookU
       key: `c${c}-http`, title: `c=${c}: http before-hook on loopback`, url: gh.url, request: createRequest(token, `${ctx.tag}.c${c}.http`),
       prepare: only(gh, token, plugins, ['http']), check: await callCheck(async () => ({ calls: await hookCalls(ctx.hookUrl), failures: (await health(gh, token, plugins.http.id)).failures }), c),
     },
-  ];
+  ]);
+  if (variants.length === 0) return null;
   log(`\nphase: ${c} connection${c === 1 ? '' : 's'}`);
   const { runs, problems } = await runInterleaved(variants, ctx.pids, options);
   const goals: Record<string, Goal> = {
@@ -103,8 +105,7 @@ async function main(): Promise<number> {
     const before = countRows(gh.dataDir);
 
     const ctx = { gh, token, plugins, hookUrl, pids: [gh.child.pid, hook.pid], tag };
-    const phases = [await phase(ctx, options)];
-    if (options.connections !== 1) phases.push(await phase(ctx, { ...options, connections: 1 }));
+    const phases = [await phase(ctx, options), options.connections === 1 ? null : await phase(ctx, { ...options, connections: 1 })].filter((p) => p !== null);
     await stopChild(gh.child);
     await stopChild(hook);
     const after = countRows(gh.dataDir);
@@ -119,6 +120,9 @@ async function main(): Promise<number> {
     const rows: Compared[] = phases.flatMap((p) => p.rows);
     log(`\nPOST /api/users: median of ${options.runs} rounds of ${options.duration} s; ratio and Δ p50 against no plugin, per phase\n`);
     for (const p of phases) log(`${textTable(p.rows)}\n`);
+    log('server CPU µs/req split (median over rounds): Gatehouse + hook server');
+    const split = (runs: Run[], pid: number) => median(runs.filter((r) => r.phase === 'measured').map((r) => r.cpuUsPerRequestByPid?.[pid] ?? Number.NaN));
+    for (const p of phases) for (const v of p.variants) log(`  ${v.title.padEnd(44)} ${split(p.runs[v.key] ?? [], gh.child.pid)} + ${split(p.runs[v.key] ?? [], hook.pid)}`);
     if (gh.child.warnings.length) log(`Gatehouse logged ${gh.child.warnings.length} warning/error lines; first ones:\n${gh.child.warnings.slice(0, 5).join('\n')}`);
     log(problems.length ? `\nPROBLEMS:\n- ${problems.join('\n- ')}` : `\nAll ${created} responses 201, every one through its hook, no hook failure, users grew by ${grew}.`);
     writeReport('plugins', startedAt, { options, machine, policy: POLICY, httpManifest: HTTP_MANIFEST, summaries: rows, runs: phases.map((p) => p.runs), dbCounts: { before, after }, warnings: gh.child.warnings, problems }, phases.map((p) => markdownTable(p.rows)).join('\n\n'));

@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { stopAllChildren, stopChild } from './lib/children.js';
-import { compare, log, markdownTable, runBench, setUp, runInterleaved, statusProblems, textTable, writeReport, type Goal, type Variant } from './lib/compare.js';
+import { compare, log, markdownTable, runBench, setUp, runInterleaved, selectVariants, statusProblems, textTable, writeReport, type Goal } from './lib/compare.js';
 import { pidsNamed } from './lib/cpu.js';
 import { BENCH_LIMIT, countRows, generateToken, patchConfig, startSeeded, type Instance } from './lib/gatehouse.js';
 import { getByIdRequest } from './lib/load.js';
@@ -76,12 +76,12 @@ async function main(): Promise<number> {
     instances.push(shared);
     log(`both instances: by_token limit for the bench token ${BENCH_LIMIT.max} per ${BENCH_LIMIT.window_s} s, so the limiter counts every request and refuses none`);
 
-    const variants: Variant[] = [
+    const variants = selectVariants([
       { key: 'off', title: 'limiter off (enabled: false)', url: local.url, request: getByIdRequest(token, local.ids), prepare: () => setLimiter(local, token, false), check: limiterCheck(local, token, null) },
       { key: 'memory', title: 'limiter on, in memory', url: local.url, request: getByIdRequest(token, local.ids), prepare: () => setLimiter(local, token, true), check: limiterCheck(local, token, null) },
       { key: 'redis', title: 'limiter on, Redis', url: shared.url, request: getByIdRequest(token, shared.ids), prepare: () => setLimiter(shared, token, true), check: limiterCheck(shared, token, redis) },
       { key: 'redis-off', title: 'limiter off, Redis instance (control)', url: shared.url, request: getByIdRequest(token, shared.ids), prepare: () => setLimiter(shared, token, false), check: limiterCheck(shared, token, null) },
-    ];
+    ]);
     log('');
     const { runs, problems } = await runInterleaved(variants, [...instances.map((i) => i.child.pid), ...redisPids], options);
     const failures = await storeFailures(shared.url);

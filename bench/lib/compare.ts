@@ -26,6 +26,12 @@ export type Variant = {
   check?: (run: Run) => Promise<string[]>;
 };
 
+/** `BENCH_VARIANTS=key,key`: run only those variants (e.g. one at a time under `BENCH_CPU_PROF`); the first kept is the reference. */
+export function selectVariants(variants: Variant[]): Variant[] {
+  const wanted = process.env.BENCH_VARIANTS?.split(',').map((k) => k.trim()).filter(Boolean);
+  return wanted?.length ? variants.filter((v) => wanted.includes(v.key)) : variants;
+}
+
 /** `pids`: every process under test (servers, Redis, plugin server); their CPU is not counted as others'. */
 export async function runInterleaved(variants: readonly Variant[], pids: readonly number[], options: BenchOptions): Promise<{ runs: Record<string, Run[]>; problems: string[] }> {
   const runs: Record<string, Run[]> = {};

@@ -25,7 +25,16 @@ export type Latency = { samples: number; mean: number; p50: number; p90: number;
  * `serverCpuUsPerRequest`: CPU time of the processes under test (not the load generator) per response, in µs,
  * from /proc at 10 ms resolution: what a request costs, much less moved by other work than req/s is.
  */
-export type Run = { phase: 'warmup' | 'measured'; index: number; result: Result; latency: Latency; cpu: CpuUse | null; serverCpuUsPerRequest?: number };
+export type Run = {
+  phase: 'warmup' | 'measured';
+  index: number;
+  result: Result;
+  latency: Latency;
+  cpu: CpuUse | null;
+  serverCpuUsPerRequest?: number;
+  /** The same, per process under test (pid → µs per response). */
+  cpuUsPerRequestByPid?: Record<number, number>;
+};
 
 /**
  * The request the baseline and `GET /api/users/{id}` both send: a rotating id path with a bearer token.
@@ -97,12 +106,11 @@ export async function fire(
   options: BenchOptions,
   seconds: number,
   serverPids: number | readonly number[],
-): Promise<{ result: Result; latency: Latency; cpu: CpuUse | null; serverCpuUsPerRequest: number }> {
+): Promise<Omit<Run, 'phase' | 'index'>> {
   const samples = new Samples();
   const servers = typeof serverPids === 'number' ? [serverPids] : serverPids;
   const pids = [process.pid, ...servers];
-  const serverTicks = () => servers.reduce((n, pid) => n + procTicks(pid), 0);
-  const ticksBefore = serverTicks();
+  const ticksBefore = servers.map(procTicks);
   const before = cpuSnapshot(pids);
   return new Promise((resolve, reject) => {
     const instance = autocannon(
@@ -118,8 +126,13 @@ export async function fire(
         if (err) reject(err instanceof Error ? err : new Error('autocannon failed', { cause: err }));
         else {
           const cpu = cpuUse(before, cpuSnapshot(pids));
-          const serverUs = ((serverTicks() - ticksBefore) * 1e6) / TICKS_PER_SECOND;
-          resolve({ result, latency: samples.summary(), cpu, serverCpuUsPerRequest: Math.round(serverUs / Math.max(1, result.requests.total)) });
+          const perRequest = (ticks: number) => Math.round((ticks * 1e6) / TICKS_PER_SECOND / Math.max(1, result.requests.total));
+          const used = servers.map((pid, i) => procTicks(pid) - (ticksBefore[i] ?? 0));
+          resolve({
+            result, latency: samples.summary(), cpu,
+            serverCpuUsPerRequest: perRequest(used.reduce((a, b) => a + b, 0)),
+            cpuUsPerRequestByPid: Object.fromEntries(servers.map((pid, i) => [pid, perRequest(used[i] ?? 0)])),
+          });
         }
       },
     );
