@@ -1,18 +1,25 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { createClient } from '../../src/client/index.js';
+import { startReceiver } from '../helpers/receiver.js';
 import { launchChromium, screenshot, startConsole, type Console } from './browser.js';
 
 const XSS = '<img src=x onerror=alert(1)>';
+const createClientFor = (baseUrl: string, token: string) => createClient({ baseUrl, token });
 
 describe('console', () => {
   let gh: Console;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
   const dialogs: string[] = [];
 
   beforeAll(async () => {
-    [gh, browser] = await Promise.all([startConsole(), launchChromium()]);
+    [gh, browser, receiver] = await Promise.all([startConsole(), launchChromium(), startReceiver()]);
+    // The webhook receiver listens on loopback, which the SSRF guard refuses unless config allows it.
+    await gh.api.PATCH('/api/config', { body: { webhooks: { allow_private_targets: true } } as never });
     context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
@@ -22,9 +29,14 @@ describe('console', () => {
       void d.dismiss();
     });
   }, 120_000);
+  // A failing step leaves a picture of what the browser showed.
+  afterEach(async ({ task }) => {
+    if (task.result?.state === 'fail') await screenshot(page, `failed-${task.name.replace(/\W+/g, '-').slice(0, 60)}`);
+  });
   afterAll(async () => {
     await browser.close();
-    await gh.server.stop();
+    await gh.close();
+    await receiver.close();
   });
 
   it('signs in with a password, keeping the session token out of localStorage', async () => {
@@ -97,6 +109,114 @@ describe('console', () => {
     expect(await page.locator('img[src="x"]').count()).toBe(0);
     expect(dialogs).toEqual([]);
     await screenshot(page, 'xss-as-text');
+  });
+
+  it('mints a token and shows its secret once', async () => {
+    await page.goto(`${gh.url}/tokens`);
+    await page.getByRole('button', { name: 'New token' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('textbox', { name: 'Name' }).fill('ci-deploy');
+    await dialog.getByRole('checkbox', { name: 'users:read' }).check();
+    await dialog.getByRole('button', { name: 'Create token' }).click();
+    const secret = (await dialog.getByTestId('secret').textContent()) ?? '';
+    expect(secret).toMatch(/^gth_[0-9A-Za-z]{38}$/);
+    await dialog.getByText('It is shown only this once').waitFor();
+    await screenshot(page, 'token-secret-once');
+    await dialog.getByRole('button', { name: 'I have copied it' }).click();
+    await page.getByRole('table', { name: 'Tokens' }).getByText('ci-deploy').waitFor();
+    expect(await page.content()).not.toContain(secret);
+    const withIt = createClientFor(gh.url, secret);
+    expect((await withIt.GET('/api/users')).response.status).toBe(200);
+    expect((await withIt.GET('/api/roles')).response.status).toBe(403);
+    await page.reload();
+    await page.getByRole('table', { name: 'Tokens' }).getByText('ci-deploy').waitFor();
+    expect(await page.content()).not.toContain(secret);
+  });
+
+  it('changes a rate limit after a diff, and explains a stale version without losing the edit', async () => {
+    await page.goto(`${gh.url}/config`);
+    const max = page.getByRole('group', { name: 'Default', exact: true }).getByRole('textbox', { name: 'Max' });
+    await max.fill('1234');
+    await page.getByText(/Valid · 1 change/).waitFor();
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    const review = page.getByRole('dialog', { name: 'Review changes' });
+    await review.getByRole('table', { name: 'Pending changes' }).getByText('/rate_limits/default/max').waitFor();
+    await screenshot(page, 'config-diff');
+    await review.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText(/Saved as version \d+/).waitFor();
+    expect((await gh.api.GET('/api/config')).data!.rate_limits.default.max).toBe(1234);
+
+    // Someone else saves while this tab edits: the save is refused (412) and the edit survives a reload of the latest.
+    await max.fill('2000');
+    await page.getByText(/Valid · 1 change/).waitFor();
+    await gh.api.PATCH('/api/config', { body: { sessions: { ttl_minutes: 90 } } as never });
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    await review.getByRole('button', { name: 'Save settings' }).click();
+    await review.getByText('Someone else changed the settings meanwhile').waitFor();
+    await screenshot(page, 'config-conflict');
+    await review.getByRole('button', { name: 'Load the latest and reapply my changes' }).click();
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    await review.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText(/Saved as version \d+/).waitFor();
+    const saved = (await gh.api.GET('/api/config')).data!;
+    expect([saved.rate_limits.default.max, saved.sessions.ttl_minutes]).toEqual([2000, 90]);
+  });
+
+  it('registers a plugin and configures it from its JSON Schema', async () => {
+    await page.goto(`${gh.url}/plugins`);
+    await page.getByRole('button', { name: 'Register plugin' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Register plugin' });
+    await dialog.getByPlaceholder('e.g. username-policy').fill('username-policy');
+    await dialog.getByRole('button', { name: 'Register', exact: true }).click();
+    const drawer = page.getByRole('dialog', { name: 'username-policy' });
+    await drawer.getByRole('textbox', { name: 'Max length' }).fill('40');
+    await drawer.getByRole('button', { name: 'Save configuration' }).click();
+    await drawer.getByText('Saved').waitFor();
+    await screenshot(page, 'plugin-registered');
+    await page.keyboard.press('Escape');
+    await page.getByRole('table', { name: 'Plugins' }).getByText('username-policy').waitFor();
+    const plugins = (await gh.api.GET('/api/plugins')).data!.data;
+    expect(plugins.map((p) => [p.name, p.enabled, p.config])).toEqual([['username-policy', true, { max_length: 40 }]]);
+  });
+
+  it('creates a webhook endpoint and shows a delivery with its attempts', async () => {
+    await page.goto(`${gh.url}/webhooks`);
+    await page.getByRole('button', { name: 'New endpoint' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('textbox', { name: 'URL' }).fill(receiver.url('/hook'));
+    await dialog.getByRole('button', { name: 'Create endpoint' }).click();
+    expect(await dialog.getByTestId('secret').textContent()).toMatch(/^whsec_/);
+    await dialog.getByRole('button', { name: 'I have copied it' }).click();
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    const deliveries = page.getByRole('table', { name: 'Deliveries' });
+    await deliveries.getByText('succeeded').first().waitFor({ timeout: 20_000 });
+    await deliveries.getByRole('button', { name: /Attempts of webhook.test/ }).first().click();
+    await page.getByRole('table', { name: /Attempts of dlv_/ }).getByText('204').waitFor();
+    expect(receiver.at('/hook').length).toBeGreaterThan(0);
+    await screenshot(page, 'webhook-delivery');
+  });
+
+  it('finds each of those actions in the audit log, with its changes, and verifies the chain', async () => {
+    await page.goto(`${gh.url}/audit`);
+    for (const action of ['user.create', 'role.assign', 'token.create', 'config.update', 'plugin.register', 'webhook.create']) {
+      await page.getByRole('textbox', { name: 'Action' }).fill(action);
+      await page.getByRole('button', { name: 'Apply' }).click();
+      const table = page.getByRole('table', { name: 'Audit events' });
+      await table.getByText(action, { exact: true }).first().waitFor();
+      await expect.poll(() => table.locator('tbody tr').filter({ hasNotText: action }).count(), { timeout: 10_000 }).toBe(0);
+    }
+    await page.getByRole('table', { name: 'Audit events' }).getByText('webhook.create').first().click();
+    const drawer = page.getByRole('dialog');
+    await drawer.getByRole('table', { name: 'Changes' }).getByText('/url').waitFor();
+    await screenshot(page, 'audit-event');
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'Verify chain' }).click();
+    await page.getByTestId('chain-status').getByText('Chain intact').waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export (NDJSON)' }).click()]);
+    const lines = readFileSync(await download.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string });
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((e) => e.action === 'webhook.create')).toBe(true);
+    await screenshot(page, 'audit-verified');
   });
 
   it('signs out and revokes the session', async () => {

@@ -1,4 +1,4 @@
-import { Button, Group, Modal, PasswordInput, SegmentedControl, Stack, TextInput } from '@mantine/core';
+import { Modal, PasswordInput, SegmentedControl, Stack, TextInput } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { onSubmit } from '../../lib/submit.ts';
@@ -6,6 +6,7 @@ import type { CreateUserBody, User } from '../../../../src/client/index.ts';
 import { api, unwrap } from '../../api.ts';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { fieldErrors } from '../../hooks/use-field-errors.ts';
+import { FormActions } from '../../components/FormActions.tsx';
 
 const FIELDS = ['/username', '/display_name', '/email', '/password', '/kind'];
 const empty = { username: '', display_name: '', email: '', password: '', kind: 'human' as 'human' | 'service' };
@@ -45,10 +46,7 @@ export function CreateUserModal({ opened, onClose, onCreated }: { opened: boolea
             <PasswordInput label="Password" description="Optional: without one, the user cannot sign in to the console." value={form.password} onChange={set('password')} error={errors.of('/password')} autoComplete="new-password" />
           )}
           <ProblemAlert error={create.error} shownFields={FIELDS} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>Cancel</Button>
-            <Button type="submit" loading={create.isPending}>Create user</Button>
-          </Group>
+          <FormActions submit="Create user" pending={create.isPending} onCancel={onClose} />
         </Stack>
       </form>
     </Modal>
