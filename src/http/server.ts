@@ -2,7 +2,6 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { DialectHelpers } from '../db/dialects/helpers.js';
-import { addErrorResponses } from './openapi.js';
 import { problemHandler } from './problem.js';
 import { genReqId } from './request-context.js';
 import { registerValidators } from './validation.js';
@@ -52,7 +51,6 @@ export async function createServer(logger: Logger, helpers: DialectHelpers): Pro
   const app: FastifyInstance = Fastify({ ...SERVER_OPTIONS, loggerInstance: logger as FastifyBaseLogger, genReqId });
   registerValidators(app);
   app.setErrorHandler(problemHandler(helpers));
-  app.addHook('onRoute', addErrorResponses);
   const routes: RegisteredRoute[] = [];
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) routes.push({ method, url: r.url, scope: r.config?.scope, hidden: r.schema?.hide === true });

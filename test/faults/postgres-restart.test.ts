@@ -47,7 +47,7 @@ describe.runIf(postgresServerUrl())('PostgreSQL restart under load', () => {
     server = await startServer({ DATABASE_URL: pgc.url, GATEHOUSE_BOOTSTRAP_TOKEN: admin });
     const generous = { max: 1_000_000, window_s: 60 };
     expect((await call('/api/config', 'PATCH', { rate_limits: { default: generous } })).status).toBe(200);
-  }, 60_000);
+  }, 150_000);
   afterAll(async () => {
     await server?.stop();
     await pgc?.close();

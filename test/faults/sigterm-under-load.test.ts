@@ -54,7 +54,7 @@ describe('SIGTERM under load (SQLite)', () => {
     rx = await startReceiver();
     rx.behave('/slow', { status: 204, delayMs: 120_000 }); // still sending when the worker's grace ends
     rx.behave('/quick', { status: 204, delayMs: 500 });
-    server = await startServer({ GATEHOUSE_BOOTSTRAP_TOKEN: admin }, 20_000, { dataDir });
+    server = await startServer({ GATEHOUSE_BOOTSTRAP_TOKEN: admin }, 60_000, { dataDir });
     const generous = { max: 1_000_000, window_s: 60 };
     expect((await call('/api/config', 'PATCH', { webhooks: { allow_private_targets: true }, rate_limits: { default: generous } })).status).toBe(200);
     for (const [path, timeout] of [['/slow', 60], ['/quick', 10]] as const) {

@@ -24,7 +24,7 @@ describe.runIf(postgresServerUrl() && REDIS)('two instances on PostgreSQL and Re
     const env = { DATABASE_URL: database.url, REDIS_URL: REDIS!, GATEHOUSE_BOOTSTRAP_TOKEN: admin };
     a = await startServer(env);
     b = await startServer(env);
-  }, 60_000);
+  }, 150_000);
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
     await database?.drop();

@@ -40,8 +40,8 @@ describe.runIf(postgresServerUrl())('two workers on PostgreSQL', () => {
     database = await createTestDatabase('postgres');
     const env = { DATABASE_URL: database.url, GATEHOUSE_BOOTSTRAP_TOKEN: admin };
     serve = await startServer(env);
-    worker = await startServer(env, 20_000, { command: 'worker' });
-  }, 60_000);
+    worker = await startServer(env, 60_000, { command: 'worker' });
+  }, 150_000);
   afterAll(async () => {
     await Promise.all([serve?.stop(), worker?.stop()]);
     await database?.drop();

@@ -31,7 +31,7 @@ describe('SIGKILL under a burst of writes (SQLite)', () => {
     rx = await startReceiver();
     let calls = 0;
     const env = { GATEHOUSE_BOOTSTRAP_TOKEN: admin };
-    server = await startServer(env, 20_000, { dataDir });
+    server = await startServer(env, 60_000, { dataDir });
     expect((await call('/api/config', 'PATCH', { webhooks: { allow_private_targets: true }, rate_limits: { default: { max: 100000, window_s: 60 } } })).status).toBe(200);
     const hook = await (await call('/api/webhooks', 'POST', { url: rx.url('/kill'), events: ['user.create'], retry_schedule_s: [0, 1, 1, 1, 1, 1] })).json() as { id: string };
     expect(hook.id).toMatch(/^whk_/);
@@ -57,7 +57,7 @@ describe('SIGKILL under a burst of writes (SQLite)', () => {
     expect(await server.exited).toBeNull(); // killed by the signal
     expect(calls).toBeGreaterThan(0);
 
-    server = await startServer(env, 20_000, { dataDir });
+    server = await startServer(env, 60_000, { dataDir });
     const deadline = Date.now() + 60_000; // leases of the killed worker expire within 30 s
     const delivered = () => new Set(rx!.at('/kill').map((r) => (JSON.parse(r.body) as { data: { id: string } }).data.id));
     while (Date.now() < deadline && !acknowledged.every((id) => delivered().has(id))) await new Promise((r) => setTimeout(r, 100));
@@ -79,5 +79,5 @@ describe('SIGKILL under a burst of writes (SQLite)', () => {
       }
       cursor = page.next_cursor;
     } while (cursor);
-  }, 120_000);
+  }, 240_000);
 });

@@ -23,7 +23,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
  */
 export async function startServer(
   env: Record<string, string> = {},
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
   opts: { command?: 'serve' | 'worker'; dataDir?: string; keepData?: boolean; entry?: string } = {},
 ): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'gatehouse-proc-'));
