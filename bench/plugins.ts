@@ -106,6 +106,8 @@ async function main(): Promise<number> {
 
     const ctx = { gh, token, plugins, hookUrl, pids: [gh.child.pid, hook.pid], tag };
     const phases = [await phase(ctx, options), options.connections === 1 ? null : await phase(ctx, { ...options, connections: 1 })].filter((p) => p !== null);
+    // Gatehouse's own timing of each hook call (performance.now around it), over its last 1,000 calls.
+    const hookHealth = { module: await health(gh, token, plugins.module.id), http: await health(gh, token, plugins.http.id) };
     await stopChild(gh.child);
     await stopChild(hook);
     const after = countRows(gh.dataDir);
@@ -120,12 +122,13 @@ async function main(): Promise<number> {
     const rows: Compared[] = phases.flatMap((p) => p.rows);
     log(`\nPOST /api/users: median of ${options.runs} rounds of ${options.duration} s; ratio and Δ p50 against no plugin, per phase\n`);
     for (const p of phases) log(`${textTable(p.rows)}\n`);
+    log(`hook calls as Gatehouse timed them (p99 of the last 1,000): module ${String(hookHealth.module.p99_ms?.toFixed(3))} ms, http ${String(hookHealth.http.p99_ms?.toFixed(3))} ms`);
     log('server CPU µs/req split (median over rounds): Gatehouse + hook server');
     const split = (runs: Run[], pid: number) => median(runs.filter((r) => r.phase === 'measured').map((r) => r.cpuUsPerRequestByPid?.[pid] ?? Number.NaN));
     for (const p of phases) for (const v of p.variants) log(`  ${v.title.padEnd(44)} ${split(p.runs[v.key] ?? [], gh.child.pid)} + ${split(p.runs[v.key] ?? [], hook.pid)}`);
     if (gh.child.warnings.length) log(`Gatehouse logged ${gh.child.warnings.length} warning/error lines; first ones:\n${gh.child.warnings.slice(0, 5).join('\n')}`);
     log(problems.length ? `\nPROBLEMS:\n- ${problems.join('\n- ')}` : `\nAll ${created} responses 201, every one through its hook, no hook failure, users grew by ${grew}.`);
-    writeReport('plugins', startedAt, { options, machine, policy: POLICY, httpManifest: HTTP_MANIFEST, summaries: rows, runs: phases.map((p) => p.runs), dbCounts: { before, after }, warnings: gh.child.warnings, problems }, phases.map((p) => markdownTable(p.rows)).join('\n\n'));
+    writeReport('plugins', startedAt, { options, machine, policy: POLICY, httpManifest: HTTP_MANIFEST, summaries: rows, hookHealth, runs: phases.map((p) => p.runs), dbCounts: { before, after }, warnings: gh.child.warnings, problems }, phases.map((p) => markdownTable(p.rows)).join('\n\n'));
     return problems.length ? 1 : 0;
   } finally {
     await stopAllChildren();
