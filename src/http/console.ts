@@ -34,8 +34,11 @@ export async function registerConsole(app: FastifyInstance, dir = consoleDir()):
       root: dir,
       wildcard: false,
       cacheControl: false,
+      // Vite wrote .br and .gz next to each asset (ui/vite.config.ts); no compression per request.
+      preCompressed: true,
       setHeaders: (res, path) => {
         res.setHeader('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+        res.setHeader('vary', 'accept-encoding');
       },
     });
   }

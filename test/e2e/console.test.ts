@@ -39,6 +39,29 @@ describe('console', () => {
     await receiver.close();
   });
 
+  it('serves the console at / under a strict CSP, with client routes falling back to index.html', async () => {
+    const html = { accept: 'text/html' };
+    const root = await fetch(`${gh.url}/`, { headers: html });
+    expect(root.status).toBe(200);
+    const csp = root.headers.get('content-security-policy') ?? '';
+    expect(csp).toMatch(/script-src 'self'(;|$)/);
+    expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(root.headers.get('cache-control')).toBe('no-cache');
+    const page = await fetch(`${gh.url}/users/user_01h2xcejqtf2nbrexx3vqjhp41`, { headers: html });
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    const index = await root.text();
+    expect(await page.text()).toBe(index);
+    // Not a page navigation, or a path the server owns: a 404 problem as before.
+    const json = await fetch(`${gh.url}/users/x`);
+    expect([json.status, json.headers.get('content-type')]).toEqual([404, 'application/problem+json; charset=utf-8']);
+    expect((await fetch(`${gh.url}/api/nope`, { headers: { ...html, authorization: `Bearer ${gh.adminToken}` } })).status).toBe(404);
+    expect((await fetch(`${gh.url}/docs/`, { headers: html })).status).toBe(200);
+    const entry = /src="(\/assets\/[^"]+\.js)"/.exec(index)?.[1];
+    const asset = await fetch(`${gh.url}${entry ?? '/missing'}`, { headers: { 'accept-encoding': 'br' } });
+    expect([asset.status, asset.headers.get('content-encoding'), asset.headers.get('cache-control')]).toEqual([200, 'br', 'public, max-age=31536000, immutable']);
+  });
+
   it('signs in with a password, keeping the session token out of localStorage', async () => {
     await page.goto(`${gh.url}/users`);
     await page.getByRole('textbox', { name: 'Username' }).fill('admin');
@@ -133,6 +156,23 @@ describe('console', () => {
     expect(await page.content()).not.toContain(secret);
   });
 
+  it('rotates a token with a grace period, then revokes it', async () => {
+    const table = page.getByRole('table', { name: 'Tokens' });
+    await table.getByRole('button', { name: 'Actions for ci-deploy' }).click();
+    await page.getByRole('menuitem', { name: 'Rotate…' }).click();
+    const rotate = page.getByRole('dialog', { name: 'Rotate “ci-deploy”' });
+    await rotate.getByRole('button', { name: 'Rotate' }).click();
+    const secret = (await rotate.getByTestId('secret').textContent()) ?? '';
+    expect((await createClientFor(gh.url, secret).GET('/api/users')).response.status).toBe(200);
+    await rotate.getByRole('button', { name: 'I have copied it' }).click();
+    await table.getByRole('button', { name: 'Actions for ci-deploy' }).click();
+    await page.getByRole('menuitem', { name: 'Revoke…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke token' }).click();
+    await table.getByText('revoked').waitFor();
+    expect((await createClientFor(gh.url, secret).GET('/api/users')).response.status).toBe(401);
+    await screenshot(page, 'token-revoked');
+  });
+
   it('changes a rate limit after a diff, and explains a stale version without losing the edit', async () => {
     await page.goto(`${gh.url}/config`);
     const max = page.getByRole('group', { name: 'Default', exact: true }).getByRole('textbox', { name: 'Max' });
@@ -160,6 +200,20 @@ describe('console', () => {
     await page.getByText(/Saved as version \d+/).waitFor();
     const saved = (await gh.api.GET('/api/config')).data!;
     expect([saved.rate_limits.default.max, saved.sessions.ttl_minutes]).toEqual([2000, 90]);
+  });
+
+  it('restores an older config version from the history', async () => {
+    // The version just before this test's first edit: the generous limits the harness set.
+    const history = (await gh.api.GET('/api/config/history', { params: { query: { limit: 50 } } })).data!.data;
+    const edited = history.find((v) => v.diff.some((d) => d.path === '/rate_limits/default/max' && d.value === 1234))!;
+    const target = edited.version - 1;
+    await page.getByRole('tab', { name: 'History' }).click();
+    await page.getByLabel(`Version ${target}`, { exact: true }).getByRole('button', { name: 'Restore…' }).click();
+    await page.getByRole('dialog', { name: `Restore version ${target}?` }).getByRole('button', { name: 'Restore' }).click();
+    await expect.poll(async () => (await gh.api.GET('/api/config')).data!.rate_limits.default.max, { timeout: 10_000 }).toBe(100_000);
+    await page.getByRole('tab', { name: 'Form' }).click();
+    await expect.poll(() => page.getByRole('group', { name: 'Default', exact: true }).getByRole('textbox', { name: 'Max' }).inputValue()).toBe('100000');
+    await screenshot(page, 'config-restored');
   });
 
   it('registers a plugin and configures it from its JSON Schema', async () => {
@@ -217,6 +271,16 @@ describe('console', () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.every((e) => e.action === 'webhook.create')).toBe(true);
     await screenshot(page, 'audit-verified');
+  });
+
+  it('follows the system dark mode', async () => {
+    const dark = await browser.newContext({ colorScheme: 'dark' });
+    const other = await dark.newPage();
+    await other.goto(`${gh.url}/login`);
+    await other.getByRole('heading', { name: 'Sign in to Gatehouse' }).waitFor();
+    expect(await other.locator('html').getAttribute('data-mantine-color-scheme')).toBe('dark');
+    await screenshot(other, 'dark-mode');
+    await dark.close();
   });
 
   it('signs out and revokes the session', async () => {
