@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -112,4 +113,16 @@ export async function waitForHttp(child: Child, url: string, timeoutMs = 20_000)
     if (Date.now() > deadline) throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms:\n${child.output.join('\n')}`);
     await sleep(100);
   }
+}
+
+const tempDirs = new Set<string>();
+
+/** A temporary folder to delete if the bench is interrupted (Ctrl-C, SIGTERM) before its own cleanup runs. */
+export function removeOnInterrupt(dir: string): void {
+  tempDirs.add(dir);
+}
+
+export function removeTempDirsNow(): void {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
 }

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { killAllChildrenNow, stopAllChildren } from './children.js';
+import { killAllChildrenNow, removeTempDirsNow, stopAllChildren } from './children.js';
 import { describeRun, fire, type Request, type Run } from './load.js';
 import { MAIN, scrubInheritedEnv } from './gatehouse.js';
 import { describeMachine, type Machine } from './machine.js';
@@ -158,7 +158,10 @@ export function runBench(main: () => Promise<number>): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       log(`\n${signal}: stopping the servers`);
-      void stopAllChildren().finally(() => process.exit(130));
+      void stopAllChildren().finally(() => {
+        removeTempDirsNow();
+        process.exit(130);
+      });
     });
   }
   main()

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { freePort, startChild, waitForHttp, type Child } from './children.js';
+import { freePort, removeOnInterrupt, startChild, waitForHttp, type Child } from './children.js';
 
 export const MAIN = 'dist/src/main.js';
 
@@ -157,6 +157,7 @@ export type Instance = { child: Child; url: string; dataDir: string; ids: string
 export async function startSeeded(opts: { name: string; token: string; seed: number; tag: string; env?: Record<string, string>; nodeArgs?: string[] }): Promise<Instance> {
   const host = '127.0.0.1';
   const dataDir = mkdtempSync(join(tmpdir(), `gatehouse-bench-${opts.name}-`));
+  removeOnInterrupt(dataDir);
   const port = await freePort(host);
   const url = `http://${host}:${port}`;
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each server, written when it exits on SIGTERM.
