@@ -11,7 +11,6 @@ import { createIds } from './lib/ids.js';
 import { createLogger } from './lib/logger.js';
 import { generateToken } from './lib/secret-token.js';
 import { VERSION } from './version.js';
-import { auditExport, auditVerify } from './cli/audit.js';
 import { startRetention } from './modules/audit/module.js';
 import { ExportQuery } from './modules/audit/schemas.js';
 import { Value } from 'typebox/value';
@@ -147,7 +146,8 @@ const audit = program.command('audit').description('the audit log');
 audit
   .command('verify')
   .description('walk the hash chain and report the first broken link (exit 3 when broken)')
-  .action(exitWith(() => auditVerify(envOrExit())));
+  // The audit CLI (and its progress bar) is loaded when one of its commands runs, not by `serve`.
+  .action(exitWith(async () => (await import('./cli/audit.js')).auditVerify(envOrExit())));
 audit
   .command('export')
   .description('write the filtered audit events, oldest first, to stdout as NDJSON or CSV')
@@ -158,7 +158,7 @@ audit
   .option('--target <target>', 'type:id, or an id')
   .option('--outcome <outcome>', 'success, denied or error')
   .option('--format <format>', 'ndjson or csv', 'ndjson')
-  .action((opts: Record<string, string | undefined>) => exitWith(() => auditExport(envOrExit(), parseExportOptions(opts)))());
+  .action((opts: Record<string, string | undefined>) => exitWith(async () => (await import('./cli/audit.js')).auditExport(envOrExit(), parseExportOptions(opts)))());
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`gatehouse: ${err instanceof Error ? err.message : String(err)}\n`);
