@@ -1,21 +1,40 @@
-import { createBrowserRouter, type RouteObject } from 'react-router';
+import { createBrowserRouter, type LoaderFunctionArgs, type RouteObject } from 'react-router';
+import { queryClient } from './api.ts';
 import { Layout } from './components/Layout.tsx';
 import { RequireSignIn } from './components/RequireSignIn.tsx';
 import { RouteError } from './components/RouteError.tsx';
+import { cursorListOptions } from './hooks/use-cursor-list.ts';
+import { meQuery } from './hooks/use-me.ts';
+import { usersQuery, type Kind } from './pages/Users/list.ts';
+import { credential } from './session.ts';
 
 // Every page is its own chunk, loaded on first visit, so the first load carries only the shell.
 const page = (load: () => Promise<{ default: React.ComponentType }>): Pick<RouteObject, 'lazy'> => ({
   lazy: async () => ({ Component: (await load()).default }),
 });
 
+// Loaders start a page's first requests while its code is still downloading, instead of after it renders;
+// they never wait, so an error still shows in the page itself.
+const prefetchSignedIn = () => {
+  if (credential.get()) queryClient.query(meQuery).catch(() => undefined);
+  return null;
+};
+const prefetchUsers = ({ request }: LoaderFunctionArgs) => {
+  const params = new URL(request.url).searchParams;
+  const { queryKey, fetchPage } = usersQuery(params.get('q') ?? '', (params.get('kind') ?? 'all') as Kind);
+  if (credential.get()) queryClient.infiniteQuery(cursorListOptions(queryKey, fetchPage)).catch(() => undefined);
+  return null;
+};
+
 export const router = createBrowserRouter([
   { path: '/login', ...page(() => import('./pages/Login/index.tsx')) },
   {
     element: <RequireSignIn><Layout /></RequireSignIn>,
+    loader: prefetchSignedIn,
     errorElement: <RouteError />,
     children: [
       { index: true, ...page(() => import('./pages/Dashboard/index.tsx')) },
-      { path: 'users', ...page(() => import('./pages/Users/index.tsx')) },
+      { path: 'users', loader: prefetchUsers, ...page(() => import('./pages/Users/index.tsx')) },
       { path: 'users/:id', ...page(() => import('./pages/UserDetail/index.tsx')) },
       { path: 'roles', ...page(() => import('./pages/Roles/index.tsx')) },
       { path: 'roles/:id', ...page(() => import('./pages/RoleDetail/index.tsx')) },

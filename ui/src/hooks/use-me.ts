@@ -2,9 +2,11 @@ import { useQuery } from '@tanstack/react-query';
 import type { Me, Permission } from '../../../src/client/index.ts';
 import { api, unwrap } from '../api.ts';
 
+export const meQuery = { queryKey: ['me'], queryFn: () => unwrap(api.GET('/api/me')), staleTime: 60_000 };
+
 /** Who is signed in and the scopes this token may use. */
 export function useMe() {
-  return useQuery({ queryKey: ['me'], queryFn: () => unwrap(api.GET('/api/me')), staleTime: 60_000 });
+  return useQuery(meQuery);
 }
 
 /** Whether these scopes include `scope` (`*` includes everything). */

@@ -3,13 +3,13 @@ import { useDebouncedValue, useDisclosure } from '@mantine/hooks';
 import { useEffect, useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
 import type { User } from '../../../../src/client/index.ts';
-import { api, unwrap } from '../../api.ts';
 import { CursorTable, type Column } from '../../components/CursorTable.tsx';
 import { PageHeader } from '../../components/PageHeader.tsx';
 import { Time } from '../../components/Time.tsx';
 import { useCursorList } from '../../hooks/use-cursor-list.ts';
 import { useCan } from '../../hooks/use-me.ts';
 import { CreateUserModal } from './CreateUserModal.tsx';
+import { usersQuery, type Kind } from './list.ts';
 
 const columns: Column<User>[] = [
   { key: 'username', header: 'Username', cell: (u) => <Text fw={500} size="sm">{u.username}</Text> },
@@ -19,7 +19,6 @@ const columns: Column<User>[] = [
   { key: 'created', header: 'Created', cell: (u) => <Time value={u.created_at} /> },
 ];
 
-type Kind = 'all' | 'human' | 'service';
 
 /** Every user and service account: search, filter, open one, create one. */
 export default function Users() {
@@ -35,9 +34,8 @@ export default function Users() {
   const [creating, create] = useDisclosure();
   const navigate = useNavigate();
   const can = useCan();
-  const list = useCursorList(['users', { q, kind }], (cursor) =>
-    unwrap(api.GET('/api/users', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}), ...(q ? { q } : {}), ...(kind !== 'all' ? { kind } : {}) } } })),
-  );
+  const { queryKey, fetchPage } = usersQuery(q, kind);
+  const list = useCursorList(queryKey, fetchPage);
   return (
     <>
       <PageHeader
