@@ -2,6 +2,7 @@ import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/
 import LocalStore from '@fastify/rate-limit/store/LocalStore.js';
 import RedisStore from '@fastify/rate-limit/store/RedisStore.js';
 import { createRequire } from 'node:module';
+import type * as IORedis from 'ioredis';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
@@ -22,7 +23,7 @@ export class LimiterUnavailableError extends Error {
  */
 export function createLimiterRedis(url: string, logger: Logger): Redis {
   // Loaded only when REDIS_URL is set: a server without Redis does not carry ioredis (~25 MiB of RSS).
-  const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof IORedis;
   const redis = new RedisClient(url, {
     enableOfflineQueue: false,
     commandTimeout: 100,

@@ -28,6 +28,8 @@ const MAX_HELD = 1024;
  */
 const LEASE_MS = 30_000;
 const RENEW_EVERY_MS = 5_000;
+/** A commit wakes the worker this much later, so a burst of commits shares one round. */
+const WAKE_AFTER_MS = 10;
 
 type Deps = {
   db: Kysely<Tables>; helpers: DialectHelpers; store: WebhooksStore; webhooks: Pick<WebhooksService, 'disable'>;
@@ -64,10 +66,11 @@ export function createWebhookWorker(deps: Deps) {
   let stopping = false;
   const isStopping = () => stopping;
 
-  async function fanOut(): Promise<number> {
+  /** Fans one batch of the outbox out; how many events it took and how many deliveries it made. */
+  async function fanOut(): Promise<{ events: number; deliveries: number }> {
     return db.transaction().execute(async (trx) => {
       const events = await helpers.claimOutbox(trx, FAN_OUT_BATCH);
-      if (events.length === 0) return 0;
+      if (events.length === 0) return { events: 0, deliveries: 0 };
       const hooks = await store.enabled(trx);
       const now = clock.now();
       const rows: DeliveriesTable[] = [];
@@ -84,7 +87,7 @@ export function createWebhookWorker(deps: Deps) {
       }
       await store.insertDeliveries(trx, rows);
       await store.markDispatched(trx, events.map((e) => e.id), now);
-      return events.length;
+      return { events: events.length, deliveries: rows.length };
     });
   }
 
@@ -189,6 +192,7 @@ export function createWebhookWorker(deps: Deps) {
         // The last claim left work behind and this lane has nothing queued: top up without waiting for the poll.
         if (starved && lane.waiting.length === 0) {
           starved = false;
+          claimWanted = true;
           wake();
         }
       });
@@ -238,11 +242,24 @@ export function createWebhookWorker(deps: Deps) {
     // One fan-out batch, then a claim: under a steady stream of commits the outbox is never empty, so
     // fanning out "until empty" first would starve sending.
     const fanned = await fanOut();
-    const claimed = isStopping() ? 0 : await claim();
-    return fanned > 0 || claimed >= CLAIM_BATCH;
+    // A claim when there is something new to send, when sends freed room, or at the poll (retries coming
+    // due, other workers' fan-outs): not after every commit that no endpoint subscribes to.
+    const due = fanned.deliveries > 0 || claimWanted || performance.now() - lastClaimAt >= pollMs;
+    claimWanted = false;
+    let claimed = 0;
+    if (due && !isStopping()) {
+      lastClaimAt = performance.now();
+      claimed = await claim();
+    }
+    return fanned.events > 0 || claimed >= CLAIM_BATCH;
   }
 
   let pollMs = 200;
+  /** Process time (not the injected clock: this is timer cadence, not domain time) of the last claim. */
+  let lastClaimAt = Number.NEGATIVE_INFINITY;
+  /** When the pending timer fires (process time). */
+  let timerAt = 0;
+  let claimWanted = false;
   /** Runs rounds back to back while there is work, then sleeps until the poll or a wake-up. */
   async function loop(): Promise<void> {
     if (isStopping()) return;
@@ -263,10 +280,22 @@ export function createWebhookWorker(deps: Deps) {
     if (isStopping()) return;
     const now = busy || again;
     again = false;
-    timer = setTimeout(() => void loop(), now ? 0 : pollMs);
+    schedule(now ? 0 : pollMs);
   }
+  /** Runs a round soon: at once while one runs (it goes again), else after WAKE_AFTER_MS. */
   function wake(): void {
-    if (timer !== undefined) void loop();
+    if (timer === undefined || isStopping()) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    // Never later than already planned: a stream of commits must not keep pushing the round away.
+    if (timerAt - performance.now() > WAKE_AFTER_MS) schedule(WAKE_AFTER_MS);
+  }
+  function schedule(ms: number): void {
+    clearTimeout(timer);
+    timerAt = performance.now() + ms;
+    timer = setTimeout(() => void loop(), ms);
   }
 
   return {
@@ -288,7 +317,7 @@ export function createWebhookWorker(deps: Deps) {
       unsubscribe = deps.outbox?.onCommitted(wake);
       heartbeat = setInterval(() => void renewLeases(), RENEW_EVERY_MS);
       heartbeat.unref();
-      timer = setTimeout(() => void loop(), 0);
+      schedule(0);
     },
 
     /** Stops claiming, lets sends in flight finish (up to `graceMs`), and gives back what is still leased. */
