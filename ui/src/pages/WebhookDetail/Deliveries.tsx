@@ -51,7 +51,7 @@ export function Deliveries({ webhookId }: { webhookId: string }) {
   const columns: Column<Delivery>[] = [
     { key: 'toggle', header: '', width: 36, cell: (d) => <ActionIcon variant="subtle" size="sm" aria-label={`Attempts of ${d.event_type}`} aria-expanded={open === d.id} onClick={(e) => { e.stopPropagation(); setOpen(open === d.id ? null : d.id); }}>{open === d.id ? '▾' : '▸'}</ActionIcon> },
     { key: 'event', header: 'Event', cell: (d) => <Text size="sm" ff="monospace">{d.event_type}</Text> },
-    { key: 'status', header: 'Status', cell: (d) => <Badge color={COLORS[d.status]} variant="light">{d.status}</Badge> },
+    { key: 'status', header: 'Status', width: 120, cell: (d) => <Badge color={COLORS[d.status]} variant="light" style={{ flexShrink: 0, overflow: 'visible' }}>{d.status}</Badge> },
     { key: 'attempts', header: 'Attempts', cell: (d) => d.attempts.length },
     { key: 'last', header: 'Last response', cell: (d) => d.attempts.at(-1)?.status_code ?? '—' },
     { key: 'created', header: 'Created', cell: (d) => <Time value={d.created_at} /> },
