@@ -15,6 +15,7 @@ import {
   type PluginTransformResultArgs,
   type QueryResult,
   type RootOperationNode,
+  type SqliteDatabase,
   type UnknownRow,
 } from 'kysely';
 import { claimQueries } from './claims.js';
@@ -66,6 +67,30 @@ export class SqliteBooleanPlugin implements KyselyPlugin {
 }
 
 /** Opens the database file with WAL, foreign keys and a busy timeout. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * better-sqlite3 with its prepared statements kept by SQL text: Kysely prepares every query afresh, which was
+ * 12–15 % of a request's CPU (bench/RESULTS.md). One connection runs one statement at a time (`all`/`run`
+ * are synchronous and nothing here streams with `iterate`), so reusing a statement is safe. Oldest first
+ * out when full (queries with `in (…)` lists of varying length make new texts).
+ */
+function withStatementCache(database: Database.Database): SqliteDatabase {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(text: string) {
+      let statement = cache.get(text);
+      if (!statement) {
+        statement = database.prepare(text);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+        cache.set(text, statement);
+      }
+      return statement;
+    },
+  };
+}
+
 export function createSqliteDialect(file: string): { dialect: SqliteDialect; close: () => void } {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const database = new Database(file);
@@ -73,7 +98,7 @@ export function createSqliteDialect(file: string): { dialect: SqliteDialect; clo
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-  return { dialect: new ImmediateSqliteDialect({ database }), close: () => database.close() };
+  return { dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }), close: () => database.close() };
 }
 
 function classify(error: unknown): ErrorClass {
