@@ -59,7 +59,10 @@ export class Probe {
     pool.on('error', () => undefined);
     return new Probe('postgres', {
       all: async (sql, params) => (await pool.query(sql, [...params])).rows as Record<string, unknown>[],
-      close: async () => pool.end(),
+      // Kysely's destroy() already ends the pool it was given; a second end() throws ("Called end on pool more than once").
+      close: async () => {
+        if (!pool.ending && !pool.ended) await pool.end();
+      },
     }, (log) => new Kysely<Tables>({ dialect: new PostgresDialect({ pool }), log }));
   }
 
