@@ -283,6 +283,35 @@ describe('console', () => {
     await dark.close();
   });
 
+  it('builds a role on the permission matrix', async () => {
+    await page.goto(`${gh.url}/roles`);
+    await page.getByRole('button', { name: 'New role' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New role' });
+    await dialog.getByRole('textbox', { name: 'Name' }).fill('support');
+    await dialog.getByRole('checkbox', { name: 'users:read' }).check();
+    await dialog.getByRole('checkbox', { name: 'users:write' }).check();
+    await dialog.getByRole('button', { name: 'Create role' }).click();
+    await page.getByRole('heading', { name: 'support' }).waitFor();
+    const roles = (await gh.api.GET('/api/roles')).data!.data;
+    expect(roles.find((r) => r.name === 'support')?.permissions.sort()).toEqual(['users:read', 'users:write']);
+    await screenshot(page, 'role-matrix');
+  });
+
+  it('signs in by pasting an API token', async () => {
+    const other = await browser.newContext();
+    const tab = await other.newPage();
+    await tab.goto(`${gh.url}/audit`);
+    await tab.getByRole('tab', { name: 'API token' }).click();
+    await tab.locator('form[aria-label="Sign in with an API token"] input').fill('gth_not_a_real_token');
+    await tab.getByRole('button', { name: 'Sign in with token' }).click();
+    await tab.getByRole('alert').first().waitFor();
+    await tab.locator('form[aria-label="Sign in with an API token"] input').fill(gh.adminToken);
+    await tab.getByRole('button', { name: 'Sign in with token' }).click();
+    await tab.getByRole('heading', { name: 'Audit log' }).waitFor();
+    await screenshot(tab, 'token-sign-in');
+    await other.close();
+  });
+
   it('signs out and revokes the session', async () => {
     const token = await page.evaluate<string | undefined>('JSON.parse(sessionStorage.getItem("gatehouse.credential") ?? "{}").token');
     expect(token).toMatch(/^gts_/);

@@ -4,15 +4,17 @@ import type { AuditQuery } from '../../../../src/client/index.ts';
 import { api, ApiProblem, unwrap } from '../../api.ts';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 
-/** Streams the current filter's events as NDJSON, counting them as they arrive, then saves the file. */
+type Format = 'ndjson' | 'csv';
+
+/** Streams the current filter's events (NDJSON or CSV), counting them as they arrive, then saves the file. */
 export function ExportButton({ query }: { query: AuditQuery }) {
   const [progress, setProgress] = useState<number | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const run = async () => {
+  const run = async (format: Format) => {
     setError(null);
     setProgress(0);
     try {
-      const stream = await unwrap(api.GET('/api/audit/export', { params: { query: { ...query, format: 'ndjson' } }, parseAs: 'stream' }));
+      const stream = await unwrap(api.GET('/api/audit/export', { params: { query: { ...query, format } }, parseAs: 'stream' }));
       if (!stream) throw new ApiProblem({ type: 'about:blank', title: 'Empty export', status: 0, code: 'empty' });
       const reader = stream.getReader();
       const chunks: Uint8Array[] = [];
@@ -24,10 +26,10 @@ export function ExportButton({ query }: { query: AuditQuery }) {
         for (const byte of value) if (byte === 10) lines++;
         setProgress(lines);
       }
-      const url = URL.createObjectURL(new Blob(chunks as BlobPart[], { type: 'application/x-ndjson' }));
+      const url = URL.createObjectURL(new Blob(chunks as BlobPart[], { type: format === 'csv' ? 'text/csv' : 'application/x-ndjson' }));
       const a = document.createElement('a');
       a.href = url;
-      a.download = `gatehouse-audit-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson`;
+      a.download = `gatehouse-audit-${new Date().toISOString().replace(/[:.]/g, '-')}.${format}`;
       a.click();
       URL.revokeObjectURL(url);
     } catch (err) {
@@ -39,7 +41,8 @@ export function ExportButton({ query }: { query: AuditQuery }) {
   return (
     <Group gap="xs">
       {progress !== null && <Group gap={6} role="status"><Loader size="xs" /><Text size="sm">{progress.toLocaleString()} events…</Text></Group>}
-      <Button variant="default" onClick={() => void run()} disabled={progress !== null}>Export (NDJSON)</Button>
+      <Button variant="default" onClick={() => void run('ndjson')} disabled={progress !== null}>Export (NDJSON)</Button>
+      <Button variant="default" onClick={() => void run('csv')} disabled={progress !== null}>Export (CSV)</Button>
       {error !== null && <ProblemAlert error={error} title="Export failed" />}
     </Group>
   );

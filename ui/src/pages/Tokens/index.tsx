@@ -1,6 +1,7 @@
-import { ActionIcon, Badge, Button, Group, Menu, Text } from '@mantine/core';
+import { ActionIcon, Anchor, Badge, Button, Group, Menu, Text } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useState } from 'react';
+import { Link } from 'react-router';
 import type { Token } from '../../../../src/client/index.ts';
 import { api, unwrap } from '../../api.ts';
 import { CursorTable, type Column } from '../../components/CursorTable.tsx';
@@ -26,6 +27,7 @@ export default function Tokens() {
   const list = useCursorList(['tokens'], (cursor) => unwrap(api.GET('/api/tokens', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } })));
   const columns: Column<Token>[] = [
     { key: 'name', header: 'Name', cell: (t) => <><Text size="sm" fw={500}>{t.name}</Text><Text size="xs" c="dimmed" ff="monospace">{t.prefix}…</Text></> },
+    { key: 'owner', header: 'Owner', cell: (t) => <Anchor component={Link} to={`/users/${t.user_id}`} size="xs" ff="monospace">{t.user_id}</Anchor> },
     { key: 'scopes', header: 'Scopes', cell: (t) => <Group gap={4}>{t.scopes.map((s) => <Badge key={s} size="xs" variant="light">{s}</Badge>)}</Group> },
     { key: 'status', header: 'Status', cell: (t) => { const s = status(t); return <Badge size="sm" color={s.color} variant="light">{s.label}</Badge>; } },
     { key: 'expires', header: 'Expires', cell: (t) => <Time value={t.expires_at} fallback="never" /> },
