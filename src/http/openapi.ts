@@ -20,7 +20,7 @@ export function withErrorResponses(route: Pick<RouteOptions, 'url' | 'config'>, 
   const responses: Record<string, unknown> = { ...((schema.response as Record<string, unknown> | undefined) ?? {}) };
   schema.response = responses;
   const isApi = route.url.startsWith('/api');
-  const scope = (route.config as { scope?: string } | undefined)?.scope;
+  const scope = route.config?.scope;
   const isPublic = scope === 'public';
   const add = (status: number, description: string) => {
     responses[String(status)] ??= problem(description);
@@ -50,7 +50,7 @@ export function withErrorResponses(route: Pick<RouteOptions, 'url' | 'config'>, 
 /** `@fastify/swagger` builds the OpenAPI 3.1 document from the route schemas; `/docs` renders it. */
 export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
   await app.register(swagger, {
-    transform: ({ schema, url, route }) => ({ schema: (schema?.hide ? schema : withErrorResponses(route, schema)) as typeof schema, url }),
+    transform: ({ schema, url, route }) => ({ schema: schema?.hide ? schema : withErrorResponses(route, schema), url }),
     openapi: {
       openapi: '3.1.0',
       info: {
