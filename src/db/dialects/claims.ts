@@ -7,18 +7,29 @@ export function claimQueries(lockClause: string) {
   return {
     async claimDeliveries(trx: Trx, o: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]> {
       const skip = o.skipWebhooks.length ? sql`and webhook_id not in (${sql.join(o.skipWebhooks)})` : sql``;
-      // The due rows, oldest first, locked (PostgreSQL) in the innermost query, where FOR UPDATE may stand;
-      // then at most `perWebhook` of them per endpoint, so one endpoint's backlog cannot fill a claim.
+      const enabled = sql`and webhook_id in (select id from webhooks where enabled = true)`;
+      const scan = o.limit * 4;
+      // Two index-ordered scans, each with its own LIMIT: due pending rows (status, next_attempt_at), and
+      // leases that ran out. One scan with `or` made SQLite read and sort the whole backlog on every claim.
+      // Rows are locked (PostgreSQL) in the innermost queries, where FOR UPDATE may stand; then at most
+      // `perWebhook` of them per endpoint, so one endpoint's backlog cannot fill a claim.
       const res = await sql<DeliveriesTable>`
         update deliveries set status = 'delivering', lock_token = ${o.lockToken}, locked_until = ${o.leaseUntil}, updated_at = ${o.now}
         where id in (
           select id from (
             select id, next_attempt_at, row_number() over (partition by webhook_id order by next_attempt_at, id) as rn
             from (
-              select id, webhook_id, next_attempt_at from deliveries
-              where ((status = 'pending' and next_attempt_at <= ${o.now}) or (status = 'delivering' and locked_until < ${o.now})) ${skip}
-                and webhook_id in (select id from webhooks where enabled = true)
-              order by next_attempt_at limit ${o.limit * 4} ${lock}
+              select id, webhook_id, next_attempt_at from (
+                select id, webhook_id, next_attempt_at from deliveries
+                where status = 'pending' and next_attempt_at <= ${o.now} ${skip} ${enabled}
+                order by next_attempt_at limit ${scan} ${lock}
+              ) as pending_rows
+              union all
+              select id, webhook_id, next_attempt_at from (
+                select id, webhook_id, next_attempt_at from deliveries
+                where status = 'delivering' and locked_until < ${o.now} ${skip} ${enabled}
+                order by locked_until limit ${scan} ${lock}
+              ) as expired_rows
             ) as due
           ) as ranked
           where rn <= ${o.perWebhook}
@@ -26,6 +37,21 @@ export function claimQueries(lockClause: string) {
         )
         returning *`.execute(trx);
       return res.rows;
+    },
+    /**
+     * Extends this worker's lease on the deliveries it holds. Rows another transaction has locked (this
+     * worker recording their attempts) are skipped, not waited for: waiting, in an order of the plan's
+     * choosing, deadlocked with that recording on PostgreSQL.
+     */
+    async renewDeliveries(trx: Trx, o: { lockToken: string; ids: string[]; until: number }): Promise<number> {
+      if (o.ids.length === 0) return 0;
+      const res = await sql`
+        update deliveries set locked_until = ${o.until}
+        where id in (
+          select id from deliveries where lock_token = ${o.lockToken} and status = 'delivering' and id in (${sql.join(o.ids)})
+          order by id ${lock}
+        )`.execute(trx);
+      return Number(res.numAffectedRows ?? 0);
     },
     async claimOutbox(trx: Trx, limit: number): Promise<OutboxTable[]> {
       const res = await sql<OutboxTable>`select * from outbox where dispatched_at is null order by created_at, id limit ${limit} ${lock}`.execute(trx);

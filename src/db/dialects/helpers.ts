@@ -23,6 +23,8 @@ export type DialectHelpers = {
    * `lockToken`: `FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite.
    */
   claimDeliveries(trx: Trx, opts: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]>;
+  /** Extends one worker's lease on the deliveries it holds, skipping rows locked by another transaction. */
+  renewDeliveries(trx: Trx, opts: { lockToken: string; ids: string[]; until: number }): Promise<number>;
   /** Takes undispatched outbox events for fan-out, skipping ones another worker holds. */
   claimOutbox(trx: Trx, limit: number): Promise<OutboxTable[]>;
   /** Classifies a driver error so `translate-error.ts` can map it to an error code. */

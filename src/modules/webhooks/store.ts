@@ -89,12 +89,6 @@ export function createWebhooksStore() {
       await q.insertInto('delivery_attempts').values(attempt).execute();
       return true;
     },
-    /** Extends this worker's lease on the deliveries it is still sending (heartbeat). */
-    async renew(q: Queryable, lockToken: string, ids: string[], until: number): Promise<number> {
-      if (ids.length === 0) return 0;
-      const res = await q.updateTable('deliveries').set({ locked_until: until }).where('lock_token', '=', lockToken).where('status', '=', 'delivering').where('id', 'in', ids).executeTakeFirst();
-      return Number(res.numUpdatedRows);
-    },
     /** Gives back leased, unsent deliveries (shutdown). */
     async release(q: Queryable, lockToken: string, now: number): Promise<number> {
       const res = await q.updateTable('deliveries').set({ status: 'pending', lock_token: null, locked_until: null, updated_at: now }).where('lock_token', '=', lockToken).where('status', '=', 'delivering').executeTakeFirst();

@@ -129,7 +129,8 @@ export function createWebhookWorker(deps: Deps) {
     }
   }
 
-  async function deliver(d: DeliveriesTable, hook: WebhooksTable): Promise<void> {
+  /** Sends one delivery, calls `sent` as soon as the answer is in (its endpoint slot is free), then records it. */
+  async function deliver(d: DeliveriesTable, hook: WebhooksTable, sent: () => void): Promise<void> {
     const cfg = settings().webhooks;
     const now = clock.now();
     const secrets = hook.prev_secret && hook.prev_secret_until !== null && Number(hook.prev_secret_until) > now ? [hook.secret, hook.prev_secret] : [hook.secret];
@@ -137,6 +138,7 @@ export function createWebhookWorker(deps: Deps) {
       url: hook.url, body: d.payload, eventId: d.event_id, secrets, timeoutMs: (hook.timeout_s ?? cfg.timeout_s) * 1000,
       dispatcher: deps.dispatcher(), allowPrivate: cfg.allow_private_targets,
     });
+    sent();
     const at = clock.now();
     const attempts = d.attempts + 1;
     const next = result.ok ? null : nextAttempt(hook, attempts, result, at);
@@ -181,11 +183,12 @@ export function createWebhookWorker(deps: Deps) {
       const d = lane.waiting.shift();
       if (d === undefined) break;
       lane.sending += 1;
-      const p = deliver(d, lane.hook).catch((err: unknown) => logger.error({ err, delivery: d.id }, 'delivery failed unexpectedly; its lease will expire and it will be retried'));
-      pending.add(p);
-      void p.finally(() => {
-        pending.delete(p);
-        held.delete(d.id);
+      let freed = false;
+      // The slot is free when the answer is in; recording the attempt (next event-loop turn, batched) does not
+      // hold it, or a busy API would cap an endpoint at 8 sends per turn.
+      const free = () => {
+        if (freed) return;
+        freed = true;
         lane.sending -= 1;
         if (lane.sending === 0 && lane.waiting.length === 0) lanes.delete(webhookId);
         else pump(webhookId);
@@ -195,6 +198,13 @@ export function createWebhookWorker(deps: Deps) {
           claimWanted = true;
           wake();
         }
+      };
+      const p = deliver(d, lane.hook, free).catch((err: unknown) => logger.error({ err, delivery: d.id }, 'delivery failed unexpectedly; its lease will expire and it will be retried'));
+      pending.add(p);
+      void p.finally(() => {
+        free();
+        pending.delete(p);
+        held.delete(d.id); // recorded (or given up): no more lease renewal
       });
     }
   }
@@ -225,13 +235,16 @@ export function createWebhookWorker(deps: Deps) {
       lane.waiting.push(d);
     }
     for (const id of touched) pump(id);
-    if (claimed.length >= room) starved = true;
+    // There may be more due (an endpoint got its per-claim share, or the batch was full): when a lane
+    // drains, claim again rather than wait for the poll.
+    starved = true;
     return claimed.length;
   }
 
   async function renewLeases(): Promise<void> {
     try {
-      await store.renew(db, lockToken, [...held].sort(), clock.now() + LEASE_MS);
+      const ids = [...held];
+      await db.transaction().execute((trx) => helpers.renewDeliveries(trx, { lockToken, ids, until: clock.now() + LEASE_MS }));
     } catch (err) {
       logger.warn({ err }, 'could not renew webhook delivery leases; another worker may resend them');
     }
