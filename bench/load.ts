@@ -166,6 +166,7 @@ async function runTopology(name: string, children: Child[], token: string, recei
   while (missing().length > 0 && Date.now() < deadline) await sleep(250);
   const writes = expected.length;
   const delivered = writes - missing().length;
+  log(`    writes ${writes}, delivered ${delivered}, in flight twice at once ${receiver.concurrent()}`);
   return {
     name, instances: children.length, peak, sustained, offered, rss, writes, delivered,
     lost: Math.max(0, writes - delivered), concurrent: receiver.concurrent(),
