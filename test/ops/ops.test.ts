@@ -37,6 +37,20 @@ forEachDialect((testDb) => {
       expect((await built.app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready' });
     });
 
+    it('every answer, success or problem, carries the security headers and the strict CSP', async () => {
+      for (const res of [
+        await built.app.inject({ url: '/healthz' }),
+        await built.app.inject({ url: '/api/events/types', headers: { authorization: `Bearer ${token}` } }),
+        await built.app.inject({ url: '/api/events/types' }),
+      ]) {
+        expect(res.headers['content-security-policy']).toMatch(/script-src 'self'(;|$)/);
+        expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+        expect(res.headers['x-content-type-options']).toBe('nosniff');
+        expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+        expect(res.headers['strict-transport-security']).toBeUndefined(); // TLS ends at the proxy (docs/deploy.md)
+      }
+    });
+
     it('GET /metrics counts requests by route pattern and status, with a latency histogram', async () => {
       await built.app.inject({ url: '/api/users', headers: { authorization: `Bearer ${token}` } });
       await built.app.inject({ url: '/api/users/user_01jd8y6v7kf3zr4x6qk9n2m1ab', headers: { authorization: `Bearer ${token}` } });
