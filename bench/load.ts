@@ -13,7 +13,7 @@
 import autocannon from 'autocannon';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -188,9 +188,14 @@ async function userEvents(children: Child[], token: string): Promise<string[]> {
   return ids;
 }
 
+/** Data folders of the instances, deleted when the run ends. */
+const dataDirs: string[] = [];
+
 async function start(name: string, token: string, env: Record<string, string>): Promise<Child> {
   const port = await freePort(HOST);
-  const child = await startGatehouse({ host: HOST, port, dataDir: mkdtempSync(join(tmpdir(), 'gatehouse-load-')), token, env, name: `http://${HOST}:${port}` });
+  const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-load-'));
+  dataDirs.push(dataDir);
+  const child = await startGatehouse({ host: HOST, port, dataDir, token, env, name: `http://${HOST}:${port}` });
   log(`  started ${name} pid ${child.pid} at ${child.name}`);
   return child;
 }
@@ -224,6 +229,7 @@ async function main(): Promise<void> {
     await admin.query(`drop database if exists ${dbName} with (force)`).catch(() => undefined);
     await admin.end();
     receiver.server.close();
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   }
 
   const header = ['topology', 'peak req/s', 'offered (½ peak)', 'sustained req/s', 'p50 / p99 ms', 'errors (not 429)', 'RSS first → last min, max (MiB)', 'writes / delivered / lost / concurrent'];
