@@ -57,6 +57,7 @@ export async function startServer(
     child.stdout?.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
+      cleanup(); // a server that refused to start leaves no folder behind (a no-op after a normal stop)
       rej(new Error(`server exited with ${code} before listening:\n${out}`));
     });
   });
