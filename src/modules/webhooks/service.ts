@@ -12,7 +12,7 @@ import type { ConfigDocument } from '../config/schemas.js';
 import { fromJson } from '../../db/codecs.js';
 import { payloadOf, subscribed, unknownPatterns } from './matching.js';
 import type { CreateWebhookBody, Delivery, UpdateWebhookBody, Webhook, WebhookWithSecret } from './schemas.js';
-import { toWebhook, type WebhooksStore } from './store.js';
+import { pendingDelivery, toWebhook, type WebhooksStore } from './store.js';
 
 /** After a rotation the old secret also signs deliveries for this long, so receivers can switch over. */
 export const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
@@ -159,10 +159,9 @@ export function createWebhooksService({ db, change, store, ids, clock, settings 
         for (const e of await store.outboxBetween(trx, since, until)) {
           if (!subscribed(events, e.type)) continue;
           n += 1;
-          await store.upsertDelivery(trx, {
-            id: ids.next('dlv'), webhook_id: id, event_id: e.id, event_type: e.type, payload: payloadOf(e.type, Number(e.created_at), fromJson<unknown>(e.data)),
-            status: 'pending', attempts: 0, next_attempt_at: now, lock_token: null, locked_until: null, last_error: null, last_status_code: null, created_at: now, updated_at: now,
-          }, true);
+          await store.upsertDelivery(trx, pendingDelivery({
+            id: ids.next('dlv'), webhookId: id, eventId: e.id, eventType: e.type, payload: payloadOf(e.type, Number(e.created_at), fromJson<unknown>(e.data)), now,
+          }), true);
         }
         return { before: null, after: { requeued: n } };
       });
@@ -175,10 +174,9 @@ export function createWebhooksService({ db, change, store, ids, clock, settings 
       const eventId = ids.next('evt');
       await change(ctx, { action: 'webhook.test', target: { type: 'webhook', id } }, async (trx) => {
         const now = clock.now();
-        await store.upsertDelivery(trx, {
-          id: deliveryId, webhook_id: id, event_id: eventId, event_type: 'webhook.test', payload: payloadOf('webhook.test', now, { webhook_id: id, message: 'A test event from Gatehouse.' }),
-          status: 'pending', attempts: 0, next_attempt_at: now, lock_token: null, locked_until: null, last_error: null, last_status_code: null, created_at: now, updated_at: now,
-        }, false);
+        await store.upsertDelivery(trx, pendingDelivery({
+          id: deliveryId, webhookId: id, eventId, eventType: 'webhook.test', payload: payloadOf('webhook.test', now, { webhook_id: id, message: 'A test event from Gatehouse.' }), now,
+        }), false);
         return { before: null, after: { delivery_id: deliveryId } };
       });
       return deliveryId;

@@ -15,6 +15,15 @@ function toAttempt(a: DeliveryAttemptsTable): Attempt {
   return { attempted_at: toIso(Number(a.attempted_at)), status_code: a.status_code, latency_ms: a.latency_ms, error: a.error, response_excerpt: a.response_excerpt };
 }
 
+/** A new delivery row, due now: the one shape the fan-out, `recover` and `test` all insert. */
+export function pendingDelivery(d: { id: string; webhookId: string; eventId: string; eventType: string; payload: string; now: number }): DeliveriesTable {
+  return {
+    id: d.id, webhook_id: d.webhookId, event_id: d.eventId, event_type: d.eventType, payload: d.payload,
+    status: 'pending', attempts: 0, next_attempt_at: d.now, lock_token: null, locked_until: null, last_error: null, last_status_code: null,
+    created_at: d.now, updated_at: d.now,
+  };
+}
+
 export type WebhookPatch = Partial<Omit<WebhooksTable, 'id' | 'created_at'>> & { updated_at: number };
 
 export function createWebhooksStore() {

@@ -11,7 +11,7 @@ import type { Outbox } from '../events/outbox.js';
 import { payloadOf, subscribed } from './matching.js';
 import { sendSigned, type SendResult } from './sender.js';
 import type { WebhooksService } from './service.js';
-import type { WebhooksStore } from './store.js';
+import { pendingDelivery, type WebhooksStore } from './store.js';
 import type { Dispatcher } from 'undici';
 
 const CLAIM_BATCH = 100;
@@ -79,10 +79,7 @@ export function createWebhookWorker(deps: Deps) {
         // An endpoint receives the events committed from its creation on, not older ones still in the outbox.
         const targets = hooks.filter((w) => Number(w.created_at) <= Number(e.created_at) && subscribed(fromJson<string[]>(w.events), e.type));
         for (const h of targets) {
-          rows.push({
-            id: ids.next('dlv'), webhook_id: h.id, event_id: e.id, event_type: e.type, payload: payloadOf(e.type, Number(e.created_at), data),
-            status: 'pending', attempts: 0, next_attempt_at: now, lock_token: null, locked_until: null, last_error: null, last_status_code: null, created_at: now, updated_at: now,
-          });
+          rows.push(pendingDelivery({ id: ids.next('dlv'), webhookId: h.id, eventId: e.id, eventType: e.type, payload: payloadOf(e.type, Number(e.created_at), data), now }));
         }
       }
       await store.insertDeliveries(trx, rows);
