@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type LogEvent } from 'kysely';
 import pg from 'pg';
+import { helpersOf } from '../../src/db/create-db.js';
 import type { Tables } from '../../src/db/tables.js';
 import { systemCtx } from '../../src/lib/request-ctx.js';
 import { DEFAULT_CONFIG } from '../../src/modules/config/schemas.js';
@@ -105,7 +106,7 @@ export class Probe {
    */
   async explain(path: string, runs = 30): Promise<PlanReport> {
     const service = createAuditService({
-      db: this.db, store: createAuditStore(), change: () => Promise.reject(new Error('read only')),
+      db: this.db, store: createAuditStore(helpersOf(this.dialect)), change: () => Promise.reject(new Error('read only')),
       record: async () => {}, clock: { now: () => Date.now() }, settings: () => DEFAULT_CONFIG,
     });
     const query = toAuditQuery(path);

@@ -16,6 +16,11 @@ export type Database = {
   close(): Promise<void>;
 };
 
+/** The dialect's helpers, for tools that open their own connection (the audit bench's probe). */
+export function helpersOf(dialect: Dialect): DialectHelpers {
+  return dialect === 'postgres' ? postgresHelpers : sqliteHelpers;
+}
+
 /** The database URL from the settings: `DATABASE_URL`, or SQLite at `DATA_DIR/gatehouse.db`. */
 export function databaseUrl(env: Pick<Env, 'DATABASE_URL' | 'DATA_DIR'>): string {
   return env.DATABASE_URL ?? `sqlite://${resolve(env.DATA_DIR, 'gatehouse.db')}`;

@@ -66,6 +66,42 @@ forEachDialect((database) => {
       }
     });
 
+    it('writes lines in the database exactly as JSON.stringify would, whatever the strings hold', async () => {
+      // A row written straight into the table (outside the chain, removed again) with every column that the
+      // database quotes holding quotes, backslashes, control characters, non-Latin text and emoji.
+      const nasty = 'q"uote\\back\nline\ttab\u0001\u001f\u007f é 中文 😀 \u2028 </script>';
+      const { seq } = await db().selectFrom('audit_events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+      const id = 'evt_01jz0000000000000000000000';
+      const row = {
+        seq: Number(seq) + 1000, id, ts: Date.UTC(2031, 0, 2, 3, 4, 5, 7), actor: nasty, actor_name: nasty, token_id: null,
+        action: 'user.update', resource: 'user', verb: 'update', target_type: nasty, target_id: null, outcome: 'error' as const,
+        request_id: nasty, ip: '::1', user_agent: nasty, changes: JSON.stringify({ before: null, after: { display_name: nasty } }),
+        detail: nasty, prev_hash: 'a'.repeat(64), hash: 'b'.repeat(64),
+      };
+      await db().insertInto('audit_events').values(row).execute();
+      try {
+        const lines = (await ndjson()).body.trim().split('\n');
+        const line = lines.find((l) => l.includes(id));
+        const event = {
+          id, seq: row.seq, ts: '2031-01-02T03:04:05.007Z', actor: nasty, actor_name: nasty, token_id: null, action: 'user.update',
+          target: { type: nasty, id: null }, outcome: 'error', request_id: nasty, ip: '::1', user_agent: nasty,
+          changes: { before: null, after: { display_name: nasty } }, detail: nasty, prev_hash: row.prev_hash, hash: row.hash,
+        };
+        expect(JSON.parse(line ?? 'null')).toEqual(event);
+        // PostgreSQL stores `changes` as jsonb, whose text has its own spacing; everything else is byte-exact.
+        if (database().name === 'sqlite') expect(line).toBe(JSON.stringify(event));
+        else expect(line?.replace(/"changes":[\s\S]*,"detail":/, '')).toBe(JSON.stringify(event).replace(/"changes":[\s\S]*,"detail":/, ''));
+        // Every ordinary line too: the API's event for the same id, serialised by JSON.stringify.
+        for (const l of lines.filter((x) => x !== line).slice(0, 25)) {
+          const api = (await app.request({ method: 'GET', url: `/api/audit/${(JSON.parse(l) as { id: string }).id}` })).json();
+          expect(JSON.parse(l)).toEqual(api);
+          if (database().name === 'sqlite') expect(l).toBe(JSON.stringify(api));
+        }
+      } finally {
+        await db().deleteFrom('audit_events').where('id', '=', id).execute();
+      }
+    });
+
     it('exports exactly the events of a since/until window, also past the first batch', async () => {
       const rows = await db().selectFrom('audit_events').select(['seq', 'ts']).orderBy('seq').execute();
       const since = new Date(Number(rows[5]!.ts)).toISOString();

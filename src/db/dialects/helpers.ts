@@ -1,3 +1,4 @@
+import type { RawBuilder } from 'kysely';
 import type { DeliveriesTable, OutboxTable, Trx } from '../tables.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -27,6 +28,13 @@ export type DialectHelpers = {
   renewDeliveries(trx: Trx, opts: { lockToken: string; ids: string[]; until: number }): Promise<number>;
   /** Takes undispatched outbox events for fan-out, skipping ones another worker holds. */
   claimOutbox(trx: Trx, limit: number): Promise<OutboxTable[]>;
+  /**
+   * SQL for a text column as JSON text, quoted and escaped exactly as `JSON.stringify` does, and `null` for
+   * NULL: lets a query write JSON lines itself (the audit export) instead of building an object per row.
+   */
+  jsonText(column: string): RawBuilder<string>;
+  /** SQL for an epoch-milliseconds column as `Date.prototype.toISOString()` writes it (UTC, milliseconds). */
+  isoText(column: string): RawBuilder<string>;
   /** Classifies a driver error so `translate-error.ts` can map it to an error code. */
   classify(error: unknown): ErrorClass;
 };

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import {
   CompiledQuery,
   OperationNodeTransformer,
+  sql,
   PrimitiveValueListNode,
   SqliteDialect,
   SqliteDriver,
@@ -122,5 +123,9 @@ export const sqliteHelpers: DialectHelpers = {
   ...claimQueries(''),
   // SQLite's single writer already serialises transactions; BEGIN IMMEDIATE took the lock.
   lockAuditHead: async () => {},
+  // json_quote escapes like JSON.stringify (test/audit/export-lines.test.ts) and gives `null` for NULL.
+  jsonText: (column) => sql<string>`json_quote(${sql.ref(column)})`,
+  // Integer division and modulo: no floating point on the way, so the milliseconds are exact.
+  isoText: (column) => sql<string>`(strftime('%Y-%m-%dT%H:%M:%S', ${sql.ref(column)} / 1000, 'unixepoch') || '.' || printf('%03d', ${sql.ref(column)} % 1000) || 'Z')`,
   classify,
 };

@@ -9,7 +9,7 @@ import { isId } from '../../lib/ids.js';
 import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
 import { toCsvRow, CSV_COLUMNS } from './csv.js';
 import type { AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
-import { toAuditEventJson, type AuditFilters, type AuditStore } from './store.js';
+import type { AuditFilters, AuditStore } from './store.js';
 import { verifyChain } from './verify.js';
 import type { ConfigDocument } from '../config/schemas.js';
 
@@ -91,22 +91,30 @@ export function createAuditService({ db, store, change, record, clock, settings 
       const filters = await resolve(query);
       await record(ctx, { action: 'audit.export', target: null, outcome: 'success', detail: `format ${query.format ?? 'ndjson'}` });
       const csv = query.format === 'csv';
+      // Chunks of 50 lines: big enough to write efficiently, small enough to stay out of V8's large-object
+      // space, whose garbage is what made the export's RSS grow (bench/RESULTS.md, audit).
+      const chunks = <T>(rows: T[], format: (row: T) => string): string[] => {
+        const out: string[] = [];
+        for (let i = 0; i < rows.length; i += EXPORT_CHUNK) out.push(rows.slice(i, i + EXPORT_CHUNK).map(format).join('\n') + '\n');
+        return out;
+      };
+      // NDJSON lines are written by the database (`store.lines`); CSV rows are formatted here.
+      const read = csv
+        ? (after: number) => store.batch(db, filters ?? {}, after, EXPORT_BATCH).then((rows) => ({ n: rows.length, last: rows.at(-1)?.seq, chunks: chunks(rows, toCsvRow) }))
+        : (after: number) => store.lines(db, filters ?? {}, after, EXPORT_BATCH).then((rows) => ({ n: rows.length, last: rows.at(-1)?.seq, chunks: chunks(rows, (r) => r.line) }));
       async function* lines(): AsyncGenerator<string> {
         if (csv) yield `${CSV_COLUMNS.join(',')}\n`;
         if (!filters) return;
         let after = 0;
         for (;;) {
-          const rows = await store.batch(db, filters, after, EXPORT_BATCH);
-          if (rows.length === 0) return;
-          after = Number(rows[rows.length - 1]?.seq);
-          onRows?.(rows.length);
+          const batch = await read(after);
+          if (batch.n === 0) return;
+          after = Number(batch.last);
+          onRows?.(batch.n);
           // better-sqlite3 is synchronous: give the event loop a turn between batches so requests still get answers.
           await new Promise((r) => setImmediate(r));
-          // Chunks of ~100 lines: big enough to write efficiently, small enough to stay out of V8's large-object
-          // space, whose garbage is what made the export's RSS grow (bench/RESULTS.md, audit).
-          const format = csv ? toCsvRow : toAuditEventJson;
-          for (let i = 0; i < rows.length; i += EXPORT_CHUNK) yield rows.slice(i, i + EXPORT_CHUNK).map(format).join('\n') + '\n';
-          if (rows.length < EXPORT_BATCH) return;
+          yield* batch.chunks;
+          if (batch.n < EXPORT_BATCH) return;
         }
       }
       return Readable.from(lines(), { objectMode: false });

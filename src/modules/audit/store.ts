@@ -1,5 +1,6 @@
-import type { Expression, SqlBool } from 'kysely';
+import { sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
 import { fromJson, toIso } from '../../db/codecs.js';
+import type { DialectHelpers } from '../../db/dialects/helpers.js';
 import type { AuditEventsTable, AuditHeadTable, Queryable } from '../../db/tables.js';
 import type { AuditEvent } from './schemas.js';
 
@@ -43,23 +44,24 @@ export function toAuditEvent(row: AuditEventsTable): AuditEvent {
   };
 }
 
-const jsonOrNull = (v: string | null): string => (v === null ? 'null' : JSON.stringify(v));
-
 /**
- * `JSON.stringify(toAuditEvent(row))`, written straight from the row: the stored `changes` JSON is spliced in
- * as it is, which makes the export about twice as fast and leaves far less garbage per row.
+ * The SQL expression that writes an event's JSON line (`JSON.stringify(toAuditEvent(row))`, with the stored
+ * `changes` text as it is) in the database: an export row is then
+ * one string instead of seventeen columns turned into JavaScript values and back into JSON, which was most of
+ * the export's CPU (bench/RESULTS.md, audit). test/audit/export-lines.test.ts holds the two to the same bytes.
  */
-export function toAuditEventJson(row: AuditEventsTable): string {
-  const target = row.target_type === null ? 'null' : `{"type":${JSON.stringify(row.target_type)},"id":${jsonOrNull(row.target_id)}}`;
-  const changes = row.changes === null ? 'null' : typeof row.changes === 'string' ? row.changes : JSON.stringify(row.changes);
-  return `{"id":${JSON.stringify(row.id)},"seq":${Number(row.seq)},"ts":"${toIso(Number(row.ts))}","actor":${JSON.stringify(row.actor)},`
-    + `"actor_name":${jsonOrNull(row.actor_name)},"token_id":${jsonOrNull(row.token_id)},"action":${JSON.stringify(row.action)},`
-    + `"target":${target},"outcome":${JSON.stringify(row.outcome)},"request_id":${jsonOrNull(row.request_id)},"ip":${jsonOrNull(row.ip)},`
-    + `"user_agent":${jsonOrNull(row.user_agent)},"changes":${changes},"detail":${jsonOrNull(row.detail)},`
-    + `"prev_hash":${jsonOrNull(row.prev_hash)},"hash":${JSON.stringify(row.hash)}}`;
+function exportLineSql({ jsonText: q, isoText }: Pick<DialectHelpers, 'jsonText' | 'isoText'>): RawBuilder<string> {
+  return sql<string>`'{"id":' || ${q('id')} || ',"seq":' || ${sql.ref('seq')} || ',"ts":"' || ${isoText('ts')}
+    || '","actor":' || ${q('actor')} || ',"actor_name":' || ${q('actor_name')} || ',"token_id":' || ${q('token_id')}
+    || ',"action":' || ${q('action')}
+    || ',"target":' || (case when target_type is null then 'null' else '{"type":' || ${q('target_type')} || ',"id":' || ${q('target_id')} || '}' end)
+    || ',"outcome":' || ${q('outcome')} || ',"request_id":' || ${q('request_id')} || ',"ip":' || ${q('ip')}
+    || ',"user_agent":' || ${q('user_agent')} || ',"changes":' || coalesce(cast(changes as text), 'null')
+    || ',"detail":' || ${q('detail')} || ',"prev_hash":' || ${q('prev_hash')} || ',"hash":' || ${q('hash')} || '}'`;
 }
 
-export function createAuditStore() {
+export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'isoText'>) {
+  const lineSql = exportLineSql(helpers);
   function select(q: Queryable, f: AuditFilters) {
     let query = q.selectFrom('audit_events').selectAll();
     if (f.actor !== undefined) query = query.where('actor', '=', f.actor);
@@ -101,6 +103,11 @@ export function createAuditStore() {
     /** Raw rows in ascending seq after `afterSeq`, for export and verification in bounded batches. */
     async batch(q: Queryable, f: AuditFilters, afterSeq: number, size: number): Promise<AuditEventsTable[]> {
       return select(q, withLowerBound(f, afterSeq, 'asc')).orderBy('seq', 'asc').limit(size).execute();
+    },
+
+    /** Export lines (`toAuditEventJson` of each row, written by the database) in ascending seq after `afterSeq`. */
+    async lines(q: Queryable, f: AuditFilters, afterSeq: number, size: number): Promise<{ seq: number; line: string }[]> {
+      return select(q, withLowerBound(f, afterSeq, 'asc')).clearSelect().select(['seq', lineSql.as('line')]).orderBy('seq', 'asc').limit(size).execute();
     },
 
     /** The first seq with `ts >= since` (ts never decreases along seq, so this is one index probe). */
