@@ -60,8 +60,10 @@ export function createChange(deps: ChangeDeps): Change {
             await outbox.insert(trx, { id, type: spec.action, data: after ?? before });
             evented = true;
           }
-          await audit.append(trx, ctx, { id, ...auditSpec, outcome: 'success', before, after });
           if (ctx.idempotency && !ctx.idempotency.stored) await storeAnswer(trx, ctx.idempotency, after, Date.now());
+          // Last: the audit append takes the chain head's lock, which every other write then waits for until
+          // this transaction commits, so nothing else runs after it.
+          await audit.append(trx, ctx, { id, ...auditSpec, outcome: 'success', before, after });
         } catch (err) {
           throw new AppError('unavailable', 'The audit log could not be written, so nothing was changed; retry shortly.',
             { retry_after_s: DB_RETRY_AFTER_S }, { cause: err });

@@ -1,5 +1,5 @@
 import type { RawBuilder } from 'kysely';
-import type { DeliveriesTable, OutboxTable, Trx } from '../tables.js';
+import type { AuditEventsTable, DeliveriesTable, OutboxTable, Trx } from '../tables.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -17,8 +17,13 @@ export type ErrorClass =
 /** Everything that cannot be written once with Kysely's builder, one implementation per dialect. */
 export type DialectHelpers = {
   dialect: Dialect;
-  /** Takes the audit chain head's lock, held until the transaction ends. */
-  lockAuditHead(trx: Trx): Promise<void>;
+  /** Takes the audit chain head's lock, held until the transaction ends, and reads the head. */
+  lockAuditHead(trx: Trx): Promise<{ seq: number; hash: string; ts: number }>;
+  /**
+   * Inserts the event and moves the head to it. On PostgreSQL one statement: the head's lock is held from
+   * `lockAuditHead` to commit, so every round trip in between makes every other write wait (bench/RESULTS.md).
+   */
+  appendAuditRow(trx: Trx, row: AuditEventsTable): Promise<void>;
   /**
    * Leases due deliveries (pending and due, or delivering with an expired lease) to one worker, fenced by
    * `lockToken`: `FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite.

@@ -79,7 +79,14 @@ export const postgresHelpers: DialectHelpers = {
   dialect: 'postgres',
   ...claimQueries('for update skip locked'),
   lockAuditHead: async (trx) => {
-    await sql`select seq from audit_head where id = 1 for update`.execute(trx);
+    const head = await trx.selectFrom('audit_head').select(['seq', 'hash', 'ts']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
+    return { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) };
+  },
+  appendAuditRow: async (trx, row) => {
+    await trx
+      .with('appended', (db) => db.insertInto('audit_events').values(row))
+      .updateTable('audit_head').set({ seq: row.seq, hash: row.hash, ts: row.ts }).where('id', '=', 1)
+      .execute();
   },
   // to_json escapes a text like JSON.stringify (test/audit/export-lines.test.ts); it is NULL for NULL.
   jsonText: (column) => sql<string>`coalesce(to_json(${sql.ref(column)})::text, 'null')`,

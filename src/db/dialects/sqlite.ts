@@ -122,7 +122,14 @@ export const sqliteHelpers: DialectHelpers = {
   // BEGIN IMMEDIATE already gives the claiming transaction the only write lock.
   ...claimQueries(''),
   // SQLite's single writer already serialises transactions; BEGIN IMMEDIATE took the lock.
-  lockAuditHead: async () => {},
+  lockAuditHead: async (trx) => {
+    const head = await trx.selectFrom('audit_head').select(['seq', 'hash', 'ts']).where('id', '=', 1).executeTakeFirstOrThrow();
+    return { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) };
+  },
+  appendAuditRow: async (trx, row) => {
+    await trx.insertInto('audit_events').values(row).execute();
+    await trx.updateTable('audit_head').set({ seq: row.seq, hash: row.hash, ts: row.ts }).where('id', '=', 1).execute();
+  },
   // json_quote escapes like JSON.stringify (test/audit/export-lines.test.ts) and gives `null` for NULL.
   jsonText: (column) => sql<string>`json_quote(${sql.ref(column)})`,
   // Integer division and modulo: no floating point on the way, so the milliseconds are exact.

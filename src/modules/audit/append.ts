@@ -47,16 +47,15 @@ export function chainHash(row: Omit<AuditEventsTable, 'hash'>): string {
 export function createAuditLog({ helpers, clock }: { helpers: DialectHelpers; clock: Clock }): AuditLog {
   return {
     async append(trx, ctx, entry) {
-      await helpers.lockAuditHead(trx);
-      const head = await trx.selectFrom('audit_head').select(['seq', 'hash', 'ts']).where('id', '=', 1).executeTakeFirstOrThrow();
+      const head = await helpers.lockAuditHead(trx);
       const [resource = entry.action, verb = ''] = entry.action.split('.');
       const { actor, actorName, tokenId } = actorOf(ctx);
       const hasChanges = entry.before !== undefined || entry.after !== undefined;
       const row: Omit<AuditEventsTable, 'hash'> = {
-        seq: Number(head.seq) + 1,
+        seq: head.seq + 1,
         id: entry.id,
         // Never earlier than the previous event, so a time range maps onto a seq range.
-        ts: Math.max(clock.now(), Number(head.ts)),
+        ts: Math.max(clock.now(), head.ts),
         actor,
         actor_name: actorName,
         token_id: tokenId,
@@ -74,8 +73,7 @@ export function createAuditLog({ helpers, clock }: { helpers: DialectHelpers; cl
         prev_hash: head.hash,
       };
       const hash = chainHash(row);
-      await trx.insertInto('audit_events').values({ ...row, hash }).execute();
-      await trx.updateTable('audit_head').set({ seq: row.seq, hash, ts: row.ts }).where('id', '=', 1).execute();
+      await helpers.appendAuditRow(trx, { ...row, hash });
       return { seq: row.seq };
     },
   };
