@@ -98,6 +98,23 @@ export function createWebhooksStore() {
       await q.insertInto('delivery_attempts').values(attempt).execute();
       return true;
     },
+    /**
+     * Records successful attempts that got the same status code: one update and one insert for the lot,
+     * fenced by the lease like `finishAttempt`. Returns the ids recorded (the others' leases were taken over).
+     */
+    async finishSucceeded(q: Queryable, lockToken: string, statusCode: number, at: number, attempts: DeliveryAttemptsTable[]): Promise<Set<string>> {
+      const rows = await q
+        .updateTable('deliveries')
+        .set((eb) => ({ status: 'succeeded', attempts: eb('attempts', '+', 1), next_attempt_at: at, last_error: null, last_status_code: statusCode, updated_at: at, lock_token: null, locked_until: null }))
+        .where('id', 'in', attempts.map((a) => a.delivery_id))
+        .where('lock_token', '=', lockToken)
+        .returning('id')
+        .execute();
+      const done = new Set(rows.map((r) => r.id));
+      const recorded = attempts.filter((a) => done.has(a.delivery_id));
+      if (recorded.length) await q.insertInto('delivery_attempts').values(recorded).execute();
+      return done;
+    },
     /** Gives back leased, unsent deliveries (shutdown). */
     async release(q: Queryable, lockToken: string, now: number): Promise<number> {
       const res = await q.updateTable('deliveries').set({ status: 'pending', lock_token: null, locked_until: null, updated_at: now }).where('lock_token', '=', lockToken).where('status', '=', 'delivering').executeTakeFirst();
