@@ -9,6 +9,12 @@ import type { Tables } from './tables.js';
 
 export type Database = {
   db: Kysely<Tables>;
+  /**
+   * For background work (the webhook worker): on PostgreSQL a small pool of its own, so deliveries are
+   * neither held up by a burst of API writes waiting for connections nor take connections from them. On
+   * SQLite the same connection as `db` (one writer either way).
+   */
+  background: Kysely<Tables>;
   dialect: Dialect;
   helpers: DialectHelpers;
   /** Where the data lives, with no password: for logs and `--help`. */
@@ -26,24 +32,32 @@ export function databaseUrl(env: Pick<Env, 'DATABASE_URL' | 'DATA_DIR'>): string
   return env.DATABASE_URL ?? `sqlite://${resolve(env.DATA_DIR, 'gatehouse.db')}`;
 }
 
+/** Connections of the background pool: the worker runs at most a round, a flush, a renewal and an update at once. */
+const BACKGROUND_POOL_SIZE = 4;
+
 /** Opens Kysely over SQLite (`sqlite:///path`) or PostgreSQL (`postgres://…`). */
 export function createDb(url: string, logger?: Logger): Database {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { dialect } = createPostgresDialect(url, logger);
     const db = new Kysely<Tables>({ dialect });
+    const background = new Kysely<Tables>({ dialect: createPostgresDialect(url, logger, BACKGROUND_POOL_SIZE).dialect });
     const safe = new URL(url);
     safe.password = safe.password ? '***' : '';
     return {
       db,
+      background,
       dialect: 'postgres',
       helpers: postgresHelpers,
       description: `PostgreSQL ${safe.host}${safe.pathname}`,
       // Kysely's destroy ends the pool.
-      close: () => db.destroy(),
+      close: async () => {
+        await background.destroy();
+        await db.destroy();
+      },
     };
   }
   const file = url.replace(/^sqlite:\/\//, '');
   const { dialect } = createSqliteDialect(file);
   const db = new Kysely<Tables>({ dialect, plugins: [new SqliteBooleanPlugin()] });
-  return { db, dialect: 'sqlite', helpers: sqliteHelpers, description: `SQLite ${file}`, close: () => db.destroy() };
+  return { db, background: db, dialect: 'sqlite', helpers: sqliteHelpers, description: `SQLite ${file}`, close: () => db.destroy() };
 }

@@ -23,10 +23,10 @@ function loadPg(): typeof pg {
 }
 
 /** A pool that survives a database restart: connection errors, idle or in use, are logged, never thrown. */
-export function createPostgresDialect(url: string, logger?: Logger): { dialect: PostgresDialect; pool: pg.Pool } {
+export function createPostgresDialect(url: string, logger?: Logger, max = 10): { dialect: PostgresDialect; pool: pg.Pool } {
   const pool = new (loadPg().Pool)({
     connectionString: url,
-    max: 10,
+    max,
     statement_timeout: PG_STATEMENT_TIMEOUT_MS,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,

@@ -15,12 +15,15 @@ import { createWebhooksStore } from './store.js';
 import { createWebhookWorker } from './worker.js';
 
 export function createWebhooksModule(deps: {
-  db: Kysely<Tables>; helpers: DialectHelpers; change: Change; ids: Ids; clock: Clock; logger: Logger; settings: () => ConfigDocument; outbox?: Pick<Outbox, 'onCommitted'>;
+  db: Kysely<Tables>;
+  /** The worker's connections (`Database.background`); `db` when not given. */
+  background?: Kysely<Tables>;
+  helpers: DialectHelpers; change: Change; ids: Ids; clock: Clock; logger: Logger; settings: () => ConfigDocument; outbox?: Pick<Outbox, 'onCommitted'>;
 }) {
   const store = createWebhooksStore();
   const service = createWebhooksService({ ...deps, store });
   const outbound = createOutbound(() => deps.settings().webhooks.allow_private_targets);
-  const worker = createWebhookWorker({ ...deps, store, webhooks: service, dispatcher: () => outbound.dispatcher() });
+  const worker = createWebhookWorker({ ...deps, db: deps.background ?? deps.db, store, webhooks: service, dispatcher: () => outbound.dispatcher() });
   return {
     service,
     worker,
