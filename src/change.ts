@@ -56,14 +56,12 @@ export function createChange(deps: ChangeDeps): Change {
         try {
           // The event carries the resource after the change, or before it for a delete. Sign-ins and
           // sign-outs are audit events only.
-          if (catalog[spec.action].event) {
-            await outbox.insert(trx, { id, type: spec.action, data: after ?? before });
-            evented = true;
-          }
+          const event = catalog[spec.action].event ? outbox.row({ id, type: spec.action, data: after ?? before }) : undefined;
+          evented = event !== undefined;
           if (ctx.idempotency && !ctx.idempotency.stored) await storeAnswer(trx, ctx.idempotency, after, Date.now());
           // Last: the audit append takes the chain head's lock, which every other write then waits for until
-          // this transaction commits, so nothing else runs after it.
-          await audit.append(trx, ctx, { id, ...auditSpec, outcome: 'success', before, after });
+          // this transaction commits, so nothing else runs after it. It writes the outbox event too.
+          await audit.append(trx, ctx, { id, ...auditSpec, outcome: 'success', before, after }, event);
         } catch (err) {
           throw new AppError('unavailable', 'The audit log could not be written, so nothing was changed; retry shortly.',
             { retry_after_s: DB_RETRY_AFTER_S }, { cause: err });

@@ -53,9 +53,13 @@ export function claimQueries(lockClause: string) {
         )`.execute(trx);
       return Number(res.numAffectedRows ?? 0);
     },
-    async claimOutbox(trx: Trx, limit: number): Promise<OutboxTable[]> {
-      const res = await sql<OutboxTable>`select * from outbox where dispatched_at is null order by created_at, id limit ${limit} ${lock}`.execute(trx);
-      return res.rows;
+    async claimOutbox(trx: Trx, limit: number, now: number): Promise<OutboxTable[]> {
+      const res = await sql<OutboxTable>`
+        update outbox set dispatched_at = ${now}
+        where id in (select id from outbox where dispatched_at is null order by created_at, id limit ${limit} ${lock})
+        returning *`.execute(trx);
+      // RETURNING gives no order; the fan-out keeps commit order.
+      return res.rows.sort((a, b) => Number(a.created_at) - Number(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     },
   };
 }

@@ -20,10 +20,11 @@ export type DialectHelpers = {
   /** Takes the audit chain head's lock, held until the transaction ends, and reads the head. */
   lockAuditHead(trx: Trx): Promise<{ seq: number; hash: string; ts: number }>;
   /**
-   * Inserts the event and moves the head to it. On PostgreSQL one statement: the head's lock is held from
-   * `lockAuditHead` to commit, so every round trip in between makes every other write wait (bench/RESULTS.md).
+   * Inserts the audit row (and the change's outbox row, when it has one) and moves the head to it. On
+   * PostgreSQL one statement: the head's lock is held from `lockAuditHead` to commit, so every round trip in
+   * between makes every other write wait, and each costs both processes a wake-up (bench/RESULTS.md).
    */
-  appendAuditRow(trx: Trx, row: AuditEventsTable): Promise<void>;
+  appendAuditRow(trx: Trx, row: AuditEventsTable, event?: OutboxTable): Promise<void>;
   /**
    * Leases due deliveries (pending and due, or delivering with an expired lease) to one worker, fenced by
    * `lockToken`: `FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite.
@@ -31,8 +32,11 @@ export type DialectHelpers = {
   claimDeliveries(trx: Trx, opts: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]>;
   /** Extends one worker's lease on the deliveries it holds, skipping rows locked by another transaction. */
   renewDeliveries(trx: Trx, opts: { lockToken: string; ids: string[]; until: number }): Promise<number>;
-  /** Takes undispatched outbox events for fan-out, skipping ones another worker holds. */
-  claimOutbox(trx: Trx, limit: number): Promise<OutboxTable[]>;
+  /**
+   * Takes undispatched outbox events for fan-out, oldest first, skipping ones another worker holds, and
+   * marks them dispatched at `now` in the same statement (the fan-out's transaction makes that final).
+   */
+  claimOutbox(trx: Trx, limit: number, now: number): Promise<OutboxTable[]>;
   /**
    * SQL for a text column as JSON text, quoted and escaped exactly as `JSON.stringify` does, and `null` for
    * NULL: lets a query write JSON lines itself (the audit export) instead of building an object per row.

@@ -82,9 +82,9 @@ export const postgresHelpers: DialectHelpers = {
     const head = await trx.selectFrom('audit_head').select(['seq', 'hash', 'ts']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
     return { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) };
   },
-  appendAuditRow: async (trx, row) => {
-    await trx
-      .with('appended', (db) => db.insertInto('audit_events').values(row))
+  appendAuditRow: async (trx, row, event) => {
+    const appended = trx.with('appended', (db) => db.insertInto('audit_events').values(row));
+    await (event ? appended.with('evented', (db) => db.insertInto('outbox').values(event)) : appended)
       .updateTable('audit_head').set({ seq: row.seq, hash: row.hash, ts: row.ts }).where('id', '=', 1)
       .execute();
   },

@@ -126,7 +126,8 @@ export const sqliteHelpers: DialectHelpers = {
     const head = await trx.selectFrom('audit_head').select(['seq', 'hash', 'ts']).where('id', '=', 1).executeTakeFirstOrThrow();
     return { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) };
   },
-  appendAuditRow: async (trx, row) => {
+  appendAuditRow: async (trx, row, event) => {
+    if (event) await trx.insertInto('outbox').values(event).execute();
     await trx.insertInto('audit_events').values(row).execute();
     await trx.updateTable('audit_head').set({ seq: row.seq, hash: row.hash, ts: row.ts }).where('id', '=', 1).execute();
   },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import { fromJson } from '../../db/codecs.js';
 import type { DialectHelpers } from '../../db/dialects/helpers.js';
-import type { AuditEventsTable, Trx } from '../../db/tables.js';
+import type { AuditEventsTable, OutboxTable, Trx } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
 import { actorOf, type RequestCtx } from '../../lib/request-ctx.js';
 import type { Action } from '../events/catalog.js';
@@ -18,7 +18,10 @@ export type AuditEntry = {
   detail?: string | null;
 };
 
-export type AuditLog = { append(trx: Trx, ctx: RequestCtx, entry: AuditEntry): Promise<{ seq: number }> };
+export type AuditLog = {
+  /** Appends the event to the chain; `event`, the change's outbox row, is written with it. */
+  append(trx: Trx, ctx: RequestCtx, entry: AuditEntry, event?: OutboxTable): Promise<{ seq: number }>;
+};
 
 // canonicalize ships CommonJS typed as an ES default export; under NodeNext the default is the module.
 const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
@@ -46,7 +49,7 @@ export function chainHash(row: Omit<AuditEventsTable, 'hash'>): string {
  */
 export function createAuditLog({ helpers, clock }: { helpers: DialectHelpers; clock: Clock }): AuditLog {
   return {
-    async append(trx, ctx, entry) {
+    async append(trx, ctx, entry, event) {
       const head = await helpers.lockAuditHead(trx);
       const [resource = entry.action, verb = ''] = entry.action.split('.');
       const { actor, actorName, tokenId } = actorOf(ctx);
@@ -73,7 +76,7 @@ export function createAuditLog({ helpers, clock }: { helpers: DialectHelpers; cl
         prev_hash: head.hash,
       };
       const hash = chainHash(row);
-      await helpers.appendAuditRow(trx, { ...row, hash });
+      await helpers.appendAuditRow(trx, { ...row, hash }, event);
       return { seq: row.seq };
     },
   };

@@ -1,9 +1,13 @@
-import type { Trx } from '../../db/tables.js';
+import type { OutboxTable } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Action } from './catalog.js';
 
 export type Outbox = {
-  insert(trx: Trx, event: { id: string; type: Action; data: unknown }): Promise<void>;
+  /**
+   * The outbox row of one event. The change path writes it with the audit row (`AuditLog.append`), in the
+   * same statement on PostgreSQL: one round trip fewer per change.
+   */
+  row(event: { id: string; type: Action; data: unknown }): OutboxTable;
   /** Called by the change path after a transaction that inserted events has committed. */
   committed(): void;
   /** Runs `listener` after each such commit (the in-process webhook worker wakes on it instead of waiting for its poll). */
@@ -24,11 +28,6 @@ export function createOutbox({ clock }: { clock: Clock }): Outbox {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async insert(trx, { id, type, data }) {
-      await trx
-        .insertInto('outbox')
-        .values({ id, type, data: JSON.stringify(data ?? null), created_at: clock.now(), dispatched_at: null })
-        .execute();
-    },
+    row: ({ id, type, data }) => ({ id, type, data: JSON.stringify(data ?? null), created_at: clock.now(), dispatched_at: null }),
   };
 }

@@ -120,9 +120,6 @@ export function createWebhooksStore() {
       const res = await q.updateTable('deliveries').set({ status: 'pending', lock_token: null, locked_until: null, updated_at: now }).where('lock_token', '=', lockToken).where('status', '=', 'delivering').executeTakeFirst();
       return Number(res.numUpdatedRows);
     },
-    async markDispatched(q: Queryable, ids: string[], now: number): Promise<void> {
-      if (ids.length) await q.updateTable('outbox').set({ dispatched_at: now }).where('id', 'in', ids).execute();
-    },
     async outboxBetween(q: Queryable, since: number, until: number): Promise<{ id: string; type: string; data: string; created_at: number }[]> {
       return q.selectFrom('outbox').select(['id', 'type', 'data', 'created_at']).where('created_at', '>=', since).where('created_at', '<', until).orderBy('created_at').execute();
     },

@@ -69,10 +69,11 @@ export function createWebhookWorker(deps: Deps) {
   /** Fans one batch of the outbox out; how many events it took and how many deliveries it made. */
   async function fanOut(): Promise<{ events: number; deliveries: number }> {
     return db.transaction().execute(async (trx) => {
-      const events = await helpers.claimOutbox(trx, FAN_OUT_BATCH);
-      if (events.length === 0) return { events: 0, deliveries: 0 };
-      const hooks = await store.enabled(trx);
       const now = clock.now();
+      const events = await helpers.claimOutbox(trx, FAN_OUT_BATCH, now);
+      if (events.length === 0) return { events: 0, deliveries: 0 };
+      // Read after the claim: an endpoint created before an event committed is in this list.
+      const hooks = await store.enabled(trx);
       const rows: DeliveriesTable[] = [];
       for (const e of events) {
         const data = fromJson<unknown>(e.data);
@@ -83,7 +84,6 @@ export function createWebhookWorker(deps: Deps) {
         }
       }
       await store.insertDeliveries(trx, rows);
-      await store.markDispatched(trx, events.map((e) => e.id), now);
       return { events: events.length, deliveries: rows.length };
     });
   }
