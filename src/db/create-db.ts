@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Env } from '../env/schema.js';
 import type { Dialect, DialectHelpers } from './dialects/helpers.js';
 import { createPostgresDialect, postgresHelpers } from './dialects/postgres.js';
-import { createSqliteDialect, sqliteHelpers, SqliteBooleanPlugin } from './dialects/sqlite.js';
+import { createSqliteDialect, sqliteHelpers } from './dialects/sqlite.js';
 import type { Tables } from './tables.js';
 
 export type Database = {
@@ -58,6 +58,6 @@ export function createDb(url: string, logger?: Logger): Database {
   }
   const file = url.replace(/^sqlite:\/\//, '');
   const { dialect } = createSqliteDialect(file);
-  const db = new Kysely<Tables>({ dialect, plugins: [new SqliteBooleanPlugin()] });
+  const db = new Kysely<Tables>({ dialect });
   return { db, background: db, dialect: 'sqlite', helpers: sqliteHelpers, description: `SQLite ${file}`, close: () => db.destroy() };
 }

@@ -3,21 +3,12 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   CompiledQuery,
-  OperationNodeTransformer,
   sql,
-  PrimitiveValueListNode,
   SqliteDialect,
   SqliteDriver,
-  ValueNode,
   type DatabaseConnection,
   type Driver,
-  type KyselyPlugin,
-  type PluginTransformQueryArgs,
-  type PluginTransformResultArgs,
-  type QueryResult,
-  type RootOperationNode,
   type SqliteDatabase,
-  type UnknownRow,
 } from 'kysely';
 import { claimQueries } from './claims.js';
 import type { DialectHelpers, ErrorClass } from './helpers.js';
@@ -46,27 +37,6 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
-/** SQLite cannot bind booleans; stores write `true`/`false` on both dialects and this turns them into 1/0. */
-class BooleanTransformer extends OperationNodeTransformer {
-  protected override transformValue(node: ValueNode): ValueNode {
-    return typeof node.value === 'boolean' ? ValueNode.create(node.value ? 1 : 0) : node;
-  }
-  protected override transformPrimitiveValueList(node: PrimitiveValueListNode): PrimitiveValueListNode {
-    if (!node.values.some((v) => typeof v === 'boolean')) return node;
-    return PrimitiveValueListNode.create(node.values.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v)));
-  }
-}
-
-export class SqliteBooleanPlugin implements KyselyPlugin {
-  readonly #transformer = new BooleanTransformer();
-  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    return this.#transformer.transformNode(args.node);
-  }
-  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    return args.result;
-  }
-}
-
 /** Opens the database file with WAL, foreign keys and a busy timeout. */
 const STATEMENT_CACHE_SIZE = 500;
 
@@ -77,18 +47,33 @@ const STATEMENT_CACHE_SIZE = 500;
  * out when full (queries with `in (…)` lists of varying length make new texts).
  */
 function withStatementCache(database: Database.Database): SqliteDatabase {
-  const cache = new Map<string, Database.Statement>();
+  const cache = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
   return {
     close: () => database.close(),
     prepare(text: string) {
       let statement = cache.get(text);
       if (!statement) {
-        statement = database.prepare(text);
+        statement = bindingBooleans(database.prepare(text));
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
         cache.set(text, statement);
       }
       return statement;
     },
+  };
+}
+
+/**
+ * SQLite cannot bind booleans; stores write `true`/`false` on both dialects and this binds them as 1/0. A
+ * look at the parameters, where a Kysely plugin rewrote every query's whole tree to find them.
+ */
+function bindingBooleans(statement: Database.Statement): ReturnType<SqliteDatabase['prepare']> {
+  const bind = (parameters: ReadonlyArray<unknown>): unknown[] =>
+    parameters.some((p) => typeof p === 'boolean') ? parameters.map((p) => (typeof p === 'boolean' ? Number(p) : p)) : (parameters as unknown[]);
+  return {
+    reader: statement.reader,
+    all: (parameters) => statement.all(bind(parameters)),
+    run: (parameters) => statement.run(bind(parameters)),
+    iterate: (parameters) => statement.iterate(bind(parameters)),
   };
 }
 
