@@ -2,6 +2,23 @@ import { definePlugin } from '../define.js';
 
 type Config = { pattern?: string; min_length?: number; max_length?: number; reserved?: string[] };
 
+/**
+ * The pattern compiled and the reserved names lower-cased once per config object: the host hands a hook the
+ * same config on every call until the plugin is reconfigured, so this is once per configuration.
+ */
+const compiled = new WeakMap<Config, { pattern: RegExp | null; reserved: Set<string> }>();
+function compile(config: Config) {
+  let c = compiled.get(config);
+  if (!c) {
+    c = {
+      pattern: config.pattern === undefined ? null : new RegExp(`^(?:${config.pattern})$`, 'u'),
+      reserved: new Set((config.reserved ?? []).map((r) => r.toLowerCase())),
+    };
+    compiled.set(config, c);
+  }
+  return c;
+}
+
 /** Usernames must match a pattern and length, and may not be one of the reserved names. */
 export default definePlugin<Config>({
   name: 'username-policy',
@@ -27,8 +44,9 @@ export default definePlugin<Config>({
     const name = username.normalize('NFKC').toLowerCase();
     if (config.min_length !== undefined && name.length < config.min_length) return { allow: false, reason: `usernames need at least ${config.min_length} characters` };
     if (config.max_length !== undefined && name.length > config.max_length) return { allow: false, reason: `usernames have at most ${config.max_length} characters` };
-    if (config.reserved?.some((r) => r.toLowerCase() === name)) return { allow: false, reason: `"${name}" is a reserved name` };
-    if (config.pattern !== undefined && !new RegExp(`^(?:${config.pattern})$`, 'u').test(name)) return { allow: false, reason: `usernames must match ${config.pattern}` };
+    const { pattern, reserved } = compile(config);
+    if (reserved.has(name)) return { allow: false, reason: `"${name}" is a reserved name` };
+    if (pattern && !pattern.test(name)) return { allow: false, reason: `usernames must match ${config.pattern}` };
     return { allow: true };
   },
 });
