@@ -27,7 +27,6 @@ import type { LiveToken } from './modules/tokens/store.js';
 import { createUsersModule } from './modules/users/module.js';
 import { createPluginsModule } from './modules/plugins/module.js';
 import { createPluginHost } from './plugins/host.js';
-import { createOutbound } from './lib/ssrf-guard.js';
 import { resolve } from 'node:path';
 import { createWebhooksModule } from './modules/webhooks/module.js';
 import { VERSION } from './version.js';
@@ -44,8 +43,7 @@ export async function buildApp(deps: AppDeps) {
   const audit = createAuditLog({ helpers, clock });
   // Plugins judge changes before they happen, so the host exists before the change path.
   let allowPrivate = false;
-  const pluginCalls = createOutbound(() => allowPrivate);
-  const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), dispatcher: () => pluginCalls.dispatcher() });
+  const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), allowPrivate: () => allowPrivate });
   const outbox = createOutbox({ clock });
   const change = createChange({ db, helpers, audit, outbox, ids, logger, hooks: host });
   const record = createRecordAudit({ db, audit, ids });
@@ -58,7 +56,7 @@ export async function buildApp(deps: AppDeps) {
   allowPrivate = settings().webhooks.allow_private_targets;
   config.service.onChange((s) => (allowPrivate = s.document.webhooks.allow_private_targets));
   await host.reload();
-  app.addHook('onClose', () => pluginCalls.close());
+  app.addHook('onClose', () => host.close());
 
   // Lookups of live tokens and sessions, dropped at once whenever access may have narrowed.
   const tokenCache = createAuthCache<LiveToken | null>({ now: () => clock.now() });

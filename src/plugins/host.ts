@@ -3,19 +3,27 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { request, type Dispatcher } from 'undici';
 import { fromJson } from '../db/codecs.js';
 import type { PluginsTable, Tables } from '../db/tables.js';
 import { AppError } from '../errors.js';
 import type { RequestCtx } from '../lib/request-ctx.js';
 import { actorOf } from '../lib/request-ctx.js';
-import { webhookHeaders } from '../lib/standard-webhooks.js';
 import { catalog, isAction } from '../modules/events/catalog.js';
 import { builtinPlugins } from './builtin/index.js';
-import type { AfterEvent, BeforeInput, PluginDefinition, PluginManifest, Verdict } from './define.js';
+import type { AfterEvent, BeforeInput, PluginContext, PluginDefinition, PluginManifest, Verdict } from './define.js';
+import { createPluginConnections, httpTarget, postSigned, type HttpTarget } from './http-call.js';
 
-type Health = { calls: number; failures: number; last_error: string | null; latencies: number[] };
-type Loaded = { row: PluginsTable; manifest: PluginManifest; config: Record<string, unknown>; module?: PluginDefinition };
+/** The last `LATENCIES` call times, in a ring: recording one is O(1); p99 is worked out when read. */
+const LATENCIES = 1000;
+type Health = { calls: number; failures: number; last_error: string | null; latencies: Float64Array };
+/**
+ * An enabled plugin as the host calls it; everything a call needs that does not change between calls (its
+ * context, timeout, http target) is built here, once per reload.
+ */
+type Loaded = {
+  row: PluginsTable; manifest: PluginManifest; config: Record<string, unknown>; module?: PluginDefinition;
+  context: PluginContext<Record<string, unknown>>; timeoutMs: number; target: HttpTarget | Error | null;
+};
 
 /** Finds an installed module plugin by name: shipped with Gatehouse, a folder under PLUGINS_DIR, or a package. Never downloads. */
 export async function resolveModulePlugin(name: string, pluginsDir: string): Promise<PluginDefinition> {
@@ -33,46 +41,52 @@ export async function resolveModulePlugin(name: string, pluginsDir: string): Pro
   return mod.default;
 }
 
-const p99 = (xs: number[]) => {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))] ?? null;
+const p99 = (h: Health) => {
+  const n = Math.min(h.calls, LATENCIES);
+  if (n === 0) return null;
+  const s = h.latencies.slice(0, n).sort();
+  return s[Math.min(n - 1, Math.floor(n * 0.99))] ?? null;
 };
+
+/** A before-hook's answer; after-hooks' answers are not read, any 2xx acknowledges the event. */
+function parseAnswer(text: string): { allow?: unknown; reason?: unknown } {
+  try {
+    return (JSON.parse(text) ?? {}) as { allow?: unknown; reason?: unknown };
+  } catch {
+    throw new Error('answered with something that is not JSON');
+  }
+}
+
+const isThenable = (x: unknown): x is PromiseLike<unknown> => typeof (x as { then?: unknown } | null)?.then === 'function';
 
 /**
  * Loads, calls and times plugins. Before-hooks run from `change()` in `order`, each within its timeout; a
  * timeout or error follows the plugin's failure policy. After-hooks follow the audit log by `seq`, at least
  * once, and never break a request.
  */
-export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; pluginsDir: string; dispatcher: () => Dispatcher }) {
+export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; pluginsDir: string; allowPrivate: () => boolean }) {
   const { db, logger } = deps;
+  const connections = createPluginConnections(deps.allowPrivate);
   let loaded: Loaded[] = [];
+  /** The enabled plugins with a before-hook on each action, in call order. */
+  let beforeHooks = new Map<string, Loaded[]>();
   const health = new Map<string, Health>();
 
   function record(id: string, ms: number, error: string | null): void {
-    const h = health.get(id) ?? { calls: 0, failures: 0, last_error: null, latencies: [] };
+    let h = health.get(id);
+    if (!h) health.set(id, (h = { calls: 0, failures: 0, last_error: null, latencies: new Float64Array(LATENCIES) }));
+    h.latencies[h.calls % LATENCIES] = ms;
     h.calls += 1;
     if (error) {
       h.failures += 1;
       h.last_error = error.slice(0, 500);
     }
-    h.latencies.push(ms);
-    if (h.latencies.length > 1000) h.latencies.shift();
-    health.set(id, h);
   }
 
-  async function callHttp(p: Loaded, body: unknown, timeoutMs: number): Promise<unknown> {
-    const text = JSON.stringify(body);
-    const headers = webhookHeaders([p.row.secret ?? ''], `call_${Date.now()}_${Math.random().toString(36).slice(2)}`, Math.floor(Date.now() / 1000), text);
-    const res = await request(p.row.url ?? '', {
-      method: 'POST', body: text, headers: { ...headers, 'content-type': 'application/json' }, dispatcher: deps.dispatcher(),
-      headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (res.statusCode < 200 || res.statusCode >= 300) {
-      await res.body.dump();
-      throw new Error(`HTTP ${res.statusCode}`);
-    }
-    return res.body.json();
+  async function callHttp(p: Loaded, body: unknown): Promise<string> {
+    if (!p.target) throw new Error('an http plugin without a URL');
+    if (p.target instanceof Error) throw p.target;
+    return postSigned(connections.for(p.row.id, p.target.origin), p.target, body);
   }
 
   async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -85,15 +99,32 @@ export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; plu
     }
   }
 
-  const context = (p: Loaded) => ({
-    config: p.config,
-    log: { info: (msg: string, extra?: object) => logger.info({ plugin: p.manifest.name, ...extra }, msg), warn: (msg: string, extra?: object) => logger.warn({ plugin: p.manifest.name, ...extra }, msg) },
+  const contextOf = (manifest: PluginManifest, config: Record<string, unknown>): PluginContext<Record<string, unknown>> => ({
+    config,
+    log: { info: (msg: string, extra?: object) => logger.info({ plugin: manifest.name, ...extra }, msg), warn: (msg: string, extra?: object) => logger.warn({ plugin: manifest.name, ...extra }, msg) },
   });
 
+  function load(row: PluginsTable, manifest: PluginManifest, module: PluginDefinition | undefined): Loaded {
+    const config = fromJson<Record<string, unknown>>(row.config);
+    const timeoutMs = manifest.timeout_ms ?? 2000;
+    let target: HttpTarget | Error | null = null;
+    if (!module && row.url) {
+      try {
+        target = httpTarget(row.url, row.secret ?? '', timeoutMs);
+      } catch (err) {
+        target = new Error(`unusable URL: ${(err as Error).message}`);
+      }
+    }
+    return { row, manifest, config, ...(module ? { module } : {}), context: contextOf(manifest, config), timeoutMs, target };
+  }
+
   async function verdictOf(p: Loaded, input: BeforeInput): Promise<Verdict> {
-    const timeoutMs = p.manifest.timeout_ms ?? 2000;
-    if (p.module?.before) return withTimeout(Promise.resolve(p.module.before(input, context(p) as never)), timeoutMs);
-    const answer = (await callHttp(p, { hook: 'before', ...input }, timeoutMs)) as { allow?: unknown; reason?: unknown };
+    if (p.module?.before) {
+      const verdict = p.module.before(input, p.context);
+      // A synchronous hook has answered before any timer could fire: only a pending one needs the race.
+      return isThenable(verdict) ? withTimeout(Promise.resolve(verdict), p.timeoutMs) : verdict;
+    }
+    const answer = parseAnswer(await callHttp(p, { hook: 'before', ...input }));
     if (answer.allow === true) return { allow: true };
     if (answer.allow === false) return { allow: false, reason: typeof answer.reason === 'string' ? answer.reason.slice(0, 500) : 'no reason given' };
     throw new Error('answered neither {allow: true} nor {allow: false, reason}');
@@ -108,18 +139,22 @@ export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; plu
         const manifest = fromJson<PluginManifest>(row.manifest);
         try {
           const module = row.kind === 'module' ? await resolveModulePlugin(row.name, deps.pluginsDir) : undefined;
-          next.push({ row, manifest, config: fromJson<Record<string, unknown>>(row.config), ...(module ? { module } : {}) });
+          next.push(load(row, manifest, module));
         } catch (err) {
           logger.error({ err, plugin: row.name }, 'an enabled plugin could not be loaded; it is skipped');
         }
       }
       loaded = next.sort((a, b) => (a.manifest.order ?? 0) - (b.manifest.order ?? 0) || a.row.name.localeCompare(b.row.name));
+      const byAction = new Map<string, Loaded[]>();
+      for (const p of loaded) for (const action of new Set(p.manifest.hooks?.before ?? [])) byAction.set(action, [...(byAction.get(action) ?? []), p]);
+      beforeHooks = byAction;
+      connections.retain(new Set(loaded.map((p) => p.row.id)));
     },
 
     /** Runs the before-hooks for an action, in order. Throws `plugin.denied` (422) or `unavailable` (503, policy fail). */
     async runBefore(ctx: RequestCtx, spec: { action: string; target: { type: string; id: string | null }; input?: Record<string, unknown> }): Promise<void> {
-      const hooked = loaded.filter((p) => p.manifest.hooks?.before?.includes(spec.action));
-      if (hooked.length === 0) return;
+      const hooked = beforeHooks.get(spec.action);
+      if (!hooked) return;
       const { actor, actorName } = actorOf(ctx);
       const input: BeforeInput = { action: spec.action, target: spec.target, input: spec.input ?? {}, actor: { id: actor, name: actorName } };
       for (const p of hooked) {
@@ -150,8 +185,8 @@ export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; plu
           if (isEvent) {
             const started = performance.now();
             try {
-              if (p.module?.after) await withTimeout(Promise.resolve(p.module.after(event, context(p) as never)), p.manifest.timeout_ms ?? 2000);
-              else if (!p.module) await callHttp(p, { hook: 'after', event }, p.manifest.timeout_ms ?? 2000);
+              if (p.module?.after) await withTimeout(Promise.resolve(p.module.after(event, p.context)), p.timeoutMs);
+              else if (!p.module) await callHttp(p, { hook: 'after', event });
               record(p.row.id, performance.now() - started, null);
             } catch (err) {
               record(p.row.id, performance.now() - started, (err as Error).message);
@@ -183,9 +218,12 @@ export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; plu
       return () => clearInterval(timer);
     },
 
+    /** Closes the http plugins' connections (at shutdown, after the server has drained). */
+    close: () => connections.close(),
+
     health(id: string) {
       const h = health.get(id);
-      return { calls: h?.calls ?? 0, failures: h?.failures ?? 0, last_error: h?.last_error ?? null, p99_ms: h ? p99(h.latencies) : null };
+      return { calls: h?.calls ?? 0, failures: h?.failures ?? 0, last_error: h?.last_error ?? null, p99_ms: h ? p99(h) : null };
     },
   };
 }

@@ -8,17 +8,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { counts, expectProblem, makeUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { forEachDialect } from '../helpers/databases.js';
 
-type Call = { body: Record<string, unknown>; headers: Record<string, string> };
+type Call = { body: Record<string, unknown>; headers: Record<string, string>; port: number | undefined };
 
-/** A remote http plugin: answers before-hooks with whatever `answer` says, records every call. */
+/**
+ * A remote http plugin: answers before-hooks with whatever `answer` says, records every call and the client
+ * port it came from. `delayMs` delays the whole answer; with `stallBody`, the headers and the first bytes go
+ * at once and the rest after `delayMs`.
+ */
 async function startHttpPlugin() {
   const calls: Call[] = [];
-  let answer: { status?: number; body?: unknown; delayMs?: number } = { body: { allow: true } };
+  let answer: { status?: number; body?: unknown; delayMs?: number; stallBody?: boolean } = { body: { allow: true } };
   const server: Server = createServer((req, res) => {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
-      calls.push({ body: JSON.parse(raw) as Record<string, unknown>, headers: req.headers as Record<string, string> });
+      calls.push({ body: JSON.parse(raw) as Record<string, unknown>, headers: req.headers as Record<string, string>, port: req.socket.remotePort });
+      if (answer.stallBody) {
+        const text = JSON.stringify(answer.body ?? {});
+        res.writeHead(answer.status ?? 200, { 'content-type': 'application/json' }).write(text.slice(0, 2));
+        setTimeout(() => res.destroyed || res.end(text.slice(2)), answer.delayMs ?? 0);
+        return;
+      }
       const send = () => {
         if (res.destroyed) return;
         res.writeHead(answer.status ?? 200, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body ?? {}));
@@ -157,6 +167,44 @@ forEachDialect((database) => {
       await app.request({ method: 'DELETE', url: `/api/plugins/${plugin.id}` });
     });
 
+    it('an http plugin is called over a kept-alive connection; any 2xx acknowledges an after-hook event', async () => {
+      const plugin = (await register({ kind: 'http', url: remote.url, manifest: { name: 'keep-alive', version: '1.0.0', hooks: { before: ['user.create'], after: ['user.create'] }, timeout_ms: 1000, failure_policy: 'fail' } })).json();
+      const from = remote.calls.length;
+      for (let i = 0; i < 4; i++) expect((await newUser()).statusCode).toBe(201);
+      const befores = remote.calls.slice(from).filter((c) => c.body.hook === 'before');
+      expect(befores).toHaveLength(4);
+      expect(new Set(befores.map((c) => c.port)).size).toBe(1);
+
+      remote.answer({ status: 204 });
+      await app.plugins.runAfter();
+      const afters = () => remote.calls.slice(from).filter((c) => c.body.hook === 'after').length;
+      expect(afters()).toBe(4);
+      await app.plugins.runAfter();
+      expect(afters()).toBe(4);
+      expect((await app.request({ method: 'GET', url: `/api/plugins/${plugin.id}` })).json().health).toMatchObject({ calls: 8, failures: 0 });
+      remote.answer({ body: { allow: true } });
+      await app.request({ method: 'DELETE', url: `/api/plugins/${plugin.id}` });
+    });
+
+    it('two http plugins at one URL never share a connection', async () => {
+      const manifest = (name: string) => ({ name, version: '1.0.0', hooks: { before: ['user.create'] }, timeout_ms: 1000, failure_policy: 'fail' });
+      const a = (await register({ kind: 'http', url: remote.url, manifest: manifest('twin-a') })).json();
+      const b = (await register({ kind: 'http', url: remote.url, manifest: manifest('twin-b') })).json();
+      const from = remote.calls.length;
+      for (let i = 0; i < 3; i++) expect((await newUser()).statusCode).toBe(201);
+      const signedBy = (secret: string, c: Call) => {
+        try {
+          return Boolean(new Verifier(secret).verify(JSON.stringify(c.body), c.headers));
+        } catch {
+          return false;
+        }
+      };
+      const ports = (secret: string) => new Set(remote.calls.slice(from).filter((c) => signedBy(secret, c)).map((c) => c.port));
+      expect([ports(a.secret).size, ports(b.secret).size]).toEqual([1, 1]);
+      expect([...ports(a.secret)]).not.toEqual([...ports(b.secret)]);
+      for (const p of [a, b]) await app.request({ method: 'DELETE', url: `/api/plugins/${p.id}` });
+    });
+
     it('audit-forwarder appends every audit event, denials and sign-ins included, as NDJSON', async () => {
       const file = join(dir, 'out', 'audit.ndjson');
       const plugin = (await register({ kind: 'module', name: 'audit-forwarder', config: { file } })).json();
@@ -183,6 +231,21 @@ forEachDialect((database) => {
       await app.request({ method: 'DELETE', url: `/api/plugins/${ok.id}` });
     });
 
+    it('an http plugin that answers too much, or too slowly once it has begun, fails: 503 under failure_policy fail, nothing changes', async () => {
+      const plugin = (await register({ kind: 'http', url: remote.url, manifest: { name: 'verbose', version: '1.0.0', hooks: { before: ['user.create'] }, timeout_ms: 300, failure_policy: 'fail' } })).json();
+      const before = await counts(app);
+      remote.answer({ body: { allow: true, padding: 'x'.repeat(70_000) } });
+      expect(expectProblem(await newUser(), 503, 'unavailable').detail).toMatch(/verbose.*larger than 65536 bytes/);
+      // The headers arrive in time, the body does not: the timeout bounds the whole call, not each phase.
+      remote.answer({ body: { allow: true }, delayMs: 1000, stallBody: true });
+      expect(expectProblem(await newUser(), 503, 'unavailable').detail).toMatch(/verbose.*timed out after 300 ms/);
+      expect((await counts(app)).users).toBe(before.users);
+      expect((await counts(app)).outbox).toBe(before.outbox);
+      remote.answer({ body: { allow: true } });
+      expect((await newUser()).statusCode).toBe(201);
+      await app.request({ method: 'DELETE', url: `/api/plugins/${plugin.id}` });
+    });
+
     it('unknown modules, bad manifests, remote $ref, internal URLs', async () => {
       expectProblem(await register({ kind: 'module', name: 'not-installed' }), 422, 'unprocessable');
       expectProblem(await register({ kind: 'http', url: remote.url, manifest: { name: 'Bad Name', version: '1.0.0' } }), 400, 'validation_failed');
@@ -193,6 +256,24 @@ forEachDialect((database) => {
       await app.request({ method: 'PATCH', url: '/api/config', payload: JSON.stringify({ webhooks: { allow_private_targets: false } }), headers: { 'content-type': 'application/merge-patch+json' } });
       expectProblem(await register({ kind: 'http', url: 'https://169.254.169.254/x', manifest: { name: 'metadata', version: '1.0.0' } }), 400, 'validation_failed');
       await app.request({ method: 'PATCH', url: '/api/config', payload: JSON.stringify({ webhooks: { allow_private_targets: true } }), headers: { 'content-type': 'application/merge-patch+json' } });
+    });
+
+    it('a plugin on a private address, once private targets are refused, is refused when connecting: its open connection is not reused', async () => {
+      const privateTargets = (allowed: boolean) => app.request({ method: 'PATCH', url: '/api/config', payload: JSON.stringify({ webhooks: { allow_private_targets: allowed } }), headers: { 'content-type': 'application/merge-patch+json' } });
+      const plugin = (await register({ kind: 'http', url: remote.url, manifest: { name: 'loopback', version: '1.0.0', hooks: { before: ['user.create'] }, timeout_ms: 1000, failure_policy: 'fail' } })).json();
+      expect((await newUser()).statusCode).toBe(201);
+      const calls = remote.calls.length;
+      await privateTargets(false);
+      try {
+        const before = await counts(app);
+        expect(expectProblem(await newUser(), 503, 'unavailable').detail).toMatch(/loopback.*127\.0\.0\.1.*internal address/);
+        expect(remote.calls.length).toBe(calls);
+        expect((await counts(app)).users).toBe(before.users);
+      } finally {
+        await privateTargets(true);
+      }
+      expect((await newUser()).statusCode).toBe(201);
+      await app.request({ method: 'DELETE', url: `/api/plugins/${plugin.id}` });
     });
   });
 
