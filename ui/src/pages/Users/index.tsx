@@ -27,9 +27,12 @@ export default function Users() {
   const [search, setSearch] = useState(params.get('q') ?? '');
   const [q] = useDebouncedValue(search.trim(), 250);
   const kind = (params.get('kind') ?? 'all') as Kind;
+  const urlQ = params.get('q') ?? '';
+  // Only a change: replacing the URL with itself was a router navigation and a second render of the whole page
+  // on every visit.
   useEffect(() => {
-    setParams((p) => { if (q) p.set('q', q); else p.delete('q'); return p; }, { replace: true });
-  }, [q, setParams]);
+    if (q !== urlQ) setParams((p) => { if (q) p.set('q', q); else p.delete('q'); return p; }, { replace: true });
+  }, [q, urlQ, setParams]);
   const setKind = (k: Kind) => setParams((p) => { if (k === 'all') p.delete('kind'); else p.set('kind', k); return p; }, { replace: true });
   const [creating, create] = useDisclosure();
   const navigate = useNavigate();
