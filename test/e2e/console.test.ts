@@ -134,6 +134,19 @@ describe('console', () => {
     await screenshot(page, 'xss-as-text');
   });
 
+  it('shows the exact time behind a relative one on hover, and hides it on leaving', async () => {
+    await page.goto(`${gh.url}/users`);
+    const time = page.getByRole('table', { name: 'Users' }).locator('time').first();
+    const exact = await time.evaluate((t) => new Date(t.getAttribute('datetime') ?? '').toLocaleString());
+    for (let i = 0; i < 2; i++) {
+      // The tooltip is created on the first hover (components/Time.tsx): the second round checks it still follows the pointer.
+      await time.hover();
+      await page.getByRole('tooltip').filter({ hasText: exact }).waitFor();
+      await page.getByRole('heading', { name: 'Users' }).hover();
+      await page.getByRole('tooltip').waitFor({ state: 'hidden' });
+    }
+  });
+
   it('mints a token and shows its secret once', async () => {
     await page.goto(`${gh.url}/tokens`);
     await page.getByRole('button', { name: 'New token' }).click();
