@@ -112,6 +112,18 @@ forEachDialect((database) => {
       expect(got).toEqual(want);
     });
 
+
+    it('keeps the chain intact and seq gapless under concurrent writes', async () => {
+      const before = await verify();
+      const answers = await Promise.all(Array.from({ length: 40 }, () => app.request({ method: 'POST', url: '/api/users', payload: makeUser() })));
+      expect(answers.map((a) => a.statusCode)).toEqual(answers.map(() => 201));
+      const after = await verify();
+      expect(after).toMatchObject({ status: 'ok', broken: null });
+      // 40 user.create events and the verify's own audit.verify event.
+      expect(after.checked).toBe(Number(before.checked) + 41);
+      const seqs = (await db().selectFrom('audit_events').select('seq').orderBy('seq').execute()).map((r) => Number(r.seq));
+      seqs.forEach((s, i) => expect(s).toBe(seqs[0]! + i));
+    });
   });
 
   describe('rejects', () => {

@@ -78,15 +78,29 @@ function constraintKey(constraint: string, table?: string): string {
 export const postgresHelpers: DialectHelpers = {
   dialect: 'postgres',
   ...claimQueries('for update skip locked'),
-  lockAuditHead: async (trx) => {
-    const head = await trx.selectFrom('audit_head').select(['seq', 'hash', 'ts']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
-    return { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) };
-  },
-  appendAuditRow: async (trx, row, event) => {
-    const appended = trx.with('appended', (db) => db.insertInto('audit_events').values(row));
-    await (event ? appended.with('evented', (db) => db.insertInto('outbox').values(event)) : appended)
-      .updateTable('audit_head').set({ seq: row.seq, hash: row.hash, ts: row.ts }).where('id', '=', 1)
-      .execute();
+  appendAudit: async (trx, { row: r, now, canonicalParts }, event) => {
+    const [a, b, c, d] = canonicalParts();
+    const outbox = event
+      ? sql`, evented as (insert into outbox (id, type, data, created_at, dispatched_at) values (${event.id}, ${event.type}, ${event.data}::jsonb, ${event.created_at}, ${event.dispatched_at}))`
+      : sql``;
+    // head: the lock; link: the chain fields; appended: the row, hashed here over the canonical JSON.
+    const res = await sql<{ seq: number }>`
+      with head as (select seq, hash, ts from audit_head where id = 1 for update),
+      link as (select seq + 1 as seq, greatest(${now}::bigint, ts) as ts, hash as prev_hash from head),
+      appended as (
+        insert into audit_events (seq, id, ts, actor, actor_name, token_id, action, resource, verb, target_type, target_id,
+          outcome, request_id, ip, user_agent, changes, detail, prev_hash, hash)
+        select link.seq, ${r.id}, link.ts, ${r.actor}, ${r.actor_name}, ${r.token_id}, ${r.action}, ${r.resource}, ${r.verb},
+          ${r.target_type}, ${r.target_id}, ${r.outcome}, ${r.request_id}, ${r.ip}, ${r.user_agent}, ${r.changes}::jsonb, ${r.detail},
+          link.prev_hash, encode(sha256(convert_to(${a}::text || link.prev_hash || ${b}::text || link.seq::text || ${c}::text || link.ts::text || ${d}::text, 'UTF8')), 'hex')
+        from link
+        returning seq, hash, ts
+      )${outbox}
+      update audit_head set seq = appended.seq, hash = appended.hash, ts = appended.ts from appended where audit_head.id = 1
+      returning audit_head.seq`.execute(trx);
+    const seq = res.rows[0]?.seq;
+    if (seq === undefined) throw new Error('the audit chain head is missing');
+    return Number(seq);
   },
   // to_json escapes a text like JSON.stringify (test/audit/export-lines.test.ts); it is NULL for NULL.
   jsonText: (column) => sql<string>`coalesce(to_json(${sql.ref(column)})::text, 'null')`,

@@ -106,15 +106,15 @@ export const sqliteHelpers: DialectHelpers = {
   dialect: 'sqlite',
   // BEGIN IMMEDIATE already gives the claiming transaction the only write lock.
   ...claimQueries(''),
-  // SQLite's single writer already serialises transactions; BEGIN IMMEDIATE took the lock.
-  lockAuditHead: async (trx) => {
+  // BEGIN IMMEDIATE made this the only writer: reading the head is taking its lock.
+  appendAudit: async (trx, link, event) => {
     const head = await trx.selectFrom('audit_head').select(['seq', 'hash', 'ts']).where('id', '=', 1).executeTakeFirstOrThrow();
-    return { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) };
-  },
-  appendAuditRow: async (trx, row, event) => {
+    const row = { ...link.row, seq: Number(head.seq) + 1, ts: Math.max(link.now, Number(head.ts)), prev_hash: head.hash };
+    const hash = link.hash(row);
     if (event) await trx.insertInto('outbox').values(event).execute();
-    await trx.insertInto('audit_events').values(row).execute();
-    await trx.updateTable('audit_head').set({ seq: row.seq, hash: row.hash, ts: row.ts }).where('id', '=', 1).execute();
+    await trx.insertInto('audit_events').values({ ...row, hash }).execute();
+    await trx.updateTable('audit_head').set({ seq: row.seq, hash, ts: row.ts }).where('id', '=', 1).execute();
+    return row.seq;
   },
   // json_quote escapes like JSON.stringify (test/audit/export-lines.test.ts) and gives `null` for NULL.
   jsonText: (column) => sql<string>`json_quote(${sql.ref(column)})`,

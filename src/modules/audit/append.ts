@@ -42,6 +42,31 @@ export function chainHash(row: Omit<AuditEventsTable, 'hash'>): string {
   return createHash('sha256').update(canonicalize(chainPayload(row)) ?? '').digest('hex');
 }
 
+/** Placeholders the canonical JSON is cut at (`canonicalParts`): none is a value a real event can hold there. */
+const CUT_PREV = 'prev-hash-placeholder';
+const CUT_SEQ = -1;
+const CUT_TS = -2;
+
+/**
+ * The canonical JSON of a link with prev_hash, seq and ts left out: `[a, b, c, d]` such that
+ * `a + prev_hash + b + seq + c + ts + d === canonicalize(chainPayload(row))`. RFC 8785 sorts keys, so the
+ * three come after `changes` (the only field that may hold objects), in this order; the last occurrence of
+ * each placeholder is the top-level one.
+ */
+export function canonicalParts(row: Omit<AuditEventsTable, 'hash' | 'seq' | 'ts' | 'prev_hash'>): [string, string, string, string] {
+  const text = canonicalize(chainPayload({ ...row, seq: CUT_SEQ, ts: CUT_TS, prev_hash: CUT_PREV })) ?? '';
+  const at = (token: string, value: string) => {
+    const i = text.lastIndexOf(token);
+    if (i < 0) throw new Error(`canonical audit JSON without ${token}`);
+    return [i + token.length - value.length, i + token.length] as const;
+  };
+  const [p0, p1] = at(`,"prev_hash":"${CUT_PREV}`, CUT_PREV);
+  const [s0, s1] = at(`,"seq":${CUT_SEQ}`, String(CUT_SEQ));
+  const [t0, t1] = at(`,"ts":${CUT_TS}`, String(CUT_TS));
+  if (!(p1 < s0 && s1 < t0)) throw new Error('canonical audit JSON in an unexpected key order');
+  return [text.slice(0, p0), text.slice(p1, s0), text.slice(s1, t0), text.slice(t1)];
+}
+
 /**
  * Appends one event to the hash chain. Takes the chain head's lock (held until commit), so events commit
  * in `seq` order and a reader following `seq` never skips one. Called only from `change.ts` and
@@ -50,15 +75,11 @@ export function chainHash(row: Omit<AuditEventsTable, 'hash'>): string {
 export function createAuditLog({ helpers, clock }: { helpers: DialectHelpers; clock: Clock }): AuditLog {
   return {
     async append(trx, ctx, entry, event) {
-      const head = await helpers.lockAuditHead(trx);
       const [resource = entry.action, verb = ''] = entry.action.split('.');
       const { actor, actorName, tokenId } = actorOf(ctx);
       const hasChanges = entry.before !== undefined || entry.after !== undefined;
-      const row: Omit<AuditEventsTable, 'hash'> = {
-        seq: head.seq + 1,
+      const row = {
         id: entry.id,
-        // Never earlier than the previous event, so a time range maps onto a seq range.
-        ts: Math.max(clock.now(), head.ts),
         actor,
         actor_name: actorName,
         token_id: tokenId,
@@ -73,11 +94,9 @@ export function createAuditLog({ helpers, clock }: { helpers: DialectHelpers; cl
         user_agent: ctx.userAgent,
         changes: hasChanges ? JSON.stringify({ before: entry.before ?? null, after: entry.after ?? null }) : null,
         detail: entry.detail ?? null,
-        prev_hash: head.hash,
       };
-      const hash = chainHash(row);
-      await helpers.appendAuditRow(trx, { ...row, hash }, event);
-      return { seq: row.seq };
+      const seq = await helpers.appendAudit(trx, { row, now: clock.now(), hash: chainHash, canonicalParts: () => canonicalParts(row) }, event);
+      return { seq };
     },
   };
 }
