@@ -20,6 +20,9 @@ export async function startGatehouse(o: { host: string; port: number; token: str
   };
   // `--poll-ms`: the what-if server, the same built modules with another worker poll interval.
   const args = o.pollMs === undefined ? [MAIN, 'serve'] : ['--import', 'tsx', 'bench/webhooks/serve-variant.ts'];
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the server, written when it exits (as the other benches do).
+  const prof = process.env.BENCH_CPU_PROF;
+  if (prof) args.unshift('--cpu-prof', `--cpu-prof-dir=${prof}`);
   const proc = startProc('gatehouse', args, { ...env, POLL_MS: o.pollMs === undefined ? undefined : String(o.pollMs) });
   const base = `http://${o.host}:${o.port}`;
   await waitForHttp(proc, `${base}/healthz`);

@@ -20,6 +20,11 @@ const FAN_OUT_BATCH = 500;
 const PER_ENDPOINT = 8;
 /** Deliveries of one endpoint one claim may lease (they wait in memory for a sending slot). */
 const CLAIM_PER_ENDPOINT = 64;
+/**
+ * A lane with fewer deliveries than this waiting asks for more, so the next claim runs while its last ones
+ * are sent (waiting for it to run dry left the endpoint's slots idle for a claim's round trip each time).
+ */
+const REFILL_BELOW = CLAIM_PER_ENDPOINT / 2;
 /** Leased deliveries held by one worker (sending or queued behind their endpoint's cap). */
 const MAX_HELD = 1024;
 /**
@@ -40,8 +45,17 @@ type Deps = {
 
 type Finished = { delivery: DeliveriesTable; attempt: DeliveryAttemptsTable; next: Partial<DeliveriesTable>; done: (recorded: boolean) => void };
 
-/** One endpoint's held deliveries: at most PER_ENDPOINT sending, the rest waiting in claim order. */
-type Lane = { sending: number; waiting: DeliveriesTable[]; hook: WebhooksTable };
+/**
+ * One endpoint's held deliveries: at most PER_ENDPOINT sending, the rest waiting in claim order. `latencyMs`
+ * is a moving average of its answers' latency: a fast endpoint's lane is kept topped up, a slow one's is not.
+ */
+type Lane = { sending: number; waiting: DeliveriesTable[]; hook: WebhooksTable; latencyMs: number };
+/** Below this average latency an endpoint is fast: its lane is refilled before it runs dry. */
+const FAST_MS = 100;
+/** Whether a lane has enough queued that a claim should leave its endpoint out. */
+function full(lane: Lane): boolean {
+  return lane.latencyMs < FAST_MS ? lane.waiting.length >= REFILL_BELOW : lane.sending + lane.waiting.length >= PER_ENDPOINT;
+}
 
 /**
  * Delivers the outbox: fans each committed event out into one delivery row per subscribed endpoint, then
@@ -139,7 +153,7 @@ export function createWebhookWorker(deps: Deps) {
   }
 
   /** Sends one delivery, calls `sent` as soon as the answer is in (its endpoint slot is free), then records it. */
-  async function deliver(d: DeliveriesTable, hook: WebhooksTable, sent: () => void): Promise<void> {
+  async function deliver(d: DeliveriesTable, hook: WebhooksTable, sent: (latencyMs: number) => void): Promise<void> {
     const cfg = settings().webhooks;
     const now = clock.now();
     const secrets = hook.prev_secret && hook.prev_secret_until !== null && Number(hook.prev_secret_until) > now ? [hook.secret, hook.prev_secret] : [hook.secret];
@@ -147,7 +161,7 @@ export function createWebhookWorker(deps: Deps) {
       url: hook.url, body: d.payload, eventId: d.event_id, secrets, timeoutMs: (hook.timeout_s ?? cfg.timeout_s) * 1000,
       dispatcher: deps.dispatcher(), allowPrivate: cfg.allow_private_targets,
     });
-    sent();
+    sent(result.latencyMs);
     const at = clock.now();
     const attempts = d.attempts + 1;
     const next = result.ok ? null : nextAttempt(hook, attempts, result, at);
@@ -195,14 +209,15 @@ export function createWebhookWorker(deps: Deps) {
       let freed = false;
       // The slot is free when the answer is in; recording the attempt (next event-loop turn, batched) does not
       // hold it, or a busy API would cap an endpoint at 8 sends per turn.
-      const free = () => {
+      const free = (latencyMs?: number) => {
         if (freed) return;
         freed = true;
+        if (latencyMs !== undefined) lane.latencyMs = 0.8 * lane.latencyMs + 0.2 * latencyMs;
         lane.sending -= 1;
         if (lane.sending === 0 && lane.waiting.length === 0) lanes.delete(webhookId);
         else pump(webhookId);
-        // The last claim left work behind and this lane has nothing queued: top up without waiting for the poll.
-        if (starved && lane.waiting.length === 0) {
+        // The last claim left work behind and this lane is running low: top up without waiting for the poll.
+        if (starved && !full(lane)) {
           starved = false;
           claimWanted = true;
           wake();
@@ -211,7 +226,7 @@ export function createWebhookWorker(deps: Deps) {
       const p = deliver(d, lane.hook, free).catch((err: unknown) => logger.error({ err, delivery: d.id }, 'delivery failed unexpectedly; its lease will expire and it will be retried'));
       pending.add(p);
       void p.finally(() => {
-        free();
+        free(undefined);
         pending.delete(p);
         held.delete(d.id); // recorded (or given up): no more lease renewal
       });
@@ -220,7 +235,7 @@ export function createWebhookWorker(deps: Deps) {
 
   /** Leases what is due (leaving out endpoints that already hold a full lane) and queues it for sending. */
   async function claim(): Promise<number> {
-    const saturated = [...lanes.entries()].filter(([, l]) => l.sending + l.waiting.length >= PER_ENDPOINT).map(([id]) => id);
+    const saturated = [...lanes.entries()].filter(([, l]) => full(l)).map(([id]) => id);
     const room = Math.min(CLAIM_BATCH, MAX_HELD - held.size);
     starved = room < CLAIM_BATCH || saturated.length > 0;
     if (room <= 0) return 0;
@@ -234,7 +249,7 @@ export function createWebhookWorker(deps: Deps) {
     for (const hook of await store.findMany(db, touched)) {
       const lane = lanes.get(hook.id);
       if (lane) lane.hook = hook;
-      else lanes.set(hook.id, { sending: 0, waiting: [], hook });
+      else lanes.set(hook.id, { sending: 0, waiting: [], hook, latencyMs: FAST_MS });
     }
     for (const d of claimed) {
       const lane = lanes.get(d.webhook_id);
