@@ -68,7 +68,17 @@ export async function buildApp(deps: AppDeps) {
   const tokens = createTokensModule({ db, change, ids, clock, logger, settings, cache: tokenCache, permissionsOf: (q, id) => roles.service.permissionsOf(q, id), onAccessChange });
   const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, settings, users: users.service, cache: sessionCache });
   const audits = createAuditModule({ db, helpers, change, record, clock, settings });
-  const webhooks = createWebhooksModule({ db, background: database.background, helpers, change, ids, clock, logger, settings, outbox });
+  const webhooks = createWebhooksModule({
+    db, background: database.background, helpers, change, ids, clock, logger, settings,
+    // The worker wakes on this process's commits, and on other processes' through the database.
+    outbox: {
+      onCommitted(listener) {
+        const own = outbox.onCommitted(listener);
+        const others = database.onOutboxCommit(listener);
+        return () => (own(), others());
+      },
+    },
+  });
   const plugins = createPluginsModule({ db, change, ids, clock, host, pluginsDir: resolve(env.PLUGINS_DIR), settings });
   app.addHook('onClose', webhooks.close);
   const resolvePrincipal = (secret: string) => (secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret));

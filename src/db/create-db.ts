@@ -3,7 +3,7 @@ import { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Env } from '../env/schema.js';
 import type { Dialect, DialectHelpers } from './dialects/helpers.js';
-import { createPostgresDialect, postgresHelpers } from './dialects/postgres.js';
+import { createOutboxListener, createPostgresDialect, postgresHelpers } from './dialects/postgres.js';
 import { createSqliteDialect, sqliteHelpers } from './dialects/sqlite.js';
 import type { Tables } from './tables.js';
 
@@ -15,6 +15,12 @@ export type Database = {
    * SQLite the same connection as `db` (one writer either way).
    */
   background: Kysely<Tables>;
+  /**
+   * Calls `listener` when a change with outbox events commits in any process (PostgreSQL LISTEN/NOTIFY), until
+   * the returned function is called. On SQLite nothing: its writers and the worker share one process, whose
+   * own commits the outbox announces (`Outbox.onCommitted`); a separate `gatehouse worker` polls.
+   */
+  onOutboxCommit(listener: () => void): () => void;
   dialect: Dialect;
   helpers: DialectHelpers;
   /** Where the data lives, with no password: for logs and `--help`. */
@@ -41,6 +47,7 @@ export function createDb(url: string, logger?: Logger): Database {
     const { dialect } = createPostgresDialect(url, logger);
     const db = new Kysely<Tables>({ dialect });
     const background = new Kysely<Tables>({ dialect: createPostgresDialect(url, logger, BACKGROUND_POOL_SIZE).dialect });
+    const outboxListener = createOutboxListener(url, logger);
     const safe = new URL(url);
     safe.password = safe.password ? '***' : '';
     return {
@@ -49,8 +56,10 @@ export function createDb(url: string, logger?: Logger): Database {
       dialect: 'postgres',
       helpers: postgresHelpers,
       description: `PostgreSQL ${safe.host}${safe.pathname}`,
+      onOutboxCommit: (listener) => outboxListener.subscribe(listener),
       // Kysely's destroy ends the pool.
       close: async () => {
+        await outboxListener.close();
         await background.destroy();
         await db.destroy();
       },
@@ -59,5 +68,5 @@ export function createDb(url: string, logger?: Logger): Database {
   const file = url.replace(/^sqlite:\/\//, '');
   const { dialect } = createSqliteDialect(file);
   const db = new Kysely<Tables>({ dialect });
-  return { db, background: db, dialect: 'sqlite', helpers: sqliteHelpers, description: `SQLite ${file}`, close: () => db.destroy() };
+  return { db, background: db, onOutboxCommit: () => () => undefined, dialect: 'sqlite', helpers: sqliteHelpers, description: `SQLite ${file}`, close: () => db.destroy() };
 }

@@ -1,12 +1,13 @@
 import { Webhook as Verifier } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { counts, makeUser, startTestApp, type TestApp } from '../helpers/app.js';
+import { createDb } from '../../src/db/create-db.js';
 import { forEachDialect } from '../helpers/databases.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
 type Delivery = { id: string; event_id: string; event_type: string; status: string; attempts: { status_code: number | null; error: string | null; response_excerpt: string | null; latency_ms: number }[]; next_attempt_at: string | null };
 
-forEachDialect((database) => {
+forEachDialect((database, dialect) => {
   let app: TestApp;
   let rx: Receiver;
   let n = 0;
@@ -240,6 +241,30 @@ forEachDialect((database) => {
         await app.worker.stop(6000);
       }
     });
+
+    // A worker in another process (`gatehouse worker`, another instance) hears of commits through the database.
+    if (dialect === 'postgres') {
+      it('a commit notifies listeners in other processes (LISTEN/NOTIFY), so their workers need not wait for the poll', async () => {
+        const other = createDb(database().url);
+        let calls = 0;
+        const off = other.onOutboxCommit(() => calls++);
+        const until = async (done: () => boolean) => {
+          const started = Date.now();
+          while (!done() && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+        };
+        try {
+          await until(() => calls > 0); // once when LISTEN is in place
+          const before = calls;
+          expect(before).toBeGreaterThan(0);
+          await newUser();
+          await until(() => calls > before);
+          expect(calls).toBeGreaterThan(before);
+        } finally {
+          off();
+          await other.close();
+        }
+      });
+    }
 
     it('sends at most 8 deliveries of one endpoint at once, and all of them in the end', async () => {
       const hook = await endpoint({}, ['user.create']);

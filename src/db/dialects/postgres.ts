@@ -41,6 +41,60 @@ export function createPostgresDialect(url: string, logger?: Logger, max = 10): {
   return { dialect: new PostgresDialect({ pool }), pool };
 }
 
+/** The channel a commit with outbox events notifies, so workers in other processes wake at once. */
+export const OUTBOX_CHANNEL = 'gatehouse_outbox';
+
+/**
+ * LISTENs for outbox commits on a connection of its own while anyone subscribes; reconnects after a lost
+ * connection (and then calls the listeners once, for what committed meanwhile). The poll stays the backstop.
+ */
+export function createOutboxListener(url: string, logger?: Logger): { subscribe(listener: () => void): () => void; close(): Promise<void> } {
+  const listeners = new Set<() => void>();
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let closed = false;
+  const notify = () => {
+    for (const listener of listeners) listener();
+  };
+  const disconnect = () => {
+    const c = client;
+    client = undefined;
+    c?.removeAllListeners('notification');
+    return c?.end().catch(() => undefined);
+  };
+  const connect = () => {
+    if (closed || client || listeners.size === 0) return;
+    const c = new (loadPg().Client)({ connectionString: url });
+    client = c;
+    const lost = (err?: Error) => {
+      if (client !== c) return;
+      logger?.warn({ err: err?.message }, 'lost the PostgreSQL connection that listens for outbox commits; reconnecting (the worker polls meanwhile)');
+      void disconnect();
+      retry = setTimeout(connect, 2000);
+      retry.unref();
+    };
+    c.on('error', lost);
+    c.on('end', () => lost());
+    c.on('notification', notify);
+    c.connect().then(() => c.query(`listen ${OUTBOX_CHANNEL}`)).then(notify, lost);
+  };
+  return {
+    subscribe(listener) {
+      listeners.add(listener);
+      connect();
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) void disconnect();
+      };
+    },
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      await disconnect();
+    },
+  };
+}
+
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
 
 function classify(error: unknown): ErrorClass {
@@ -96,7 +150,7 @@ export const postgresHelpers: DialectHelpers = {
         from link
         returning seq, hash, ts
       )${outbox}
-      update audit_head set seq = appended.seq, hash = appended.hash, ts = appended.ts from appended where audit_head.id = 1
+      update audit_head set seq = appended.seq, hash = appended.hash, ts = appended.ts from appended${event ? sql`, (select pg_notify(${OUTBOX_CHANNEL}, '')) as notified` : sql``} where audit_head.id = 1
       returning audit_head.seq`.execute(trx);
     const seq = res.rows[0]?.seq;
     if (seq === undefined) throw new Error('the audit chain head is missing');
