@@ -1,7 +1,7 @@
 import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress } from 'node:dns';
 import ipaddr from 'ipaddr.js';
-import { Agent } from 'undici';
+import { Agent, buildConnector } from 'undici';
 
 /**
  * True when an address must never be a webhook or plugin target: anything but public unicast (loopback,
@@ -52,13 +52,34 @@ export async function assertPublicUrl(url: URL): Promise<void> {
   });
 }
 
+/** How long an outbound connection may take to open. */
+export const CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * undici's connector with the SSRF guard: the lookup refuses a name with any internal address, and the address
+ * actually connected to is checked again, which also covers a URL holding a literal IP (it needs no lookup).
+ * Every guarded outbound call (webhooks, http plugins) connects through this.
+ */
+export function guardedConnector(): buildConnector.connector {
+  const connect = buildConnector({ lookup: guardedLookup, timeout: CONNECT_TIMEOUT_MS });
+  return (options, callback) => {
+    connect(options, (err: Error | null, socket: Parameters<buildConnector.Callback>[1]) => {
+      if (err || !socket) return callback(err ?? new Error('no socket'), null);
+      const address = socket.remoteAddress ?? '';
+      if (!isForbiddenAddress(address)) return callback(null, socket);
+      socket.destroy();
+      callback(new ForbiddenTargetError(options.hostname, address), null);
+    });
+  };
+}
+
 /**
  * Undici dispatchers for outbound calls: the guarded one checks the address at connect time; the open one
  * serves `allow_private_targets`. No redirects are followed (undici follows none by default).
  */
 export function createOutbound(allowPrivate: () => boolean): { dispatcher(): Agent; close(): Promise<void> } {
-  const guarded = new Agent({ connect: { lookup: guardedLookup, timeout: 5000 }, keepAliveTimeout: 10_000, connections: 64 });
-  const open = new Agent({ connect: { timeout: 5000 }, keepAliveTimeout: 10_000, connections: 64 });
+  const guarded = new Agent({ connect: guardedConnector(), keepAliveTimeout: 10_000, connections: 64 });
+  const open = new Agent({ connect: { timeout: CONNECT_TIMEOUT_MS }, keepAliveTimeout: 10_000, connections: 64 });
   return {
     // Read at each call, so a settings change applies to the next delivery.
     dispatcher: () => (allowPrivate() ? open : guarded),

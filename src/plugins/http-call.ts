@@ -1,28 +1,9 @@
-import { buildConnector, Pool, type Dispatcher } from 'undici';
-import { ForbiddenTargetError, guardedLookup, isForbiddenAddress } from '../lib/ssrf-guard.js';
+import { Pool, type Dispatcher } from 'undici';
+import { CONNECT_TIMEOUT_MS, guardedConnector } from '../lib/ssrf-guard.js';
 import { webhookHeaders } from '../lib/standard-webhooks.js';
 
 /** A verdict is a few bytes; an answer larger than this is a failure, and nothing more of it is read. */
 export const ANSWER_LIMIT_BYTES = 64 * 1024;
-
-const CONNECT_TIMEOUT_MS = 5000;
-
-/**
- * undici's connector with the SSRF guard: the lookup refuses a name with any internal address, and the address
- * actually connected to is checked again, which also covers a URL holding a literal IP (it needs no lookup).
- */
-function guardedConnector(): buildConnector.connector {
-  const connect = buildConnector({ lookup: guardedLookup, timeout: CONNECT_TIMEOUT_MS });
-  return (options, callback) => {
-    connect(options, (err: Error | null, socket: Parameters<buildConnector.Callback>[1]) => {
-      if (err || !socket) return callback(err ?? new Error('no socket'), null);
-      const address = socket.remoteAddress ?? '';
-      if (!isForbiddenAddress(address)) return callback(null, socket);
-      socket.destroy();
-      callback(new ForbiddenTargetError(options.hostname, address), null);
-    });
-  };
-}
 
 /**
  * One keep-alive pool per http plugin (pipelining off), reused by all its calls: no connection is shared
