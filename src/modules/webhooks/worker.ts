@@ -67,6 +67,8 @@ export function createWebhookWorker(deps: Deps) {
   const lockToken = `wrk_${randomUUID()}`;
   /** Held deliveries by endpoint id. */
   const lanes = new Map<string, Lane>();
+  /** An endpoint's average answer latency when its last lane emptied (a new one starts from it, not from slow). */
+  const latencies = new Map<string, number>();
   /** Ids of every held delivery, whose lease the heartbeat renews. */
   const held = new Set<string>();
   const pending = new Set<Promise<void>>();
@@ -131,8 +133,9 @@ export function createWebhookWorker(deps: Deps) {
       const others: Finished[] = [];
       for (const f of batch) {
         const code = f.attempt.status_code;
-        if (f.next.status === 'succeeded' && code !== null) succeeded.set(code, [...(succeeded.get(code) ?? []), f]);
-        else others.push(f);
+        if (f.next.status !== 'succeeded' || code === null) others.push(f);
+        else if (succeeded.has(code)) succeeded.get(code)?.push(f);
+        else succeeded.set(code, [f]);
       }
       others.sort((x, y) => (x.delivery.id < y.delivery.id ? -1 : 1));
       const recorded = await db.transaction().execute(async (trx) => {
@@ -214,7 +217,11 @@ export function createWebhookWorker(deps: Deps) {
         freed = true;
         if (latencyMs !== undefined) lane.latencyMs = 0.8 * lane.latencyMs + 0.2 * latencyMs;
         lane.sending -= 1;
-        if (lane.sending === 0 && lane.waiting.length === 0) lanes.delete(webhookId);
+        if (lane.sending === 0 && lane.waiting.length === 0) {
+          // The lane goes; what it learnt of the endpoint's speed stays for the next one.
+          lanes.delete(webhookId);
+          latencies.set(webhookId, lane.latencyMs);
+        }
         else pump(webhookId);
         // The last claim left work behind and this lane is running low: top up without waiting for the poll.
         if (starved && !full(lane)) {
@@ -249,7 +256,7 @@ export function createWebhookWorker(deps: Deps) {
     for (const hook of await store.findMany(db, touched)) {
       const lane = lanes.get(hook.id);
       if (lane) lane.hook = hook;
-      else lanes.set(hook.id, { sending: 0, waiting: [], hook, latencyMs: FAST_MS });
+      else lanes.set(hook.id, { sending: 0, waiting: [], hook, latencyMs: latencies.get(hook.id) ?? FAST_MS });
     }
     for (const d of claimed) {
       const lane = lanes.get(d.webhook_id);
