@@ -156,7 +156,7 @@ export const postgresHelpers: DialectHelpers = {
     if (seq === undefined) throw new Error('the audit chain head is missing');
     return Number(seq);
   },
-  // to_json escapes a text like JSON.stringify (test/audit/export-lines.test.ts); it is NULL for NULL.
+  // to_json escapes a text like JSON.stringify (test/audit/chain-export-retention.test.ts); it is NULL for NULL.
   jsonText: (column) => sql<string>`coalesce(to_json(${sql.ref(column)})::text, 'null')`,
   isoText: (column) => sql<string>`(to_char(to_timestamp(${sql.ref(column)} / 1000) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '.' || lpad((${sql.ref(column)} % 1000)::text, 3, '0') || 'Z')`,
   classify,

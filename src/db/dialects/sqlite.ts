@@ -37,7 +37,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
-/** Opens the database file with WAL, foreign keys and a busy timeout. */
+/** Prepared statements kept per connection. */
 const STATEMENT_CACHE_SIZE = 500;
 
 /**
@@ -77,6 +77,7 @@ function bindingBooleans(statement: Database.Statement): ReturnType<SqliteDataba
   };
 }
 
+/** Opens the database file with WAL, foreign keys and a busy timeout. */
 export function createSqliteDialect(file: string): { dialect: SqliteDialect; close: () => void } {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const database = new Database(file);
@@ -116,7 +117,7 @@ export const sqliteHelpers: DialectHelpers = {
     await trx.updateTable('audit_head').set({ seq: row.seq, hash, ts: row.ts }).where('id', '=', 1).execute();
     return row.seq;
   },
-  // json_quote escapes like JSON.stringify (test/audit/export-lines.test.ts) and gives `null` for NULL.
+  // json_quote escapes like JSON.stringify (test/audit/chain-export-retention.test.ts) and gives `null` for NULL.
   jsonText: (column) => sql<string>`json_quote(${sql.ref(column)})`,
   // Integer division and modulo: no floating point on the way, so the milliseconds are exact.
   isoText: (column) => sql<string>`(strftime('%Y-%m-%dT%H:%M:%S', ${sql.ref(column)} / 1000, 'unixepoch') || '.' || printf('%03d', ${sql.ref(column)} % 1000) || 'Z')`,

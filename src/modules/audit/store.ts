@@ -46,9 +46,9 @@ export function toAuditEvent(row: AuditEventsTable): AuditEvent {
 
 /**
  * The SQL expression that writes an event's JSON line (`JSON.stringify(toAuditEvent(row))`, with the stored
- * `changes` text as it is) in the database: an export row is then
- * one string instead of seventeen columns turned into JavaScript values and back into JSON, which was most of
- * the export's CPU (bench/RESULTS.md, audit). test/audit/export-lines.test.ts holds the two to the same bytes.
+ * `changes` text as it is) in the database: an export row is then one string instead of seventeen columns
+ * turned into JavaScript values and back into JSON, which was most of the export's CPU (bench/RESULTS.md,
+ * audit). test/audit/chain-export-retention.test.ts holds the two to the same bytes.
  */
 function exportLineSql({ jsonText: q, isoText }: Pick<DialectHelpers, 'jsonText' | 'isoText'>): RawBuilder<string> {
   return sql<string>`'{"id":' || ${q('id')} || ',"seq":' || ${sql.ref('seq')} || ',"ts":"' || ${isoText('ts')}
@@ -105,7 +105,7 @@ export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'iso
       return select(q, withLowerBound(f, afterSeq, 'asc')).orderBy('seq', 'asc').limit(size).execute();
     },
 
-    /** Export lines (`toAuditEventJson` of each row, written by the database) in ascending seq after `afterSeq`. */
+    /** Export lines (`exportLineSql`, written by the database) in ascending seq after `afterSeq`. */
     async lines(q: Queryable, f: AuditFilters, afterSeq: number, size: number): Promise<{ seq: number; line: string }[]> {
       return select(q, withLowerBound(f, afterSeq, 'asc')).clearSelect().select(['seq', lineSql.as('line')]).orderBy('seq', 'asc').limit(size).execute();
     },
