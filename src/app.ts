@@ -67,7 +67,7 @@ export async function buildApp(deps: AppDeps) {
   const users = createUsersModule({ db, change, ids, clock, passwords, settings, assertAnotherAdmin: (trx, id) => roles.service.assertAnotherAdmin(trx, id), onAccessChange });
   const tokens = createTokensModule({ db, change, ids, clock, logger, settings, cache: tokenCache, permissionsOf: (q, id) => roles.service.permissionsOf(q, id), onAccessChange });
   const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, settings, users: users.service, cache: sessionCache });
-  const audits = createAuditModule({ db, helpers, change, record, clock, settings });
+  const audits = createAuditModule({ db, helpers, copyText: database.copyText, change, record, clock, settings });
   const webhooks = createWebhooksModule({
     db, background: database.background, helpers, change, ids, clock, logger, settings,
     // The worker wakes on this process's commits, and on other processes' through the database.

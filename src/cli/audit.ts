@@ -60,7 +60,7 @@ export async function auditExport(env: Env, query: ExportQuery): Promise<number>
     let done = 0;
     const stream = await audit.export(systemCtx('cli'), query, (n) => progress.update((done += n)));
     for await (const chunk of stream) {
-      if (!process.stdout.write(chunk as string)) await new Promise((r) => process.stdout.once('drain', r));
+      if (!process.stdout.write(chunk as string | Buffer)) await new Promise((r) => process.stdout.once('drain', r));
     }
     progress.stop();
     process.stderr.write(`exported ${done} events\n`);

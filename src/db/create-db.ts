@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Env } from '../env/schema.js';
-import type { Dialect, DialectHelpers } from './dialects/helpers.js';
-import { createOutboxListener, createPostgresDialect, postgresHelpers } from './dialects/postgres.js';
+import type { CopyText, Dialect, DialectHelpers } from './dialects/helpers.js';
+import { createCopyText, createOutboxListener, createPostgresDialect, postgresHelpers } from './dialects/postgres.js';
 import { createSqliteDialect, sqliteHelpers } from './dialects/sqlite.js';
 import type { Tables } from './tables.js';
 
@@ -21,6 +21,8 @@ export type Database = {
    * own commits the outbox announces (`Outbox.onCommitted`); a separate `gatehouse worker` polls.
    */
   onOutboxCommit(listener: () => void): () => void;
+  /** Bulk reads of text rows as raw bytes (PostgreSQL COPY); null on SQLite, whose reads make no such garbage. */
+  copyText: CopyText | null;
   dialect: Dialect;
   helpers: DialectHelpers;
   /** Where the data lives, with no password: for logs and `--help`. */
@@ -44,7 +46,7 @@ const BACKGROUND_POOL_SIZE = 4;
 /** Opens Kysely over SQLite (`sqlite:///path`) or PostgreSQL (`postgres://…`). */
 export function createDb(url: string, logger?: Logger): Database {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    const { dialect } = createPostgresDialect(url, logger);
+    const { dialect, pool } = createPostgresDialect(url, logger);
     const db = new Kysely<Tables>({ dialect });
     const background = new Kysely<Tables>({ dialect: createPostgresDialect(url, logger, BACKGROUND_POOL_SIZE).dialect });
     const outboxListener = createOutboxListener(url, logger);
@@ -53,6 +55,7 @@ export function createDb(url: string, logger?: Logger): Database {
     return {
       db,
       background,
+      copyText: createCopyText(pool),
       dialect: 'postgres',
       helpers: postgresHelpers,
       description: `PostgreSQL ${safe.host}${safe.pathname}`,
@@ -68,5 +71,5 @@ export function createDb(url: string, logger?: Logger): Database {
   const file = url.replace(/^sqlite:\/\//, '');
   const { dialect } = createSqliteDialect(file);
   const db = new Kysely<Tables>({ dialect });
-  return { db, background: db, onOutboxCommit: () => () => undefined, dialect: 'sqlite', helpers: sqliteHelpers, description: `SQLite ${file}`, close: () => db.destroy() };
+  return { db, background: db, copyText: null, onOutboxCommit: () => () => undefined, dialect: 'sqlite', helpers: sqliteHelpers, description: `SQLite ${file}`, close: () => db.destroy() };
 }

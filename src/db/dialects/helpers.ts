@@ -1,4 +1,4 @@
-import type { RawBuilder } from 'kysely';
+import type { CompiledQuery, RawBuilder } from 'kysely';
 import type { AuditEventsTable, DeliveriesTable, OutboxTable, Trx } from '../tables.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -27,6 +27,12 @@ export type AuditLink = {
    */
   canonicalParts: () => [string, string, string, string];
 };
+
+/**
+ * Runs a query of one text column whose values hold no control characters (JSON text never does) and returns
+ * each row's text followed by a newline, as the raw bytes the database sent: no JavaScript string per row.
+ */
+export type CopyText = (query: CompiledQuery) => Promise<Buffer[]>;
 
 /** Everything that cannot be written once with Kysely's builder, one implementation per dialect. */
 export type DialectHelpers = {

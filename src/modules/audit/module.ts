@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Change, RecordAudit } from '../../change.js';
-import type { DialectHelpers } from '../../db/dialects/helpers.js';
+import type { CopyText, DialectHelpers } from '../../db/dialects/helpers.js';
 import type { Tables } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
 import type { ConfigDocument } from '../config/schemas.js';
@@ -10,8 +10,8 @@ import { auditRoutes } from './routes.js';
 import { createAuditService, type AuditService } from './service.js';
 import { createAuditStore } from './store.js';
 
-export function createAuditModule({ helpers, ...deps }: { db: Kysely<Tables>; helpers: DialectHelpers; change: Change; record: RecordAudit; clock: Clock; settings: () => ConfigDocument }) {
-  const service = createAuditService({ ...deps, store: createAuditStore(helpers) });
+export function createAuditModule({ helpers, copyText, ...deps }: { db: Kysely<Tables>; helpers: DialectHelpers; copyText: CopyText | null; change: Change; record: RecordAudit; clock: Clock; settings: () => ConfigDocument }) {
+  const service = createAuditService({ ...deps, store: createAuditStore(helpers, copyText) });
   return { service, routes: (api: FastifyInstance) => api.register(auditRoutes, { prefix: '/audit', audit: service }) };
 }
 

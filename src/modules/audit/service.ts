@@ -15,6 +15,9 @@ import type { ConfigDocument } from '../config/schemas.js';
 
 const EXPORT_BATCH = 1000;
 const EXPORT_CHUNK = 50;
+/** Bulk-read exports (`store.lineBytes`) read seq ranges aiming at this many rows each (~2 MB). */
+const COPY_ROWS = 10_000;
+const COPY_SPAN = { first: 1000, max: 1_000_000 };
 const PURGE_BATCH = 10_000;
 
 type Filters = Pick<AuditQuery, 'actor' | 'action' | 'since' | 'until' | 'target' | 'outcome'>;
@@ -30,6 +33,12 @@ export function parseActions(list: string | undefined): AuditFilters['actions'] 
     if (item.includes('.')) return { action: item };
     return { verb: item };
   });
+}
+
+function countLines(chunks: Buffer[]): number {
+  let n = 0;
+  for (const chunk of chunks) for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
+  return n;
 }
 
 export function createAuditService({ db, store, change, record, clock, settings }: AuditServiceDeps) {
@@ -102,9 +111,13 @@ export function createAuditService({ db, store, change, record, clock, settings 
       const read = csv
         ? (after: number) => store.batch(db, filters ?? {}, after, EXPORT_BATCH).then((rows) => ({ n: rows.length, last: rows.at(-1)?.seq, chunks: chunks(rows, toCsvRow) }))
         : (after: number) => store.lines(db, filters ?? {}, after, EXPORT_BATCH).then((rows) => ({ n: rows.length, last: rows.at(-1)?.seq, chunks: chunks(rows, (r) => r.line) }));
-      async function* lines(): AsyncGenerator<string> {
+      async function* lines(): AsyncGenerator<string | Buffer> {
         if (csv) yield `${CSV_COLUMNS.join(',')}\n`;
         if (!filters) return;
+        if (!csv && store.lineBytes) {
+          yield* copied(store.lineBytes, filters);
+          return;
+        }
         let after = 0;
         for (;;) {
           const batch = await read(after);
@@ -115,6 +128,26 @@ export function createAuditService({ db, store, change, record, clock, settings 
           await new Promise((r) => setImmediate(r));
           yield* batch.chunks;
           if (batch.n < EXPORT_BATCH) return;
+        }
+      }
+      /**
+       * Seq ranges up to the newest event as the export starts (it includes its own `audit.export` event), each
+       * doubled while it holds fewer than COPY_ROWS matches, so a sparse filter skips ahead and a dense one
+       * stays near 2 MB a read.
+       */
+      async function* copied(lineBytes: NonNullable<AuditStore['lineBytes']>, f: AuditFilters): AsyncGenerator<Buffer> {
+        const stored = await store.seqRange(db);
+        if (!stored) return;
+        const last = Math.min(f.toSeq ?? stored.last, stored.last);
+        let span = COPY_SPAN.first;
+        for (let from = Math.max(f.fromSeq ?? 0, stored.first), to = 0; from <= last; from = to + 1) {
+          to = Math.min(from + span - 1, last);
+          const bytes = await lineBytes(db, f, from, to);
+          const n = countLines(bytes);
+          onRows?.(n);
+          yield* bytes;
+          if (n < COPY_ROWS) span = Math.min(span * 2, COPY_SPAN.max);
+          else if (n > 2 * COPY_ROWS) span = Math.max(Math.floor(span / 2), COPY_SPAN.first);
         }
       }
       return Readable.from(lines(), { objectMode: false });

@@ -1,6 +1,6 @@
 import { sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
 import { fromJson, toIso } from '../../db/codecs.js';
-import type { DialectHelpers } from '../../db/dialects/helpers.js';
+import type { CopyText, DialectHelpers } from '../../db/dialects/helpers.js';
 import type { AuditEventsTable, AuditHeadTable, Queryable } from '../../db/tables.js';
 import type { AuditEvent } from './schemas.js';
 
@@ -60,7 +60,7 @@ function exportLineSql({ jsonText: q, isoText }: Pick<DialectHelpers, 'jsonText'
     || ',"detail":' || ${q('detail')} || ',"prev_hash":' || ${q('prev_hash')} || ',"hash":' || ${q('hash')} || '}'`;
 }
 
-export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'isoText'>) {
+export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'isoText'>, copyText: CopyText | null = null) {
   const lineSql = exportLineSql(helpers);
   function select(q: Queryable, f: AuditFilters) {
     let query = q.selectFrom('audit_events').selectAll();
@@ -108,6 +108,21 @@ export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'iso
     /** Export lines (`exportLineSql`, written by the database) in ascending seq after `afterSeq`. */
     async lines(q: Queryable, f: AuditFilters, afterSeq: number, size: number): Promise<{ seq: number; line: string }[]> {
       return select(q, withLowerBound(f, afterSeq, 'asc')).clearSelect().select(['seq', lineSql.as('line')]).orderBy('seq', 'asc').limit(size).execute();
+    },
+
+    /**
+     * Export lines of the events with seq in `[fromSeq, toSeq]`, oldest first, as raw bytes, each line ending in
+     * a newline; null where the database has no bulk text read (then use `lines`).
+     */
+    lineBytes: copyText && (async (q: Queryable, f: AuditFilters, fromSeq: number, toSeq: number): Promise<Buffer[]> => {
+      const bounded = { ...f, fromSeq: Math.max(fromSeq, f.fromSeq ?? 0), toSeq: Math.min(toSeq, f.toSeq ?? Number.MAX_SAFE_INTEGER) };
+      return copyText(select(q, bounded).clearSelect().select(lineSql.as('line')).orderBy('seq', 'asc').compile());
+    }),
+
+    /** The lowest and highest seq stored, or undefined for an empty log. */
+    async seqRange(q: Queryable): Promise<{ first: number; last: number } | undefined> {
+      const row = await q.selectFrom('audit_events').select((eb) => [eb.fn.min('seq').as('first'), eb.fn.max('seq').as('last')]).executeTakeFirst();
+      return row?.first == null || row.last == null ? undefined : { first: Number(row.first), last: Number(row.last) };
     },
 
     /** The first seq with `ts >= since` (ts never decreases along seq, so this is one index probe). */
