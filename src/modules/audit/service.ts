@@ -15,8 +15,11 @@ import type { ConfigDocument } from '../config/schemas.js';
 
 const EXPORT_BATCH = 1000;
 const EXPORT_CHUNK = 50;
-/** Bulk-read exports (`store.lineBytes`) read seq ranges aiming at this many rows each (~2 MB). */
-const COPY_ROWS = 10_000;
+/**
+ * Bulk-read exports (`store.lineBytes`) read seq ranges aiming at this many rows each (~2.5 MB). Reads of
+ * 10,000 rows put the 10M-event export's peak RSS at 225 MiB, 3,000 at ~180 (bench/RESULTS.md, audit).
+ */
+const COPY_ROWS = 3000;
 const COPY_SPAN = { first: 1000, max: 1_000_000 };
 const PURGE_BATCH = 10_000;
 
@@ -133,7 +136,7 @@ export function createAuditService({ db, store, change, record, clock, settings 
       /**
        * Seq ranges up to the newest event as the export starts (it includes its own `audit.export` event), each
        * doubled while it holds fewer than COPY_ROWS matches, so a sparse filter skips ahead and a dense one
-       * stays near 2 MB a read.
+       * stays near COPY_ROWS a read.
        */
       async function* copied(lineBytes: NonNullable<AuditStore['lineBytes']>, f: AuditFilters): AsyncGenerator<Buffer> {
         const stored = await store.seqRange(db);
