@@ -49,24 +49,26 @@ export function createChange(deps: ChangeDeps): Change {
       // A plugin call is network or CPU work: it runs before the transaction, never inside it.
       await deps.hooks?.runBefore(ctx, spec);
       let evented = false;
+      /** The change's own statements are done: whatever fails from here on is the audit append or the commit. */
+      let written = false;
       const result = await db.transaction().execute(async (trx) => {
         const { before, after } = await write(trx);
+        written = true;
         const id = ids.next('evt');
         const { input: _input, ...auditSpec } = spec;
-        try {
-          // The event carries the resource after the change, or before it for a delete. Sign-ins and
-          // sign-outs are audit events only.
-          const event = catalog[spec.action].event ? outbox.row({ id, type: spec.action, data: after ?? before }) : undefined;
-          evented = event !== undefined;
-          if (ctx.idempotency && !ctx.idempotency.stored) await storeAnswer(trx, ctx.idempotency, after, Date.now());
-          // Last: the audit append takes the chain head's lock, which every other write then waits for until
-          // this transaction commits, so nothing else runs after it. It writes the outbox event too.
-          await audit.append(trx, ctx, { id, ...auditSpec, outcome: 'success', before, after }, event);
-        } catch (err) {
-          throw new AppError('unavailable', 'The audit log could not be written, so nothing was changed; retry shortly.',
-            { retry_after_s: DB_RETRY_AFTER_S }, { cause: err });
-        }
+        // The event carries the resource after the change, or before it for a delete. Sign-ins and
+        // sign-outs are audit events only.
+        const event = catalog[spec.action].event ? outbox.row({ id, type: spec.action, data: after ?? before }) : undefined;
+        evented = event !== undefined;
+        if (ctx.idempotency && !ctx.idempotency.stored) await storeAnswer(trx, ctx.idempotency, after, Date.now());
+        // Last: the audit append takes the chain head's lock, which every other write then waits for until
+        // this transaction commits, so nothing else runs after it. It writes the outbox event too.
+        await audit.append(trx, ctx, { id, ...auditSpec, outcome: 'success', before, after }, event);
         return after;
+      }).catch((err: unknown) => {
+        if (!written || err instanceof AppError) throw err;
+        throw new AppError('unavailable', 'The audit log could not be written, so nothing was changed; retry shortly.',
+          { retry_after_s: DB_RETRY_AFTER_S }, { cause: err });
       });
       if (evented) outbox.committed();
       return result;

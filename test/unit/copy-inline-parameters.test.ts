@@ -4,7 +4,7 @@ import { inlineParameters as inline } from '../../src/db/inline-parameters.js';
 
 const inlineParameters = (text: string, params: unknown[]) => inline(text, params, pg.escapeLiteral);
 
-describe('inlineParameters (PostgreSQL COPY takes no bind parameters)', () => {
+describe('inlineParameters (COPY and multi-statement queries take no bind parameters)', () => {
   it('inlines integers as they are and strings as escaped literals', () => {
     expect(inlineParameters('select a from t where x = $1 and y = $2', [42, "o'brien"])).toBe("select a from t where x = 42 and y = 'o''brien'");
   });
@@ -20,6 +20,11 @@ describe('inlineParameters (PostgreSQL COPY takes no bind parameters)', () => {
 
   it('refuses a value it cannot write as a literal', () => {
     expect(() => inlineParameters('where x = $1', [1.5])).toThrow(/cannot inline/);
-    expect(() => inlineParameters('where x = $1', [null])).toThrow(/cannot inline/);
+    expect(() => inlineParameters('where x = $1', [{ a: 1 }])).toThrow(/cannot inline/);
+    expect(() => inlineParameters('where x = $1', [undefined])).toThrow(/cannot inline/);
+  });
+
+  it('writes null and booleans as SQL keywords', () => {
+    expect(inlineParameters('values ($1, $2, $3)', [null, true, false])).toBe('values (null, true, false)');
   });
 });

@@ -40,11 +40,12 @@ export type DialectHelpers = {
   /**
    * Appends one event to the audit chain (and writes the change's outbox row, when it has one): takes the
    * head's lock, held until the transaction ends, gives the row the next seq, a ts not before the head's and
-   * the head's hash as prev_hash, hashes it and moves the head. Returns the seq. On PostgreSQL all of it is one
-   * statement (the database hashes the canonical JSON it is given): the lock is then held for that statement
-   * and the commit, not for four round trips, so concurrent writes queue far less (bench/RESULTS.md).
+   * the head's hash as prev_hash, hashes it and moves the head. Must be the transaction's last statement. On
+   * PostgreSQL all of it is one statement (the database hashes the canonical JSON it is given) sent with the
+   * COMMIT (postgres-commit.ts): the lock is held for that statement and the commit only, and a failure to
+   * append surfaces when the transaction commits.
    */
-  appendAudit(trx: Trx, link: AuditLink, event?: OutboxTable): Promise<number>;
+  appendAudit(trx: Trx, link: AuditLink, event?: OutboxTable): Promise<void>;
   /**
    * Leases due deliveries (pending and due, or delivering with an expired lease) to one worker, fenced by
    * `lockToken`: `FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite.

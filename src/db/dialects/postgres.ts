@@ -1,10 +1,11 @@
 import { createRequire } from 'node:module';
 import type pg from 'pg';
 import type copyStreams from 'pg-copy-streams';
-import { PostgresDialect, sql } from 'kysely';
+import { PostgresDialect, sql, type Dialect } from 'kysely';
 import type { Logger } from 'pino';
 import { inlineParameters } from '../inline-parameters.js';
 import { claimQueries } from './claims.js';
+import { RIDES_WITH_COMMIT, ridingCommits } from './postgres-commit.js';
 import type { CopyText, DialectHelpers, ErrorClass } from './helpers.js';
 
 /** Cuts off any statement that runs longer; a pathological query answers 503 instead of hanging. */
@@ -25,7 +26,7 @@ function loadPg(): typeof pg {
 }
 
 /** A pool that survives a database restart: connection errors, idle or in use, are logged, never thrown. */
-export function createPostgresDialect(url: string, logger?: Logger, max = 10): { dialect: PostgresDialect; pool: pg.Pool } {
+export function createPostgresDialect(url: string, logger?: Logger, max = 10): { dialect: Dialect; pool: pg.Pool } {
   const pool = new (loadPg().Pool)({
     connectionString: url,
     max,
@@ -40,7 +41,7 @@ export function createPostgresDialect(url: string, logger?: Logger, max = 10): {
   pool.on('connect', (client) => {
     client.on('error', (err) => logger?.debug({ err: err.message }, 'PostgreSQL connection in use was lost'));
   });
-  return { dialect: new PostgresDialect({ pool }), pool };
+  return { dialect: ridingCommits(new PostgresDialect({ pool }), loadPg().escapeLiteral), pool };
 }
 
 /**
@@ -165,8 +166,9 @@ export const postgresHelpers: DialectHelpers = {
     const outbox = event
       ? sql`, evented as (insert into outbox (id, type, data, created_at, dispatched_at) values (${event.id}, ${event.type}, ${event.data}::jsonb, ${event.created_at}, ${event.dispatched_at}))`
       : sql``;
-    // head: the lock; link: the chain fields; appended: the row, hashed here over the canonical JSON.
-    const res = await sql<{ seq: number }>`
+    // head: the lock; link: the chain fields; appended: the row, hashed here over the canonical JSON. The
+    // statement rides with the COMMIT (postgres-commit.ts), so the head's lock never waits on this process.
+    const query = sql`
       with head as (select seq, hash, ts from audit_head where id = 1 for update),
       link as (select seq + 1 as seq, greatest(${now}::bigint, ts) as ts, hash as prev_hash from head),
       appended as (
@@ -178,11 +180,8 @@ export const postgresHelpers: DialectHelpers = {
         from link
         returning seq, hash, ts
       )${outbox}
-      update audit_head set seq = appended.seq, hash = appended.hash, ts = appended.ts from appended${event ? sql`, (select pg_notify(${OUTBOX_CHANNEL}, '')) as notified` : sql``} where audit_head.id = 1
-      returning audit_head.seq`.execute(trx);
-    const seq = res.rows[0]?.seq;
-    if (seq === undefined) throw new Error('the audit chain head is missing');
-    return Number(seq);
+      update audit_head set seq = appended.seq, hash = appended.hash, ts = appended.ts from appended${event ? sql`, (select pg_notify(${OUTBOX_CHANNEL}, '')) as notified` : sql``} where audit_head.id = 1`.compile(trx);
+    await trx.executeQuery({ ...query, sql: RIDES_WITH_COMMIT + query.sql });
   },
   // to_json escapes a text like JSON.stringify (test/audit/chain-export-retention.test.ts); it is NULL for NULL.
   jsonText: (column) => sql<string>`coalesce(to_json(${sql.ref(column)})::text, 'null')`,

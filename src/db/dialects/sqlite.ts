@@ -115,7 +115,6 @@ export const sqliteHelpers: DialectHelpers = {
     if (event) await trx.insertInto('outbox').values(event).execute();
     await trx.insertInto('audit_events').values({ ...row, hash }).execute();
     await trx.updateTable('audit_head').set({ seq: row.seq, hash, ts: row.ts }).where('id', '=', 1).execute();
-    return row.seq;
   },
   // json_quote escapes like JSON.stringify (test/audit/chain-export-retention.test.ts) and gives `null` for NULL.
   jsonText: (column) => sql<string>`json_quote(${sql.ref(column)})`,

@@ -19,8 +19,11 @@ export type AuditEntry = {
 };
 
 export type AuditLog = {
-  /** Appends the event to the chain; `event`, the change's outbox row, is written with it. */
-  append(trx: Trx, ctx: RequestCtx, entry: AuditEntry, event?: OutboxTable): Promise<{ seq: number }>;
+  /**
+   * Appends the event to the chain; `event`, the change's outbox row, is written with it. The transaction's
+   * last statement: on PostgreSQL it is sent with the COMMIT, so its failure is the commit's.
+   */
+  append(trx: Trx, ctx: RequestCtx, entry: AuditEntry, event?: OutboxTable): Promise<void>;
 };
 
 // canonicalize ships CommonJS typed as an ES default export; under NodeNext the default is the module.
@@ -95,8 +98,7 @@ export function createAuditLog({ helpers, clock }: { helpers: DialectHelpers; cl
         changes: hasChanges ? JSON.stringify({ before: entry.before ?? null, after: entry.after ?? null }) : null,
         detail: entry.detail ?? null,
       };
-      const seq = await helpers.appendAudit(trx, { row, now: clock.now(), hash: chainHash, canonicalParts: () => canonicalParts(row) }, event);
-      return { seq };
+      await helpers.appendAudit(trx, { row, now: clock.now(), hash: chainHash, canonicalParts: () => canonicalParts(row) }, event);
     },
   };
 }
