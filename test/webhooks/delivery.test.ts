@@ -282,5 +282,25 @@ forEachDialect((database, dialect) => {
         await app.worker.stop(6000);
       }
     });
+
+    it('sends at most 16 deliveries of a fast endpoint at once, and all of them in the end', async () => {
+      const hook = await endpoint({}, ['user.create']);
+      // Last in this block: its 40 events also go to the endpoints earlier tests left behind. Answers in 60 ms
+      // are fast (under 100 ms on average), so the lane may hold 16 in flight, never more.
+      rx.behave(hook.path, { status: 204, delayMs: 60 });
+      for (let i = 0; i < 40; i++) await newUser();
+      app.worker.start(50);
+      try {
+        const started = Date.now();
+        while (rx.at(hook.path).length < 40 && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 20));
+        const arrivals = rx.at(hook.path).map((r) => r.at).sort((a, b) => a - b);
+        expect(arrivals).toHaveLength(40);
+        // Every delivery is answered 60 ms after it arrives: 17 arrivals within 55 ms mean 17 in flight at once.
+        const mostAtOnce = Math.max(...arrivals.map((t) => arrivals.filter((u) => u >= t && u < t + 55).length));
+        expect(mostAtOnce).toBeLessThanOrEqual(16);
+      } finally {
+        await app.worker.stop(6000);
+      }
+    });
   });
 });
