@@ -141,13 +141,18 @@ async function runDialect(dialect: Dialect, options: AuditBenchOptions, freshTok
 
     let exportPath = '/api/audit/export';
     let expectRows = head;
+    let exportFromSeq = 1;
     if (options.exportRows > 0 && options.exportRows < head) {
-      const row = await probe.one('select ts from audit_events where seq = ?', [head - options.exportRows + 1]);
+      exportFromSeq = head - options.exportRows + 1;
+      const row = await probe.one('select ts from audit_events where seq = ?', [exportFromSeq]);
       exportPath += `?since=${new Date(Number(row?.ts)).toISOString()}`;
       expectRows = options.exportRows;
     }
     const exp = await measureExport(server, token, exportPath, expectRows, `  export ${dialect}`);
     log(`  export: ${exp.rows.toLocaleString('en-US')} rows in ${exp.seconds} s = ${exp.rowsPerSecond.toLocaleString('en-US')} rows/s, peak RSS ${exp.rssPeakSampledMiB} MiB`);
+    // Same run, same rows: the database writing the lines and this process reading them, no Gatehouse between.
+    const exportBaseline = await probe.lineBaseline(exportFromSeq);
+    log(`  export baseline (the database alone): ${exportBaseline.rows.toLocaleString('en-US')} rows in ${exportBaseline.seconds} s = ${exportBaseline.rowsPerSecond.toLocaleString('en-US')} rows/s`);
 
     const loadAfter = Math.round(loadavg()[0]! * 100) / 100;
     let verify: DialectReport['verify'] = null;
@@ -186,7 +191,7 @@ async function runDialect(dialect: Dialect, options: AuditBenchOptions, freshTok
     const report: DialectReport = {
       dialect, version, events: options.events, seed, headSeqAtStart: head, memory, loadavg: { beforeQueries: loadBefore, afterExport: loadAfter }, sizes: await probe.sizes(), shapes: results,
       deepRatio: { p50: deep.p50 / first.p50, p99: deep.p99 / first.p99 },
-      deepActionRatio: { p50: deepAction.p50 / firstAction.p50, p99: deepAction.p99 / firstAction.p99 }, export: exp, verify, verifyCli, plans, plansAnalyzed, misses: [],
+      deepActionRatio: { p50: deepAction.p50 / firstAction.p50, p99: deepAction.p99 / firstAction.p99 }, export: exp, exportBaseline, verify, verifyCli, plans, plansAnalyzed, misses: [],
       problems: results.flatMap((s) => s.problems.map((p) => `${s.key}: ${p}`)), serverWarnings,
     };
     if (exp.status !== 200) report.problems.push(`export answered ${exp.status}`);

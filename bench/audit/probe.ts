@@ -6,13 +6,15 @@
 import Database from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type LogEvent } from 'kysely';
 import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
 import { helpersOf } from '../../src/db/create-db.js';
 import type { Tables } from '../../src/db/tables.js';
 import { systemCtx } from '../../src/lib/request-ctx.js';
 import { DEFAULT_CONFIG } from '../../src/modules/config/schemas.js';
 import type { AuditQuery } from '../../src/modules/audit/schemas.js';
 import { createAuditService } from '../../src/modules/audit/service.js';
-import { createAuditStore } from '../../src/modules/audit/store.js';
+import { createAuditStore, exportLineSql } from '../../src/modules/audit/store.js';
+import { inlineParameters } from '../../src/db/inline-parameters.js';
 import type { Dialect } from './options.js';
 import { stats, type Stats } from './measure.js';
 
@@ -28,7 +30,12 @@ export class Probe {
   readonly db: Kysely<Tables>;
   private readonly captured: Captured[] = [];
   private capturing = false;
-  private readonly raw: { all(sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>; close(): Promise<void> };
+  private readonly raw: {
+    all(sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
+    /** Runs a one-text-column query and counts its rows and UTF-8 bytes (plus a newline each) as fast as it can. */
+    drain(sql: string, params: readonly unknown[]): Promise<{ rows: number; bytes: number }>;
+    close(): Promise<void>;
+  };
 
   private constructor(dialect: Dialect, raw: Probe['raw'], make: (log: (e: LogEvent) => void) => Kysely<Tables>) {
     this.dialect = dialect;
@@ -48,6 +55,15 @@ export class Probe {
         stmt.run(...params);
         return [];
       },
+      drain: async (sql, params) => {
+        let rows = 0;
+        let bytes = 0;
+        for (const [line] of database.prepare(sql).raw().iterate(...params) as Iterable<[string]>) {
+          rows++;
+          bytes += Buffer.byteLength(line) + 1;
+        }
+        return { rows, bytes };
+      },
       close: async () => {
         database.close();
       },
@@ -60,6 +76,23 @@ export class Probe {
     pool.on('error', () => undefined);
     return new Probe('postgres', {
       all: async (sql, params) => (await pool.query(sql, [...params])).rows as Record<string, unknown>[],
+      // The same COPY as Gatehouse's export (src/db/dialects/postgres.ts), in one statement without a timeout.
+      drain: async (sql, params) => {
+        const client = await pool.connect();
+        try {
+          await client.query('set statement_timeout = 0');
+          const copy = client.query(copyStreams.to(`copy (${inlineParameters(sql, params, pg.escapeLiteral)}) to stdout with (format csv, delimiter e'\\x01', quote e'\\x02')`));
+          let rows = 0;
+          let bytes = 0;
+          for await (const chunk of copy as AsyncIterable<Buffer>) {
+            bytes += chunk.length;
+            for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
+          }
+          return { rows, bytes };
+        } finally {
+          client.release(true);
+        }
+      },
       // Kysely's destroy() already ends the pool it was given; a second end() throws ("Called end on pool more than once").
       close: async () => {
         if (!pool.ending && !pool.ended) await pool.end();
@@ -75,6 +108,18 @@ export class Probe {
 
   async one(sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown> | undefined> {
     return (await this.all(sql, params))[0];
+  }
+
+  /**
+   * The export's baseline: the database writes the same NDJSON lines for `seq >= fromSeq` (the export's SQL
+   * expression) and this process reads them as fast as it can, with no Gatehouse, batching or HTTP between.
+   */
+  async lineBaseline(fromSeq: number): Promise<{ rows: number; bytes: number; seconds: number; rowsPerSecond: number }> {
+    const q = this.db.selectFrom('audit_events').select(exportLineSql(helpersOf(this.dialect)).as('line')).where('seq', '>=', fromSeq).orderBy('seq').compile();
+    const t0 = performance.now();
+    const { rows, bytes } = await this.raw.drain(q.sql, q.parameters);
+    const seconds = (performance.now() - t0) / 1000;
+    return { rows, bytes, seconds: Math.round(seconds * 100) / 100, rowsPerSecond: Math.round(rows / seconds) };
   }
 
   /** Bytes on disk: the SQLite file, or the PostgreSQL table with its indexes (and TOAST). */

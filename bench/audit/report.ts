@@ -3,7 +3,8 @@ import type { ExportResult, ShapeResult, VerifyResult } from './measure.js';
 import type { Dialect } from './options.js';
 import type { PlanReport } from './probe.js';
 
-export const GOALS = { pageP99Ms: 25, deepRatio: 1.5, exportRowsPerSecond: 100_000, exportRssMiB: 200 } as const;
+/** The issue's goals; its export memory goal is 200 MB, i.e. 190.7 MiB. */
+export const GOALS = { pageP99Ms: 25, deepRatio: 1.5, exportRowsPerSecond: 100_000, exportRssMiB: 200e6 / 2 ** 20 } as const;
 
 export type DialectReport = {
   dialect: Dialect;
@@ -22,6 +23,8 @@ export type DialectReport = {
   /** The same for one action's pages, whose rows are alike (the unfiltered first page holds the bench's own small audit.query rows). */
   deepActionRatio: { p50: number; p99: number };
   export: ExportResult | null;
+  /** The same lines written by the database and read by the bench itself (`Probe.lineBaseline`). */
+  exportBaseline?: { rows: number; bytes: number; seconds: number; rowsPerSecond: number } | null;
   verify: VerifyResult | null;
   /** `gatehouse audit verify` (in-process, after the server stopped). */
   verifyCli: { code: number | null; output: string; seconds: number } | null;
@@ -45,7 +48,7 @@ export function checkGoals(r: DialectReport): string[] {
   if (!(r.deepRatio.p50 <= GOALS.deepRatio)) misses.push(`${r.dialect}: deep/first p50 ratio ${f(r.deepRatio.p50, 2)} > ${GOALS.deepRatio}`);
   if (r.export) {
     if (r.export.rowsPerSecond < GOALS.exportRowsPerSecond) misses.push(`${r.dialect}: export ${int(r.export.rowsPerSecond)} rows/s < ${int(GOALS.exportRowsPerSecond)}`);
-    if (r.export.rssPeakSampledMiB >= GOALS.exportRssMiB) misses.push(`${r.dialect}: export peak RSS ${r.export.rssPeakSampledMiB} MiB ≥ ${GOALS.exportRssMiB} MiB`);
+    if (r.export.rssPeakSampledMiB >= GOALS.exportRssMiB) misses.push(`${r.dialect}: export peak RSS ${r.export.rssPeakSampledMiB} MiB ≥ 200 MB (${f(GOALS.exportRssMiB)} MiB)`);
   }
   return misses;
 }
@@ -76,9 +79,13 @@ export function dialectMarkdown(r: DialectReport): string {
     const ok = e.rowsPerSecond >= GOALS.exportRowsPerSecond && e.rssPeakSampledMiB < GOALS.exportRssMiB;
     out.push(
       `Export (\`${e.path}\`, NDJSON): ${int(e.rows)} rows, ${(e.bytes / 2 ** 30).toFixed(2)} GiB in ${f(e.seconds)} s = **${int(e.rowsPerSecond)} rows/s** (${f(e.mibPerSecond)} MiB/s); ` +
-        `freshly started server: RSS ${e.rssBeforeMiB} MiB before, **peak ${e.rssPeakSampledMiB} MiB** while streaming (VmHWM ${e.hwmAfterMiB} MiB). Goal ≥ 100,000 rows/s and < 200 MiB: ${ok ? 'met' : '**missed**'}.`,
+        `freshly started server: RSS ${e.rssBeforeMiB} MiB before, **peak ${e.rssPeakSampledMiB} MiB** while streaming (VmHWM ${e.hwmAfterMiB} MiB). Goal ≥ 100,000 rows/s and < 200 MB (190.7 MiB): ${ok ? 'met' : '**missed**'}.`,
       '',
     );
+    const b = r.exportBaseline;
+    if (b) {
+      out.push(`Baseline, same run: the database writing the same lines and the bench reading them directly (no Gatehouse, no HTTP): ${int(b.rows)} rows in ${f(b.seconds)} s = ${int(b.rowsPerSecond)} rows/s; the export ran at **${f(e.rowsPerSecond / b.rowsPerSecond, 2)}×** of it.`, '');
+    }
   }
   if (r.export) out.push(`\`GET /healthz\` on a second connection every 100 ms during the export: p50 ${f(r.export.healthzDuring.p50)} ms, p99 ${f(r.export.healthzDuring.p99)} ms, max ${f(r.export.healthzDuring.max)} ms (n ${r.export.healthzDuring.n}).`, '');
   if (r.verify) {
