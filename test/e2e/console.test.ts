@@ -16,8 +16,15 @@ describe('console', () => {
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   const dialogs: string[] = [];
 
+  /** Stops what started, even when something else failed to (no Chromium must not leave a server running). */
+  const closers: (() => Promise<unknown>)[] = [];
   beforeAll(async () => {
-    [gh, browser, receiver] = await Promise.all([startConsole(), launchChromium(), startReceiver()]);
+    // launchChromium throws at once when Chromium is missing: called inside an async function, that is a rejection.
+    const [g, b, r] = await Promise.allSettled([startConsole(), (async () => launchChromium())(), startReceiver()]);
+    for (const s of [g, b, r]) if (s.status === 'fulfilled') closers.push(() => s.value.close());
+    for (const s of [g, b, r]) if (s.status === 'rejected') throw s.reason;
+    if (g.status !== 'fulfilled' || b.status !== 'fulfilled' || r.status !== 'fulfilled') return;
+    [gh, browser, receiver] = [g.value, b.value, r.value];
     // The webhook receiver listens on loopback, which the SSRF guard refuses unless config allows it.
     await gh.api.PATCH('/api/config', { body: { webhooks: { allow_private_targets: true } } as never });
     context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
@@ -34,9 +41,7 @@ describe('console', () => {
     if (task.result?.state === 'fail') await screenshot(page, `failed-${task.name.replace(/\W+/g, '-').slice(0, 60)}`);
   });
   afterAll(async () => {
-    await browser.close();
-    await gh.close();
-    await receiver.close();
+    for (const close of closers) await close();
   });
 
   it('serves the console at / under a strict CSP, with client routes falling back to index.html', async () => {
