@@ -14,7 +14,7 @@ import { DEFAULT_CONFIG } from '../../src/modules/config/schemas.js';
 import type { AuditQuery } from '../../src/modules/audit/schemas.js';
 import { createAuditService } from '../../src/modules/audit/service.js';
 import { createAuditStore, exportLineSql } from '../../src/modules/audit/store.js';
-import { inlineParameters } from '../../src/db/inline-parameters.js';
+import { copyTextStatement } from '../../src/db/inline-parameters.js';
 import type { Dialect } from './options.js';
 import { stats, type Stats } from './measure.js';
 
@@ -81,7 +81,7 @@ export class Probe {
         const client = await pool.connect();
         try {
           await client.query('set statement_timeout = 0');
-          const copy = client.query(copyStreams.to(`copy (${inlineParameters(sql, params, pg.escapeLiteral)}) to stdout with (format csv, delimiter e'\\x01', quote e'\\x02')`));
+          const copy = client.query(copyStreams.to(copyTextStatement(sql, params, pg.escapeLiteral)));
           let rows = 0;
           let bytes = 0;
           for await (const chunk of copy as AsyncIterable<Buffer>) {

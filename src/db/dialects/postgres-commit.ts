@@ -19,6 +19,9 @@ export const RIDES_WITH_COMMIT = '/* rides with commit */ ';
 class RidingConnection implements DatabaseConnection {
   /** BEGIN not yet sent, with its settings. */
   pendingBegin: TransactionSettings | null = null;
+  /** BEGIN was sent and no COMMIT or ROLLBACK yet. */
+  open = false;
+  /** The held riding statement, its parameters inlined. */
   riding: string | null = null;
   constructor(
     readonly inner: DatabaseConnection,
@@ -43,9 +46,6 @@ class RidingConnection implements DatabaseConnection {
   inTransaction(): boolean {
     return this.pendingBegin !== null || this.open;
   }
-
-  /** BEGIN was sent and no COMMIT or ROLLBACK yet. */
-  open = false;
 
   /** Sends a held BEGIN, then a held riding statement (another statement came after it: keep the order). */
   async sendHeld(): Promise<void> {

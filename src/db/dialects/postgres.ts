@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type copyStreams from 'pg-copy-streams';
 import { PostgresDialect, sql, type Dialect } from 'kysely';
 import type { Logger } from 'pino';
-import { inlineParameters } from '../inline-parameters.js';
+import { copyTextStatement } from '../inline-parameters.js';
 import { claimQueries } from './claims.js';
 import { RIDES_WITH_COMMIT, ridingCommits } from './postgres-commit.js';
 import type { CopyText, DialectHelpers, ErrorClass } from './helpers.js';
@@ -48,14 +48,13 @@ export function createPostgresDialect(url: string, logger?: Logger, max = 10): {
  * `COPY (query) TO STDOUT` (see `CopyText`): the rows arrive as the socket's own Buffers, so an export of
  * millions of rows makes almost no garbage on V8's heap. The row strings the query protocol made were promoted
  * while a batch crossed event-loop turns and piled up in old space: 273 MiB RSS for a 10M-event export
- * (bench/RESULTS.md, audit). CSV with a delimiter and a quote that cannot occur writes each text as it is (the
- * text format would double every backslash). COPY takes no parameters, so Kysely's are inlined as literals.
+ * (bench/RESULTS.md, audit). COPY takes no parameters, so Kysely's are inlined as literals (`copyTextStatement`).
  * The whole output is read before the connection goes back to the pool: a slow client never holds one.
  */
 export function createCopyText(pool: pg.Pool): CopyText {
   const { to } = createRequire(import.meta.url)('pg-copy-streams') as typeof copyStreams;
   return async ({ sql: text, parameters }) => {
-    const copy = to(`copy (${inlineParameters(text, parameters, loadPg().escapeLiteral)}) to stdout with (format csv, delimiter e'\\x01', quote e'\\x02')`);
+    const copy = to(copyTextStatement(text, parameters, loadPg().escapeLiteral));
     const client = await pool.connect();
     try {
       const chunks: Buffer[] = [];
