@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, makeUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { forEachDialect } from '../helpers/databases.js';
+import { systemCtx } from '../../src/lib/request-ctx.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -122,6 +123,22 @@ forEachDialect((database) => {
       } finally {
         await db().deleteFrom('audit_events').where('seq', '>=', base).execute();
       }
+    });
+
+    it('exports the log as the export starts, its own audit.export event included, on both dialects', async () => {
+      // More events than one read (1,000 rows on SQLite, a 1,000-seq first range on PostgreSQL): denied requests.
+      await Promise.all(Array.from({ length: 1100 }, () => app.request({ method: 'GET', url: '/api/users?limit=1', token: null })));
+      const stream = await app.services.audit.export(systemCtx('test'), {});
+      const chunks: string[] = [];
+      const reader = stream[Symbol.asyncIterator]();
+      const first = await reader.next(); // the export has read where the log ends
+      chunks.push(String(first.value));
+      const late = await app.request({ method: 'POST', url: '/api/users', payload: makeUser() });
+      expect(late.statusCode).toBe(201);
+      for (let r = await reader.next(); !r.done; r = await reader.next()) chunks.push(String(r.value));
+      const events = chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as { action: string; target: { id: string } | null });
+      expect(events.at(-1)?.action).toBe('audit.export');
+      expect(events.some((e) => e.target?.id === late.json().id)).toBe(false);
     });
 
     it('exports exactly the events of a since/until window, also past the first batch', async () => {

@@ -96,8 +96,9 @@ export function createAuditService({ db, store, change, record, clock, settings 
     },
 
     /**
-     * The filtered events, oldest first, as NDJSON or CSV, read in bounded batches as the client consumes
-     * them (constant memory; no connection held between batches). Audited as `audit.export` when it starts.
+     * The filtered events, oldest first, as NDJSON or CSV, up to the newest event when the export starts; read
+     * in bounded batches as the client consumes them (constant memory; no connection held between batches).
+     * Audited as `audit.export` when it starts (so that event is the last one it can include).
      */
     async export(ctx: RequestCtx, query: ExportQuery, onRows?: (n: number) => void): Promise<Readable> {
       const filters = await resolve(query);
@@ -112,18 +113,22 @@ export function createAuditService({ db, store, change, record, clock, settings 
       };
       // NDJSON lines are written by the database (`store.lines`); CSV rows are formatted here.
       const read = csv
-        ? (after: number) => store.batch(db, filters ?? {}, after, EXPORT_BATCH).then((rows) => ({ n: rows.length, last: rows.at(-1)?.seq, chunks: chunks(rows, toCsvRow) }))
-        : (after: number) => store.lines(db, filters ?? {}, after, EXPORT_BATCH).then((rows) => ({ n: rows.length, last: rows.at(-1)?.seq, chunks: chunks(rows, (r) => r.line) }));
+        ? (f: AuditFilters, after: number) => store.batch(db, f, after, EXPORT_BATCH).then((rows) => ({ n: rows.length, last: rows.at(-1)?.seq, chunks: chunks(rows, toCsvRow) }))
+        : (f: AuditFilters, after: number) => store.lines(db, f, after, EXPORT_BATCH).then((rows) => ({ n: rows.length, last: rows.at(-1)?.seq, chunks: chunks(rows, (r) => r.line) }));
       async function* lines(): AsyncGenerator<string | Buffer> {
         if (csv) yield `${CSV_COLUMNS.join(',')}\n`;
-        if (!filters) return;
+        const stored = filters && (await store.seqRange(db));
+        if (!filters || !stored) return;
+        // The log as the export starts, its own `audit.export` event included, on both dialects: events that
+        // commit meanwhile belong to the next export (or to a collector tailing with order=asc&after=).
+        const f = { ...filters, fromSeq: Math.max(filters.fromSeq ?? 0, stored.first), toSeq: Math.min(filters.toSeq ?? stored.last, stored.last) };
         if (!csv && store.lineBytes) {
-          yield* copied(store.lineBytes, filters);
+          yield* copied(store.lineBytes, f, f.fromSeq, f.toSeq);
           return;
         }
         let after = 0;
         for (;;) {
-          const batch = await read(after);
+          const batch = await read(f, after);
           if (batch.n === 0) return;
           after = Number(batch.last);
           onRows?.(batch.n);
@@ -134,16 +139,12 @@ export function createAuditService({ db, store, change, record, clock, settings 
         }
       }
       /**
-       * Seq ranges up to the newest event as the export starts (it includes its own `audit.export` event), each
-       * doubled while it holds fewer than COPY_ROWS matches, so a sparse filter skips ahead and a dense one
-       * stays near COPY_ROWS a read.
+       * Seq ranges from `first` to `last`, each doubled while it holds fewer than COPY_ROWS matches, so a sparse
+       * filter skips ahead and a dense one stays near COPY_ROWS a read.
        */
-      async function* copied(lineBytes: NonNullable<AuditStore['lineBytes']>, f: AuditFilters): AsyncGenerator<Buffer> {
-        const stored = await store.seqRange(db);
-        if (!stored) return;
-        const last = Math.min(f.toSeq ?? stored.last, stored.last);
+      async function* copied(lineBytes: NonNullable<AuditStore['lineBytes']>, f: AuditFilters, first: number, last: number): AsyncGenerator<Buffer> {
         let span = COPY_SPAN.first;
-        for (let from = Math.max(f.fromSeq ?? 0, stored.first), to = 0; from <= last; from = to + 1) {
+        for (let from = first, to = 0; from <= last; from = to + 1) {
           to = Math.min(from + span - 1, last);
           const bytes = await lineBytes(db, f, from, to);
           const n = countLines(bytes);

@@ -112,13 +112,12 @@ export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'iso
     },
 
     /**
-     * Export lines of the events with seq in `[fromSeq, toSeq]`, oldest first, as raw bytes, each line ending in
-     * a newline; null where the database has no bulk text read (then use `lines`).
+     * Export lines of the events matching `f` with seq in `[fromSeq, toSeq]` (a range inside the filter's own
+     * seq bounds), oldest first, as raw bytes, each line ending in a newline; null where the database has no
+     * bulk text read (then use `lines`).
      */
-    lineBytes: copyText && (async (q: Queryable, f: AuditFilters, fromSeq: number, toSeq: number): Promise<Buffer[]> => {
-      const bounded = { ...f, fromSeq: Math.max(fromSeq, f.fromSeq ?? 0), toSeq: Math.min(toSeq, f.toSeq ?? Number.MAX_SAFE_INTEGER) };
-      return copyText(select(q, bounded).clearSelect().select(lineSql.as('line')).orderBy('seq', 'asc').compile());
-    }),
+    lineBytes: copyText && (async (q: Queryable, f: AuditFilters, fromSeq: number, toSeq: number): Promise<Buffer[]> =>
+      copyText(select(q, { ...f, fromSeq, toSeq }).clearSelect().select(lineSql.as('line')).orderBy('seq', 'asc').compile())),
 
     /** The lowest and highest seq stored, or undefined for an empty log. */
     async seqRange(q: Queryable): Promise<{ first: number; last: number } | undefined> {
