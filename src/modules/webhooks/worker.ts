@@ -57,13 +57,14 @@ type Finished = { delivery: DeliveriesTable; attempt: DeliveryAttemptsTable; nex
 type Lane = { sending: number; waiting: DeliveriesTable[]; hook: WebhooksTable; latencyMs: number };
 /** Below this average latency an endpoint is fast: its lane is refilled before it runs dry. */
 const FAST_MS = 100;
+const fast = (lane: Lane) => lane.latencyMs < FAST_MS;
 /** How many of a lane's deliveries may be in flight at once. */
 function cap(lane: Lane): number {
-  return lane.latencyMs < FAST_MS ? PER_FAST_ENDPOINT : PER_ENDPOINT;
+  return fast(lane) ? PER_FAST_ENDPOINT : PER_ENDPOINT;
 }
 /** Whether a lane has enough queued that a claim should leave its endpoint out. */
 function full(lane: Lane): boolean {
-  return lane.latencyMs < FAST_MS ? lane.waiting.length >= REFILL_BELOW : lane.sending + lane.waiting.length >= PER_ENDPOINT;
+  return fast(lane) ? lane.waiting.length >= REFILL_BELOW : lane.sending + lane.waiting.length >= PER_ENDPOINT;
 }
 
 /**
