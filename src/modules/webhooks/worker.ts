@@ -51,8 +51,9 @@ type Deps = {
 type Finished = { delivery: DeliveriesTable; attempt: DeliveryAttemptsTable; next: Partial<DeliveriesTable>; done: (recorded: boolean) => void };
 
 /**
- * One endpoint's held deliveries: at most PER_ENDPOINT sending, the rest waiting in claim order. `latencyMs`
- * is a moving average of its answers' latency: a fast endpoint's lane is kept topped up, a slow one's is not.
+ * One endpoint's held deliveries: at most `cap(lane)` sending, the rest waiting in claim order. `latencyMs`
+ * is a moving average of its answers' latency: a fast endpoint's lane sends more at once and is kept topped
+ * up, a slow one's is not.
  */
 type Lane = { sending: number; waiting: DeliveriesTable[]; hook: WebhooksTable; latencyMs: number };
 /** Below this average latency an endpoint is fast: its lane is refilled before it runs dry. */
