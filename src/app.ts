@@ -4,7 +4,7 @@ import { createChange, createRecordAudit } from './change.js';
 import type { Database } from './db/create-db.js';
 import type { Env } from './env/schema.js';
 import { registerConsole } from './http/console.js';
-import { createMetrics, registerOps } from './http/ops.js';
+import { createMetrics, registerOps, type Lifecycle } from './http/ops.js';
 import { openApiRoute, registerOpenApi } from './http/openapi.js';
 import { registerPipeline } from './http/pipeline.js';
 import { createLimiterRedis, createLimiterStoreClass } from './http/rate-limit-store.js';
@@ -89,7 +89,8 @@ export async function buildApp(deps: AppDeps) {
   const store = createLimiterStoreClass({ redis, mode: () => settings().rate_limits.store_failure, logger, failures: metrics.limiterStoreFailures });
   await app.register(rateLimitPlugin, { global: false, store });
   await registerOpenApi(app, VERSION);
-  await registerOps(app, { db, metrics });
+  const lifecycle: Lifecycle = { draining: false };
+  await registerOps(app, { db, metrics, lifecycle });
   await registerConsole(app);
 
   await app.register(async (api) => {
@@ -113,6 +114,6 @@ export async function buildApp(deps: AppDeps) {
   }, { prefix: '/api' });
 
   const services = { users: users.service, roles: roles.service, tokens: tokens.service, sessions: sessions.service, audit: audits.service, config: config.service, webhooks: webhooks.service, plugins: plugins.service, clock };
-  return { app, routes, services, metrics, worker: webhooks.worker, plugins: host, idempotency };
+  return { app, routes, services, metrics, lifecycle, worker: webhooks.worker, plugins: host, idempotency };
 }
 export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;

@@ -33,7 +33,7 @@ async function serve(): Promise<void> {
   const database = createDb(databaseUrl(env), logger);
   const applied = await migrateToLatest(database.db);
   if (applied.length) logger.info({ migrations: applied }, 'database migrated');
-  const { app, services, worker, plugins, idempotency } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
+  const { app, services, worker, plugins, idempotency, lifecycle } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
 
   const boot = await bootstrapAdmin(services, env.GATEHOUSE_BOOTSTRAP_TOKEN);
   if (boot && !env.GATEHOUSE_BOOTSTRAP_TOKEN) {
@@ -54,6 +54,8 @@ async function serve(): Promise<void> {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'draining in-flight requests, then exiting');
+    // /readyz answers 503 from now on, so load balancers stop sending while the worker's sends finish.
+    lifecycle.draining = true;
     stopRetention();
     stopPlugins();
     // Stop taking new work first; then let requests and sends in flight finish, and give back leases.

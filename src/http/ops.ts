@@ -10,6 +10,9 @@ export type Metrics = {
   limiterStoreFailures: Counter<'mode'>;
 };
 
+/** Set when the process begins to shut down: `/readyz` answers 503 and answers close their connections. */
+export type Lifecycle = { draining: boolean };
+
 /** One registry per app (tests build many apps in one process). */
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -32,8 +35,16 @@ export function createMetrics(): Metrics {
 
 const Health = Type.Object({ status: Type.String() }, { additionalProperties: false });
 
-/** `/healthz` (alive), `/readyz` (database reachable) and `/metrics`, outside `/api`, no token. */
-export async function registerOps(app: FastifyInstance, deps: { db: Kysely<Tables>; metrics: Metrics }): Promise<void> {
+/**
+ * `/healthz` (alive), `/readyz` (database reachable, not draining) and `/metrics`, outside `/api`, no token.
+ * While the process drains, every answer carries `Connection: close`, so keep-alive clients move to another
+ * instance instead of holding on to this one until it stops listening.
+ */
+export async function registerOps(app: FastifyInstance, deps: { db: Kysely<Tables>; metrics: Metrics; lifecycle: Lifecycle }): Promise<void> {
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (deps.lifecycle.draining) reply.header('connection', 'close');
+    done();
+  });
   const requests = new Counter({
     name: 'gatehouse_http_requests_total',
     help: 'HTTP requests by route, method and status.',
@@ -59,6 +70,8 @@ export async function registerOps(app: FastifyInstance, deps: { db: Kysely<Table
 
   app.get('/readyz', { schema: { operationId: 'getReadiness', tags: ['ops'], security: [], response: { 200: Health, 503: Health } } },
     async (_req, reply) => {
+      // No Retry-After: this instance is going away; the load balancer should send its traffic elsewhere.
+      if (deps.lifecycle.draining) return reply.code(503).send({ status: 'draining' });
       try {
         await sql`select 1`.execute(deps.db);
         return { status: 'ready' };

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,17 @@ async function halfSentRequests(url: string, token: string) {
       `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 5)}`);
     return { finish: () => (socket.write(body.slice(5)), closed) };
   }));
+}
+
+/** One GET on a fresh connection: status, the `Connection` header and the body. */
+function rawGet(url: string): Promise<{ status: number; connection: string | undefined; body: string }> {
+  return new Promise((res, rej) => {
+    get(url, { agent: false }, (r) => {
+      let body = '';
+      r.on('data', (d: Buffer) => (body += d.toString()));
+      r.on('end', () => res({ status: r.statusCode ?? 0, connection: r.headers.connection, body }));
+    }).on('error', rej);
+  });
 }
 
 /**
@@ -67,7 +79,7 @@ describe('SIGTERM under load (SQLite)', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('finishes requests in flight, gives back leased deliveries, exits 0', async () => {
+  it('finishes requests in flight, reports draining, gives back leased deliveries, exits 0', async () => {
     const load = startLoad({
       baseUrl: () => server.url, workers: 6, token: admin, timeoutMs: EXIT_WITHIN_MS,
       next: (w) => (w < 4 ? { method: 'POST', path: '/api/users', body: { username: `load-${(seq += 1)}` } } : { path: '/api/users?limit=5' }),
@@ -82,6 +94,11 @@ describe('SIGTERM under load (SQLite)', () => {
       await new Promise((r) => setTimeout(r, 300));
       const answers = await Promise.all(inFlight.map((r) => r.finish()));
       for (const a of answers) expect(a).toMatch(/^HTTP\/1\.1 201 /);
+      // The worker's sends to /slow hold the drain open for its 10 s grace: meanwhile the instance tells load
+      // balancers it is going (readiness 503) and closes every connection it answers on, but still answers.
+      const ready = await rawGet(`${server.url}/readyz`);
+      expect(ready).toEqual({ status: 503, connection: 'close', body: '{"status":"draining"}' });
+      expect(await rawGet(`${server.url}/healthz`)).toMatchObject({ status: 200, connection: 'close' });
 
       const code = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r('still running'), EXIT_WITHIN_MS))]);
       expect(code).toBe(0);
