@@ -228,6 +228,48 @@ forEachDialect((database, dialect) => {
       }
     });
 
+    it('many hanging endpoints with backlogs do not hold up a healthy one', async () => {
+      // 24 endpoints that hang past their timeout, each with a backlog of 64 events re-queued by a recover of its
+      // own (so each one's rows come due together). A worker holds at most 1,024 deliveries: when a claim leased
+      // 64 of any endpoint, these 24 filled the hold and nothing else was claimed until their sends timed out.
+      // Role events: the earlier tests' endpoints (one of them slow) take user events. The healthy endpoint has
+      // a receiver of its own, so the hanging sends do not fill its origin's connections either.
+      const healthyRx = await startReceiver();
+      const newRole = async () => expect((await app.request({ method: 'POST', url: '/api/roles', payload: { name: `backlog-${n++}-${dialect}`, permissions: [] } })).statusCode).toBe(201);
+      const dead: string[] = [];
+      try {
+        app.clock.advance(1);
+        const since = new Date(app.clock.now()).toISOString();
+        for (let i = 0; i < 64; i++) await newRole();
+        await app.worker.runOnce();
+        for (let i = 0; i < 24; i++) {
+          const hook = await endpoint({ timeout_s: 5 }, ['role.create']);
+          rx.behave(hook.path, { status: 204, delayMs: 30_000 });
+          dead.push(hook.id);
+        }
+        app.clock.advance(1);
+        const created = await app.request({ method: 'POST', url: '/api/webhooks', payload: { url: healthyRx.url('/ok'), events: ['role.create'] } });
+        expect(created.statusCode).toBe(201);
+        for (const id of dead) {
+          app.clock.advance(1);
+          const res = await app.request({ method: 'POST', url: `/api/webhooks/${id}/recover`, payload: { since } });
+          expect(res.json()).toEqual({ requeued: 64 });
+        }
+        app.clock.advance(1);
+        await newRole(); // due after all 1,536 re-queued deliveries
+        app.worker.start(50);
+        const started = Date.now();
+        // Before the hanging sends' 5 s timeout frees anything.
+        while (healthyRx.at('/ok').length === 0 && Date.now() - started < 4500) await new Promise((r) => setTimeout(r, 20));
+        expect(healthyRx.at('/ok')).toHaveLength(1);
+      } finally {
+        await app.worker.stop(6000);
+        await healthyRx.close();
+        // Later tests' users must not go to these endpoints.
+        for (const id of dead) expect((await app.request({ method: 'DELETE', url: `/api/webhooks/${id}` })).statusCode).toBe(204);
+      }
+    }, 30_000);
+
     it('a commit wakes the worker: the delivery does not wait for the poll', async () => {
       const hook = await endpoint();
       app.worker.start(60_000);

@@ -5,19 +5,24 @@ import type { DeliveriesTable, OutboxTable, Trx } from '../tables.js';
 export function claimQueries(lockClause: string) {
   const lock = sql.raw(lockClause);
   return {
-    async claimDeliveries(trx: Trx, o: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]> {
+    async claimDeliveries(trx: Trx, o: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; fastWebhooks: string[]; perFastWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]> {
       const skip = o.skipWebhooks.length ? sql`and webhook_id not in (${sql.join(o.skipWebhooks)})` : sql``;
       const enabled = sql`and webhook_id in (select id from webhooks where enabled = true)`;
       const scan = o.limit * 4;
+      const share = o.fastWebhooks.length
+        // Literal shares: parameters in a CASE would be typed text on PostgreSQL, and `rn <= text` fails.
+        ? sql`case when webhook_id in (${sql.join(o.fastWebhooks)}) then ${sql.lit(o.perFastWebhook)} else ${sql.lit(o.perWebhook)} end`
+        : sql`${o.perWebhook}`;
       // Two index-ordered scans, each with its own LIMIT: due pending rows (status, next_attempt_at), and
       // leases that ran out. One scan with `or` made SQLite read and sort the whole backlog on every claim.
       // Rows are locked (PostgreSQL) in the innermost queries, where FOR UPDATE may stand; then at most
-      // `perWebhook` of them per endpoint, so one endpoint's backlog cannot fill a claim.
+      // each endpoint's share of them (`perFastWebhook` or `perWebhook`), so one endpoint's backlog cannot
+      // fill a claim.
       const res = await sql<DeliveriesTable>`
         update deliveries set status = 'delivering', lock_token = ${o.lockToken}, locked_until = ${o.leaseUntil}, updated_at = ${o.now}
         where id in (
           select id from (
-            select id, next_attempt_at, row_number() over (partition by webhook_id order by next_attempt_at, id) as rn
+            select id, webhook_id, next_attempt_at, row_number() over (partition by webhook_id order by next_attempt_at, id) as rn
             from (
               select id, webhook_id, next_attempt_at from (
                 select id, webhook_id, next_attempt_at from deliveries
@@ -32,7 +37,7 @@ export function claimQueries(lockClause: string) {
               ) as expired_rows
             ) as due
           ) as ranked
-          where rn <= ${o.perWebhook}
+          where rn <= ${share}
           order by next_attempt_at limit ${o.limit}
         )
         returning *`.execute(trx);

@@ -50,7 +50,11 @@ export type DialectHelpers = {
    * Leases due deliveries (pending and due, or delivering with an expired lease) to one worker, fenced by
    * `lockToken`: `FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite.
    */
-  claimDeliveries(trx: Trx, opts: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]>;
+  /**
+   * Leases at most `limit` due deliveries in due order: at most `perFastWebhook` of each endpoint in
+   * `fastWebhooks`, `perWebhook` of any other, none of `skipWebhooks`.
+   */
+  claimDeliveries(trx: Trx, opts: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; fastWebhooks: string[]; perFastWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]>;
   /** Extends one worker's lease on the deliveries it holds, skipping rows locked by another transaction. */
   renewDeliveries(trx: Trx, opts: { lockToken: string; ids: string[]; until: number }): Promise<number>;
   /**

@@ -23,13 +23,19 @@ const PER_ENDPOINT = 8;
  * rate, and 16 at once delivered ~30 % more a second than 8 on PostgreSQL (bench/RESULTS.md, webhooks).
  */
 const PER_FAST_ENDPOINT = 16;
-/** Deliveries of one endpoint one claim may lease (they wait in memory for a sending slot). */
-const CLAIM_PER_ENDPOINT = 64;
+/**
+ * Deliveries of one fast endpoint one claim may lease (they wait in memory for a sending slot). Any other
+ * endpoint gets one lane's worth (PER_ENDPOINT) a claim: what waits behind a slow or hanging endpoint's
+ * sends is held, and leases renewed, for nothing, and many such endpoints could fill a worker's MAX_HELD.
+ */
+const CLAIM_PER_FAST_ENDPOINT = 64;
 /**
  * A lane with fewer deliveries than this waiting asks for more, so the next claim runs while its last ones
  * are sent (waiting for it to run dry left the endpoint's slots idle for a claim's round trip each time).
  */
-const REFILL_BELOW = CLAIM_PER_ENDPOINT / 2;
+const REFILL_BELOW = CLAIM_PER_FAST_ENDPOINT / 2;
+/** Endpoints whose answer latency a worker remembers after their lane empties (the longest unused go first). */
+const REMEMBERED_LATENCIES = 1000;
 /** Leased deliveries held by one worker (sending or queued behind their endpoint's cap). */
 const MAX_HELD = 1024;
 /**
@@ -212,6 +218,23 @@ export function createWebhookWorker(deps: Deps) {
     }
   }
 
+  /** Keeps an endpoint's latency, most recent last, forgetting the oldest beyond REMEMBERED_LATENCIES. */
+  function remember(webhookId: string, latencyMs: number): void {
+    latencies.delete(webhookId);
+    latencies.set(webhookId, latencyMs);
+    for (const oldest of latencies.keys()) {
+      if (latencies.size <= REMEMBERED_LATENCIES) break;
+      latencies.delete(oldest);
+    }
+  }
+
+  /** Endpoints known to answer fast that a claim may lease a fast lane's share of (no full lane among them). */
+  function fastEndpoints(): string[] {
+    const ids = [...lanes.entries()].filter(([, l]) => fast(l) && !full(l)).map(([id]) => id);
+    for (const [id, ms] of latencies) if (ms < FAST_MS && !lanes.has(id)) ids.push(id);
+    return ids;
+  }
+
   /** Starts as many of the lane's waiting deliveries as its cap allows; drops the lane when it is empty. */
   function pump(webhookId: string): void {
     const lane = lanes.get(webhookId);
@@ -231,7 +254,7 @@ export function createWebhookWorker(deps: Deps) {
         if (lane.sending === 0 && lane.waiting.length === 0) {
           // The lane goes; what it learnt of the endpoint's speed stays for the next one.
           lanes.delete(webhookId);
-          latencies.set(webhookId, lane.latencyMs);
+          remember(webhookId, lane.latencyMs);
         }
         else pump(webhookId);
         // The last claim left work behind and this lane is running low: top up without waiting for the poll.
@@ -259,7 +282,10 @@ export function createWebhookWorker(deps: Deps) {
     if (room <= 0) return 0;
     const now = clock.now();
     const claimed = await db.transaction().execute((trx) =>
-      helpers.claimDeliveries(trx, { now, leaseUntil: now + LEASE_MS, lockToken, limit: room, perWebhook: CLAIM_PER_ENDPOINT, skipWebhooks: saturated }),
+      helpers.claimDeliveries(trx, {
+        now, leaseUntil: now + LEASE_MS, lockToken, limit: room, skipWebhooks: saturated,
+        perWebhook: PER_ENDPOINT, fastWebhooks: fastEndpoints(), perFastWebhook: CLAIM_PER_FAST_ENDPOINT,
+      }),
     );
     if (claimed.length === 0) return 0;
     // One read of the claim's endpoints (fresh: a URL, secret or timeout may have changed), not one per delivery.
