@@ -46,7 +46,11 @@ async function serve(): Promise<void> {
     logger.info({ token_id: boot.tokenId }, 'created user admin with the token from GATEHOUSE_BOOTSTRAP_TOKEN');
   }
 
-  const stopRetention = startRetention(services.audit, logger, [idempotency.purge]);
+  const purgeDeliveries = async () => {
+    const purged = await services.webhooks.purge();
+    if (purged.deliveries + purged.events > 0) logger.info(purged, 'webhook retention purged old deliveries and events');
+  };
+  const stopRetention = startRetention(services.audit, logger, [idempotency.purge, purgeDeliveries]);
   worker.start();
   const stopPlugins = plugins.start();
   let closing = false;

@@ -2145,6 +2145,11 @@ export interface operations {
                             /** @default 5 */
                             disable_after_days: number;
                             /**
+                             * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
+                             * @default 30
+                             */
+                            retention_days: number;
+                            /**
                              * @default [
                              *       0,
                              *       5,
@@ -2454,6 +2459,11 @@ export interface operations {
                         /** @default 5 */
                         disable_after_days: number;
                         /**
+                         * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
+                         * @default 30
+                         */
+                        retention_days: number;
+                        /**
                          * @default [
                          *       0,
                          *       5,
@@ -2599,6 +2609,11 @@ export interface operations {
                                 allow_private_targets: boolean;
                                 /** @default 5 */
                                 disable_after_days: number;
+                                /**
+                                 * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
+                                 * @default 30
+                                 */
+                                retention_days: number;
                                 /**
                                  * @default [
                                  *       0,
@@ -3042,6 +3057,11 @@ export interface operations {
                                 allow_private_targets: boolean;
                                 /** @default 5 */
                                 disable_after_days: number;
+                                /**
+                                 * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
+                                 * @default 30
+                                 */
+                                retention_days: number;
                                 /**
                                  * @default [
                                  *       0,
@@ -3684,6 +3704,11 @@ export interface operations {
                                 /** @default 5 */
                                 disable_after_days: number;
                                 /**
+                                 * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
+                                 * @default 30
+                                 */
+                                retention_days: number;
+                                /**
                                  * @default [
                                  *       0,
                                  *       5,
@@ -4291,6 +4316,11 @@ export interface operations {
                             allow_private_targets: boolean;
                             /** @default 5 */
                             disable_after_days: number;
+                            /**
+                             * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
+                             * @default 30
+                             */
+                            retention_days: number;
                             /**
                              * @default [
                              *       0,

@@ -5,6 +5,7 @@ import * as config from './202611280003_config_versions.js';
 import * as webhooks from './202611280004_webhooks.js';
 import * as plugins from './202611280005_plugins.js';
 import * as idempotency from './202611280006_idempotency_keys.js';
+import * as deliveryRetention from './202612010001_delivery_retention.js';
 
 /** Every migration, by name; names sort in the order they run. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '202611280004_webhooks': webhooks,
   '202611280005_plugins': plugins,
   '202611280006_idempotency_keys': idempotency,
+  '202612010001_delivery_retention': deliveryRetention,
 };

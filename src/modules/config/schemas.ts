@@ -60,6 +60,10 @@ export const ConfigDocument = Type.Object(
         }),
         disable_after_days: Type.Integer({ minimum: 1, maximum: 90, default: 5 }),
         allow_private_targets: Type.Boolean({ default: false, description: 'Allow loopback and private addresses (local setups, tests).' }),
+        retention_days: Type.Integer({
+          minimum: 1, maximum: 36_500, default: 30,
+          description: 'Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -16,6 +16,8 @@ import { pendingDelivery, toWebhook, type WebhooksStore } from './store.js';
 
 /** After a rotation the old secret also signs deliveries for this long, so receivers can switch over. */
 export const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
+/** Rows one retention statement deletes: short write transactions, so changes never wait long behind one. */
+const PURGE_BATCH = 1000;
 
 type Deps = { db: Kysely<Tables>; change: Change; store: WebhooksStore; ids: Ids; clock: Clock; settings: () => ConfigDocument };
 type Page<T> = { data: T[]; next_cursor: string | null };
@@ -180,6 +182,26 @@ export function createWebhooksService({ db, change, store, ids, clock, settings 
         return { before: null, after: { delivery_id: deliveryId } };
       });
       return deliveryId;
+    },
+
+    /**
+     * Retention (`webhooks.retention_days`): deletes finished deliveries with their attempts, and events sent
+     * out, older than that, in batches. Pending or in-flight deliveries are never touched. Not audited: it
+     * removes delivery history, not state a caller set; the setting's changes are audited.
+     */
+    async purge(): Promise<{ deliveries: number; events: number }> {
+      const cutoff = clock.now() - settings().webhooks.retention_days * 86_400_000;
+      const purged = { deliveries: 0, events: 0 };
+      const runs = { deliveries: (n: number) => store.purgeDeliveries(db, cutoff, n), events: (n: number) => store.purgeOutbox(db, cutoff, n) };
+      for (const key of ['deliveries', 'events'] as const) {
+        for (;;) {
+          const n = await runs[key](PURGE_BATCH);
+          purged[key] += n;
+          if (n < PURGE_BATCH) break;
+          await new Promise((r) => setImmediate(r)); // other requests between batches (SQLite is synchronous)
+        }
+      }
+      return purged;
     },
 
     /** Disabled by the server itself (410 Gone, or failing past webhooks.disable_after_days): actor system. */
