@@ -16,6 +16,10 @@ import { pendingDelivery, toWebhook, type WebhooksStore } from './store.js';
 
 /** After a rotation the old secret also signs deliveries for this long, so receivers can switch over. */
 export const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
+/** Events one recover reads per query. */
+const RECOVER_PAGE = 1000;
+/** Events one recover call may queue: a bigger window would hold one write transaction open too long. */
+const MAX_RECOVER = 100_000;
 /** Rows one retention statement deletes: short write transactions, so changes never wait long behind one. */
 const PURGE_BATCH = 1000;
 
@@ -157,13 +161,22 @@ export function createWebhooksService({ db, change, store, ids, clock, settings 
       const events = fromJson<string[]>(hook.events);
       return change(ctx, { action: 'webhook.recover', target: { type: 'webhook', id } }, async (trx) => {
         const now = clock.now();
+        const due = (await store.outboxTypeCounts(trx, since, until)).filter((c) => subscribed(events, c.type)).reduce((sum, c) => sum + c.n, 0);
+        if (due > MAX_RECOVER) {
+          throw fieldError('body', '/until', `the window holds ${due.toLocaleString('en')} events for this endpoint, more than ${MAX_RECOVER.toLocaleString('en')} at once; recover it in narrower windows (since … until)`);
+        }
         let n = 0;
-        for (const e of await store.outboxBetween(trx, since, until)) {
-          if (!subscribed(events, e.type)) continue;
-          n += 1;
-          await store.upsertDelivery(trx, pendingDelivery({
+        // Page through the window (never the whole of it in memory), queueing each page's events at once.
+        for (let after: { created_at: number; id: string } | null = null; ;) {
+          const page = await store.outboxBetween(trx, { since, until, after, limit: RECOVER_PAGE });
+          const rows = page.filter((e) => subscribed(events, e.type)).map((e) => pendingDelivery({
             id: ids.next('dlv'), webhookId: id, eventId: e.id, eventType: e.type, payload: payloadOf(e.type, Number(e.created_at), fromJson<unknown>(e.data)), now,
-          }), true);
+          }));
+          n += rows.length;
+          await store.requeueDeliveries(trx, rows);
+          const last = page.at(-1);
+          if (page.length < RECOVER_PAGE || !last) break;
+          after = { created_at: Number(last.created_at), id: last.id };
         }
         return { before: null, after: { requeued: n } };
       });

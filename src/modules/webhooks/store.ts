@@ -78,6 +78,18 @@ export function createWebhooksStore() {
         })
         .execute();
     },
+    /**
+     * Recover: inserts the rows, and puts an existing (endpoint, event) row back to pending, due at once (a send
+     * in flight is fenced off by its lock token). One statement per 500 rows; all rows share one `now`.
+     */
+    async requeueDeliveries(q: Queryable, rows: DeliveriesTable[]): Promise<void> {
+      for (let i = 0; i < rows.length; i += 500) {
+        const chunk = rows.slice(i, i + 500);
+        const now = chunk[0]?.updated_at ?? 0;
+        await q.insertInto('deliveries').values(chunk).onConflict((oc) => oc.columns(['webhook_id', 'event_id'])
+          .doUpdateSet({ status: 'pending', next_attempt_at: now, lock_token: null, locked_until: null, updated_at: now })).execute();
+      }
+    },
     /** The fan-out of a batch of events: one multi-row insert per 500 rows; existing (endpoint, event) rows stay. */
     async insertDeliveries(q: Queryable, rows: DeliveriesTable[]): Promise<void> {
       for (let i = 0; i < rows.length; i += 500) {
@@ -132,8 +144,18 @@ export function createWebhooksStore() {
         .where('dispatched_at', '<', cutoff).limit(limit)).executeTakeFirst();
       return Number(res.numDeletedRows);
     },
-    async outboxBetween(q: Queryable, since: number, until: number): Promise<{ id: string; type: string; data: string; created_at: number }[]> {
-      return q.selectFrom('outbox').select(['id', 'type', 'data', 'created_at']).where('created_at', '>=', since).where('created_at', '<', until).orderBy('created_at').execute();
+    /** How many outbox events of each type [since, until) holds. */
+    async outboxTypeCounts(q: Queryable, since: number, until: number): Promise<{ type: string; n: number }[]> {
+      const rows = await q.selectFrom('outbox').select((e) => ['type', e.fn.countAll<number | string>().as('n')])
+        .where('created_at', '>=', since).where('created_at', '<', until).groupBy('type').execute();
+      return rows.map((r) => ({ type: r.type, n: Number(r.n) }));
+    },
+    /** Up to `limit` outbox events of [since, until) after `after` (keyset on created_at, id), oldest first. */
+    async outboxBetween(q: Queryable, w: { since: number; until: number; after: { created_at: number; id: string } | null; limit: number }): Promise<{ id: string; type: string; data: string; created_at: number }[]> {
+      let query = q.selectFrom('outbox').select(['id', 'type', 'data', 'created_at']).where('created_at', '>=', w.since).where('created_at', '<', w.until);
+      const after = w.after;
+      if (after) query = query.where((e) => e.or([e('created_at', '>', after.created_at), e.and([e('created_at', '=', after.created_at), e('id', '>', after.id)])]));
+      return query.orderBy('created_at').orderBy('id').limit(w.limit).execute();
     },
   };
 }
