@@ -78,8 +78,11 @@ export function guardedConnector(): buildConnector.connector {
  * serves `allow_private_targets`. No redirects are followed (undici follows none by default).
  */
 export function createOutbound(allowPrivate: () => boolean): { dispatcher(): Agent; close(): Promise<void> } {
-  const guarded = new Agent({ connect: guardedConnector(), keepAliveTimeout: 10_000, connections: 64 });
-  const open = new Agent({ connect: { timeout: CONNECT_TIMEOUT_MS }, keepAliveTimeout: 10_000, connections: 64 });
+  // No cap on connections per origin: the worker caps sends per endpoint (8, or 16 when fast) and in all
+  // (what it holds). A cap per origin let the endpoints of one host that hang take every connection to it, and
+  // that host's healthy endpoints then waited behind them (test/webhooks/delivery.test.ts).
+  const guarded = new Agent({ connect: guardedConnector(), keepAliveTimeout: 10_000 });
+  const open = new Agent({ connect: { timeout: CONNECT_TIMEOUT_MS }, keepAliveTimeout: 10_000 });
   return {
     // Read at each call, so a settings change applies to the next delivery.
     dispatcher: () => (allowPrivate() ? open : guarded),
