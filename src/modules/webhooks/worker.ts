@@ -36,6 +36,8 @@ const CLAIM_PER_FAST_ENDPOINT = 64;
 const REFILL_BELOW = CLAIM_PER_FAST_ENDPOINT / 2;
 /** Endpoints whose answer latency a worker remembers after their lane empties (the longest unused go first). */
 const REMEMBERED_LATENCIES = 1000;
+/** Remembered fast endpoints without a lane that a claim names (see fastEndpoints). */
+const REMEMBERED_IN_CLAIM = 64;
 /** Leased deliveries held by one worker (sending or queued behind their endpoint's cap). */
 const MAX_HELD = 1024;
 /**
@@ -228,11 +230,16 @@ export function createWebhookWorker(deps: Deps) {
     }
   }
 
-  /** Endpoints known to answer fast that a claim may lease a fast lane's share of (no full lane among them). */
+  /**
+   * Endpoints known to answer fast that a claim may lease a fast lane's share of: those with a lane that is
+   * not full, and the last REMEMBERED_IN_CLAIM remembered fast whose lane has gone (each is a parameter of
+   * every claim; one left out gets one lane's worth this claim, then its lane is there and fast).
+   */
   function fastEndpoints(): string[] {
     const ids = [...lanes.entries()].filter(([, l]) => fast(l) && !full(l)).map(([id]) => id);
-    for (const [id, ms] of latencies) if (ms < FAST_MS && !lanes.has(id)) ids.push(id);
-    return ids;
+    const idle: string[] = [];
+    for (const [id, ms] of latencies) if (ms < FAST_MS && !lanes.has(id)) idle.push(id);
+    return ids.concat(idle.slice(-REMEMBERED_IN_CLAIM));
   }
 
   /** Starts as many of the lane's waiting deliveries as its cap allows; drops the lane when it is empty. */
