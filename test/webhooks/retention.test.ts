@@ -9,7 +9,7 @@ const DAY = 86_400_000;
  * `webhooks.retention_days`: the retention job deletes finished deliveries (with their attempts) and sent
  * events older than that, and nothing still owed to a receiver.
  */
-forEachDialect((database) => {
+forEachDialect((database, dialect) => {
   let app: TestApp;
   let rx: Receiver;
   const patchConfig = (webhooks: object) =>
@@ -76,5 +76,35 @@ forEachDialect((database) => {
     const recovered = await app.request({ method: 'POST', url: `/api/webhooks/${ok}/recover`, payload: { since } });
     expect(recovered.json()).toEqual({ requeued: 1 });
     expect(await app.services.webhooks.purge()).toEqual({ deliveries: 0, events: 0 });
+  });
+
+  it('keeps a finished delivery that is requeued while the purge runs', async () => {
+    expect((await patchConfig({ retention_days: 2 })).statusCode).toBe(200);
+    rx.behave('/gone', { status: 500 });
+    const gone = await hook('/gone', { retry_schedule_s: [0] });
+    await newUser();
+    await app.worker.runOnce();
+    const [failed] = await deliveries(gone);
+    expect(failed?.status).toBe('failed');
+    app.clock.advance(3 * DAY);
+    const db = app.database.db;
+    // What `recover` does to a finished delivery: back to pending, in a transaction of its own.
+    const requeue = (q: typeof db) => q.updateTable('deliveries').set({ status: 'pending', next_attempt_at: app.clock.now(), updated_at: app.clock.now() })
+      .where('webhook_id', '=', gone).execute();
+    if (dialect === 'postgres') {
+      // The purge runs while the requeue holds the row, uncommitted: it must neither delete the row nor wait for it.
+      await db.transaction().execute(async (trx) => {
+        await requeue(trx);
+        await Promise.race([
+          app.services.webhooks.purge(),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the purge waited for a row another transaction holds')), 10_000).unref()),
+        ]);
+      });
+    } else {
+      await requeue(db); // one writer: the purge runs before or after the requeue, never beside it
+      await app.services.webhooks.purge();
+    }
+    expect((await deliveries(gone)).map((d) => d.status)).toEqual(['pending']);
+    expect((await app.services.webhooks.purge()).deliveries).toBe(0);
   });
 });

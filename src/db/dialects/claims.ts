@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { DeliveriesTable, OutboxTable, Trx } from '../tables.js';
+import type { DeliveriesTable, OutboxTable, Queryable, Trx } from '../tables.js';
 
 /** The claim queries, written once; `lockClause` is `for update skip locked` on PostgreSQL and empty on SQLite. */
 export function claimQueries(lockClause: string) {
@@ -65,6 +65,27 @@ export function claimQueries(lockClause: string) {
         returning *`.execute(trx);
       // RETURNING gives no order; the fan-out keeps commit order.
       return res.rows.sort((a, b) => Number(a.created_at) - Number(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    },
+  };
+}
+
+/** The delivery retention's delete, beside the claims it must not race; `lockClause` as for claimQueries. */
+export function retentionQueries(lockClause: string) {
+  const lock = sql.raw(lockClause);
+  return {
+    /**
+     * Deletes up to `limit` finished deliveries (succeeded or failed) last changed before `cutoff`; their
+     * attempts go by the foreign key's cascade. The condition stands in the outer statement too, and rows
+     * another transaction holds are skipped (PostgreSQL): a delivery `recover` requeues while the purge runs
+     * is pending by the time it would be deleted, and is kept.
+     */
+    async purgeDeliveries(q: Queryable, cutoff: number, limit: number): Promise<number> {
+      const res = await sql`
+        delete from deliveries
+        where status in ('succeeded', 'failed') and updated_at < ${cutoff} and id in (
+          select id from deliveries where status in ('succeeded', 'failed') and updated_at < ${cutoff} limit ${limit} ${lock}
+        )`.execute(q);
+      return Number(res.numAffectedRows ?? 0);
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { CompiledQuery, RawBuilder } from 'kysely';
-import type { AuditEventsTable, DeliveriesTable, OutboxTable, Trx } from '../tables.js';
+import type { AuditEventsTable, DeliveriesTable, OutboxTable, Queryable, Trx } from '../tables.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -62,6 +62,11 @@ export type DialectHelpers = {
    * marks them dispatched at `now` in the same statement (the fan-out's transaction makes that final).
    */
   claimOutbox(trx: Trx, limit: number, now: number): Promise<OutboxTable[]>;
+  /**
+   * Deletes up to `limit` finished deliveries last changed before `cutoff` and returns how many went; a
+   * delivery requeued meanwhile (`recover`) is never deleted: rows another transaction holds are skipped.
+   */
+  purgeDeliveries(q: Queryable, cutoff: number, limit: number): Promise<number>;
   /**
    * SQL for a text column as JSON text, quoted and escaped exactly as `JSON.stringify` does, and `null` for
    * NULL: lets a query write JSON lines itself (the audit export) instead of building an object per row.

@@ -4,7 +4,7 @@ import type copyStreams from 'pg-copy-streams';
 import { PostgresDialect, sql, type Dialect } from 'kysely';
 import type { Logger } from 'pino';
 import { copyTextStatement } from '../inline-parameters.js';
-import { claimQueries } from './claims.js';
+import { claimQueries, retentionQueries } from './claims.js';
 import { RIDES_WITH_COMMIT, ridingCommits } from './postgres-commit.js';
 import type { CopyText, DialectHelpers, ErrorClass } from './helpers.js';
 
@@ -160,6 +160,7 @@ function constraintKey(constraint: string, table?: string): string {
 export const postgresHelpers: DialectHelpers = {
   dialect: 'postgres',
   ...claimQueries('for update skip locked'),
+  ...retentionQueries('for update skip locked'),
   appendAudit: async (trx, { row: r, now, canonicalParts }, event) => {
     const [a, b, c, d] = canonicalParts();
     const outbox = event

@@ -10,7 +10,7 @@ import {
   type Driver,
   type SqliteDatabase,
 } from 'kysely';
-import { claimQueries } from './claims.js';
+import { claimQueries, retentionQueries } from './claims.js';
 import type { DialectHelpers, ErrorClass } from './helpers.js';
 
 /** Busy timeout: how long a write waits for SQLite's single writer lock before answering 503. */
@@ -107,6 +107,7 @@ export const sqliteHelpers: DialectHelpers = {
   dialect: 'sqlite',
   // BEGIN IMMEDIATE already gives the claiming transaction the only write lock.
   ...claimQueries(''),
+  ...retentionQueries(''),
   // BEGIN IMMEDIATE made this the only writer: reading the head is taking its lock.
   appendAudit: async (trx, link, event) => {
     const head = await trx.selectFrom('audit_head').select(['seq', 'hash', 'ts']).where('id', '=', 1).executeTakeFirstOrThrow();

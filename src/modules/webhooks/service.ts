@@ -13,6 +13,7 @@ import { fromJson } from '../../db/codecs.js';
 import { payloadOf, subscribed, unknownPatterns } from './matching.js';
 import type { CreateWebhookBody, Delivery, UpdateWebhookBody, Webhook, WebhookWithSecret } from './schemas.js';
 import { pendingDelivery, toWebhook, type WebhooksStore } from './store.js';
+import type { DialectHelpers } from '../../db/dialects/helpers.js';
 
 /** After a rotation the old secret also signs deliveries for this long, so receivers can switch over. */
 export const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
@@ -23,7 +24,7 @@ const MAX_RECOVER = 100_000;
 /** Rows one retention statement deletes: short write transactions, so changes never wait long behind one. */
 const PURGE_BATCH = 1000;
 
-type Deps = { db: Kysely<Tables>; change: Change; store: WebhooksStore; ids: Ids; clock: Clock; settings: () => ConfigDocument };
+type Deps = { db: Kysely<Tables>; change: Change; store: WebhooksStore; helpers: Pick<DialectHelpers, 'purgeDeliveries'>; ids: Ids; clock: Clock; settings: () => ConfigDocument };
 type Page<T> = { data: T[]; next_cursor: string | null };
 
 function webhookId(id: string): string {
@@ -31,7 +32,7 @@ function webhookId(id: string): string {
   return id;
 }
 
-export function createWebhooksService({ db, change, store, ids, clock, settings }: Deps) {
+export function createWebhooksService({ db, change, store, helpers, ids, clock, settings }: Deps) {
   /** https, or http for private targets when allowed; never an internal address unless allowed. */
   async function checkUrl(raw: string): Promise<string> {
     let url: URL;
@@ -205,7 +206,7 @@ export function createWebhooksService({ db, change, store, ids, clock, settings 
     async purge(): Promise<{ deliveries: number; events: number }> {
       const cutoff = clock.now() - settings().webhooks.retention_days * 86_400_000;
       const purged = { deliveries: 0, events: 0 };
-      const runs = { deliveries: (n: number) => store.purgeDeliveries(db, cutoff, n), events: (n: number) => store.purgeOutbox(db, cutoff, n) };
+      const runs = { deliveries: (n: number) => helpers.purgeDeliveries(db, cutoff, n), events: (n: number) => store.purgeOutbox(db, cutoff, n) };
       for (const key of ['deliveries', 'events'] as const) {
         for (;;) {
           const n = await runs[key](PURGE_BATCH);

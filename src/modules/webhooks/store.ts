@@ -132,12 +132,6 @@ export function createWebhooksStore() {
       const res = await q.updateTable('deliveries').set({ status: 'pending', lock_token: null, locked_until: null, updated_at: now }).where('lock_token', '=', lockToken).where('status', '=', 'delivering').executeTakeFirst();
       return Number(res.numUpdatedRows);
     },
-    /** Deletes up to `limit` finished deliveries last changed before `cutoff` (their attempts by cascade). */
-    async purgeDeliveries(q: Queryable, cutoff: number, limit: number): Promise<number> {
-      const res = await q.deleteFrom('deliveries').where('id', 'in', (s) => s.selectFrom('deliveries').select('id')
-        .where('status', 'in', ['succeeded', 'failed']).where('updated_at', '<', cutoff).limit(limit)).executeTakeFirst();
-      return Number(res.numDeletedRows);
-    },
     /** Deletes up to `limit` outbox events fanned out before `cutoff` (deliveries carry their own payload). */
     async purgeOutbox(q: Queryable, cutoff: number, limit: number): Promise<number> {
       const res = await q.deleteFrom('outbox').where('id', 'in', (s) => s.selectFrom('outbox').select('id')
