@@ -162,6 +162,7 @@ forEachDialect((database) => {
       ['since not ISO 8601', '?since=yesterday', '/since'],
       ['since as a date without time', '?since=2026-01-01', '/since'],
       ['until as epoch', '?until=1700000000', '/until'],
+      ['since a leap second, which RFC 3339 allows and no clock here can read', '?since=2016-12-31T23:59:60Z', '/since'],
       ['an unknown outcome', '?outcome=maybe', '/outcome'],
       ['a malformed action list', '?action=user.,create', '/action'],
       ['an uppercase action', '?action=USER.create', '/action'],

@@ -111,6 +111,7 @@ forEachDialect((database) => {
       ['both expiry forms', { name: 'x', scopes: ['users:read'], ttl_seconds: 3600, expires_at: new Date(Date.now() + DAY).toISOString() }, '/ttl_seconds'],
       ['a lifetime over 366 days', { name: 'x', scopes: ['users:read'], ttl_seconds: 367 * 24 * 3600 }, '/ttl_seconds'],
       ['an expiry in the past', { name: 'x', scopes: ['users:read'], expires_at: '2001-01-01T00:00:00.000Z' }, '/expires_at'],
+      ['an expiry at a leap second', { name: 'x', scopes: ['users:read'], expires_at: `${new Date(Date.now() + DAY).toISOString().slice(0, 10)}T23:59:60Z` }, '/expires_at'],
       ['an unknown owner', { name: 'x', scopes: ['users:read'], user_id: 'user_01jd8y6v7kf3zr4x6qk9n2m1ab' }, '/user_id'],
       ['an unknown field', { name: 'x', scopes: ['users:read'], secret: 'gth_x' }, '/secret'],
     ];

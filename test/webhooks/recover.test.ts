@@ -59,6 +59,15 @@ forEachDialect((database) => {
     expect(await deliveriesOf(hook)).toHaveLength(2_345);
   });
 
+  it('refuses a window bound that is no instant (a leap second) with a 400, and queues nothing', async () => {
+    const before = (await deliveriesOf(hook)).length;
+    for (const body of [{ since: '2016-12-31T23:59:60Z' }, { since: '2016-12-31T00:00:00Z', until: '2016-12-31T23:59:60Z' }] as { since: string; until?: string }[]) {
+      const problem = expectProblem(await recover(body), 400, 'validation_failed');
+      expect(problem.errors?.[0]?.pointer).toBe(body.until ? '/until' : '/since');
+    }
+    expect((await deliveriesOf(hook)).length).toBe(before);
+  });
+
   it('refuses a window of more than 100,000 subscribed events with a 400 naming the count, and queues nothing', async () => {
     app.clock.advance(10);
     const at = app.clock.now();
