@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
+import { Agent, get } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,15 +34,19 @@ async function halfSentRequests(url: string, token: string) {
   }));
 }
 
-/** One GET on a fresh connection: status, the `Connection` header and the body. */
+/**
+ * One GET on a fresh keep-alive connection: status, the `Connection` header and the body. The request asks
+ * to keep the connection (`Connection: keep-alive`), so a `close` in the answer is the server's own.
+ */
 function rawGet(url: string): Promise<{ status: number; connection: string | undefined; body: string }> {
-  return new Promise((res, rej) => {
-    get(url, { agent: false }, (r) => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  return new Promise<{ status: number; connection: string | undefined; body: string }>((res, rej) => {
+    get(url, { agent }, (r) => {
       let body = '';
       r.on('data', (d: Buffer) => (body += d.toString()));
       r.on('end', () => res({ status: r.statusCode ?? 0, connection: r.headers.connection, body }));
     }).on('error', rej);
-  });
+  }).finally(() => agent.destroy());
 }
 
 /**
