@@ -28,6 +28,8 @@ const HELP = `npm run bench:webhooks -- [options]
 
   --dialect sqlite|postgres|both   default both
   --events N                       throughput: events committed at once (default 20000)
+  --retained N                     sent events already in the outbox, as webhooks.retention_days keeps them
+                                   for recover (default 0; a month at 1 event/s is ~2,600,000)
   --baseline-concurrency A,B       undici loop concurrencies for the transport baseline (default 8,64)
   --rate R                         latency: POST /api/users per second (default 500)
   --duration S                     latency: measured seconds (default 20)
@@ -42,6 +44,7 @@ const { values: args } = parseArgs({
   options: {
     dialect: { type: 'string', default: 'both' },
     events: { type: 'string', default: '20000' },
+    retained: { type: 'string', default: '0' },
     'baseline-concurrency': { type: 'string', default: '8,64' },
     rate: { type: 'string', default: '500' },
     duration: { type: 'string', default: '20' },
@@ -67,6 +70,7 @@ if (!['sqlite', 'postgres', 'both'].includes(args.dialect)) throw new Error(`--d
 const dialects: Dialect[] = args.dialect === 'both' ? ['sqlite', 'postgres'] : [args.dialect as Dialect];
 const opts = {
   events: Math.round(positive('events', args.events)),
+  retained: args.retained === '0' ? 0 : Math.round(positive('retained', args.retained)),
   concurrencies: args['baseline-concurrency'].split(',').map((c) => Math.round(positive('baseline-concurrency', c))),
   rate: positive('rate', args.rate), durationS: positive('duration', args.duration), warmupS: Number(args.warmup),
   pollMs: args['poll-ms'] === undefined ? null : positive('poll-ms', args['poll-ms']),
@@ -75,6 +79,10 @@ const opts = {
 const HOST = '127.0.0.1';
 const RUN = `${Date.now().toString(36)}${process.pid.toString(36)}`;
 const log = (s: string) => process.stdout.write(`${s}\n`);
+/** One line rewritten in place (a terminal), or nothing (a log file: the final line says it). */
+const progress = (s: string) => {
+  if (process.stdout.isTTY) process.stdout.write(`\r${s}`);
+};
 
 const pgDatabases = new Set<string>();
 const tempDirs = new Set<string>();
@@ -140,6 +148,11 @@ async function runDialect(dialect: Dialect): Promise<DialectResult> {
   const db = openBenchDb(databaseUrl ? { dialect: 'postgres', url: databaseUrl } : { dialect: 'sqlite', dataDir });
   const problems: string[] = [];
   try {
+    if (opts.retained) {
+      const t0 = performance.now();
+      await db.insertSent(opts.retained, (done) => progress(`  retained events: ${done.toLocaleString('en-US')} of ${opts.retained.toLocaleString('en-US')}`));
+      log(`\n  ${opts.retained.toLocaleString('en-US')} sent events retained in the outbox (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    }
     await configure(g, receiver.url);
     await sleep(5); // events created strictly after the endpoint
     let expected = 0;
@@ -204,7 +217,8 @@ async function main(): Promise<number> {
   for (const d of dialects) results.push(await runDialect(d));
   const versions: Record<string, string> = {};
   for (const r of results) versions[r.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'] = r.dbVersion;
-  const md = `${machineLine(machine, versions)}; load average at end ${loadavg().join(' ')}\n\n${table(results)}\n`;
+  const retained = opts.retained ? `; ${opts.retained.toLocaleString('en-US')} sent events retained in the outbox` : '';
+  const md = `${machineLine(machine, versions)}; load average at end ${loadavg().join(' ')}${retained}\n\n${table(results)}\n`;
   log(`\n${md}`);
   for (const r of results) {
     for (const p of r.problems) log(`PROBLEM (${r.dialect}): ${p}`);

@@ -29,11 +29,26 @@ export type Counts = { outboxPending: number; deliveries: Record<string, number>
 export type BenchDb = {
   /** Inserts `n` `user.create` events in one transaction; returns the time just after commit (epoch ms, high resolution). */
   insertOutbox(n: number, tag: string): Promise<number>;
+  /**
+   * Inserts `n` events fanned out a day ago (what `webhooks.retention_days` keeps for `recover`), in chunks of
+   * RETAINED_CHUNK, calling `progress` after each; then refreshes the planner's statistics.
+   */
+  insertSent(n: number, progress: (done: number) => void): Promise<void>;
   traces(sinceMs: number): Promise<EventTrace[]>;
   counts(): Promise<Counts>;
   version(): Promise<string>;
   close(): Promise<void>;
 };
+
+const RETAINED_CHUNK = 100_000;
+/** The retained events' payload: the size of a user event's. */
+const RETAINED_DATA = JSON.stringify({ id: 'user_01jd8y6v7kf3zr4x6qk9n2m1ab', username: 'retained.load.0', email: null, display_name: null, kind: 'human', disabled: false, created_at: '2026-11-30T00:00:00.000Z', updated_at: '2026-11-30T00:00:00.000Z' });
+/** Chunks of at most RETAINED_CHUNK: [first index, count]. */
+function chunks(n: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < n; i += RETAINED_CHUNK) out.push([i, Math.min(RETAINED_CHUNK, n - i)]);
+  return out;
+}
 
 export const nowMs = () => performance.timeOrigin + performance.now();
 
@@ -66,6 +81,17 @@ function sqliteDb(dataDir: string): BenchDb {
         for (const r of rows) insert.run(r.id, r.type, r.data, r.created_at);
       }).immediate();
       return nowMs();
+    },
+    async insertSent(n, progress) {
+      const at = Date.now() - 86_400_000 - n;
+      const insert = db.prepare(`with recursive s(g) as (select ? union all select g + 1 from s where g < ?)
+        insert into outbox (id, type, data, created_at, dispatched_at) select printf('evt_retained%014d', g), 'user.create', ?, ? + g, ? + g from s`);
+      for (const [from, count] of chunks(n)) {
+        insert.run(from, from + count - 1, RETAINED_DATA, at, at);
+        progress(from + count);
+        await new Promise((r) => setImmediate(r));
+      }
+      db.exec('analyze outbox');
     },
     async traces(sinceMs) {
       const rows = db.prepare(`select ${TRACE_COLUMNS}, json_extract(o.data, '$.id') as data_id
@@ -106,6 +132,18 @@ function postgresDb(url: string): BenchDb {
         [rows.map((r) => r.id), rows.map((r) => r.type), rows.map((r) => r.data), rows.map((r) => r.created_at)],
       );
       return nowMs();
+    },
+    async insertSent(n, progress) {
+      const at = Date.now() - 86_400_000 - n;
+      for (const [from, count] of chunks(n)) {
+        await pool.query(
+          `insert into outbox (id, type, data, created_at, dispatched_at)
+           select 'evt_retained' || lpad(g::text, 14, '0'), 'user.create', $3::jsonb, $4::bigint + g, $4::bigint + g from generate_series($1::bigint, $2::bigint) g`,
+          [from, from + count - 1, RETAINED_DATA, at],
+        );
+        progress(from + count);
+      }
+      await pool.query('analyze outbox');
     },
     async traces(sinceMs) {
       const res = await pool.query(`select ${TRACE_COLUMNS}, o.data->>'id' as data_id
