@@ -9,17 +9,28 @@ export type Finished = { delivery: DeliveriesTable; attempt: DeliveryAttemptsTab
 type Deps = { db: Kysely<Tables>; store: WebhooksStore; lockToken: string; logger: Logger };
 
 /**
- * Records a worker's attempts, fenced by its lock token. Attempts finished in the same turn of the event loop
- * are recorded in one transaction: two statements each, but one commit for all of them.
+ * Transactions that record attempts start at least this far apart (process time). A lone attempt is recorded
+ * at once; under load the attempts of this long share one transaction: 4 round trips and one WAL flush on
+ * PostgreSQL, where one per event-loop turn made the recording ~80 % of the worker's statements. An
+ * endpoint's sending slot never waits for it: the slot frees when the answer is in.
+ */
+const RECORD_EVERY_MS = 25;
+
+/**
+ * Records a worker's attempts, fenced by its lock token, in batches: the attempts finished in the same turn of
+ * the event loop, or while the last batch's transaction is younger than RECORD_EVERY_MS, share one
+ * transaction (two statements per status code, one per failure).
  */
 export function createAttemptRecorder({ db, store, lockToken, logger }: Deps) {
   let finished: Finished[] = [];
   let flushing: Promise<void> | undefined;
+  let lastFlushAt = Number.NEGATIVE_INFINITY;
 
   async function flush(): Promise<void> {
     const batch = finished;
     finished = [];
     flushing = undefined;
+    lastFlushAt = performance.now();
     try {
       // Successes (nearly all of them) by status code: two statements per group, not two per delivery. The
       // rest one by one, in id order. The lease renewal skips locked rows, so neither can deadlock with it.
@@ -52,7 +63,9 @@ export function createAttemptRecorder({ db, store, lockToken, logger }: Deps) {
   /** Queues an attempt for the next event-loop turn's transaction. */
   const record = (f: Finished): void => {
     finished.push(f);
-    flushing ??= new Promise<void>((r) => setImmediate(r)).then(flush);
+    if (flushing) return;
+    const wait = lastFlushAt + RECORD_EVERY_MS - performance.now();
+    flushing = new Promise<void>((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r))).then(flush);
   };
   /** Resolves once the attempts queued so far are recorded (or given up). Never rejects. */
   const settled = async (): Promise<void> => {
