@@ -5,7 +5,7 @@ import type { DeliveriesTable, OutboxTable, Queryable, Trx } from '../tables.js'
 export function claimQueries(lockClause: string) {
   const lock = sql.raw(lockClause);
   return {
-    async claimDeliveries(trx: Trx, o: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; fastWebhooks: string[]; perFastWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]> {
+    async claimDeliveries(q: Queryable, o: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; fastWebhooks: string[]; perFastWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]> {
       const skip = o.skipWebhooks.length ? sql`and webhook_id not in (${sql.join(o.skipWebhooks)})` : sql``;
       const enabled = sql`and webhook_id in (select id from webhooks where enabled = true)`;
       const scan = o.limit * 4;
@@ -40,7 +40,7 @@ export function claimQueries(lockClause: string) {
           where rn <= ${share}
           order by next_attempt_at limit ${o.limit}
         )
-        returning *`.execute(trx);
+        returning *`.execute(q);
       return res.rows;
     },
     /**
@@ -48,14 +48,14 @@ export function claimQueries(lockClause: string) {
      * worker recording their attempts) are skipped, not waited for: waiting, in an order of the plan's
      * choosing, deadlocked with that recording on PostgreSQL.
      */
-    async renewDeliveries(trx: Trx, o: { lockToken: string; ids: string[]; until: number }): Promise<number> {
+    async renewDeliveries(q: Queryable, o: { lockToken: string; ids: string[]; until: number }): Promise<number> {
       if (o.ids.length === 0) return 0;
       const res = await sql`
         update deliveries set locked_until = ${o.until}
         where id in (
           select id from deliveries where lock_token = ${o.lockToken} and status = 'delivering' and id in (${sql.join(o.ids)})
           order by id ${lock}
-        )`.execute(trx);
+        )`.execute(q);
       return Number(res.numAffectedRows ?? 0);
     },
     async claimOutbox(trx: Trx, limit: number, now: number): Promise<OutboxTable[]> {

@@ -47,16 +47,15 @@ export type DialectHelpers = {
    */
   appendAudit(trx: Trx, link: AuditLink, event?: OutboxTable): Promise<void>;
   /**
-   * Leases due deliveries (pending and due, or delivering with an expired lease) to one worker, fenced by
-   * `lockToken`: `FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite.
+   * Leases at most `limit` due deliveries (pending and due, or delivering with an expired lease) to one
+   * worker, fenced by `lockToken`, in due order: at most `perFastWebhook` of each endpoint in `fastWebhooks`,
+   * `perWebhook` of any other, none of `skipWebhooks`. `FOR UPDATE SKIP LOCKED` on PostgreSQL, the single
+   * writer on SQLite. One statement, atomic by itself: run it outside a transaction (a BEGIN and a COMMIT
+   * would be two more round trips per claim).
    */
-  /**
-   * Leases at most `limit` due deliveries in due order: at most `perFastWebhook` of each endpoint in
-   * `fastWebhooks`, `perWebhook` of any other, none of `skipWebhooks`.
-   */
-  claimDeliveries(trx: Trx, opts: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; fastWebhooks: string[]; perFastWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]>;
-  /** Extends one worker's lease on the deliveries it holds, skipping rows locked by another transaction. */
-  renewDeliveries(trx: Trx, opts: { lockToken: string; ids: string[]; until: number }): Promise<number>;
+  claimDeliveries(q: Queryable, opts: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; fastWebhooks: string[]; perFastWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]>;
+  /** Extends one worker's lease on the deliveries it holds, skipping rows locked by another transaction. One statement. */
+  renewDeliveries(q: Queryable, opts: { lockToken: string; ids: string[]; until: number }): Promise<number>;
   /**
    * Takes undispatched outbox events for fan-out, oldest first, skipping ones another worker holds, and
    * marks them dispatched at `now` in the same statement (the fan-out's transaction makes that final).

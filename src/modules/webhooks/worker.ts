@@ -100,12 +100,10 @@ export function createWebhookWorker(deps: Deps) {
     starved = room < CLAIM_BATCH || saturated.length > 0;
     if (room <= 0) return 0;
     const now = clock.now();
-    const claimed = await db.transaction().execute((trx) =>
-      helpers.claimDeliveries(trx, {
-        now, leaseUntil: now + LEASE_MS, lockToken, limit: room, skipWebhooks: saturated,
-        perWebhook: PER_ENDPOINT, fastWebhooks: lanes.fastEndpoints(), perFastWebhook: CLAIM_PER_FAST_ENDPOINT,
-      }),
-    );
+    const claimed = await helpers.claimDeliveries(db, {
+      now, leaseUntil: now + LEASE_MS, lockToken, limit: room, skipWebhooks: saturated,
+      perWebhook: PER_ENDPOINT, fastWebhooks: lanes.fastEndpoints(), perFastWebhook: CLAIM_PER_FAST_ENDPOINT,
+    });
     if (claimed.length === 0) return 0;
     // One read of the claim's endpoints (fresh: a URL, secret or timeout may have changed), not one per delivery.
     const touched = [...new Set(claimed.map((d) => d.webhook_id))];
@@ -127,7 +125,7 @@ export function createWebhookWorker(deps: Deps) {
   async function renewLeases(): Promise<void> {
     try {
       const ids = [...held];
-      await db.transaction().execute((trx) => helpers.renewDeliveries(trx, { lockToken, ids, until: clock.now() + LEASE_MS }));
+      await helpers.renewDeliveries(db, { lockToken, ids, until: clock.now() + LEASE_MS });
     } catch (err) {
       logger.warn({ err }, 'could not renew webhook delivery leases; another worker may resend them');
     }
@@ -137,7 +135,13 @@ export function createWebhookWorker(deps: Deps) {
   async function round(): Promise<boolean> {
     // One fan-out batch, then a claim: under a steady stream of commits the outbox is never empty, so
     // fanning out "until empty" first would starve sending.
-    const fanned = await fanOut();
+    let fanned = { events: 0, deliveries: 0 };
+    if (fanOutDue()) {
+      outboxDirty = false; // a commit announced while the batch runs sets it again
+      lastFanOutAt = performance.now();
+      fanned = await fanOut();
+      if (fanned.events > 0) outboxDirty = true; // there may be more
+    }
     // A claim when there is something new to send, when sends freed room, or at the poll (retries coming
     // due, other workers' fan-outs): not after every commit that no endpoint subscribes to.
     const due = fanned.deliveries > 0 || claimWanted || performance.now() - lastClaimAt >= pollMs;
@@ -154,6 +158,14 @@ export function createWebhookWorker(deps: Deps) {
   /** Process time (not the injected clock: this is timer cadence, not domain time) of the last claim. */
   let lastClaimAt = Number.NEGATIVE_INFINITY;
   let claimWanted = false;
+  /**
+   * A commit announced outbox events since the last fan-out began. Rounds woken for claims (a lane running
+   * low) skip the fan-out when it is clear: an empty one is still three round trips on PostgreSQL. With no
+   * announcer (a separate `gatehouse worker` on SQLite), every round fans out; the poll fans out regardless.
+   */
+  let outboxDirty = true;
+  let lastFanOutAt = Number.NEGATIVE_INFINITY;
+  const fanOutDue = () => !deps.outbox || outboxDirty || performance.now() - lastFanOutAt >= pollMs;
   const rounds = createRoundLoop(round, logger);
   const wake = () => rounds.wake();
 
@@ -173,7 +185,10 @@ export function createWebhookWorker(deps: Deps) {
     start(intervalMs = 200): void {
       stopping = false;
       pollMs = intervalMs;
-      unsubscribe = deps.outbox?.onCommitted(wake);
+      unsubscribe = deps.outbox?.onCommitted(() => {
+        outboxDirty = true;
+        wake();
+      });
       heartbeat = setInterval(() => void renewLeases(), RENEW_EVERY_MS);
       heartbeat.unref();
       rounds.start(intervalMs);
