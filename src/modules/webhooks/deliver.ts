@@ -61,7 +61,7 @@ export function createDeliverer(deps: Deps) {
     sent(result.latencyMs);
     const at = clock.now();
     const attempts = d.attempts + 1;
-    const schedule = hook.retry_schedule_s === null ? settings().webhooks.retry_schedule_s : fromJson<number[]>(hook.retry_schedule_s);
+    const schedule = hook.retry_schedule_s === null ? cfg.retry_schedule_s : fromJson<number[]>(hook.retry_schedule_s);
     const next = result.ok ? null : nextAttempt(schedule, attempts, result, at);
     const recorded = await new Promise<boolean>((done) => deps.record({
       delivery: d,

@@ -47,6 +47,10 @@ export function createRoundLoop(round: () => Promise<boolean>, logger: Logger) {
   }
 
   return {
+    /** Between rounds when idle (ms): the worker's poll. */
+    pollMs: () => pollMs,
+    /** True from `stop()` (and before `start()`): no round is to begin work. */
+    isStopped,
     start(intervalMs: number): void {
       stopped = false;
       pollMs = intervalMs;

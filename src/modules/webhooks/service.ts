@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Change } from '../../change.js';
+import type { DialectHelpers } from '../../db/dialects/helpers.js';
 import type { Tables } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
 import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
@@ -13,7 +14,6 @@ import { fromJson } from '../../db/codecs.js';
 import { payloadOf, subscribed, unknownPatterns } from './matching.js';
 import type { CreateWebhookBody, Delivery, UpdateWebhookBody, Webhook, WebhookWithSecret } from './schemas.js';
 import { pendingDelivery, toWebhook, type WebhooksStore } from './store.js';
-import type { DialectHelpers } from '../../db/dialects/helpers.js';
 
 /** After a rotation the old secret also signs deliveries for this long, so receivers can switch over. */
 export const SECRET_OVERLAP_MS = 24 * 3600 * 1000;

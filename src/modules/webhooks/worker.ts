@@ -49,8 +49,6 @@ export function createWebhookWorker(deps: Deps) {
   let unsubscribe: (() => void) | undefined;
   /** The last claim left due work behind (capacity or full lanes): a finished send wakes the loop. */
   let starved = false;
-  let stopping = false;
-  const isStopping = () => stopping;
   const fanOut = createFanOut(deps);
   const recorder = createAttemptRecorder({ db, store, lockToken, logger });
   const deliver = createDeliverer({ ...deps, record: recorder.record });
@@ -64,8 +62,8 @@ export function createWebhookWorker(deps: Deps) {
       if (d === undefined) break;
       lane.sending += 1;
       let freed = false;
-      // The slot is free when the answer is in; recording the attempt (next event-loop turn, batched) does not
-      // hold it, or a busy API would cap an endpoint at one lane's worth of sends per turn.
+      // The slot is free when the answer is in; recording the attempt (batched, see recorder.ts) does not hold
+      // it, or a busy API would cap an endpoint at one lane's worth of sends per recording transaction.
       const free = (latencyMs?: number) => {
         if (freed) return;
         freed = true;
@@ -144,17 +142,16 @@ export function createWebhookWorker(deps: Deps) {
     }
     // A claim when there is something new to send, when sends freed room, or at the poll (retries coming
     // due, other workers' fan-outs): not after every commit that no endpoint subscribes to.
-    const due = fanned.deliveries > 0 || claimWanted || performance.now() - lastClaimAt >= pollMs;
+    const due = fanned.deliveries > 0 || claimWanted || performance.now() - lastClaimAt >= rounds.pollMs();
     claimWanted = false;
     let claimed = 0;
-    if (due && !isStopping()) {
+    if (due && !rounds.isStopped()) {
       lastClaimAt = performance.now();
       claimed = await claim();
     }
     return fanned.events > 0 || claimed >= CLAIM_BATCH;
   }
 
-  let pollMs = 200;
   /** Process time (not the injected clock: this is timer cadence, not domain time) of the last claim. */
   let lastClaimAt = Number.NEGATIVE_INFINITY;
   let claimWanted = false;
@@ -165,7 +162,7 @@ export function createWebhookWorker(deps: Deps) {
    */
   let outboxDirty = true;
   let lastFanOutAt = Number.NEGATIVE_INFINITY;
-  const fanOutDue = () => !deps.outbox || outboxDirty || performance.now() - lastFanOutAt >= pollMs;
+  const fanOutDue = () => !deps.outbox || outboxDirty || performance.now() - lastFanOutAt >= rounds.pollMs();
   const rounds = createRoundLoop(round, logger);
   const wake = () => rounds.wake();
 
@@ -183,8 +180,6 @@ export function createWebhookWorker(deps: Deps) {
      * outbox), and at the latest every `intervalMs` (other processes' commits, retries coming due).
      */
     start(intervalMs = 200): void {
-      stopping = false;
-      pollMs = intervalMs;
       unsubscribe = deps.outbox?.onCommitted(() => {
         outboxDirty = true;
         wake();
@@ -196,7 +191,6 @@ export function createWebhookWorker(deps: Deps) {
 
     /** Stops claiming, lets sends in flight finish (up to `graceMs`), and gives back what is still leased. */
     async stop(graceMs = 10_000): Promise<void> {
-      stopping = true;
       unsubscribe?.();
       rounds.stop();
       // Queued deliveries are not started any more; they are released below.
