@@ -25,6 +25,7 @@ import type { LiveSession } from './modules/sessions/store.js';
 import { createTokensModule } from './modules/tokens/module.js';
 import type { LiveToken } from './modules/tokens/store.js';
 import { createUsersModule } from './modules/users/module.js';
+import type { Credentials } from './modules/users/service.js';
 import { createPluginsModule } from './modules/plugins/module.js';
 import { createPluginHost } from './plugins/host.js';
 import { resolve } from 'node:path';
@@ -64,8 +65,14 @@ export async function buildApp(deps: AppDeps) {
   const onAccessChange = () => (tokenCache.clear(), sessionCache.clear());
 
   const roles = createRolesModule({ db, change, ids, clock, onAccessChange });
-  const users = createUsersModule({ db, change, ids, clock, passwords, settings, assertAnotherAdmin: (trx, id) => roles.service.assertAnotherAdmin(trx, id), onAccessChange });
-  const tokens = createTokensModule({ db, change, ids, clock, logger, settings, cache: tokenCache, permissionsOf: (q, id) => roles.service.permissionsOf(q, id), onAccessChange });
+  const rule = roles.service.rule;
+  const tokens = createTokensModule({ db, change, ids, clock, logger, settings, cache: tokenCache, permissionsOf: (q, id) => roles.service.permissionsOf(q, id), rule, onAccessChange });
+  // Disabling a user or changing its password ends its credentials in the same transaction.
+  const credentials: Credentials = {
+    revokeTokens: (trx, userId, now) => tokens.service.revokeAllOf(trx, userId, now),
+    endSessions: (trx, userId, except, now) => sessions.service.endAllOf(trx, userId, except, now),
+  };
+  const users = createUsersModule({ db, change, ids, clock, passwords, settings, assertAnotherAdmin: (trx, id) => roles.service.assertAnotherAdmin(trx, id), rule, credentials, onAccessChange });
   const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, settings, users: users.service, cache: sessionCache });
   const audits = createAuditModule({ db, helpers, copyText: database.copyText, change, record, clock, settings });
   const webhooks = createWebhooksModule({

@@ -20,8 +20,12 @@ export type ChangeSpec = {
   input?: Record<string, unknown>;
 };
 
-/** What a change's write function returns: the resource before and after (`null` for a create or a delete). */
-export type ChangeResult<T> = { before: unknown; after: T };
+/**
+ * What a change's write function returns: the resource before and after (`null` for a create or a delete),
+ * and optionally a note for the audit row known only once written (e.g. "2 token(s) revoked"), which
+ * replaces the spec's.
+ */
+export type ChangeResult<T> = { before: unknown; after: T; detail?: string };
 
 export type Change = <T>(ctx: RequestCtx, spec: ChangeSpec, write: (trx: Trx) => Promise<ChangeResult<T>>) => Promise<T>;
 
@@ -52,7 +56,7 @@ export function createChange(deps: ChangeDeps): Change {
       /** The change's own statements are done: whatever fails from here on is the audit append or the commit. */
       let written = false;
       const result = await db.transaction().execute(async (trx) => {
-        const { before, after } = await write(trx);
+        const { before, after, detail } = await write(trx);
         written = true;
         const id = ids.next('evt');
         const { input: _input, ...auditSpec } = spec;
@@ -63,7 +67,7 @@ export function createChange(deps: ChangeDeps): Change {
         if (ctx.idempotency && !ctx.idempotency.stored) await storeAnswer(trx, ctx.idempotency, after, Date.now());
         // Last: the audit append takes the chain head's lock, which every other write then waits for until
         // this transaction commits, so nothing else runs after it. It writes the outbox event too.
-        await audit.append(trx, ctx, { id, ...auditSpec, outcome: 'success', before, after }, event);
+        await audit.append(trx, ctx, { id, ...auditSpec, ...(detail !== undefined ? { detail } : {}), outcome: 'success', before, after }, event);
         return after;
       }).catch((err: unknown) => {
         if (!written || err instanceof AppError) throw err;

@@ -20,6 +20,8 @@ export const errorCatalog = {
   timeout: { status: 503, title: 'The operation took too long' },
   'user.username_taken': { status: 409, title: 'Username already in use' },
   'user.last_admin': { status: 409, title: 'The last active admin cannot be removed' },
+  'user.current_password_wrong': { status: 403, title: 'The current password is wrong' },
+  'token.last_admin_credential': { status: 409, title: 'The last way in for an admin cannot be revoked' },
   'role.name_taken': { status: 409, title: 'Role name already in use' },
   'role.builtin': { status: 409, title: 'Built-in roles cannot be deleted, renamed or emptied' },
   'auth.invalid_credentials': { status: 401, title: 'Wrong username or password' },

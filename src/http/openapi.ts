@@ -28,6 +28,8 @@ export function withErrorResponses(route: Pick<RouteOptions, 'url' | 'config'>, 
   if (!isApi) return schema;
   // The permission each operation needs, published so clients (and the route security test) can read it.
   schema['x-required-permission'] = scope ?? 'token';
+  // Routes that act on a principal say where it is named; the escalation matrix reads this.
+  if (route.config?.principal) schema['x-principal-target'] = route.config.principal;
   if (isPublic) schema.security = [];
   add(400, 'Malformed request: the `errors` member points at each offending field.');
   if (!isPublic) {

@@ -4,6 +4,9 @@ import type { Principal, RequestCtx } from '../lib/request-ctx.js';
 /** `config.scope` of a route: a permission, any valid token, a console session, or no token at all. */
 export type RouteScope = string;
 
+/** How a route names the principal it acts on (see `principal` in the route config). */
+export type PrincipalTarget = 'user' | 'token' | 'body_user_id';
+
 declare module 'fastify' {
   interface FastifyRequest {
     ctx: RequestCtx;
@@ -14,5 +17,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     scope?: RouteScope;
     action?: Action;
+    /**
+     * Where the route names the principal it acts on, for routes under the principal rule: the path's `id`
+     * is a user (`user`), or a token whose owner is the principal (`token`), or the body's `user_id` is
+     * (`body_user_id`). Published as `x-principal-target`, from which the escalation matrix is generated.
+     */
+    principal?: PrincipalTarget;
   }
 }

@@ -106,10 +106,11 @@ forEachDialect((database) => {
     it('but an admin can go once another enabled admin exists; a disabled admin does not count', async () => {
       const other = (await app.request({ method: 'POST', url: '/api/users', payload: makeUser() })).json();
       await app.request({ method: 'PUT', url: `/api/users/${other.id}/roles/${ADMIN_ROLE}` });
-      otherAdminToken = (await app.request({ method: 'POST', url: '/api/tokens', payload: { name: 't', scopes: ['*'], user_id: other.id } })).json().secret;
       await app.request({ method: 'PUT', url: `/api/users/${other.id}`, payload: { disabled: true } });
       expectProblem(await app.request({ method: 'DELETE', url: `/api/users/${app.adminId}/roles/${ADMIN_ROLE}` }), 409, 'user.last_admin');
       await app.request({ method: 'PUT', url: `/api/users/${other.id}`, payload: { disabled: false } });
+      // Disabling revoked its tokens; re-enabled, it needs a new one.
+      otherAdminToken = (await app.request({ method: 'POST', url: '/api/tokens', payload: { name: 't', scopes: ['*'], user_id: other.id } })).json().secret;
       const res = await app.request({ method: 'DELETE', url: `/api/users/${app.adminId}/roles/${ADMIN_ROLE}` });
       expect(res.statusCode).toBe(204);
     });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { counts, expectProblem, makeUser, startTestApp, type TestApp } from '../helpers/app.js';
+import { counts, expectProblem, makePrincipal, makeUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { forEachDialect } from '../helpers/databases.js';
 
 forEachDialect((database) => {
@@ -82,16 +82,18 @@ forEachDialect((database) => {
       expectProblem(await app.request({ method: 'GET', url: '/api/nothing-here', token: null }), 401, 'unauthenticated');
     });
 
-    it('a disabled owner\'s token stops working at once', async () => {
-      const other = await create();
-      expect((await app.request({ method: 'PUT', url: `/api/users/${other.id}/roles/role_0000000000e008000000000001` })).statusCode).toBe(204);
-      const res = await app.request({ method: 'PUT', url: `/api/users/${app.adminId}`, payload: { disabled: true } });
+    it('a disabled owner\'s token stops working at once, and re-enabling does not bring it back (issue 16, finding 6)', async () => {
+      const owner = await makePrincipal(app, { permissions: ['users:read'] });
+      expect((await app.request({ method: 'GET', url: '/api/users', token: owner.token })).statusCode).toBe(200);
+      const res = await app.request({ method: 'PUT', url: `/api/users/${owner.userId}`, payload: { disabled: true } });
       expect(res.statusCode).toBe(200);
-      expectProblem(await app.request({ method: 'GET', url: '/api/users' }), 401, 'unauthenticated');
-      // Re-enabled behind the API's back (as another instance would): visible once the lookup cache expires.
-      await app.database.db.updateTable('users').set({ disabled: false }).where('id', '=', app.adminId).execute();
+      expectProblem(await app.request({ method: 'GET', url: '/api/users', token: owner.token }), 401, 'unauthenticated');
+      expect((await app.request({ method: 'GET', url: `/api/tokens/${owner.tokenId}` })).json().revoked_at).not.toBeNull();
+      // Re-enabled, through the API or behind its back (as another instance would): the token stays revoked.
+      expect((await app.request({ method: 'PUT', url: `/api/users/${owner.userId}`, payload: { disabled: false } })).statusCode).toBe(200);
+      await app.database.db.updateTable('users').set({ disabled: false }).where('id', '=', owner.userId).execute();
       app.clock.advance(1000);
-      expect((await app.request({ method: 'GET', url: '/api/users' })).statusCode).toBe(200);
+      expectProblem(await app.request({ method: 'GET', url: '/api/users', token: owner.token }), 401, 'unauthenticated');
     });
   });
 

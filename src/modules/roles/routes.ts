@@ -53,7 +53,7 @@ export const userRolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }>
   }, async (req) => roles.listOfUser(req.params.id, req.query));
 
   app.put('/:id/roles/:roleId', {
-    config: { scope: 'roles:write', action: 'role.assign' },
+    config: { scope: 'roles:write', action: 'role.assign', principal: 'user' },
     schema: { operationId: 'assignUserRole', tags: ['roles'], summary: 'Give a user a role (only one whose permissions you hold)', params: UserRoleParams, response: NoContent },
   }, async (req, reply) => {
     await roles.assign(req.ctx, req.params.id, req.params.roleId);
@@ -61,7 +61,7 @@ export const userRolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }>
   });
 
   app.delete('/:id/roles/:roleId', {
-    config: { scope: 'roles:write', action: 'role.unassign' },
+    config: { scope: 'roles:write', action: 'role.unassign', principal: 'user' },
     schema: { operationId: 'unassignUserRole', tags: ['roles'], summary: 'Take a role from a user', params: UserRoleParams, response: NoContent },
   }, async (req, reply) => {
     await roles.unassign(req.ctx, req.params.id, req.params.roleId);

@@ -9,6 +9,7 @@ import { BUILTIN_ROLES, missing, union } from '../../lib/permissions.js';
 import type { RequestCtx } from '../../lib/request-ctx.js';
 import type { CreateRoleBody, ListRolesQuery, Member, Role, UpdateRoleBody } from './schemas.js';
 import type { RolesStore } from './store.js';
+import { createPrincipalRule } from './principal-rule.js';
 
 type RolesServiceDeps = { db: Kysely<Tables>; change: Change; store: RolesStore; ids: Ids; clock: Clock; onAccessChange: () => void };
 type Page<T> = { data: T[]; next_cursor: string | null };
@@ -38,6 +39,8 @@ function checkUser(id: string): string {
 }
 
 export function createRolesService({ db, change, store, ids, clock, onAccessChange }: RolesServiceDeps) {
+  const rule = createPrincipalRule({ permissionsOf: async (q, userId) => union(await store.permissionLists(q, userId)) });
+
   /** 409 unless another enabled user keeps the admin role once `userId` loses it. */
   async function assertAnotherAdmin(trx: Trx, userId: string): Promise<void> {
     await store.lock(trx, BUILTIN_ROLES.admin);
@@ -55,6 +58,8 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
 
   return {
     assertAnotherAdmin,
+    /** The one rule for acting on a principal, for every service that changes a user or its credentials. */
+    rule,
 
     /** The union of a user's roles' permissions. */
     async permissionsOf(q: Queryable, userId: string): Promise<string[]> {
@@ -114,12 +119,16 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
       return result;
     },
 
-    /** Deletes a role; its members lose its permissions at once. Throws `not_found`, `role.builtin`. */
+    /**
+     * Deletes a role; its members lose its permissions at once. The caller must hold every permission of the
+     * role. Throws `not_found`, `forbidden`, `role.builtin`.
+     */
     async remove(ctx: RequestCtx, id: string): Promise<void> {
       roleId(id);
       await change(ctx, { action: 'role.delete', target: { type: 'role', id } }, async (trx) => {
         const before = assertFound(await store.findById(trx, id), 'The role');
         if (before.builtin) throw new AppError('role.builtin', `The ${before.name} role cannot be deleted.`);
+        assertHolds(ctx, before.permissions, `Deleting the ${before.name} role`);
         await store.delete(trx, id);
         return { before, after: null };
       });
@@ -141,7 +150,8 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
 
     /**
      * Gives a user a role; idempotent (an existing assignment changes nothing and writes nothing). The
-     * caller must hold every permission of the role. Throws `not_found`, `forbidden`.
+     * caller must hold every permission of the role and of the user (the principal rule). Throws
+     * `not_found`, `forbidden`.
      */
     async assign(ctx: RequestCtx, uid: string, id: string): Promise<void> {
       const userId = checkUser(uid);
@@ -151,19 +161,24 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
       if (await store.isAssigned(db, userId, id)) return;
       await change(ctx, { action: 'role.assign', target: { type: 'user', id: userId }, input: { user_id: userId, role_id: id, role: role.name } }, async (trx) => {
         if (!(await store.userExists(trx, userId))) throw new AppError('not_found', 'The user does not exist.');
+        await rule.assertMayActOn(ctx, trx, { userId, what: `Assigning a role to this user` });
         await store.assign(trx, userId, id, clock.now());
         return { before: null, after: { user_id: userId, role_id: id, role: role.name } };
       });
       onAccessChange();
     },
 
-    /** Takes a role from a user; idempotent; allowed to demote. Throws `not_found`, `user.last_admin`. */
+    /**
+     * Takes a role from a user; idempotent. The caller must hold every permission of the user (the principal
+     * rule). Throws `not_found`, `forbidden`, `user.last_admin`.
+     */
     async unassign(ctx: RequestCtx, uid: string, id: string): Promise<void> {
       const userId = checkUser(uid);
       const role = await this.get(id);
       if (!(await store.userExists(db, userId))) throw new AppError('not_found', 'The user does not exist.');
       if (!(await store.isAssigned(db, userId, id))) return;
       await change(ctx, { action: 'role.unassign', target: { type: 'user', id: userId } }, async (trx) => {
+        await rule.assertMayActOn(ctx, trx, { userId, what: `Taking a role from this user` });
         if (id === BUILTIN_ROLES.admin) await assertAnotherAdmin(trx, userId);
         await store.unassign(trx, userId, id);
         return { before: { user_id: userId, role_id: id, role: role.name }, after: null };

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Change, RecordAudit } from '../../change.js';
-import type { Tables } from '../../db/tables.js';
+import type { Tables, Trx } from '../../db/tables.js';
 import { AppError } from '../../errors.js';
 import type { AuthCache } from '../../lib/auth-cache.js';
 import type { Clock } from '../../lib/clock.js';
@@ -63,6 +63,14 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       }));
       ctx.audited = true;
       return { token: secret, session_id: id, expires_at: new Date(session.expires_at).toISOString(), user };
+    },
+
+    /**
+     * Ends every live session of a user but `exceptId`, inside the caller's transaction (a disable or a
+     * password change); the caller clears the auth caches after its commit. The count ended.
+     */
+    async endAllOf(trx: Trx, userId: string, exceptId: string | null, now: number): Promise<number> {
+      return store.revokeAllOfUser(trx, userId, exceptId, now);
     },
 
     /** Ends the caller's session; its token stops working at once. */

@@ -38,6 +38,13 @@ export function createSessionsStore() {
       };
     },
 
+    /** Ends every live session of a user but `exceptId`; the count ended. */
+    async revokeAllOfUser(q: Queryable, userId: string, exceptId: string | null, now: number): Promise<number> {
+      let query = q.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).where('expires_at', '>', now);
+      if (exceptId !== null) query = query.where('id', '!=', exceptId);
+      return Number((await query.executeTakeFirst()).numUpdatedRows);
+    },
+
     async revoke(q: Queryable, id: string, now: number): Promise<boolean> {
       const res = await q.updateTable('sessions').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
       return Number(res.numUpdatedRows) > 0;

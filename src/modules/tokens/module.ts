@@ -7,13 +7,15 @@ import type { AuthCache } from '../../lib/auth-cache.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Ids } from '../../lib/ids.js';
 import type { ConfigDocument } from '../config/schemas.js';
+import type { PrincipalRule } from '../roles/principal-rule.js';
 import { tokensRoutes } from './routes.js';
 import { createTokensService } from './service.js';
 import { createTokensStore, type LiveToken } from './store.js';
 
 export function createTokensModule(deps: {
   db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; logger: Logger; cache: AuthCache<LiveToken | null>;
-  permissionsOf: (q: Queryable, userId: string) => Promise<string[]>; onAccessChange: () => void; settings: () => ConfigDocument;
+  permissionsOf: (q: Queryable, userId: string) => Promise<string[]>; rule: PrincipalRule; onAccessChange: () => void;
+  settings: () => ConfigDocument;
 }) {
   const service = createTokensService({ ...deps, store: createTokensStore() });
   return {

@@ -12,7 +12,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> 
   }, async (req) => tokens.list(req.ctx, req.query));
 
   app.post('/', {
-    config: { scope: 'tokens:write', action: 'token.create' },
+    config: { scope: 'tokens:write', action: 'token.create', principal: 'body_user_id' },
     schema: { operationId: 'createToken', tags: ['tokens'], summary: 'Mint a token; the secret is in this answer only', body: CreateTokenBody, response: { 201: TokenWithSecret } },
   }, async (req, reply) => {
     const token = await tokens.create(req.ctx, req.body);
@@ -25,7 +25,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> 
   }, async (req) => tokens.get(req.ctx, req.params.id));
 
   app.delete('/:id', {
-    config: { scope: 'tokens:write', action: 'token.revoke' },
+    config: { scope: 'tokens:write', action: 'token.revoke', principal: 'token' },
     schema: { operationId: 'revokeToken', tags: ['tokens'], summary: 'Revoke a token at once', params: IdParams, response: { 204: Type.Null({ description: 'Revoked' }) } },
   }, async (req, reply) => {
     await tokens.revoke(req.ctx, req.params.id);
@@ -33,7 +33,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> 
   });
 
   app.post('/:id/rotate', {
-    config: { scope: 'tokens:write', action: 'token.rotate' },
+    config: { scope: 'tokens:write', action: 'token.rotate', principal: 'token' },
     schema: { operationId: 'rotateToken', tags: ['tokens'], summary: 'New secret now; the old one works for grace_seconds', params: IdParams, body: Type.Union([RotateTokenBody, Type.Null()], { description: 'Optional.' }), response: { 200: TokenWithSecret } },
   }, async (req, reply) => {
     const token = await tokens.rotate(req.ctx, req.params.id, req.body?.grace_seconds ?? 0);

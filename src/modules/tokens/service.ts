@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Change } from '../../change.js';
-import type { Tables, Queryable } from '../../db/tables.js';
+import type { Tables, Queryable, Trx } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
 import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
 import type { AuthCache } from '../../lib/auth-cache.js';
@@ -14,6 +14,7 @@ import { assertHolds } from '../roles/service.js';
 import type { CreateTokenBody, ListTokensQuery, Token, TokenWithSecret } from './schemas.js';
 import type { LiveToken, TokensStore } from './store.js';
 import type { ConfigDocument } from '../config/schemas.js';
+import type { PrincipalRule } from '../roles/principal-rule.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** The bootstrap admin token's lifetime: the default maximum. */
@@ -23,6 +24,7 @@ const TOUCH_EVERY_MS = 60_000;
 type TokensServiceDeps = {
   db: Kysely<Tables>; change: Change; store: TokensStore; ids: Ids; clock: Clock; logger: Logger;
   cache: AuthCache<LiveToken | null>; permissionsOf: (q: Queryable, userId: string) => Promise<string[]>;
+  rule: PrincipalRule;
   onAccessChange: () => void;
   settings: () => ConfigDocument;
 };
@@ -34,7 +36,7 @@ function tokenId(id: string): string {
 }
 
 export function createTokensService(deps: TokensServiceDeps) {
-  const { db, change, store, ids, clock, cache, permissionsOf } = deps;
+  const { db, change, store, ids, clock, cache, permissionsOf, rule } = deps;
   const touched = new Map<string, number>();
 
   /** Keeps `last_used_at` roughly current without a write per request. */
@@ -59,11 +61,13 @@ export function createTokensService(deps: TokensServiceDeps) {
     return at;
   }
 
-  /** Minting for someone else also needs every permission that user has. Throws `forbidden`, `not_found`. */
-  async function checkOwner(ctx: RequestCtx, ownerId: string, scopes: readonly string[], what: string): Promise<void> {
-    const ownerPerms = await permissionsOf(db, ownerId);
-    if (ctx.principal?.userId !== ownerId) assertHolds(ctx, ownerPerms, `${what} for this user`);
-    const beyond = missing(ownerPerms, scopes);
+  /**
+   * A token's owner must hold its scopes; acting on another user's tokens needs every permission that user
+   * holds (the principal rule; one's own tokens are one's own). Throws `forbidden`, `unprocessable`.
+   */
+  async function checkOwner(ctx: RequestCtx, q: Queryable, ownerId: string, scopes: readonly string[], what: string): Promise<void> {
+    await rule.assertMayActOn(ctx, q, { userId: ownerId, what: `${what} for this user`, self: true });
+    const beyond = missing(await permissionsOf(q, ownerId), scopes);
     if (beyond.length > 0) {
       throw new AppError('unprocessable', `The owner does not hold ${beyond.join(', ')}; a token cannot exceed its owner.`);
     }
@@ -115,7 +119,7 @@ export function createTokensService(deps: TokensServiceDeps) {
       assertHolds(ctx, input.scopes, 'Minting this token');
       const owner = await db.selectFrom('users').select(['id', 'disabled']).where('id', '=', ownerId).executeTakeFirst();
       if (!owner) throw fieldError('body', '/user_id', 'no user has this id');
-      await checkOwner(ctx, ownerId, input.scopes, 'Minting a token');
+      await checkOwner(ctx, db, ownerId, input.scopes, 'Minting a token');
       return this.issue(ctx, { userId: ownerId, name: input.name, scopes: input.scopes, expiresAt });
     },
 
@@ -141,15 +145,24 @@ export function createTokensService(deps: TokensServiceDeps) {
       return token;
     },
 
-    /** Revokes a token; it stops working at once in this process. Idempotent. Throws `not_found`. */
+    /**
+     * Revokes a token; it stops working at once in this process. Idempotent. Another user's token needs every
+     * permission its owner holds (the principal rule). Throws `not_found`, `forbidden`.
+     */
     async revoke(ctx: RequestCtx, id: string): Promise<void> {
       tokenId(id);
       await change(ctx, { action: 'token.revoke', target: { type: 'token', id } }, async (trx) => {
         const before = assertFound(await store.findById(trx, id), 'The token');
+        await rule.assertMayActOn(ctx, trx, { userId: before.user_id, what: 'Revoking a token', self: true });
         const after = before.revoked_at ? before : assertFound(await store.revoke(trx, id, clock.now()), 'The token');
         return { before, after };
       });
       deps.onAccessChange();
+    },
+
+    /** Revokes every live token of a user, inside the caller's transaction (disabling it). The count revoked. */
+    async revokeAllOf(trx: Trx, userId: string, now: number): Promise<number> {
+      return store.revokeAllOfUser(trx, userId, now);
     },
 
     /**
@@ -159,12 +172,13 @@ export function createTokensService(deps: TokensServiceDeps) {
      */
     async rotate(ctx: RequestCtx, id: string, graceSeconds: number): Promise<TokenWithSecret> {
       const current = assertFound(await store.findById(db, tokenId(id)), 'The token');
+      await checkOwner(ctx, db, current.user_id, current.scopes, 'Rotating a token');
       assertHolds(ctx, current.scopes, 'Rotating this token');
-      await checkOwner(ctx, current.user_id, current.scopes, 'Rotating a token');
       const secret = generateToken('gth');
       const now = clock.now();
       const token = await change(ctx, { action: 'token.rotate', target: { type: 'token', id } }, async (trx) => {
         const before = assertFound(await store.findById(trx, id), 'The token');
+        await rule.assertMayActOn(ctx, trx, { userId: before.user_id, what: 'Rotating a token for this user', self: true });
         if (before.revoked_at !== null) throw new AppError('conflict', 'The token is revoked; create a new one.');
         if (before.expires_at !== null && Date.parse(before.expires_at) <= now) throw new AppError('conflict', 'The token has expired; create a new one.');
         const after = await store.rotate(trx, id, {

@@ -50,6 +50,17 @@ export function createTokensStore() {
       return row && toToken(row);
     },
 
+    /** Revokes every unrevoked token of a user (disabling it); the count revoked. */
+    async revokeAllOfUser(q: Queryable, userId: string, now: number): Promise<number> {
+      const res = await q
+        .updateTable('tokens')
+        .set({ revoked_at: now, prev_secret_hash: null, prev_valid_until: null })
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows);
+    },
+
     /** Swaps in a new secret; the old one stays valid until `prevValidUntil` (or not at all when null). */
     async rotate(q: Queryable, id: string, next: { secretHash: string; prefix: string; prevValidUntil: number | null }): Promise<Token | undefined> {
       const row = await q

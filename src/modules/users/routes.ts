@@ -25,12 +25,12 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersService }> = a
   }, async (req) => users.get(req.params.id));
 
   app.put('/:id', {
-    config: { scope: 'users:write', action: 'user.update' },
+    config: { scope: 'users:write', action: 'user.update', principal: 'user' },
     schema: { operationId: 'updateUser', tags: ['users'], summary: 'Update the fields present', params: IdParams, body: UpdateUserBody, response: { 200: User } },
   }, async (req) => users.update(req.ctx, req.params.id, req.body));
 
   app.delete('/:id', {
-    config: { scope: 'users:write', action: 'user.delete' },
+    config: { scope: 'users:write', action: 'user.delete', principal: 'user' },
     schema: { operationId: 'deleteUser', tags: ['users'], summary: 'Delete a user and its tokens', params: IdParams, response: { 204: Type.Null({ description: 'Deleted' }) } },
   }, async (req, reply) => {
     await users.remove(req.ctx, req.params.id);

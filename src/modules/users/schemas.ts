@@ -55,7 +55,19 @@ export type CreateUserBody = Static<typeof CreateUserBody>;
 
 /** PUT updates the fields present and leaves the others. */
 export const UpdateUserBody = Type.Object(
-  { ...userFields, username: Type.Optional(Username) },
+  {
+    ...userFields,
+    username: Type.Optional(Username),
+    current_password: Type.Optional(
+      Str({
+        minLength: 1,
+        maxLength: 1024,
+        writeOnly: true,
+        description:
+          'Your current password, when you change your own password without holding every permission you have (e.g. with a narrower token).',
+      }),
+    ),
+  },
   { additionalProperties: false, minProperties: 1, title: 'UpdateUserBody' },
 );
 export type UpdateUserBody = Static<typeof UpdateUserBody>;

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Change } from '../../change.js';
+import type { Change, ChangeSpec } from '../../change.js';
 import type { Tables, Trx } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
 import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
@@ -10,14 +10,28 @@ import type { RequestCtx } from '../../lib/request-ctx.js';
 import { USERNAME_PATTERN, type CreateUserBody, type ListUsersQuery, type UpdateUserBody, type User } from './schemas.js';
 import type { UsersStore } from './store.js';
 import type { ConfigDocument } from '../config/schemas.js';
+import type { PrincipalRule } from '../roles/principal-rule.js';
+
+/** Ending a user's credentials, from the tokens and sessions services, inside the change's transaction. */
+export type Credentials = {
+  /** Revokes every live token of the user; the count revoked. */
+  revokeTokens(trx: Trx, userId: string, now: number): Promise<number>;
+  /** Ends every live session of the user but `exceptSessionId`; the count ended. */
+  endSessions(trx: Trx, userId: string, exceptSessionId: string | null, now: number): Promise<number>;
+};
 
 type UsersServiceDeps = {
   db: Kysely<Tables>; change: Change; store: UsersStore; ids: Ids; clock: Clock; passwords: Passwords;
   /** From the roles service: 409 unless another enabled admin remains once this user stops being one. */
   assertAnotherAdmin: (trx: Trx, userId: string) => Promise<void>;
+  rule: PrincipalRule;
+  credentials: Credentials;
   onAccessChange: () => void;
   settings: () => ConfigDocument;
 };
+
+/** Fields of one's own account that a person may change without holding every permission it has. */
+const PROFILE_FIELDS = new Set(['username', 'email', 'display_name']);
 
 const PASSWORD_MAX_BYTES = 1024;
 
@@ -43,7 +57,8 @@ function checkId(id: string): string {
   return id;
 }
 
-export function createUsersService({ db, change, store, ids, clock, passwords, assertAnotherAdmin, onAccessChange, settings }: UsersServiceDeps) {
+export function createUsersService(deps: UsersServiceDeps) {
+  const { db, change, store, ids, clock, passwords, assertAnotherAdmin, rule, credentials, onAccessChange, settings } = deps;
   /** Hashes a new password before any transaction (argon2 is slow). `null` removes it; undefined keeps it. */
   async function passwordHash(password: string | null | undefined, kind: User['kind'] | undefined): Promise<string | null | undefined> {
     if (password === undefined || password === null) return password;
@@ -52,6 +67,21 @@ export function createUsersService({ db, change, store, ids, clock, passwords, a
     if (password.length < min) throw fieldError('body', '/password', `must be at least ${min} characters`);
     if (Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES) throw fieldError('body', '/password', `must be at most ${PASSWORD_MAX_BYTES} bytes`);
     return passwords.hash(password);
+  }
+
+  /**
+   * Whether this is a person changing its own password with its current one, checked before any transaction
+   * (argon2 is slow). Throws `validation_failed`, `user.current_password_wrong`.
+   */
+  async function checkCurrentPassword(self: boolean, id: string, password: string | null | undefined, current: string | undefined): Promise<boolean> {
+    if (current === undefined) return false;
+    if (!self) throw fieldError('body', '/current_password', 'only for changing your own password');
+    if (password === undefined) throw fieldError('body', '/current_password', 'send it with password');
+    const stored = await store.findPasswordHash(db, id);
+    if (!stored || !(await passwords.verify(stored, current))) {
+      throw new AppError('user.current_password_wrong', 'The current password is wrong; nothing was changed.');
+    }
+    return true;
   }
 
   return {
@@ -85,36 +115,66 @@ export function createUsersService({ db, change, store, ids, clock, passwords, a
     },
 
     /**
-     * Updates the fields present; disabling the last enabled admin is refused. Throws `not_found`,
-     * `validation_failed`, `unprocessable`, `user.username_taken`, `user.last_admin`.
+     * Updates the fields present. Changing another user, or one's own `kind`, `disabled` or (without
+     * `current_password`) password, needs every permission that user holds (the principal rule). Disabling
+     * revokes the user's tokens and sessions; a password change ends its other sessions. Disabling the last
+     * enabled admin is refused. Throws `not_found`, `forbidden`, `validation_failed`, `unprocessable`,
+     * `user.current_password_wrong`, `user.username_taken`, `user.last_admin`.
      */
-    async update(ctx: RequestCtx, id: string, { password, ...input }: UpdateUserBody): Promise<User> {
+    async update(ctx: RequestCtx, id: string, { password, current_password: currentPassword, ...input }: UpdateUserBody): Promise<User> {
       checkId(id);
+      const self = ctx.principal?.userId === id;
+      const ownPassword = await checkCurrentPassword(self, id, password, currentPassword);
+      const profileOnly = Object.keys(input).every((k) => PROFILE_FIELDS.has(k)) && (password === undefined || ownPassword);
+      const actOn = { userId: id, what: 'Changing this user', self: profileOnly };
+      // Refused before the password is hashed (slow), and judged again inside the change on current state.
+      await rule.assertMayActOn(ctx, db, actOn);
       const kind = input.kind ?? (password ? (await this.get(id)).kind : undefined);
       const hash = await passwordHash(password, kind);
+      const now = clock.now();
       const patch = {
         ...input,
         ...(input.username !== undefined ? { username: normalizeUsername(input.username) } : {}),
         ...(input.email !== undefined ? { email: normalizeEmail(input.email) } : {}),
         ...(hash !== undefined ? { password_hash: hash } : {}),
         ...(input.kind === 'service' ? { password_hash: null } : {}),
-        updated_at: clock.now(),
+        updated_at: now,
       };
-      const detail = password === undefined ? undefined : password === null ? 'password removed' : 'password changed';
-      const user = await change(ctx, { action: 'user.update', target: { type: 'user', id }, input: { ...input, ...(patch.username ? { username: patch.username } : {}) }, ...(detail ? { detail } : {}) }, async (trx) => {
+      const notes: string[] = password === undefined ? [] : [password === null ? 'password removed' : 'password changed'];
+      const spec: ChangeSpec = {
+        action: 'user.update', target: { type: 'user', id }, input: { ...input, ...(patch.username ? { username: patch.username } : {}) },
+        ...(notes[0] ? { detail: notes[0] } : {}),
+      };
+      const user = await change(ctx, spec, async (trx) => {
         const before = assertFound(await store.findById(trx, id), 'The user');
-        if (input.disabled === true && !before.disabled) await assertAnotherAdmin(trx, id);
-        return { before, after: assertFound(await store.update(trx, id, patch), 'The user') };
+        await rule.assertMayActOn(ctx, trx, actOn);
+        if (input.disabled === true && !before.disabled) {
+          await assertAnotherAdmin(trx, id);
+          const tokens = await credentials.revokeTokens(trx, id, now);
+          const sessions = await credentials.endSessions(trx, id, null, now);
+          notes.push(`disabled: ${tokens} token(s) revoked, ${sessions} session(s) ended`);
+        } else if ('password_hash' in patch) {
+          // A new (or no) password ends every other way in that the old one opened; the caller's own session stays.
+          const keep = self && ctx.principal?.tokenKind === 'session' ? ctx.principal.tokenId : null;
+          const sessions = await credentials.endSessions(trx, id, keep, now);
+          if (sessions > 0) notes.push(`${sessions} other session(s) ended`);
+        }
+        const after = assertFound(await store.update(trx, id, patch), 'The user');
+        return { before, after, ...(notes.length > 0 ? { detail: notes.join('; ') } : {}) };
       });
       onAccessChange();
       return user;
     },
 
-    /** Deletes a user; its tokens and sessions go with it. Throws `not_found`, `user.last_admin`. */
+    /**
+     * Deletes a user; its tokens and sessions go with it. Needs every permission that user holds. Throws
+     * `not_found`, `forbidden`, `user.last_admin`.
+     */
     async remove(ctx: RequestCtx, id: string): Promise<void> {
       checkId(id);
       await change(ctx, { action: 'user.delete', target: { type: 'user', id } }, async (trx) => {
         const before = assertFound(await store.findById(trx, id), 'The user');
+        await rule.assertMayActOn(ctx, trx, { userId: id, what: 'Deleting this user' });
         await assertAnotherAdmin(trx, id);
         await store.delete(trx, id);
         return { before, after: null };

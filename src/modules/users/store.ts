@@ -42,6 +42,12 @@ export function createUsersStore() {
       return Number(result.numDeletedRows) > 0;
     },
 
+    /** The one way a user's password hash leaves the database here: for checking a change of one's own password. */
+    async findPasswordHash(q: Queryable, id: string): Promise<string | null | undefined> {
+      const row = await q.selectFrom('users').select('password_hash').where('id', '=', id).executeTakeFirst();
+      return row?.password_hash;
+    },
+
     async count(q: Queryable): Promise<number> {
       const row = await q.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       return Number(row.n);
