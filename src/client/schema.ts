@@ -10562,6 +10562,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description Your current password, when you change your own password without holding every permission you have (e.g. with a narrower token). */
+                    current_password?: string;
                     disabled?: boolean;
                     display_name?: string | null;
                     email?: string | null;
