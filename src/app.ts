@@ -66,13 +66,15 @@ export async function buildApp(deps: AppDeps) {
 
   const roles = createRolesModule({ db, change, ids, clock, onAccessChange });
   const rule = roles.service.rule;
-  const tokens = createTokensModule({ db, change, ids, clock, logger, settings, cache: tokenCache, permissionsOf: (q, id) => roles.service.permissionsOf(q, id), rule, onAccessChange });
+  const tokens = createTokensModule({ db, change, ids, clock, logger, settings, cache: tokenCache, permissionsOf: (q, id) => roles.service.permissionsOf(q, id), rule, onAccessChange,
+    assertAdminWayIn: (trx, userId, except, now) => roles.service.assertAdminWayIn(trx, userId, except, now) });
   // Disabling a user or changing its password ends its credentials in the same transaction.
   const credentials: Credentials = {
     revokeTokens: (trx, userId, now) => tokens.service.revokeAllOf(trx, userId, now),
     endSessions: (trx, userId, except, now) => sessions.service.endAllOf(trx, userId, except, now),
   };
-  const users = createUsersModule({ db, change, ids, clock, passwords, settings, assertAnotherAdmin: (trx, id) => roles.service.assertAnotherAdmin(trx, id), rule, credentials, onAccessChange });
+  const users = createUsersModule({ db, change, ids, clock, passwords, settings, assertAnotherAdmin: (trx, id) => roles.service.assertAnotherAdmin(trx, id), rule, credentials, onAccessChange,
+    assertAdminWayIn: (trx, userId, except, now) => roles.service.assertAdminWayIn(trx, userId, except, now) });
   const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, settings, users: users.service, cache: sessionCache });
   const audits = createAuditModule({ db, helpers, copyText: database.copyText, change, record, clock, settings });
   const webhooks = createWebhooksModule({

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ROLE, counts, expectProblem, makePrincipal, makeUser, startTestApp, type TestApp } from '../helpers/app.js';
-import { forEachDialect } from '../helpers/databases.js';
+import { createTestDatabase, forEachDialect } from '../helpers/databases.js';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -9,7 +9,7 @@ const PASSWORD = 'correct horse battery staple';
  * roles or its tokens only when it holds every permission that user holds; disabling revokes; a password
  * change ends the other sessions.
  */
-forEachDialect((database) => {
+forEachDialect((database, dialect) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(database().url);
@@ -150,6 +150,28 @@ forEachDialect((database) => {
       expect((await app.request({ method: 'DELETE', url: `/api/tokens/${weaker.tokenId}`, token: revoker.token })).statusCode).toBe(204);
       const own = (await app.request({ method: 'POST', url: '/api/tokens', payload: { name: 'own', scopes: ['tokens:write'] }, token: revoker.token })).json();
       expect((await app.request({ method: 'DELETE', url: `/api/tokens/${own.id}`, token: revoker.token })).statusCode).toBe(204);
+    });
+  });
+
+  describe('rejects: nobody locks every admin out (finding 2)', () => {
+    it('the only admin, without a password, cannot revoke its last token or lose its way in', async () => {
+      const own = await createTestDatabase(dialect);
+      const fresh = await startTestApp(own.url);
+      try {
+        const tokenId = (await fresh.request({ method: 'GET', url: `/api/tokens?user_id=${fresh.adminId}` })).json().data[0].id as string;
+        const p = expectProblem(await fresh.request({ method: 'DELETE', url: `/api/tokens/${tokenId}` }), 409, 'token.last_admin_credential');
+        expect(p.detail).toMatch(/lock everyone out/);
+        expect((await fresh.request({ method: 'GET', url: '/api/users' })).statusCode).toBe(200);
+        // With a password to sign in with, the token may go; then the password may not.
+        expect((await fresh.request({ method: 'PUT', url: `/api/users/${fresh.adminId}`, payload: { password: PASSWORD } })).statusCode).toBe(200);
+        const session = (await fresh.request({ method: 'POST', url: '/api/auth/login', token: null, payload: { username: 'admin', password: PASSWORD } })).json().token as string;
+        expect((await fresh.request({ method: 'DELETE', url: `/api/tokens/${tokenId}`, token: session })).statusCode).toBe(204);
+        expectProblem(await fresh.request({ method: 'PUT', url: `/api/users/${fresh.adminId}`, payload: { password: null }, token: session }), 409, 'token.last_admin_credential');
+        expect((await fresh.request({ method: 'GET', url: '/api/me', token: session })).statusCode).toBe(200);
+      } finally {
+        await fresh.close();
+        await own.drop();
+      }
     });
   });
 

@@ -50,6 +50,20 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
     }
   }
 
+  /**
+   * 409 unless some enabled admin can still get in (a password, or a live token) once `userId` loses the
+   * token `except.tokenId` or its password: revoking the last admin's last token, or removing its password,
+   * would lock everyone out. Nothing to check when `userId` is no admin.
+   */
+  async function assertAdminWayIn(trx: Trx, userId: string, except: { tokenId?: string; password?: true }, now: number): Promise<void> {
+    await store.lock(trx, BUILTIN_ROLES.admin);
+    if (!(await store.isAssigned(trx, userId, BUILTIN_ROLES.admin))) return;
+    const gone = { ...(except.tokenId ? { tokenId: except.tokenId } : {}), ...(except.password ? { passwordOf: userId } : {}) };
+    if ((await store.countWaysIn(trx, BUILTIN_ROLES.admin, gone, now)) === 0) {
+      throw new AppError('token.last_admin_credential', 'No enabled admin would have a password or a live token left, which would lock everyone out; give an admin another token or a password first.');
+    }
+  }
+
   const page = async <T extends { id: string }>(query: ListRolesQuery, scope: unknown, fetch: (after: string | null, limit: number) => Promise<T[]>): Promise<Page<T>> => {
     const limit = query.limit ?? DEFAULT_LIMIT;
     const after = query.cursor ? String(decodeCursor(query.cursor, scope)[0]) : null;
@@ -58,6 +72,7 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
 
   return {
     assertAnotherAdmin,
+    assertAdminWayIn,
     /** The one rule for acting on a principal, for every service that changes a user or its credentials. */
     rule,
 

@@ -110,6 +110,34 @@ export function createRolesStore() {
       await q.updateTable('roles').set((eb) => ({ id: eb.ref('id') })).where('id', '=', roleId).execute();
     },
 
+    /**
+     * Enabled holders of the role that can still get in once `except` is gone: a human with a password, or
+     * anyone with a live token. Reads the users and tokens tables because "someone can still administer this
+     * system" is a rule about the admin role.
+     */
+    async countWaysIn(q: Queryable, roleId: string, except: { tokenId?: string; passwordOf?: string }, now: number): Promise<number> {
+      const row = await q
+        .selectFrom('user_roles')
+        .innerJoin('users', 'users.id', 'user_roles.user_id')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('user_roles.role_id', '=', roleId)
+        .where('users.disabled', '=', false)
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('users.kind', '=', 'human'), eb('users.password_hash', 'is not', null), eb('users.id', '!=', except.passwordOf ?? '')]),
+            eb.exists(
+              eb.selectFrom('tokens').select('tokens.id')
+                .whereRef('tokens.user_id', '=', 'users.id')
+                .where('tokens.revoked_at', 'is', null)
+                .where('tokens.id', '!=', except.tokenId ?? '')
+                .where((t) => t.or([t('tokens.expires_at', 'is', null), t('tokens.expires_at', '>', now)])),
+            ),
+          ]),
+        )
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
     /** Enabled users holding the role, other than `exceptUserId`. */
     async countActiveMembers(q: Queryable, roleId: string, exceptUserId: string | null): Promise<number> {
       let query = q

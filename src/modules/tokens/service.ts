@@ -25,6 +25,8 @@ type TokensServiceDeps = {
   db: Kysely<Tables>; change: Change; store: TokensStore; ids: Ids; clock: Clock; logger: Logger;
   cache: AuthCache<LiveToken | null>; permissionsOf: (q: Queryable, userId: string) => Promise<string[]>;
   rule: PrincipalRule;
+  /** From the roles service: 409 when revoking this token leaves no admin a way in. */
+  assertAdminWayIn: (trx: Trx, userId: string, except: { tokenId: string }, now: number) => Promise<void>;
   onAccessChange: () => void;
   settings: () => ConfigDocument;
 };
@@ -147,14 +149,18 @@ export function createTokensService(deps: TokensServiceDeps) {
 
     /**
      * Revokes a token; it stops working at once in this process. Idempotent. Another user's token needs every
-     * permission its owner holds (the principal rule). Throws `not_found`, `forbidden`.
+     * permission its owner holds (the principal rule). Throws `not_found`, `forbidden`,
+     * `token.last_admin_credential` (no admin would have a way in).
      */
     async revoke(ctx: RequestCtx, id: string): Promise<void> {
       tokenId(id);
       await change(ctx, { action: 'token.revoke', target: { type: 'token', id } }, async (trx) => {
         const before = assertFound(await store.findById(trx, id), 'The token');
         await rule.assertMayActOn(ctx, trx, { userId: before.user_id, what: 'Revoking a token', self: true });
-        const after = before.revoked_at ? before : assertFound(await store.revoke(trx, id, clock.now()), 'The token');
+        if (before.revoked_at) return { before, after: before };
+        const now = clock.now();
+        await deps.assertAdminWayIn(trx, before.user_id, { tokenId: id }, now);
+        const after = assertFound(await store.revoke(trx, id, now), 'The token');
         return { before, after };
       });
       deps.onAccessChange();

@@ -26,6 +26,8 @@ type UsersServiceDeps = {
   assertAnotherAdmin: (trx: Trx, userId: string) => Promise<void>;
   rule: PrincipalRule;
   credentials: Credentials;
+  /** From the roles service: 409 when removing this user's password leaves no admin a way in. */
+  assertAdminWayIn: (trx: Trx, userId: string, except: { password: true }, now: number) => Promise<void>;
   onAccessChange: () => void;
   settings: () => ConfigDocument;
 };
@@ -154,6 +156,7 @@ export function createUsersService(deps: UsersServiceDeps) {
           const sessions = await credentials.endSessions(trx, id, null, now);
           notes.push(`disabled: ${tokens} token(s) revoked, ${sessions} session(s) ended`);
         } else if ('password_hash' in patch) {
+          if (patch.password_hash === null) await deps.assertAdminWayIn(trx, id, { password: true }, now);
           // A new (or no) password ends every other way in that the old one opened; the caller's own session stays.
           const keep = self && ctx.principal?.tokenKind === 'session' ? ctx.principal.tokenId : null;
           const sessions = await credentials.endSessions(trx, id, keep, now);
