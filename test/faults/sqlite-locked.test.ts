@@ -47,10 +47,12 @@ describe('SQLite write lock held by another process', () => {
     try {
       const sent = performance.now();
       let answered = false;
-      const write = call('/api/users', { method: 'POST', body: { username: 'blocked' } }).then(async (res) => {
+      // Three writes at once: each gives up after its own wait, not after those queued before it.
+      const write = (username: string) => call('/api/users', { method: 'POST', body: { username } }).then(async (res) => {
         answered = true;
         return { res, body: (await res.json()) as { code?: string; detail?: string }, elapsedMs: performance.now() - sent };
       });
+      const writes = Promise.all(['blocked-1', 'blocked-2', 'blocked-3'].map(write));
       await sleep(HEAD_START_MS);
       const [health, read] = await Promise.all([call('/healthz'), call('/api/users?limit=5')]);
       expect(health.status).toBe(200);
@@ -59,14 +61,15 @@ describe('SQLite write lock held by another process', () => {
       // The probes went out after the write and came back before it: the server's event loop was free.
       expect(answered).toBe(false);
 
-      const { res, body, elapsedMs } = await write;
-      expect({ status: res.status, code: body.code }).toEqual({ status: 503, code: 'unavailable' });
-      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect(body.detail).toMatch(/busy/);
-      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-      // The issue's stated contract: 503 within 6 s (the wait's budget is 5 s). Reported, and bounded generously.
-      console.info(`sqlite-locked: 503 after ${Math.round(elapsedMs)} ms`);
-      expect(elapsedMs).toBeLessThan(6000);
+      for (const { res, body, elapsedMs } of await writes) {
+        expect({ status: res.status, code: body.code }).toEqual({ status: 503, code: 'unavailable' });
+        expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        expect(body.detail).toMatch(/busy/);
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+        // The issue's stated contract: 503 within 6 s (the wait's budget is 5 s). Reported, and bounded generously.
+        console.info(`sqlite-locked: 503 after ${Math.round(elapsedMs)} ms`);
+        expect(elapsedMs).toBeLessThan(6000);
+      }
       // Still locked, still answering.
       expect((await call('/healthz')).status).toBe(200);
     } finally {
@@ -115,5 +118,26 @@ describe('SQLite write lock held by another connection in the same process', () 
     }
     expect(await counts(app)).toEqual(before);
     expect((await app.request({ method: 'POST', url: '/api/users', payload: { username: 'unblocked' } })).statusCode).toBe(201);
+  }, 30_000);
+
+  it('a write that waits takes the lock once it is let go, and is done once', async () => {
+    const before = await counts(app);
+    const holder = new Database(database.url.replace('sqlite://', ''));
+    holder.exec('BEGIN IMMEDIATE');
+    let answered = false;
+    const write = app.request({ method: 'POST', url: '/api/users', payload: { username: 'waited' } }).then((res) => {
+      answered = true;
+      return res;
+    });
+    try {
+      await sleep(HEAD_START_MS);
+      expect((await app.request({ method: 'GET', url: '/healthz', token: null })).statusCode).toBe(200);
+      expect(answered).toBe(false);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    expect((await write).statusCode).toBe(201);
+    expect(await counts(app)).toEqual({ users: before.users + 1, audit: before.audit + 1, outbox: before.outbox + 1 });
   }, 30_000);
 });

@@ -15,45 +15,61 @@ import { claimQueries, retentionQueries } from './claims.js';
 import type { DialectHelpers, ErrorClass } from './helpers.js';
 
 /**
- * How long a statement (or a transaction's BEGIN) waits, in all, for another connection's write lock before
- * it fails with SQLITE_BUSY, answered as `unavailable` (503 with Retry-After).
+ * How long a write (a transaction's BEGIN, or a statement outside a transaction) waits, in all, for another
+ * connection's write lock before it fails with SQLITE_BUSY, answered as `unavailable` (503 with Retry-After).
  */
 export const SQLITE_LOCK_WAIT_MS = 5000;
 
 /**
  * SQLite's own `busy_timeout` once the file is open: 0, so an attempt that finds the lock taken fails at once
  * instead of sleeping inside better-sqlite3, which is synchronous and would freeze the event loop for as long.
- * The waiting is done here, on timers, between attempts (`withLockWait`).
+ * The waiting is done here, on timers, between attempts (`SharedConnection.attempt`).
  */
 const SQLITE_BUSY_SLICE_MS = 0;
 
-/** Waits between attempts: doubling from 1 ms to at most 50 ms, so the lock is taken soon after it is let go. */
+/**
+ * Waits between attempts: doubling from 1 ms to at most 8 ms. Only one write of the process tries at a time
+ * (the others queue behind it), so a short wait costs next to nothing and takes the lock soon after it is let
+ * go; a longer one loses it, again and again, to other processes' writers.
+ */
 const FIRST_RETRY_MS = 1;
-const MAX_RETRY_MS = 50;
+const MAX_RETRY_MS = 8;
 
 /** Prepared statements kept per connection. */
 const STATEMENT_CACHE_SIZE = 500;
 
-type Statement = ReturnType<SqliteDatabase['prepare']>;
+type Statement = ReturnType<SqliteDatabase['prepare']> & { readonly: boolean };
+type Statements = { prepare(text: string): Statement };
 
-/** A FIFO lock: who may use the one connection now. */
+/** A FIFO lock. */
 class Mutex {
   #locked = false;
-  readonly #waiters: Array<() => void> = [];
+  readonly #waiters: Array<{ grant: () => void; fail: (error: unknown) => void; deadline: number }> = [];
 
-  lock(): Promise<void> {
+  /** Resolves once the lock is the caller's. `deadline` (performance.now()) is for `expire`. */
+  lock(deadline = Infinity): Promise<void> {
     if (!this.#locked) {
       this.#locked = true;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((grant, fail) => this.#waiters.push({ grant, fail, deadline }));
   }
 
   /** Hands the lock to the next waiter, if any. */
   unlock(): void {
     const next = this.#waiters.shift();
-    if (next) next();
+    if (next) next.grant();
     else this.#locked = false;
+  }
+
+  /** Fails, with `error`, every waiter whose deadline has passed. */
+  expire(now: number, error: unknown): void {
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const waiter = this.#waiters[i];
+      if (!waiter || waiter.deadline > now) continue;
+      this.#waiters.splice(i, 1);
+      waiter.fail(error);
+    }
   }
 }
 
@@ -66,52 +82,54 @@ function isBusy(error: unknown): boolean {
 function resultOf(statement: Statement, parameters: ReadonlyArray<unknown>): QueryResult<unknown> {
   if (statement.reader) return { rows: statement.all(parameters) };
   const { changes, lastInsertRowid } = statement.run(parameters);
-  return {
-    numAffectedRows: changes !== undefined && changes !== null ? BigInt(changes) : undefined,
-    insertId: lastInsertRowid !== undefined && lastInsertRowid !== null ? BigInt(lastInsertRowid) : undefined,
-    rows: [],
-  };
+  return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
 }
 
 /**
- * The one better-sqlite3 connection, shared by every query and transaction of the process, and the lock on
- * it. A transaction holds the connection from its BEGIN to its COMMIT or ROLLBACK; a statement outside a
- * transaction holds it for that statement only. Nobody holds it while waiting for another connection's write
- * lock, so reads (which WAL never makes wait) go on meanwhile.
+ * The one better-sqlite3 connection, shared by every query and transaction of the process. `connection` says
+ * who uses it now: a transaction from its BEGIN to its COMMIT or ROLLBACK, a statement outside a transaction for
+ * that statement only, and nobody while waiting for another connection's write lock, so reads (which WAL never
+ * makes wait) go on meanwhile. `writeTurn` says which of the process's writes tries to take the write lock:
+ * one at a time, in order of arrival, so a write that has waited long is not overtaken by newer ones.
  */
 class SharedConnection {
-  readonly mutex = new Mutex();
-  constructor(readonly database: Database.Database, readonly statements: SqliteDatabase) {}
+  readonly connection = new Mutex();
+  readonly writeTurn = new Mutex();
+  constructor(readonly database: Database.Database, readonly statements: Statements) {}
 
   /**
-   * Runs `attempt` while holding the connection, again and again while it fails with SQLITE_BUSY, on timers
-   * with backoff, for at most `SQLITE_LOCK_WAIT_MS` from the first failure; then throws the last failure. Only
-   * for work that changed nothing when it failed: a BEGIN, or one statement outside a transaction (SQLite
-   * undoes all of a failed statement). `keep`: the connection stays held after a success (a BEGIN's
-   * transaction); otherwise it is let go.
+   * Runs `attempt` holding the connection, again on timers while it fails with SQLITE_BUSY, until
+   * `SQLITE_LOCK_WAIT_MS` after the call; then throws SQLITE_BUSY. Only for work that changed nothing when it
+   * failed: a BEGIN, or one statement outside a transaction (SQLite undoes all of a failed statement); a
+   * statement inside a transaction is never retried, as half the transaction may be done. `write`: takes the
+   * process's write turn first. `keep`: the connection stays held after a success (a BEGIN's transaction).
    */
-  async withLockWait<T>(attempt: () => T, keep: boolean): Promise<T> {
-    let firstBusyAt: number | undefined;
-    let delay = FIRST_RETRY_MS;
-    for (;;) {
-      await this.mutex.lock();
-      let result: T;
-      try {
-        result = attempt();
-      } catch (error) {
-        // A statement that fails inside a transaction may leave half of it done: never retried.
-        const retriable = isBusy(error) && !this.database.inTransaction;
-        this.mutex.unlock();
-        if (!retriable) throw error;
-        firstBusyAt ??= performance.now();
-        const left = SQLITE_LOCK_WAIT_MS - (performance.now() - firstBusyAt);
-        if (left <= 0) throw error;
-        await sleep(Math.min(delay, left));
-        delay = Math.min(delay * 2, MAX_RETRY_MS);
-        continue;
+  async attempt<T>(attempt: () => T, opts: { write: boolean; keep: boolean }): Promise<T> {
+    const deadline = performance.now() + SQLITE_LOCK_WAIT_MS;
+    // A write that gives up in the queue (`expire`) never had the turn: it throws here, before the `try`.
+    if (opts.write) await this.writeTurn.lock(deadline);
+    try {
+      let delay = FIRST_RETRY_MS;
+      for (;;) {
+        await this.connection.lock();
+        try {
+          const result = attempt();
+          if (!opts.keep) this.connection.unlock();
+          return result;
+        } catch (error) {
+          const retriable = isBusy(error) && !this.database.inTransaction;
+          this.connection.unlock();
+          if (!retriable) throw error;
+          const now = performance.now();
+          // The writes queued behind this one find the same lock taken: those past their time give up too.
+          if (opts.write) this.writeTurn.expire(now, error);
+          if (now >= deadline) throw error;
+          await sleep(Math.min(delay, deadline - now));
+          delay = Math.min(delay * 2, MAX_RETRY_MS);
+        }
       }
-      if (!keep) this.mutex.unlock();
-      return result;
+    } finally {
+      if (opts.write) this.writeTurn.unlock();
     }
   }
 }
@@ -126,9 +144,9 @@ class SqliteLockConnection implements DatabaseConnection {
   constructor(readonly shared: SharedConnection) {}
 
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const run = () => resultOf(this.shared.statements.prepare(query.sql), query.parameters) as QueryResult<R>;
-    if (this.holds) return Promise.resolve(run());
-    return this.shared.withLockWait(run, false);
+    if (this.holds) return Promise.resolve(resultOf(this.shared.statements.prepare(query.sql), query.parameters) as QueryResult<R>);
+    const statement = this.shared.statements.prepare(query.sql);
+    return this.shared.attempt(() => resultOf(statement, query.parameters) as QueryResult<R>, { write: !statement.readonly, keep: false });
   }
 
   // Nothing here streams (the statement cache relies on it); a stream is answered from the whole result.
@@ -138,19 +156,25 @@ class SqliteLockConnection implements DatabaseConnection {
   }
 }
 
+/** Kysely hands the driver back the connections it acquired from it. */
+function own(connection: DatabaseConnection): SqliteLockConnection {
+  if (!(connection instanceof SqliteLockConnection)) throw new Error('not a connection of this SQLite driver');
+  return connection;
+}
+
 /**
  * Kysely's driver for one better-sqlite3 connection, whose waits for the write lock never block the event loop
- * (issue #16): every transaction starts with `BEGIN IMMEDIATE`, which takes the write lock at the start, where
+ * (issue #16). Every transaction starts with `BEGIN IMMEDIATE`, which takes the write lock at the start, where
  * waiting and retrying are safe, rather than midway through, where they are not (a deferred transaction that
  * reads and then writes can also fail with SQLITE_BUSY without waiting when another process wrote in between).
- * A BEGIN, or a statement outside a transaction, that finds the lock taken gives the connection back and tries
- * again on a timer (`SharedConnection.withLockWait`); after `SQLITE_LOCK_WAIT_MS` it fails with SQLITE_BUSY,
- * which `translate-error.ts` answers as 503 with Retry-After. A statement inside a transaction never waits: the
+ * A BEGIN, or a statement outside a transaction, that finds the lock taken lets the connection go and tries
+ * again on a timer (`SharedConnection.attempt`); after `SQLITE_LOCK_WAIT_MS` it fails with SQLITE_BUSY, which
+ * `translate-error.ts` answers as 503 with Retry-After. A statement inside a transaction never waits: the
  * transaction holds the write lock already.
  */
 class SqliteLockDriver implements Driver {
   #shared: SharedConnection | undefined;
-  constructor(readonly open: () => { database: Database.Database; statements: SqliteDatabase }) {}
+  constructor(readonly open: () => { database: Database.Database; statements: Statements }) {}
 
   async init(): Promise<void> {
     const { database, statements } = this.open();
@@ -163,8 +187,9 @@ class SqliteLockDriver implements Driver {
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    const c = connection as SqliteLockConnection;
-    await c.shared.withLockWait(() => c.shared.statements.prepare('begin immediate').run([]), true);
+    const c = own(connection);
+    const begin = c.shared.statements.prepare('begin immediate');
+    await c.shared.attempt(() => begin.run([]), { write: true, keep: true });
     c.holds = true;
   }
 
@@ -177,7 +202,7 @@ class SqliteLockDriver implements Driver {
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    const c = connection as SqliteLockConnection;
+    const c = own(connection);
     if (!c.holds) return;
     c.holds = false;
     // Kysely ends every transaction before the release; should a ROLLBACK have failed, the next user must
@@ -189,7 +214,7 @@ class SqliteLockDriver implements Driver {
         // Nothing more to do: SQLite has already ended it.
       }
     }
-    c.shared.mutex.unlock();
+    c.shared.connection.unlock();
   }
 
   async destroy(): Promise<void> {
@@ -199,7 +224,7 @@ class SqliteLockDriver implements Driver {
 
 /** Kysely's SQLite dialect (query compiler, adapter, introspector) over `SqliteLockDriver`. */
 class SqliteLockDialect extends SqliteDialect {
-  constructor(readonly open: () => { database: Database.Database; statements: SqliteDatabase }) {
+  constructor(readonly open: () => { database: Database.Database; statements: Statements }) {
     super({ database: () => Promise.reject(new Error('unused: SqliteLockDriver opens the database')) });
   }
   override createDriver(): Driver {
@@ -213,10 +238,9 @@ class SqliteLockDialect extends SqliteDialect {
  * are synchronous and nothing here streams with `iterate`), so reusing a statement is safe. Oldest first
  * out when full (queries with `in (…)` lists of varying length make new texts).
  */
-function withStatementCache(database: Database.Database): SqliteDatabase {
+function withStatementCache(database: Database.Database): Statements {
   const cache = new Map<string, Statement>();
   return {
-    close: () => database.close(),
     prepare(text: string) {
       let statement = cache.get(text);
       if (!statement) {
@@ -238,6 +262,7 @@ function bindingBooleans(statement: Database.Statement): Statement {
     parameters.some((p) => typeof p === 'boolean') ? parameters.map((p) => (typeof p === 'boolean' ? Number(p) : p)) : (parameters as unknown[]);
   return {
     reader: statement.reader,
+    readonly: statement.readonly,
     all: (parameters) => statement.all(bind(parameters)),
     run: (parameters) => statement.run(bind(parameters)),
     iterate: (parameters) => statement.iterate(bind(parameters)),
