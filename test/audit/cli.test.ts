@@ -18,7 +18,7 @@ describe('gatehouse audit (CLI)', () => {
     app = await startTestApp(database.url);
     for (let i = 0; i < 5; i++) await app.request({ method: 'POST', url: '/api/users', payload: makeUser() });
     await app.close();
-    env = { PATH: process.env.PATH ?? '', DATA_DIR: dirname(database.url.replace('sqlite://', '')), LOG_LEVEL: 'warn' };
+    env = { PATH: process.env.PATH ?? '', DATA_DIR: dirname(database.url.replace('sqlite://', '')), LOG_LEVEL: 'warn', GATEHOUSE_AUDIT_KEY: app.auditKey.toString('base64') };
   });
   afterAll(async () => database?.drop());
 
