@@ -32,7 +32,10 @@ export async function startTestApp(url: string, options: { logLines?: string[]; 
   await migrateToLatest(database.db);
   const clock = createFakeClock(Date.now());
   const auditKey = options.auditKey ?? randomBytes(32);
-  const built = await buildApp({ env: defaultEnv(options.env), database, logger, clock, ids: createIds(), auditKey });
+  const built = await buildApp({ env: defaultEnv(options.env), database, logger, clock, ids: createIds(), auditKey }).catch(async (err: unknown) => {
+    await database.close(); // e.g. refused for another audit key: leave no pool open
+    throw err;
+  });
   await built.app.ready();
   const boot = await bootstrapAdmin(built.services);
   if (!boot) throw new Error('test database was not empty');
