@@ -88,7 +88,7 @@ forEachDialect((database) => {
           broken: { reason: 'checkpoint_beyond_head' },
         });
         // The first missing seq: past the rewound head (which the plain verify above moved by its own event).
-        expect(result.broken.seq).toBe(result.last_seq + 1);
+        expect(result.broken.seq).toBe(Number(result.last_seq) + 1);
         expect(result.last_seq).toBeLessThan(cp.seq);
       });
       expect(await verifyAgainst(cp)).toMatchObject({ status: 'ok', checkpoint: { seq: cp.seq, status: 'ok' } });

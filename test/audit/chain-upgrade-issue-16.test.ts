@@ -15,7 +15,8 @@ const LEGACY = 5;
 forEachDialect((database) => {
   let app: TestApp;
   beforeAll(async () => {
-    const { db, close } = createDb(database().url);
+    const legacy = createDb(database().url);
+    const { db } = legacy;
     await migrateToLatest(db);
     let prev = GENESIS;
     const ts = Date.now() - 60_000;
@@ -29,7 +30,7 @@ forEachDialect((database) => {
       await db.insertInto('audit_events').values({ ...link, hash: prev }).execute();
     }
     await db.updateTable('audit_head').set({ seq: LEGACY, hash: prev, ts: ts + LEGACY }).where('id', '=', 1).execute();
-    await close();
+    await legacy.close();
     app = await startTestApp(database().url);
   });
   afterAll(async () => app?.close());

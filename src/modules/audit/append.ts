@@ -28,7 +28,7 @@ export type AuditLog = {
 };
 
 // canonicalize ships CommonJS typed as an ES default export; under NodeNext the default is the module.
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+export const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
 
 /** The fields a link of the chain covers, in the form they are hashed. */
 export function chainPayload(row: Omit<AuditEventsTable, 'hash'>): unknown {

@@ -1,12 +1,9 @@
 import { sign, verify } from 'node:crypto';
-import canonicalizeModule from 'canonicalize';
 import { toIso } from '../../db/codecs.js';
 import type { AuditHeadTable } from '../../db/tables.js';
+import { canonicalize } from './append.js';
 import type { AuditKeys } from './keys.js';
 import type { AuditCheckpoint, CheckpointStatus } from './schemas.js';
-
-// canonicalize ships CommonJS typed as an ES default export; under NodeNext the default is the module.
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
 
 /** The bytes a checkpoint's signature covers: every other field, as RFC 8785 canonical JSON. */
 function signedBytes({ signature: _, ...fields }: AuditCheckpoint): Buffer {
