@@ -10,6 +10,7 @@
  * Goal (issue 9): zero errors other than 429, no lost or duplicated-at-once delivery, p99 ≤ 100 ms at half of
  * the measured peak, memory flat over the run.
  */
+import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -220,7 +221,8 @@ async function main(): Promise<void> {
     }
     await admin.query(`create database ${dbName}`);
     const token = generateToken();
-    const env = { DATABASE_URL: `${pgUrl}/${dbName}`, REDIS_URL: String(args['redis-url']) };
+    // Instances on one database share the audit key (each would otherwise make its own in its DATA_DIR).
+    const env = { DATABASE_URL: `${pgUrl}/${dbName}`, REDIS_URL: String(args['redis-url']), GATEHOUSE_AUDIT_KEY: randomBytes(32).toString('base64') };
     const a = await start('postgres A', token, env);
     const b = await start('postgres B', token, env);
     results.push(await runTopology('postgres + redis, 2 instances', [a, b], token, receiver));

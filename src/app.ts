@@ -2,6 +2,7 @@ import rateLimitPlugin from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import { createChange, createRecordAudit } from './change.js';
 import type { Database } from './db/create-db.js';
+import { loadAuditSecret } from './env/audit-key.js';
 import type { Env } from './env/schema.js';
 import { registerConsole } from './http/console.js';
 import { createMetrics, registerOps, type Lifecycle } from './http/ops.js';
@@ -15,7 +16,8 @@ import type { Clock } from './lib/clock.js';
 import type { Ids } from './lib/ids.js';
 import { createPasswords } from './lib/passwords.js';
 import { createAuditLog } from './modules/audit/append.js';
-import { createAuditModule } from './modules/audit/module.js';
+import { deriveAuditKeys } from './modules/audit/keys.js';
+import { createAuditModule, logSeal } from './modules/audit/module.js';
 import { createConfigModule } from './modules/config/module.js';
 import { createOutbox } from './modules/events/outbox.js';
 import { eventsRoutes } from './modules/events/routes.js';
@@ -33,7 +35,8 @@ import { createWebhooksModule } from './modules/webhooks/module.js';
 import { VERSION } from './version.js';
 
 export type { RegisteredRoute } from './http/server.js';
-export type AppDeps = { env: Env; database: Database; logger: Logger; clock: Clock; ids: Ids; configPollMs?: number };
+/** `auditKey`: the audit secret; by default GATEHOUSE_AUDIT_KEY, else DATA_DIR/audit.key (created on first start). */
+export type AppDeps = { env: Env; database: Database; logger: Logger; clock: Clock; ids: Ids; configPollMs?: number; auditKey?: Buffer };
 
 /** The composition root: builds the app over a migrated database (it reads the settings from it). */
 export async function buildApp(deps: AppDeps) {
@@ -41,7 +44,8 @@ export async function buildApp(deps: AppDeps) {
   const { db, helpers } = database;
   const { app, routes } = await createServer(logger, helpers);
   const metrics = createMetrics();
-  const audit = createAuditLog({ helpers, clock });
+  const auditKeys = deriveAuditKeys(deps.auditKey ?? loadAuditSecret(env));
+  const audit = createAuditLog({ helpers, clock, keys: auditKeys });
   // Plugins judge changes before they happen, so the host exists before the change path.
   let allowPrivate = false;
   const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), allowPrivate: () => allowPrivate });
@@ -49,6 +53,9 @@ export async function buildApp(deps: AppDeps) {
   const change = createChange({ db, helpers, audit, outbox, ids, logger, hooks: host });
   const record = createRecordAudit({ db, audit, ids });
   const passwords = createPasswords();
+  // Before anything appends: the chain is sealed as keyed, or this key is checked against its seal.
+  const audits = createAuditModule({ db, helpers, copyText: database.copyText, change, record, clock, settings: () => settings(), keys: auditKeys });
+  logSeal(logger, await audits.service.seal(), auditKeys.keyId);
 
   const config = createConfigModule({ db, change, clock, logger, ...(deps.configPollMs ? { pollMs: deps.configPollMs } : {}) });
   await config.service.init();
@@ -76,7 +83,6 @@ export async function buildApp(deps: AppDeps) {
   const users = createUsersModule({ db, change, ids, clock, passwords, settings, assertAnotherAdmin: (trx, id) => roles.service.assertAnotherAdmin(trx, id), rule, credentials, onAccessChange,
     assertAdminWayIn: (trx, userId, except, now) => roles.service.assertAdminWayIn(trx, userId, except, now) });
   const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, settings, users: users.service, cache: sessionCache });
-  const audits = createAuditModule({ db, helpers, copyText: database.copyText, change, record, clock, settings });
   const webhooks = createWebhooksModule({
     db, background: database.background, helpers, change, ids, clock, logger, settings,
     // The worker wakes on this process's commits, and on other processes' through the database.

@@ -152,8 +152,13 @@ const audit = program.command('audit').description('the audit log');
 audit
   .command('verify')
   .description('walk the hash chain and report the first broken link (exit 3 when broken)')
+  .option('--checkpoint <file>', 'also hold the log against this checkpoint (from `audit checkpoint` or GET /api/audit/checkpoint)')
   // The audit CLI (and its progress bar) is loaded when one of its commands runs, not by `serve`.
-  .action(exitWith(async () => (await import('./cli/audit.js')).auditVerify(envOrExit())));
+  .action((opts: { checkpoint?: string }) => exitWith(async () => (await import('./cli/audit.js')).auditVerify(envOrExit(), opts))());
+audit
+  .command('checkpoint')
+  .description('print a signed checkpoint of the chain\'s head as JSON; keep it off the database host')
+  .action(exitWith(async () => (await import('./cli/audit.js')).auditCheckpoint(envOrExit())));
 audit
   .command('export')
   .description('write the filtered audit events, oldest first, to stdout as NDJSON or CSV')

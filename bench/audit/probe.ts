@@ -3,6 +3,7 @@
  * sizes, and the query plans of the exact SQL Gatehouse runs (captured from its audit service through a
  * Kysely logger, then prefixed with EXPLAIN QUERY PLAN on SQLite or EXPLAIN (ANALYZE, BUFFERS) on PG).
  */
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type LogEvent } from 'kysely';
 import pg from 'pg';
@@ -12,6 +13,7 @@ import type { Tables } from '../../src/db/tables.js';
 import { systemCtx } from '../../src/lib/request-ctx.js';
 import { DEFAULT_CONFIG } from '../../src/modules/config/schemas.js';
 import type { AuditQuery } from '../../src/modules/audit/schemas.js';
+import { deriveAuditKeys } from '../../src/modules/audit/keys.js';
 import { createAuditService } from '../../src/modules/audit/service.js';
 import { createAuditStore, exportLineSql } from '../../src/modules/audit/store.js';
 import { copyTextStatement } from '../../src/db/inline-parameters.js';
@@ -152,7 +154,7 @@ export class Probe {
   async explain(path: string, runs = 30): Promise<PlanReport> {
     const service = createAuditService({
       db: this.db, store: createAuditStore(helpersOf(this.dialect)), change: () => Promise.reject(new Error('read only')),
-      record: async () => {}, clock: { now: () => Date.now() }, settings: () => DEFAULT_CONFIG,
+      record: async () => {}, clock: { now: () => Date.now() }, settings: () => DEFAULT_CONFIG, keys: deriveAuditKeys(randomBytes(32)),
     });
     const query = toAuditQuery(path);
     const ms: number[] = [];

@@ -7,7 +7,9 @@ import { systemClock } from '../lib/clock.js';
 import { createIds } from '../lib/ids.js';
 import { createLogger } from '../lib/logger.js';
 import { systemCtx } from '../lib/request-ctx.js';
-import type { ExportQuery } from '../modules/audit/schemas.js';
+import { readFile } from 'node:fs/promises';
+import { Value } from 'typebox/value';
+import { AuditCheckpoint, type ExportQuery } from '../modules/audit/schemas.js';
 
 /** The app's services over the configured database, without a listener. */
 async function open(env: Env) {
@@ -25,26 +27,60 @@ function bar(label: string): SingleBar {
   );
 }
 
-/** `gatehouse audit verify`: walks the chain with a progress bar; exit 0 when intact, 3 when broken. */
-export async function auditVerify(env: Env): Promise<number> {
+/** A checkpoint file as `GET /api/audit/checkpoint` or `gatehouse audit checkpoint` wrote it; exits 2 when it is not one. */
+async function readCheckpoint(file: string): Promise<AuditCheckpoint> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    process.stderr.write(`--checkpoint ${file}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const errors = [...Value.Errors(AuditCheckpoint, parsed)];
+  if (errors.length > 0) {
+    process.stderr.write(`--checkpoint ${file} is not an audit checkpoint: ${errors.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}\n`);
+    process.exit(2);
+  }
+  return parsed as AuditCheckpoint;
+}
+
+/**
+ * `gatehouse audit verify [--checkpoint FILE]`: walks the chain with a progress bar, then holds it against
+ * the checkpoint; exit 0 when intact, 3 when broken.
+ */
+export async function auditVerify(env: Env, options: { checkpoint?: string } = {}): Promise<number> {
+  const checkpoint = options.checkpoint === undefined ? undefined : await readCheckpoint(options.checkpoint);
   const { audit, close } = await open(env);
   const progress = bar('verifying');
   let started = false;
   try {
-    const result = await audit.verify(systemCtx('cli'), (checked, total) => {
+    const onProgress = (checked: number, total: number) => {
       if (!started) progress.start(total, 0);
       started = true;
       progress.update(checked);
-    });
+    };
+    const result = await audit.verify(systemCtx('cli'), { onProgress, ...(checkpoint ? { checkpoint } : {}) });
     if (started) progress.stop();
     if (result.status === 'ok') {
       process.stdout.write(`ok: ${result.checked} events, seq ${result.first_seq ?? '-'} to ${result.last_seq ?? '-'}, chain intact\n`);
+      if (result.checkpoint) process.stdout.write(`checkpoint at seq ${result.checkpoint.seq}: ${result.checkpoint.status}: ${result.checkpoint.detail}\n`);
       return 0;
     }
     const b = result.broken;
     process.stdout.write(`BROKEN at seq ${b?.seq ?? '?'} (${b?.id ?? 'no event'}): ${b?.reason ?? ''}: ${b?.detail ?? ''}\n` +
       `${result.checked} events before it verified. Restore the audit_events table from a backup, or investigate who wrote to it.\n`);
     return 3;
+  } finally {
+    await close();
+  }
+}
+
+/** `gatehouse audit checkpoint > file`: a signed checkpoint of the head as JSON, to keep off the database host. */
+export async function auditCheckpoint(env: Env): Promise<number> {
+  const { audit, close } = await open(env);
+  try {
+    process.stdout.write(`${JSON.stringify(await audit.checkpoint(systemCtx('cli')), null, 2)}\n`);
+    return 0;
   } finally {
     await close();
   }

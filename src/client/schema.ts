@@ -34,6 +34,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit/checkpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A signed checkpoint (Ed25519) of the chain's head, to keep off the database host */
+        get: operations["getAuditCheckpoint"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit/export": {
         parameters: {
             query?: never;
@@ -61,7 +78,8 @@ export interface paths {
         /** Check the hash chain; report the first broken link */
         get: operations["verifyAuditChain"];
         put?: never;
-        post?: never;
+        /** Check the hash chain, then hold it against a checkpoint from GET /api/audit/checkpoint (a cut tail or a recomputed chain shows) */
+        post: operations["verifyAuditChainAgainstCheckpoint"];
         delete?: never;
         options?: never;
         head?: never;
@@ -734,7 +752,7 @@ export interface operations {
                                 before: unknown;
                             } | null;
                             detail: string | null;
-                            /** @description SHA-256 over the canonical JSON (RFC 8785) of this event and prev_hash. */
+                            /** @description HMAC-SHA256 with the server's audit key over the canonical JSON (RFC 8785) of this event and prev_hash (plain SHA-256 for events written before the chain had a key). */
                             hash: string;
                             /** @description evt_…: the same id as the outbox event of a change. */
                             id: string;
@@ -953,7 +971,7 @@ export interface operations {
                             before: unknown;
                         } | null;
                         detail: string | null;
-                        /** @description SHA-256 over the canonical JSON (RFC 8785) of this event and prev_hash. */
+                        /** @description HMAC-SHA256 with the server's audit key over the canonical JSON (RFC 8785) of this event and prev_hash (plain SHA-256 for events written before the chain had a key). */
                         hash: string;
                         /** @description evt_…: the same id as the outbox event of a change. */
                         id: string;
@@ -1060,6 +1078,212 @@ export interface operations {
             };
             /** @description No such resource. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getAuditCheckpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The chain hash of the event at seq (the genesis or anchor hash for seq 0). */
+                        hash: string;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        issued_at: string;
+                        /** @description The first 16 hex digits of the SHA-256 of the public key. */
+                        key_id: string;
+                        /** @description The Ed25519 public key (raw, base64url) that signed it. */
+                        public_key: string;
+                        /** @description The head's seq when the checkpoint was issued. */
+                        seq: number;
+                        /** @description Ed25519 signature (base64url) of the RFC 8785 canonical JSON of the other fields. */
+                        signature: string;
+                        /**
+                         * Format: date-time
+                         * @description The time of the event at seq.
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        ts: string;
+                        /** @enum {number} */
+                        version: 1;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1380,19 +1604,29 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description The first broken link, when status is broken. */
+                        /** @description The first broken link, when status is broken (the chain's own before the checkpoint's). */
                         broken: {
                             detail: string;
                             id: string | null;
                             /**
-                             * @description hash_mismatch: the event was edited; prev_hash_mismatch: events were reordered or inserted; missing: events were deleted; head_mismatch: the newest events were deleted.
+                             * @description hash_mismatch: the event was edited (or its link recomputed without the key); prev_hash_mismatch: events were reordered or inserted; missing: events were deleted; head_mismatch: the newest events were deleted; key_seal_invalid: the seq the chain is keyed from was moved or removed; checkpoint_invalid: the checkpoint is not signed by this server's key; checkpoint_beyond_head: the log ends before the checkpoint (its tail was cut off); checkpoint_mismatch: the event at the checkpoint's seq is not the one it signed (the chain was rewritten and recomputed).
                              * @enum {string}
                              */
-                            reason: "hash_mismatch" | "prev_hash_mismatch" | "missing" | "head_mismatch";
+                            reason: "hash_mismatch" | "prev_hash_mismatch" | "missing" | "head_mismatch" | "key_seal_invalid" | "checkpoint_invalid" | "checkpoint_beyond_head" | "checkpoint_mismatch";
                             seq: number;
                         } | null;
                         /** @description Events checked. */
                         checked: number;
+                        /** @description The check against the checkpoint sent, or null without one. */
+                        checkpoint: {
+                            detail: string;
+                            seq: number;
+                            /**
+                             * @description ok: the chain holds the signed event; invalid: the signature does not verify with this server's key; beyond_head: the log ends before it; mismatch: another event is at its seq; purged: retention deleted its event, so only that the log reaches past it was checked.
+                             * @enum {string}
+                             */
+                            status: "ok" | "invalid" | "beyond_head" | "mismatch" | "purged";
+                        } | null;
                         first_seq: number | null;
                         last_seq: number | null;
                         status: "ok" | "broken";
@@ -1455,6 +1689,351 @@ export interface operations {
             };
             /** @description The token lacks the permission named in `required_permission`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    verifyAuditChainAgainstCheckpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The chain hash of the event at seq (the genesis or anchor hash for seq 0). */
+                    hash: string;
+                    /**
+                     * Format: date-time
+                     * @example 2026-11-28T09:30:00.000Z
+                     */
+                    issued_at: string;
+                    /** @description The first 16 hex digits of the SHA-256 of the public key. */
+                    key_id: string;
+                    /** @description The Ed25519 public key (raw, base64url) that signed it. */
+                    public_key: string;
+                    /** @description The head's seq when the checkpoint was issued. */
+                    seq: number;
+                    /** @description Ed25519 signature (base64url) of the RFC 8785 canonical JSON of the other fields. */
+                    signature: string;
+                    /**
+                     * Format: date-time
+                     * @description The time of the event at seq.
+                     * @example 2026-11-28T09:30:00.000Z
+                     */
+                    ts: string;
+                    /** @enum {number} */
+                    version: 1;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The first broken link, when status is broken (the chain's own before the checkpoint's). */
+                        broken: {
+                            detail: string;
+                            id: string | null;
+                            /**
+                             * @description hash_mismatch: the event was edited (or its link recomputed without the key); prev_hash_mismatch: events were reordered or inserted; missing: events were deleted; head_mismatch: the newest events were deleted; key_seal_invalid: the seq the chain is keyed from was moved or removed; checkpoint_invalid: the checkpoint is not signed by this server's key; checkpoint_beyond_head: the log ends before the checkpoint (its tail was cut off); checkpoint_mismatch: the event at the checkpoint's seq is not the one it signed (the chain was rewritten and recomputed).
+                             * @enum {string}
+                             */
+                            reason: "hash_mismatch" | "prev_hash_mismatch" | "missing" | "head_mismatch" | "key_seal_invalid" | "checkpoint_invalid" | "checkpoint_beyond_head" | "checkpoint_mismatch";
+                            seq: number;
+                        } | null;
+                        /** @description Events checked. */
+                        checked: number;
+                        /** @description The check against the checkpoint sent, or null without one. */
+                        checkpoint: {
+                            detail: string;
+                            seq: number;
+                            /**
+                             * @description ok: the chain holds the signed event; invalid: the signature does not verify with this server's key; beyond_head: the log ends before it; mismatch: another event is at its seq; purged: retention deleted its event, so only that the log reaches past it was checked.
+                             * @enum {string}
+                             */
+                            status: "ok" | "invalid" | "beyond_head" | "mismatch" | "purged";
+                        } | null;
+                        first_seq: number | null;
+                        last_seq: number | null;
+                        status: "ok" | "broken";
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -89,6 +89,15 @@ export type AuditHeadTable = {
   /** The last purged event: the chain's first remaining link points at its hash. */
   anchor_seq: number;
   anchor_hash: string;
+  /**
+   * The first seq whose link is an HMAC with the audit key; older links (written before the chain had a key)
+   * are plain SHA-256. Null until the first start with a key seals it (`keyed_mac`, `key_id`).
+   */
+  keyed_from: number | null;
+  /** HMAC of `keyed_from` with the chain key, so it cannot be moved without the key. */
+  keyed_mac: string | null;
+  /** The key id (`AuditKeys.keyId`) of the key that sealed the chain: named when another key is found. */
+  key_id: string | null;
 };
 
 /** One event per successful change, written in the change's transaction; `id` is its audit row's id. */

@@ -5,7 +5,7 @@ export const EnvSchema = Type.Object(
   {
     PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port the server listens on.' }),
     HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the server binds to.' }),
-    DATA_DIR: Type.String({ minLength: 1, default: './data', description: 'Folder for the embedded SQLite database.' }),
+    DATA_DIR: Type.String({ minLength: 1, default: './data', description: 'Folder for the embedded SQLite database, and for audit.key unless GATEHOUSE_AUDIT_KEY is set.' }),
     DATABASE_URL: Type.Optional(
       Type.String({
         pattern: '^(postgres|postgresql|sqlite)://',
@@ -24,6 +24,13 @@ export const EnvSchema = Type.Object(
       Type.String({
         pattern: '^gth_[0-9A-Za-z]{38}$',
         description: 'Admin token to create on first start with an empty database, instead of a random one.',
+      }),
+    ),
+    GATEHOUSE_AUDIT_KEY: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9+/_-]{43,}={0,2}$',
+        description: 'Audit chain secret, base64 of at least 32 bytes (openssl rand -base64 32): keys the chain (HMAC) and signs checkpoints. '
+          + 'Unset: DATA_DIR/audit.key, created on first start with mode 0600. Every instance on one database needs the same key.',
       }),
     ),
   },

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeUser, startTestApp, type TestApp } from '../helpers/app.js';
@@ -18,7 +19,7 @@ describe('gatehouse audit (CLI)', () => {
     app = await startTestApp(database.url);
     for (let i = 0; i < 5; i++) await app.request({ method: 'POST', url: '/api/users', payload: makeUser() });
     await app.close();
-    env = { PATH: process.env.PATH ?? '', DATA_DIR: dirname(database.url.replace('sqlite://', '')), LOG_LEVEL: 'warn' };
+    env = { PATH: process.env.PATH ?? '', DATA_DIR: dirname(database.url.replace('sqlite://', '')), LOG_LEVEL: 'warn', GATEHOUSE_AUDIT_KEY: app.auditKey.toString('base64') };
   });
   afterAll(async () => database?.drop());
 
@@ -39,6 +40,28 @@ describe('gatehouse audit (CLI)', () => {
   it('export refuses a bad filter with exit 2 and says which', async () => {
     await expect(cli('audit', 'export', '--since', 'yesterday')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--since') });
   });
+
+  it('checkpoint prints a signed checkpoint; verify --checkpoint holds the log against it', async () => {
+    const { stdout } = await cli('audit', 'checkpoint');
+    const checkpoint = JSON.parse(stdout) as { seq: number; signature: string };
+    expect(checkpoint).toMatchObject({ version: 1, seq: expect.any(Number), signature: expect.any(String) });
+    const file = join(dirname(database.url.replace('sqlite://', '')), 'checkpoint.json');
+    writeFileSync(file, stdout);
+    const ok = await cli('audit', 'verify', '--checkpoint', file);
+    expect(ok.stdout).toContain(`checkpoint at seq ${checkpoint.seq}: ok`);
+
+    // Issue #16: the newest events deleted and the head rewound verify as intact; the checkpoint shows the cut.
+    const { createDb } = await import('../../src/db/create-db.js');
+    const db = createDb(database.url);
+    const keep = await db.db.selectFrom('audit_events').selectAll().where('seq', '=', checkpoint.seq - 2).executeTakeFirstOrThrow();
+    await db.db.deleteFrom('audit_events').where('seq', '>', keep.seq).execute();
+    await db.db.updateTable('audit_head').set({ seq: keep.seq, hash: keep.hash, ts: keep.ts }).where('id', '=', 1).execute();
+    await db.close();
+    await expect(cli('audit', 'verify', '--checkpoint', file)).rejects.toMatchObject({ code: 3, stdout: expect.stringContaining('checkpoint_beyond_head') });
+
+    writeFileSync(file, '{"seq": 1}');
+    await expect(cli('audit', 'verify', '--checkpoint', file)).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('not an audit checkpoint') });
+  }, 120_000); // four CLI runs, each starting Node with tsx
 
   it('verify exits 3 and names the seq when a row was edited', async () => {
     const { createDb } = await import('../../src/db/create-db.js');

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/lib/clock.js';
 import { systemCtx } from '../../src/lib/request-ctx.js';
 import { createAuditLog } from '../../src/modules/audit/append.js';
+import { deriveAuditKeys } from '../../src/modules/audit/keys.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { forEachDialect } from '../helpers/databases.js';
 
@@ -14,7 +15,7 @@ forEachDialect((database) => {
   });
   afterAll(async () => app?.close());
 
-  const audit = () => createAuditLog({ helpers: app.database.helpers, clock: systemClock });
+  const audit = () => createAuditLog({ helpers: app.database.helpers, clock: systemClock, keys: deriveAuditKeys(app.auditKey) });
   const entry = (id: string) => ({ id, action: 'audit.verify' as const, target: null, outcome: 'success' as const, detail: 'append-commit test' });
   const find = (id: string) => app.database.db.selectFrom('audit_events').select(['id', 'seq']).where('id', '=', id).executeTakeFirst();
   let n = 0;

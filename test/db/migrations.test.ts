@@ -33,7 +33,7 @@ forEachDialect((testDb) => {
 
     it('seeds the audit chain head at seq 0', async () => {
       const head = await database.db.selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
-      expect({ ...head, seq: Number(head.seq), ts: Number(head.ts), anchor_seq: Number(head.anchor_seq) }).toEqual({ id: 1, seq: 0, hash: '0'.repeat(64), ts: 0, anchor_seq: 0, anchor_hash: '0'.repeat(64) });
+      expect({ ...head, seq: Number(head.seq), ts: Number(head.ts), anchor_seq: Number(head.anchor_seq) }).toEqual({ id: 1, seq: 0, hash: '0'.repeat(64), ts: 0, anchor_seq: 0, anchor_hash: '0'.repeat(64), keyed_from: null, keyed_mac: null, key_id: null });
     });
   });
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
@@ -17,18 +18,24 @@ export type TestApp = GatehouseApp & {
   clock: ReturnType<typeof createFakeClock>;
   adminToken: string;
   adminId: string;
+  /** The audit secret this app keys the chain and signs checkpoints with (random per app unless given). */
+  auditKey: Buffer;
   /** `app.inject` with the admin token unless `token` says otherwise (`null`: no Authorization header). */
   request(options: InjectOptions & { token?: string | null }): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 };
 
 /** The whole app over a real, migrated database, with a fake clock and a bootstrap admin token. */
-export async function startTestApp(url: string, options: { logLines?: string[]; realLimits?: boolean; env?: Partial<Env> } = {}): Promise<TestApp> {
+export async function startTestApp(url: string, options: { logLines?: string[]; realLimits?: boolean; env?: Partial<Env>; auditKey?: Buffer } = {}): Promise<TestApp> {
   const logger = options.logLines ? captureLogger(options.logLines) : createLogger('silent', false);
   const database = createDb(url, logger);
   await migrateToLatest(database.db);
   const clock = createFakeClock(Date.now());
-  const built = await buildApp({ env: defaultEnv(options.env), database, logger, clock, ids: createIds() });
+  const auditKey = options.auditKey ?? randomBytes(32);
+  const built = await buildApp({ env: defaultEnv(options.env), database, logger, clock, ids: createIds(), auditKey }).catch(async (err: unknown) => {
+    await database.close(); // e.g. refused for another audit key: leave no pool open
+    throw err;
+  });
   await built.app.ready();
   const boot = await bootstrapAdmin(built.services);
   if (!boot) throw new Error('test database was not empty');
@@ -43,6 +50,7 @@ export async function startTestApp(url: string, options: { logLines?: string[]; 
     clock,
     adminToken: boot.secret,
     adminId: boot.userId,
+    auditKey,
     request: ({ token, ...options }) => {
       const auth = token === null ? {} : { authorization: `Bearer ${token ?? boot.secret}` };
       return built.app.inject({ ...options, headers: { ...auth, ...(options.headers ?? {}) } });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,8 @@ export type ServerProcess = {
 };
 
 const ROOT = resolve(import.meta.dirname, '../..');
+/** One audit key for every server a test file starts: instances sharing a database must share it. */
+export const AUDIT_KEY = randomBytes(32).toString('base64');
 
 /**
  * Starts `gatehouse serve` from source (through tsx) as a real process on a free port and waits until it
@@ -33,7 +36,7 @@ export async function startServer(
   const main = opts.entry ? [opts.entry] : ['--import', 'tsx', 'src/main.ts'];
   const child = spawn(process.execPath, [...main, opts.command ?? 'serve'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', GATEHOUSE_AUDIT_KEY: AUDIT_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

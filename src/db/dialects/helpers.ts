@@ -19,8 +19,13 @@ export type AuditLink = {
   row: Omit<AuditEventsTable, 'seq' | 'ts' | 'prev_hash' | 'hash'>;
   /** The event's time, unless the head's is later (a time range must map onto a seq range). */
   now: number;
-  /** The hash of the row once seq, ts and prev_hash are set. */
+  /** The hash of the row once seq, ts and prev_hash are set: HMAC-SHA256 with the chain key. */
   hash: (row: Omit<AuditEventsTable, 'hash'>) => string;
+  /**
+   * The chain key in HMAC's inner and outer pads (hex), for a database that hashes the canonical JSON itself:
+   * HMAC(key, text) = sha256(outer || sha256(inner || text)), so plain SHA-256 computes it exactly.
+   */
+  pads: { inner: string; outer: string };
   /**
    * The canonical JSON the hash covers, cut where prev_hash, seq and ts go: `[a, b, c, d]` with
    * `a + prev_hash + b + seq + c + ts + d` the text to hash, for a database that hashes it itself.
@@ -40,7 +45,7 @@ export type DialectHelpers = {
   /**
    * Appends one event to the audit chain (and writes the change's outbox row, when it has one): takes the
    * head's lock, held until the transaction ends, gives the row the next seq, a ts not before the head's and
-   * the head's hash as prev_hash, hashes it and moves the head. Must be the transaction's last statement. On
+   * the head's hash as prev_hash, hashes it (HMAC with the chain key) and moves the head. Must be the transaction's last statement. On
    * PostgreSQL all of it is one statement (the database hashes the canonical JSON it is given) sent with the
    * COMMIT (postgres-commit.ts): the lock is held for that statement and the commit only, and a failure to
    * append surfaces when the transaction commits.

@@ -161,13 +161,15 @@ export const postgresHelpers: DialectHelpers = {
   dialect: 'postgres',
   ...claimQueries('for update skip locked'),
   ...retentionQueries('for update skip locked'),
-  appendAudit: async (trx, { row: r, now, canonicalParts }, event) => {
+  appendAudit: async (trx, { row: r, now, pads, canonicalParts }, event) => {
     const [a, b, c, d] = canonicalParts();
     const outbox = event
       ? sql`, evented as (insert into outbox (id, type, data, created_at, dispatched_at) values (${event.id}, ${event.type}, ${event.data}::jsonb, ${event.created_at}, ${event.dispatched_at}))`
       : sql``;
     // head: the lock; link: the chain fields; appended: the row, hashed here over the canonical JSON. The
     // statement rides with the COMMIT (postgres-commit.ts), so the head's lock never waits on this process.
+    // The hash is HMAC-SHA256 built from sha256() and the key's pads (RFC 2104), so no pgcrypto is needed; the
+    // pads travel as hex text because a riding statement's parameters are inlined as literals.
     const query = sql`
       with head as (select seq, hash, ts from audit_head where id = 1 for update),
       link as (select seq + 1 as seq, greatest(${now}::bigint, ts) as ts, hash as prev_hash from head),
@@ -176,7 +178,8 @@ export const postgresHelpers: DialectHelpers = {
           outcome, request_id, ip, user_agent, changes, detail, prev_hash, hash)
         select link.seq, ${r.id}, link.ts, ${r.actor}, ${r.actor_name}, ${r.token_id}, ${r.action}, ${r.resource}, ${r.verb},
           ${r.target_type}, ${r.target_id}, ${r.outcome}, ${r.request_id}, ${r.ip}, ${r.user_agent}, ${r.changes}::jsonb, ${r.detail},
-          link.prev_hash, encode(sha256(convert_to(${a}::text || link.prev_hash || ${b}::text || link.seq::text || ${c}::text || link.ts::text || ${d}::text, 'UTF8')), 'hex')
+          link.prev_hash, encode(sha256(decode(${pads.outer}, 'hex') || sha256(decode(${pads.inner}, 'hex')
+            || convert_to(${a}::text || link.prev_hash || ${b}::text || link.seq::text || ${c}::text || link.ts::text || ${d}::text, 'UTF8'))), 'hex')
         from link
         returning seq, hash, ts
       )${outbox}

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import { fromJson } from '../../db/codecs.js';
 import type { DialectHelpers } from '../../db/dialects/helpers.js';
@@ -6,6 +6,7 @@ import type { AuditEventsTable, OutboxTable, Trx } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
 import { actorOf, type RequestCtx } from '../../lib/request-ctx.js';
 import type { Action } from '../events/catalog.js';
+import type { AuditKeys } from './keys.js';
 
 export type AuditEntry = {
   id: string;
@@ -27,7 +28,7 @@ export type AuditLog = {
 };
 
 // canonicalize ships CommonJS typed as an ES default export; under NodeNext the default is the module.
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+export const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
 
 /** The fields a link of the chain covers, in the form they are hashed. */
 export function chainPayload(row: Omit<AuditEventsTable, 'hash'>): unknown {
@@ -40,9 +41,13 @@ export function chainPayload(row: Omit<AuditEventsTable, 'hash'>): unknown {
   };
 }
 
-/** SHA-256 over the RFC 8785 canonical JSON of the link, which includes the previous hash. */
-export function chainHash(row: Omit<AuditEventsTable, 'hash'>): string {
-  return createHash('sha256').update(canonicalize(chainPayload(row)) ?? '').digest('hex');
+/**
+ * HMAC-SHA256 with the chain key over the RFC 8785 canonical JSON of the link, which includes the previous
+ * hash; without a key, plain SHA-256: the links written before the chain had a key (`audit_head.keyed_from`).
+ */
+export function chainHash(row: Omit<AuditEventsTable, 'hash'>, key?: Buffer): string {
+  const text = canonicalize(chainPayload(row)) ?? '';
+  return (key ? createHmac('sha256', key) : createHash('sha256')).update(text).digest('hex');
 }
 
 /** Placeholders the canonical JSON is cut at (`canonicalParts`): none is a value a real event can hold there. */
@@ -75,7 +80,8 @@ export function canonicalParts(row: Omit<AuditEventsTable, 'hash' | 'seq' | 'ts'
  * in `seq` order and a reader following `seq` never skips one. Called only from `change.ts` and
  * `http/audit-denial.ts`.
  */
-export function createAuditLog({ helpers, clock }: { helpers: DialectHelpers; clock: Clock }): AuditLog {
+export function createAuditLog({ helpers, clock, keys }: { helpers: DialectHelpers; clock: Clock; keys: Pick<AuditKeys, 'chain' | 'pads'> }): AuditLog {
+  const hash = (row: Omit<AuditEventsTable, 'hash'>) => chainHash(row, keys.chain);
   return {
     async append(trx, ctx, entry, event) {
       const [resource = entry.action, verb = ''] = entry.action.split('.');
@@ -98,7 +104,7 @@ export function createAuditLog({ helpers, clock }: { helpers: DialectHelpers; cl
         changes: hasChanges ? JSON.stringify({ before: entry.before ?? null, after: entry.after ?? null }) : null,
         detail: entry.detail ?? null,
       };
-      await helpers.appendAudit(trx, { row, now: clock.now(), hash: chainHash, canonicalParts: () => canonicalParts(row) }, event);
+      await helpers.appendAudit(trx, { row, now: clock.now(), hash, pads: keys.pads, canonicalParts: () => canonicalParts(row) }, event);
     },
   };
 }

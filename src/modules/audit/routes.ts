@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { Page } from '../../http/pagination.js';
 import { IdParams } from '../../lib/schema.js';
-import { AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
+import { AuditCheckpoint, AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
 import type { AuditService } from './service.js';
 
 export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = async (app, { audit }) => {
@@ -39,14 +39,36 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = a
     config: { scope: 'audit:read', action: 'audit.verify' },
     schema: { operationId: 'verifyAuditChain', tags: ['audit'], summary: 'Check the hash chain; report the first broken link', response: { 200: VerifyResult } },
   }, async (req) => {
-    // A walk over millions of events sends nothing for minutes; the idle-socket timeout must not cut it off.
-    // (Injected test requests have a socket stand-in without timers.)
-    if (typeof req.raw.socket.setTimeout === 'function') req.raw.socket.setTimeout(0);
+    keepSocketOpen(req.raw.socket);
     return audit.verify(req.ctx);
   });
+
+  app.post('/verify', {
+    config: { scope: 'audit:read', action: 'audit.verify' },
+    schema: {
+      operationId: 'verifyAuditChainAgainstCheckpoint', tags: ['audit'], body: AuditCheckpoint, response: { 200: VerifyResult },
+      summary: 'Check the hash chain, then hold it against a checkpoint from GET /api/audit/checkpoint (a cut tail or a recomputed chain shows)',
+    },
+  }, async (req) => {
+    keepSocketOpen(req.raw.socket);
+    return audit.verify(req.ctx, { checkpoint: req.body });
+  });
+
+  app.get('/checkpoint', {
+    config: { scope: 'audit:read', action: 'audit.checkpoint' },
+    schema: { operationId: 'getAuditCheckpoint', tags: ['audit'], summary: 'A signed checkpoint (Ed25519) of the chain\'s head, to keep off the database host', response: { 200: AuditCheckpoint } },
+  }, async (req) => audit.checkpoint(req.ctx));
 
   app.get('/:id', {
     config: { scope: 'audit:read', action: 'audit.read' },
     schema: { operationId: 'getAuditEvent', tags: ['audit'], summary: 'One audit event', params: IdParams, response: { 200: AuditEvent } },
   }, async (req) => audit.get(req.ctx, req.params.id));
 };
+
+/**
+ * A walk over millions of events sends nothing for minutes; the idle-socket timeout must not cut it off.
+ * (Injected test requests have a socket stand-in without timers.)
+ */
+function keepSocketOpen(socket: { setTimeout?: unknown }): void {
+  if (typeof socket.setTimeout === 'function') (socket as { setTimeout(ms: number): void }).setTimeout(0);
+}

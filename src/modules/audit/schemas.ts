@@ -22,7 +22,7 @@ export const AuditEvent = Type.Object(
     ], { description: 'The resource before and after the change; secrets are never included.' }),
     detail: Type.Union([Type.String(), Type.Null()]),
     prev_hash: Type.String(),
-    hash: Type.String({ description: 'SHA-256 over the canonical JSON (RFC 8785) of this event and prev_hash.' }),
+    hash: Type.String({ description: 'HMAC-SHA256 with the server\'s audit key over the canonical JSON (RFC 8785) of this event and prev_hash (plain SHA-256 for events written before the chain had a key).' }),
   },
   { additionalProperties: false, title: 'AuditEvent' },
 );
@@ -61,11 +61,36 @@ export const ExportQuery = Type.Object(
 );
 export type ExportQuery = Static<typeof ExportQuery>;
 
-export type BrokenReason = 'hash_mismatch' | 'prev_hash_mismatch' | 'missing' | 'head_mismatch';
+export type BrokenReason =
+  | 'hash_mismatch' | 'prev_hash_mismatch' | 'missing' | 'head_mismatch' | 'key_seal_invalid'
+  | 'checkpoint_invalid' | 'checkpoint_beyond_head' | 'checkpoint_mismatch';
 const BrokenReason = Type.Unsafe<BrokenReason>(Type.String({
-  enum: ['hash_mismatch', 'prev_hash_mismatch', 'missing', 'head_mismatch'],
-  description: 'hash_mismatch: the event was edited; prev_hash_mismatch: events were reordered or inserted; missing: events were deleted; head_mismatch: the newest events were deleted.',
+  enum: ['hash_mismatch', 'prev_hash_mismatch', 'missing', 'head_mismatch', 'key_seal_invalid', 'checkpoint_invalid', 'checkpoint_beyond_head', 'checkpoint_mismatch'],
+  description: 'hash_mismatch: the event was edited (or its link recomputed without the key); prev_hash_mismatch: events were reordered or inserted; '
+    + 'missing: events were deleted; head_mismatch: the newest events were deleted; key_seal_invalid: the seq the chain is keyed from was moved or removed; '
+    + 'checkpoint_invalid: the checkpoint is not signed by this server\'s key; checkpoint_beyond_head: the log ends before the checkpoint (its tail was cut off); '
+    + 'checkpoint_mismatch: the event at the checkpoint\'s seq is not the one it signed (the chain was rewritten and recomputed).',
 }));
+
+const Hex64 = Type.String({ pattern: '^[0-9a-f]{64}$' });
+
+/** A signed statement of the chain's head; verify a later log against it to detect a cut tail or a recomputed chain. */
+export const AuditCheckpoint = Type.Object(
+  {
+    version: Type.Literal(1),
+    seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'The head\'s seq when the checkpoint was issued.' }),
+    hash: { ...Hex64, description: 'The chain hash of the event at seq (the genesis or anchor hash for seq 0).' },
+    ts: { ...Timestamp, description: 'The time of the event at seq.' },
+    issued_at: Timestamp,
+    key_id: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'The first 16 hex digits of the SHA-256 of the public key.' }),
+    public_key: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$', description: 'The Ed25519 public key (raw, base64url) that signed it.' }),
+    signature: Type.String({ maxLength: 200, description: 'Ed25519 signature (base64url) of the RFC 8785 canonical JSON of the other fields.' }),
+  },
+  { additionalProperties: false, title: 'AuditCheckpoint' },
+);
+export type AuditCheckpoint = Static<typeof AuditCheckpoint>;
+
+export type CheckpointStatus = 'ok' | 'invalid' | 'beyond_head' | 'mismatch' | 'purged';
 
 export const VerifyResult = Type.Object(
   {
@@ -81,7 +106,19 @@ export const VerifyResult = Type.Object(
         detail: Type.String(),
       }, { additionalProperties: false }),
       Type.Null(),
-    ], { description: 'The first broken link, when status is broken.' }),
+    ], { description: 'The first broken link, when status is broken (the chain\'s own before the checkpoint\'s).' }),
+    checkpoint: Type.Union([
+      Type.Object({
+        seq: Type.Integer(),
+        status: Type.Unsafe<CheckpointStatus>(Type.String({
+          enum: ['ok', 'invalid', 'beyond_head', 'mismatch', 'purged'],
+          description: 'ok: the chain holds the signed event; invalid: the signature does not verify with this server\'s key; beyond_head: the log ends before it; '
+            + 'mismatch: another event is at its seq; purged: retention deleted its event, so only that the log reaches past it was checked.',
+        })),
+        detail: Type.String(),
+      }, { additionalProperties: false }),
+      Type.Null(),
+    ], { description: 'The check against the checkpoint sent, or null without one.' }),
   },
   { additionalProperties: false, title: 'AuditVerifyResult' },
 );

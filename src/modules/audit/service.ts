@@ -8,9 +8,11 @@ import type { Clock } from '../../lib/clock.js';
 import { isId } from '../../lib/ids.js';
 import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
 import { toCsvRow, CSV_COLUMNS } from './csv.js';
-import type { AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
+import { issueCheckpoint } from './checkpoint.js';
+import { keyedFromMac, sameDigest, type AuditKeys } from './keys.js';
+import type { AuditCheckpoint, AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
 import type { AuditFilters, AuditStore } from './store.js';
-import { verifyChain } from './verify.js';
+import { verifyChain, type VerifyOptions } from './verify.js';
 import type { ConfigDocument } from '../config/schemas.js';
 
 const EXPORT_BATCH = 1000;
@@ -24,7 +26,10 @@ const COPY_SPAN = { first: 1000, max: 1_000_000 };
 const PURGE_BATCH = 10_000;
 
 type Filters = Pick<AuditQuery, 'actor' | 'action' | 'since' | 'until' | 'target' | 'outcome'>;
-type AuditServiceDeps = { db: Kysely<Tables>; store: AuditStore; change: Change; record: RecordAudit; clock: Clock; settings: () => ConfigDocument };
+type AuditServiceDeps = { db: Kysely<Tables>; store: AuditStore; change: Change; record: RecordAudit; clock: Clock; settings: () => ConfigDocument; keys: AuditKeys };
+
+/** How the chain's seal stands at start: where keyed links begin, whether this start sealed it, and whether it is intact. */
+export type SealState = { keyedFrom: number | null; sealed: boolean; intact: boolean };
 
 /** `user.update` exact, `user.*` a resource, `create` a verb, `*` everything. */
 export function parseActions(list: string | undefined): AuditFilters['actions'] {
@@ -44,7 +49,7 @@ function countLines(chunks: Buffer[]): number {
   return n;
 }
 
-export function createAuditService({ db, store, change, record, clock, settings }: AuditServiceDeps) {
+export function createAuditService({ db, store, change, record, clock, settings, keys }: AuditServiceDeps) {
   /** Query-string filters as column conditions; `null` when the time window holds no event. */
   async function resolve(q: Filters): Promise<AuditFilters | null> {
     const f: AuditFilters = { actor: q.actor, outcome: q.outcome, actions: parseActions(q.action) };
@@ -163,11 +168,49 @@ export function createAuditService({ db, store, change, record, clock, settings 
       return filters ? store.count(db, filters) : 0;
     },
 
-    /** Walks the hash chain from its anchor to the head. Audited as `audit.verify`. */
-    async verify(ctx: RequestCtx, onProgress?: (checked: number, total: number) => void): Promise<VerifyResult> {
-      const result = await verifyChain(db, store, onProgress);
-      await record(ctx, { action: 'audit.verify', target: null, outcome: 'success', detail: result.status === 'ok' ? `ok, ${result.checked} events` : `broken at seq ${result.broken?.seq ?? '?'}` });
+    /**
+     * Walks the hash chain from its anchor to the head and, given a checkpoint, holds the log against it.
+     * Audited as `audit.verify`.
+     */
+    async verify(ctx: RequestCtx, options: VerifyOptions = {}): Promise<VerifyResult> {
+      const result = await verifyChain(db, store, keys, options);
+      const against = result.checkpoint ? `, checkpoint seq ${result.checkpoint.seq} ${result.checkpoint.status}` : '';
+      const outcome = result.status === 'ok' ? `ok, ${result.checked} events` : `broken at seq ${result.broken?.seq ?? '?'} (${result.broken?.reason ?? '?'})`;
+      await record(ctx, { action: 'audit.verify', target: null, outcome: 'success', detail: outcome + against });
       return result;
+    },
+
+    /**
+     * A signed checkpoint of the head, which includes its own `audit.checkpoint` event (recorded first).
+     * Kept off the database host, it later shows a cut tail or a recomputed chain (`verify`).
+     */
+    async checkpoint(ctx: RequestCtx): Promise<AuditCheckpoint> {
+      await record(ctx, { action: 'audit.checkpoint', target: null, outcome: 'success' });
+      return issueCheckpoint(keys, await store.head(db), clock.now());
+    },
+
+    /**
+     * Run at start: seals an unsealed chain as keyed from the next seq (older links, from before the chain
+     * had a key, stay plain SHA-256; an `audit.seal` event says so when there are any). Throws when the chain
+     * was sealed with another key: appending with this one would break it.
+     */
+    async seal(): Promise<SealState> {
+      for (;;) {
+        const head = await store.head(db);
+        if (head.keyed_mac !== null) {
+          if (head.key_id !== keys.keyId) {
+            throw new Error(`The audit key (key id ${keys.keyId}) is not the one this database's audit chain was sealed with (key id ${head.key_id ?? 'unknown'}). `
+              + 'Set GATEHOUSE_AUDIT_KEY, or DATA_DIR/audit.key, to that key; every instance on one database needs the same key (docs/deploy.md, Audit key).');
+          }
+          return { keyedFrom: head.keyed_from, sealed: false, intact: head.keyed_from !== null && sameDigest(head.keyed_mac, keyedFromMac(keys, head.keyed_from)) };
+        }
+        const keyedFrom = head.seq + 1;
+        if (await store.seal(db, head.seq, { keyedFrom, mac: keyedFromMac(keys, keyedFrom), keyId: keys.keyId })) {
+          const detail = `links from seq ${keyedFrom} on are HMAC-SHA256 with key ${keys.keyId}; older ones stay SHA-256`;
+          if (head.seq > head.anchor_seq) await record(systemCtx('startup'), { action: 'audit.seal', target: null, outcome: 'success', detail });
+          return { keyedFrom, sealed: true, intact: true };
+        }
+      }
     },
 
     /**

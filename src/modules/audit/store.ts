@@ -139,7 +139,29 @@ export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'iso
 
     async head(q: Queryable): Promise<AuditHeadTable> {
       const head = await q.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
-      return { ...head, seq: Number(head.seq), ts: Number(head.ts), anchor_seq: Number(head.anchor_seq) };
+      return {
+        ...head, seq: Number(head.seq), ts: Number(head.ts), anchor_seq: Number(head.anchor_seq),
+        keyed_from: head.keyed_from === null ? null : Number(head.keyed_from),
+      };
+    },
+
+    /** The stored hash of the event at `seq`, if there is one. */
+    async hashAt(q: Queryable, seq: number): Promise<string | undefined> {
+      const row = await q.selectFrom('audit_events').select('hash').where('seq', '=', seq).executeTakeFirst();
+      return row?.hash;
+    },
+
+    /**
+     * Seals an unsealed chain as keyed from `seq + 1`, if the head is still at `seq` and still unsealed (so
+     * two instances starting together seal once, and no append slips in between). True when it did.
+     */
+    async seal(q: Queryable, seq: number, seal: { keyedFrom: number; mac: string; keyId: string }): Promise<boolean> {
+      const res = await q
+        .updateTable('audit_head')
+        .set({ keyed_from: seal.keyedFrom, keyed_mac: seal.mac, key_id: seal.keyId })
+        .where('id', '=', 1).where('seq', '=', seq).where('keyed_mac', 'is', null)
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) === 1;
     },
 
     /** The newest seq among events older than `beforeTs`, up to `max` events past the anchor. */

@@ -30,6 +30,8 @@ export const catalog = {
   'audit.read': { event: false, description: 'One audit event was read.' },
   'audit.export': { event: false, description: 'The audit log was exported.' },
   'audit.verify': { event: false, description: 'The audit chain was verified.' },
+  'audit.checkpoint': { event: false, description: 'A signed checkpoint of the audit chain\'s head was exported.' },
+  'audit.seal': { event: false, description: 'The audit chain got its key: links from this event on are HMAC-SHA256, older ones stay SHA-256.' },
   'audit.purge': { event: true, description: 'Events older than the retention period were deleted; the chain\'s anchor moved.' },
   'config.update': { event: true, description: 'The settings document changed (PUT, PATCH or rollback); carries the diff.' },
   'config.read': { event: false, description: 'The settings were read.' },
