@@ -48,6 +48,9 @@ function countLines(chunks: Buffer[]): number {
 export function createAuditService({ db, store, change, record, clock, settings }: AuditServiceDeps) {
   /** Query-string filters as column conditions; `null` when the time window holds no event. */
   async function resolve(q: Filters): Promise<AuditFilters | null> {
+    if (q.since !== undefined && q.until !== undefined && Date.parse(q.since) > Date.parse(q.until)) {
+      throw fieldError('query', '/since', 'since must not be later than until');
+    }
     const f: AuditFilters = { actor: q.actor, outcome: q.outcome, actions: parseActions(q.action) };
     if (q.target !== undefined) {
       const colon = q.target.indexOf(':');
