@@ -1672,7 +1672,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 8 KiB (the limit of sign-in routes). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1699,7 +1699,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2771,7 +2771,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3219,7 +3219,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3865,7 +3865,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -5505,7 +5505,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6312,7 +6312,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7319,7 +7319,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7894,7 +7894,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8693,7 +8693,7 @@ export interface operations {
                     expires_at?: string;
                     name: string;
                     scopes: ("*" | "users:read" | "users:write" | "roles:read" | "roles:write" | "tokens:read" | "tokens:write" | "plugins:read" | "plugins:write" | "config:read" | "config:write" | "audit:read" | "audit:write" | "webhooks:read" | "webhooks:write")[];
-                    /** @description Lifetime instead of `expires_at`; default 30 days. */
+                    /** @description Lifetime instead of `expires_at`; default 30 days; at most tokens.max_ttl_days. */
                     ttl_seconds?: number;
                     /** @description Owner; default: the caller. */
                     user_id?: string;
@@ -8862,7 +8862,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9644,7 +9644,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10183,7 +10183,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10767,7 +10767,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -12171,7 +12171,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -12757,7 +12757,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -13751,7 +13751,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
