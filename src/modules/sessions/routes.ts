@@ -1,15 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
-import { SIGN_IN_BODY_LIMIT } from '../../http/server.js';
 import { LoginBody, Me, Session } from './schemas.js';
 import type { SessionsService } from './service.js';
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionsService; loginLimit: preHandlerAsyncHookHandler }> = async (app, { sessions, loginLimit }) => {
   app.post('/auth/login', {
     config: { scope: 'public', action: 'auth.login' },
-    // Anyone may call it: a small body limit keeps an anonymous body from costing more than a password's worth.
-    bodyLimit: SIGN_IN_BODY_LIMIT,
     // Limited twice: per IP in the pipeline, and per IP and username here, once the body is parsed.
     preHandler: loginLimit,
     schema: { operationId: 'login', tags: ['auth'], summary: 'Sign in with a password; returns a session token', security: [], body: LoginBody, response: { 200: Session } },
