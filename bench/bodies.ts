@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     const send = (url: string, payload: string, token: string | null) => async () => {
       const res = await built.app.inject({ method: 'POST', url, payload, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
       if (res.statusCode < 400 || res.statusCode >= 500) throw new Error(`${url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
-      seen.set(`${url} ${payload.length}`, `${res.statusCode} ${(res.json() as { code: string }).code}`);
+      seen.set(`${url} ${payload.length}`, `${res.statusCode} ${res.json<{ code: string }>().code}`);
     };
     const cases: [string, string, string, string | null][] = [
       ['baseline: flat 1 MiB body', '/api/users', flat, boot.secret],
