@@ -59,9 +59,9 @@ export function authenticate(resolve: Authenticator) {
 }
 
 /**
- * onRequest hook 3: 400 for refused credentials (on every route, public ones too), 401 without a principal (with `WWW-Authenticate`), 403 without the route's scope
- * (naming it in `required_permission`). A route without `config.scope` (the /api not-found handler)
- * needs any valid token.
+ * onRequest hook 3: 400 for refused credentials (on every route, public ones too), 401 without a principal
+ * (with `WWW-Authenticate`), 403 without the route's scope (naming it in `required_permission`). A route
+ * without `config.scope` (the /api not-found handler) needs any valid token.
  */
 export function requireScope() {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
