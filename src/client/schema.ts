@@ -2251,7 +2251,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 8 KiB (the limit of sign-in routes). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2278,7 +2278,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3350,7 +3350,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3798,7 +3798,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4444,7 +4444,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6084,7 +6084,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6891,7 +6891,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7898,7 +7898,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8473,7 +8473,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9272,7 +9272,7 @@ export interface operations {
                     expires_at?: string;
                     name: string;
                     scopes: ("*" | "users:read" | "users:write" | "roles:read" | "roles:write" | "tokens:read" | "tokens:write" | "plugins:read" | "plugins:write" | "config:read" | "config:write" | "audit:read" | "audit:write" | "webhooks:read" | "webhooks:write")[];
-                    /** @description Lifetime instead of `expires_at`; default 30 days. */
+                    /** @description Lifetime instead of `expires_at`; default 30 days; at most tokens.max_ttl_days. */
                     ttl_seconds?: number;
                     /** @description Owner; default: the caller. */
                     user_id?: string;
@@ -9441,7 +9441,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10223,7 +10223,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10762,7 +10762,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -11348,7 +11348,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -12752,7 +12752,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -13338,7 +13338,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -14332,7 +14332,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;

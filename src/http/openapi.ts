@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { Type } from 'typebox';
 import { Problem } from './problem.js';
+import { SIGN_IN_BODY_LIMIT } from './server.js';
 
 const problem = (description: string) => ({
   description,
@@ -15,7 +16,7 @@ const problem = (description: string) => ({
  * serializer for every response schema of every route at start, and these ten-odd per route were half of the
  * start-up CPU. Problems are plain objects the error handler builds; they need no compiled serializer.
  */
-export function withErrorResponses(route: Pick<RouteOptions, 'url' | 'config'>, original: RouteOptions['schema']): Record<string, unknown> {
+export function withErrorResponses(route: Pick<RouteOptions, 'url' | 'config' | 'bodyLimit'>, original: RouteOptions['schema']): Record<string, unknown> {
   const schema: Record<string, unknown> = { ...(original ?? {}) };
   const responses: Record<string, unknown> = { ...((schema.response as Record<string, unknown> | undefined) ?? {}) };
   schema.response = responses;
@@ -39,8 +40,8 @@ export function withErrorResponses(route: Pick<RouteOptions, 'url' | 'config'>, 
   if (schema.params) add(404, 'No such resource.');
   if (schema.body) {
     add(409, 'Conflicts with the current state.');
-    add(413, 'The body exceeds 1 MiB.');
-    add(415, 'The body is not JSON.');
+    add(413, route.bodyLimit === SIGN_IN_BODY_LIMIT ? 'The body exceeds 8 KiB (the limit of sign-in routes).' : 'The body exceeds 1 MiB.');
+    add(415, 'The body is not UTF-8 JSON, or is sent with a Content-Encoding.');
     add(422, 'The request breaks a rule (e.g. a plugin denied it).');
   }
   add(429, 'Rate limited; see `Retry-After`.');

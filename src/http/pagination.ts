@@ -50,6 +50,16 @@ export function decodeCursor(cursor: string, filters: unknown = null, arity = 1)
   return p.k as (string | number)[];
 }
 
+/**
+ * Decodes a one-key cursor whose key is an integer in `0..max` (a `seq`, a version): the checksum is no
+ * secret, so a forged cursor must not carry a value the column cannot hold. Throws `validation_failed`.
+ */
+export function decodeIntCursor(cursor: string, filters: unknown, max: number): number {
+  const [key] = decodeCursor(cursor, filters);
+  if (typeof key !== 'number' || key < 0 || key > max) throw fieldError('query', '/cursor', 'The cursor is malformed; start again without one.');
+  return key;
+}
+
 /** Turns `limit + 1` fetched rows into a page: the extra row only tells that there is a next page. */
 export function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, keys: (row: R) => (string | number)[], filters: unknown = null) {
   const more = rows.length > limit;

@@ -7,6 +7,7 @@ import { auditDenial, type AuditDenialDeps } from './audit-denial.js';
 import { authenticate, requireScope, type Authenticator } from './auth.js';
 import { loginLimit, rateLimit } from './rate-limit.js';
 import type { createIdempotency } from './idempotency.js';
+import { SIGN_IN_BODY_LIMIT } from './server.js';
 
 export type PipelineDeps = {
   authenticate: Authenticator;
@@ -42,6 +43,8 @@ function requireRouteConfig(route: RouteOptions): void {
   if (!config?.scope || !config.action) {
     throw new Error(`Route ${String(route.method)} ${route.url} must declare config.scope and config.action`);
   }
+  // A route anyone may call (sign-in) reads at most a sign-in's worth of body: 8 KiB, not 1 MiB.
+  if (config.scope === 'public') route.bodyLimit ??= SIGN_IN_BODY_LIMIT;
 }
 
 /** Successful reads are audited when the settings ask for it; reads of the audit log always are (by its service). */

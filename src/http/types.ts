@@ -1,3 +1,4 @@
+import type { AppError } from '../errors.js';
 import type { Action } from '../modules/events/catalog.js';
 import type { Principal, RequestCtx } from '../lib/request-ctx.js';
 
@@ -13,6 +14,8 @@ declare module 'fastify' {
     principal: Principal | null;
     /** Why there is no principal: no Authorization header, or one that did not identify a live token. */
     authFailure: 'missing' | 'invalid' | null;
+    /** Credentials sent in a refused form (twice, or in the query string): answered 400 by `requireScope`. */
+    authRefusal: AppError | null;
   }
   interface FastifyContextConfig {
     scope?: RouteScope;

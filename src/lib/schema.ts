@@ -21,3 +21,12 @@ export const Timestamp = Type.String({ format: 'date-time', examples: ['2026-11-
 
 /** A path id. A string that is not a TypeID of the route's prefix is a 404, checked by the service. */
 export const IdParams = Type.Object({ id: Type.String({ maxLength: 128 }) }, { additionalProperties: false });
+
+/**
+ * Bounds for integers a request carries. Ajv accepts `1e20` and `"9223372036854775807"` as integers; unbounded,
+ * they reach PostgreSQL, which answers "out of range" (a 500) where SQLite quietly compares. Every request
+ * integer has a `maximum` at most the column's: `MAX_INT4` for `integer` columns, `MAX_SAFE_INT` (inside
+ * `bigint`, and exact in JavaScript) for `bigint` ones. The OpenAPI contract test checks that none is missing.
+ */
+export const MAX_INT4 = 2_147_483_647;
+export const MAX_SAFE_INT = Number.MAX_SAFE_INTEGER;

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../../http/pagination.js';
-import { Str, Timestamp } from '../../lib/schema.js';
+import { MAX_SAFE_INT, Str, Timestamp } from '../../lib/schema.js';
 
 export const AuditEvent = Type.Object(
   {
@@ -49,7 +49,7 @@ export const AuditQuery = Type.Object(
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT })),
     cursor: Type.Optional(Str({ maxLength: 1024 })),
     order: Type.Optional(Type.Union([Type.Literal('desc'), Type.Literal('asc')], { default: 'desc', description: 'desc: newest first; asc: oldest first, for tailing.' })),
-    after: Type.Optional(Type.Integer({ minimum: 0, description: 'With order=asc: only events with a larger seq (tail from the last seq you saw).' })),
+    after: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_SAFE_INT, description: 'With order=asc: only events with a larger seq (tail from the last seq you saw).' })),
   },
   { additionalProperties: false },
 );

@@ -3,9 +3,10 @@ import type { Kysely } from 'kysely';
 import type { Change, RecordAudit } from '../../change.js';
 import type { Tables } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
-import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
+import { decodeIntCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId } from '../../lib/ids.js';
+import { MAX_SAFE_INT } from '../../lib/schema.js';
 import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
 import { toCsvRow, CSV_COLUMNS } from './csv.js';
 import { issueCheckpoint } from './checkpoint.js';
@@ -52,6 +53,9 @@ function countLines(chunks: Buffer[]): number {
 export function createAuditService({ db, store, change, record, clock, settings, keys }: AuditServiceDeps) {
   /** Query-string filters as column conditions; `null` when the time window holds no event. */
   async function resolve(q: Filters): Promise<AuditFilters | null> {
+    if (q.since !== undefined && q.until !== undefined && Date.parse(q.since) > Date.parse(q.until)) {
+      throw fieldError('query', '/since', 'since must not be later than until');
+    }
     const f: AuditFilters = { actor: q.actor, outcome: q.outcome, actions: parseActions(q.action) };
     if (q.target !== undefined) {
       const colon = q.target.indexOf(':');
@@ -84,7 +88,7 @@ export function createAuditService({ db, store, change, record, clock, settings,
       if (query.after !== undefined && query.cursor !== undefined) throw fieldError('query', '/after', 'send cursor or after, not both');
       const limit = query.limit ?? DEFAULT_LIMIT;
       const scope = { actor: query.actor, action: query.action, since: query.since, until: query.until, target: query.target, outcome: query.outcome, order };
-      const afterSeq = query.cursor !== undefined ? Number(decodeCursor(query.cursor, scope)[0]) : (query.after ?? null);
+      const afterSeq = query.cursor !== undefined ? decodeIntCursor(query.cursor, scope, MAX_SAFE_INT) : (query.after ?? null);
       const filters = await resolve(query);
       const rows = filters ? await store.list(db, filters, { order, afterSeq }, limit) : [];
       const page = toPage(rows, limit, (e) => e, (e) => [e.seq], scope);

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { PageQueryFields } from '../../http/pagination.js';
-import { Timestamp } from '../../lib/schema.js';
+import { MAX_INT4, Timestamp } from '../../lib/schema.js';
 
 const Limit = Type.Object(
   {
@@ -97,6 +97,6 @@ export type ConfigVersion = Static<typeof ConfigVersion>;
 
 export const DryRunQuery = Type.Object({ dry_run: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false });
 export const HistoryQuery = Type.Object({ ...PageQueryFields }, { additionalProperties: false });
-export const VersionParams = Type.Object({ v: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
-export const RollbackBody = Type.Object({ version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false, title: 'RollbackBody' });
+export const VersionParams = Type.Object({ v: Type.Integer({ minimum: 1, maximum: MAX_INT4 }) }, { additionalProperties: false });
+export const RollbackBody = Type.Object({ version: Type.Integer({ minimum: 1, maximum: MAX_INT4 }) }, { additionalProperties: false, title: 'RollbackBody' });
 export const IfMatchHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 100 })) });

@@ -5,11 +5,12 @@ import type { Logger } from 'pino';
 import type { Change } from '../../change.js';
 import type { Tables } from '../../db/tables.js';
 import { AppError, assertFound } from '../../errors.js';
-import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
+import { decodeIntCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
 import { toFieldErrors } from '../../http/validation.js';
 import type { Clock } from '../../lib/clock.js';
 import { diff, mergePatch, type PatchOp } from '../../lib/json-patch.js';
 import { actorOf, systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
+import { MAX_INT4 } from '../../lib/schema.js';
 import { ConfigDocument, DEFAULT_CONFIG, type ConfigVersion } from './schemas.js';
 import type { ConfigStore } from './store.js';
 
@@ -149,7 +150,7 @@ export function createConfigService({ db, change, store, clock, logger, pollMs =
     /** Versions newest first, each with its RFC 6902 diff from the previous one. */
     async history(query: { limit?: number; cursor?: string }): Promise<{ data: ConfigVersion[]; next_cursor: string | null }> {
       const limit = query.limit ?? DEFAULT_LIMIT;
-      const before = query.cursor ? Number(decodeCursor(query.cursor)[0]) : null;
+      const before = query.cursor ? decodeIntCursor(query.cursor, null, MAX_INT4) : null;
       return toPage(await store.history(db, before, limit), limit, (v) => v, (v) => [v.version]);
     },
   };

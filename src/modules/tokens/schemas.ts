@@ -34,7 +34,7 @@ export const CreateTokenBody = Type.Object(
     scopes: Type.Array(Permission, { uniqueItems: true, minItems: 1, maxItems: ALL_SCOPES.length }),
     user_id: Type.Optional(Str({ maxLength: 128, description: 'Owner; default: the caller.' })),
     expires_at: Type.Optional(Type.String({ format: 'date-time', description: 'At most the configured maximum lifetime ahead.' })),
-    ttl_seconds: Type.Optional(Type.Integer({ minimum: 60, description: 'Lifetime instead of `expires_at`; default 30 days.' })),
+    ttl_seconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 3660 * 86_400, description: 'Lifetime instead of `expires_at`; default 30 days; at most tokens.max_ttl_days.' })),
   },
   { additionalProperties: false, title: 'CreateTokenBody' },
 );

@@ -1,0 +1,66 @@
+/**
+ * Credentials in URLs. A URL is written to access logs, proxy logs and browser history, so a secret in one is
+ * leaked whatever the server then does: the API refuses such requests, and the logs never show the secret.
+ */
+
+/** Query parameters that carry a credential by name (OAuth's `access_token` and its usual cousins). */
+const SECRET_PARAMS = new Set([
+  'access_token', 'token', 'api_key', 'apikey', 'api-key', 'bearer', 'authorization', 'session_token', 'id_token',
+  'refresh_token', 'client_secret', 'password', 'secret',
+]);
+
+/**
+ * A Gatehouse API or session token (`gth_`/`gts_` + 38 base62) standing on its own: not inside a longer run of
+ * base64url characters, so a cursor that happens to contain `gth_` is not mistaken for one.
+ */
+const TOKEN_SHAPE = /(?<![0-9A-Za-z_-])(?:gth|gts)_[0-9A-Za-z]{38}(?![0-9A-Za-z])/g;
+
+const REDACTED = '[redacted]';
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
+function hasTokenShape(text: string): boolean {
+  TOKEN_SHAPE.lastIndex = 0;
+  return TOKEN_SHAPE.test(text);
+}
+
+/** True when a query parameter (name and raw or decoded value) looks like it carries a credential. */
+export function isSecretParam(name: string, value: string): boolean {
+  return SECRET_PARAMS.has(name.toLowerCase()) || hasTokenShape(value);
+}
+
+/** The first query parameter of a parsed query string that carries a credential, or undefined. */
+export function secretQueryParam(query: unknown): string | undefined {
+  if (!query || typeof query !== 'object') return undefined;
+  for (const [name, value] of Object.entries(query as Record<string, unknown>)) {
+    for (const v of [value].flat()) if (isSecretParam(name, typeof v === 'string' ? v : '')) return name;
+  }
+  return undefined;
+}
+
+/** The URL with every credential-looking query value, and any token in its path, replaced by `[redacted]`. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const safePath = hasTokenShape(decode(path)) ? decode(path).replace(TOKEN_SHAPE, REDACTED) : path;
+  if (q === -1) return safePath;
+  const pairs = url.slice(q + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    const name = decode(eq === -1 ? pair : pair.slice(0, eq));
+    const value = eq === -1 ? '' : pair.slice(eq + 1);
+    if (hasTokenShape(name)) return `${REDACTED}=${REDACTED}`;
+    return isSecretParam(name, decode(value)) ? `${name}=${REDACTED}` : pair;
+  });
+  return `${safePath}?${pairs.join('&')}`;
+}
+
+/** Any token in free text (a log message, a problem's detail) replaced by `[redacted]`. */
+export function redactTokens(text: string): string {
+  return hasTokenShape(text) ? text.replace(TOKEN_SHAPE, REDACTED) : text;
+}
