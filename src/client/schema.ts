@@ -2005,7 +2005,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
             415: {
                 headers: {
                     [name: string]: unknown;

@@ -58,6 +58,8 @@ describe('request integers', () => {
     }
     expect(found.length, 'the document has request integers to check').toBeGreaterThan(5);
     const unbounded = found
+      // A constant (`const: 1`, or an `enum` of numbers) takes only the values it lists.
+      .filter(({ node }) => typeof node.const !== 'number' && !(Array.isArray(node.enum) && node.enum.every((v) => typeof v === 'number')))
       .filter(({ node }) => !(typeof node.maximum === 'number' && node.maximum <= Number.MAX_SAFE_INTEGER
         && typeof node.minimum === 'number' && node.minimum >= -Number.MAX_SAFE_INTEGER))
       .map(({ where }) => where);
