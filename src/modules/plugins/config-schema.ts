@@ -1,0 +1,106 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { AppError, fieldError } from '../../errors.js';
+import { toFieldErrors } from '../../http/validation.js';
+import { compileLinear, linearRegExpEngine } from '../../lib/linear-regex.js';
+import type { PluginManifest } from '../../plugins/define.js';
+
+/**
+ * A plugin's `config_schema` is arbitrary JSON Schema from a caller (`plugins:write`) or from a module an
+ * operator installed; what it costs to compile and to run must be bounded by us, not by it. So its patterns
+ * run in RE2 (linear time, `lib/linear-regex.ts`), and the schema and each config are bounded in size, depth
+ * and number of patterns.
+ */
+export const SCHEMA_LIMITS = { bytes: 64 * 1024, depth: 32, patterns: 64, configBytes: 256 * 1024 } as const;
+
+const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
+type Found = { pointer: string; pattern: string };
+
+/**
+ * Every regular expression in a schema with its JSON Pointer: `pattern` values and `patternProperties` keys,
+ * at any depth (a `pattern` key inside a `const` is checked too, which only ever refuses more). Throws a
+ * `{ pointer, message }` when the schema is nested deeper than `SCHEMA_LIMITS.depth`.
+ */
+function collectPatterns(node: unknown, pointer: string, depth: number, out: Found[]): void {
+  if (depth > SCHEMA_LIMITS.depth) throw { pointer, message: `is nested deeper than ${SCHEMA_LIMITS.depth} levels` };
+  if (Array.isArray(node)) {
+    node.forEach((item, i) => collectPatterns(item, `${pointer}/${i}`, depth + 1, out));
+    return;
+  }
+  if (!node || typeof node !== 'object') return;
+  for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+    const at = `${pointer}/${escape(key)}`;
+    if (key === 'pattern' && typeof value === 'string') out.push({ pointer: at, pattern: value });
+    if (key === 'patternProperties' && value && typeof value === 'object' && !Array.isArray(value)) {
+      for (const p of Object.keys(value)) out.push({ pointer: `${at}/${escape(p)}`, pattern: p });
+    }
+    collectPatterns(value, at, depth + 1, out);
+  }
+}
+
+/**
+ * Validates plugin configs against their plugin's schema. `source` says where the schema came from: this
+ * request's body (an http plugin's manifest: a 400 pointing into it), or the plugin (an installed module's,
+ * or one stored before these limits: a 422).
+ */
+export function createConfigValidator() {
+  // JSON Schema 2020-12; with no loadSchema, a remote $ref cannot be resolved and the schema is refused.
+  const ajv = new Ajv2020({ allErrors: false, strict: false, verbose: true, useDefaults: true, code: { regExp: linearRegExpEngine } });
+  addFormats.default(ajv);
+  // `format: "regex"` marks a string a plugin will compile as a pattern: it must compile for RE2 too.
+  ajv.addFormat('regex', (s: string) => {
+    try {
+      compileLinear(s);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+
+  function refuse(source: 'body' | 'plugin', pointer: string, message: string): AppError {
+    if (source === 'body') return fieldError('body', `/manifest/config_schema${pointer}`, message);
+    return new AppError('unprocessable', `The plugin's config_schema is not usable at ${pointer || '/'}: ${message}`);
+  }
+
+  function compile(schema: Record<string, unknown>, source: 'body' | 'plugin') {
+    if (Buffer.byteLength(JSON.stringify(schema)) > SCHEMA_LIMITS.bytes) throw refuse(source, '', `is larger than ${SCHEMA_LIMITS.bytes} bytes`);
+    const patterns: Found[] = [];
+    try {
+      collectPatterns(schema, '', 0, patterns);
+    } catch (err) {
+      const { pointer, message } = err as Found & { message: string };
+      throw refuse(source, pointer, message);
+    }
+    if (patterns.length > SCHEMA_LIMITS.patterns) throw refuse(source, '', `has more than ${SCHEMA_LIMITS.patterns} patterns`);
+    for (const p of patterns) {
+      try {
+        compileLinear(p.pattern, 'u');
+      } catch (err) {
+        throw refuse(source, p.pointer, (err as Error).message);
+      }
+    }
+    try {
+      return ajv.compile(schema);
+    } catch (err) {
+      throw refuse(source, '', `is not a usable JSON Schema: ${(err as Error).message}`);
+    } finally {
+      // Not cached: a schema with an `$id` would otherwise refuse to compile a second time.
+      ajv.removeSchema(schema);
+    }
+  }
+
+  return {
+    /** Returns the config with the schema's defaults applied. Throws `validation_failed` (400) or `unprocessable` (422, a schema not in this request). */
+    check(manifest: PluginManifest, config: unknown, pointerBase: string, source: 'body' | 'plugin'): Record<string, unknown> {
+      const validate = compile(manifest.config_schema ?? { type: 'object' }, source);
+      const copy = structuredClone(config ?? {});
+      if (Buffer.byteLength(JSON.stringify(copy)) > SCHEMA_LIMITS.configBytes) throw fieldError('body', pointerBase, `is larger than ${SCHEMA_LIMITS.configBytes} bytes`);
+      if (!validate(copy)) {
+        const errors = toFieldErrors(validate.errors ?? [], 'body').map((e) => ({ ...e, pointer: `${pointerBase}${e.pointer}` }));
+        throw new AppError('validation_failed', `The config is invalid at ${errors[0]?.pointer ?? pointerBase}: ${errors[0]?.message ?? ''}`, { errors });
+      }
+      return copy as Record<string, unknown>;
+    },
+  };
+}
