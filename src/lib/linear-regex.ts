@@ -11,7 +11,7 @@ import { RE2JS } from 're2js';
 /** Longest pattern accepted from a caller: RE2's program size grows with it, and so does compile time. */
 export const MAX_PATTERN_LENGTH = 1000;
 
-export type LinearRegExp = { test(input: string): boolean };
+export type LinearRegExp = { test(input: string): boolean; toString(): string };
 
 /**
  * ECMA-262 spells code points `\uXXXX` and `\u{X…}`, RE2 `\x{X…}`; everything else a JSON Schema pattern
@@ -58,7 +58,8 @@ export function compileLinear(pattern: string, flags = ''): LinearRegExp {
     const why = (err as Error).message.replace(/^error parsing regexp: /, '');
     throw new Error(`is not a pattern Gatehouse can run in linear time (RE2 syntax; no backreferences or lookaround): ${why}`, { cause: err });
   }
-  return { test: (input: string) => re.test(input) };
+  // Ajv caches compiled patterns by `toString()`: without a distinct one, every pattern would share the first.
+  return { test: (input: string) => re.test(input), toString: () => `/${pattern}/${flags}` };
 }
 
 /**

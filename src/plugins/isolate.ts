@@ -120,20 +120,38 @@ export function createIsolatedPlugin(opts: { name: string; file: string; logger:
     ready.catch(() => undefined); // awaited by calls; a load that fails with none waiting is not an unhandled rejection
   }
 
-  async function call(hook: 'before' | 'after', arg: BeforeInput | AfterEvent, config: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
-    if (closed) throw new Error('the plugin was unloaded');
+  /**
+   * The call's timer starts now, before the host's own, so a spinning worker is stopped before the host gives
+   * up on the call and before any later call can be queued behind it. Time spent waiting for a starting worker
+   * counts too, but only a call the worker has received can stop it: a worker that is starting is not stuck.
+   */
+  function call(hook: 'before' | 'after', arg: BeforeInput | AfterEvent, config: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+    if (closed) return Promise.reject(new Error('the plugin was unloaded'));
     if (!worker) spawn();
     const w = worker as Worker;
-    await ready;
-    if (worker !== w) throw new Error('its worker was restarted');
+    const started = ready;
     const id = (nextId += 1);
+    let sent = false;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        stop(w, `timed out after ${timeoutMs} ms`);
-        if (!closed) spawn(); // the next call should not wait for a worker to start
+        if (sent) {
+          stop(w, `timed out after ${timeoutMs} ms`);
+          if (!closed) spawn(); // the next call should not wait for a worker to start
+        } else {
+          pending.delete(id);
+          reject(new Error(`timed out after ${timeoutMs} ms, its worker still starting`));
+        }
       }, timeoutMs);
       pending.set(id, { resolve, reject, timer });
-      w.postMessage({ id, hook, arg, config });
+      started.then(() => {
+        if (!pending.has(id)) return;
+        sent = true;
+        w.postMessage({ id, hook, arg, config });
+      }, (err: unknown) => {
+        if (!pending.delete(id)) return;
+        clearTimeout(timer);
+        reject(err as Error);
+      });
     });
   }
 
