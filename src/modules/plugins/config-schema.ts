@@ -1,4 +1,5 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { AppError, fieldError } from '../../errors.js';
 import { toFieldErrors } from '../../http/validation.js';
@@ -12,6 +13,8 @@ import type { PluginManifest } from '../../plugins/define.js';
  * and number of patterns.
  */
 export const SCHEMA_LIMITS = { bytes: 64 * 1024, depth: 32, patterns: 64, configBytes: 256 * 1024 } as const;
+
+const CACHED_VALIDATORS = 256;
 
 const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
@@ -63,8 +66,28 @@ export function createConfigValidator() {
     return new AppError('unprocessable', `The plugin's config_schema is not usable at ${pointer || '/'}: ${message}`);
   }
 
-  function compile(schema: Record<string, unknown>, source: 'body' | 'plugin') {
-    if (Buffer.byteLength(JSON.stringify(schema)) > SCHEMA_LIMITS.bytes) throw refuse(source, '', `is larger than ${SCHEMA_LIMITS.bytes} bytes`);
+  /**
+   * Compiled validators by schema text, most recently used last: a plugin's schema changes only when it is
+   * registered again, so configuring it (or a dry run) compiles nothing. Bounded, so callers cannot grow it.
+   */
+  const cache = new Map<string, ValidateFunction>();
+
+  function compile(schema: Record<string, unknown>, source: 'body' | 'plugin'): ValidateFunction {
+    const text = JSON.stringify(schema);
+    const hit = cache.get(text);
+    if (hit) {
+      cache.delete(text);
+      cache.set(text, hit);
+      return hit;
+    }
+    const validate = compileNew(schema, text, source);
+    cache.set(text, validate);
+    if (cache.size > CACHED_VALIDATORS) cache.delete(cache.keys().next().value as string);
+    return validate;
+  }
+
+  function compileNew(schema: Record<string, unknown>, text: string, source: 'body' | 'plugin'): ValidateFunction {
+    if (Buffer.byteLength(text) > SCHEMA_LIMITS.bytes) throw refuse(source, '', `is larger than ${SCHEMA_LIMITS.bytes} bytes`);
     const patterns: Found[] = [];
     try {
       collectPatterns(schema, '', 0, patterns);
