@@ -124,7 +124,7 @@ async function main(): Promise<number> {
         const load = phase === 'alone' ? null : attack(url, token, phase, { schema: schema.id }, options.connections, options.duration);
         const [p, result] = await Promise.all([probe(new URL(url), options.duration * 1000), load]);
         const statuses: Record<string, number> = {};
-        for (const [code, stat] of Object.entries(result?.statusCodeStats ?? {})) statuses[code] = (stat as { count?: number }).count ?? 0;
+        for (const [code, stat] of Object.entries(result?.statusCodeStats ?? {})) statuses[code] = stat.count ?? 0;
         const round: Round = { phase, probe: p, load: result ? { requests: result.requests.total, statuses } : null };
         rounds.push(round);
         log(`round ${r + 1} ${phase.padEnd(8)} /healthz p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, max ${p.max.toFixed(2)} ms (${p.samples} samples, ${p.errors} errors)` +

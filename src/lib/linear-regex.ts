@@ -20,7 +20,7 @@ export type LinearRegExp = { test(input: string): boolean; toString(): string };
 function toRe2Syntax(pattern: string): string {
   let out = '';
   for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
+    const c = pattern.charAt(i);
     if (c !== '\\' || i + 1 >= pattern.length) {
       out += c;
       continue;

@@ -150,7 +150,7 @@ export function createIsolatedPlugin(opts: { name: string; file: string; logger:
       }, (err: unknown) => {
         if (!pending.delete(id)) return;
         clearTimeout(timer);
-        reject(err as Error);
+        reject(err instanceof Error ? err : new Error(String(err)));
       });
     });
   }
@@ -167,7 +167,9 @@ export function createIsolatedPlugin(opts: { name: string; file: string; logger:
       return {
         ...manifest,
         before: async (input, ctx) => toVerdict(await call('before', input, ctx.config, timeoutMs)),
-        after: async (event, ctx) => void (await call('after', event, ctx.config, timeoutMs)),
+        after: async (event, ctx) => {
+          await call('after', event, ctx.config, timeoutMs);
+        },
       };
     },
     close(): void {

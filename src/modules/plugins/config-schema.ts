@@ -19,27 +19,49 @@ const CACHED_VALIDATORS = 256;
 const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 type Found = { pointer: string; pattern: string };
+type Problem = { pointer: string; message: string };
 
 /**
  * Every regular expression in a schema with its JSON Pointer: `pattern` values and `patternProperties` keys,
- * at any depth (a `pattern` key inside a `const` is checked too, which only ever refuses more). Throws a
- * `{ pointer, message }` when the schema is nested deeper than `SCHEMA_LIMITS.depth`.
+ * at any depth (a `pattern` key inside a `const` is checked too, which only ever refuses more). Returns the
+ * pointer of the first node nested deeper than `SCHEMA_LIMITS.depth`, or null.
  */
-function collectPatterns(node: unknown, pointer: string, depth: number, out: Found[]): void {
-  if (depth > SCHEMA_LIMITS.depth) throw { pointer, message: `is nested deeper than ${SCHEMA_LIMITS.depth} levels` };
-  if (Array.isArray(node)) {
-    node.forEach((item, i) => collectPatterns(item, `${pointer}/${i}`, depth + 1, out));
-    return;
-  }
-  if (!node || typeof node !== 'object') return;
-  for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+function collectPatterns(node: unknown, pointer: string, depth: number, out: Found[]): string | null {
+  if (depth > SCHEMA_LIMITS.depth) return pointer;
+  if (!node || typeof node !== 'object') return null;
+  const entries: [string, unknown][] = Array.isArray(node) ? node.map((item, i) => [String(i), item]) : Object.entries(node as Record<string, unknown>);
+  for (const [key, value] of entries) {
     const at = `${pointer}/${escape(key)}`;
     if (key === 'pattern' && typeof value === 'string') out.push({ pointer: at, pattern: value });
     if (key === 'patternProperties' && value && typeof value === 'object' && !Array.isArray(value)) {
       for (const p of Object.keys(value)) out.push({ pointer: `${at}/${escape(p)}`, pattern: p });
     }
-    collectPatterns(value, at, depth + 1, out);
+    const deep = collectPatterns(value, at, depth + 1, out);
+    if (deep !== null) return deep;
   }
+  return null;
+}
+
+/** What makes a caller's schema too costly to accept (size, depth, number of patterns, a pattern RE2 cannot run), or null. */
+function costProblem(schema: Record<string, unknown>, text: string): Problem | null {
+  if (Buffer.byteLength(text) > SCHEMA_LIMITS.bytes) return { pointer: '', message: `is larger than ${SCHEMA_LIMITS.bytes} bytes` };
+  const patterns: Found[] = [];
+  const deep = collectPatterns(schema, '', 0, patterns);
+  if (deep !== null) return { pointer: deep, message: `is nested deeper than ${SCHEMA_LIMITS.depth} levels` };
+  if (patterns.length > SCHEMA_LIMITS.patterns) return { pointer: '', message: `has more than ${SCHEMA_LIMITS.patterns} patterns` };
+  for (const p of patterns) {
+    try {
+      compileLinear(p.pattern, 'u');
+    } catch (err) {
+      return { pointer: p.pointer, message: (err as Error).message };
+    }
+  }
+  return null;
+}
+
+function refuse(source: 'body' | 'plugin', { pointer, message }: Problem): AppError {
+  if (source === 'body') return fieldError('body', `/manifest/config_schema${pointer}`, message);
+  return new AppError('unprocessable', `The plugin's config_schema is not usable at ${pointer || '/'}: ${message}`);
 }
 
 /**
@@ -61,11 +83,6 @@ export function createConfigValidator() {
     }
   });
 
-  function refuse(source: 'body' | 'plugin', pointer: string, message: string): AppError {
-    if (source === 'body') return fieldError('body', `/manifest/config_schema${pointer}`, message);
-    return new AppError('unprocessable', `The plugin's config_schema is not usable at ${pointer || '/'}: ${message}`);
-  }
-
   /**
    * Compiled validators by schema text, most recently used last: a plugin's schema changes only when it is
    * registered again, so configuring it (or a dry run) compiles nothing. Bounded, so callers cannot grow it.
@@ -80,37 +97,20 @@ export function createConfigValidator() {
       cache.set(text, hit);
       return hit;
     }
-    const validate = compileNew(schema, text, source);
+    const problem = costProblem(schema, text);
+    if (problem) throw refuse(source, problem);
+    let validate: ValidateFunction;
+    try {
+      validate = ajv.compile(schema);
+    } catch (err) {
+      throw refuse(source, { pointer: '', message: `is not a usable JSON Schema: ${(err as Error).message}` });
+    } finally {
+      // Not kept by Ajv: a schema with an `$id` would otherwise refuse to compile a second time.
+      ajv.removeSchema(schema);
+    }
     cache.set(text, validate);
     if (cache.size > CACHED_VALIDATORS) cache.delete(cache.keys().next().value as string);
     return validate;
-  }
-
-  function compileNew(schema: Record<string, unknown>, text: string, source: 'body' | 'plugin'): ValidateFunction {
-    if (Buffer.byteLength(text) > SCHEMA_LIMITS.bytes) throw refuse(source, '', `is larger than ${SCHEMA_LIMITS.bytes} bytes`);
-    const patterns: Found[] = [];
-    try {
-      collectPatterns(schema, '', 0, patterns);
-    } catch (err) {
-      const { pointer, message } = err as Found & { message: string };
-      throw refuse(source, pointer, message);
-    }
-    if (patterns.length > SCHEMA_LIMITS.patterns) throw refuse(source, '', `has more than ${SCHEMA_LIMITS.patterns} patterns`);
-    for (const p of patterns) {
-      try {
-        compileLinear(p.pattern, 'u');
-      } catch (err) {
-        throw refuse(source, p.pointer, (err as Error).message);
-      }
-    }
-    try {
-      return ajv.compile(schema);
-    } catch (err) {
-      throw refuse(source, '', `is not a usable JSON Schema: ${(err as Error).message}`);
-    } finally {
-      // Not cached: a schema with an `$id` would otherwise refuse to compile a second time.
-      ajv.removeSchema(schema);
-    }
   }
 
   return {
