@@ -150,6 +150,15 @@ forEachDialect((database) => {
       expect([after.audit - before.audit, after.outbox - before.outbox]).toEqual([0, 0]);
     });
 
+    it('finding 3: a username-policy registered before RE2 (its stored schema lacks format "regex") is checked against the shipped schema', async () => {
+      const old = (await register({ kind: 'module', name: 'username-policy' })).json();
+      const manifest = { ...old.manifest, config_schema: { type: 'object', properties: { pattern: { type: 'string', maxLength: 500 } } } };
+      await app.database.db.updateTable('plugins').set({ manifest: JSON.stringify(manifest) }).where('id', '=', old.id).execute();
+      const stale = expectProblem(await app.request({ method: 'PUT', url: `/api/plugins/${old.id}/config`, payload: { pattern: '(?=a)a' } }), 400, 'validation_failed');
+      expect(stale.errors?.[0]?.pointer).toBe('/pattern');
+      await remove(old.id);
+    });
+
     it('finding 15: unknown names and undeclared packages get a 422 that names no server path', async () => {
       for (const name of ['not-installed', 'pino', 'kysely', 'undeclared-pkg', 'broken']) {
         const p = expectProblem(await register({ kind: 'module', name }), 422, 'unprocessable');

@@ -10,6 +10,7 @@ import { actorOf, type RequestCtx } from '../../lib/request-ctx.js';
 import { assertPublicUrl } from '../../lib/ssrf-guard.js';
 import { generateWebhookSecret } from '../../lib/standard-webhooks.js';
 import type { PluginManifest } from '../../plugins/define.js';
+import { builtinPlugins } from '../../plugins/builtin/index.js';
 import type { PluginHost } from '../../plugins/host.js';
 import type { ConfigDocument } from '../config/schemas.js';
 import { createConfigValidator } from './config-schema.js';
@@ -108,8 +109,11 @@ export function createPluginsService({ db, change, ids, clock, host, settings }:
     /** Validates against the plugin's schema and keeps the previous versions. `dryRun` validates only. */
     async configure(ctx: RequestCtx, id: string, config: unknown, dryRun: boolean): Promise<Plugin> {
       const row = await load(id);
-      const manifest = fromJson<PluginManifest>(row.manifest);
-      const valid = checkConfig(manifest, config, '');
+      const stored = fromJson<PluginManifest>(row.manifest);
+      // A shipped plugin's config is checked against the schema of the code that runs now, not the one stored
+      // when it was registered (which may predate, say, `format: "regex"` on username-policy's pattern).
+      const shipped = row.kind === 'module' ? builtinPlugins[row.name] : undefined;
+      const valid = checkConfig(shipped ? { ...stored, config_schema: shipped.config_schema } : stored, config, '');
       if (dryRun) return toPlugin({ ...row, config: JSON.stringify(valid) });
       const after = await change(ctx, { action: 'plugin.configure', target: { type: 'plugin', id } }, async (trx) => {
         const current = assertFound(await trx.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst());
