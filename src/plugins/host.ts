@@ -1,6 +1,3 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { fromJson } from '../db/codecs.js';
@@ -9,9 +6,10 @@ import { AppError } from '../errors.js';
 import type { RequestCtx } from '../lib/request-ctx.js';
 import { actorOf } from '../lib/request-ctx.js';
 import { catalog, isAction } from '../modules/events/catalog.js';
-import { builtinPlugins } from './builtin/index.js';
 import type { AfterEvent, BeforeInput, PluginContext, PluginDefinition, PluginManifest, Verdict } from './define.js';
 import { createPluginConnections, httpTarget, postSigned, type HttpTarget } from './http-call.js';
+import { createIsolatedPlugin, type IsolatedPlugin } from './isolate.js';
+import { findModulePlugin } from './resolve.js';
 
 /** The last `LATENCIES` call times, in a ring: recording one is O(1); p99 is worked out when read. */
 const LATENCIES = 1000;
@@ -25,20 +23,25 @@ type Loaded = {
   context: PluginContext<Record<string, unknown>>; timeoutMs: number; target: HttpTarget | Error | null;
 };
 
-/** Finds an installed module plugin by name: shipped with Gatehouse, a folder under PLUGINS_DIR, or a package. Never downloads. */
-export async function resolveModulePlugin(name: string, pluginsDir: string): Promise<PluginDefinition> {
-  const shipped = builtinPlugins[name];
-  if (shipped) return shipped as PluginDefinition;
-  const folder = resolve(pluginsDir, name);
-  const candidates = [resolve(folder, 'index.js'), resolve(folder, 'index.mjs')];
-  const file = candidates.find((f) => existsSync(f));
-  const mod = (await import(file ? pathToFileURL(file).href : name).catch(() => {
-    throw new AppError('unprocessable', `No module plugin named ${name}: install it under PLUGINS_DIR (${folder}) or as a package, then register it.`);
-  })) as { default?: PluginDefinition };
-  if (!mod.default || typeof mod.default !== 'object' || mod.default.name !== name) {
-    throw new AppError('unprocessable', `The module ${name} does not default-export definePlugin({ name: '${name}', … }).`);
+/**
+ * The manifest of an installed module plugin, for registering it: a shipped plugin's is read in-process; any
+ * other is imported in a worker of its own (its code never runs on the main thread), which then stops.
+ * Throws `unprocessable`, naming no server path (the server log has the import error).
+ */
+export async function inspectModulePlugin(name: string, pluginsDir: string, logger: Logger): Promise<PluginManifest> {
+  const source = findModulePlugin(name, pluginsDir);
+  if (source.kind === 'builtin') {
+    const { before: _b, after: _a, ...manifest } = source.definition;
+    return manifest;
   }
-  return mod.default;
+  const isolated = createIsolatedPlugin({ name, file: source.file, logger });
+  try {
+    return await isolated.start();
+  } catch (err) {
+    throw new AppError('unprocessable', `The module plugin ${name} ${(err as Error).message}.`);
+  } finally {
+    isolated.close();
+  }
 }
 
 const p99 = (h: Health) => {
@@ -71,6 +74,8 @@ export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; plu
   /** The enabled plugins with a before-hook on each action, in call order. */
   let beforeHooks = new Map<string, Loaded[]>();
   const health = new Map<string, Health>();
+  /** Module plugins other than the shipped ones, by plugin id: one worker each, kept across reloads. */
+  let isolates = new Map<string, IsolatedPlugin>();
 
   function record(id: string, ms: number, error: string | null): void {
     let h = health.get(id);
@@ -118,6 +123,19 @@ export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; plu
     return { row, manifest, config, ...(module ? { module } : {}), context: contextOf(manifest, config), timeoutMs, target };
   }
 
+  /** A shipped plugin runs in-process (all it computes is bounded); any other in its worker, reused across reloads. */
+  function moduleOf(row: PluginsTable, manifest: PluginManifest, kept: Map<string, IsolatedPlugin>): PluginDefinition {
+    const source = findModulePlugin(row.name, deps.pluginsDir);
+    if (source.kind === 'builtin') return source.definition;
+    let isolated = isolates.get(row.id);
+    if (isolated?.file !== source.file) {
+      isolated = createIsolatedPlugin({ name: row.name, file: source.file, logger });
+      void isolated.start().catch((err: unknown) => logger.error({ plugin: row.name, err: (err as Error).message }, 'a module plugin could not be loaded; its hooks fail by its failure policy'));
+    }
+    kept.set(row.id, isolated);
+    return isolated.definition(manifest, manifest.timeout_ms ?? 2000);
+  }
+
   async function verdictOf(p: Loaded, input: BeforeInput): Promise<Verdict> {
     if (p.module?.before) {
       const verdict = p.module.before(input, p.context);
@@ -131,19 +149,25 @@ export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; plu
   }
 
   return {
+    /** The manifest of an installed module plugin, to register it (`inspectModulePlugin`). Throws `unprocessable`. */
+    inspect: (name: string) => inspectModulePlugin(name, deps.pluginsDir, logger),
+
     /** Reloads the enabled plugins from the database (after a registry change, and periodically). */
     async reload(): Promise<void> {
       const rows = await db.selectFrom('plugins').selectAll().where('enabled', '=', true).execute();
       const next: Loaded[] = [];
+      const kept = new Map<string, IsolatedPlugin>();
       for (const row of rows) {
         const manifest = fromJson<PluginManifest>(row.manifest);
         try {
-          const module = row.kind === 'module' ? await resolveModulePlugin(row.name, deps.pluginsDir) : undefined;
+          const module = row.kind === 'module' ? moduleOf(row, manifest, kept) : undefined;
           next.push(load(row, manifest, module));
         } catch (err) {
           logger.error({ err, plugin: row.name }, 'an enabled plugin could not be loaded; it is skipped');
         }
       }
+      for (const [id, isolated] of isolates) if (kept.get(id) !== isolated) isolated.close();
+      isolates = kept;
       loaded = next.sort((a, b) => (a.manifest.order ?? 0) - (b.manifest.order ?? 0) || a.row.name.localeCompare(b.row.name));
       const byAction = new Map<string, Loaded[]>();
       for (const p of loaded) for (const action of new Set(p.manifest.hooks?.before ?? [])) byAction.set(action, [...(byAction.get(action) ?? []), p]);
@@ -219,7 +243,11 @@ export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; plu
     },
 
     /** Closes the http plugins' connections (at shutdown, after the server has drained). */
-    close: () => connections.close(),
+    close: () => {
+      for (const isolated of isolates.values()) isolated.close();
+      isolates.clear();
+      return connections.close();
+    },
 
     health(id: string) {
       const h = health.get(id);

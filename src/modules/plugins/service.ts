@@ -1,23 +1,22 @@
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import type { Kysely } from 'kysely';
 import type { Change } from '../../change.js';
 import { fromJson, toBool, toIso } from '../../db/codecs.js';
 import type { PluginsTable, Tables } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
 import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
-import { toFieldErrors } from '../../http/validation.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
 import { actorOf, type RequestCtx } from '../../lib/request-ctx.js';
 import { assertPublicUrl } from '../../lib/ssrf-guard.js';
 import { generateWebhookSecret } from '../../lib/standard-webhooks.js';
 import type { PluginManifest } from '../../plugins/define.js';
-import { resolveModulePlugin, type PluginHost } from '../../plugins/host.js';
+import { builtinPlugins } from '../../plugins/builtin/index.js';
+import type { PluginHost } from '../../plugins/host.js';
 import type { ConfigDocument } from '../config/schemas.js';
+import { createConfigValidator } from './config-schema.js';
 import type { Plugin, RegisterPluginBody } from './schemas.js';
 
-type Deps = { db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; host: PluginHost; pluginsDir: string; settings: () => ConfigDocument };
+type Deps = { db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; host: PluginHost; settings: () => ConfigDocument };
 
 /** Strips the config fields its schema marks `writeOnly` (secrets a plugin needs, never shown again). */
 function redact(config: Record<string, unknown>, schema: Record<string, unknown> | undefined): Record<string, unknown> {
@@ -31,28 +30,11 @@ function redact(config: Record<string, unknown>, schema: Record<string, unknown>
   return out;
 }
 
-export function createPluginsService({ db, change, ids, clock, host, pluginsDir, settings }: Deps) {
-  // JSON Schema 2020-12; with no loadSchema, a remote $ref cannot be resolved and the schema is refused.
-  const ajv = new Ajv2020({ allErrors: false, strict: false, verbose: true, useDefaults: true });
-  addFormats.default(ajv);
-
-  function validator(manifest: PluginManifest) {
-    try {
-      return ajv.compile(manifest.config_schema ?? { type: 'object' });
-    } catch (err) {
-      throw fieldError('body', '/manifest/config_schema', `is not a usable JSON Schema: ${(err as Error).message}`);
-    }
-  }
-
-  function checkConfig(manifest: PluginManifest, config: unknown, pointerBase: string): Record<string, unknown> {
-    const validate = validator(manifest);
-    const copy = structuredClone(config ?? {});
-    if (!validate(copy)) {
-      const errors = toFieldErrors(validate.errors ?? [], 'body').map((e) => ({ ...e, pointer: `${pointerBase}${e.pointer}` }));
-      throw new AppError('validation_failed', `The config is invalid at ${errors[0]?.pointer ?? pointerBase}: ${errors[0]?.message ?? ''}`, { errors });
-    }
-    return copy as Record<string, unknown>;
-  }
+export function createPluginsService({ db, change, ids, clock, host, settings }: Deps) {
+  const configs = createConfigValidator();
+  /** The schema in this request's body (an http plugin being registered) is refused with a 400 into it; any other with a 422. */
+  const checkConfig = (manifest: PluginManifest, config: unknown, pointerBase: string, schemaInBody = false) =>
+    configs.check(manifest, config, pointerBase, schemaInBody ? 'body' : 'plugin');
 
   function toPlugin(row: PluginsTable): Plugin {
     const manifest = fromJson<PluginManifest>(row.manifest);
@@ -70,9 +52,7 @@ export function createPluginsService({ db, change, ids, clock, host, pluginsDir,
 
   async function manifestOf(body: RegisterPluginBody): Promise<{ manifest: PluginManifest; url: string | null }> {
     if (body.kind === 'module') {
-      const def = await resolveModulePlugin(body.name, pluginsDir);
-      const { before: _b, after: _a, ...manifest } = def;
-      return { manifest, url: null };
+      return { manifest: await host.inspect(body.name), url: null };
     }
     const url = new URL(body.url);
     const allowPrivate = settings().webhooks.allow_private_targets;
@@ -96,7 +76,7 @@ export function createPluginsService({ db, change, ids, clock, host, pluginsDir,
     /** Registers an installed module plugin by name, or a remote http plugin by URL and manifest. Throws `validation_failed`, `unprocessable`, `conflict`. */
     async register(ctx: RequestCtx, body: RegisterPluginBody): Promise<Plugin & { secret: string | null }> {
       const { manifest, url } = await manifestOf(body);
-      const config = checkConfig(manifest, body.config, '/config');
+      const config = checkConfig(manifest, body.config, '/config', body.kind === 'http');
       const id = ids.next('plugin');
       const secret = body.kind === 'http' ? generateWebhookSecret() : null;
       const head = await db.selectFrom('audit_head').select('seq').where('id', '=', 1).executeTakeFirstOrThrow();
@@ -129,8 +109,11 @@ export function createPluginsService({ db, change, ids, clock, host, pluginsDir,
     /** Validates against the plugin's schema and keeps the previous versions. `dryRun` validates only. */
     async configure(ctx: RequestCtx, id: string, config: unknown, dryRun: boolean): Promise<Plugin> {
       const row = await load(id);
-      const manifest = fromJson<PluginManifest>(row.manifest);
-      const valid = checkConfig(manifest, config, '');
+      const stored = fromJson<PluginManifest>(row.manifest);
+      // A shipped plugin's config is checked against the schema of the code that runs now, not the one stored
+      // when it was registered (which may predate, say, `format: "regex"` on username-policy's pattern).
+      const shipped = row.kind === 'module' ? builtinPlugins[row.name] : undefined;
+      const valid = checkConfig(shipped ? { ...stored, config_schema: shipped.config_schema } : stored, config, '');
       if (dryRun) return toPlugin({ ...row, config: JSON.stringify(valid) });
       const after = await change(ctx, { action: 'plugin.configure', target: { type: 'plugin', id } }, async (trx) => {
         const current = assertFound(await trx.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst());

@@ -1,17 +1,19 @@
+import { compileLinear, type LinearRegExp } from '../../lib/linear-regex.js';
 import { definePlugin } from '../define.js';
 
 type Config = { pattern?: string; min_length?: number; max_length?: number; reserved?: string[] };
 
 /**
  * The pattern compiled and the reserved names lower-cased once per config object: the host hands a hook the
- * same config on every call until the plugin is reconfigured, so this is once per configuration.
+ * same config on every call until the plugin is reconfigured, so this is once per configuration. The pattern
+ * is a caller's, so it runs in RE2 (linear time): this hook stays in-process because all it computes is bounded.
  */
-const compiled = new WeakMap<Config, { pattern: RegExp | null; reserved: Set<string> }>();
+const compiled = new WeakMap<Config, { pattern: LinearRegExp | null; reserved: Set<string> }>();
 function compile(config: Config) {
   let c = compiled.get(config);
   if (!c) {
     c = {
-      pattern: config.pattern === undefined ? null : new RegExp(`^(?:${config.pattern})$`, 'u'),
+      pattern: config.pattern === undefined ? null : compileLinear(`^(?:${config.pattern})$`),
       reserved: new Set((config.reserved ?? []).map((r) => r.toLowerCase())),
     };
     compiled.set(config, c);
@@ -29,7 +31,7 @@ export default definePlugin<Config>({
     type: 'object',
     additionalProperties: false,
     properties: {
-      pattern: { type: 'string', maxLength: 500, description: 'A regular expression the whole username must match.' },
+      pattern: { type: 'string', maxLength: 500, format: 'regex', description: 'A regular expression (RE2 syntax: no backreferences or lookaround) the whole username must match.' },
       min_length: { type: 'integer', minimum: 1, maximum: 64 },
       max_length: { type: 'integer', minimum: 1, maximum: 64 },
       reserved: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 1000 },
