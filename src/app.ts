@@ -18,6 +18,7 @@ import { createAuditLog } from './modules/audit/append.js';
 import { createAuditModule } from './modules/audit/module.js';
 import { createConfigModule } from './modules/config/module.js';
 import { createOutbox } from './modules/events/outbox.js';
+import type { CreatorPermissions } from './modules/events/reach.js';
 import { eventsRoutes } from './modules/events/routes.js';
 import { createRolesModule } from './modules/roles/module.js';
 import { createSessionsModule } from './modules/sessions/module.js';
@@ -43,7 +44,10 @@ export async function buildApp(deps: AppDeps) {
   const audit = createAuditLog({ helpers, clock });
   // Plugins judge changes before they happen, so the host exists before the change path.
   let allowPrivate = false;
-  const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), allowPrivate: () => allowPrivate });
+  // Subscribers' creators' current permissions (roles is defined below; called only after buildApp).
+  const creatorPermissions: CreatorPermissions = (q, userIds) => roles.service.currentPermissions(q, userIds);
+  const exportsDir = resolve(env.DATA_DIR, 'exports');
+  const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), allowPrivate: () => allowPrivate, creatorPermissions, exportsDir });
   const outbox = createOutbox({ clock });
   const change = createChange({ db, helpers, audit, outbox, ids, logger, hooks: host });
   const record = createRecordAudit({ db, audit, ids });
@@ -69,7 +73,7 @@ export async function buildApp(deps: AppDeps) {
   const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, settings, users: users.service, cache: sessionCache });
   const audits = createAuditModule({ db, helpers, copyText: database.copyText, change, record, clock, settings });
   const webhooks = createWebhooksModule({
-    db, background: database.background, helpers, change, ids, clock, logger, settings,
+    db, background: database.background, helpers, change, ids, clock, logger, settings, creatorPermissions,
     // The worker wakes on this process's commits, and on other processes' through the database.
     outbox: {
       onCommitted(listener) {
@@ -79,7 +83,7 @@ export async function buildApp(deps: AppDeps) {
       },
     },
   });
-  const plugins = createPluginsModule({ db, change, ids, clock, host, pluginsDir: resolve(env.PLUGINS_DIR), settings });
+  const plugins = createPluginsModule({ db, change, ids, clock, host, pluginsDir: resolve(env.PLUGINS_DIR), settings, exportsDir });
   app.addHook('onClose', webhooks.close);
   const resolvePrincipal = (secret: string) => (secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret));
 
