@@ -2145,6 +2145,11 @@ export interface operations {
                             /** @default 5 */
                             disable_after_days: number;
                             /**
+                             * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                             * @default 100
+                             */
+                            max_endpoints: number;
+                            /**
                              * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
                              * @default 30
                              */
@@ -2459,6 +2464,11 @@ export interface operations {
                         /** @default 5 */
                         disable_after_days: number;
                         /**
+                         * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                         * @default 100
+                         */
+                        max_endpoints: number;
+                        /**
                          * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
                          * @default 30
                          */
@@ -2609,6 +2619,11 @@ export interface operations {
                                 allow_private_targets: boolean;
                                 /** @default 5 */
                                 disable_after_days: number;
+                                /**
+                                 * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                                 * @default 100
+                                 */
+                                max_endpoints: number;
                                 /**
                                  * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
                                  * @default 30
@@ -3057,6 +3072,11 @@ export interface operations {
                                 allow_private_targets: boolean;
                                 /** @default 5 */
                                 disable_after_days: number;
+                                /**
+                                 * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                                 * @default 100
+                                 */
+                                max_endpoints: number;
                                 /**
                                  * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
                                  * @default 30
@@ -3704,6 +3724,11 @@ export interface operations {
                                 /** @default 5 */
                                 disable_after_days: number;
                                 /**
+                                 * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                                 * @default 100
+                                 */
+                                max_endpoints: number;
+                                /**
                                  * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
                                  * @default 30
                                  */
@@ -4316,6 +4341,11 @@ export interface operations {
                             allow_private_targets: boolean;
                             /** @default 5 */
                             disable_after_days: number;
+                            /**
+                             * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                             * @default 100
+                             */
+                            max_endpoints: number;
                             /**
                              * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
                              * @default 30
@@ -5093,6 +5123,8 @@ export interface operations {
                              * @example 2026-11-28T09:30:00.000Z
                              */
                             created_at: string;
+                            /** @description The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing. */
+                            created_by: string | null;
                             enabled: boolean;
                             health: {
                                 calls: number;
@@ -5346,6 +5378,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing. */
+                        created_by: string | null;
                         enabled: boolean;
                         health: {
                             calls: number;
@@ -5670,6 +5704,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing. */
+                        created_by: string | null;
                         enabled: boolean;
                         health: {
                             calls: number;
@@ -6128,6 +6164,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing. */
+                        created_by: string | null;
                         enabled: boolean;
                         health: {
                             calls: number;
@@ -6477,6 +6515,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing. */
+                        created_by: string | null;
                         enabled: boolean;
                         health: {
                             calls: number;
@@ -6718,6 +6758,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing. */
+                        created_by: string | null;
                         enabled: boolean;
                         health: {
                             calls: number;
@@ -11797,6 +11839,8 @@ export interface operations {
                              * @example 2026-11-28T09:30:00.000Z
                              */
                             created_at: string;
+                            /** @description The user whose current read permissions filter what the endpoint receives (set on create, and by an update of url or events); null: it receives nothing. */
+                            created_by: string | null;
                             description: string;
                             disabled_reason: string | null;
                             enabled: boolean;
@@ -12015,6 +12059,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the endpoint receives (set on create, and by an update of url or events); null: it receives nothing. */
+                        created_by: string | null;
                         description: string;
                         disabled_reason: string | null;
                         enabled: boolean;
@@ -12331,6 +12377,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the endpoint receives (set on create, and by an update of url or events); null: it receives nothing. */
+                        created_by: string | null;
                         description: string;
                         disabled_reason: string | null;
                         enabled: boolean;
@@ -12576,6 +12624,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the endpoint receives (set on create, and by an update of url or events); null: it receives nothing. */
+                        created_by: string | null;
                         description: string;
                         disabled_reason: string | null;
                         enabled: boolean;
@@ -13911,6 +13961,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the endpoint receives (set on create, and by an update of url or events); null: it receives nothing. */
+                        created_by: string | null;
                         description: string;
                         disabled_reason: string | null;
                         enabled: boolean;
