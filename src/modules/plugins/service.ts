@@ -88,7 +88,7 @@ export function createPluginsService({ db, change, ids, clock, host, pluginsDir,
   async function manifestOf(body: RegisterPluginBody): Promise<{ manifest: PluginManifest; url: string | null }> {
     if (body.kind === 'module') {
       const def = await resolveModulePlugin(body.name, pluginsDir);
-      const { before: _b, after: _a, ...manifest } = def;
+      const { before: _b, after: _a, validate: _v, ...manifest } = def;
       return { manifest, url: null };
     }
     const url = new URL(body.url);
