@@ -18,7 +18,6 @@ import { createAuditLog } from './modules/audit/append.js';
 import { createAuditModule } from './modules/audit/module.js';
 import { createConfigModule } from './modules/config/module.js';
 import { createOutbox } from './modules/events/outbox.js';
-import type { CreatorPermissions } from './modules/events/reach.js';
 import { eventsRoutes } from './modules/events/routes.js';
 import { createRolesModule } from './modules/roles/module.js';
 import { createSessionsModule } from './modules/sessions/module.js';
@@ -45,7 +44,7 @@ export async function buildApp(deps: AppDeps) {
   // Plugins judge changes before they happen, so the host exists before the change path.
   let allowPrivate = false;
   // Subscribers' creators' current permissions (roles is defined below; called only after buildApp).
-  const creatorPermissions: CreatorPermissions = (q, userIds) => roles.service.currentPermissions(q, userIds);
+  const creatorPermissions: typeof roles.service.currentPermissions = (q, userIds) => roles.service.currentPermissions(q, userIds);
   const exportsDir = resolve(env.DATA_DIR, 'exports');
   const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), allowPrivate: () => allowPrivate, creatorPermissions, exportsDir });
   const outbox = createOutbox({ clock });
