@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +105,20 @@ forEachDialect((database) => {
         expect(p.errors?.[0]?.pointer, file).toBe('/config/file');
       }
       expect((await counts(app)).outbox).toBe(before.outbox);
+    });
+
+    it('a symlink in place of the export file is not followed: nothing written outside, the failure in the plugin\'s health', async () => {
+      mkdirSync(join(dir, 'exports'), { recursive: true });
+      const outside = join(dir, 'outside.ndjson');
+      symlinkSync(outside, join(dir, 'exports', 'link.ndjson'));
+      const plugin = (await register({ kind: 'module', name: 'audit-forwarder', config: { file: 'link.ndjson' } })).json();
+      await app.request({ method: 'GET', url: '/api/users', token: null });
+      await app.plugins.runAfter();
+      expect(existsSync(outside)).toBe(false);
+      const health = (await app.request({ method: 'GET', url: `/api/plugins/${plugin.id}` })).json().health;
+      expect(health.failures).toBeGreaterThan(0);
+      expect(health.last_error).toMatch(/ELOOP|symbolic link/);
+      await app.request({ method: 'DELETE', url: `/api/plugins/${plugin.id}` });
     });
 
     it('a syslog host on loopback, by address or by name, while private targets are off: 400 on register and on configure', async () => {
