@@ -95,8 +95,10 @@ forEachDialect((database) => {
       const hook = (await create({ url: rx.url(`/t${n++}`), events: ['user.create'] })).json();
       const test = () => app.request({ method: 'POST', url: `/api/webhooks/${hook.id}/test` });
       for (let i = 0; i < 5; i += 1) expect((await test()).statusCode).toBe(202);
+      const before = await counts(app);
       const limited = await test();
       expectProblem(limited, 429, 'rate_limited');
+      expect(await counts(app)).toEqual(before);
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
       expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
       app.clock.advance(60_001);

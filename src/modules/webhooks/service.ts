@@ -216,16 +216,16 @@ export function createWebhooksService({ db, change, store, helpers, ids, clock, 
      */
     async test(ctx: RequestCtx, id: string): Promise<string> {
       await load(id);
+      // Before the change, like the request limiter: a refused test send is not a failed change to audit.
+      const recent = await store.recentTests(db, id, clock.now() - TEST_WINDOW_MS, TESTS_PER_WINDOW);
+      if (recent.length >= TESTS_PER_WINDOW) {
+        const retryAfterS = Math.max(1, Math.ceil((Math.min(...recent) + TEST_WINDOW_MS - clock.now()) / 1000));
+        throw new AppError('rate_limited', `This endpoint was sent ${TESTS_PER_WINDOW} test events in the last minute; retry in ${retryAfterS} s.`, { retry_after_s: retryAfterS });
+      }
       const deliveryId = ids.next('dlv');
       const eventId = ids.next('evt');
       await change(ctx, { action: 'webhook.test', target: { type: 'webhook', id } }, async (trx) => {
         const now = clock.now();
-        const recent = await store.recentTests(trx, id, now - TEST_WINDOW_MS, TESTS_PER_WINDOW);
-        if (recent.length >= TESTS_PER_WINDOW) {
-          const oldest = Math.min(...recent);
-          const retryAfterS = Math.max(1, Math.ceil((oldest + TEST_WINDOW_MS - now) / 1000));
-          throw new AppError('rate_limited', `This endpoint was sent ${TESTS_PER_WINDOW} test events in the last minute; retry in ${retryAfterS} s.`, { retry_after_s: retryAfterS });
-        }
         await store.upsertDelivery(trx, pendingDelivery({
           id: deliveryId, webhookId: id, eventId, eventType: 'webhook.test', payload: payloadOf('webhook.test', now, { webhook_id: id, message: 'A test event from Gatehouse.' }), now,
         }), false);
