@@ -48,7 +48,10 @@ export async function buildApp(deps: AppDeps) {
   const audit = createAuditLog({ helpers, clock, keys: auditKeys });
   // Plugins judge changes before they happen, so the host exists before the change path.
   let allowPrivate = false;
-  const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), allowPrivate: () => allowPrivate });
+  // Subscribers' creators' current permissions (roles is defined below; called only after buildApp).
+  const creatorPermissions: typeof roles.service.currentPermissions = (q, userIds) => roles.service.currentPermissions(q, userIds);
+  const exportsDir = resolve(env.DATA_DIR, 'exports');
+  const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), allowPrivate: () => allowPrivate, creatorPermissions, exportsDir });
   const outbox = createOutbox({ clock });
   const change = createChange({ db, helpers, audit, outbox, ids, logger, hooks: host });
   const record = createRecordAudit({ db, audit, ids });
@@ -84,7 +87,7 @@ export async function buildApp(deps: AppDeps) {
     assertAdminWayIn: (trx, userId, except, now) => roles.service.assertAdminWayIn(trx, userId, except, now) });
   const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, settings, users: users.service, cache: sessionCache });
   const webhooks = createWebhooksModule({
-    db, background: database.background, helpers, change, ids, clock, logger, settings,
+    db, background: database.background, helpers, change, ids, clock, logger, settings, creatorPermissions,
     // The worker wakes on this process's commits, and on other processes' through the database.
     outbox: {
       onCommitted(listener) {
@@ -94,7 +97,7 @@ export async function buildApp(deps: AppDeps) {
       },
     },
   });
-  const plugins = createPluginsModule({ db, change, ids, clock, host, pluginsDir: resolve(env.PLUGINS_DIR), settings });
+  const plugins = createPluginsModule({ db, change, ids, clock, host, settings, exportsDir });
   app.addHook('onClose', webhooks.close);
   const resolvePrincipal = (secret: string) => (secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret));
 

@@ -2724,6 +2724,11 @@ export interface operations {
                             /** @default 5 */
                             disable_after_days: number;
                             /**
+                             * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                             * @default 100
+                             */
+                            max_endpoints: number;
+                            /**
                              * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
                              * @default 30
                              */
@@ -3038,6 +3043,11 @@ export interface operations {
                         /** @default 5 */
                         disable_after_days: number;
                         /**
+                         * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                         * @default 100
+                         */
+                        max_endpoints: number;
+                        /**
                          * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
                          * @default 30
                          */
@@ -3188,6 +3198,11 @@ export interface operations {
                                 allow_private_targets: boolean;
                                 /** @default 5 */
                                 disable_after_days: number;
+                                /**
+                                 * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                                 * @default 100
+                                 */
+                                max_endpoints: number;
                                 /**
                                  * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
                                  * @default 30
@@ -3636,6 +3651,11 @@ export interface operations {
                                 allow_private_targets: boolean;
                                 /** @default 5 */
                                 disable_after_days: number;
+                                /**
+                                 * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                                 * @default 100
+                                 */
+                                max_endpoints: number;
                                 /**
                                  * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
                                  * @default 30
@@ -4283,6 +4303,11 @@ export interface operations {
                                 /** @default 5 */
                                 disable_after_days: number;
                                 /**
+                                 * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                                 * @default 100
+                                 */
+                                max_endpoints: number;
+                                /**
                                  * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
                                  * @default 30
                                  */
@@ -4895,6 +4920,11 @@ export interface operations {
                             allow_private_targets: boolean;
                             /** @default 5 */
                             disable_after_days: number;
+                            /**
+                             * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                             * @default 100
+                             */
+                            max_endpoints: number;
                             /**
                              * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
                              * @default 30
@@ -5672,6 +5702,8 @@ export interface operations {
                              * @example 2026-11-28T09:30:00.000Z
                              */
                             created_at: string;
+                            /** @description The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing. */
+                            created_by: string | null;
                             enabled: boolean;
                             health: {
                                 calls: number;
@@ -5925,6 +5957,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing. */
+                        created_by: string | null;
                         enabled: boolean;
                         health: {
                             calls: number;
@@ -6249,6 +6283,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing. */
+                        created_by: string | null;
                         enabled: boolean;
                         health: {
                             calls: number;
@@ -6707,6 +6743,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing. */
+                        created_by: string | null;
                         enabled: boolean;
                         health: {
                             calls: number;
@@ -7056,6 +7094,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing. */
+                        created_by: string | null;
                         enabled: boolean;
                         health: {
                             calls: number;
@@ -7297,6 +7337,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing. */
+                        created_by: string | null;
                         enabled: boolean;
                         health: {
                             calls: number;
@@ -12378,6 +12420,8 @@ export interface operations {
                              * @example 2026-11-28T09:30:00.000Z
                              */
                             created_at: string;
+                            /** @description The user whose current read permissions filter what the endpoint receives (set on create, and by an update of url or events); null: it receives nothing. */
+                            created_by: string | null;
                             description: string;
                             disabled_reason: string | null;
                             enabled: boolean;
@@ -12596,6 +12640,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the endpoint receives (set on create, and by an update of url or events); null: it receives nothing. */
+                        created_by: string | null;
                         description: string;
                         disabled_reason: string | null;
                         enabled: boolean;
@@ -12912,6 +12958,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the endpoint receives (set on create, and by an update of url or events); null: it receives nothing. */
+                        created_by: string | null;
                         description: string;
                         disabled_reason: string | null;
                         enabled: boolean;
@@ -13157,6 +13205,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the endpoint receives (set on create, and by an update of url or events); null: it receives nothing. */
+                        created_by: string | null;
                         description: string;
                         disabled_reason: string | null;
                         enabled: boolean;
@@ -14492,6 +14542,8 @@ export interface operations {
                          * @example 2026-11-28T09:30:00.000Z
                          */
                         created_at: string;
+                        /** @description The user whose current read permissions filter what the endpoint receives (set on create, and by an update of url or events); null: it receives nothing. */
+                        created_by: string | null;
                         description: string;
                         disabled_reason: string | null;
                         enabled: boolean;

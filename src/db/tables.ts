@@ -133,6 +133,8 @@ export type WebhooksTable = {
   disabled_reason: string | null;
   created_at: number;
   updated_at: number;
+  /** The user whose current read permissions filter what the endpoint receives; null: it receives nothing. */
+  created_by: string | null;
 };
 
 export type DeliveryStatus = 'pending' | 'delivering' | 'succeeded' | 'failed';
@@ -177,6 +179,8 @@ export type PluginsTable = {
   after_seq: number;
   created_at: number;
   updated_at: number;
+  /** The user whose current read permissions filter its after-hooks and audit feed; null: it receives nothing. */
+  created_by: string | null;
 };
 
 export type PluginConfigsTable = { plugin_id: string; version: number; config: string; created_at: number; actor: string };

@@ -6,12 +6,18 @@ import { Agent, buildConnector } from 'undici';
 /**
  * True when an address must never be a webhook or plugin target: anything but public unicast (loopback,
  * private, link-local with 169.254.169.254, unique-local, multicast, unspecified, carrier-grade NAT,
- * reserved, and IPv6 forms that embed IPv4 such as IPv4-mapped, 6to4, Teredo and NAT64).
+ * reserved, and IPv6 forms that embed IPv4 such as IPv4-compatible ::/96, IPv4-mapped, 6to4, Teredo and NAT64).
  */
 export function isForbiddenAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return true;
   let ip = ipaddr.parse(address);
-  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
+  if (ip.kind() === 'ipv6') {
+    const v6 = ip as ipaddr.IPv6;
+    // IPv4-compatible ::/96 (`::127.0.0.1`, deprecated by RFC 4291) embeds an IPv4 address that ipaddr.js
+    // calls unicast, and some stacks still route it to that address: never a target.
+    if (v6.parts.slice(0, 6).every((p) => p === 0)) return true;
+    if (v6.isIPv4MappedAddress()) ip = v6.toIPv4Address();
+  }
   return ip.range() !== 'unicast';
 }
 

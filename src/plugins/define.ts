@@ -34,11 +34,28 @@ export type Verdict = { allow: true } | { allow: false; reason: string };
 
 export type AfterEvent = { id: string; seq: number; type: string; timestamp: string; outcome: string; actor: string; data: unknown; detail: string | null };
 
-export type PluginContext<C> = { config: C; log: { info(msg: string, extra?: object): void; warn(msg: string, extra?: object): void } };
+/**
+ * Where a plugin may write and send, from the process settings (never from the API): files only under
+ * `exportsDir` (`<DATA_DIR>/exports`); network targets through the SSRF guard unless `allowPrivateTargets`
+ * (`webhooks.allow_private_targets`).
+ */
+export type PluginEnv = { exportsDir: string; allowPrivateTargets: boolean };
+
+export type PluginContext<C> = { config: C; env: PluginEnv; log: { info(msg: string, extra?: object): void; warn(msg: string, extra?: object): void } };
+
+/** A config a plugin refuses beyond its schema (`validate`): `pointer` is a JSON Pointer into the config. */
+export class PluginConfigError extends Error {
+  constructor(readonly pointer: string, message: string) {
+    super(message);
+    this.name = 'PluginConfigError';
+  }
+}
 
 export type PluginDefinition<C = Record<string, unknown>> = PluginManifest & {
   before?: (input: BeforeInput, ctx: PluginContext<C>) => Verdict | Promise<Verdict>;
   after?: (event: AfterEvent, ctx: PluginContext<C>) => void | Promise<void>;
+  /** Checks a config before it is saved, beyond its schema (outbound targets): throws `PluginConfigError` (a 400). */
+  validate?: (config: C, env: PluginEnv) => void | Promise<void>;
 };
 
 export function definePlugin<C = Record<string, unknown>>(definition: PluginDefinition<C>): PluginDefinition<C> {

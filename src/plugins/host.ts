@@ -6,6 +6,7 @@ import { AppError } from '../errors.js';
 import type { RequestCtx } from '../lib/request-ctx.js';
 import { actorOf } from '../lib/request-ctx.js';
 import { catalog, isAction } from '../modules/events/catalog.js';
+import { mayReceive, reaches, unreachable, type CreatorPermissions, type Reach } from '../modules/events/reach.js';
 import type { AfterEvent, BeforeInput, PluginContext, PluginDefinition, PluginManifest, Verdict } from './define.js';
 import { createPluginConnections, httpTarget, postSigned, type HttpTarget } from './http-call.js';
 import { createIsolatedPlugin, type IsolatedPlugin } from './isolate.js';
@@ -31,7 +32,7 @@ type Loaded = {
 export async function inspectModulePlugin(name: string, pluginsDir: string, logger: Logger): Promise<PluginManifest> {
   const source = findModulePlugin(name, pluginsDir);
   if (source.kind === 'builtin') {
-    const { before: _b, after: _a, ...manifest } = source.definition;
+    const { before: _b, after: _a, validate: _v, ...manifest } = source.definition;
     return manifest;
   }
   const isolated = createIsolatedPlugin({ name, file: source.file, logger });
@@ -67,7 +68,13 @@ const isThenable = (x: unknown): x is PromiseLike<unknown> => typeof (x as { the
  * timeout or error follows the plugin's failure policy. After-hooks follow the audit log by `seq`, at least
  * once, and never break a request.
  */
-export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; pluginsDir: string; allowPrivate: () => boolean }) {
+export function createPluginHost(deps: {
+  db: Kysely<Tables>; logger: Logger; pluginsDir: string; allowPrivate: () => boolean;
+  /** `<DATA_DIR>/exports`: the only folder a plugin writes files to. */
+  exportsDir: string;
+  /** Plugins' creators' current permissions: what each plugin's after-hooks and audit feed may receive. */
+  creatorPermissions: CreatorPermissions;
+}) {
   const { db, logger } = deps;
   const connections = createPluginConnections(deps.allowPrivate);
   let loaded: Loaded[] = [];
@@ -104,8 +111,17 @@ export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; plu
     }
   }
 
+  /** Why a plugin receives nothing (or null once it may again): in its health, and logged when it changes. */
+  const notes = new Map<string, string | null>();
+  function noteReach(p: Loaded, why: string | null): void {
+    if ((notes.get(p.row.id) ?? null) === why) return;
+    notes.set(p.row.id, why);
+    if (why) logger.warn({ plugin: p.row.name }, `plugin ${p.row.name}: ${why}`);
+  }
+
+  const env = { exportsDir: deps.exportsDir, get allowPrivateTargets() { return deps.allowPrivate(); } };
   const contextOf = (manifest: PluginManifest, config: Record<string, unknown>): PluginContext<Record<string, unknown>> => ({
-    config,
+    config, env,
     log: { info: (msg: string, extra?: object) => logger.info({ plugin: manifest.name, ...extra }, msg), warn: (msg: string, extra?: object) => logger.warn({ plugin: manifest.name, ...extra }, msg) },
   });
 
@@ -200,12 +216,20 @@ export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; plu
       }
     },
 
-    /** Delivers events after each plugin's cursor, in `seq` order; the cursor moves only past what succeeded. */
+    /**
+     * Delivers events after each plugin's cursor, in `seq` order; the cursor moves only past what succeeded.
+     * A plugin gets only what its creator may read now (permissions looked up once per round); what it may
+     * not read is skipped, and a plugin whose creator is gone or disabled gets nothing (its health says so).
+     */
     async runAfter(batch = 200): Promise<void> {
-      for (const p of loaded.filter((x) => (x.manifest.hooks?.after?.length ?? 0) > 0)) {
+      const subscribers = loaded.filter((x) => (x.manifest.hooks?.after?.length ?? 0) > 0);
+      const reach = await reaches(deps.creatorPermissions, db, subscribers.map((p) => p.row.created_by));
+      for (const p of subscribers) {
+        const pluginReach = reach(p.row.created_by);
+        noteReach(p, unreachable(pluginReach, p.row.created_by));
         const rows = await db.selectFrom('audit_events').selectAll().where('seq', '>', Number(p.row.after_seq)).orderBy('seq').limit(batch).execute();
         for (const row of rows) {
-          const { isEvent, event } = toAfterEvent(row, p.manifest);
+          const { isEvent, event } = toAfterEvent(row, p.manifest, pluginReach);
           if (isEvent) {
             const started = performance.now();
             try {
@@ -251,14 +275,18 @@ export function createPluginHost(deps: { db: Kysely<Tables>; logger: Logger; plu
 
     health(id: string) {
       const h = health.get(id);
-      return { calls: h?.calls ?? 0, failures: h?.failures ?? 0, last_error: h?.last_error ?? null, p99_ms: h ? p99(h) : null };
+      return { calls: h?.calls ?? 0, failures: h?.failures ?? 0, last_error: notes.get(id) ?? h?.last_error ?? null, p99_ms: h ? p99(h) : null };
     },
   };
 }
 export type PluginHost = ReturnType<typeof createPluginHost>;
 
-/** An audit row as a plugin sees it; `isEvent` tells whether this plugin subscribes to it. */
-function toAfterEvent(row: { id: string; seq: number; action: string; ts: number; outcome: string; actor: string; changes: string | null; detail: string | null }, manifest: PluginManifest) {
+/**
+ * An audit row as a plugin sees it; `isEvent` tells whether this plugin subscribes to it and may receive it: a
+ * committed change needs its creator to read the resource (`users:read` for `user.*`); with `audit_stream`,
+ * `audit:read` covers every row (its creator can read the same row at `GET /api/audit`).
+ */
+function toAfterEvent(row: { id: string; seq: number; action: string; ts: number; outcome: string; actor: string; changes: string | null; detail: string | null }, manifest: PluginManifest, reach: Reach) {
   const changes = row.changes === null ? null : fromJson<{ before: unknown; after: unknown }>(row.changes);
   const event: AfterEvent = {
     id: row.id, seq: Number(row.seq), type: row.action, timestamp: new Date(Number(row.ts)).toISOString(), outcome: row.outcome,
@@ -267,5 +295,7 @@ function toAfterEvent(row: { id: string; seq: number; action: string; ts: number
   const patterns = manifest.hooks?.after ?? [];
   const matches = patterns.some((p) => p === '*' || p === row.action || (p.endsWith('.*') && row.action.startsWith(p.slice(0, -1))));
   const isChange = row.outcome === 'success' && isAction(row.action) && catalog[row.action].event;
-  return { isEvent: matches && (manifest.audit_stream === true || isChange), event };
+  const asAudit = manifest.audit_stream === true && reach !== null && reach.has('audit:read');
+  const allowed = asAudit || (isChange && mayReceive(reach, row.action));
+  return { isEvent: matches && allowed, event };
 }

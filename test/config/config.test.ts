@@ -30,7 +30,7 @@ forEachDialect((database) => {
         sessions: { ttl_minutes: 480 },
         passwords: { min_length: 12 },
         audit: { retention_days: 365, log_reads: false },
-        webhooks: { timeout_s: 15, retry_schedule_s: [0, 5, 300, 1800, 7200, 18000, 36000, 36000], disable_after_days: 5, allow_private_targets: false, retention_days: 30 },
+        webhooks: { timeout_s: 15, retry_schedule_s: [0, 5, 300, 1800, 7200, 18000, 36000, 36000], disable_after_days: 5, allow_private_targets: false, retention_days: 30, max_endpoints: 100 },
       });
     });
 

@@ -58,7 +58,7 @@ forEachDialect((database) => {
       config_schema: { type: 'object', additionalProperties: false, properties: { closed: { type: 'boolean' } } },
       before(input, ctx) { return ctx.config.closed ? { allow: false, reason: 'role changes are closed' } : { allow: true }; },
     };`);
-    app = await startTestApp(database().url, { env: { PLUGINS_DIR: dir } });
+    app = await startTestApp(database().url, { env: { PLUGINS_DIR: dir, DATA_DIR: dir } });
     remote = await startHttpPlugin();
     await app.request({ method: 'PATCH', url: '/api/config', payload: JSON.stringify({ webhooks: { allow_private_targets: true } }), headers: { 'content-type': 'application/merge-patch+json' } });
   });
@@ -206,8 +206,8 @@ forEachDialect((database) => {
     });
 
     it('audit-forwarder appends every audit event, denials and sign-ins included, as NDJSON', async () => {
-      const file = join(dir, 'out', 'audit.ndjson');
-      const plugin = (await register({ kind: 'module', name: 'audit-forwarder', config: { file } })).json();
+      const file = join(dir, 'exports', 'audit.ndjson');
+      const plugin = (await register({ kind: 'module', name: 'audit-forwarder', config: { file: 'audit.ndjson' } })).json();
       await newUser();
       await app.request({ method: 'GET', url: '/api/users', token: null });
       await app.request({ method: 'POST', url: '/api/auth/login', payload: { username: 'nobody', password: 'wrong password!' }, token: null });

@@ -7,7 +7,7 @@ const setPrivate = (app: TestApp, allow: boolean) =>
   app.request({ method: 'PATCH', url: '/api/config', payload: JSON.stringify({ webhooks: { allow_private_targets: allow } }), headers: { 'content-type': 'application/merge-patch+json' } });
 
 describe('SSRF guard: address classification', () => {
-  const internal = ['127.0.0.1', '127.255.0.9', '::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', 'fd00::1', 'fe80::1', '0.0.0.0', '::', '100.64.0.1', '224.0.0.1', 'ff02::1', '255.255.255.255', '::ffff:10.0.0.1', '192.0.2.1', '2001:db8::1'];
+  const internal = ['127.0.0.1', '127.255.0.9', '::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', 'fd00::1', 'fe80::1', '0.0.0.0', '::', '100.64.0.1', '224.0.0.1', 'ff02::1', '255.255.255.255', '::ffff:10.0.0.1', '192.0.2.1', '2001:db8::1', '::7f00:1', '::a9fe:a9fe', '::a00:1', '::808:808'];
   for (const a of internal) it(`refuses ${a}`, () => expect(isForbiddenAddress(a)).toBe(true));
   for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) it(`allows ${a}`, () => expect(isForbiddenAddress(a)).toBe(false));
 });

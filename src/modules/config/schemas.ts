@@ -64,6 +64,10 @@ export const ConfigDocument = Type.Object(
           minimum: 1, maximum: 36_500, default: 30,
           description: 'Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.',
         }),
+        max_endpoints: Type.Integer({
+          minimum: 1, maximum: 10_000, default: 100,
+          description: 'Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -73,3 +73,18 @@ export function eventTypes(): { type: Action; description: string }[] {
     .filter((type) => catalog[type].event)
     .map((type) => ({ type, description: catalog[type].description }));
 }
+
+/**
+ * The read permission an event's resource needs (`user.create` → `users:read`): a subscriber (webhook
+ * endpoint, plugin after-hook or audit feed) receives an event only while its creator holds it. A type of no
+ * resource listed here (`auth.login`, `api.not_found`, a future resource until it is added) needs
+ * `audit:read`: only the audit log shows it.
+ */
+const readScopes = new Map(Object.entries({
+  user: 'users:read', role: 'roles:read', token: 'tokens:read', config: 'config:read', webhook: 'webhooks:read',
+  plugin: 'plugins:read', audit: 'audit:read',
+}));
+
+export function readScopeOf(type: string): string {
+  return readScopes.get(type.slice(0, type.indexOf('.'))) ?? 'audit:read';
+}

@@ -9,7 +9,7 @@ import type { ConfigDocument } from '../config/schemas.js';
 import { pluginsRoutes } from './routes.js';
 import { createPluginsService } from './service.js';
 
-export function createPluginsModule(deps: { db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; host: PluginHost; pluginsDir: string; settings: () => ConfigDocument }) {
+export function createPluginsModule(deps: { db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; host: PluginHost; settings: () => ConfigDocument; exportsDir: string }) {
   const service = createPluginsService(deps);
   return { service, routes: (api: FastifyInstance) => api.register(pluginsRoutes, { prefix: '/plugins', plugins: service }) };
 }

@@ -34,6 +34,9 @@ export const Plugin = Type.Object(
     health: Type.Object({ calls: Type.Integer(), failures: Type.Integer(), last_error: Type.Union([Type.String(), Type.Null()]), p99_ms: Type.Union([Type.Number(), Type.Null()]) }, { additionalProperties: false }),
     created_at: Timestamp,
     updated_at: Timestamp,
+    created_by: Type.Union([Type.String(), Type.Null()], {
+      description: 'The user whose current read permissions filter what the after-hooks and audit feed receive (set on register and by a config change); null: they receive nothing.',
+    }),
   },
   { additionalProperties: false, title: 'Plugin' },
 );

@@ -9,14 +9,19 @@ import { isId, type Ids } from '../../lib/ids.js';
 import { actorOf, type RequestCtx } from '../../lib/request-ctx.js';
 import { assertPublicUrl } from '../../lib/ssrf-guard.js';
 import { generateWebhookSecret } from '../../lib/standard-webhooks.js';
-import type { PluginManifest } from '../../plugins/define.js';
+import { PluginConfigError, type PluginDefinition, type PluginManifest } from '../../plugins/define.js';
 import { builtinPlugins } from '../../plugins/builtin/index.js';
 import type { PluginHost } from '../../plugins/host.js';
 import type { ConfigDocument } from '../config/schemas.js';
+import { assertMayStreamAudit, assertMaySubscribe, creatorOf } from '../events/reach.js';
 import { createConfigValidator } from './config-schema.js';
 import type { Plugin, RegisterPluginBody } from './schemas.js';
 
-type Deps = { db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; host: PluginHost; settings: () => ConfigDocument };
+type Deps = {
+  db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; host: PluginHost; settings: () => ConfigDocument;
+  /** `<DATA_DIR>/exports`: the only folder plugins write files to. */
+  exportsDir: string;
+};
 
 /** Strips the config fields its schema marks `writeOnly` (secrets a plugin needs, never shown again). */
 function redact(config: Record<string, unknown>, schema: Record<string, unknown> | undefined): Record<string, unknown> {
@@ -30,7 +35,7 @@ function redact(config: Record<string, unknown>, schema: Record<string, unknown>
   return out;
 }
 
-export function createPluginsService({ db, change, ids, clock, host, settings }: Deps) {
+export function createPluginsService({ db, change, ids, clock, host, settings, exportsDir }: Deps) {
   const configs = createConfigValidator();
   /** The schema in this request's body (an http plugin being registered) is refused with a 400 into it; any other with a 422. */
   const checkConfig = (manifest: PluginManifest, config: unknown, pointerBase: string, schemaInBody = false) =>
@@ -41,13 +46,36 @@ export function createPluginsService({ db, change, ids, clock, host, settings }:
     return {
       id: row.id, name: row.name, kind: row.kind, url: row.url, manifest, enabled: toBool(row.enabled),
       config: redact(fromJson<Record<string, unknown>>(row.config), manifest.config_schema), config_version: Number(row.config_version),
-      health: host.health(row.id), created_at: toIso(Number(row.created_at)), updated_at: toIso(Number(row.updated_at)),
+      health: host.health(row.id), created_at: toIso(Number(row.created_at)), updated_at: toIso(Number(row.updated_at)), created_by: row.created_by,
     };
   }
 
   async function load(id: string): Promise<PluginsTable> {
     if (!isId('plugin', id)) throw new AppError('not_found', 'No plugin has this id.');
     return assertFound(await db.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst(), 'The plugin');
+  }
+
+  /**
+   * A shipped module plugin's own checks of a config (its outbound targets), before anything is saved: 400 on
+   * refusal. Installed plugins run in a worker and have no such hook.
+   */
+  async function validateTargets(kind: 'module' | 'http', name: string, config: Record<string, unknown>, pointerBase: string): Promise<void> {
+    const shipped = kind === 'module' ? (builtinPlugins[name] as PluginDefinition | undefined) : undefined;
+    try {
+      await shipped?.validate?.(config, { exportsDir, allowPrivateTargets: settings().webhooks.allow_private_targets });
+    } catch (err) {
+      if (err instanceof PluginConfigError) throw fieldError('body', `${pointerBase}${err.pointer}`, err.message);
+      throw err;
+    }
+  }
+
+  /**
+   * What a plugin will receive must be readable by whoever sets it up: exact after-hook types need their read
+   * permission, and an audit feed (`audit_stream`) needs audit:read. Throws `forbidden`.
+   */
+  function assertMayReceive(ctx: RequestCtx, manifest: PluginManifest, what: string): void {
+    assertMaySubscribe(ctx, manifest.hooks?.after ?? []);
+    if (manifest.audit_stream === true) assertMayStreamAudit(ctx, what);
   }
 
   async function manifestOf(body: RegisterPluginBody): Promise<{ manifest: PluginManifest; url: string | null }> {
@@ -62,7 +90,8 @@ export function createPluginsService({ db, change, ids, clock, host, settings }:
   }
 
   async function setState(ctx: RequestCtx, id: string, action: 'plugin.enable' | 'plugin.disable', enabled: boolean): Promise<Plugin> {
-    await load(id);
+    const current = await load(id);
+    if (enabled) assertMayReceive(ctx, fromJson<PluginManifest>(current.manifest), `The plugin ${current.name}`);
     const after = await change(ctx, { action, target: { type: 'plugin', id } }, async (trx) => {
       const before = assertFound(await trx.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst());
       const row = assertFound(await trx.updateTable('plugins').set({ enabled, updated_at: clock.now() }).where('id', '=', id).returningAll().executeTakeFirst());
@@ -76,7 +105,9 @@ export function createPluginsService({ db, change, ids, clock, host, settings }:
     /** Registers an installed module plugin by name, or a remote http plugin by URL and manifest. Throws `validation_failed`, `unprocessable`, `conflict`. */
     async register(ctx: RequestCtx, body: RegisterPluginBody): Promise<Plugin & { secret: string | null }> {
       const { manifest, url } = await manifestOf(body);
+      assertMayReceive(ctx, manifest, `The plugin ${manifest.name}`);
       const config = checkConfig(manifest, body.config, '/config', body.kind === 'http');
+      await validateTargets(body.kind, manifest.name, config, '/config');
       const id = ids.next('plugin');
       const secret = body.kind === 'http' ? generateWebhookSecret() : null;
       const head = await db.selectFrom('audit_head').select('seq').where('id', '=', 1).executeTakeFirstOrThrow();
@@ -84,7 +115,7 @@ export function createPluginsService({ db, change, ids, clock, host, settings }:
       const plugin = await change(ctx, { action: 'plugin.register', target: { type: 'plugin', id } }, async (trx) => {
         const row: PluginsTable = {
           id, name: manifest.name, kind: body.kind, url, manifest: JSON.stringify(manifest), enabled: body.enabled ?? true, config: JSON.stringify(config),
-          config_version: 1, secret, after_seq: Number(head.seq), created_at: now, updated_at: now,
+          config_version: 1, secret, after_seq: Number(head.seq), created_at: now, updated_at: now, created_by: creatorOf(ctx),
         };
         await trx.insertInto('plugins').values(row).execute();
         await trx.insertInto('plugin_configs').values({ plugin_id: id, version: 1, config: row.config, created_at: now, actor: actorOf(ctx).actor }).execute();
@@ -106,21 +137,27 @@ export function createPluginsService({ db, change, ids, clock, host, settings }:
       return toPage(await q.execute(), limit, toPlugin, (p) => [p.id]);
     },
 
-    /** Validates against the plugin's schema and keeps the previous versions. `dryRun` validates only. */
+    /**
+     * Validates against the plugin's schema and keeps the previous versions. `dryRun` validates only. The
+     * config may say where a plugin sends what it receives, so the caller becomes the plugin's creator (whose
+     * permissions filter its after-hooks). Throws `validation_failed`, `forbidden`, `not_found`.
+     */
     async configure(ctx: RequestCtx, id: string, config: unknown, dryRun: boolean): Promise<Plugin> {
       const row = await load(id);
       const stored = fromJson<PluginManifest>(row.manifest);
+      assertMayReceive(ctx, stored, `The plugin ${row.name}`);
       // A shipped plugin's config is checked against the schema of the code that runs now, not the one stored
       // when it was registered (which may predate, say, `format: "regex"` on username-policy's pattern).
       const shipped = row.kind === 'module' ? builtinPlugins[row.name] : undefined;
       const valid = checkConfig(shipped ? { ...stored, config_schema: shipped.config_schema } : stored, config, '');
+      await validateTargets(row.kind, row.name, valid, '');
       if (dryRun) return toPlugin({ ...row, config: JSON.stringify(valid) });
       const after = await change(ctx, { action: 'plugin.configure', target: { type: 'plugin', id } }, async (trx) => {
         const current = assertFound(await trx.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst());
         const version = Number(current.config_version) + 1;
         const now = clock.now();
         await trx.insertInto('plugin_configs').values({ plugin_id: id, version, config: JSON.stringify(valid), created_at: now, actor: actorOf(ctx).actor }).execute();
-        const updated = assertFound(await trx.updateTable('plugins').set({ config: JSON.stringify(valid), config_version: version, updated_at: now }).where('id', '=', id).returningAll().executeTakeFirst());
+        const updated = assertFound(await trx.updateTable('plugins').set({ config: JSON.stringify(valid), config_version: version, updated_at: now, created_by: creatorOf(ctx) }).where('id', '=', id).returningAll().executeTakeFirst());
         return { before: toPlugin(current), after: toPlugin(updated) };
       });
       await host.reload();

@@ -81,6 +81,20 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
       return union(await store.permissionLists(q, userId));
     },
 
+    /**
+     * The current permissions (union of their roles') of each enabled user among `userIds`, in one query; a
+     * disabled or deleted user is absent from the map.
+     */
+    async currentPermissions(q: Queryable, userIds: readonly string[]): Promise<Map<string, string[]>> {
+      const lists = new Map<string, string[][]>();
+      for (const { userId, permissions } of await store.enabledUsersPermissionLists(q, [...new Set(userIds)])) {
+        const held = lists.get(userId) ?? [];
+        if (permissions) held.push(permissions);
+        lists.set(userId, held);
+      }
+      return new Map([...lists].map(([id, l]) => [id, union(l)]));
+    },
+
     /** Creates a role. Throws `forbidden` (escalation), `role.name_taken`. */
     async create(ctx: RequestCtx, input: CreateRoleBody): Promise<Role> {
       assertHolds(ctx, input.permissions, 'Creating this role');

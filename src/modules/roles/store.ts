@@ -78,6 +78,20 @@ export function createRolesStore() {
       return rows.map((r) => fromJson<string[]>(r.permissions));
     },
 
+    /** The role permission lists of those of `userIds` that exist and are enabled (a user without roles has none). */
+    async enabledUsersPermissionLists(q: Queryable, userIds: readonly string[]): Promise<{ userId: string; permissions: string[] | null }[]> {
+      if (userIds.length === 0) return [];
+      const rows = await q
+        .selectFrom('users')
+        .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
+        .leftJoin('roles', 'roles.id', 'user_roles.role_id')
+        .select(['users.id as userId', 'roles.permissions'])
+        .where('users.id', 'in', [...userIds])
+        .where('users.disabled', '=', false)
+        .execute();
+      return rows.map((r) => ({ userId: r.userId, permissions: r.permissions === null ? null : fromJson<string[]>(r.permissions) }));
+    },
+
     async userExists(q: Queryable, userId: string): Promise<boolean> {
       return (await q.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined;
     },

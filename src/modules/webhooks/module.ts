@@ -9,6 +9,7 @@ import type { Ids } from '../../lib/ids.js';
 import { createOutbound } from '../../lib/ssrf-guard.js';
 import type { ConfigDocument } from '../config/schemas.js';
 import type { Outbox } from '../events/outbox.js';
+import type { CreatorPermissions } from '../events/reach.js';
 import { webhooksRoutes } from './routes.js';
 import { createWebhooksService } from './service.js';
 import { createWebhooksStore } from './store.js';
@@ -19,6 +20,8 @@ export function createWebhooksModule(deps: {
   /** The worker's connections (`Database.background`); `db` when not given. */
   background?: Kysely<Tables>;
   helpers: DialectHelpers; change: Change; ids: Ids; clock: Clock; logger: Logger; settings: () => ConfigDocument; outbox?: Pick<Outbox, 'onCommitted'>;
+  /** Subscribers' creators' current permissions: what each endpoint may receive. */
+  creatorPermissions: CreatorPermissions;
 }) {
   const store = createWebhooksStore();
   const service = createWebhooksService({ ...deps, store });

@@ -19,6 +19,9 @@ export const Webhook = Type.Object(
     timeout_s: Type.Union([Type.Integer(), Type.Null()], { description: 'null: the settings\' webhooks.timeout_s.' }),
     created_at: Timestamp,
     updated_at: Timestamp,
+    created_by: Type.Union([Type.String(), Type.Null()], {
+      description: 'The user whose current read permissions filter what the endpoint receives (set on create, and by an update of url or events); null: it receives nothing.',
+    }),
   },
   { additionalProperties: false, title: 'Webhook' },
 );

@@ -11,6 +11,7 @@ import { assertPublicUrl, ForbiddenTargetError } from '../../lib/ssrf-guard.js';
 import { generateWebhookSecret } from '../../lib/standard-webhooks.js';
 import type { ConfigDocument } from '../config/schemas.js';
 import { fromJson } from '../../db/codecs.js';
+import { assertMaySubscribe, creatorOf, mayReceive, reaches, type CreatorPermissions } from '../events/reach.js';
 import { payloadOf, subscribed, unknownPatterns } from './matching.js';
 import type { CreateWebhookBody, Delivery, UpdateWebhookBody, Webhook, WebhookWithSecret } from './schemas.js';
 import { pendingDelivery, toWebhook, type WebhooksStore } from './store.js';
@@ -24,7 +25,14 @@ const MAX_RECOVER = 100_000;
 /** Rows one retention statement deletes: short write transactions, so changes never wait long behind one. */
 const PURGE_BATCH = 1000;
 
-type Deps = { db: Kysely<Tables>; change: Change; store: WebhooksStore; helpers: Pick<DialectHelpers, 'purgeDeliveries'>; ids: Ids; clock: Clock; settings: () => ConfigDocument };
+/** `POST /{id}/test` sends at most this many test events per endpoint in TEST_WINDOW_MS (every instance counted). */
+export const TESTS_PER_WINDOW = 5;
+const TEST_WINDOW_MS = 60_000;
+
+type Deps = {
+  db: Kysely<Tables>; change: Change; store: WebhooksStore; helpers: Pick<DialectHelpers, 'purgeDeliveries'>; ids: Ids; clock: Clock;
+  settings: () => ConfigDocument; creatorPermissions: CreatorPermissions;
+};
 type Page<T> = { data: T[]; next_cursor: string | null };
 
 function webhookId(id: string): string {
@@ -32,7 +40,7 @@ function webhookId(id: string): string {
   return id;
 }
 
-export function createWebhooksService({ db, change, store, helpers, ids, clock, settings }: Deps) {
+export function createWebhooksService({ db, change, store, helpers, ids, clock, settings, creatorPermissions }: Deps) {
   /** https, or http for private targets when allowed; never an internal address unless allowed. */
   async function checkUrl(raw: string): Promise<string> {
     let url: URL;
@@ -55,9 +63,19 @@ export function createWebhooksService({ db, change, store, helpers, ids, clock, 
     return url.toString();
   }
 
-  function checkEvents(events: string[] | undefined): void {
+  /** Known types only, and each exact type one the caller may read (`*`, `user.*` are filtered at delivery). */
+  function checkEvents(ctx: RequestCtx, events: string[] | undefined): void {
     const unknown = unknownPatterns(events ?? []);
     if (unknown.length) throw fieldError('body', '/events', `unknown event types: ${unknown.join(', ')} (see GET /api/events/types)`);
+    assertMaySubscribe(ctx, events ?? []);
+  }
+
+  /** 409 once `webhooks.max_endpoints` exist: with `*` subscriptions, deliveries grow with endpoints × events. */
+  async function assertRoomForEndpoint(trx: Kysely<Tables>): Promise<void> {
+    const max = settings().webhooks.max_endpoints;
+    if ((await store.count(trx)) >= max) {
+      throw new AppError('webhook.limit_reached', `There are already ${max} webhook endpoints (webhooks.max_endpoints); delete one or raise the setting.`, { max_endpoints: max });
+    }
   }
 
   async function load(id: string) {
@@ -67,16 +85,17 @@ export function createWebhooksService({ db, change, store, helpers, ids, clock, 
   return {
     /** Creates an endpoint; the secret is in this answer only. Throws `validation_failed`. */
     async create(ctx: RequestCtx, input: CreateWebhookBody): Promise<WebhookWithSecret> {
-      checkEvents(input.events);
+      checkEvents(ctx, input.events);
       const url = await checkUrl(input.url);
       const id = ids.next('whk');
       const secret = generateWebhookSecret();
       const now = clock.now();
       const after = await change(ctx, { action: 'webhook.create', target: { type: 'webhook', id } }, async (trx) => {
+        await assertRoomForEndpoint(trx);
         await store.insert(trx, {
           id, url, description: input.description ?? '', events: JSON.stringify(input.events), enabled: input.enabled ?? true, secret,
           prev_secret: null, prev_secret_until: null, retry_schedule_s: input.retry_schedule_s ? JSON.stringify(input.retry_schedule_s) : null,
-          timeout_s: input.timeout_s ?? null, failing_since: null, disabled_reason: null, created_at: now, updated_at: now,
+          timeout_s: input.timeout_s ?? null, failing_since: null, disabled_reason: null, created_at: now, updated_at: now, created_by: creatorOf(ctx),
         });
         return { before: null, after: toWebhook(assertFound(await store.find(trx, id))) };
       });
@@ -93,10 +112,14 @@ export function createWebhooksService({ db, change, store, helpers, ids, clock, 
       return toPage(await store.list(db, after, limit), limit, toWebhook, (w) => [w.id]);
     },
 
-    /** Updates the fields present; enabling clears a disable. Throws `not_found`, `validation_failed`. */
+    /**
+     * Updates the fields present; enabling clears a disable. Setting `url` or `events` decides where data goes
+     * and what it is, so the caller becomes the endpoint's creator (whose permissions filter its deliveries).
+     * Throws `not_found`, `validation_failed`, `forbidden`.
+     */
     async update(ctx: RequestCtx, id: string, input: UpdateWebhookBody): Promise<Webhook> {
       await load(id);
-      checkEvents(input.events);
+      checkEvents(ctx, input.events);
       const url = input.url === undefined ? undefined : await checkUrl(input.url);
       return change(ctx, { action: 'webhook.update', target: { type: 'webhook', id } }, async (trx) => {
         const before = toWebhook(assertFound(await store.find(trx, id), 'The webhook'));
@@ -108,6 +131,7 @@ export function createWebhooksService({ db, change, store, helpers, ids, clock, 
           ...(input.enabled === true ? { failing_since: null, disabled_reason: null } : {}),
           ...(input.retry_schedule_s !== undefined ? { retry_schedule_s: input.retry_schedule_s === null ? null : JSON.stringify(input.retry_schedule_s) } : {}),
           ...(input.timeout_s !== undefined ? { timeout_s: input.timeout_s } : {}),
+          ...(input.url !== undefined || input.events !== undefined ? { created_by: creatorOf(ctx) } : {}),
           updated_at: clock.now(),
         });
         return { before, after: toWebhook(assertFound(after, 'The webhook')) };
@@ -159,10 +183,13 @@ export function createWebhooksService({ db, change, store, helpers, ids, clock, 
       const since = Date.parse(window.since);
       const until = window.until ? Date.parse(window.until) : clock.now() + 1;
       if (until <= since) throw fieldError('body', '/until', 'must be after since');
-      const events = fromJson<string[]>(hook.events);
+      const patterns = fromJson<string[]>(hook.events);
+      // What the endpoint's creator may read now: a recover queues nothing the fan-out would not have.
+      const reach = (await reaches(creatorPermissions, db, [hook.created_by]))(hook.created_by);
+      const wanted = (type: string) => subscribed(patterns, type) && mayReceive(reach, type);
       return change(ctx, { action: 'webhook.recover', target: { type: 'webhook', id } }, async (trx) => {
         const now = clock.now();
-        const due = (await store.outboxTypeCounts(trx, since, until)).filter((c) => subscribed(events, c.type)).reduce((sum, c) => sum + c.n, 0);
+        const due = (await store.outboxTypeCounts(trx, since, until)).filter((c) => wanted(c.type)).reduce((sum, c) => sum + c.n, 0);
         if (due > MAX_RECOVER) {
           throw fieldError('body', '/until', `the window holds ${due.toLocaleString('en')} events for this endpoint, more than ${MAX_RECOVER.toLocaleString('en')} at once; recover it in narrower windows (since … until)`);
         }
@@ -170,7 +197,7 @@ export function createWebhooksService({ db, change, store, helpers, ids, clock, 
         // Page through the window (never the whole of it in memory), queueing each page's events at once.
         for (let after: { created_at: number; id: string } | null = null; ;) {
           const page = await store.outboxBetween(trx, { since, until, after, limit: RECOVER_PAGE });
-          const rows = page.filter((e) => subscribed(events, e.type)).map((e) => pendingDelivery({
+          const rows = page.filter((e) => wanted(e.type)).map((e) => pendingDelivery({
             id: ids.next('dlv'), webhookId: id, eventId: e.id, eventType: e.type, payload: payloadOf(e.type, Number(e.created_at), fromJson<unknown>(e.data)), now,
           }));
           n += rows.length;
@@ -183,9 +210,18 @@ export function createWebhooksService({ db, change, store, helpers, ids, clock, 
       });
     },
 
-    /** Queues a `webhook.test` event for this endpoint only. Returns its delivery id. */
+    /**
+     * Queues a `webhook.test` event for this endpoint only, at most TESTS_PER_WINDOW a minute per endpoint.
+     * Returns its delivery id. Throws `not_found`, `rate_limited` (with Retry-After).
+     */
     async test(ctx: RequestCtx, id: string): Promise<string> {
       await load(id);
+      // Before the change, like the request limiter: a refused test send is not a failed change to audit.
+      const recent = await store.recentTests(db, id, clock.now() - TEST_WINDOW_MS, TESTS_PER_WINDOW);
+      if (recent.length >= TESTS_PER_WINDOW) {
+        const retryAfterS = Math.max(1, Math.ceil((Math.min(...recent) + TEST_WINDOW_MS - clock.now()) / 1000));
+        throw new AppError('rate_limited', `This endpoint was sent ${TESTS_PER_WINDOW} test events in the last minute; retry in ${retryAfterS} s.`, { retry_after_s: retryAfterS });
+      }
       const deliveryId = ids.next('dlv');
       const eventId = ids.next('evt');
       await change(ctx, { action: 'webhook.test', target: { type: 'webhook', id } }, async (trx) => {

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { fromJson, toBool, toIso, toIsoOrNull } from '../../db/codecs.js';
 import type { DeliveriesTable, DeliveryAttemptsTable, Queryable, WebhooksTable } from '../../db/tables.js';
 import type { Attempt, Delivery, Webhook } from './schemas.js';
@@ -7,7 +8,7 @@ export function toWebhook(row: WebhooksTable): Webhook {
     id: row.id, url: row.url, description: row.description, events: fromJson<string[]>(row.events), enabled: toBool(row.enabled),
     disabled_reason: row.disabled_reason, failing_since: toIsoOrNull(row.failing_since),
     retry_schedule_s: row.retry_schedule_s === null ? null : fromJson<number[]>(row.retry_schedule_s),
-    timeout_s: row.timeout_s, created_at: toIso(Number(row.created_at)), updated_at: toIso(Number(row.updated_at)),
+    timeout_s: row.timeout_s, created_at: toIso(Number(row.created_at)), updated_at: toIso(Number(row.updated_at)), created_by: row.created_by,
   };
 }
 
@@ -44,6 +45,15 @@ export function createWebhooksStore() {
       let query = q.selectFrom('webhooks').selectAll().orderBy('id').limit(limit + 1);
       if (afterId !== null) query = query.where('id', '>', afterId);
       return query.execute();
+    },
+    async count(q: Queryable): Promise<number> {
+      return Number((await q.selectFrom('webhooks').select((e) => e.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow()).n);
+    },
+    /** When the endpoint's test deliveries since `since` were made, newest first, at most `limit` (deliveries_tests_idx). */
+    async recentTests(q: Queryable, webhookId: string, since: number, limit: number): Promise<number[]> {
+      const rows = await q.selectFrom('deliveries').select('created_at').where('webhook_id', '=', webhookId)
+        .where('event_type', '=', sql.lit('webhook.test')).where('created_at', '>=', since).orderBy('created_at', 'desc').limit(limit).execute();
+      return rows.map((r) => Number(r.created_at));
     },
     async enabled(q: Queryable): Promise<WebhooksTable[]> {
       return q.selectFrom('webhooks').selectAll().where('enabled', '=', true).execute();

@@ -3,11 +3,13 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { DialectHelpers } from '../../db/dialects/helpers.js';
-import type { Tables } from '../../db/tables.js';
+import type { DeliveriesTable, Tables } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Ids } from '../../lib/ids.js';
 import type { ConfigDocument } from '../config/schemas.js';
 import type { Outbox } from '../events/outbox.js';
+import { readScopeOf } from '../events/catalog.js';
+import { mayReceive, reaches, unreachable, type CreatorPermissions, type Reach } from '../events/reach.js';
 import { createDeliverer } from './deliver.js';
 import { createFanOut } from './fan-out.js';
 import { cap, CLAIM_PER_FAST_ENDPOINT, createLanes, full, PER_ENDPOINT } from './lanes.js';
@@ -28,7 +30,7 @@ const RENEW_EVERY_MS = 5_000;
 
 type Deps = {
   db: Kysely<Tables>; helpers: DialectHelpers; store: WebhooksStore; webhooks: Pick<WebhooksService, 'disable'>;
-  clock: Clock; ids: Ids; logger: Logger; settings: () => ConfigDocument; dispatcher: () => Dispatcher;
+  clock: Clock; ids: Ids; logger: Logger; settings: () => ConfigDocument; dispatcher: () => Dispatcher; creatorPermissions: CreatorPermissions;
   /** When given, the worker runs a round as soon as a change with events commits in this process. */
   outbox?: Pick<Outbox, 'onCommitted'>;
 };
@@ -103,21 +105,47 @@ export function createWebhookWorker(deps: Deps) {
       perWebhook: PER_ENDPOINT, fastWebhooks: lanes.fastEndpoints(), perFastWebhook: CLAIM_PER_FAST_ENDPOINT,
     });
     if (claimed.length === 0) return 0;
-    // One read of the claim's endpoints (fresh: a URL, secret or timeout may have changed), not one per delivery.
+    // One read of the claim's endpoints (fresh: a URL, secret or timeout may have changed), not one per delivery,
+    // and one of their creators' current permissions.
     const touched = [...new Set(claimed.map((d) => d.webhook_id))];
-    for (const hook of await store.findMany(db, touched)) lanes.open(hook);
+    const hooks = await store.findMany(db, touched);
+    for (const hook of hooks) lanes.open(hook);
+    const reach = await reaches(deps.creatorPermissions, db, hooks.map((h) => h.created_by));
     for (const d of claimed) {
       const lane = lanes.get(d.webhook_id);
       if (!lane) continue; // the endpoint was deleted meanwhile; its deliveries went with it
       if (held.has(d.id)) continue; // ours already (its lease ran out while it waited): never twice at once
       held.add(d.id);
+      // Checked at delivery: the creator may have lost the permission since the fan-out (or a retry is due).
+      if (!mayReceive(reach(lane.hook.created_by), d.event_type)) {
+        withhold(d, lane.hook.created_by, reach(lane.hook.created_by));
+        continue;
+      }
       lane.waiting.push(d);
     }
-    for (const id of touched) pump(id);
+    for (const id of touched) {
+      pump(id);
+      const lane = lanes.get(id);
+      if (lane && lane.sending === 0 && lane.waiting.length === 0) lanes.close(id, lane); // all of it withheld
+    }
     // There may be more due (an endpoint got its per-claim share, or the batch was full): when a lane
     // drains, claim again rather than wait for the poll.
     starved = true;
     return claimed.length;
+  }
+
+  /** Ends a delivery its endpoint's creator may no longer read: failed, unsent, the reason in its attempt. */
+  function withhold(d: DeliveriesTable, creator: string | null, reach: Reach): void {
+    const why = unreachable(reach, creator) ?? `its creator ${creator ?? ''} may no longer read ${readScopeOf(d.event_type)}`;
+    const error = `withheld, not sent: ${why}`;
+    logger.warn({ delivery: d.id, webhook: d.webhook_id, event_type: d.event_type }, `webhook delivery ${error}`);
+    const at = clock.now();
+    recorder.record({
+      delivery: d,
+      attempt: { id: deps.ids.next('dlv'), delivery_id: d.id, attempted_at: at, status_code: null, latency_ms: 0, error, response_excerpt: null },
+      next: { status: 'failed', attempts: d.attempts + 1, next_attempt_at: at, last_error: error, last_status_code: null, updated_at: at },
+      done: () => held.delete(d.id),
+    });
   }
 
   async function renewLeases(): Promise<void> {
