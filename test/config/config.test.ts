@@ -156,7 +156,7 @@ forEachDialect((database) => {
     it('a change made through one instance is seen by another on the same database within a second', async () => {
       const logger = createLogger('silent', false);
       const second = createDb(database().url, logger);
-      const other = await buildApp({ env: defaultEnv(), database: second, logger, clock: app.clock, ids: createIds(), configPollMs: 100 });
+      const other = await buildApp({ env: defaultEnv(), database: second, logger, clock: app.clock, ids: createIds(), configPollMs: 100, auditKey: app.auditKey });
       try {
         await patch({ sessions: { ttl_minutes: 333 } });
         const started = Date.now();

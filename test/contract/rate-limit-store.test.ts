@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type GatehouseApp } from '../../src/app.js';
 import { bootstrapAdmin } from '../../src/bootstrap.js';
@@ -21,7 +22,7 @@ async function start(redisUrl: string | undefined, limits: object): Promise<Runn
   const logger = createLogger('silent', false);
   const database = createDb(test.url, logger);
   await migrateToLatest(database.db);
-  const built = await buildApp({ env: defaultEnv(redisUrl ? { REDIS_URL: redisUrl } : {}), database, logger, clock: systemClock, ids: createIds() });
+  const built = await buildApp({ env: defaultEnv(redisUrl ? { REDIS_URL: redisUrl } : {}), database, logger, clock: systemClock, ids: createIds(), auditKey: randomBytes(32) });
   const token = (await bootstrapAdmin(built.services))!.secret;
   await built.services.config.patch(systemCtx('test'), { rate_limits: limits }, undefined, false);
   return { built, database, test, token };

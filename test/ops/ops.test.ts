@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +24,7 @@ forEachDialect((testDb) => {
     const logger = pino({ level: 'debug', redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' } }, sink);
     database = createDb(testDb().url, logger);
     await migrateToLatest(database.db);
-    built = await buildApp({ env: defaultEnv(), database, logger, clock: systemClock, ids: createIds() });
+    built = await buildApp({ env: defaultEnv(), database, logger, clock: systemClock, ids: createIds(), auditKey: randomBytes(32) });
     token = (await bootstrapAdmin(built.services))!.secret;
   });
   afterAll(async () => {
