@@ -11,6 +11,7 @@ import { registerPipeline } from './http/pipeline.js';
 import { createLimiterRedis, createLimiterStoreClass } from './http/rate-limit-store.js';
 import { createServer } from './http/server.js';
 import { createIdempotency } from './http/idempotency.js';
+import { createIdempotencyService } from './modules/idempotency/service.js';
 import { createAuthCache } from './lib/auth-cache.js';
 import type { Clock } from './lib/clock.js';
 import type { Ids } from './lib/ids.js';
@@ -101,7 +102,7 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onClose', webhooks.close);
   const resolvePrincipal = (secret: string) => (secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret));
 
-  const idempotency = createIdempotency({ db, clock });
+  const idempotency = createIdempotencyService({ db, clock });
   const redis = env.REDIS_URL ? createLimiterRedis(env.REDIS_URL, logger) : undefined;
   if (redis) app.addHook('onClose', async () => redis.disconnect());
   const store = createLimiterStoreClass({ redis, mode: () => settings().rate_limits.store_failure, logger, failures: metrics.limiterStoreFailures });
@@ -117,7 +118,7 @@ export async function buildApp(deps: AppDeps) {
       limits: () => settings().rate_limits,
       denial: { db, audit, ids, logger, onFailure: () => metrics.auditWriteFailures.inc() },
       readAudit: { record, enabled: () => settings().audit.log_reads, logger },
-      idempotency,
+      idempotency: createIdempotency(idempotency),
     });
     openApiRoute(api, app);
     await sessions.routes(api, hooks.loginLimit);

@@ -9,7 +9,7 @@ import type { RequestCtx } from './lib/request-ctx.js';
 import type { AuditLog } from './modules/audit/append.js';
 import { catalog, type Action } from './modules/events/catalog.js';
 import type { Outbox } from './modules/events/outbox.js';
-import { storeAnswer } from './http/idempotency.js';
+import { storeAnswer } from './modules/idempotency/service.js';
 
 export type ChangeSpec = {
   action: Action;
