@@ -29,7 +29,7 @@ import { createTokensModule } from './modules/tokens/module.js';
 import type { LiveToken } from './modules/tokens/store.js';
 import { createUsersModule } from './modules/users/module.js';
 import type { Credentials } from './modules/users/service.js';
-import { createPluginsModule } from './modules/plugins/module.js';
+import { createPluginsModule, createPluginsStore } from './modules/plugins/module.js';
 import { createPluginHost } from './plugins/host.js';
 import { resolve } from 'node:path';
 import { createWebhooksModule } from './modules/webhooks/module.js';
@@ -52,7 +52,8 @@ export async function buildApp(deps: AppDeps) {
   // Subscribers' creators' current permissions (roles is defined below; called only after buildApp).
   const creatorPermissions: typeof roles.service.currentPermissions = (q, userIds) => roles.service.currentPermissions(q, userIds);
   const exportsDir = resolve(env.DATA_DIR, 'exports');
-  const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), allowPrivate: () => allowPrivate, creatorPermissions, exportsDir });
+  const pluginsStore = createPluginsStore();
+  const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), allowPrivate: () => allowPrivate, creatorPermissions, exportsDir, store: pluginsStore });
   const outbox = createOutbox({ clock });
   const change = createChange({ db, helpers, audit, outbox, ids, logger, hooks: host });
   const record = createRecordAudit({ db, audit, ids });
@@ -98,7 +99,7 @@ export async function buildApp(deps: AppDeps) {
       },
     },
   });
-  const plugins = createPluginsModule({ db, change, ids, clock, host, settings, exportsDir });
+  const plugins = createPluginsModule({ db, change, ids, clock, host, settings, exportsDir, store: pluginsStore, auditHeadSeq: () => audits.service.headSeq() });
   app.addHook('onClose', webhooks.close);
   const resolvePrincipal = (secret: string) => (secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret));
 

@@ -10,6 +10,7 @@ import { mayReceive, reaches, unreachable, type CreatorPermissions, type Reach }
 import type { AfterEvent, BeforeInput, PluginContext, PluginDefinition, PluginManifest, Verdict } from './define.js';
 import { createPluginConnections, httpTarget, postSigned, type HttpTarget } from './http-call.js';
 import { createIsolatedPlugin, type IsolatedPlugin } from './isolate.js';
+import type { PluginsStore } from '../modules/plugins/module.js';
 import { findModulePlugin } from './resolve.js';
 
 /** The last `LATENCIES` call times, in a ring: recording one is O(1); p99 is worked out when read. */
@@ -74,6 +75,8 @@ export function createPluginHost(deps: {
   exportsDir: string;
   /** Plugins' creators' current permissions: what each plugin's after-hooks and audit feed may receive. */
   creatorPermissions: CreatorPermissions;
+  /** The plugins module's store: the host loads enabled plugins and moves their cursors only through it. */
+  store: Pick<PluginsStore, 'listEnabled' | 'setAfterSeq'>;
 }) {
   const { db, logger } = deps;
   const connections = createPluginConnections(deps.allowPrivate);
@@ -170,7 +173,7 @@ export function createPluginHost(deps: {
 
     /** Reloads the enabled plugins from the database (after a registry change, and periodically). */
     async reload(): Promise<void> {
-      const rows = await db.selectFrom('plugins').selectAll().where('enabled', '=', true).execute();
+      const rows = await deps.store.listEnabled(db);
       const next: Loaded[] = [];
       const kept = new Map<string, IsolatedPlugin>();
       for (const row of rows) {
@@ -243,7 +246,7 @@ export function createPluginHost(deps: {
             }
           }
           p.row.after_seq = Number(row.seq);
-          await db.updateTable('plugins').set({ after_seq: Number(row.seq) }).where('id', '=', p.row.id).execute();
+          await deps.store.setAfterSeq(db, p.row.id, Number(row.seq));
         }
       }
     },

@@ -184,6 +184,11 @@ export function createAuditService({ db, store, change, record, clock, settings,
       return result;
     },
 
+    /** The seq of the newest event: where a new subscriber (a plugin's after-hooks) starts. */
+    async headSeq(): Promise<number> {
+      return (await store.head(db)).seq;
+    },
+
     /**
      * A signed checkpoint of the head, which includes its own `audit.checkpoint` event (recorded first).
      * Kept off the database host, it later shows a cut tail or a recomputed chain (`verify`).

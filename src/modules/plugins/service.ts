@@ -16,9 +16,12 @@ import type { ConfigDocument } from '../config/schemas.js';
 import { assertMayStreamAudit, assertMaySubscribe, creatorOf } from '../events/reach.js';
 import { createConfigValidator } from './config-schema.js';
 import type { Plugin, RegisterPluginBody } from './schemas.js';
+import type { PluginsStore } from './store.js';
 
 type Deps = {
-  db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; host: PluginHost; settings: () => ConfigDocument;
+  db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; host: PluginHost; settings: () => ConfigDocument; store: PluginsStore;
+  /** The audit log's head seq, from the audit service: where a new plugin's after-hooks start. */
+  auditHeadSeq: () => Promise<number>;
   /** `<DATA_DIR>/exports`: the only folder plugins write files to. */
   exportsDir: string;
 };
@@ -35,7 +38,8 @@ function redact(config: Record<string, unknown>, schema: Record<string, unknown>
   return out;
 }
 
-export function createPluginsService({ db, change, ids, clock, host, settings, exportsDir }: Deps) {
+export function createPluginsService(deps: Deps) {
+  const { db, change, ids, clock, host, settings, exportsDir, store } = deps;
   const configs = createConfigValidator();
   /** The schema in this request's body (an http plugin being registered) is refused with a 400 into it; any other with a 422. */
   const checkConfig = (manifest: PluginManifest, config: unknown, pointerBase: string, schemaInBody = false) =>
@@ -52,7 +56,7 @@ export function createPluginsService({ db, change, ids, clock, host, settings, e
 
   async function load(id: string): Promise<PluginsTable> {
     if (!isId('plugin', id)) throw new AppError('not_found', 'No plugin has this id.');
-    return assertFound(await db.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst(), 'The plugin');
+    return assertFound(await store.findById(db, id), 'The plugin');
   }
 
   /**
@@ -93,8 +97,8 @@ export function createPluginsService({ db, change, ids, clock, host, settings, e
     const current = await load(id);
     if (enabled) assertMayReceive(ctx, fromJson<PluginManifest>(current.manifest), `The plugin ${current.name}`);
     const after = await change(ctx, { action, target: { type: 'plugin', id } }, async (trx) => {
-      const before = assertFound(await trx.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst());
-      const row = assertFound(await trx.updateTable('plugins').set({ enabled, updated_at: clock.now() }).where('id', '=', id).returningAll().executeTakeFirst());
+      const before = assertFound(await store.findById(trx, id));
+      const row = assertFound(await store.setEnabled(trx, id, enabled, clock.now()));
       return { before: toPlugin(before), after: toPlugin(row) };
     });
     await host.reload();
@@ -110,15 +114,15 @@ export function createPluginsService({ db, change, ids, clock, host, settings, e
       await validateTargets(body.kind, manifest.name, config, '/config');
       const id = ids.next('plugin');
       const secret = body.kind === 'http' ? generateWebhookSecret() : null;
-      const head = await db.selectFrom('audit_head').select('seq').where('id', '=', 1).executeTakeFirstOrThrow();
+      // After-hooks start at the log's head: a new plugin is not sent the past.
+      const headSeq = await deps.auditHeadSeq();
       const now = clock.now();
       const plugin = await change(ctx, { action: 'plugin.register', target: { type: 'plugin', id } }, async (trx) => {
         const row: PluginsTable = {
           id, name: manifest.name, kind: body.kind, url, manifest: JSON.stringify(manifest), enabled: body.enabled ?? true, config: JSON.stringify(config),
-          config_version: 1, secret, after_seq: Number(head.seq), created_at: now, updated_at: now, created_by: creatorOf(ctx),
+          config_version: 1, secret, after_seq: headSeq, created_at: now, updated_at: now, created_by: creatorOf(ctx),
         };
-        await trx.insertInto('plugins').values(row).execute();
-        await trx.insertInto('plugin_configs').values({ plugin_id: id, version: 1, config: row.config, created_at: now, actor: actorOf(ctx).actor }).execute();
+        await store.insert(trx, row, actorOf(ctx).actor);
         return { before: null, after: toPlugin(row) };
       });
       await host.reload();
@@ -132,9 +136,7 @@ export function createPluginsService({ db, change, ids, clock, host, settings, e
     async list(query: { limit?: number; cursor?: string }): Promise<{ data: Plugin[]; next_cursor: string | null }> {
       const limit = query.limit ?? DEFAULT_LIMIT;
       const after = query.cursor ? String(decodeCursor(query.cursor)[0]) : null;
-      let q = db.selectFrom('plugins').selectAll().orderBy('id').limit(limit + 1);
-      if (after !== null) q = q.where('id', '>', after);
-      return toPage(await q.execute(), limit, toPlugin, (p) => [p.id]);
+      return toPage(await store.list(db, after, limit), limit, toPlugin, (p) => [p.id]);
     },
 
     /**
@@ -153,11 +155,10 @@ export function createPluginsService({ db, change, ids, clock, host, settings, e
       await validateTargets(row.kind, row.name, valid, '');
       if (dryRun) return toPlugin({ ...row, config: JSON.stringify(valid) });
       const after = await change(ctx, { action: 'plugin.configure', target: { type: 'plugin', id } }, async (trx) => {
-        const current = assertFound(await trx.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst());
+        const current = assertFound(await store.findById(trx, id));
         const version = Number(current.config_version) + 1;
         const now = clock.now();
-        await trx.insertInto('plugin_configs').values({ plugin_id: id, version, config: JSON.stringify(valid), created_at: now, actor: actorOf(ctx).actor }).execute();
-        const updated = assertFound(await trx.updateTable('plugins').set({ config: JSON.stringify(valid), config_version: version, updated_at: now, created_by: creatorOf(ctx) }).where('id', '=', id).returningAll().executeTakeFirst());
+        const updated = assertFound(await store.configure(trx, id, { config: JSON.stringify(valid), version, createdBy: creatorOf(ctx), actor: actorOf(ctx).actor }, now));
         return { before: toPlugin(current), after: toPlugin(updated) };
       });
       await host.reload();
@@ -170,8 +171,8 @@ export function createPluginsService({ db, change, ids, clock, host, settings, e
     async unregister(ctx: RequestCtx, id: string): Promise<void> {
       await load(id);
       await change(ctx, { action: 'plugin.unregister', target: { type: 'plugin', id } }, async (trx) => {
-        const before = assertFound(await trx.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst());
-        await trx.deleteFrom('plugins').where('id', '=', id).execute();
+        const before = assertFound(await store.findById(trx, id));
+        await store.delete(trx, id);
         return { before: toPlugin(before), after: null };
       });
       await host.reload();
