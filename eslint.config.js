@@ -10,8 +10,14 @@ export default tseslint.config(
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
       '@typescript-eslint/no-confusing-void-expression': 'off',
       // Fastify plugins and hooks are async by contract, with or without an await inside.
       '@typescript-eslint/require-await': 'off',
@@ -24,7 +30,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/db/dialects/sqlite.js', '**/db/dialects/postgres.js'], message: 'Only src/db/* may import a dialect (STYLE §8).' },
+            {
+              group: ['**/db/dialects/sqlite.js', '**/db/dialects/postgres.js'],
+              message: 'Only src/db/* may import a dialect (STYLE §8).',
+            },
           ],
         },
       ],
@@ -39,7 +48,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['./store.js', '**/db/*'], message: 'routes.ts speaks HTTP only: no store, no db (STYLE §14).' }] },
+        {
+          patterns: [
+            {
+              group: ['./store.js', '**/db/*'],
+              message: 'routes.ts speaks HTTP only: no store, no db (STYLE §14).',
+            },
+          ],
+        },
       ],
     },
   },
@@ -48,7 +64,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['fastify', '**/http/*', './service.js'], message: 'store.ts speaks SQL only (STYLE §14).' }] },
+        {
+          patterns: [
+            {
+              group: ['fastify', '**/http/*', './service.js'],
+              message: 'store.ts speaks SQL only (STYLE §14).',
+            },
+          ],
+        },
       ],
     },
   },
@@ -58,7 +81,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-syntax': [
         'error',
-        { selector: "CallExpression[callee.property.name='insertInto'][arguments.0.value=/^(audit_events|outbox)$/]", message: 'Audit rows and events are written by change() only (STYLE §4).' },
+        {
+          selector:
+            "CallExpression[callee.property.name='insertInto'][arguments.0.value=/^(audit_events|outbox)$/]",
+          message: 'Audit rows and events are written by change() only (STYLE §4).',
+        },
       ],
     },
   },
@@ -81,7 +108,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ regex: '^(\\.\\./)+src/(?!client/)', message: 'ui/ imports from src/ only src/client/ (STYLE §14).' }] },
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+src/(?!client/)',
+              message: 'ui/ imports from src/ only src/client/ (STYLE §14).',
+            },
+          ],
+        },
       ],
       // Pages are components: a form with its fields reads better as one function than split to fit a count.
       'max-lines-per-function': ['warn', { max: 120, skipBlankLines: true, skipComments: true }],
@@ -92,6 +126,9 @@ export default tseslint.config(
   {
     files: ['examples/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { parserOptions: { projectService: false }, globals: { console: 'readonly', process: 'readonly' } },
+    languageOptions: {
+      parserOptions: { projectService: false },
+      globals: { console: 'readonly', process: 'readonly' },
+    },
   },
 );

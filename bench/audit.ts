@@ -18,7 +18,19 @@ import { checkGoals, dialectMarkdown, plansText, type DialectReport } from './au
 import { planSeed } from './audit/seed.js';
 import { buildShapes } from './audit/shapes.js';
 import { fmtDuration } from './audit/progress.js';
-import { generateToken, killAllNow, MAIN, memoryOf, migrate, request, runCli, startServer, stopServer, type Server, type Storage } from './audit/server.js';
+import {
+  generateToken,
+  killAllNow,
+  MAIN,
+  memoryOf,
+  migrate,
+  request,
+  runCli,
+  startServer,
+  stopServer,
+  type Server,
+  type Storage,
+} from './audit/server.js';
 
 const OUT_DIR = 'bench/out';
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -54,7 +66,11 @@ async function prepareTarget(dialect: Dialect, options: AuditBenchOptions, stamp
     const dir = options.reuse ?? mkdtempSync(join(options.dataDir, 'gatehouse-bench-audit-'));
     const file = join(dir, 'gatehouse.db');
     return {
-      storage: { DATA_DIR: dir }, where: file, fresh: options.reuse === null, tokenFile: join(dir, 'bench-token'), probe: () => Probe.sqlite(file),
+      storage: { DATA_DIR: dir },
+      where: file,
+      fresh: options.reuse === null,
+      tokenFile: join(dir, 'bench-token'),
+      probe: () => Probe.sqlite(file),
       cleanup: async () => {
         if (keep) log(`  kept ${dir} (measure it again: --dialect sqlite --reuse ${dir})`);
         else rmSync(dir, { recursive: true, force: true });
@@ -66,39 +82,74 @@ async function prepareTarget(dialect: Dialect, options: AuditBenchOptions, stamp
   if (options.reuse === null) await pgAdmin(options, `create database ${name}`);
   const url = `${options.pgUrl}/${name}`;
   return {
-    storage: { DATABASE_URL: url }, where: url, fresh: options.reuse === null, tokenFile: join(OUT_DIR, `${name}.token`), probe: () => Probe.postgres(url),
+    storage: { DATABASE_URL: url },
+    where: url,
+    fresh: options.reuse === null,
+    tokenFile: join(OUT_DIR, `${name}.token`),
+    probe: () => Probe.postgres(url),
     cleanup: async () => {
-      if (keep) log(`  kept database ${name} (measure it again: --dialect postgres --reuse ${name}; drop it with: dropdb -h 127.0.0.1 -U postgres ${name})`);
+      if (keep)
+        log(
+          `  kept database ${name} (measure it again: --dialect postgres --reuse ${name}; drop it with: dropdb -h 127.0.0.1 -U postgres ${name})`,
+        );
       else await pgAdmin(options, `drop database if exists ${name} with (force)`);
     },
   };
 }
 
 /** Migrates and seeds a fresh target; the events come before the bootstrap's (see planSeed). */
-async function seedTarget(dialect: Dialect, target: Target, options: AuditBenchOptions): Promise<DialectReport['seed']> {
+async function seedTarget(
+  dialect: Dialect,
+  target: Target,
+  options: AuditBenchOptions,
+): Promise<DialectReport['seed']> {
   migrate(target.storage);
   // Seeded before the first start: the events span the past year, and `ts` may not go backwards along
   // `seq`, so they must come before the bootstrap's events (which are stamped now).
   const plan = planSeed(options, Date.now());
-  const loaded = dialect === 'sqlite' ? loadSqlite(target.where, plan) : await loadPostgres(target.where, plan);
-  const seed = { rows: loaded.rows, seconds: loaded.seconds, rowsPerSecond: Math.round(loaded.rows / loaded.seconds), extraWhat: loaded.extraWhat, extraSeconds: loaded.extraSeconds };
-  log(`  seeded ${loaded.rows.toLocaleString('en-US')} events in ${fmtDuration(loaded.seconds)} (${seed.rowsPerSecond.toLocaleString('en-US')} rows/s), ${loaded.extraWhat} ${loaded.extraSeconds.toFixed(1)} s`);
+  const loaded =
+    dialect === 'sqlite' ? loadSqlite(target.where, plan) : await loadPostgres(target.where, plan);
+  const seed = {
+    rows: loaded.rows,
+    seconds: loaded.seconds,
+    rowsPerSecond: Math.round(loaded.rows / loaded.seconds),
+    extraWhat: loaded.extraWhat,
+    extraSeconds: loaded.extraSeconds,
+  };
+  log(
+    `  seeded ${loaded.rows.toLocaleString('en-US')} events in ${fmtDuration(loaded.seconds)} (${seed.rowsPerSecond.toLocaleString('en-US')} rows/s), ${loaded.extraWhat} ${loaded.extraSeconds.toFixed(1)} s`,
+  );
   return seed;
 }
 
 /** User actors by number of events, busiest first, without the bench's own admin. */
 async function actorsByActivity(probe: Probe, exclude: string): Promise<string[]> {
-  const rows = await probe.all("select actor, count(*) as n from audit_events where actor not in ('system', 'anonymous', ?) group by actor order by n desc", [exclude]);
+  const rows = await probe.all(
+    "select actor, count(*) as n from audit_events where actor not in ('system', 'anonymous', ?) group by actor order by n desc",
+    [exclude],
+  );
   return rows.map((r) => String(r.actor));
 }
 
-async function api<T>(server: Server, token: string, path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+async function api<T>(
+  server: Server,
+  token: string,
+  path: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<T> {
   const res = await request(server.base, token, path, init);
-  if (res.status !== 200) throw new Error(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${res.body.slice(0, 500)}`);
+  if (res.status !== 200)
+    throw new Error(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${res.body.slice(0, 500)}`);
   return JSON.parse(res.body) as T;
 }
 
-async function runDialect(dialect: Dialect, options: AuditBenchOptions, freshToken: string, stamp: string, version: string): Promise<DialectReport> {
+async function runDialect(
+  dialect: Dialect,
+  options: AuditBenchOptions,
+  freshToken: string,
+  stamp: string,
+  version: string,
+): Promise<DialectReport> {
   const target = await prepareTarget(dialect, options, stamp);
   owed.add(target.cleanup);
   let server: Server | null = null;
@@ -119,14 +170,20 @@ async function runDialect(dialect: Dialect, options: AuditBenchOptions, freshTok
     const rssAtStart = Math.round(memoryOf(server.pid).rssMiB);
     log(`  gatehouse pid ${server.pid} at ${server.base}, RSS ${rssAtStart} MiB`);
     // 600 requests/min per token by default; the bench sends thousands. The limiter stays in the path.
-    await api(server, token, '/api/config', { method: 'PATCH', body: { rate_limits: { default: { max: 1_000_000, window_s: 60 } } } });
-    const head = (await api<{ data: { seq: number }[] }>(server, token, '/api/audit?limit=1')).data[0]?.seq ?? 0;
-    const me = (await api<{ id?: string; user?: { id?: string } }>(server, token, '/api/me'));
+    await api(server, token, '/api/config', {
+      method: 'PATCH',
+      body: { rate_limits: { default: { max: 1_000_000, window_s: 60 } } },
+    });
+    const head =
+      (await api<{ data: { seq: number }[] }>(server, token, '/api/audit?limit=1')).data[0]?.seq ?? 0;
+    const me = await api<{ id?: string; user?: { id?: string } }>(server, token, '/api/me');
     probe = target.probe();
     const actors = await actorsByActivity(probe, me.user?.id ?? me.id ?? '');
 
     const shapes = await buildShapes(probe, actors, head, options.depth, Date.now());
-    log(`  measuring ${shapes.length} shapes: ${options.warmup} warmup + ${options.samples} samples each, interleaved`);
+    log(
+      `  measuring ${shapes.length} shapes: ${options.warmup} warmup + ${options.samples} samples each, interleaved`,
+    );
     const loadBefore = Math.round(loadavg()[0]! * 100) / 100;
     const results = await measureShapes(server, token, shapes, options.warmup, options.samples, log);
     const first = results.find((s) => s.key === 'first')!.stats;
@@ -134,7 +191,11 @@ async function runDialect(dialect: Dialect, options: AuditBenchOptions, freshTok
     const firstAction = results.find((s) => s.key === 'first_action')!.stats;
     const deepAction = results.find((s) => s.key === 'deep_action')!.stats;
 
-    const memory = { idleAtStartMiB: rssAtStart, afterQueriesMiB: Math.round(memoryOf(server.pid).rssMiB), hwmAfterQueriesMiB: Math.round(memoryOf(server.pid).hwmMiB) };
+    const memory = {
+      idleAtStartMiB: rssAtStart,
+      afterQueriesMiB: Math.round(memoryOf(server.pid).rssMiB),
+      hwmAfterQueriesMiB: Math.round(memoryOf(server.pid).hwmMiB),
+    };
     // A fresh process for the export, so its RSS figure is the export's and not what the queries left.
     await stopServer(server);
     server = await startServer(target.storage, token);
@@ -149,16 +210,22 @@ async function runDialect(dialect: Dialect, options: AuditBenchOptions, freshTok
       expectRows = options.exportRows;
     }
     const exp = await measureExport(server, token, exportPath, expectRows, `  export ${dialect}`);
-    log(`  export: ${exp.rows.toLocaleString('en-US')} rows in ${exp.seconds} s = ${exp.rowsPerSecond.toLocaleString('en-US')} rows/s, peak RSS ${exp.rssPeakSampledMiB} MiB`);
+    log(
+      `  export: ${exp.rows.toLocaleString('en-US')} rows in ${exp.seconds} s = ${exp.rowsPerSecond.toLocaleString('en-US')} rows/s, peak RSS ${exp.rssPeakSampledMiB} MiB`,
+    );
     // Same run, same rows: the database writing the lines and this process reading them, no Gatehouse between.
     const exportBaseline = await probe.lineBaseline(exportFromSeq);
-    log(`  export baseline (the database alone): ${exportBaseline.rows.toLocaleString('en-US')} rows in ${exportBaseline.seconds} s = ${exportBaseline.rowsPerSecond.toLocaleString('en-US')} rows/s`);
+    log(
+      `  export baseline (the database alone): ${exportBaseline.rows.toLocaleString('en-US')} rows in ${exportBaseline.seconds} s = ${exportBaseline.rowsPerSecond.toLocaleString('en-US')} rows/s`,
+    );
 
     const loadAfter = Math.round(loadavg()[0]! * 100) / 100;
     let verify: DialectReport['verify'] = null;
     if (options.verify) {
       verify = await measureVerify(server, token);
-      log(`  verify over HTTP: ${verify.status}, ${verify.checked.toLocaleString('en-US')} events in ${verify.seconds.toFixed(1)} s${verify.status === 'failed' ? ` (${verify.detail})` : ''}; /healthz meanwhile p50 ${verify.healthzDuring.p50} ms, max ${verify.healthzDuring.max} ms`);
+      log(
+        `  verify over HTTP: ${verify.status}, ${verify.checked.toLocaleString('en-US')} events in ${verify.seconds.toFixed(1)} s${verify.status === 'failed' ? ` (${verify.detail})` : ''}; /healthz meanwhile p50 ${verify.healthzDuring.p50} ms, max ${verify.healthzDuring.max} ms`,
+      );
     }
     await stopServer(server);
     let verifyCli: DialectReport['verifyCli'] = null;
@@ -173,7 +240,9 @@ async function runDialect(dialect: Dialect, options: AuditBenchOptions, freshTok
     const plans: DialectReport['plans'] = [];
     if (options.explain) {
       for (const s of results) {
-        const worst = [...s.byPath].filter((p) => p.path.startsWith('/api/audit?') || p.path === '/api/audit').sort((a, b) => b.p99 - a.p99)[0];
+        const worst = [...s.byPath]
+          .filter((p) => p.path.startsWith('/api/audit?') || p.path === '/api/audit')
+          .sort((a, b) => b.p99 - a.p99)[0];
         if (worst) plans.push({ key: s.key, ...(await probe.explain(worst.path)) });
       }
     }
@@ -189,15 +258,36 @@ async function runDialect(dialect: Dialect, options: AuditBenchOptions, freshTok
       await probe.all('drop table if exists sqlite_stat4');
     }
     const report: DialectReport = {
-      dialect, version, events: options.events, seed, headSeqAtStart: head, memory, loadavg: { beforeQueries: loadBefore, afterExport: loadAfter }, sizes: await probe.sizes(), shapes: results,
+      dialect,
+      version,
+      events: options.events,
+      seed,
+      headSeqAtStart: head,
+      memory,
+      loadavg: { beforeQueries: loadBefore, afterExport: loadAfter },
+      sizes: await probe.sizes(),
+      shapes: results,
       deepRatio: { p50: deep.p50 / first.p50, p99: deep.p99 / first.p99 },
-      deepActionRatio: { p50: deepAction.p50 / firstAction.p50, p99: deepAction.p99 / firstAction.p99 }, export: exp, exportBaseline, verify, verifyCli, plans, plansAnalyzed, misses: [],
-      problems: results.flatMap((s) => s.problems.map((p) => `${s.key}: ${p}`)), serverWarnings,
+      deepActionRatio: { p50: deepAction.p50 / firstAction.p50, p99: deepAction.p99 / firstAction.p99 },
+      export: exp,
+      exportBaseline,
+      verify,
+      verifyCli,
+      plans,
+      plansAnalyzed,
+      misses: [],
+      problems: results.flatMap((s) => s.problems.map((p) => `${s.key}: ${p}`)),
+      serverWarnings,
     };
     if (exp.status !== 200) report.problems.push(`export answered ${exp.status}`);
-    if (exp.rows < expectRows) report.problems.push(`export streamed ${exp.rows} rows, expected at least ${expectRows}`);
-    if (verify && verify.status !== 'ok') report.problems.push(`GET /api/audit/verify: ${verify.status} after ${verify.seconds.toFixed(1)} s: ${verify.detail}`);
-    if (verifyCli && verifyCli.code !== 0) report.problems.push(`gatehouse audit verify: exit ${verifyCli.code}: ${verifyCli.output}`);
+    if (exp.rows < expectRows)
+      report.problems.push(`export streamed ${exp.rows} rows, expected at least ${expectRows}`);
+    if (verify && verify.status !== 'ok')
+      report.problems.push(
+        `GET /api/audit/verify: ${verify.status} after ${verify.seconds.toFixed(1)} s: ${verify.detail}`,
+      );
+    if (verifyCli && verifyCli.code !== 0)
+      report.problems.push(`gatehouse audit verify: exit ${verifyCli.code}: ${verifyCli.output}`);
     report.misses = checkGoals(report);
     return report;
   } finally {
@@ -223,12 +313,17 @@ async function main(): Promise<number> {
     process.stdout.write(usage());
     return 0;
   }
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm run bench:audit does).`);
+  if (!existsSync(MAIN))
+    throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm run bench:audit does).`);
   const started = new Date();
   const stamp = started.getTime().toString(36);
   const machine = await describeMachine(options.dialects.includes('postgres') ? options.pgUrl : null);
-  log(`Gatehouse audit bench ${started.toISOString()}: ${options.reuse === null ? `${options.events.toLocaleString('en-US')} events` : `reusing ${options.reuse}`}, ${options.dialects.join(' + ')}`);
-  log(`machine: ${machine.nproc} vCPU ${machine.cpu}, ${machine.memGiB} GiB, node ${machine.node}, SQLite ${machine.sqlite}, PostgreSQL ${machine.postgres ?? '-'}`);
+  log(
+    `Gatehouse audit bench ${started.toISOString()}: ${options.reuse === null ? `${options.events.toLocaleString('en-US')} events` : `reusing ${options.reuse}`}, ${options.dialects.join(' + ')}`,
+  );
+  log(
+    `machine: ${machine.nproc} vCPU ${machine.cpu}, ${machine.memGiB} GiB, node ${machine.node}, SQLite ${machine.sqlite}, PostgreSQL ${machine.postgres ?? '-'}`,
+  );
   const token = generateToken();
   const reports: DialectReport[] = [];
   mkdirSync(OUT_DIR, { recursive: true });
@@ -237,8 +332,15 @@ async function main(): Promise<number> {
   // Written after every dialect, so a failure in the second one keeps the first one's figures.
   const write = (): string => {
     const seconds = (Date.now() - started.getTime()) / 1000;
-    const md = [machineMarkdown(machine, options, started, seconds), '', ...reports.map(dialectMarkdown)].join('\n');
-    writeFileSync(`${stem}.json`, `${JSON.stringify({ started: started.toISOString(), seconds, options, machine, reports }, null, 2)}\n`);
+    const md = [
+      machineMarkdown(machine, options, started, seconds),
+      '',
+      ...reports.map(dialectMarkdown),
+    ].join('\n');
+    writeFileSync(
+      `${stem}.json`,
+      `${JSON.stringify({ started: started.toISOString(), seconds, options, machine, reports }, null, 2)}\n`,
+    );
     writeFileSync(`${stem}.md`, `${md}\n`);
     writeFileSync(`${stem}-plans.txt`, reports.map(plansText).join('\n'));
     return md;
@@ -272,7 +374,9 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`bench:audit failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `bench:audit failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     killAllNow();
     process.exitCode = 1;
   },

@@ -36,12 +36,23 @@ async function main(): Promise<void> {
   const database = createDb(`sqlite://${join(dir, 'gatehouse.db')}`, logger);
   try {
     await migrateToLatest(database.db);
-    const built = await buildApp({ env: defaultEnv({ DATA_DIR: dir }), database, logger, clock: createFakeClock(Date.now()), ids: createIds() });
+    const built = await buildApp({
+      env: defaultEnv({ DATA_DIR: dir }),
+      database,
+      logger,
+      clock: createFakeClock(Date.now()),
+      ids: createIds(),
+    });
     await built.app.ready();
     const boot = await bootstrapAdmin(built.services);
     if (!boot) throw new Error('database not empty');
     const generous = { max: 1_000_000, window_s: 60 };
-    await built.services.config.patch(systemCtx('bench'), { rate_limits: { default: generous, anonymous: generous, login: generous } }, undefined, false);
+    await built.services.config.patch(
+      systemCtx('bench'),
+      { rate_limits: { default: generous, anonymous: generous, login: generous } },
+      undefined,
+      false,
+    );
 
     const depth = (MiB - 16) / 2;
     const nested = `${'['.repeat(depth)}${']'.repeat(depth)}`;
@@ -49,8 +60,17 @@ async function main(): Promise<void> {
     const seen = new Map<string, string>();
     /** Sends the body; any 4xx is the expected refusal (its status and code are reported), anything else fails. */
     const send = (url: string, payload: string, token: string | null) => async () => {
-      const res = await built.app.inject({ method: 'POST', url, payload, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
-      if (res.statusCode < 400 || res.statusCode >= 500) throw new Error(`${url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
+      const res = await built.app.inject({
+        method: 'POST',
+        url,
+        payload,
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+      });
+      if (res.statusCode < 400 || res.statusCode >= 500)
+        throw new Error(`${url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
       seen.set(`${url} ${payload.length}`, `${res.statusCode} ${res.json<{ code: string }>().code}`);
     };
     const cases: [string, string, string, string | null][] = [
@@ -62,9 +82,13 @@ async function main(): Promise<void> {
     const rows: string[] = [];
     for (const [what, url, payload, token] of cases) {
       const ms = await cpuPerCall(send(url, payload, token));
-      rows.push(`| ${what}, POST ${url} | ${seen.get(`${url} ${payload.length}`) ?? ''} | ${ms.toFixed(2)} |`);
+      rows.push(
+        `| ${what}, POST ${url} | ${seen.get(`${url} ${payload.length}`) ?? ''} | ${ms.toFixed(2)} |`,
+      );
     }
-    rows.push(`| reference: JSON.parse of the nested 1 MiB body alone | | ${(await cpuPerCall(async () => JSON.parse(nested) as unknown)).toFixed(2)} |`);
+    rows.push(
+      `| reference: JSON.parse of the nested 1 MiB body alone | | ${(await cpuPerCall(async () => JSON.parse(nested) as unknown)).toFixed(2)} |`,
+    );
     await built.app.close();
     console.log(`CPU per request, ${n} requests each after 3 unmeasured:\n`);
     console.log('| body | answer | CPU ms / request |\n|---|---|---|');

@@ -28,20 +28,43 @@ type Asset = { file: string; bytes: number; gzip: number; brotli: number };
 /** The JS a first visit must fetch before anything renders: the entry script and what index.html preloads. */
 function initialJs(): Asset[] {
   const html = readFileSync(join(UI, 'index.html'), 'utf8');
-  const files = [...html.matchAll(/<(?:script[^>]*\ssrc|link[^>]*rel="modulepreload"[^>]*\shref)="\/([^"]+\.js)"/g)].map((m) => m[1]!);
+  const files = [
+    ...html.matchAll(/<(?:script[^>]*\ssrc|link[^>]*rel="modulepreload"[^>]*\shref)="\/([^"]+\.js)"/g),
+  ].map((m) => m[1]!);
   return files.map((file) => {
     const body = readFileSync(join(UI, file));
-    return { file, bytes: body.length, gzip: gzipSync(body, { level: 9 }).length, brotli: readFileSync(join(UI, `${file}.br`)).length };
+    return {
+      file,
+      bytes: body.length,
+      gzip: gzipSync(body, { level: 9 }).length,
+      brotli: readFileSync(join(UI, `${file}.br`)).length,
+    };
   });
 }
 
-type Load = { firstRowMs: number; interactiveMs: number; jsWireBytes: number; jsBytes: number; requests: number; mainThreadMs: number; scriptMs: number };
+type Load = {
+  firstRowMs: number;
+  interactiveMs: number;
+  jsWireBytes: number;
+  jsBytes: number;
+  requests: number;
+  mainThreadMs: number;
+  scriptMs: number;
+};
 
 /** One visit to /users with a token already in sessionStorage: navigation start → first user row → first idle. */
-async function visitUsers(browser: Browser, url: string, token: string, firstSeeded: string, warm: boolean): Promise<Load> {
+async function visitUsers(
+  browser: Browser,
+  url: string,
+  token: string,
+  firstSeeded: string,
+  warm: boolean,
+): Promise<Load> {
   const context = await browser.newContext();
   try {
-    await context.addInitScript(`sessionStorage.setItem('gatehouse.credential', ${JSON.stringify(JSON.stringify({ token, kind: 'token' }))})`);
+    await context.addInitScript(
+      `sessionStorage.setItem('gatehouse.credential', ${JSON.stringify(JSON.stringify({ token, kind: 'token' }))})`,
+    );
     const page = await context.newPage();
     if (warm) await page.goto(`${url}/users`).then(() => page.getByText(firstSeeded).first().waitFor());
     // The renderer's main-thread busy time (CDP Performance metrics): what the page itself cost, which other
@@ -55,9 +78,16 @@ async function visitUsers(browser: Browser, url: string, token: string, firstSee
     };
     const before = await busy();
     await page.goto(`${url}/users`, { waitUntil: 'commit' });
-    await page.getByRole('table', { name: 'Users' }).getByText(firstSeeded, { exact: true }).waitFor({ timeout: 30_000 });
+    await page
+      .getByRole('table', { name: 'Users' })
+      .getByText(firstSeeded, { exact: true })
+      .waitFor({ timeout: 30_000 });
     // Interactive: the row is there and the main thread has gone idle (nothing left to run before input is handled).
-    const timing = await page.evaluate<{ firstRow: number; idle: number; js: { wire: number; bytes: number; n: number } }>(`(async () => {
+    const timing = await page.evaluate<{
+      firstRow: number;
+      idle: number;
+      js: { wire: number; bytes: number; n: number };
+    }>(`(async () => {
       const firstRow = performance.now();
       const idle = await new Promise((r) => requestIdleCallback(() => r(performance.now())));
       const scripts = performance.getEntriesByType('resource').filter((e) => e.name.endsWith('.js'));
@@ -65,8 +95,13 @@ async function visitUsers(browser: Browser, url: string, token: string, firstSee
     })()`);
     const after = await busy();
     return {
-      firstRowMs: timing.firstRow, interactiveMs: timing.idle, jsWireBytes: timing.js.wire, jsBytes: timing.js.bytes, requests: timing.js.n,
-      mainThreadMs: after.task - before.task, scriptMs: after.script - before.script,
+      firstRowMs: timing.firstRow,
+      interactiveMs: timing.idle,
+      jsWireBytes: timing.js.wire,
+      jsBytes: timing.js.bytes,
+      requests: timing.js.n,
+      mainThreadMs: after.task - before.task,
+      scriptMs: after.script - before.script,
     };
   } finally {
     await context.close();
@@ -94,7 +129,8 @@ async function listFromNode(url: string, token: string): Promise<number> {
 
 const kb = (n: number) => Math.round(n / 102.4) / 10;
 const ms = (n: number) => Math.round(n);
-const spread = (values: number[]) => `median ${ms(median(values))} ms (min ${ms(Math.min(...values))}, max ${ms(Math.max(...values))})`;
+const spread = (values: number[]) =>
+  `median ${ms(median(values))} ms (min ${ms(Math.min(...values))}, max ${ms(Math.max(...values))})`;
 
 async function main(): Promise<number> {
   scrubInheritedEnv();
@@ -104,7 +140,9 @@ async function main(): Promise<number> {
   const gzip = assets.reduce((n, a) => n + a.gzip, 0);
   const brotli = assets.reduce((n, a) => n + a.brotli, 0);
   const raw = assets.reduce((n, a) => n + a.bytes, 0);
-  log(`Initial JS: ${assets.length} file(s), ${kb(raw)} kB raw, ${kb(gzip)} kB gzip -9, ${kb(brotli)} kB brotli (served) — goal ≤ ${GOAL_JS_GZIP_KB} kB gzip: ${kb(gzip) <= GOAL_JS_GZIP_KB ? 'met' : 'MISSED'}`);
+  log(
+    `Initial JS: ${assets.length} file(s), ${kb(raw)} kB raw, ${kb(gzip)} kB gzip -9, ${kb(brotli)} kB brotli (served) — goal ≤ ${GOAL_JS_GZIP_KB} kB gzip: ${kb(gzip) <= GOAL_JS_GZIP_KB ? 'met' : 'MISSED'}`,
+  );
 
   const token = generateToken();
   log(`Seeding ${USERS.toLocaleString()} users through the API…`);
@@ -122,7 +160,9 @@ async function main(): Promise<number> {
       floors.static.push(await visitStatic(browser, instance.url));
       samples.cold.push(await visitUsers(browser, instance.url, token, firstSeeded, false));
       samples.warm.push(await visitUsers(browser, instance.url, token, firstSeeded, true));
-      log(`run ${i + 1}/${RUNS}: cold ${ms(samples.cold.at(-1)!.interactiveMs)} ms (main thread ${ms(samples.cold.at(-1)!.mainThreadMs)} ms), warm ${ms(samples.warm.at(-1)!.interactiveMs)} ms, static floor ${ms(floors.static.at(-1)!)} ms, list ${ms(floors.list.at(-1)!)} ms`);
+      log(
+        `run ${i + 1}/${RUNS}: cold ${ms(samples.cold.at(-1)!.interactiveMs)} ms (main thread ${ms(samples.cold.at(-1)!.mainThreadMs)} ms), warm ${ms(samples.warm.at(-1)!.interactiveMs)} ms, static floor ${ms(floors.static.at(-1)!)} ms, list ${ms(floors.list.at(-1)!)} ms`,
+      );
     }
   } finally {
     await browser.close();
@@ -139,7 +179,15 @@ async function main(): Promise<number> {
     `Floors: static page in a fresh context ${spread(floors.static)}; GET /api/users?limit=50 from Node ${spread(floors.list)}`,
   ];
   for (const line of lines) log(line);
-  const markdown = [`# bench:console ${startedAt.toISOString()}`, '', `${USERS} users, ${RUNS} runs; machine ${JSON.stringify(machine)}`, '', ...assets.map((a) => `- ${a.file}: ${kb(a.bytes)} kB, ${kb(a.gzip)} kB gzip, ${kb(a.brotli)} kB br`), '', ...lines.map((l) => `- ${l}`)].join('\n');
+  const markdown = [
+    `# bench:console ${startedAt.toISOString()}`,
+    '',
+    `${USERS} users, ${RUNS} runs; machine ${JSON.stringify(machine)}`,
+    '',
+    ...assets.map((a) => `- ${a.file}: ${kb(a.bytes)} kB, ${kb(a.gzip)} kB gzip, ${kb(a.brotli)} kB br`),
+    '',
+    ...lines.map((l) => `- ${l}`),
+  ].join('\n');
   writeReport('console', startedAt, { machine, users: USERS, runs: RUNS, assets, samples, floors }, markdown);
   return 0;
 }

@@ -7,7 +7,18 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startChild, stopAllChildren, stopChild, waitForHttp } from './lib/children.js';
 import { runBench } from './lib/compare.js';
-import { BENCH_LIMIT, MAIN, countRows, liftRateLimit, generateToken, sanityCheck, scrubInheritedEnv, seedUsers, startGatehouse, type DbCounts } from './lib/gatehouse.js';
+import {
+  BENCH_LIMIT,
+  MAIN,
+  countRows,
+  liftRateLimit,
+  generateToken,
+  sanityCheck,
+  scrubInheritedEnv,
+  seedUsers,
+  startGatehouse,
+  type DbCounts,
+} from './lib/gatehouse.js';
 import { createRequest, getByIdRequest, listRequest, measure, type Run, type Scenario } from './lib/load.js';
 import { describeMachine, type Machine } from './lib/machine.js';
 import { parseOptions, usage, type BenchOptions } from './lib/options.js';
@@ -50,13 +61,26 @@ async function runBaseline(options: BenchOptions, token: string): Promise<Run[]>
     const url = `http://${HOST}:${port}`;
     await waitForHttp(child, `${url}/healthz`);
     log(`\nbaseline: bare node:http (pid ${child.pid}) at ${url}`);
-    return await measure(url, child.pid, 'baseline', getByIdRequest(token, fakeIds(options.seed)), options, log);
+    return await measure(
+      url,
+      child.pid,
+      'baseline',
+      getByIdRequest(token, fakeIds(options.seed)),
+      options,
+      log,
+    );
   } finally {
     await stopChild(child);
   }
 }
 
-type GatehouseOutcome = { runs: Record<string, Run[]>; scenarios: Scenario[]; before: DbCounts; counts: DbCounts; warnings: string[] };
+type GatehouseOutcome = {
+  runs: Record<string, Run[]>;
+  scenarios: Scenario[];
+  before: DbCounts;
+  counts: DbCounts;
+  warnings: string[];
+};
 
 async function runGatehouse(options: BenchOptions, token: string, tag: string): Promise<GatehouseOutcome> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
@@ -66,7 +90,9 @@ async function runGatehouse(options: BenchOptions, token: string, tag: string): 
     const child = await startGatehouse({ host: HOST, port, dataDir, token });
     log(`\ngatehouse: ${MAIN} serve (pid ${child.pid}) at ${url}, SQLite in ${dataDir}`);
     const tokenId = await liftRateLimit(url, token);
-    log(`  rate limit for the bench token ${tokenId}: ${BENCH_LIMIT.max} per ${BENCH_LIMIT.window_s} s (config by_token)`);
+    log(
+      `  rate limit for the bench token ${tokenId}: ${BENCH_LIMIT.max} per ${BENCH_LIMIT.window_s} s (config by_token)`,
+    );
     const ids = await seedUsers(url, token, options.seed, tag);
     await sanityCheck(url, token, ids);
     log(`  seeded ${ids.length} users; one GET, one list checked by hand`);
@@ -79,7 +105,8 @@ async function runGatehouse(options: BenchOptions, token: string, tag: string): 
       { key: 'create', title: 'POST /api/users', goal: 0.2, request: createRequest(token, tag) },
     ];
     const runs: Record<string, Run[]> = {};
-    for (const s of scenarios) runs[s.key] = await measure(url, child.pid, s.key.padEnd(8), s.request, options, log);
+    for (const s of scenarios)
+      runs[s.key] = await measure(url, child.pid, s.key.padEnd(8), s.request, options, log);
 
     await stopChild(child);
     return { runs, scenarios, before, counts: countRows(dataDir), warnings: child.warnings };
@@ -95,27 +122,39 @@ async function runGatehouse(options: BenchOptions, token: string, tag: string): 
  * `connections × pipelining` requests are still in flight; the server completes those, so the tables may hold
  * up to that many more rows per run than counted.
  */
-function checkCounts(before: DbCounts, after: DbCounts, createRuns: Run[], options: BenchOptions, problems: string[]): Expected {
+function checkCounts(
+  before: DbCounts,
+  after: DbCounts,
+  createRuns: Run[],
+  options: BenchOptions,
+  problems: string[],
+): Expected {
   const counted = createRuns.reduce((n, r) => n + r.result['2xx'], 0);
   const inFlight = createRuns.length * options.connections * options.pipelining;
   const expected = { createdCounted: counted, inFlightAllowance: inFlight };
   const check = (what: string, from: number, to: number) => {
     const grew = to - from;
-    if (grew < counted || grew > counted + inFlight) problems.push(`${what}: grew by ${grew} rows, expected ${counted} to ${counted + inFlight}`);
+    if (grew < counted || grew > counted + inFlight)
+      problems.push(`${what}: grew by ${grew} rows, expected ${counted} to ${counted + inFlight}`);
   };
   check('users', before.users, after.users);
   check('outbox', before.outbox, after.outbox);
   check('audit_events (success)', before.auditSuccess, after.auditSuccess);
-  if (after.auditOther !== before.auditOther) problems.push(`audit_events: ${after.auditOther - before.auditOther} new rows with outcome denied/error`);
+  if (after.auditOther !== before.auditOther)
+    problems.push(`audit_events: ${after.auditOther - before.auditOther} new rows with outcome denied/error`);
   if (after.users - before.users !== after.outbox - before.outbox) {
-    problems.push(`users grew by ${after.users - before.users} but outbox by ${after.outbox - before.outbox}`);
+    problems.push(
+      `users grew by ${after.users - before.users} but outbox by ${after.outbox - before.outbox}`,
+    );
   }
   return expected;
 }
 
 function printMachine(m: Machine): void {
   log(`machine: ${m.nproc} cpus (${m.cpuModel}), ${m.memTotal} RAM, ${m.os}`);
-  log(`         node ${m.node}, SQLite ${m.sqlite} (better-sqlite3 ${m.betterSqlite3}), autocannon ${m.autocannon}`);
+  log(
+    `         node ${m.node}, SQLite ${m.sqlite} (better-sqlite3 ${m.betterSqlite3}), autocannon ${m.autocannon}`,
+  );
   log(`         load average at start: ${m.loadavgAtStart.join(' ')}`);
 }
 
@@ -125,7 +164,8 @@ async function main(): Promise<number> {
     process.stdout.write(usage());
     return 0;
   }
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm run bench does).`);
+  if (!existsSync(MAIN))
+    throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm run bench does).`);
   scrubInheritedEnv();
   const startedAt = new Date();
   const machine = describeMachine();
@@ -141,7 +181,11 @@ async function main(): Promise<number> {
   const baselineRuns = await runBaseline(options, token);
   const gh = await runGatehouse(options, token, tag);
 
-  const baseline = summarize({ key: 'baseline', title: 'baseline: bare node:http', goal: null }, baselineRuns, 1);
+  const baseline = summarize(
+    { key: 'baseline', title: 'baseline: bare node:http', goal: null },
+    baselineRuns,
+    1,
+  );
   const summaries = [
     { ...baseline, ratio: 1 },
     ...gh.scenarios.map((s) => summarize(s, gh.runs[s.key] ?? [], baseline.reqPerSecMedian)),
@@ -149,26 +193,49 @@ async function main(): Promise<number> {
   const problems: string[] = [];
   for (const s of summaries) {
     if (s.non2xx || s.errors || s.timeouts) {
-      problems.push(`${s.title}: ${s.non2xx} non-2xx, ${s.errors} errors, ${s.timeouts} timeouts; status codes ${s.statusCodes}`);
+      problems.push(
+        `${s.title}: ${s.non2xx} non-2xx, ${s.errors} errors, ${s.timeouts} timeouts; status codes ${s.statusCodes}`,
+      );
     }
   }
   const expectedCounts = checkCounts(gh.before, gh.counts, gh.runs.create ?? [], options, problems);
 
-  log(`\nResults: median of ${options.runs} runs of ${options.duration} s each (req/s = autocannon's mean of per-second samples; latency in ms)\n`);
+  log(
+    `\nResults: median of ${options.runs} runs of ${options.duration} s each (req/s = autocannon's mean of per-second samples; latency in ms)\n`,
+  );
   log(textTable(summaries));
   log(
     `\nSQLite after the run: ${gh.counts.users} users, ${gh.counts.outbox} outbox rows, ` +
       `${gh.counts.auditSuccess} audit rows (success), ${gh.counts.auditOther} other, ${(gh.counts.fileBytes / 2 ** 20).toFixed(1)} MiB`,
   );
-  if (gh.warnings.length) log(`\nGatehouse logged ${gh.warnings.length} warning/error lines; first ones:\n${gh.warnings.slice(0, 5).join('\n')}`);
-  log(problems.length ? `\nPROBLEMS:\n- ${problems.join('\n- ')}` : '\nNo non-2xx responses, no errors, row counts as expected.');
+  if (gh.warnings.length)
+    log(
+      `\nGatehouse logged ${gh.warnings.length} warning/error lines; first ones:\n${gh.warnings.slice(0, 5).join('\n')}`,
+    );
+  log(
+    problems.length
+      ? `\nPROBLEMS:\n- ${problems.join('\n- ')}`
+      : '\nNo non-2xx responses, no errors, row counts as expected.',
+  );
 
   const finishedAt = new Date();
   const loadavgAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
-  log(`\nLoad average at start ${machine.loadavgAtStart.join(' ')}, at end ${loadavgAtEnd.join(' ')}; took ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s`);
+  log(
+    `\nLoad average at start ${machine.loadavgAtStart.join(' ')}, at end ${loadavgAtEnd.join(' ')}; took ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s`,
+  );
   const report: Report = {
-    startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), options, machine, loadavgAtEnd, summaries,
-    runs: { baseline: baselineRuns, ...gh.runs }, dbCountsBeforeLoad: gh.before, dbCounts: gh.counts, expectedCounts, gatehouseWarnings: gh.warnings, problems,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    options,
+    machine,
+    loadavgAtEnd,
+    summaries,
+    runs: { baseline: baselineRuns, ...gh.runs },
+    dbCountsBeforeLoad: gh.before,
+    dbCounts: gh.counts,
+    expectedCounts,
+    gatehouseWarnings: gh.warnings,
+    problems,
   };
   mkdirSync(OUT_DIR, { recursive: true });
   const stem = join(OUT_DIR, `http-${startedAt.toISOString().replace(/[:.]/g, '-')}`);

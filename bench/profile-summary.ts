@@ -14,7 +14,9 @@ function bucket(f: Frame): string {
   if (!f.url) return f.functionName.startsWith('(') ? f.functionName : '(native)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f.url)?.[1];
   if (pkg) return pkg;
-  const src = /dist\/src\/(.+?)\/[^/]+$/.exec(f.url)?.[1] ?? (/dist\/src\/[^/]+$/.test(f.url) ? 'src (root)' : undefined);
+  const src =
+    /dist\/src\/(.+?)\/[^/]+$/.exec(f.url)?.[1] ??
+    (/dist\/src\/[^/]+$/.test(f.url) ? 'src (root)' : undefined);
   if (src) return `src/${src}`;
   return f.url.startsWith('node:') ? `node:${f.url.slice(5).split('/')[0] ?? ''}` : f.url;
 }
@@ -28,23 +30,32 @@ function main(): void {
   const selfUs = new Map<number, number>();
   profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
-  const idle = [...selfUs].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, us]) => a + us, 0);
+  const idle = [...selfUs]
+    .filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)')
+    .reduce((a, [, us]) => a + us, 0);
   const add = (m: Map<string, number>, k: string, us: number) => m.set(k, (m.get(k) ?? 0) + us);
   const fns = new Map<string, number>();
   const buckets = new Map<string, number>();
   for (const [id, us] of selfUs) {
     const f = byId.get(id)?.callFrame;
     if (!f || f.functionName === '(idle)') continue;
-    add(fns, `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${f.lineNumber + 1}`, us);
+    add(
+      fns,
+      `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${f.lineNumber + 1}`,
+      us,
+    );
     add(buckets, bucket(f), us);
   }
   const busy = total - idle;
   const pct = (us: number) => `${((us / busy) * 100).toFixed(1).padStart(5)} %`;
   const print = (title: string, m: Map<string, number>) => {
     process.stdout.write(`\n${title}\n`);
-    for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${pct(us)}  ${k}\n`);
+    for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top))
+      process.stdout.write(`${pct(us)}  ${k}\n`);
   };
-  process.stdout.write(`${file}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (percentages of busy)\n`);
+  process.stdout.write(
+    `${file}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (percentages of busy)\n`,
+  );
   print('self time by package / src folder', buckets);
   print('self time by function', fns);
 }

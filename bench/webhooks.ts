@@ -16,10 +16,27 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { runBaseline } from './webhooks/baseline.js';
-import { createPgDatabase, databaseUrlFor, dropPgDatabase, openBenchDb, type BenchDb, type Counts, type Dialect } from './webhooks/db.js';
+import {
+  createPgDatabase,
+  databaseUrlFor,
+  dropPgDatabase,
+  openBenchDb,
+  type BenchDb,
+  type Counts,
+  type Dialect,
+} from './webhooks/db.js';
 import { runLatency } from './webhooks/latency.js';
 import { describeMachine, loadavg } from './webhooks/machine.js';
-import { cpuSeconds, freePort, killAllNow, schedSeconds, startReceiver, stopAll, stopProc, type Proc } from './webhooks/procs.js';
+import {
+  cpuSeconds,
+  freePort,
+  killAllNow,
+  schedSeconds,
+  startReceiver,
+  stopAll,
+  stopProc,
+  type Proc,
+} from './webhooks/procs.js';
 import { machineLine, table, type CpuWindow, type DialectResult } from './webhooks/report.js';
 import { configure, generateToken, startGatehouse } from './webhooks/server.js';
 import { runThroughput } from './webhooks/throughput.js';
@@ -52,7 +69,10 @@ const { values: args } = parseArgs({
     'skip-latency': { type: 'boolean', default: false },
     'skip-throughput': { type: 'boolean', default: false },
     'poll-ms': { type: 'string' },
-    'pg-admin-url': { type: 'string', default: process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    'pg-admin-url': {
+      type: 'string',
+      default: process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    },
     timeout: { type: 'string', default: '180' },
     help: { type: 'boolean', default: false },
   },
@@ -66,13 +86,18 @@ const positive = (name: string, v: string) => {
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, not ${v}`);
   return n;
 };
-if (!['sqlite', 'postgres', 'both'].includes(args.dialect)) throw new Error(`--dialect must be sqlite, postgres or both, not ${args.dialect}`);
+if (!['sqlite', 'postgres', 'both'].includes(args.dialect))
+  throw new Error(`--dialect must be sqlite, postgres or both, not ${args.dialect}`);
 const dialects: Dialect[] = args.dialect === 'both' ? ['sqlite', 'postgres'] : [args.dialect as Dialect];
 const opts = {
   events: Math.round(positive('events', args.events)),
   retained: args.retained === '0' ? 0 : Math.round(positive('retained', args.retained)),
-  concurrencies: args['baseline-concurrency'].split(',').map((c) => Math.round(positive('baseline-concurrency', c))),
-  rate: positive('rate', args.rate), durationS: positive('duration', args.duration), warmupS: Number(args.warmup),
+  concurrencies: args['baseline-concurrency']
+    .split(',')
+    .map((c) => Math.round(positive('baseline-concurrency', c))),
+  rate: positive('rate', args.rate),
+  durationS: positive('duration', args.duration),
+  warmupS: Number(args.warmup),
   pollMs: args['poll-ms'] === undefined ? null : positive('poll-ms', args['poll-ms']),
   timeoutMs: positive('timeout', args.timeout) * 1000,
 };
@@ -90,7 +115,9 @@ const tempDirs = new Set<string>();
 async function cleanup(): Promise<void> {
   await stopAll();
   for (const name of pgDatabases) {
-    await dropPgDatabase(args['pg-admin-url'], name).catch((err: unknown) => log(`could not drop database ${name}: ${String(err)}`));
+    await dropPgDatabase(args['pg-admin-url'], name).catch((err: unknown) =>
+      log(`could not drop database ${name}: ${String(err)}`),
+    );
     pgDatabases.delete(name);
   }
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
@@ -126,8 +153,11 @@ function cpuWindow(server: Proc, receiver: Proc) {
   return (): CpuWindow => {
     const q = schedSeconds(server.pid);
     return {
-      serverCpuS: cpuSeconds(server.pid) - s0, receiverCpuS: cpuSeconds(receiver.pid) - r0, wallS: (performance.now() - t0) / 1000,
-      loopRunS: q.runS - q0.runS, loopWaitS: q.waitS - q0.waitS,
+      serverCpuS: cpuSeconds(server.pid) - s0,
+      receiverCpuS: cpuSeconds(receiver.pid) - r0,
+      wallS: (performance.now() - t0) / 1000,
+      loopRunS: q.runS - q0.runS,
+      loopWaitS: q.waitS - q0.waitS,
     };
   };
 }
@@ -144,14 +174,29 @@ async function runDialect(dialect: Dialect): Promise<DialectResult> {
     databaseUrl = databaseUrlFor(args['pg-admin-url'], name);
   }
   const receiver = await startReceiver(HOST);
-  const g = await startGatehouse({ host: HOST, port: await freePort(HOST), token: generateToken(), dataDir, ...(databaseUrl ? { databaseUrl } : {}), ...(opts.pollMs === null ? {} : { pollMs: opts.pollMs }) });
-  const db = openBenchDb(databaseUrl ? { dialect: 'postgres', url: databaseUrl } : { dialect: 'sqlite', dataDir });
+  const g = await startGatehouse({
+    host: HOST,
+    port: await freePort(HOST),
+    token: generateToken(),
+    dataDir,
+    ...(databaseUrl ? { databaseUrl } : {}),
+    ...(opts.pollMs === null ? {} : { pollMs: opts.pollMs }),
+  });
+  const db = openBenchDb(
+    databaseUrl ? { dialect: 'postgres', url: databaseUrl } : { dialect: 'sqlite', dataDir },
+  );
   const problems: string[] = [];
   try {
     if (opts.retained) {
       const t0 = performance.now();
-      await db.insertSent(opts.retained, (done) => progress(`  retained events: ${done.toLocaleString('en-US')} of ${opts.retained.toLocaleString('en-US')}`));
-      log(`\n  ${opts.retained.toLocaleString('en-US')} sent events retained in the outbox (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      await db.insertSent(opts.retained, (done) =>
+        progress(
+          `  retained events: ${done.toLocaleString('en-US')} of ${opts.retained.toLocaleString('en-US')}`,
+        ),
+      );
+      log(
+        `\n  ${opts.retained.toLocaleString('en-US')} sent events retained in the outbox (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
     }
     await configure(g, receiver.url);
     await sleep(5); // events created strictly after the endpoint
@@ -162,16 +207,28 @@ async function runDialect(dialect: Dialect): Promise<DialectResult> {
     if (!args['skip-throughput']) {
       log(`throughput: ${opts.events} events`);
       const cpu = cpuWindow(g.proc, receiver.proc);
-      throughput = await runThroughput({ receiver, db, n: opts.events, tag: `wh${RUN}`, timeoutMs: opts.timeoutMs, log });
+      throughput = await runThroughput({
+        receiver,
+        db,
+        n: opts.events,
+        tag: `wh${RUN}`,
+        timeoutMs: opts.timeoutMs,
+        log,
+      });
       throughputCpu = cpu();
       expected += throughput.delivered;
-      log(`  ${throughput.delivered} delivered: ${Math.round(throughput.perSecond)}/s commit → last, ${Math.round(throughput.sendPerSecond)}/s first → last, first after ${Math.round(throughput.firstMs)} ms`);
-      if (!throughput.complete) problems.push(`throughput: ${throughput.delivered} of ${throughput.n} delivered before the timeout`);
+      log(
+        `  ${throughput.delivered} delivered: ${Math.round(throughput.perSecond)}/s commit → last, ${Math.round(throughput.sendPerSecond)}/s first → last, first after ${Math.round(throughput.firstMs)} ms`,
+      );
+      if (!throughput.complete)
+        problems.push(`throughput: ${throughput.delivered} of ${throughput.n} delivered before the timeout`);
       if (throughput.duplicates) problems.push(`throughput: ${throughput.duplicates} duplicate deliveries`);
       await settle(db, expected);
       for (const c of opts.concurrencies) {
         const b = await runBaseline(receiver, opts.events, c);
-        log(`  baseline undici loop, concurrency ${c}: ${Math.round(b.perSecond)}/s (${b.connectionsUsed} connections)`);
+        log(
+          `  baseline undici loop, concurrency ${c}: ${Math.round(b.perSecond)}/s (${b.connectionsUsed} connections)`,
+        );
         if (b.non2xx || b.errors) problems.push(`baseline c=${c}: ${b.non2xx} non-2xx, ${b.errors} errors`);
         baselines.push(b);
       }
@@ -181,21 +238,50 @@ async function runDialect(dialect: Dialect): Promise<DialectResult> {
     if (!args['skip-latency']) {
       log(`latency: ${opts.rate}/s for ${opts.warmupS} s warmup + ${opts.durationS} s`);
       const cpu = cpuWindow(g.proc, receiver.proc);
-      latency = await runLatency({ g, receiver, db, rate: opts.rate, warmupS: opts.warmupS, durationS: opts.durationS, tag: `wh${RUN}`, timeoutMs: opts.timeoutMs, log });
+      latency = await runLatency({
+        g,
+        receiver,
+        db,
+        rate: opts.rate,
+        warmupS: opts.warmupS,
+        durationS: opts.durationS,
+        tag: `wh${RUN}`,
+        timeoutMs: opts.timeoutMs,
+        log,
+      });
       latencyCpu = cpu();
       expected += latency.created;
       const c = latency.commitToDelivery;
-      log(`  commit → delivery p50 ${c.p50} ms, p99 ${c.p99} ms, max ${c.max} ms over ${c.n} events (${latency.missing} missing)`);
+      log(
+        `  commit → delivery p50 ${c.p50} ms, p99 ${c.p99} ms, max ${c.max} ms over ${c.n} events (${latency.missing} missing)`,
+      );
       if (latency.missing) problems.push(`latency: ${latency.missing} events never arrived`);
-      if (latency.non201 || latency.errors) problems.push(`latency: ${latency.non201} non-201 answers, ${latency.errors} request errors`);
+      if (latency.non201 || latency.errors)
+        problems.push(`latency: ${latency.non201} non-201 answers, ${latency.errors} request errors`);
       if (latency.duplicates) problems.push(`latency: ${latency.duplicates} duplicate deliveries`);
     }
     const counts = await settle(db, expected);
-    if ((counts.deliveries.succeeded ?? 0) !== expected) problems.push(`database: ${counts.deliveries.succeeded ?? 0} succeeded deliveries, expected ${expected}`);
-    if (counts.attempts !== expected || counts.failedAttempts) problems.push(`database: ${counts.attempts} attempts (${counts.failedAttempts} failed), expected ${expected}, none failed`);
-    if (counts.outboxPending) problems.push(`database: ${counts.outboxPending} outbox events never fanned out`);
+    if ((counts.deliveries.succeeded ?? 0) !== expected)
+      problems.push(
+        `database: ${counts.deliveries.succeeded ?? 0} succeeded deliveries, expected ${expected}`,
+      );
+    if (counts.attempts !== expected || counts.failedAttempts)
+      problems.push(
+        `database: ${counts.attempts} attempts (${counts.failedAttempts} failed), expected ${expected}, none failed`,
+      );
+    if (counts.outboxPending)
+      problems.push(`database: ${counts.outboxPending} outbox events never fanned out`);
     return {
-      dialect, dbVersion: await db.version(), pollMs: opts.pollMs, throughput, throughputCpu, baselines, latency, latencyCpu, counts, problems,
+      dialect,
+      dbVersion: await db.version(),
+      pollMs: opts.pollMs,
+      throughput,
+      throughputCpu,
+      baselines,
+      latency,
+      latencyCpu,
+      counts,
+      problems,
       serverWarnings: g.proc.output.filter((l) => /"level":(40|50|60)|warn|error/i.test(l)).slice(0, 50),
     };
   } finally {
@@ -217,7 +303,9 @@ async function main(): Promise<number> {
   for (const d of dialects) results.push(await runDialect(d));
   const versions: Record<string, string> = {};
   for (const r of results) versions[r.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'] = r.dbVersion;
-  const retained = opts.retained ? `; ${opts.retained.toLocaleString('en-US')} sent events retained in the outbox` : '';
+  const retained = opts.retained
+    ? `; ${opts.retained.toLocaleString('en-US')} sent events retained in the outbox`
+    : '';
   const md = `${machineLine(machine, versions)}; load average at end ${loadavg().join(' ')}${retained}\n\n${table(results)}\n`;
   log(`\n${md}`);
   for (const r of results) {
@@ -227,7 +315,10 @@ async function main(): Promise<number> {
   mkdirSync('bench/out', { recursive: true });
   const stamp = machine.date.replace(/[:.]/g, '-');
   const base = `bench/out/webhooks-${stamp}`;
-  writeFileSync(`${base}.json`, JSON.stringify({ options: opts, machine, loadavgAtEnd: loadavg(), results }, null, 2));
+  writeFileSync(
+    `${base}.json`,
+    JSON.stringify({ options: opts, machine, loadavgAtEnd: loadavg(), results }, null, 2),
+  );
   writeFileSync(`${base}.md`, md);
   log(`wrote ${base}.json and ${base}.md`);
   return results.some((r) => r.problems.length) ? 1 : 0;

@@ -27,7 +27,13 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
   const database = createDb(`sqlite://${join(dir, 'gatehouse.db')}`, logger);
   try {
     await migrateToLatest(database.db);
-    const { app } = await buildApp({ env: defaultEnv({ DATA_DIR: dir }), database, logger, clock: systemClock, ids: createIds() });
+    const { app } = await buildApp({
+      env: defaultEnv({ DATA_DIR: dir }),
+      database,
+      logger,
+      clock: systemClock,
+      ids: createIds(),
+    });
     await app.ready();
     const doc = app.swagger() as unknown as Record<string, unknown>;
     await app.close();
@@ -40,7 +46,9 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
 
 /** The text of `src/client/schema.ts` for the current API. */
 export async function clientSchemaSource(): Promise<string> {
-  const ast = await openapiTS(JSON.parse(JSON.stringify(await openApiDocument())) as never, { alphabetize: true });
+  const ast = await openapiTS(JSON.parse(JSON.stringify(await openApiDocument())) as never, {
+    alphabetize: true,
+  });
   return HEADER + astToString(ast);
 }
 

@@ -37,7 +37,15 @@ import { VERSION } from './version.js';
 
 export type { RegisteredRoute } from './http/server.js';
 /** `auditKey`: the audit secret; by default GATEHOUSE_AUDIT_KEY, else DATA_DIR/audit.key (created on first start). */
-export type AppDeps = { env: Env; database: Database; logger: Logger; clock: Clock; ids: Ids; configPollMs?: number; auditKey?: Buffer };
+export type AppDeps = {
+  env: Env;
+  database: Database;
+  logger: Logger;
+  clock: Clock;
+  ids: Ids;
+  configPollMs?: number;
+  auditKey?: Buffer;
+};
 
 /** The composition root: builds the app over a migrated database (it reads the settings from it). */
 export async function buildApp(deps: AppDeps) {
@@ -50,19 +58,43 @@ export async function buildApp(deps: AppDeps) {
   // Plugins judge changes before they happen, so the host exists before the change path.
   let allowPrivate = false;
   // Subscribers' creators' current permissions (roles is defined below; called only after buildApp).
-  const creatorPermissions: typeof roles.service.currentPermissions = (q, userIds) => roles.service.currentPermissions(q, userIds);
+  const creatorPermissions: typeof roles.service.currentPermissions = (q, userIds) =>
+    roles.service.currentPermissions(q, userIds);
   const exportsDir = resolve(env.DATA_DIR, 'exports');
   const pluginsStore = createPluginsStore();
-  const host = createPluginHost({ db, logger, pluginsDir: resolve(env.PLUGINS_DIR), allowPrivate: () => allowPrivate, creatorPermissions, exportsDir, store: pluginsStore });
+  const host = createPluginHost({
+    db,
+    logger,
+    pluginsDir: resolve(env.PLUGINS_DIR),
+    allowPrivate: () => allowPrivate,
+    creatorPermissions,
+    exportsDir,
+    store: pluginsStore,
+  });
   const outbox = createOutbox({ clock });
   const change = createChange({ db, helpers, audit, outbox, ids, logger, hooks: host });
   const record = createRecordAudit({ db, audit, ids });
   const passwords = createPasswords();
   // Before anything appends: the chain is sealed as keyed, or this key is checked against its seal.
-  const audits = createAuditModule({ db, helpers, copyText: database.copyText, change, record, clock, settings: () => settings(), keys: auditKeys });
+  const audits = createAuditModule({
+    db,
+    helpers,
+    copyText: database.copyText,
+    change,
+    record,
+    clock,
+    settings: () => settings(),
+    keys: auditKeys,
+  });
   logSeal(logger, await audits.service.seal(), auditKeys.keyId);
 
-  const config = createConfigModule({ db, change, clock, logger, ...(deps.configPollMs ? { pollMs: deps.configPollMs } : {}) });
+  const config = createConfigModule({
+    db,
+    change,
+    clock,
+    logger,
+    ...(deps.configPollMs ? { pollMs: deps.configPollMs } : {}),
+  });
   await config.service.init();
   const settings = () => config.service.get().document;
   app.addHook('onClose', config.service.startPolling());
@@ -78,18 +110,58 @@ export async function buildApp(deps: AppDeps) {
 
   const roles = createRolesModule({ db, change, ids, clock, onAccessChange });
   const rule = roles.service.rule;
-  const tokens = createTokensModule({ db, change, ids, clock, logger, settings, cache: tokenCache, permissionsOf: (q, id) => roles.service.permissionsOf(q, id), rule, onAccessChange,
-    assertAdminWayIn: (trx, userId, except, now) => roles.service.assertAdminWayIn(trx, userId, except, now) });
+  const tokens = createTokensModule({
+    db,
+    change,
+    ids,
+    clock,
+    logger,
+    settings,
+    cache: tokenCache,
+    permissionsOf: (q, id) => roles.service.permissionsOf(q, id),
+    rule,
+    onAccessChange,
+    assertAdminWayIn: (trx, userId, except, now) => roles.service.assertAdminWayIn(trx, userId, except, now),
+  });
   // Disabling a user or changing its password ends its credentials in the same transaction.
   const credentials: Credentials = {
     revokeTokens: (trx, userId, now) => tokens.service.revokeAllOf(trx, userId, now),
     endSessions: (trx, userId, except, now) => sessions.service.endAllOf(trx, userId, except, now),
   };
-  const users = createUsersModule({ db, change, ids, clock, passwords, settings, assertAnotherAdmin: (trx, id) => roles.service.assertAnotherAdmin(trx, id), rule, credentials, onAccessChange,
-    assertAdminWayIn: (trx, userId, except, now) => roles.service.assertAdminWayIn(trx, userId, except, now) });
-  const sessions = createSessionsModule({ db, change, record, ids, clock, passwords, settings, users: users.service, cache: sessionCache });
+  const users = createUsersModule({
+    db,
+    change,
+    ids,
+    clock,
+    passwords,
+    settings,
+    assertAnotherAdmin: (trx, id) => roles.service.assertAnotherAdmin(trx, id),
+    rule,
+    credentials,
+    onAccessChange,
+    assertAdminWayIn: (trx, userId, except, now) => roles.service.assertAdminWayIn(trx, userId, except, now),
+  });
+  const sessions = createSessionsModule({
+    db,
+    change,
+    record,
+    ids,
+    clock,
+    passwords,
+    settings,
+    users: users.service,
+    cache: sessionCache,
+  });
   const webhooks = createWebhooksModule({
-    db, background: database.background, helpers, change, ids, clock, logger, settings, creatorPermissions,
+    db,
+    background: database.background,
+    helpers,
+    change,
+    ids,
+    clock,
+    logger,
+    settings,
+    creatorPermissions,
     // The worker wakes on this process's commits, and on other processes' through the database.
     outbox: {
       onCommitted(listener) {
@@ -99,41 +171,70 @@ export async function buildApp(deps: AppDeps) {
       },
     },
   });
-  const plugins = createPluginsModule({ db, change, ids, clock, host, settings, exportsDir, store: pluginsStore, auditHeadSeq: () => audits.service.headSeq() });
+  const plugins = createPluginsModule({
+    db,
+    change,
+    ids,
+    clock,
+    host,
+    settings,
+    exportsDir,
+    store: pluginsStore,
+    auditHeadSeq: () => audits.service.headSeq(),
+  });
   app.addHook('onClose', webhooks.close);
-  const resolvePrincipal = (secret: string) => (secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret));
+  const resolvePrincipal = (secret: string) =>
+    secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret);
 
   const idempotency = createIdempotencyService({ db, clock });
   const redis = env.REDIS_URL ? createLimiterRedis(env.REDIS_URL, logger) : undefined;
   if (redis) app.addHook('onClose', async () => redis.disconnect());
-  const store = createLimiterStoreClass({ redis, mode: () => settings().rate_limits.store_failure, logger, failures: metrics.limiterStoreFailures });
+  const store = createLimiterStoreClass({
+    redis,
+    mode: () => settings().rate_limits.store_failure,
+    logger,
+    failures: metrics.limiterStoreFailures,
+  });
   await app.register(rateLimitPlugin, { global: false, store });
   await registerOpenApi(app, VERSION);
   const lifecycle: Lifecycle = { draining: false };
   await registerOps(app, { db, metrics, lifecycle });
   await registerConsole(app);
 
-  await app.register(async (api) => {
-    const hooks = registerPipeline(api, {
-      authenticate: resolvePrincipal,
-      limits: () => settings().rate_limits,
-      denial: { db, audit, ids, logger, onFailure: () => metrics.auditWriteFailures.inc() },
-      readAudit: { record, enabled: () => settings().audit.log_reads, logger },
-      idempotency: createIdempotency(idempotency),
-    });
-    openApiRoute(api, app);
-    await sessions.routes(api, hooks.loginLimit);
-    await users.routes(api);
-    await roles.routes(api);
-    await tokens.routes(api);
-    await audits.routes(api);
-    await config.routes(api);
-    await webhooks.routes(api);
-    await plugins.routes(api);
-    await api.register(eventsRoutes, { prefix: '/events' });
-  }, { prefix: '/api' });
+  await app.register(
+    async (api) => {
+      const hooks = registerPipeline(api, {
+        authenticate: resolvePrincipal,
+        limits: () => settings().rate_limits,
+        denial: { db, audit, ids, logger, onFailure: () => metrics.auditWriteFailures.inc() },
+        readAudit: { record, enabled: () => settings().audit.log_reads, logger },
+        idempotency: createIdempotency(idempotency),
+      });
+      openApiRoute(api, app);
+      await sessions.routes(api, hooks.loginLimit);
+      await users.routes(api);
+      await roles.routes(api);
+      await tokens.routes(api);
+      await audits.routes(api);
+      await config.routes(api);
+      await webhooks.routes(api);
+      await plugins.routes(api);
+      await api.register(eventsRoutes, { prefix: '/events' });
+    },
+    { prefix: '/api' },
+  );
 
-  const services = { users: users.service, roles: roles.service, tokens: tokens.service, sessions: sessions.service, audit: audits.service, config: config.service, webhooks: webhooks.service, plugins: plugins.service, clock };
+  const services = {
+    users: users.service,
+    roles: roles.service,
+    tokens: tokens.service,
+    sessions: sessions.service,
+    audit: audits.service,
+    config: config.service,
+    webhooks: webhooks.service,
+    plugins: plugins.service,
+    clock,
+  };
   return { app, routes, services, metrics, lifecycle, worker: webhooks.worker, plugins: host, idempotency };
 }
 export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;

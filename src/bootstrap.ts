@@ -14,14 +14,25 @@ export type BootstrapDeps = { users: UsersService; roles: RolesService; tokens: 
  * `GATEHOUSE_BOOTSTRAP_TOKEN` when set. Returns `null` when users already exist, also when another
  * instance won the race to bootstrap.
  */
-export async function bootstrapAdmin(deps: BootstrapDeps, secret?: string): Promise<{ userId: string; tokenId: string; secret: string } | null> {
+export async function bootstrapAdmin(
+  deps: BootstrapDeps,
+  secret?: string,
+): Promise<{ userId: string; tokenId: string; secret: string } | null> {
   if (!(await deps.users.isEmpty())) return null;
   const ctx = systemCtx('bootstrap');
   try {
-    const admin = await deps.users.create(ctx, { username: 'admin', kind: 'human', display_name: 'Administrator' });
+    const admin = await deps.users.create(ctx, {
+      username: 'admin',
+      kind: 'human',
+      display_name: 'Administrator',
+    });
     await deps.roles.assign(ctx, admin.id, BUILTIN_ROLES.admin);
     const token = await deps.tokens.issue(ctx, {
-      userId: admin.id, name: 'bootstrap', scopes: ['*'], expiresAt: deps.clock.now() + MAX_TOKEN_TTL_MS, ...(secret ? { secret } : {}),
+      userId: admin.id,
+      name: 'bootstrap',
+      scopes: ['*'],
+      expiresAt: deps.clock.now() + MAX_TOKEN_TTL_MS,
+      ...(secret ? { secret } : {}),
     });
     return { userId: admin.id, tokenId: token.id, secret: token.secret };
   } catch (err) {

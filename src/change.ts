@@ -27,7 +27,11 @@ export type ChangeSpec = {
  */
 export type ChangeResult<T> = { before: unknown; after: T; detail?: string };
 
-export type Change = <T>(ctx: RequestCtx, spec: ChangeSpec, write: (trx: Trx) => Promise<ChangeResult<T>>) => Promise<T>;
+export type Change = <T>(
+  ctx: RequestCtx,
+  spec: ChangeSpec,
+  write: (trx: Trx) => Promise<ChangeResult<T>>,
+) => Promise<T>;
 
 export type ChangeDeps = {
   db: Kysely<Tables>;
@@ -55,25 +59,47 @@ export function createChange(deps: ChangeDeps): Change {
       let evented = false;
       /** The change's own statements are done: whatever fails from here on is the audit append or the commit. */
       let written = false;
-      const result = await db.transaction().execute(async (trx) => {
-        const { before, after, detail } = await write(trx);
-        written = true;
-        const id = ids.next('evt');
-        const { input: _input, ...auditSpec } = spec;
-        // The event carries the resource after the change, or before it for a delete. Sign-ins and
-        // sign-outs are audit events only.
-        const event = catalog[spec.action].event ? outbox.row({ id, type: spec.action, data: after ?? before }) : undefined;
-        evented = event !== undefined;
-        if (ctx.idempotency && !ctx.idempotency.stored) await storeAnswer(trx, ctx.idempotency, after, Date.now());
-        // Last: the audit append takes the chain head's lock, which every other write then waits for until
-        // this transaction commits, so nothing else runs after it. It writes the outbox event too.
-        await audit.append(trx, ctx, { id, ...auditSpec, ...(detail !== undefined ? { detail } : {}), outcome: 'success', before, after }, event);
-        return after;
-      }).catch((err: unknown) => {
-        if (!written || err instanceof AppError) throw err;
-        throw new AppError('unavailable', 'The audit log could not be written, so nothing was changed; retry shortly.',
-          { retry_after_s: DB_RETRY_AFTER_S }, { cause: err });
-      });
+      const result = await db
+        .transaction()
+        .execute(async (trx) => {
+          const { before, after, detail } = await write(trx);
+          written = true;
+          const id = ids.next('evt');
+          const { input: _input, ...auditSpec } = spec;
+          // The event carries the resource after the change, or before it for a delete. Sign-ins and
+          // sign-outs are audit events only.
+          const event = catalog[spec.action].event
+            ? outbox.row({ id, type: spec.action, data: after ?? before })
+            : undefined;
+          evented = event !== undefined;
+          if (ctx.idempotency && !ctx.idempotency.stored)
+            await storeAnswer(trx, ctx.idempotency, after, Date.now());
+          // Last: the audit append takes the chain head's lock, which every other write then waits for until
+          // this transaction commits, so nothing else runs after it. It writes the outbox event too.
+          await audit.append(
+            trx,
+            ctx,
+            {
+              id,
+              ...auditSpec,
+              ...(detail !== undefined ? { detail } : {}),
+              outcome: 'success',
+              before,
+              after,
+            },
+            event,
+          );
+          return after;
+        })
+        .catch((err: unknown) => {
+          if (!written || err instanceof AppError) throw err;
+          throw new AppError(
+            'unavailable',
+            'The audit log could not be written, so nothing was changed; retry shortly.',
+            { retry_after_s: DB_RETRY_AFTER_S },
+            { cause: err },
+          );
+        });
       if (evented) outbox.committed();
       return result;
     } catch (err) {
@@ -84,38 +110,71 @@ export function createChange(deps: ChangeDeps): Change {
   };
 }
 
-async function recordFailure(deps: ChangeDeps, ctx: RequestCtx, spec: ChangeSpec, err: unknown): Promise<unknown> {
+async function recordFailure(
+  deps: ChangeDeps,
+  ctx: RequestCtx,
+  spec: ChangeSpec,
+  err: unknown,
+): Promise<unknown> {
   const error = translateDbError(deps.helpers, err);
   const app = error instanceof AppError ? error : undefined;
-  const outcome = app && (app.status === 401 || app.status === 403 || app.code === 'plugin.denied') ? 'denied' : 'error';
+  const outcome =
+    app && (app.status === 401 || app.status === 403 || app.code === 'plugin.denied') ? 'denied' : 'error';
   const detail = app ? `${app.code}: ${app.detail ?? app.title}` : 'internal';
   if (app?.code === 'unavailable' && !(err instanceof AppError)) {
     // The database itself is busy or gone: a second write would wait as long and fail the same way.
-    deps.logger.warn({ action: spec.action, detail }, 'a change failed because the database is unavailable; not audited');
+    deps.logger.warn(
+      { action: spec.action, detail },
+      'a change failed because the database is unavailable; not audited',
+    );
     return error;
   }
   try {
     await deps.db.transaction().execute((trx) =>
-      deps.audit.append(trx, ctx, { id: deps.ids.next('evt'), action: spec.action, target: spec.target, outcome, detail }),
+      deps.audit.append(trx, ctx, {
+        id: deps.ids.next('evt'),
+        action: spec.action,
+        target: spec.target,
+        outcome,
+        detail,
+      }),
     );
   } catch (auditErr) {
     // The change did not happen; failing to record that it failed must not hide the first error.
-    deps.logger.error({ err: auditErr, action: spec.action }, 'could not record a failed change in the audit log');
+    deps.logger.error(
+      { err: auditErr, action: spec.action },
+      'could not record a failed change in the audit log',
+    );
   }
   return error;
 }
 
 /** Writes an audit row for something that is not a change (a read, a failed sign-in): no event. */
-export type RecordAudit = (ctx: RequestCtx, entry: { action: Action; target: ChangeSpec['target'] | null; outcome: 'success' | 'denied' | 'error'; detail?: string }) => Promise<void>;
+export type RecordAudit = (
+  ctx: RequestCtx,
+  entry: {
+    action: Action;
+    target: ChangeSpec['target'] | null;
+    outcome: 'success' | 'denied' | 'error';
+    detail?: string;
+  },
+) => Promise<void>;
 
 /** One audit row in a transaction of its own. Throws `unavailable` when it cannot be written. */
 export function createRecordAudit(deps: Pick<ChangeDeps, 'db' | 'audit' | 'ids'>): RecordAudit {
   return async (ctx, entry) => {
     try {
-      await deps.db.transaction().execute((trx) => deps.audit.append(trx, ctx, { id: deps.ids.next('evt'), ...entry }));
+      await deps.db
+        .transaction()
+        .execute((trx) => deps.audit.append(trx, ctx, { id: deps.ids.next('evt'), ...entry }));
       ctx.audited = true;
     } catch (err) {
-      throw new AppError('unavailable', 'The audit log could not be written; retry shortly.', { retry_after_s: DB_RETRY_AFTER_S }, { cause: err });
+      throw new AppError(
+        'unavailable',
+        'The audit log could not be written; retry shortly.',
+        { retry_after_s: DB_RETRY_AFTER_S },
+        { cause: err },
+      );
     }
   };
 }

@@ -54,7 +54,12 @@ export class AppError extends Error {
   readonly detail: string | undefined;
   readonly extensions: ProblemExtensions;
 
-  constructor(code: ErrorCode, detail?: string, extensions: ProblemExtensions = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    extensions: ProblemExtensions = {},
+    options?: { cause?: unknown },
+  ) {
     super(detail ?? errorCatalog[code].title, options);
     this.name = 'AppError';
     this.code = code;
@@ -72,7 +77,12 @@ export function assertFound<T>(value: T | undefined | null, what = 'The resource
 }
 
 /** Throws `AppError(code, detail)` unless the condition holds. */
-export function assert(condition: unknown, code: ErrorCode, detail?: string, extensions?: ProblemExtensions): asserts condition {
+export function assert(
+  condition: unknown,
+  code: ErrorCode,
+  detail?: string,
+  extensions?: ProblemExtensions,
+): asserts condition {
   if (!condition) throw new AppError(code, detail, extensions);
 }
 

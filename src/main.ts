@@ -20,7 +20,9 @@ function envOrExit(): Env {
     return loadEnv();
   } catch (err) {
     if (err instanceof EnvError) {
-      process.stderr.write(`${err.message}\nFix the variables above and start again (see README.md, Settings).\n`);
+      process.stderr.write(
+        `${err.message}\nFix the variables above and start again (see README.md, Settings).\n`,
+      );
       process.exit(2);
     }
     throw err;
@@ -33,7 +35,13 @@ async function serve(): Promise<void> {
   const database = createDb(databaseUrl(env), logger);
   const applied = await migrateToLatest(database.db);
   if (applied.length) logger.info({ migrations: applied }, 'database migrated');
-  const { app, services, worker, plugins, idempotency, lifecycle } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
+  const { app, services, worker, plugins, idempotency, lifecycle } = await buildApp({
+    env,
+    database,
+    logger,
+    clock: systemClock,
+    ids: createIds(),
+  });
 
   const boot = await bootstrapAdmin(services, env.GATEHOUSE_BOOTSTRAP_TOKEN);
   if (boot && !env.GATEHOUSE_BOOTSTRAP_TOKEN) {
@@ -43,12 +51,16 @@ async function serve(): Promise<void> {
         `    ${boot.secret}\n\n  export GATEHOUSE_TOKEN=${boot.secret}\n\n`,
     );
   } else if (boot) {
-    logger.info({ token_id: boot.tokenId }, 'created user admin with the token from GATEHOUSE_BOOTSTRAP_TOKEN');
+    logger.info(
+      { token_id: boot.tokenId },
+      'created user admin with the token from GATEHOUSE_BOOTSTRAP_TOKEN',
+    );
   }
 
   const purgeDeliveries = async () => {
     const purged = await services.webhooks.purge();
-    if (purged.deliveries + purged.events > 0) logger.info(purged, 'webhook retention purged old deliveries and events');
+    if (purged.deliveries + purged.events > 0)
+      logger.info(purged, 'webhook retention purged old deliveries and events');
   };
   const stopRetention = startRetention(services.audit, logger, [idempotency.purge, purgeDeliveries]);
   worker.start();
@@ -77,7 +89,10 @@ async function serve(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   const address = await app.listen({ port: env.PORT, host: env.HOST });
-  logger.info({ address, database: database.description, version: VERSION }, `Gatehouse listening on ${address}`);
+  logger.info(
+    { address, database: database.description, version: VERSION },
+    `Gatehouse listening on ${address}`,
+  );
 }
 
 /** `gatehouse worker`: webhook delivery alone, for running senders apart from the API instances. */
@@ -90,7 +105,14 @@ async function workerOnly(): Promise<void> {
   worker.start();
   logger.info({ database: database.description }, 'Gatehouse webhook worker running');
   const shutdown = () => {
-    worker.stop().then(() => app.close()).then(() => database.close()).then(() => process.exit(0), () => process.exit(1));
+    worker
+      .stop()
+      .then(() => app.close())
+      .then(() => database.close())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
@@ -102,7 +124,9 @@ async function migrate(): Promise<void> {
   const database = createDb(databaseUrl(env), logger);
   try {
     const applied = await migrateToLatest(database.db);
-    process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'The database is up to date.\n');
+    process.stdout.write(
+      applied.length ? `Applied: ${applied.join(', ')}\n` : 'The database is up to date.\n',
+    );
   } finally {
     await database.close();
   }
@@ -113,7 +137,9 @@ function parseExportOptions(opts: Record<string, string | undefined>): ExportQue
   const query = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
   const errors = [...Value.Errors(ExportQuery, query)];
   if (errors.length > 0) {
-    process.stderr.write(errors.map((e) => `--${e.instancePath.slice(1) || 'options'}: ${e.message}`).join('\n') + '\n');
+    process.stderr.write(
+      errors.map((e) => `--${e.instancePath.slice(1) || 'options'}: ${e.message}`).join('\n') + '\n',
+    );
     process.exit(2);
   }
   return query;
@@ -136,7 +162,10 @@ const program = new Command()
   .description('Gatehouse: a self-hosted admin control plane.')
   .addHelpText('after', `\nSettings (environment variables):\n${settingsHelp}\n`);
 
-program.command('serve', { isDefault: true }).description('migrate the database, then serve the API and console').action(serve);
+program
+  .command('serve', { isDefault: true })
+  .description('migrate the database, then serve the API and console')
+  .action(serve);
 program.command('worker').description('deliver webhooks only (no HTTP listener)').action(workerOnly);
 program.command('migrate').description('apply pending database migrations and exit').action(migrate);
 program
@@ -152,12 +181,17 @@ const audit = program.command('audit').description('the audit log');
 audit
   .command('verify')
   .description('walk the hash chain and report the first broken link (exit 3 when broken)')
-  .option('--checkpoint <file>', 'also hold the log against this checkpoint (from `audit checkpoint` or GET /api/audit/checkpoint)')
+  .option(
+    '--checkpoint <file>',
+    'also hold the log against this checkpoint (from `audit checkpoint` or GET /api/audit/checkpoint)',
+  )
   // The audit CLI (and its progress bar) is loaded when one of its commands runs, not by `serve`.
-  .action((opts: { checkpoint?: string }) => exitWith(async () => (await import('./cli/audit.js')).auditVerify(envOrExit(), opts))());
+  .action((opts: { checkpoint?: string }) =>
+    exitWith(async () => (await import('./cli/audit.js')).auditVerify(envOrExit(), opts))(),
+  );
 audit
   .command('checkpoint')
-  .description('print a signed checkpoint of the chain\'s head as JSON; keep it off the database host')
+  .description("print a signed checkpoint of the chain's head as JSON; keep it off the database host")
   .action(exitWith(async () => (await import('./cli/audit.js')).auditCheckpoint(envOrExit())));
 audit
   .command('export')
@@ -169,7 +203,11 @@ audit
   .option('--target <target>', 'type:id, or an id')
   .option('--outcome <outcome>', 'success, denied or error')
   .option('--format <format>', 'ndjson or csv', 'ndjson')
-  .action((opts: Record<string, string | undefined>) => exitWith(async () => (await import('./cli/audit.js')).auditExport(envOrExit(), parseExportOptions(opts)))());
+  .action((opts: Record<string, string | undefined>) =>
+    exitWith(async () =>
+      (await import('./cli/audit.js')).auditExport(envOrExit(), parseExportOptions(opts)),
+    )(),
+  );
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`gatehouse: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -14,18 +14,38 @@ type Outcome = AuditEventsTable['outcome'];
 
 /** action, relative weight, whether it is a change (carries `changes`), its target type (null: none). */
 const ACTIONS: readonly (readonly [string, number, boolean, string | null])[] = [
-  ['auth.me', 8, false, null], ['auth.login', 6, false, 'session'], ['auth.logout', 2, false, 'session'],
-  ['user.list', 5, false, null], ['user.read', 6, false, 'user'], ['user.create', 6, true, 'user'],
-  ['user.update', 14, true, 'user'], ['user.delete', 2, true, 'user'],
-  ['role.list', 2, false, null], ['role.read', 2, false, 'role'], ['role.list_members', 1, false, 'role'],
-  ['role.list_of_user', 1.5, false, 'user'], ['role.create', 1, true, 'role'], ['role.update', 3, true, 'role'],
-  ['role.delete', 0.5, true, 'role'], ['role.assign', 5, true, 'user'], ['role.unassign', 2, true, 'user'],
-  ['token.list', 3, false, null], ['token.read', 2, false, 'token'], ['token.create', 6, true, 'token'],
-  ['token.rotate', 4, true, 'token'], ['token.revoke', 3, true, 'token'],
-  ['audit.query', 4, false, null], ['audit.read', 1, false, 'audit_event'], ['audit.export', 0.2, false, null],
-  ['audit.verify', 0.1, false, null], ['audit.purge', 0.05, true, 'audit'],
-  ['config.read', 3, false, null], ['config.update', 2, true, 'config'], ['config.history', 0.5, false, null],
-  ['config.read_version', 0.2, false, 'config'], ['config.read_schema', 0.3, false, null],
+  ['auth.me', 8, false, null],
+  ['auth.login', 6, false, 'session'],
+  ['auth.logout', 2, false, 'session'],
+  ['user.list', 5, false, null],
+  ['user.read', 6, false, 'user'],
+  ['user.create', 6, true, 'user'],
+  ['user.update', 14, true, 'user'],
+  ['user.delete', 2, true, 'user'],
+  ['role.list', 2, false, null],
+  ['role.read', 2, false, 'role'],
+  ['role.list_members', 1, false, 'role'],
+  ['role.list_of_user', 1.5, false, 'user'],
+  ['role.create', 1, true, 'role'],
+  ['role.update', 3, true, 'role'],
+  ['role.delete', 0.5, true, 'role'],
+  ['role.assign', 5, true, 'user'],
+  ['role.unassign', 2, true, 'user'],
+  ['token.list', 3, false, null],
+  ['token.read', 2, false, 'token'],
+  ['token.create', 6, true, 'token'],
+  ['token.rotate', 4, true, 'token'],
+  ['token.revoke', 3, true, 'token'],
+  ['audit.query', 4, false, null],
+  ['audit.read', 1, false, 'audit_event'],
+  ['audit.export', 0.2, false, null],
+  ['audit.verify', 0.1, false, null],
+  ['audit.purge', 0.05, true, 'audit'],
+  ['config.read', 3, false, null],
+  ['config.update', 2, true, 'config'],
+  ['config.history', 0.5, false, null],
+  ['config.read_version', 0.2, false, 'config'],
+  ['config.read_schema', 0.3, false, null],
   ['event.list_types', 0.5, false, null],
 ];
 
@@ -38,19 +58,47 @@ export function actionShare(action: string): number {
 }
 
 const USER_AGENTS = [
-  'gatehouse-cli/0.1.0 node/20.19.0', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
+  'gatehouse-cli/0.1.0 node/20.19.0',
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15',
-  'terraform-provider-gatehouse/1.4.2', 'python-requests/2.32.3', 'curl/8.5.0',
+  'terraform-provider-gatehouse/1.4.2',
+  'python-requests/2.32.3',
+  'curl/8.5.0',
 ];
-const DENIALS = ['forbidden: the token lacks the scope users:write', 'unauthorized: the token is expired', 'forbidden: the token lacks the scope roles:write', 'unauthorized: no token'];
-const ERRORS = ['conflict: the username is taken', 'precondition_failed: the ETag does not match', 'validation_failed: /email must match format "email"'];
-const PERMS = ['users:read', 'users:write', 'roles:read', 'roles:write', 'tokens:read', 'tokens:write', 'audit:read', 'config:read', 'config:write'];
+const DENIALS = [
+  'forbidden: the token lacks the scope users:write',
+  'unauthorized: the token is expired',
+  'forbidden: the token lacks the scope roles:write',
+  'unauthorized: no token',
+];
+const ERRORS = [
+  'conflict: the username is taken',
+  'precondition_failed: the ETag does not match',
+  'validation_failed: /email must match format "email"',
+];
+const PERMS = [
+  'users:read',
+  'users:write',
+  'roles:read',
+  'roles:write',
+  'tokens:read',
+  'tokens:write',
+  'audit:read',
+  'config:read',
+  'config:write',
+];
 
 /** sfc32: small, fast and good enough for test data; seeded so two runs load identical events. */
 function prng(seed: number): () => number {
-  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
+  let a = 0x9e3779b9,
+    b = 0x243f6a88,
+    c = 0xb7e15162,
+    d = seed >>> 0;
   const next = () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
+    d >>>= 0;
     let t = (a + b) | 0;
     a = b ^ (b >>> 9);
     b = (c + (c << 3)) | 0;
@@ -81,7 +129,10 @@ function typeIdAt(prefix: string, ms: number, rand?: () => number): string {
 
 function uuid(rand: () => number): string {
   let hex = '';
-  for (let i = 0; i < 16; i++) hex += Math.floor(rand() * 256).toString(16).padStart(2, '0');
+  for (let i = 0; i < 16; i++)
+    hex += Math.floor(rand() * 256)
+      .toString(16)
+      .padStart(2, '0');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
@@ -94,7 +145,8 @@ function picker(weights: readonly number[], rand: () => number): () => number {
   for (const w of weights) cum.push((sum += w));
   return () => {
     const x = rand() * sum;
-    let lo = 0, hi = cum.length - 1;
+    let lo = 0,
+      hi = cum.length - 1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (cum[mid]! > x) hi = mid;
@@ -137,8 +189,14 @@ export class EventGenerator {
       tokens: Array.from({ length: 1 + (i % 3) }, (_, k) => typeIdAt('tok', base + i * 1000 + k, this.rand)),
     }));
     this.roles = Array.from({ length: 40 }, (_, i) => typeIdAt('role', base + i, this.rand));
-    this.pickActor = picker(this.actors.map((_, i) => 1 / Math.pow(i + 1, 0.9)), this.rand);
-    this.pickAction = picker(ACTIONS.map((a) => a[1]), this.rand);
+    this.pickActor = picker(
+      this.actors.map((_, i) => 1 / Math.pow(i + 1, 0.9)),
+      this.rand,
+    );
+    this.pickAction = picker(
+      ACTIONS.map((a) => a[1]),
+      this.rand,
+    );
     this.seq = opts.head.seq;
     this.prevHash = opts.head.hash;
     this.lastTs = Math.max(opts.head.ts, opts.fromTs);
@@ -174,15 +232,30 @@ export class EventGenerator {
     const who = r();
     let actor: string, actorName: string | null, tokenId: string | null;
     if (who < 0.04 || action === 'audit.purge') {
-      actor = 'system'; actorName = 'system'; tokenId = null;
+      actor = 'system';
+      actorName = 'system';
+      tokenId = null;
     } else if (who < 0.07 && !isChange) {
-      actor = 'anonymous'; actorName = null; tokenId = null;
+      actor = 'anonymous';
+      actorName = null;
+      tokenId = null;
     } else {
       const a = this.actors[this.pickActor()]!;
-      actor = a.id; actorName = a.name; tokenId = a.tokens[Math.floor(r() * a.tokens.length)] ?? null;
+      actor = a.id;
+      actorName = a.name;
+      tokenId = a.tokens[Math.floor(r() * a.tokens.length)] ?? null;
     }
     const o = r();
-    const outcome: Outcome = actor === 'anonymous' ? (o < 0.6 ? 'denied' : 'success') : o < 0.95 ? 'success' : o < 0.99 ? 'denied' : 'error';
+    const outcome: Outcome =
+      actor === 'anonymous'
+        ? o < 0.6
+          ? 'denied'
+          : 'success'
+        : o < 0.95
+          ? 'success'
+          : o < 0.99
+            ? 'denied'
+            : 'error';
     const targetId = targetType === null ? null : this.target(targetType, ts);
     const system = actor === 'system';
     const row: Omit<Row, 'hash'> = {
@@ -202,7 +275,12 @@ export class EventGenerator {
       ip: system ? null : `10.${Math.floor(r() * 4)}.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}`,
       user_agent: system ? null : USER_AGENTS[Math.floor(r() * USER_AGENTS.length)]!,
       changes: isChange && outcome === 'success' ? this.changes(resource, targetId, ts) : null,
-      detail: outcome === 'denied' ? DENIALS[Math.floor(r() * DENIALS.length)]! : outcome === 'error' ? ERRORS[Math.floor(r() * ERRORS.length)]! : null,
+      detail:
+        outcome === 'denied'
+          ? DENIALS[Math.floor(r() * DENIALS.length)]!
+          : outcome === 'error'
+            ? ERRORS[Math.floor(r() * ERRORS.length)]!
+            : null,
       prev_hash: this.prevHash,
     };
     const hash = chainHash(row);
@@ -213,13 +291,20 @@ export class EventGenerator {
   private target(type: string, ts: number): string | null {
     const r = this.rand;
     switch (type) {
-      case 'user': return this.actors[Math.floor(r() * this.actors.length)]!.id;
-      case 'role': return this.roles[Math.floor(r() * this.roles.length)]!;
-      case 'token': return this.actors[Math.floor(r() * this.actors.length)]!.tokens[0]!;
-      case 'session': return typeIdAt('sess', ts, r);
-      case 'audit_event': return typeIdAt('evt', ts - Math.floor(r() * 86_400_000), r);
-      case 'config': return String(1 + Math.floor(r() * 200));
-      default: return null;
+      case 'user':
+        return this.actors[Math.floor(r() * this.actors.length)]!.id;
+      case 'role':
+        return this.roles[Math.floor(r() * this.roles.length)]!;
+      case 'token':
+        return this.actors[Math.floor(r() * this.actors.length)]!.tokens[0]!;
+      case 'session':
+        return typeIdAt('sess', ts, r);
+      case 'audit_event':
+        return typeIdAt('evt', ts - Math.floor(r() * 86_400_000), r);
+      case 'config':
+        return String(1 + Math.floor(r() * 200));
+      default:
+        return null;
     }
   }
 
@@ -231,20 +316,49 @@ export class EventGenerator {
     let before: unknown = null;
     let after: unknown;
     if (resource === 'user') {
-      const u = { id, username: `user${n}`, email: `user${n}@example.com`, display_name: `User ${n}`, kind: 'human', disabled: false, created_at: iso(ts - 86_400_000 * 30), updated_at: iso(ts - 3_600_000) };
+      const u = {
+        id,
+        username: `user${n}`,
+        email: `user${n}@example.com`,
+        display_name: `User ${n}`,
+        kind: 'human',
+        disabled: false,
+        created_at: iso(ts - 86_400_000 * 30),
+        updated_at: iso(ts - 3_600_000),
+      };
       before = u;
       after = { ...u, email: `user${n}.new@example.com`, disabled: r() < 0.1, updated_at: iso(ts) };
     } else if (resource === 'role') {
       const perms = PERMS.filter(() => r() < 0.5);
-      const role = { id, name: `role-${n}`, description: 'Operators of the billing plugin', permissions: perms, updated_at: iso(ts - 86_400_000) };
+      const role = {
+        id,
+        name: `role-${n}`,
+        description: 'Operators of the billing plugin',
+        permissions: perms,
+        updated_at: iso(ts - 86_400_000),
+      };
       before = role;
       after = { ...role, permissions: [...perms, 'audit:read'], updated_at: iso(ts) };
     } else if (resource === 'token') {
-      const tok = { id, user_id: this.actors[n % this.actors.length]!.id, name: `ci-deploy-${n}`, scopes: PERMS.slice(0, 1 + (n % 5)), expires_at: iso(ts + 30 * 86_400_000), last_used_at: null, revoked_at: null };
+      const tok = {
+        id,
+        user_id: this.actors[n % this.actors.length]!.id,
+        name: `ci-deploy-${n}`,
+        scopes: PERMS.slice(0, 1 + (n % 5)),
+        expires_at: iso(ts + 30 * 86_400_000),
+        last_used_at: null,
+        revoked_at: null,
+      };
       before = tok;
       after = { ...tok, revoked_at: iso(ts) };
     } else if (resource === 'config') {
-      after = { diff: [{ op: 'replace', path: '/rate_limits/default/max', value: 600 + (n % 100) }, { op: 'replace', path: '/audit/retention_days', value: 365 }], version: 1 + (n % 200) };
+      after = {
+        diff: [
+          { op: 'replace', path: '/rate_limits/default/max', value: 600 + (n % 100) },
+          { op: 'replace', path: '/audit/retention_days', value: 365 },
+        ],
+        version: 1 + (n % 200),
+      };
     } else {
       after = { deleted: 10_000, through_seq: n, retention_days: 365 };
     }

@@ -13,9 +13,25 @@ import type { LoadResult, SeedPlan } from './seed.js';
 const ROWS_PER_STATEMENT = 5000;
 
 const TYPES: Record<(typeof COLUMNS)[number], string> = {
-  seq: 'int8', id: 'text', ts: 'int8', actor: 'text', actor_name: 'text', token_id: 'text', action: 'text',
-  resource: 'text', verb: 'text', target_type: 'text', target_id: 'text', outcome: 'text', request_id: 'text',
-  ip: 'text', user_agent: 'text', changes: 'jsonb', detail: 'text', prev_hash: 'text', hash: 'text',
+  seq: 'int8',
+  id: 'text',
+  ts: 'int8',
+  actor: 'text',
+  actor_name: 'text',
+  token_id: 'text',
+  action: 'text',
+  resource: 'text',
+  verb: 'text',
+  target_type: 'text',
+  target_id: 'text',
+  outcome: 'text',
+  request_id: 'text',
+  ip: 'text',
+  user_agent: 'text',
+  changes: 'jsonb',
+  detail: 'text',
+  prev_hash: 'text',
+  hash: 'text',
 };
 
 const INSERT = `insert into audit_events (${COLUMNS.join(',')}) select * from unnest(${COLUMNS.map((c, i) => `$${i + 1}::${TYPES[c]}[]`).join(',')})`;
@@ -30,8 +46,15 @@ export async function loadPostgres(url: string, plan: SeedPlan): Promise<LoadRes
   try {
     await client.query('set synchronous_commit = off');
     await client.query("set maintenance_work_mem = '512MB'");
-    const head = (await client.query<{ seq: string; hash: string; ts: string }>('select seq, hash, ts from audit_head where id = 1')).rows[0]!;
-    const gen = new EventGenerator({ ...plan, head: { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) } });
+    const head = (
+      await client.query<{ seq: string; hash: string; ts: string }>(
+        'select seq, hash, ts from audit_head where id = 1',
+      )
+    ).rows[0]!;
+    const gen = new EventGenerator({
+      ...plan,
+      head: { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) },
+    });
     const bar = progress(`seeding PostgreSQL ${new URL(url).pathname.slice(1)}`, plan.count);
     let done = 0;
     let inFlight: Promise<unknown> | null = null;
@@ -45,11 +68,22 @@ export async function loadPostgres(url: string, plan: SeedPlan): Promise<LoadRes
     }
     if (inFlight) await inFlight;
     const end = gen.head;
-    await client.query('update audit_head set seq = $1, hash = $2, ts = $3 where id = 1', [end.seq, end.hash, end.ts]);
+    await client.query('update audit_head set seq = $1, hash = $2, ts = $3 where id = 1', [
+      end.seq,
+      end.hash,
+      end.ts,
+    ]);
     const seconds = bar.done(done);
     const t = performance.now();
     await client.query('vacuum (analyze) audit_events');
-    return { rows: done, seconds, extraSeconds: (performance.now() - t) / 1000, extraWhat: 'VACUUM ANALYZE', head: end, gen };
+    return {
+      rows: done,
+      seconds,
+      extraSeconds: (performance.now() - t) / 1000,
+      extraWhat: 'VACUUM ANALYZE',
+      head: end,
+      gen,
+    };
   } finally {
     await client.end();
   }

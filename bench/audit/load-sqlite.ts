@@ -8,8 +8,25 @@ import { progress } from './progress.js';
 import type { LoadResult, SeedPlan } from './seed.js';
 
 export const COLUMNS = [
-  'seq', 'id', 'ts', 'actor', 'actor_name', 'token_id', 'action', 'resource', 'verb', 'target_type', 'target_id',
-  'outcome', 'request_id', 'ip', 'user_agent', 'changes', 'detail', 'prev_hash', 'hash',
+  'seq',
+  'id',
+  'ts',
+  'actor',
+  'actor_name',
+  'token_id',
+  'action',
+  'resource',
+  'verb',
+  'target_type',
+  'target_id',
+  'outcome',
+  'request_id',
+  'ip',
+  'user_agent',
+  'changes',
+  'detail',
+  'prev_hash',
+  'hash',
 ] as const satisfies readonly (keyof Row)[];
 
 const ROWS_PER_STATEMENT = 100;
@@ -27,8 +44,15 @@ export function loadSqlite(file: string, plan: SeedPlan): LoadResult {
     db.pragma('synchronous = OFF');
     db.pragma('cache_size = -1000000'); // 1 GB: keeps the seven seq-suffixed indexes' hot pages in memory
     db.pragma('temp_store = MEMORY');
-    const head = db.prepare('select seq, hash, ts from audit_head where id = 1').get() as { seq: number; hash: string; ts: number };
-    const gen = new EventGenerator({ ...plan, head: { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) } });
+    const head = db.prepare('select seq, hash, ts from audit_head where id = 1').get() as {
+      seq: number;
+      hash: string;
+      ts: number;
+    };
+    const gen = new EventGenerator({
+      ...plan,
+      head: { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) },
+    });
     const many = db.prepare(insertSql(ROWS_PER_STATEMENT));
     const single = db.prepare(insertSql(1));
     const values: unknown[] = [];
@@ -61,7 +85,14 @@ export function loadSqlite(file: string, plan: SeedPlan): LoadResult {
     const t = performance.now();
     db.pragma('wal_checkpoint(TRUNCATE)');
     const checkpointSeconds = (performance.now() - t) / 1000;
-    return { rows: done, seconds, extraSeconds: checkpointSeconds, extraWhat: 'WAL checkpoint', head: end, gen };
+    return {
+      rows: done,
+      seconds,
+      extraSeconds: checkpointSeconds,
+      extraWhat: 'WAL checkpoint',
+      head: end,
+      gen,
+    };
   } finally {
     db.close();
   }

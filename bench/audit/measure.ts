@@ -14,10 +14,23 @@ export type Shape = {
   check?: (body: string, path: string) => string | null;
 };
 
-export type Stats = { n: number; p50: number; p90: number; p99: number; max: number; mean: number; min: number };
+export type Stats = {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+  min: number;
+};
 
 export type ShapeResult = {
-  key: string; title: string; goal: boolean; stats: Stats; cappedAt: number | null; problems: string[];
+  key: string;
+  title: string;
+  goal: boolean;
+  stats: Stats;
+  cappedAt: number | null;
+  problems: string[];
   /** Mean rows and bytes per answer. */
   rows: number;
   bytes: number;
@@ -29,7 +42,12 @@ export function stats(samples: number[]): Stats {
   const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
   const r = (x: number) => Math.round(x * 100) / 100;
   return {
-    n: s.length, min: r(s[0] ?? NaN), p50: r(at(0.5)), p90: r(at(0.9)), p99: r(at(0.99)), max: r(s[s.length - 1] ?? NaN),
+    n: s.length,
+    min: r(s[0] ?? NaN),
+    p50: r(at(0.5)),
+    p90: r(at(0.9)),
+    p99: r(at(0.99)),
+    max: r(s[s.length - 1] ?? NaN),
     mean: r(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)),
   };
 }
@@ -41,9 +59,22 @@ const SHAPE_BUDGET_MS = 120_000;
  * `warmup + samples` rounds; each round sends one request of every shape, one after another, over one
  * kept-alive connection. Interleaving spreads background noise (checkpoints, autovacuum) over all shapes.
  */
-export async function measureShapes(server: Server, token: string, shapes: Shape[], warmup: number, samples: number, log: (s: string) => void): Promise<ShapeResult[]> {
+export async function measureShapes(
+  server: Server,
+  token: string,
+  shapes: Shape[],
+  warmup: number,
+  samples: number,
+  log: (s: string) => void,
+): Promise<ShapeResult[]> {
   const state = shapes.map((shape) => ({
-    shape, ms: [] as number[], spent: 0, capped: null as number | null, problems: [] as string[], rows: 0, bytes: 0,
+    shape,
+    ms: [] as number[],
+    spent: 0,
+    capped: null as number | null,
+    problems: [] as string[],
+    rows: 0,
+    bytes: 0,
     byPath: new Map<string, number[]>(shape.paths.map((p) => [p, []])),
   }));
   const rounds = warmup + samples;
@@ -53,7 +84,8 @@ export async function measureShapes(server: Server, token: string, shapes: Shape
       const path = st.shape.paths[round % st.shape.paths.length]!;
       const answer = await request(server.base, token, path);
       if (answer.status !== 200) {
-        if (st.problems.length < 5) st.problems.push(`${path} answered ${answer.status}: ${answer.body.slice(0, 300)}`);
+        if (st.problems.length < 5)
+          st.problems.push(`${path} answered ${answer.status}: ${answer.body.slice(0, 300)}`);
         continue;
       }
       const problem = st.shape.check?.(answer.body, path) ?? null;
@@ -63,17 +95,25 @@ export async function measureShapes(server: Server, token: string, shapes: Shape
       st.byPath.get(path)?.push(answer.ms);
       st.spent += answer.ms;
       st.bytes += Buffer.byteLength(answer.body);
-      if (path.startsWith('/api/audit')) st.rows += (JSON.parse(answer.body) as { data: unknown[] }).data.length;
+      if (path.startsWith('/api/audit'))
+        st.rows += (JSON.parse(answer.body) as { data: unknown[] }).data.length;
       if (st.spent > SHAPE_BUDGET_MS) {
         st.capped = st.ms.length;
-        log(`  ${st.shape.key}: over ${SHAPE_BUDGET_MS / 1000} s in total after ${st.ms.length} samples; stopped sampling it`);
+        log(
+          `  ${st.shape.key}: over ${SHAPE_BUDGET_MS / 1000} s in total after ${st.ms.length} samples; stopped sampling it`,
+        );
       }
     }
     if ((round + 1) % 50 === 0) process.stderr.write(`  round ${round + 1}/${rounds}\n`);
   }
   return state.map((st) => ({
-    key: st.shape.key, title: st.shape.title, goal: st.shape.goal, stats: stats(st.ms),
-    cappedAt: st.capped, problems: st.problems, rows: st.ms.length ? Math.round(st.rows / st.ms.length) : 0,
+    key: st.shape.key,
+    title: st.shape.title,
+    goal: st.shape.goal,
+    stats: stats(st.ms),
+    cappedAt: st.capped,
+    problems: st.problems,
+    rows: st.ms.length ? Math.round(st.rows / st.ms.length) : 0,
     bytes: st.ms.length ? Math.round(st.bytes / st.ms.length) : 0,
     byPath: [...st.byPath].map(([path, ms]) => {
       const s = stats(ms);
@@ -132,7 +172,13 @@ export function sideProbe(base: string, everyMs = 100): { stop(): Promise<Stats>
   };
 }
 
-export async function measureExport(server: Server, token: string, path: string, expectRows: number, label: string): Promise<ExportResult> {
+export async function measureExport(
+  server: Server,
+  token: string,
+  path: string,
+  expectRows: number,
+  label: string,
+): Promise<ExportResult> {
   const before = memoryOf(server.pid);
   let peak = before.rssMiB;
   const sampler = setInterval(() => {
@@ -157,9 +203,16 @@ export async function measureExport(server: Server, token: string, path: string,
     const after = memoryOf(server.pid);
     peak = Math.max(peak, after.rssMiB);
     return {
-      path, status: res.status, rows: res.lines, bytes: res.bytes, seconds: Math.round(seconds * 100) / 100,
-      rowsPerSecond: Math.round(res.lines / seconds), mibPerSecond: Math.round((res.bytes / 2 ** 20 / seconds) * 10) / 10,
-      rssBeforeMiB: Math.round(before.rssMiB), rssPeakSampledMiB: Math.round(peak), hwmAfterMiB: Math.round(after.hwmMiB),
+      path,
+      status: res.status,
+      rows: res.lines,
+      bytes: res.bytes,
+      seconds: Math.round(seconds * 100) / 100,
+      rowsPerSecond: Math.round(res.lines / seconds),
+      mibPerSecond: Math.round((res.bytes / 2 ** 20 / seconds) * 10) / 10,
+      rssBeforeMiB: Math.round(before.rssMiB),
+      rssPeakSampledMiB: Math.round(peak),
+      hwmAfterMiB: Math.round(after.hwmMiB),
       healthzDuring: await probe.stop(),
     };
   } finally {
@@ -190,10 +243,22 @@ export async function measureVerify(server: Server, token: string): Promise<Veri
     } catch {
       // not JSON
     }
-    return { status: res.status === 200 ? (body.status ?? '?') : `HTTP ${res.status}`, checked: body.checked ?? 0, seconds, detail: res.body.slice(0, 300), healthzDuring: await probe.stop() };
+    return {
+      status: res.status === 200 ? (body.status ?? '?') : `HTTP ${res.status}`,
+      checked: body.checked ?? 0,
+      seconds,
+      detail: res.body.slice(0, 300),
+      healthzDuring: await probe.stop(),
+    };
   } catch (err) {
     const seconds = (performance.now() - t) / 1000;
-    return { status: 'failed', checked: 0, seconds, detail: err instanceof Error ? err.message : String(err), healthzDuring: await probe.stop() };
+    return {
+      status: 'failed',
+      checked: 0,
+      seconds,
+      detail: err instanceof Error ? err.message : String(err),
+      healthzDuring: await probe.stop(),
+    };
   } finally {
     await probe.stop();
   }

@@ -56,7 +56,8 @@ export function usage(): string {
 function int(name: string, raw: string | undefined, fallback: number, min: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw.replace(/_/g, ''));
-  if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${raw}"`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new Error(`--${name} must be an integer >= ${min}, got "${raw}"`);
   return n;
 }
 
@@ -87,7 +88,8 @@ export function parseOptions(argv: string[]): AuditBenchOptions | 'help' {
   if (dialect !== 'sqlite' && dialect !== 'postgres' && dialect !== 'both') {
     throw new Error(`--dialect must be sqlite, postgres or both, got "${dialect}"`);
   }
-  if (values.reuse !== undefined && dialect === 'both') throw new Error('--reuse needs --dialect sqlite or --dialect postgres');
+  if (values.reuse !== undefined && dialect === 'both')
+    throw new Error('--reuse needs --dialect sqlite or --dialect postgres');
   return {
     events: int('events', values.events, 200_000, 1000),
     dialects: dialect === 'both' ? ['sqlite', 'postgres'] : [dialect],
@@ -97,7 +99,10 @@ export function parseOptions(argv: string[]): AuditBenchOptions | 'help' {
     depth: int('depth', values.depth, 5000, 1),
     exportRows: int('export-rows', values['export-rows'], 0, 0),
     seed: int('seed', values.seed, 1, 0),
-    pgUrl: (values['pg-url'] ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, ''),
+    pgUrl: (values['pg-url'] ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(
+      /\/+$/,
+      '',
+    ),
     dataDir: values['data-dir'] ?? process.env.BENCH_DATA_DIR ?? '/tmp',
     verify: !values['skip-verify'],
     explain: !values['skip-explain'],

@@ -25,7 +25,11 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 type Captured = { sql: string; params: readonly unknown[] };
 
-export type PlanReport = { path: string; inProcess: Stats; queries: { sql: string; params: readonly unknown[]; plan: string[] }[] };
+export type PlanReport = {
+  path: string;
+  inProcess: Stats;
+  queries: { sql: string; params: readonly unknown[]; plan: string[] }[];
+};
 
 export class Probe {
   readonly dialect: Dialect;
@@ -39,67 +43,83 @@ export class Probe {
     close(): Promise<void>;
   };
 
-  private constructor(dialect: Dialect, raw: Probe['raw'], make: (log: (e: LogEvent) => void) => Kysely<Tables>) {
+  private constructor(
+    dialect: Dialect,
+    raw: Probe['raw'],
+    make: (log: (e: LogEvent) => void) => Kysely<Tables>,
+  ) {
     this.dialect = dialect;
     this.raw = raw;
     this.db = make((e) => {
-      if (this.capturing && e.level === 'query') this.captured.push({ sql: e.query.sql, params: e.query.parameters });
+      if (this.capturing && e.level === 'query')
+        this.captured.push({ sql: e.query.sql, params: e.query.parameters });
     });
   }
 
   static sqlite(file: string): Probe {
     const database = new Database(file);
     database.pragma('busy_timeout = 5000');
-    return new Probe('sqlite', {
-      all: async (sql, params) => {
-        const stmt = database.prepare(sql);
-        if (stmt.reader) return stmt.all(...params) as Record<string, unknown>[];
-        stmt.run(...params);
-        return [];
+    return new Probe(
+      'sqlite',
+      {
+        all: async (sql, params) => {
+          const stmt = database.prepare(sql);
+          if (stmt.reader) return stmt.all(...params) as Record<string, unknown>[];
+          stmt.run(...params);
+          return [];
+        },
+        drain: async (sql, params) => {
+          let rows = 0;
+          let bytes = 0;
+          for (const [line] of database
+            .prepare(sql)
+            .raw()
+            .iterate(...params) as Iterable<[string]>) {
+            rows++;
+            bytes += Buffer.byteLength(line) + 1;
+          }
+          return { rows, bytes };
+        },
+        close: async () => {
+          database.close();
+        },
       },
-      drain: async (sql, params) => {
-        let rows = 0;
-        let bytes = 0;
-        for (const [line] of database.prepare(sql).raw().iterate(...params) as Iterable<[string]>) {
-          rows++;
-          bytes += Buffer.byteLength(line) + 1;
-        }
-        return { rows, bytes };
-      },
-      close: async () => {
-        database.close();
-      },
-    }, (log) => new Kysely<Tables>({ dialect: new SqliteDialect({ database }), log }));
+      (log) => new Kysely<Tables>({ dialect: new SqliteDialect({ database }), log }),
+    );
   }
 
   static postgres(url: string): Probe {
     const pool = new pg.Pool({ connectionString: url, max: 2 });
     // Dropping the database at the end terminates idle clients; that must not crash the report.
     pool.on('error', () => undefined);
-    return new Probe('postgres', {
-      all: async (sql, params) => (await pool.query(sql, [...params])).rows as Record<string, unknown>[],
-      // The same COPY as Gatehouse's export (src/db/dialects/postgres.ts), in one statement without a timeout.
-      drain: async (sql, params) => {
-        const client = await pool.connect();
-        try {
-          await client.query('set statement_timeout = 0');
-          const copy = client.query(copyStreams.to(copyTextStatement(sql, params, pg.escapeLiteral)));
-          let rows = 0;
-          let bytes = 0;
-          for await (const chunk of copy as AsyncIterable<Buffer>) {
-            bytes += chunk.length;
-            for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
+    return new Probe(
+      'postgres',
+      {
+        all: async (sql, params) => (await pool.query(sql, [...params])).rows as Record<string, unknown>[],
+        // The same COPY as Gatehouse's export (src/db/dialects/postgres.ts), in one statement without a timeout.
+        drain: async (sql, params) => {
+          const client = await pool.connect();
+          try {
+            await client.query('set statement_timeout = 0');
+            const copy = client.query(copyStreams.to(copyTextStatement(sql, params, pg.escapeLiteral)));
+            let rows = 0;
+            let bytes = 0;
+            for await (const chunk of copy as AsyncIterable<Buffer>) {
+              bytes += chunk.length;
+              for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
+            }
+            return { rows, bytes };
+          } finally {
+            client.release(true);
           }
-          return { rows, bytes };
-        } finally {
-          client.release(true);
-        }
+        },
+        // Kysely's destroy() already ends the pool it was given; a second end() throws ("Called end on pool more than once").
+        close: async () => {
+          if (!pool.ending && !pool.ended) await pool.end();
+        },
       },
-      // Kysely's destroy() already ends the pool it was given; a second end() throws ("Called end on pool more than once").
-      close: async () => {
-        if (!pool.ending && !pool.ended) await pool.end();
-      },
-    }, (log) => new Kysely<Tables>({ dialect: new PostgresDialect({ pool }), log }));
+      (log) => new Kysely<Tables>({ dialect: new PostgresDialect({ pool }), log }),
+    );
   }
 
   /** `?` placeholders, numbered `$n` on PostgreSQL. */
@@ -116,21 +136,38 @@ export class Probe {
    * The export's baseline: the database writes the same NDJSON lines for `seq >= fromSeq` (the export's SQL
    * expression) and this process reads them as fast as it can, with no Gatehouse, batching or HTTP between.
    */
-  async lineBaseline(fromSeq: number): Promise<{ rows: number; bytes: number; seconds: number; rowsPerSecond: number }> {
-    const q = this.db.selectFrom('audit_events').select(exportLineSql(helpersOf(this.dialect)).as('line')).where('seq', '>=', fromSeq).orderBy('seq').compile();
+  async lineBaseline(
+    fromSeq: number,
+  ): Promise<{ rows: number; bytes: number; seconds: number; rowsPerSecond: number }> {
+    const q = this.db
+      .selectFrom('audit_events')
+      .select(exportLineSql(helpersOf(this.dialect)).as('line'))
+      .where('seq', '>=', fromSeq)
+      .orderBy('seq')
+      .compile();
     const t0 = performance.now();
     const { rows, bytes } = await this.raw.drain(q.sql, q.parameters);
     const seconds = (performance.now() - t0) / 1000;
-    return { rows, bytes, seconds: Math.round(seconds * 100) / 100, rowsPerSecond: Math.round(rows / seconds) };
+    return {
+      rows,
+      bytes,
+      seconds: Math.round(seconds * 100) / 100,
+      rowsPerSecond: Math.round(rows / seconds),
+    };
   }
 
   /** Bytes on disk: the SQLite file, or the PostgreSQL table with its indexes (and TOAST). */
   async sizes(): Promise<Record<string, number>> {
     if (this.dialect === 'sqlite') {
-      const pages = await this.one('select page_count * page_size as bytes from pragma_page_count(), pragma_page_size()');
+      const pages = await this.one(
+        'select page_count * page_size as bytes from pragma_page_count(), pragma_page_size()',
+      );
       const out: Record<string, number> = { database: Number(pages?.bytes) };
       try {
-        for (const r of await this.all("select name, sum(pgsize) as bytes from dbstat where name like '%audit_events%' group by name")) out[String(r.name)] = Number(r.bytes);
+        for (const r of await this.all(
+          "select name, sum(pgsize) as bytes from dbstat where name like '%audit_events%' group by name",
+        ))
+          out[String(r.name)] = Number(r.bytes);
       } catch {
         // dbstat is not compiled in
       }
@@ -141,7 +178,9 @@ export class Probe {
     );
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(row ?? {})) out[k] = Number(v);
-    for (const r of await this.all("select indexrelname as name, pg_relation_size(indexrelid) as bytes from pg_stat_user_indexes where relname = 'audit_events'")) {
+    for (const r of await this.all(
+      "select indexrelname as name, pg_relation_size(indexrelid) as bytes from pg_stat_user_indexes where relname = 'audit_events'",
+    )) {
       out[String(r.name)] = Number(r.bytes);
     }
     return out;
@@ -153,8 +192,13 @@ export class Probe {
    */
   async explain(path: string, runs = 30): Promise<PlanReport> {
     const service = createAuditService({
-      db: this.db, store: createAuditStore(helpersOf(this.dialect)), change: () => Promise.reject(new Error('read only')),
-      record: async () => {}, clock: { now: () => Date.now() }, settings: () => DEFAULT_CONFIG, keys: deriveAuditKeys(randomBytes(32)),
+      db: this.db,
+      store: createAuditStore(helpersOf(this.dialect)),
+      change: () => Promise.reject(new Error('read only')),
+      record: async () => {},
+      clock: { now: () => Date.now() },
+      settings: () => DEFAULT_CONFIG,
+      keys: deriveAuditKeys(randomBytes(32)),
     });
     const query = toAuditQuery(path);
     const ms: number[] = [];

@@ -1,5 +1,8 @@
 /** A one-line progress display on stderr: redrawn in place on a terminal, a line every 10 s otherwise. */
-export function progress(label: string, total: number): { tick(done: number): void; done(done: number): number } {
+export function progress(
+  label: string,
+  total: number,
+): { tick(done: number): void; done(done: number): number } {
   const started = performance.now();
   const tty = process.stderr.isTTY;
   let last = started;
@@ -7,8 +10,10 @@ export function progress(label: string, total: number): { tick(done: number): vo
     const s = (performance.now() - started) / 1000;
     const rate = done / Math.max(s, 1e-3);
     const eta = rate > 0 ? (total - done) / rate : 0;
-    return `${label}: ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} (${((100 * done) / total).toFixed(1)}%), ` +
-      `${Math.round(rate).toLocaleString('en-US')} rows/s, ${fmtDuration(s)} elapsed, eta ${fmtDuration(eta)}`;
+    return (
+      `${label}: ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} (${((100 * done) / total).toFixed(1)}%), ` +
+      `${Math.round(rate).toLocaleString('en-US')} rows/s, ${fmtDuration(s)} elapsed, eta ${fmtDuration(eta)}`
+    );
   };
   return {
     tick(done) {

@@ -22,5 +22,11 @@ export type LoadResult = {
  * runs five seconds after the server starts and would otherwise start deleting the oldest events.
  */
 export function planSeed(options: AuditBenchOptions, now: number): SeedPlan {
-  return { seed: options.seed, actors: options.actors, count: options.events, fromTs: now - 360 * DAY, toTs: now - 60_000 };
+  return {
+    seed: options.seed,
+    actors: options.actors,
+    count: options.events,
+    fromTs: now - 360 * DAY,
+    toTs: now - 60_000,
+  };
 }

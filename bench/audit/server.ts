@@ -23,18 +23,29 @@ export function generateToken(): string {
 }
 
 export function migrate(storage: Storage): void {
-  execFileSync(process.execPath, [MAIN, 'migrate'], { env: childEnv(storage), stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, [MAIN, 'migrate'], {
+    env: childEnv(storage),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /** `node dist/src/main.js <args>` against the storage; its exit code, stdout and wall time. */
-export function runCli(storage: Storage, args: string[]): Promise<{ code: number | null; stdout: string; seconds: number }> {
+export function runCli(
+  storage: Storage,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; seconds: number }> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const proc = spawn(process.execPath, [MAIN, ...args], { env: childEnv(storage), stdio: ['ignore', 'pipe', 'ignore'] });
+    const proc = spawn(process.execPath, [MAIN, ...args], {
+      env: childEnv(storage),
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     let stdout = '';
     proc.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
     proc.on('error', reject);
-    proc.on('exit', (code) => resolve({ code, stdout: stdout.trim(), seconds: (performance.now() - t) / 1000 }));
+    proc.on('exit', (code) =>
+      resolve({ code, stdout: stdout.trim(), seconds: (performance.now() - t) / 1000 }),
+    );
   });
 }
 
@@ -50,7 +61,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export type Server = { pid: number; base: string; proc: ChildProcess; output: string[]; exited: Promise<void> };
+export type Server = {
+  pid: number;
+  base: string;
+  proc: ChildProcess;
+  output: string[];
+  exited: Promise<void>;
+};
 
 const running = new Set<Server>();
 
@@ -74,7 +91,8 @@ export async function startServer(storage: Storage, token: string): Promise<Serv
   void exited.then(() => running.delete(server));
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`gatehouse exited before it was ready:\n${output.join('\n')}`);
+    if (proc.exitCode !== null)
+      throw new Error(`gatehouse exited before it was ready:\n${output.join('\n')}`);
     try {
       const res = await fetch(`${server.base}/healthz`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
@@ -120,42 +138,71 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 export type Answer = { status: number; body: string; ms: number };
 
 /** One request over a kept-alive connection; `ms` runs from the call until the last byte of the body. */
-export function request(base: string, token: string, path: string, init: { method?: string; body?: unknown } = {}): Promise<Answer> {
+export function request(
+  base: string,
+  token: string,
+  path: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const payload = init.body === undefined ? undefined : JSON.stringify(init.body);
-    const req = http.request(`${base}${path}`, {
-      agent,
-      method: init.method ?? 'GET',
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+    const req = http.request(
+      `${base}${path}`,
+      {
+        agent,
+        method: init.method ?? 'GET',
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(payload === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+        },
       },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - t0 }));
-      res.on('error', reject);
-    });
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            ms: performance.now() - t0,
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
 }
 
 /** Streams a response, counting lines, without keeping it; `onChunk` sees the running line count. */
-export function streamLines(base: string, token: string, path: string, onChunk?: (lines: number) => void): Promise<{ status: number; lines: number; bytes: number; ms: number }> {
+export function streamLines(
+  base: string,
+  token: string,
+  path: string,
+  onChunk?: (lines: number) => void,
+): Promise<{ status: number; lines: number; bytes: number; ms: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const req = http.request(`${base}${path}`, { agent: false, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      let lines = 0, bytes = 0;
-      res.on('data', (c: Buffer) => {
-        bytes += c.length;
-        for (let i = c.indexOf(10); i !== -1; i = c.indexOf(10, i + 1)) lines++;
-        onChunk?.(lines);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, lines, bytes, ms: performance.now() - t0 }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      `${base}${path}`,
+      { agent: false, headers: { authorization: `Bearer ${token}` } },
+      (res) => {
+        let lines = 0,
+          bytes = 0;
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          for (let i = c.indexOf(10); i !== -1; i = c.indexOf(10, i + 1)) lines++;
+          onChunk?.(lines);
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, lines, bytes, ms: performance.now() - t0 }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });

@@ -10,11 +10,29 @@ import type { Probe } from './probe.js';
 const DAY = 86_400_000;
 const PAGE = 50;
 
-type Page = { data: { seq: number; actor: string; action: string; ts: string }[]; next_cursor: string | null };
+type Page = {
+  data: { seq: number; actor: string; action: string; ts: string }[];
+  next_cursor: string | null;
+};
 
 /** The filters object `AuditService.list` hashes into a cursor, keys in its order (undefined ones drop out). */
-export function cursorScope(q: { actor?: string; action?: string; since?: string; until?: string; target?: string; outcome?: string }) {
-  return { actor: q.actor, action: q.action, since: q.since, until: q.until, target: q.target, outcome: q.outcome, order: 'desc' };
+export function cursorScope(q: {
+  actor?: string;
+  action?: string;
+  since?: string;
+  until?: string;
+  target?: string;
+  outcome?: string;
+}) {
+  return {
+    actor: q.actor,
+    action: q.action,
+    since: q.since,
+    until: q.until,
+    target: q.target,
+    outcome: q.outcome,
+    order: 'desc',
+  };
 }
 
 function qs(params: Record<string, string | undefined>): string {
@@ -40,9 +58,16 @@ function isoDaysAgo(now: number, days: number): string {
 }
 
 /** `actors`: user ids, busiest first. */
-export async function buildShapes(probe: Probe, actors: string[], headSeq: number, depth: number, now: number): Promise<Shape[]> {
+export async function buildShapes(
+  probe: Probe,
+  actors: string[],
+  headSeq: number,
+  depth: number,
+  now: number,
+): Promise<Shape[]> {
   if (actors.length === 0) throw new Error('no user actors in the audit log');
-  const pick = (ranks: number[]) => [...new Set(ranks.map((r) => Math.min(actors.length - 1, r)))].map((r) => actors[r]!);
+  const pick = (ranks: number[]) =>
+    [...new Set(ranks.map((r) => Math.min(actors.length - 1, r)))].map((r) => actors[r]!);
   // Ranks by activity: the busiest service account, busy, typical and rare people.
   const actorIds = pick([0, 3, 20, 150, 800, actors.length - 1]);
   const actions = ['user.update', 'token.create', 'auth.login', 'role.assign', 'role.delete', 'audit.purge'];
@@ -54,9 +79,14 @@ export async function buildShapes(probe: Probe, actors: string[], headSeq: numbe
 
   // actor + action + since: busy and rare actors with common and rare actions, over 7 to 90 days.
   const combos: [string, string, number][] = [
-    [actorIds[0]!, 'user.update', 30], [actorIds[1]!, 'role.delete', 30], [actorIds[2]!, 'token.rotate', 90],
-    [actorIds[3]!, 'user.read', 7], [actorIds[4]!, 'auth.login', 30], [actorIds[5]!, 'user.update', 90],
-    [actorIds[0]!, 'audit.export', 90], [actorIds[2]!, 'config.update', 30],
+    [actorIds[0]!, 'user.update', 30],
+    [actorIds[1]!, 'role.delete', 30],
+    [actorIds[2]!, 'token.rotate', 90],
+    [actorIds[3]!, 'user.read', 7],
+    [actorIds[4]!, 'auth.login', 30],
+    [actorIds[5]!, 'user.update', 90],
+    [actorIds[0]!, 'audit.export', 90],
+    [actorIds[2]!, 'config.update', 30],
   ];
   const combined = combos.map(([actor, action, days]) => qs({ actor, action, since: isoDaysAgo(now, days) }));
 
@@ -65,25 +95,102 @@ export async function buildShapes(probe: Probe, actors: string[], headSeq: numbe
   const deepAction = 'user.update';
   const matches = Math.round(headSeq * actionShare(deepAction));
   const offset = Math.min(depth * PAGE, Math.floor(matches / 2));
-  const row = await probe.one('select seq from audit_events where action = ? order by seq desc limit 1 offset ?', [deepAction, offset]);
+  const row = await probe.one(
+    'select seq from audit_events where action = ? order by seq desc limit 1 offset ?',
+    [deepAction, offset],
+  );
   const deepActionCursor = encodeCursor([Number(row?.seq ?? 1)], cursorScope({ action: deepAction }));
 
   const targets = pick([1, 40, 400]).map((id) => qs({ target: `user:${id}` }));
   return [
     { key: 'healthz', title: 'GET /healthz (baseline)', goal: false, paths: ['/healthz'] },
     { key: 'me', title: 'GET /api/me (auth baseline, no audit row)', goal: false, paths: ['/api/me'] },
-    { key: 'first', title: 'first page, unfiltered', goal: true, paths: ['/api/audit'], check: expect(() => true, PAGE) },
-    { key: 'action', title: 'by action (6 actions, 0.05–14 % of rows)', goal: true, paths: actions.map((action) => qs({ action })), check: expect((e, q) => e.action === q.get('action')) },
-    { key: 'actor', title: 'by actor (6 users, activity ranks 1–last)', goal: true, paths: actorIds.map((actor) => qs({ actor })), check: expect((e, q) => e.actor === q.get('actor')) },
-    { key: 'actor_action_since', title: 'actor + action + since (8 combinations, 7–90 days)', goal: true, paths: combined, check: expect((e, q) => e.actor === q.get('actor') && e.action === q.get('action') && e.ts >= q.get('since')!, 0) },
-    { key: 'deep', title: `${pages.toLocaleString('en-US')} pages deep, unfiltered`, goal: true, paths: [deepPath], check: expect((e) => e.seq < deepSeq, PAGE) },
-    { key: 'first_action', title: `first page of action=${deepAction}`, goal: false, paths: [qs({ action: deepAction })], check: expect((e) => e.action === deepAction, PAGE) },
-    { key: 'deep_action', title: `deep into action=${deepAction} (offset ${offset.toLocaleString('en-US')})`, goal: false, paths: [`/api/audit?action=${deepAction}&cursor=${deepActionCursor}`], check: expect((e) => e.action === deepAction, PAGE) },
-    { key: 'resource', title: 'action=user.* (resource)', goal: false, paths: [qs({ action: 'user.*' }), qs({ action: 'token.*' })], check: expect((e, q) => e.action.startsWith(q.get('action')!.slice(0, -1))) },
-    { key: 'verb', title: 'action=delete (bare verb)', goal: false, paths: [qs({ action: 'delete' }), qs({ action: 'rotate' })], check: expect((e, q) => e.action.endsWith(`.${q.get('action')!}`)) },
-    { key: 'action_list', title: 'action=user.update,role.assign (list)', goal: false, paths: [qs({ action: 'user.update,role.assign' }), qs({ action: 'token.revoke,role.delete' })], check: expect((e, q) => q.get('action')!.split(',').includes(e.action)) },
-    { key: 'outcome', title: 'outcome=denied', goal: false, paths: [qs({ outcome: 'denied' }), qs({ outcome: 'error' })], check: expect((e, q) => (e as { outcome?: string }).outcome === q.get('outcome')) },
+    {
+      key: 'first',
+      title: 'first page, unfiltered',
+      goal: true,
+      paths: ['/api/audit'],
+      check: expect(() => true, PAGE),
+    },
+    {
+      key: 'action',
+      title: 'by action (6 actions, 0.05–14 % of rows)',
+      goal: true,
+      paths: actions.map((action) => qs({ action })),
+      check: expect((e, q) => e.action === q.get('action')),
+    },
+    {
+      key: 'actor',
+      title: 'by actor (6 users, activity ranks 1–last)',
+      goal: true,
+      paths: actorIds.map((actor) => qs({ actor })),
+      check: expect((e, q) => e.actor === q.get('actor')),
+    },
+    {
+      key: 'actor_action_since',
+      title: 'actor + action + since (8 combinations, 7–90 days)',
+      goal: true,
+      paths: combined,
+      check: expect(
+        (e, q) => e.actor === q.get('actor') && e.action === q.get('action') && e.ts >= q.get('since')!,
+        0,
+      ),
+    },
+    {
+      key: 'deep',
+      title: `${pages.toLocaleString('en-US')} pages deep, unfiltered`,
+      goal: true,
+      paths: [deepPath],
+      check: expect((e) => e.seq < deepSeq, PAGE),
+    },
+    {
+      key: 'first_action',
+      title: `first page of action=${deepAction}`,
+      goal: false,
+      paths: [qs({ action: deepAction })],
+      check: expect((e) => e.action === deepAction, PAGE),
+    },
+    {
+      key: 'deep_action',
+      title: `deep into action=${deepAction} (offset ${offset.toLocaleString('en-US')})`,
+      goal: false,
+      paths: [`/api/audit?action=${deepAction}&cursor=${deepActionCursor}`],
+      check: expect((e) => e.action === deepAction, PAGE),
+    },
+    {
+      key: 'resource',
+      title: 'action=user.* (resource)',
+      goal: false,
+      paths: [qs({ action: 'user.*' }), qs({ action: 'token.*' })],
+      check: expect((e, q) => e.action.startsWith(q.get('action')!.slice(0, -1))),
+    },
+    {
+      key: 'verb',
+      title: 'action=delete (bare verb)',
+      goal: false,
+      paths: [qs({ action: 'delete' }), qs({ action: 'rotate' })],
+      check: expect((e, q) => e.action.endsWith(`.${q.get('action')!}`)),
+    },
+    {
+      key: 'action_list',
+      title: 'action=user.update,role.assign (list)',
+      goal: false,
+      paths: [qs({ action: 'user.update,role.assign' }), qs({ action: 'token.revoke,role.delete' })],
+      check: expect((e, q) => q.get('action')!.split(',').includes(e.action)),
+    },
+    {
+      key: 'outcome',
+      title: 'outcome=denied',
+      goal: false,
+      paths: [qs({ outcome: 'denied' }), qs({ outcome: 'error' })],
+      check: expect((e, q) => (e as { outcome?: string }).outcome === q.get('outcome')),
+    },
     { key: 'target', title: 'target=user:<id>', goal: false, paths: targets },
-    { key: 'since_until', title: 'since + until (one day, 100 days ago)', goal: false, paths: [qs({ since: isoDaysAgo(now, 100), until: isoDaysAgo(now, 99) })] },
+    {
+      key: 'since_until',
+      title: 'since + until (one day, 100 days ago)',
+      goal: false,
+      paths: [qs({ since: isoDaysAgo(now, 100), until: isoDaysAgo(now, 99) })],
+    },
   ];
 }

@@ -21,7 +21,12 @@ const children = new Set<Child>();
 const stopping = new Set<number>();
 
 /** Starts `command args` with `env` added to this process's environment; tracked until `stopChild`. */
-export function startChild(name: string, command: string, args: string[], env: Record<string, string | undefined>): Child {
+export function startChild(
+  name: string,
+  command: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): Child {
   const proc = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   if (proc.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   const output: string[] = [];
@@ -39,7 +44,10 @@ export function startChild(name: string, command: string, args: string[], env: R
   const exited = new Promise<number | null>((resolve) =>
     proc.on('exit', (code, signal) => {
       // A server that dies under load shows up as connection errors; say who died and how, while it is fresh.
-      if (!stopping.has(proc.pid ?? 0)) process.stderr.write(`\n!! ${name} (pid ${proc.pid}) exited by itself: code ${code}, signal ${signal}; last output:\n${output.slice(-20).join('\n')}\n`);
+      if (!stopping.has(proc.pid ?? 0))
+        process.stderr.write(
+          `\n!! ${name} (pid ${proc.pid}) exited by itself: code ${code}, signal ${signal}; last output:\n${output.slice(-20).join('\n')}\n`,
+        );
       resolve(code);
     }),
   );
@@ -102,7 +110,8 @@ export async function freePort(host: string): Promise<number> {
 export async function waitForHttp(child: Child, url: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (hasExited(child)) throw new Error(`${child.name} exited before it was ready:\n${child.output.join('\n')}`);
+    if (hasExited(child))
+      throw new Error(`${child.name} exited before it was ready:\n${child.output.join('\n')}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
@@ -110,7 +119,8 @@ export async function waitForHttp(child: Child, url: string, timeoutMs = 20_000)
     } catch {
       // Not listening yet.
     }
-    if (Date.now() > deadline) throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms:\n${child.output.join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms:\n${child.output.join('\n')}`);
     await sleep(100);
   }
 }

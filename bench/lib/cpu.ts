@@ -23,7 +23,10 @@ export function cpuSnapshot(pids: readonly number[]): CpuSnapshot {
   try {
     const lines = readFileSync('/proc/stat', 'utf8').split('\n');
     const cpus = lines.filter((l) => /^cpu\d/.test(l)).length;
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = (lines[0] ?? '').split(/\s+/).slice(1, 9).map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = (lines[0] ?? '')
+      .split(/\s+/)
+      .slice(1, 9)
+      .map(Number);
     const parts = [user, nice, system, idle, iowait, irq, softirq, steal].map((n) => n ?? 0);
     const total = parts.reduce((a, b) => a + b, 0);
     const busy = total - (parts[3] ?? 0) - (parts[4] ?? 0) - (parts[7] ?? 0);
@@ -39,7 +42,12 @@ export function cpuUse(a: CpuSnapshot, b: CpuSnapshot): CpuUse | null {
   const cores = (ticks: number) => Math.round((ticks / wall) * 100) / 100;
   const bench = cores(b.ours - a.ours);
   const machine = cores(b.busy - a.busy);
-  return { machine, bench, others: Math.max(0, Math.round((machine - bench) * 100) / 100), steal: cores(b.steal - a.steal) };
+  return {
+    machine,
+    bench,
+    others: Math.max(0, Math.round((machine - bench) * 100) / 100),
+    steal: cores(b.steal - a.steal),
+  };
 }
 
 /** Pids of processes whose command name is `comm` (e.g. `redis-server`), read from /proc; empty without it. */

@@ -32,7 +32,12 @@ export async function startGatehouse(opts: {
     GATEHOUSE_BOOTSTRAP_TOKEN: opts.token,
     ...opts.env,
   };
-  const child = startChild(opts.name ?? 'gatehouse', process.execPath, [...(opts.nodeArgs ?? []), MAIN, 'serve'], env);
+  const child = startChild(
+    opts.name ?? 'gatehouse',
+    process.execPath,
+    [...(opts.nodeArgs ?? []), MAIN, 'serve'],
+    env,
+  );
   await waitForHttp(child, `http://${opts.host}:${opts.port}/healthz`);
   return child;
 }
@@ -44,10 +49,19 @@ export function scrubInheritedEnv(): void {
 }
 
 /** One JSON request to Gatehouse with a bearer token; the answer's status and parsed body (or text). */
-export async function api(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+export async function api(
+  base: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
@@ -72,7 +86,8 @@ export async function liftRateLimit(base: string, token: string): Promise<string
   const tokens = await api(base, token, 'GET', '/api/tokens?limit=50');
   const list = (tokens.json as { data?: { id: string; name: string }[] }).data ?? [];
   const own = list.find((t) => t.name === 'bootstrap');
-  if (tokens.status !== 200 || !own) throw new Error(`GET /api/tokens answered ${tokens.status}: ${JSON.stringify(tokens.json)}`);
+  if (tokens.status !== 200 || !own)
+    throw new Error(`GET /api/tokens answered ${tokens.status}: ${JSON.stringify(tokens.json)}`);
   await patchConfig(base, token, { rate_limits: { by_token: { [own.id]: BENCH_LIMIT } } });
   return own.id;
 }
@@ -107,11 +122,20 @@ export async function sanityCheck(base: string, token: string, ids: readonly str
   const list = await api(base, token, 'GET', '/api/users?limit=50');
   const data = (list.json as { data?: unknown }).data;
   if (list.status !== 200 || !Array.isArray(data) || data.length !== Math.min(50, ids.length + 1)) {
-    throw new Error(`sanity: GET /api/users?limit=50 answered ${list.status} with ${Array.isArray(data) ? data.length : 'no'} users`);
+    throw new Error(
+      `sanity: GET /api/users?limit=50 answered ${list.status} with ${Array.isArray(data) ? data.length : 'no'} users`,
+    );
   }
 }
 
-export type DbCounts = { users: number; tokens: number; auditSuccess: number; auditOther: number; outbox: number; fileBytes: number };
+export type DbCounts = {
+  users: number;
+  tokens: number;
+  auditSuccess: number;
+  auditOther: number;
+  outbox: number;
+  fileBytes: number;
+};
 
 /** Row counts after the run, read from the SQLite file once Gatehouse has stopped. */
 export function countRows(dataDir: string): DbCounts {
@@ -135,15 +159,26 @@ export function countRows(dataDir: string): DbCounts {
 }
 
 /** `api`, failing with the answer unless its status is `expected`; the parsed body. */
-export async function apiExpect<T>(base: string, token: string, call: { method: string; path: string; body?: unknown; expected?: number }): Promise<T> {
+export async function apiExpect<T>(
+  base: string,
+  token: string,
+  call: { method: string; path: string; body?: unknown; expected?: number },
+): Promise<T> {
   const { status, json } = await api(base, token, call.method, call.path, call.body);
   const expected = call.expected ?? 200;
-  if (status !== expected) throw new Error(`${call.method} ${call.path} answered ${status} (expected ${expected}): ${JSON.stringify(json)}`);
+  if (status !== expected)
+    throw new Error(
+      `${call.method} ${call.path} answered ${status} (expected ${expected}): ${JSON.stringify(json)}`,
+    );
   return json as T;
 }
 
 /** `PATCH /api/config` with a merge patch; fails unless 200. */
-export async function patchConfig(base: string, token: string, patch: Record<string, unknown>): Promise<void> {
+export async function patchConfig(
+  base: string,
+  token: string,
+  patch: Record<string, unknown>,
+): Promise<void> {
   await apiExpect(base, token, { method: 'PATCH', path: '/api/config', body: patch });
 }
 
@@ -154,7 +189,14 @@ export type Instance = { child: Child; url: string; dataDir: string; ids: string
  * Starts Gatehouse on 127.0.0.1 in a fresh `DATA_DIR`, lifts the bench token's rate limit (`liftRateLimit`),
  * seeds `seed` users and checks one GET and one list. The caller removes `dataDir`.
  */
-export async function startSeeded(opts: { name: string; token: string; seed: number; tag: string; env?: Record<string, string>; nodeArgs?: string[] }): Promise<Instance> {
+export async function startSeeded(opts: {
+  name: string;
+  token: string;
+  seed: number;
+  tag: string;
+  env?: Record<string, string>;
+  nodeArgs?: string[];
+}): Promise<Instance> {
   const host = '127.0.0.1';
   const dataDir = mkdtempSync(join(tmpdir(), `gatehouse-bench-${opts.name}-`));
   removeOnInterrupt(dataDir);
@@ -162,11 +204,18 @@ export async function startSeeded(opts: { name: string; token: string; seed: num
   const url = `http://${host}:${port}`;
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each server, written when it exits on SIGTERM.
   const prof = process.env.BENCH_CPU_PROF;
-  const nodeArgs = [...(opts.nodeArgs ?? []), ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${opts.name}-${Date.now()}.cpuprofile`] : [])];
+  const nodeArgs = [
+    ...(opts.nodeArgs ?? []),
+    ...(prof
+      ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${opts.name}-${Date.now()}.cpuprofile`]
+      : []),
+  ];
   const child = await startGatehouse({ host, port, dataDir, ...opts, nodeArgs });
   const tokenId = await liftRateLimit(url, opts.token);
   const ids = await seedUsers(url, opts.token, opts.seed, `${opts.tag}.${opts.name}`);
   await sanityCheck(url, opts.token, ids);
-  process.stdout.write(`${opts.name}: ${MAIN} serve (pid ${child.pid}) at ${url}, SQLite in ${dataDir}; ${ids.length} users seeded\n`);
+  process.stdout.write(
+    `${opts.name}: ${MAIN} serve (pid ${child.pid}) at ${url}, SQLite in ${dataDir}; ${ids.length} users seeded\n`,
+  );
   return { child, url, dataDir, ids, tokenId };
 }

@@ -18,7 +18,15 @@ export type Scenario = {
 };
 
 /** Latency of every response (2xx or not) at autocannon's float-ms precision; its own histogram is whole ms. */
-export type Latency = { samples: number; mean: number; p50: number; p90: number; p99: number; p999: number; max: number };
+export type Latency = {
+  samples: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+};
 
 /**
  * `cpu`: cores busy during the run, split into the bench (load generator + server) and everything else.
@@ -52,7 +60,11 @@ export function getByIdRequest(token: string | readonly string[], ids: readonly 
       const n = next++;
       const path = `/api/users/${String(ids[n % ids.length])}`;
       if (tokens.length === 1) return { ...req, path };
-      return { ...req, path, headers: { ...req.headers, authorization: `Bearer ${String(tokens[n % tokens.length])}` } };
+      return {
+        ...req,
+        path,
+        headers: { ...req.headers, authorization: `Bearer ${String(tokens[n % tokens.length])}` },
+      };
     },
   };
 }
@@ -89,7 +101,15 @@ class Samples {
     const n = sorted.length;
     const at = (q: number) => round(sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))] ?? Number.NaN);
     const mean = n ? sorted.reduce((a, b) => a + b, 0) / n : Number.NaN;
-    return { samples: n, mean: round(mean), p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: at(1) };
+    return {
+      samples: n,
+      mean: round(mean),
+      p50: at(0.5),
+      p90: at(0.9),
+      p99: at(0.99),
+      p999: at(0.999),
+      max: at(1),
+    };
   }
 }
 
@@ -126,12 +146,17 @@ export async function fire(
         if (err) reject(err instanceof Error ? err : new Error('autocannon failed', { cause: err }));
         else {
           const cpu = cpuUse(before, cpuSnapshot(pids));
-          const perRequest = (ticks: number) => Math.round((ticks * 1e6) / TICKS_PER_SECOND / Math.max(1, result.requests.total));
+          const perRequest = (ticks: number) =>
+            Math.round((ticks * 1e6) / TICKS_PER_SECOND / Math.max(1, result.requests.total));
           const used = servers.map((pid, i) => procTicks(pid) - (ticksBefore[i] ?? 0));
           resolve({
-            result, latency: samples.summary(), cpu,
+            result,
+            latency: samples.summary(),
+            cpu,
             serverCpuUsPerRequest: perRequest(used.reduce((a, b) => a + b, 0)),
-            cpuUsPerRequestByPid: Object.fromEntries(servers.map((pid, i) => [pid, perRequest(used[i] ?? 0)])),
+            cpuUsPerRequestByPid: Object.fromEntries(
+              servers.map((pid, i) => [pid, perRequest(used[i] ?? 0)]),
+            ),
           });
         }
       },
@@ -151,12 +176,20 @@ export async function measure(
 ): Promise<Run[]> {
   const runs: Run[] = [];
   if (options.warmup > 0) {
-    const run: Run = { phase: 'warmup', index: 0, ...(await fire(url, request, options, options.warmup, serverPid)) };
+    const run: Run = {
+      phase: 'warmup',
+      index: 0,
+      ...(await fire(url, request, options, options.warmup, serverPid)),
+    };
     runs.push(run);
     log(`  ${label} warmup    ${describeRun(run)}`);
   }
   for (let i = 1; i <= options.runs; i++) {
-    const run: Run = { phase: 'measured', index: i, ...(await fire(url, request, options, options.duration, serverPid)) };
+    const run: Run = {
+      phase: 'measured',
+      index: i,
+      ...(await fire(url, request, options, options.duration, serverPid)),
+    };
     runs.push(run);
     log(`  ${label} run ${i}/${options.runs}  ${describeRun(run)}`);
   }
@@ -167,10 +200,15 @@ export async function measure(
 export function describeRun(run: Run): string {
   const { result: r, latency, cpu } = run;
   const bad = r.non2xx + r.errors + r.timeouts;
-  const problems = bad ? `  !! non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts} ${statusCodes(r)}` : '';
+  const problems = bad
+    ? `  !! non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts} ${statusCodes(r)}`
+    : '';
   const rps = Math.round(r.requests.average).toLocaleString('en-US').padStart(7);
-  const perRequest = run.serverCpuUsPerRequest === undefined ? '' : `  server ${run.serverCpuUsPerRequest} µs CPU/req`;
-  const machine = cpu ? `  cpu: bench ${cpu.bench.toFixed(2)}, others ${cpu.others.toFixed(2)}, steal ${cpu.steal.toFixed(2)}` : '';
+  const perRequest =
+    run.serverCpuUsPerRequest === undefined ? '' : `  server ${run.serverCpuUsPerRequest} µs CPU/req`;
+  const machine = cpu
+    ? `  cpu: bench ${cpu.bench.toFixed(2)}, others ${cpu.others.toFixed(2)}, steal ${cpu.steal.toFixed(2)}`
+    : '';
   return `${rps} req/s  p50 ${latency.p50.toFixed(2)} ms  p99 ${latency.p99.toFixed(2)} ms  (${r.requests.total} requests)${perRequest}${machine}${problems}`;
 }
 

@@ -28,7 +28,9 @@ function packageVersion(name: string): string {
 
 function cpuModel(): string {
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
     if (line) return line.split(':').slice(1).join(':').trim();
   } catch {
     // Not Linux.
@@ -38,7 +40,9 @@ function cpuModel(): string {
 
 function memTotal(): string {
   try {
-    const total = execFileSync('free', ['-h'], { encoding: 'utf8' }).split('\n').find((l) => l.startsWith('Mem:'));
+    const total = execFileSync('free', ['-h'], { encoding: 'utf8' })
+      .split('\n')
+      .find((l) => l.startsWith('Mem:'));
     const value = total?.trim().split(/\s+/)[1];
     if (value) return value;
   } catch {

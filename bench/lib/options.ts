@@ -15,7 +15,12 @@ export type BenchOptions = {
 
 const FLAGS = {
   duration: { env: 'BENCH_DURATION', fallback: 10, min: 1, help: 'seconds measured per run' },
-  warmup: { env: 'BENCH_WARMUP', fallback: 3, min: 0, help: 'seconds of unmeasured load before each scenario' },
+  warmup: {
+    env: 'BENCH_WARMUP',
+    fallback: 3,
+    min: 0,
+    help: 'seconds of unmeasured load before each scenario',
+  },
   runs: { env: 'BENCH_RUNS', fallback: 3, min: 1, help: 'measured runs per scenario (median is quoted)' },
   connections: { env: 'BENCH_CONNECTIONS', fallback: 10, min: 1, help: 'concurrent connections' },
   pipelining: { env: 'BENCH_PIPELINING', fallback: 1, min: 1, help: 'pipelined requests per connection' },
@@ -50,7 +55,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     const raw = values[name] ?? process.env[flag.env];
     if (raw === undefined || raw === '') return flag.fallback;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < flag.min) throw new Error(`--${name} must be an integer >= ${flag.min}, got "${raw}"`);
+    if (!Number.isInteger(n) || n < flag.min)
+      throw new Error(`--${name} must be an integer >= ${flag.min}, got "${raw}"`);
     return n;
   };
   return {

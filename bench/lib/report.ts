@@ -33,7 +33,11 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? hi : (lo + hi) / 2;
 }
 
-export function summarize(scenario: Pick<Scenario, 'key' | 'title' | 'goal'>, runs: Run[], baselineReqPerSec: number): Summary {
+export function summarize(
+  scenario: Pick<Scenario, 'key' | 'title' | 'goal'>,
+  runs: Run[],
+  baselineReqPerSec: number,
+): Summary {
   const measuredRuns = runs.filter((r) => r.phase === 'measured');
   const measured = measuredRuns.map((r) => r.result);
   const reqPerSecRuns = measured.map((r) => r.requests.average);
@@ -51,7 +55,9 @@ export function summarize(scenario: Pick<Scenario, 'key' | 'title' | 'goal'>, ru
     p99Median: median(measuredRuns.map((r) => r.latency.p99)),
     p99Runs: measuredRuns.map((r) => r.latency.p99),
     ratio,
-    othersCoresMedian: measuredRuns.every((r) => r.cpu) ? median(measuredRuns.map((r) => r.cpu?.others ?? 0)) : null,
+    othersCoresMedian: measuredRuns.every((r) => r.cpu)
+      ? median(measuredRuns.map((r) => r.cpu?.others ?? 0))
+      : null,
     goalMet: scenario.goal === null ? null : ratio >= scenario.goal,
     non2xx: sum((r) => r.non2xx),
     errors: sum((r) => r.errors),
@@ -62,7 +68,18 @@ export function summarize(scenario: Pick<Scenario, 'key' | 'title' | 'goal'>, ru
 
 export type Row = string[];
 
-const HEADER: Row = ['Scenario', 'req/s (median)', 'req/s per run', 'p50 ms', 'p99 ms', 'vs baseline', 'goal', 'met', 'non-2xx/err', 'others cpu'];
+const HEADER: Row = [
+  'Scenario',
+  'req/s (median)',
+  'req/s per run',
+  'p50 ms',
+  'p99 ms',
+  'vs baseline',
+  'goal',
+  'met',
+  'non-2xx/err',
+  'others cpu',
+];
 
 function rows(summaries: Summary[]): Row[] {
   const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -84,7 +101,8 @@ function rows(summaries: Summary[]): Row[] {
 export function formatText(header: readonly string[], body: readonly Row[]): string {
   const all = [header, ...body];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  const line = (r: readonly string[]) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
+  const line = (r: readonly string[]) =>
+    r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 

@@ -22,7 +22,9 @@ const server = createServer((req, res) => {
   req.on('data', () => undefined);
   req.on('end', () => {
     calls += 1;
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(allow) }).end(allow);
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(allow) })
+      .end(allow);
   });
 });
 // Longer than undici's keep-alive (10 s in Gatehouse's outbound Agent), so the server never closes first.

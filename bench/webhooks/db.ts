@@ -24,7 +24,12 @@ export type EventTrace = {
   attempts: number;
 };
 
-export type Counts = { outboxPending: number; deliveries: Record<string, number>; attempts: number; failedAttempts: number };
+export type Counts = {
+  outboxPending: number;
+  deliveries: Record<string, number>;
+  attempts: number;
+  failedAttempts: number;
+};
 
 export type BenchDb = {
   /** Inserts `n` `user.create` events in one transaction; returns the time just after commit (epoch ms, high resolution). */
@@ -42,7 +47,16 @@ export type BenchDb = {
 
 const RETAINED_CHUNK = 100_000;
 /** The retained events' payload: the size of a user event's. */
-const RETAINED_DATA = JSON.stringify({ id: 'user_01jd8y6v7kf3zr4x6qk9n2m1ab', username: 'retained.load.0', email: null, display_name: null, kind: 'human', disabled: false, created_at: '2026-11-30T00:00:00.000Z', updated_at: '2026-11-30T00:00:00.000Z' });
+const RETAINED_DATA = JSON.stringify({
+  id: 'user_01jd8y6v7kf3zr4x6qk9n2m1ab',
+  username: 'retained.load.0',
+  email: null,
+  display_name: null,
+  kind: 'human',
+  disabled: false,
+  created_at: '2026-11-30T00:00:00.000Z',
+  updated_at: '2026-11-30T00:00:00.000Z',
+});
 /** Chunks of at most RETAINED_CHUNK: [first index, count]. */
 function chunks(n: number): [number, number][] {
   const out: [number, number][] = [];
@@ -55,16 +69,36 @@ export const nowMs = () => performance.timeOrigin + performance.now();
 /** A user-shaped payload like the one `POST /api/users` puts in its event (about 230 bytes). */
 function userEvent(tag: string, n: number, createdAt: number) {
   const iso = new Date(createdAt).toISOString();
-  const data = { id: typeid('user').toString(), username: `${tag}.load.${n}`, email: null, display_name: null, kind: 'human', disabled: false, created_at: iso, updated_at: iso };
-  return { id: typeid('evt').toString(), type: 'user.create', data: JSON.stringify(data), created_at: createdAt };
+  const data = {
+    id: typeid('user').toString(),
+    username: `${tag}.load.${n}`,
+    email: null,
+    display_name: null,
+    kind: 'human',
+    disabled: false,
+    created_at: iso,
+    updated_at: iso,
+  };
+  return {
+    id: typeid('evt').toString(),
+    type: 'user.create',
+    data: JSON.stringify(data),
+    created_at: createdAt,
+  };
 }
 
-const TRACE_COLUMNS = 'o.id as event_id, o.created_at, o.dispatched_at, a.attempted_at, a.latency_ms, d.attempts';
+const TRACE_COLUMNS =
+  'o.id as event_id, o.created_at, o.dispatched_at, a.attempted_at, a.latency_ms, d.attempts';
 
 function toTrace(r: Record<string, unknown>): EventTrace {
   return {
-    eventId: String(r.event_id), dataId: String(r.data_id), createdAt: Number(r.created_at), dispatchedAt: Number(r.dispatched_at),
-    attemptedAt: Number(r.attempted_at), sendMs: Number(r.latency_ms), attempts: Number(r.attempts),
+    eventId: String(r.event_id),
+    dataId: String(r.data_id),
+    createdAt: Number(r.created_at),
+    dispatchedAt: Number(r.dispatched_at),
+    attemptedAt: Number(r.attempted_at),
+    sendMs: Number(r.latency_ms),
+    attempts: Number(r.attempts),
   };
 }
 
@@ -73,7 +107,9 @@ function sqliteDb(dataDir: string): BenchDb {
   db.pragma('busy_timeout = 10000');
   return {
     async insertOutbox(n, tag) {
-      const insert = db.prepare('insert into outbox (id, type, data, created_at, dispatched_at) values (?, ?, ?, ?, null)');
+      const insert = db.prepare(
+        'insert into outbox (id, type, data, created_at, dispatched_at) values (?, ?, ?, ?, null)',
+      );
       const createdAt = Date.now();
       const rows = Array.from({ length: n }, (_, i) => userEvent(tag, i, createdAt));
       // `immediate`: take the write lock first, as Gatehouse does, rather than failing to upgrade a read.
@@ -94,19 +130,28 @@ function sqliteDb(dataDir: string): BenchDb {
       db.exec('analyze outbox');
     },
     async traces(sinceMs) {
-      const rows = db.prepare(`select ${TRACE_COLUMNS}, json_extract(o.data, '$.id') as data_id
+      const rows = db
+        .prepare(
+          `select ${TRACE_COLUMNS}, json_extract(o.data, '$.id') as data_id
         from outbox o join deliveries d on d.event_id = o.id join delivery_attempts a on a.delivery_id = d.id
-        where o.created_at >= ? and o.type = 'user.create' and a.status_code between 200 and 299`).all(Math.floor(sinceMs)) as Record<string, unknown>[];
+        where o.created_at >= ? and o.type = 'user.create' and a.status_code between 200 and 299`,
+        )
+        .all(Math.floor(sinceMs)) as Record<string, unknown>[];
       return rows.map(toTrace);
     },
     async counts() {
       const one = (q: string) => (db.prepare(q).get() as { n: number }).n;
-      const byStatus = db.prepare('select status, count(*) as n from deliveries group by status').all() as { status: string; n: number }[];
+      const byStatus = db.prepare('select status, count(*) as n from deliveries group by status').all() as {
+        status: string;
+        n: number;
+      }[];
       return {
         outboxPending: one('select count(*) as n from outbox where dispatched_at is null'),
         deliveries: Object.fromEntries(byStatus.map((r) => [r.status, r.n])),
         attempts: one('select count(*) as n from delivery_attempts'),
-        failedAttempts: one('select count(*) as n from delivery_attempts where status_code is null or status_code not between 200 and 299'),
+        failedAttempts: one(
+          'select count(*) as n from delivery_attempts where status_code is null or status_code not between 200 and 299',
+        ),
       };
     },
     async version() {
@@ -129,7 +174,12 @@ function postgresDb(url: string): BenchDb {
       await pool.query(
         `insert into outbox (id, type, data, created_at, dispatched_at)
          select i, t, d::jsonb, c, null from unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) as u(i, t, d, c)`,
-        [rows.map((r) => r.id), rows.map((r) => r.type), rows.map((r) => r.data), rows.map((r) => r.created_at)],
+        [
+          rows.map((r) => r.id),
+          rows.map((r) => r.type),
+          rows.map((r) => r.data),
+          rows.map((r) => r.created_at),
+        ],
       );
       return nowMs();
     },
@@ -146,23 +196,33 @@ function postgresDb(url: string): BenchDb {
       await pool.query('analyze outbox');
     },
     async traces(sinceMs) {
-      const res = await pool.query(`select ${TRACE_COLUMNS}, o.data->>'id' as data_id
+      const res = await pool.query(
+        `select ${TRACE_COLUMNS}, o.data->>'id' as data_id
         from outbox o join deliveries d on d.event_id = o.id join delivery_attempts a on a.delivery_id = d.id
-        where o.created_at >= $1 and o.type = 'user.create' and a.status_code between 200 and 299`, [Math.floor(sinceMs)]);
+        where o.created_at >= $1 and o.type = 'user.create' and a.status_code between 200 and 299`,
+        [Math.floor(sinceMs)],
+      );
       return (res.rows as Record<string, unknown>[]).map(toTrace);
     },
     async counts() {
       const one = async (q: string) => Number((await pool.query<{ n: string }>(q)).rows[0]?.n ?? 0);
-      const byStatus = await pool.query<{ status: string; n: string }>('select status, count(*) as n from deliveries group by status');
+      const byStatus = await pool.query<{ status: string; n: string }>(
+        'select status, count(*) as n from deliveries group by status',
+      );
       return {
         outboxPending: await one('select count(*) as n from outbox where dispatched_at is null'),
         deliveries: Object.fromEntries(byStatus.rows.map((r) => [r.status, Number(r.n)])),
         attempts: await one('select count(*) as n from delivery_attempts'),
-        failedAttempts: await one('select count(*) as n from delivery_attempts where status_code is null or status_code not between 200 and 299'),
+        failedAttempts: await one(
+          'select count(*) as n from delivery_attempts where status_code is null or status_code not between 200 and 299',
+        ),
       };
     },
     async version() {
-      return (await pool.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? 'unknown';
+      return (
+        (await pool.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ??
+        'unknown'
+      );
     },
     async close() {
       await pool.end();
@@ -170,7 +230,9 @@ function postgresDb(url: string): BenchDb {
   };
 }
 
-export function openBenchDb(target: { dialect: 'sqlite'; dataDir: string } | { dialect: 'postgres'; url: string }): BenchDb {
+export function openBenchDb(
+  target: { dialect: 'sqlite'; dataDir: string } | { dialect: 'postgres'; url: string },
+): BenchDb {
   return target.dialect === 'sqlite' ? sqliteDb(target.dataDir) : postgresDb(target.url);
 }
 

@@ -11,7 +11,14 @@ import type { Receiver } from './procs.js';
 import type { Gatehouse } from './server.js';
 import { bursts, histogram, summarize, type Bursts, type Summary } from './stats.js';
 
-type Sent = { i: number; scheduled: number; sent: number; answered: number; status: number; userId: string | null };
+type Sent = {
+  i: number;
+  scheduled: number;
+  sent: number;
+  answered: number;
+  status: number;
+  userId: string | null;
+};
 
 export type LatencyResult = {
   rate: number;
@@ -91,20 +98,23 @@ function rounds(traces: EventTrace[]) {
     while (k < sends.length && sends[k]! < a) k++;
     const claimedSince = cur !== null && sends[k - 1] !== undefined && sends[k - 1]! > cur.last;
     if (cur === null || claimedSince) {
-      if (cur) log.push({ at: cur.first, loopMs: cur.last - cur.first, fanOuts: cur.fanOuts, events: cur.events });
+      if (cur)
+        log.push({ at: cur.first, loopMs: cur.last - cur.first, fanOuts: cur.fanOuts, events: cur.events });
       cur = { first: a, last: a, fanOuts: 0, events: 0 };
     }
     cur.last = a;
     cur.fanOuts++;
     cur.events += perFanOut.get(a)!;
   }
-  if (cur) log.push({ at: cur.first, loopMs: cur.last - cur.first, fanOuts: cur.fanOuts, events: cur.events });
+  if (cur)
+    log.push({ at: cur.first, loopMs: cur.last - cur.first, fanOuts: cur.fanOuts, events: cur.events });
   const t0 = log[0]?.at ?? 0;
   // From the phase's first fan-out on: a worker that never leaves its fan-out loop sends nothing at all.
   const marks = [t0, ...sends.filter((x) => x >= t0)];
   let longest = { ms: 0, from: 0 };
   for (let i = 1; i < marks.length; i++) {
-    if (marks[i]! - marks[i - 1]! > longest.ms) longest = { ms: marks[i]! - marks[i - 1]!, from: marks[i - 1]! - t0 };
+    if (marks[i]! - marks[i - 1]! > longest.ms)
+      longest = { ms: marks[i]! - marks[i - 1]!, from: marks[i - 1]! - t0 };
   }
   return { perFanOut, log: log.map((r) => ({ ...r, at: r.at - t0 })), longest };
 }
@@ -122,7 +132,11 @@ function breakdown(traces: EventTrace[], measured: Map<string, Sent>): Breakdown
     createdToAnswer: summarize(mine.map((t) => measured.get(t.dataId)!.answered - t.createdAt)),
     fanOutTransactions: r.perFanOut.size,
     eventsPerFanOut: summarize([...r.perFanOut.values()]),
-    rounds: r.log.length, roundPeriodMs, fanOutLoopMs: summarize(r.log.map((x) => x.loopMs)), longestWithoutSend: r.longest, roundLog: r.log,
+    rounds: r.log.length,
+    roundPeriodMs,
+    fanOutLoopMs: summarize(r.log.map((x) => x.loopMs)),
+    longestWithoutSend: r.longest,
+    roundLog: r.log,
     claimCeilingPerSecond: Math.round((CLAIM_BATCH * 1000) / roundPeriodMs.p50),
     retried: mine.filter((t) => t.attempts > 1).length,
   };
@@ -137,7 +151,9 @@ async function paced(g: Gatehouse, o: { rate: number; total: number; tag: string
     sent.push(s);
     const p = pool
       .request({
-        method: 'POST', path: '/api/users', body: JSON.stringify({ username: `${o.tag}.lat.${i}` }),
+        method: 'POST',
+        path: '/api/users',
+        body: JSON.stringify({ username: `${o.tag}.lat.${i}` }),
         headers: { authorization: `Bearer ${g.token}`, 'content-type': 'application/json' },
       })
       .then(async (res) => {
@@ -169,7 +185,15 @@ async function paced(g: Gatehouse, o: { rate: number; total: number; tag: string
 }
 
 export async function runLatency(o: {
-  g: Gatehouse; receiver: Receiver; db: BenchDb; rate: number; warmupS: number; durationS: number; tag: string; timeoutMs: number; log: (s: string) => void;
+  g: Gatehouse;
+  receiver: Receiver;
+  db: BenchDb;
+  rate: number;
+  warmupS: number;
+  durationS: number;
+  tag: string;
+  timeoutMs: number;
+  log: (s: string) => void;
 }): Promise<LatencyResult> {
   const { receiver, rate } = o;
   await receiver.reset();
@@ -199,21 +223,37 @@ export async function runLatency(o: {
   const firstSent = window[0]?.sent ?? Number.NaN;
   const perSecond: LatencyResult['perSecond'] = [];
   for (let sec = 0; sec < o.durationS; sec++) {
-    const inSec = latencies.filter((l) => l.at >= firstSent + sec * 1000 && l.at < firstSent + (sec + 1) * 1000).map((l) => l.ms);
+    const inSec = latencies
+      .filter((l) => l.at >= firstSent + sec * 1000 && l.at < firstSent + (sec + 1) * 1000)
+      .map((l) => l.ms);
     const s = summarize(inSec);
     perSecond.push({ second: sec, n: s.n, p50: s.p50, p99: s.p99 });
   }
   const t0 = sent[0]?.sent ?? 0;
   const measuredTimes = dump.times.filter((_, k) => measured.has(dump.dataIds[k] ?? ''));
   return {
-    rate, warmupS: o.warmupS, durationS: o.durationS, requests: sent.length, created: created.length,
-    non201: sent.filter((s) => s.status !== 201 && s.status !== -1).length, errors: sent.filter((s) => s.status === -1).length,
+    rate,
+    warmupS: o.warmupS,
+    durationS: o.durationS,
+    requests: sent.length,
+    created: created.length,
+    non201: sent.filter((s) => s.status !== 201 && s.status !== -1).length,
+    errors: sent.filter((s) => s.status === -1).length,
     achievedRate: ((window.length - 1) / ((window.at(-1)?.sent ?? Number.NaN) - firstSent)) * 1000,
     sendLag: summarize(sent.map((s) => s.sent - s.scheduled)),
     api: summarize(created.map((s) => s.answered - s.sent)),
     commitToDelivery: summarize(latencies.map((l) => l.ms)),
-    perSecond, missing, duplicates: stats.duplicates,
-    timeline: { answered: histogram(created.map((c) => c.answered), t0, 1000), arrived: histogram(dump.times, t0, 1000) },
+    perSecond,
+    missing,
+    duplicates: stats.duplicates,
+    timeline: {
+      answered: histogram(
+        created.map((c) => c.answered),
+        t0,
+        1000,
+      ),
+      arrived: histogram(dump.times, t0, 1000),
+    },
     connectionsUsed: stats.connectionsUsed,
     bursts: bursts(measuredTimes, 20),
     breakdown: breakdown(await o.db.traces(phaseStart), measured),

@@ -5,13 +5,27 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReceiverAnswer, ReceiverDump, ReceiverRequest, ReceiverStats } from './receiver.js';
 
 /** A process this bench started: stopped by its pid, never by name. */
-export type Proc = { name: string; pid: number; child: ChildProcess; output: string[]; exited: Promise<number | null> };
+export type Proc = {
+  name: string;
+  pid: number;
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+};
 
 const KEEP_LINES = 200;
 const running = new Set<Proc>();
 
-export function startProc(name: string, args: string[], env: Record<string, string | undefined>, ipc = false): Proc {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? ['ipc' as const] : [])] });
+export function startProc(
+  name: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  ipc = false,
+): Proc {
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? ['ipc' as const] : [])],
+  });
   if (child.pid === undefined) throw new Error(`${name}: could not start`);
   const output: string[] = [];
   const collect = (chunk: Buffer) => {
@@ -86,7 +100,8 @@ export async function waitForHttp(p: Proc, url: string, timeoutMs = 30_000): Pro
     } catch {
       // Not listening yet.
     }
-    if (Date.now() > deadline) throw new Error(`${p.name} not ready at ${url} after ${timeoutMs} ms:\n${p.output.join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`${p.name} not ready at ${url} after ${timeoutMs} ms:\n${p.output.join('\n')}`);
     await sleep(100);
   }
 }
@@ -103,7 +118,12 @@ export type Receiver = {
 };
 
 export async function startReceiver(host: string): Promise<Receiver> {
-  const proc = startProc('receiver', ['--import', 'tsx', 'bench/webhooks/receiver.ts'], { HOST: host, PORT: '0' }, true);
+  const proc = startProc(
+    'receiver',
+    ['--import', 'tsx', 'bench/webhooks/receiver.ts'],
+    { HOST: host, PORT: '0' },
+    true,
+  );
   let seq = 0;
   const pending = new Map<number, (a: ReceiverAnswer) => void>();
   let onReady: ((port: number) => void) | undefined;
@@ -117,12 +137,17 @@ export async function startReceiver(host: string): Promise<Receiver> {
   });
   const port = await Promise.race([
     new Promise<number>((resolve) => (onReady = resolve)),
-    proc.exited.then((code) => Promise.reject(new Error(`receiver exited (${code}) before it was ready:\n${proc.output.join('\n')}`))),
+    proc.exited.then((code) =>
+      Promise.reject(new Error(`receiver exited (${code}) before it was ready:\n${proc.output.join('\n')}`)),
+    ),
     sleep(30_000).then(() => Promise.reject(new Error('receiver not ready after 30 s'))),
   ]);
-  const ask = (req: Omit<ReceiverRequest, 'seq'>): Promise<{ seq: number; stats?: ReceiverStats; dump?: ReceiverDump }> =>
+  const ask = (
+    req: Omit<ReceiverRequest, 'seq'>,
+  ): Promise<{ seq: number; stats?: ReceiverStats; dump?: ReceiverDump }> =>
     new Promise((resolve, reject) => {
-      if (!proc.child.connected) return reject(new Error(`the receiver has exited:\n${proc.output.join('\n')}`));
+      if (!proc.child.connected)
+        return reject(new Error(`the receiver has exited:\n${proc.output.join('\n')}`));
       const s = ++seq;
       pending.set(s, resolve as (a: ReceiverAnswer) => void);
       proc.child.send({ ...req, seq: s }, (err) => {

@@ -31,8 +31,10 @@ export type ReceiverStats = {
 
 export type ReceiverDump = { times: number[]; dataIds: (string | null)[] };
 
-export type ReceiverRequest = { seq: number; cmd: 'reset' | 'stats' | 'dump' } | { seq: number; cmd: 'waitFor'; n: number };
-export type ReceiverAnswer = { seq: number; stats?: ReceiverStats; dump?: ReceiverDump } | { ready: true; port: number };
+export type ReceiverRequest =
+  { seq: number; cmd: 'reset' | 'stats' | 'dump' } | { seq: number; cmd: 'waitFor'; n: number };
+export type ReceiverAnswer =
+  { seq: number; stats?: ReceiverStats; dump?: ReceiverDump } | { ready: true; port: number };
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -50,8 +52,14 @@ const sockets = new Set<Socket>();
 
 function stats(): ReceiverStats {
   return {
-    count: times.length, unique: seen.size, duplicates, first: times[0] ?? null, last: times.at(-1) ?? null,
-    connectionsUsed, maxInFlight, malformed,
+    count: times.length,
+    unique: seen.size,
+    duplicates,
+    first: times[0] ?? null,
+    last: times.at(-1) ?? null,
+    connectionsUsed,
+    maxInFlight,
+    malformed,
   };
 }
 

@@ -15,12 +15,28 @@ type App = { listen(o: { port: number; host: string }): Promise<string>; close()
 
 const dist = (path: string) => import(pathToFileURL(resolve('dist/src', path)).href);
 
-const { loadEnv } = (await dist('env/load.js')) as { loadEnv: () => { LOG_LEVEL: string; PORT: number; HOST: string; GATEHOUSE_BOOTSTRAP_TOKEN?: string } & Record<string, unknown> };
+const { loadEnv } = (await dist('env/load.js')) as {
+  loadEnv: () => {
+    LOG_LEVEL: string;
+    PORT: number;
+    HOST: string;
+    GATEHOUSE_BOOTSTRAP_TOKEN?: string;
+  } & Record<string, unknown>;
+};
 const { createLogger } = (await dist('lib/logger.js')) as { createLogger: (level: string) => unknown };
-const { createDb, databaseUrl } = (await dist('db/create-db.js')) as { createDb: (url: string, logger: unknown) => Database; databaseUrl: (env: unknown) => string };
-const { migrateToLatest } = (await dist('db/migrate.js')) as { migrateToLatest: (db: unknown) => Promise<string[]> };
-const { buildApp } = (await dist('app.js')) as { buildApp: (deps: unknown) => Promise<{ app: App; services: unknown; worker: Worker }> };
-const { bootstrapAdmin } = (await dist('bootstrap.js')) as { bootstrapAdmin: (services: unknown, secret?: string) => Promise<unknown> };
+const { createDb, databaseUrl } = (await dist('db/create-db.js')) as {
+  createDb: (url: string, logger: unknown) => Database;
+  databaseUrl: (env: unknown) => string;
+};
+const { migrateToLatest } = (await dist('db/migrate.js')) as {
+  migrateToLatest: (db: unknown) => Promise<string[]>;
+};
+const { buildApp } = (await dist('app.js')) as {
+  buildApp: (deps: unknown) => Promise<{ app: App; services: unknown; worker: Worker }>;
+};
+const { bootstrapAdmin } = (await dist('bootstrap.js')) as {
+  bootstrapAdmin: (services: unknown, secret?: string) => Promise<unknown>;
+};
 const { systemClock } = (await dist('lib/clock.js')) as { systemClock: unknown };
 const { createIds } = (await dist('lib/ids.js')) as { createIds: () => unknown };
 
@@ -31,7 +47,13 @@ const env = loadEnv();
 const logger = createLogger(env.LOG_LEVEL);
 const database = createDb(databaseUrl(env), logger);
 await migrateToLatest(database.db);
-const { app, services, worker } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
+const { app, services, worker } = await buildApp({
+  env,
+  database,
+  logger,
+  clock: systemClock,
+  ids: createIds(),
+});
 await bootstrapAdmin(services, env.GATEHOUSE_BOOTSTRAP_TOKEN);
 worker.start(pollMs);
 
@@ -39,7 +61,14 @@ let closing = false;
 const shutdown = () => {
   if (closing) return;
   closing = true;
-  worker.stop().then(() => app.close()).then(() => database.close()).then(() => process.exit(0), () => process.exit(1));
+  worker
+    .stop()
+    .then(() => app.close())
+    .then(() => database.close())
+    .then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
 };
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);

@@ -1,4 +1,12 @@
-export type Summary = { n: number; min: number; p50: number; p90: number; p99: number; max: number; mean: number };
+export type Summary = {
+  n: number;
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+};
 
 /** Nearest-rank percentile of an ascending array. */
 export function percentile(sorted: readonly number[], p: number): number {
@@ -11,8 +19,13 @@ export function summarize(values: readonly number[]): Summary {
   const s = [...values].sort((a, b) => a - b);
   const round = (x: number) => Math.round(x * 10) / 10;
   return {
-    n: s.length, min: round(s[0] ?? Number.NaN), p50: round(percentile(s, 50)), p90: round(percentile(s, 90)), p99: round(percentile(s, 99)),
-    max: round(s.at(-1) ?? Number.NaN), mean: round(s.reduce((a, b) => a + b, 0) / (s.length || 1)),
+    n: s.length,
+    min: round(s[0] ?? Number.NaN),
+    p50: round(percentile(s, 50)),
+    p90: round(percentile(s, 90)),
+    p99: round(percentile(s, 99)),
+    max: round(s.at(-1) ?? Number.NaN),
+    mean: round(s.reduce((a, b) => a + b, 0) / (s.length || 1)),
   };
 }
 

@@ -27,7 +27,14 @@ export type ThroughputResult = {
   per100ms: number[];
 };
 
-export async function runThroughput(o: { receiver: Receiver; db: BenchDb; n: number; tag: string; timeoutMs: number; log: (s: string) => void }): Promise<ThroughputResult> {
+export async function runThroughput(o: {
+  receiver: Receiver;
+  db: BenchDb;
+  n: number;
+  tag: string;
+  timeoutMs: number;
+  log: (s: string) => void;
+}): Promise<ThroughputResult> {
   const { receiver, db, n } = o;
   await receiver.reset();
   const committedAt = await db.insertOutbox(n, o.tag);
@@ -46,11 +53,17 @@ export async function runThroughput(o: { receiver: Receiver; db: BenchDb; n: num
   const first = times[0] ?? Number.NaN;
   const last = times.at(-1) ?? Number.NaN;
   return {
-    n, delivered: stats.count, complete: done !== null, insertCommittedAt: committedAt,
-    firstMs: first - committedAt, totalMs: last - committedAt,
+    n,
+    delivered: stats.count,
+    complete: done !== null,
+    insertCommittedAt: committedAt,
+    firstMs: first - committedAt,
+    totalMs: last - committedAt,
     perSecond: (stats.count / (last - committedAt)) * 1000,
     sendPerSecond: ((stats.count - 1) / (last - first)) * 1000,
-    duplicates: stats.duplicates, connectionsUsed: stats.connectionsUsed,
-    bursts: bursts(times, 20), per100ms: histogram(times, first, 100),
+    duplicates: stats.duplicates,
+    connectionsUsed: stats.connectionsUsed,
+    bursts: bursts(times, 20),
+    per100ms: histogram(times, first, 100),
   };
 }

@@ -31,11 +31,14 @@ createServer((req, res) => {
     }
     if (call.hook === 'before') {
       const username = String(call.input?.username ?? '');
-      const verdict = blocked.has(username) ? { allow: false, reason: `${username} is blocklisted` } : { allow: true };
+      const verdict = blocked.has(username)
+        ? { allow: false, reason: `${username} is blocklisted` }
+        : { allow: true };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(verdict));
       return;
     }
-    if (call.hook === 'after') console.log(`${call.event.timestamp} ${call.event.type} ${JSON.stringify(call.event.data)}`);
+    if (call.hook === 'after')
+      console.log(`${call.event.timestamp} ${call.event.type} ${JSON.stringify(call.event.data)}`);
     res.writeHead(204).end();
   });
 }).listen(port, '127.0.0.1', () => console.log(`example plugin on http://127.0.0.1:${port}/hook`));

@@ -17,12 +17,23 @@ async function open(env: Env) {
   const database = createDb(databaseUrl(env), logger);
   await migrateToLatest(database.db);
   const built = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
-  return { audit: built.services.audit, close: async () => { await built.app.close(); await database.close(); } };
+  return {
+    audit: built.services.audit,
+    close: async () => {
+      await built.app.close();
+      await database.close();
+    },
+  };
 }
 
 function bar(label: string): SingleBar {
   return new SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} events | {eta_formatted} left`, stream: process.stderr, hideCursor: true, noTTYOutput: false },
+    {
+      format: `${label} [{bar}] {percentage}% | {value}/{total} events | {eta_formatted} left`,
+      stream: process.stderr,
+      hideCursor: true,
+      noTTYOutput: false,
+    },
     Presets.shades_classic,
   );
 }
@@ -38,7 +49,9 @@ async function readCheckpoint(file: string): Promise<AuditCheckpoint> {
   }
   const errors = [...Value.Errors(AuditCheckpoint, parsed)];
   if (errors.length > 0) {
-    process.stderr.write(`--checkpoint ${file} is not an audit checkpoint: ${errors.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}\n`);
+    process.stderr.write(
+      `--checkpoint ${file} is not an audit checkpoint: ${errors.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}\n`,
+    );
     process.exit(2);
   }
   return parsed as AuditCheckpoint;
@@ -59,16 +72,26 @@ export async function auditVerify(env: Env, options: { checkpoint?: string } = {
       started = true;
       progress.update(checked);
     };
-    const result = await audit.verify(systemCtx('cli'), { onProgress, ...(checkpoint ? { checkpoint } : {}) });
+    const result = await audit.verify(systemCtx('cli'), {
+      onProgress,
+      ...(checkpoint ? { checkpoint } : {}),
+    });
     if (started) progress.stop();
     if (result.status === 'ok') {
-      process.stdout.write(`ok: ${result.checked} events, seq ${result.first_seq ?? '-'} to ${result.last_seq ?? '-'}, chain intact\n`);
-      if (result.checkpoint) process.stdout.write(`checkpoint at seq ${result.checkpoint.seq}: ${result.checkpoint.status}: ${result.checkpoint.detail}\n`);
+      process.stdout.write(
+        `ok: ${result.checked} events, seq ${result.first_seq ?? '-'} to ${result.last_seq ?? '-'}, chain intact\n`,
+      );
+      if (result.checkpoint)
+        process.stdout.write(
+          `checkpoint at seq ${result.checkpoint.seq}: ${result.checkpoint.status}: ${result.checkpoint.detail}\n`,
+        );
       return 0;
     }
     const b = result.broken;
-    process.stdout.write(`BROKEN at seq ${b?.seq ?? '?'} (${b?.id ?? 'no event'}): ${b?.reason ?? ''}: ${b?.detail ?? ''}\n` +
-      `${result.checked} events before it verified. Restore the audit_events table from a backup, or investigate who wrote to it.\n`);
+    process.stdout.write(
+      `BROKEN at seq ${b?.seq ?? '?'} (${b?.id ?? 'no event'}): ${b?.reason ?? ''}: ${b?.detail ?? ''}\n` +
+        `${result.checked} events before it verified. Restore the audit_events table from a backup, or investigate who wrote to it.\n`,
+    );
     return 3;
   } finally {
     await close();
@@ -96,7 +119,8 @@ export async function auditExport(env: Env, query: ExportQuery): Promise<number>
     let done = 0;
     const stream = await audit.export(systemCtx('cli'), query, (n) => progress.update((done += n)));
     for await (const chunk of stream) {
-      if (!process.stdout.write(chunk as string | Buffer)) await new Promise((r) => process.stdout.once('drain', r));
+      if (!process.stdout.write(chunk as string | Buffer))
+        await new Promise((r) => process.stdout.once('drain', r));
     }
     progress.stop();
     process.stderr.write(`exported ${done} events\n`);

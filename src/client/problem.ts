@@ -1,5 +1,9 @@
 /** One field an API error points at: `in` is the request part, `pointer` a JSON Pointer into it. */
-export type ProblemFieldError = { in: 'body' | 'query' | 'params' | 'headers'; pointer: string; message: string };
+export type ProblemFieldError = {
+  in: 'body' | 'query' | 'params' | 'headers';
+  pointer: string;
+  message: string;
+};
 
 /** An RFC 9457 problem as Gatehouse answers it; `code` is stable, branch on it rather than on text. */
 export type Problem = {
@@ -35,13 +39,24 @@ export class ApiProblem extends Error {
 }
 
 function isProblem(value: unknown): value is Problem {
-  return typeof value === 'object' && value !== null && typeof (value as Problem).title === 'string' && typeof (value as Problem).status === 'number';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Problem).title === 'string' &&
+    typeof (value as Problem).status === 'number'
+  );
 }
 
 /** The problem for an answer whose body was not one (a proxy's HTML page, an empty 502). */
 function fallbackProblem(response: Response, body: unknown): Problem {
   const detail = typeof body === 'string' && body.trim() ? body.trim().slice(0, 300) : undefined;
-  return { type: 'about:blank', title: response.statusText || `HTTP ${response.status}`, status: response.status, code: 'http_error', ...(detail ? { detail } : {}) };
+  return {
+    type: 'about:blank',
+    title: response.statusText || `HTTP ${response.status}`,
+    status: response.status,
+    code: 'http_error',
+    ...(detail ? { detail } : {}),
+  };
 }
 
 type FetchResult<T> = { data?: T; error?: unknown; response: Response };
@@ -55,8 +70,16 @@ export async function unwrap<T>(call: Promise<FetchResult<T>>): Promise<T> {
   try {
     result = await call;
   } catch (err) {
-    throw new ApiProblem({ type: 'about:blank', title: 'Network error', status: 0, code: 'network_error', detail: err instanceof Error ? err.message : String(err) });
+    throw new ApiProblem({
+      type: 'about:blank',
+      title: 'Network error',
+      status: 0,
+      code: 'network_error',
+      detail: err instanceof Error ? err.message : String(err),
+    });
   }
   if (result.response.ok) return result.data as T;
-  throw new ApiProblem(isProblem(result.error) ? result.error : fallbackProblem(result.response, result.error));
+  throw new ApiProblem(
+    isProblem(result.error) ? result.error : fallbackProblem(result.response, result.error),
+  );
 }

@@ -3,7 +3,12 @@ import { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Env } from '../env/schema.js';
 import type { CopyText, Dialect, DialectHelpers } from './dialects/helpers.js';
-import { createCopyText, createOutboxListener, createPostgresDialect, postgresHelpers } from './dialects/postgres.js';
+import {
+  createCopyText,
+  createOutboxListener,
+  createPostgresDialect,
+  postgresHelpers,
+} from './dialects/postgres.js';
 import { createSqliteDialect, sqliteHelpers } from './dialects/sqlite.js';
 import type { Tables } from './tables.js';
 
@@ -48,7 +53,9 @@ export function createDb(url: string, logger?: Logger): Database {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { dialect, pool } = createPostgresDialect(url, logger);
     const db = new Kysely<Tables>({ dialect });
-    const background = new Kysely<Tables>({ dialect: createPostgresDialect(url, logger, BACKGROUND_POOL_SIZE).dialect });
+    const background = new Kysely<Tables>({
+      dialect: createPostgresDialect(url, logger, BACKGROUND_POOL_SIZE).dialect,
+    });
     const outboxListener = createOutboxListener(url, logger);
     const safe = new URL(url);
     safe.password = safe.password ? '***' : '';
@@ -71,5 +78,14 @@ export function createDb(url: string, logger?: Logger): Database {
   const file = url.replace(/^sqlite:\/\//, '');
   const { dialect } = createSqliteDialect(file);
   const db = new Kysely<Tables>({ dialect });
-  return { db, background: db, copyText: null, onOutboxCommit: () => () => undefined, dialect: 'sqlite', helpers: sqliteHelpers, description: `SQLite ${file}`, close: () => db.destroy() };
+  return {
+    db,
+    background: db,
+    copyText: null,
+    onOutboxCommit: () => () => undefined,
+    dialect: 'sqlite',
+    helpers: sqliteHelpers,
+    description: `SQLite ${file}`,
+    close: () => db.destroy(),
+  };
 }

@@ -4,7 +4,11 @@
  * statements that take no bind parameters (COPY, several statements in one query); throws for any other value
  * rather than guess how to write it.
  */
-export function inlineParameters(text: string, parameters: readonly unknown[], escape: (value: string) => string): string {
+export function inlineParameters(
+  text: string,
+  parameters: readonly unknown[],
+  escape: (value: string) => string,
+): string {
   return text.replace(/'(?:[^']|'')*'|\$(\d+)/g, (match, n: string | undefined) => {
     if (n === undefined) return match;
     const value = parameters[Number(n) - 1];
@@ -21,6 +25,10 @@ export function inlineParameters(text: string, parameters: readonly unknown[], e
  * delimiter and a quote that cannot occur writes each text as it is, then a newline (the text format would
  * double every backslash). Used by the export (`createCopyText`) and by its baseline in bench/audit.
  */
-export function copyTextStatement(text: string, parameters: readonly unknown[], escape: (value: string) => string): string {
+export function copyTextStatement(
+  text: string,
+  parameters: readonly unknown[],
+  escape: (value: string) => string,
+): string {
   return `copy (${inlineParameters(text, parameters, escape)}) to stdout with (format csv, delimiter e'\\x01', quote e'\\x02')`;
 }

@@ -183,7 +183,13 @@ export type PluginsTable = {
   created_by: string | null;
 };
 
-export type PluginConfigsTable = { plugin_id: string; version: number; config: string; created_at: number; actor: string };
+export type PluginConfigsTable = {
+  plugin_id: string;
+  version: number;
+  config: string;
+  created_at: number;
+  actor: string;
+};
 
 export type IdempotencyKeysTable = {
   actor: string;

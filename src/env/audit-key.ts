@@ -23,9 +23,14 @@ export function loadAuditSecret(env: Pick<Env, 'DATA_DIR' | 'GATEHOUSE_AUDIT_KEY
   }
   const mode = statSync(file).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new Error(`${file} has mode ${mode.toString(8)}: the audit key must be readable by its owner only (chmod 600 ${file})`);
+    throw new Error(
+      `${file} has mode ${mode.toString(8)}: the audit key must be readable by its owner only (chmod 600 ${file})`,
+    );
   }
   const secret = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-  if (secret.length < AUDIT_KEY_BYTES) throw new Error(`${file} holds ${secret.length} bytes; the audit key needs at least ${AUDIT_KEY_BYTES} (base64)`);
+  if (secret.length < AUDIT_KEY_BYTES)
+    throw new Error(
+      `${file} holds ${secret.length} bytes; the audit key needs at least ${AUDIT_KEY_BYTES} (base64)`,
+    );
   return secret;
 }

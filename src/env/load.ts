@@ -27,10 +27,14 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   );
   const env = withDefaults as Env;
   if (env.GATEHOUSE_BOOTSTRAP_TOKEN && !verifyTokenChecksum(env.GATEHOUSE_BOOTSTRAP_TOKEN)) {
-    problems.push('GATEHOUSE_BOOTSTRAP_TOKEN: the checksum does not match; generate one with `gatehouse token generate`');
+    problems.push(
+      'GATEHOUSE_BOOTSTRAP_TOKEN: the checksum does not match; generate one with `gatehouse token generate`',
+    );
   }
   if (env.GATEHOUSE_AUDIT_KEY && Buffer.from(env.GATEHOUSE_AUDIT_KEY, 'base64').length < AUDIT_KEY_BYTES) {
-    problems.push(`GATEHOUSE_AUDIT_KEY: must be base64 of at least ${AUDIT_KEY_BYTES} bytes; generate one with \`openssl rand -base64 32\``);
+    problems.push(
+      `GATEHOUSE_AUDIT_KEY: must be base64 of at least ${AUDIT_KEY_BYTES} bytes; generate one with \`openssl rand -base64 32\``,
+    );
   }
   if (problems.length > 0) throw new EnvError(problems);
   return Object.freeze(Object.fromEntries(keys.filter((k) => k in env).map((k) => [k, env[k]]))) as Env;

@@ -6,7 +6,13 @@ import { AppError } from '../errors.js';
 import type { Ids } from '../lib/ids.js';
 import type { AuditLog } from '../modules/audit/append.js';
 
-export type AuditDenialDeps = { db: Kysely<Tables>; audit: AuditLog; ids: Ids; logger: Logger; onFailure?: () => void };
+export type AuditDenialDeps = {
+  db: Kysely<Tables>;
+  audit: AuditLog;
+  ids: Ids;
+  logger: Logger;
+  onFailure?: () => void;
+};
 
 /**
  * onError hook: one `denied` audit row per 401 or 403, named by the route's `config.action`. Skips a

@@ -26,7 +26,11 @@ function refusedCredentials(request: FastifyRequest, header: string | undefined)
   }
   const param = secretQueryParam(request.query);
   if (param !== undefined) {
-    return fieldError('query', `/${param}`, 'Credentials are refused in the URL; send the token as Authorization: Bearer <token>, and rotate it.');
+    return fieldError(
+      'query',
+      `/${param}`,
+      'Credentials are refused in the URL; send the token as Authorization: Bearer <token>, and rotate it.',
+    );
   }
   return null;
 }
@@ -54,7 +58,8 @@ export function authenticate(resolve: Authenticator) {
       userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
       principal,
     };
-    if (principal?.expiresAt) reply.header('gatehouse-token-expires-at', new Date(principal.expiresAt).toISOString());
+    if (principal?.expiresAt)
+      reply.header('gatehouse-token-expires-at', new Date(principal.expiresAt).toISOString());
   };
 }
 
@@ -81,7 +86,9 @@ export function requireScope() {
     if (scope === 'token') return;
     if (scope === 'session' && request.principal.tokenKind === 'session') return;
     if (!hasScope(request.principal.scopes, scope)) {
-      throw new AppError('forbidden', `This token lacks the ${scope} permission.`, { required_permission: scope });
+      throw new AppError('forbidden', `This token lacks the ${scope} permission.`, {
+        required_permission: scope,
+      });
     }
   };
 }

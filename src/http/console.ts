@@ -37,13 +37,19 @@ export async function registerConsole(app: FastifyInstance, dir = consoleDir()):
       // Vite wrote .br and .gz next to each asset (ui/vite.config.ts); no compression per request.
       preCompressed: true,
       setHeaders: (res, path) => {
-        res.setHeader('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+        res.setHeader(
+          'cache-control',
+          path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+        );
         res.setHeader('vary', 'accept-encoding');
       },
     });
   }
   app.setNotFoundHandler(async (request, reply) => {
     if (dir && wantsPage(request)) return reply.header('cache-control', 'no-cache').sendFile('index.html');
-    throw new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0] ?? ''}. The API is under /api; see /docs.`);
+    throw new AppError(
+      'not_found',
+      `No route ${request.method} ${request.url.split('?')[0] ?? ''}. The API is under /api; see /docs.`,
+    );
   });
 }

@@ -9,14 +9,19 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
 }
 
 /** The status a route answers on success: its first declared 2xx. */
 function successStatus(request: FastifyRequest): number {
-  const statuses = Object.keys((request.routeOptions.schema?.response ?? {})).map(Number).filter((s) => s >= 200 && s < 300);
+  const statuses = Object.keys(request.routeOptions.schema?.response ?? {})
+    .map(Number)
+    .filter((s) => s >= 200 && s < 300);
   return statuses[0] ?? 200;
 }
 
@@ -30,13 +35,18 @@ export function createIdempotency(idempotency: IdempotencyService) {
     preHandler: async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
       const key = request.headers['idempotency-key'];
       if (request.method !== 'POST' || key === undefined || !request.principal) return undefined;
-      if (typeof key !== 'string' || !KEY.test(key)) throw fieldError('headers', '/idempotency-key', 'must be 1–255 visible ASCII characters');
+      if (typeof key !== 'string' || !KEY.test(key))
+        throw fieldError('headers', '/idempotency-key', 'must be 1–255 visible ASCII characters');
       const actor = request.principal.userId;
-      const hash = createHash('sha256').update(`${request.routeOptions.url ?? ''}\n${request.url}\n${canonical(request.body)}`).digest('hex');
+      const hash = createHash('sha256')
+        .update(`${request.routeOptions.url ?? ''}\n${request.url}\n${canonical(request.body)}`)
+        .digest('hex');
       const replay = await idempotency.begin({ actor, key }, hash);
       if (replay) {
         reply.code(replay.status).header('idempotency-replayed', 'true');
-        return replay.response === null ? reply.send(null) : reply.type('application/json; charset=utf-8').send(replay.response);
+        return replay.response === null
+          ? reply.send(null)
+          : reply.type('application/json; charset=utf-8').send(replay.response);
       }
       request.ctx.idempotency = { actor, key, status: successStatus(request) };
       return undefined;

@@ -16,9 +16,14 @@ const problem = (description: string) => ({
  * serializer for every response schema of every route at start, and these ten-odd per route were half of the
  * start-up CPU. Problems are plain objects the error handler builds; they need no compiled serializer.
  */
-export function withErrorResponses(route: Pick<RouteOptions, 'url' | 'config' | 'bodyLimit'>, original: RouteOptions['schema']): Record<string, unknown> {
+export function withErrorResponses(
+  route: Pick<RouteOptions, 'url' | 'config' | 'bodyLimit'>,
+  original: RouteOptions['schema'],
+): Record<string, unknown> {
   const schema: Record<string, unknown> = { ...(original ?? {}) };
-  const responses: Record<string, unknown> = { ...((schema.response as Record<string, unknown> | undefined) ?? {}) };
+  const responses: Record<string, unknown> = {
+    ...((schema.response as Record<string, unknown> | undefined) ?? {}),
+  };
   schema.response = responses;
   const isApi = route.url.startsWith('/api');
   const scope = route.config?.scope;
@@ -40,7 +45,12 @@ export function withErrorResponses(route: Pick<RouteOptions, 'url' | 'config' | 
   if (schema.params) add(404, 'No such resource.');
   if (schema.body) {
     add(409, 'Conflicts with the current state.');
-    add(413, route.bodyLimit === SIGN_IN_BODY_LIMIT ? 'The body exceeds 8 KiB (the limit of sign-in routes).' : 'The body exceeds 1 MiB.');
+    add(
+      413,
+      route.bodyLimit === SIGN_IN_BODY_LIMIT
+        ? 'The body exceeds 8 KiB (the limit of sign-in routes).'
+        : 'The body exceeds 1 MiB.',
+    );
     add(415, 'The body is not UTF-8 JSON, or is sent with a Content-Encoding.');
     add(422, 'The request breaks a rule (e.g. a plugin denied it).');
   }
@@ -53,7 +63,10 @@ export function withErrorResponses(route: Pick<RouteOptions, 'url' | 'config' | 
 /** `@fastify/swagger` builds the OpenAPI 3.1 document from the route schemas; `/docs` renders it. */
 export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
   await app.register(swagger, {
-    transform: ({ schema, url, route }) => ({ schema: schema?.hide ? schema : withErrorResponses(route, schema), url }),
+    transform: ({ schema, url, route }) => ({
+      schema: schema?.hide ? schema : withErrorResponses(route, schema),
+      url,
+    }),
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -63,7 +76,15 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
           'Admin control plane: users, roles, scoped tokens, plugins and configuration, every change audited. ' +
           'Errors are RFC 9457 problem+json; lists are cursor-paginated (`limit`, `cursor`, `next_cursor`).',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: '`gth_…` API token or `gts_…` session token' } } },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: '`gth_…` API token or `gts_…` session token',
+          },
+        },
+      },
       security: [{ bearer: [] }],
       tags: [
         { name: 'users', description: 'Human users and service accounts' },
@@ -78,11 +99,18 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
 
 /** `GET /api/openapi.json`: public, but inside /api so it is rate limited like everything else there. */
 export function openApiRoute(api: FastifyInstance, app: FastifyInstance): void {
-  api.get('/openapi.json', {
-    config: { scope: 'public', action: 'openapi.read' },
-    schema: {
-      operationId: 'getOpenApi', tags: ['meta'], security: [], summary: 'This OpenAPI 3.1 document',
-      response: { 200: Type.Object({ openapi: Type.String() }, { additionalProperties: true }) },
+  api.get(
+    '/openapi.json',
+    {
+      config: { scope: 'public', action: 'openapi.read' },
+      schema: {
+        operationId: 'getOpenApi',
+        tags: ['meta'],
+        security: [],
+        summary: 'This OpenAPI 3.1 document',
+        response: { 200: Type.Object({ openapi: Type.String() }, { additionalProperties: true }) },
+      },
     },
-  }, async () => app.swagger());
+    async () => app.swagger(),
+  );
 }

@@ -40,7 +40,10 @@ const Health = Type.Object({ status: Type.String() }, { additionalProperties: fa
  * While the process drains, every answer carries `Connection: close`, so keep-alive clients move to another
  * instance instead of holding on to this one until it stops listening.
  */
-export async function registerOps(app: FastifyInstance, deps: { db: Kysely<Tables>; metrics: Metrics; lifecycle: Lifecycle }): Promise<void> {
+export async function registerOps(
+  app: FastifyInstance,
+  deps: { db: Kysely<Tables>; metrics: Metrics; lifecycle: Lifecycle },
+): Promise<void> {
   app.addHook('onRequest', (_request, reply, done) => {
     if (deps.lifecycle.draining) reply.header('connection', 'close');
     done();
@@ -65,10 +68,22 @@ export async function registerOps(app: FastifyInstance, deps: { db: Kysely<Table
     latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
-  app.get('/healthz', { schema: { operationId: 'getHealth', tags: ['ops'], security: [], response: { 200: Health } } },
-    async () => ({ status: 'ok' }));
+  app.get(
+    '/healthz',
+    { schema: { operationId: 'getHealth', tags: ['ops'], security: [], response: { 200: Health } } },
+    async () => ({ status: 'ok' }),
+  );
 
-  app.get('/readyz', { schema: { operationId: 'getReadiness', tags: ['ops'], security: [], response: { 200: Health, 503: Health } } },
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        operationId: 'getReadiness',
+        tags: ['ops'],
+        security: [],
+        response: { 200: Health, 503: Health },
+      },
+    },
     async (_req, reply) => {
       // No Retry-After: this instance is going away; the load balancer should send its traffic elsewhere.
       if (deps.lifecycle.draining) return reply.code(503).send({ status: 'draining' });
@@ -78,8 +93,21 @@ export async function registerOps(app: FastifyInstance, deps: { db: Kysely<Table
       } catch {
         return reply.code(503).header('retry-after', '2').send({ status: 'database unreachable' });
       }
-    });
+    },
+  );
 
-  app.get('/metrics', { schema: { operationId: 'getMetrics', tags: ['ops'], security: [], produces: ['text/plain'], response: { 200: Type.String({ description: 'Prometheus text format' }) } } },
-    async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        operationId: 'getMetrics',
+        tags: ['ops'],
+        security: [],
+        produces: ['text/plain'],
+        response: { 200: Type.String({ description: 'Prometheus text format' }) },
+      },
+    },
+    async (_req, reply) =>
+      reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+  );
 }

@@ -8,7 +8,14 @@ export const MAX_LIMIT = 500;
 
 /** The query fields every list takes. */
 export const PageQueryFields = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: 'Page size, 1 to 500.' })),
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_LIMIT,
+      default: DEFAULT_LIMIT,
+      description: 'Page size, 1 to 500.',
+    }),
+  ),
   cursor: Type.Optional(Str({ maxLength: 1024, description: 'The `next_cursor` of the previous page.' })),
 };
 
@@ -44,7 +51,8 @@ export function decodeCursor(cursor: string, filters: unknown = null, arity = 1)
   }
   const p = parsed as { k?: unknown; f?: unknown; c?: unknown };
   if (!p || typeof p !== 'object' || !Array.isArray(p.k) || p.k.length !== arity) throw bad('is malformed');
-  if (!p.k.every((v) => typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v)))) throw bad('is malformed');
+  if (!p.k.every((v) => typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v))))
+    throw bad('is malformed');
   if (p.c !== digest({ k: p.k, f: p.f })) throw bad('was altered');
   if (p.f !== digest(filters)) throw bad('belongs to a query with other filters');
   return p.k as (string | number)[];
@@ -56,14 +64,24 @@ export function decodeCursor(cursor: string, filters: unknown = null, arity = 1)
  */
 export function decodeIntCursor(cursor: string, filters: unknown, max: number): number {
   const [key] = decodeCursor(cursor, filters);
-  if (typeof key !== 'number' || key < 0 || key > max) throw fieldError('query', '/cursor', 'The cursor is malformed; start again without one.');
+  if (typeof key !== 'number' || key < 0 || key > max)
+    throw fieldError('query', '/cursor', 'The cursor is malformed; start again without one.');
   return key;
 }
 
 /** Turns `limit + 1` fetched rows into a page: the extra row only tells that there is a next page. */
-export function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, keys: (row: R) => (string | number)[], filters: unknown = null) {
+export function toPage<R, T>(
+  rows: R[],
+  limit: number,
+  map: (row: R) => T,
+  keys: (row: R) => (string | number)[],
+  filters: unknown = null,
+) {
   const more = rows.length > limit;
   const pageRows = more ? rows.slice(0, limit) : rows;
   const last = pageRows[pageRows.length - 1];
-  return { data: pageRows.map(map), next_cursor: more && last !== undefined ? encodeCursor(keys(last), filters) : null };
+  return {
+    data: pageRows.map(map),
+    next_cursor: more && last !== undefined ? encodeCursor(keys(last), filters) : null,
+  };
 }

@@ -18,7 +18,10 @@ export type PipelineDeps = {
 };
 
 /** Every hook an /api request passes through, in execution order. Keep this file short. */
-export function registerPipeline(api: FastifyInstance, deps: PipelineDeps): { loginLimit: ReturnType<typeof loginLimit> } {
+export function registerPipeline(
+  api: FastifyInstance,
+  deps: PipelineDeps,
+): { loginLimit: ReturnType<typeof loginLimit> } {
   api.addHook('onRoute', requireRouteConfig); //               at startup: every route names its scope and action
   api.addHook('onRequest', authenticate(deps.authenticate)); // 1. who: request.principal or null; never answers
   api.addHook('onRequest', rateLimit(api, deps.limits)); //    2. per token, else per IP: RateLimit fields; 429
@@ -32,7 +35,10 @@ export function registerPipeline(api: FastifyInstance, deps: PipelineDeps): { lo
 
   // Unknown /api paths pass the same hooks, so they need a token and are audited and limited too.
   api.setNotFoundHandler(async (request) => {
-    throw new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0] ?? ''}. See /api/openapi.json.`);
+    throw new AppError(
+      'not_found',
+      `No route ${request.method} ${request.url.split('?')[0] ?? ''}. See /api/openapi.json.`,
+    );
   });
   return { loginLimit: loginLimit(api, deps.limits) };
 }
@@ -51,9 +57,13 @@ function requireRouteConfig(route: RouteOptions): void {
 function auditRead({ record, enabled, logger }: PipelineDeps['readAudit']) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const action = request.routeOptions.config.action;
-    if (!enabled() || request.method !== 'GET' || reply.statusCode >= 400 || !action || request.ctx.audited) return;
+    if (!enabled() || request.method !== 'GET' || reply.statusCode >= 400 || !action || request.ctx.audited)
+      return;
     const id = (request.params as { id?: unknown } | undefined)?.id;
-    await record(request.ctx, { action, target: typeof id === 'string' ? { type: action.split('.')[0] ?? 'unknown', id } : null, outcome: 'success' })
-      .catch((err: unknown) => logger.error({ err }, 'could not audit a read'));
+    await record(request.ctx, {
+      action,
+      target: typeof id === 'string' ? { type: action.split('.')[0] ?? 'unknown', id } : null,
+      outcome: 'success',
+    }).catch((err: unknown) => logger.error({ err }, 'could not audit a read'));
   };
 }

@@ -31,9 +31,21 @@ export const Problem = Type.Object(
 );
 
 const GENERIC_BY_STATUS: Record<number, ErrorCode> = {
-  400: 'bad_request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed',
-  408: 'request_timeout', 409: 'conflict', 412: 'precondition_failed', 413: 'payload_too_large', 414: 'uri_too_long',
-  415: 'unsupported_media_type', 422: 'unprocessable', 429: 'rate_limited', 431: 'headers_too_large', 503: 'unavailable',
+  400: 'bad_request',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  408: 'request_timeout',
+  409: 'conflict',
+  412: 'precondition_failed',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  422: 'unprocessable',
+  429: 'rate_limited',
+  431: 'headers_too_large',
+  503: 'unavailable',
 };
 
 /**
@@ -71,11 +83,16 @@ function bytes(n: number): string {
  */
 function fastifyDetail(fe: FastifyError, bodyLimit = 1024 * 1024): string {
   switch (fe.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE': return `The request body exceeds this route's limit of ${bytes(bodyLimit)}.`;
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return 'Send the body as application/json.';
-    case 'FST_ERR_BAD_URL': return 'The URL path is not valid: a percent-encoding in it does not decode to UTF-8.';
-    case 'FST_ERR_MAX_PARAM_LENGTH': return 'A path segment is longer than 256 characters.';
-    default: return fe.message;
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `The request body exceeds this route's limit of ${bytes(bodyLimit)}.`;
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'Send the body as application/json.';
+    case 'FST_ERR_BAD_URL':
+      return 'The URL path is not valid: a percent-encoding in it does not decode to UTF-8.';
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return 'A path segment is longer than 256 characters.';
+    default:
+      return fe.message;
   }
 }
 
@@ -99,7 +116,8 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, error:
   const body = problemBody(error, request.id);
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   if (typeof extensions.etag === 'string') reply.header('etag', extensions.etag);
-  if (error.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer');
+  if (error.status === 401 && !reply.hasHeader('www-authenticate'))
+    reply.header('www-authenticate', 'Bearer');
   return reply.code(error.status).type('application/problem+json').send(JSON.stringify(body));
 }
 
@@ -107,8 +125,13 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, error:
 export function problemHandler(helpers: DialectHelpers) {
   return (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const error = toAppError(err, helpers, request.routeOptions.bodyLimit);
-    if (error.status >= 500) request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
-    else request.log.debug({ code: error.code, detail: error.detail && redactTokens(error.detail) }, 'request rejected');
+    if (error.status >= 500)
+      request.log.error({ err: error.cause ?? err, code: error.code }, 'request failed');
+    else
+      request.log.debug(
+        { code: error.code, detail: error.detail && redactTokens(error.detail) },
+        'request rejected',
+      );
     return sendProblem(reply, request, error);
   };
 }

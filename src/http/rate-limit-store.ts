@@ -42,7 +42,12 @@ type StoreDeps = { redis?: Redis; mode: () => StoreFailureMode; logger: Logger; 
  * The plugin's store contract over its own stores: the local store alone, or Redis with the local store
  * as the fallback `store_failure: local` names. Each incident (healthy → failing) logs once.
  */
-export function createLimiterStoreClass({ redis, mode, logger, failures }: StoreDeps): FastifyRateLimitStoreCtor {
+export function createLimiterStoreClass({
+  redis,
+  mode,
+  logger,
+  failures,
+}: StoreDeps): FastifyRateLimitStoreCtor {
   const local = new LocalStore(false, false, 50_000);
   const shared = redis ? new RedisStore(false, false, redis, 'gatehouse:rl:') : undefined;
   let failing = false;
@@ -50,20 +55,29 @@ export function createLimiterStoreClass({ redis, mode, logger, failures }: Store
   const store: FastifyRateLimitStore = {
     incr(key, cb, timeWindow, max) {
       if (!shared) return local.incr(key, cb, timeWindow, max);
-      shared.incr(key, (err, result) => {
-        if (!err && result) {
-          if (failing) logger.warn('rate limit store: Redis is back; counters are shared again');
-          failing = false;
-          return cb(null, result);
-        }
-        const how = mode();
-        failures.inc({ mode: how });
-        if (!failing) logger.error({ err: err?.message, store_failure: how }, 'rate limit store: Redis failed; applying store_failure');
-        failing = true;
-        if (how === 'local') return local.incr(key, cb, timeWindow, max);
-        if (how === 'open') return cb(null, { current: 1, ttl: timeWindow });
-        return cb(new LimiterUnavailableError(err));
-      }, timeWindow, max);
+      shared.incr(
+        key,
+        (err, result) => {
+          if (!err && result) {
+            if (failing) logger.warn('rate limit store: Redis is back; counters are shared again');
+            failing = false;
+            return cb(null, result);
+          }
+          const how = mode();
+          failures.inc({ mode: how });
+          if (!failing)
+            logger.error(
+              { err: err?.message, store_failure: how },
+              'rate limit store: Redis failed; applying store_failure',
+            );
+          failing = true;
+          if (how === 'local') return local.incr(key, cb, timeWindow, max);
+          if (how === 'open') return cb(null, { current: 1, ttl: timeWindow });
+          return cb(new LimiterUnavailableError(err));
+        },
+        timeWindow,
+        max,
+      );
     },
     child() {
       return store;

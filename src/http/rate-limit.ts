@@ -7,7 +7,9 @@ import { LimiterUnavailableError } from './rate-limit-store.js';
 /** The limit that applies to a request: its name in the RateLimit fields, its numbers, its counter key. */
 export type Policy = { name: string; max: number; windowMs: number; key: string };
 type Limits = ConfigDocument['rate_limits'];
-type Check = (req: FastifyRequest) => Promise<{ isExceeded: boolean; remaining: number; ttlInSeconds: number }>;
+type Check = (
+  req: FastifyRequest,
+) => Promise<{ isExceeded: boolean; remaining: number; ttlInSeconds: number }>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,7 +17,12 @@ declare module 'fastify' {
   }
 }
 
-const policy = (name: string, limit: Limit, id: string): Policy => ({ name, max: limit.max, windowMs: limit.window_s * 1000, key: `${name}:${id}` });
+const policy = (name: string, limit: Limit, id: string): Policy => ({
+  name,
+  max: limit.max,
+  windowMs: limit.window_s * 1000,
+  key: `${name}:${id}`,
+});
 
 /** Per token: its own override, else the most generous of its owner's roles', else the default; per IP without one. */
 export function policyFor(req: FastifyRequest, limits: Limits): Policy {
@@ -49,14 +56,22 @@ async function apply(check: Check, req: FastifyRequest, reply: FastifyReply, p: 
     result = await check(req);
   } catch (err) {
     if (err instanceof LimiterUnavailableError) {
-      throw new AppError('unavailable', 'The rate limiter cannot reach its store and is set to refuse (store_failure: closed).', { retry_after_s: 1 });
+      throw new AppError(
+        'unavailable',
+        'The rate limiter cannot reach its store and is set to refuse (store_failure: closed).',
+        { retry_after_s: 1 },
+      );
     }
     throw err;
   }
   const reset = Math.max(0, result.ttlInSeconds);
   addFields(reply, p, result.remaining, reset);
   if (result.isExceeded) {
-    throw new AppError('rate_limited', `Over the ${p.name} limit of ${p.max} requests per ${p.windowMs / 1000} s; retry in ${reset} s.`, { retry_after_s: reset });
+    throw new AppError(
+      'rate_limited',
+      `Over the ${p.name} limit of ${p.max} requests per ${p.windowMs / 1000} s; retry in ${reset} s.`,
+      { retry_after_s: reset },
+    );
   }
 }
 

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { Logger } from 'pino';
 import type { DialectHelpers } from '../db/dialects/helpers.js';
@@ -59,9 +65,13 @@ export function securityHeaders(options: Readonly<HelmetOptions>): Record<string
     removeHeader: (name: string) => headers.delete(name.toLowerCase()),
   };
   // helmet reads nothing of the request for static directives; its middleware runs synchronously.
-  helmet(options)(undefined as unknown as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
-    if (err) throw err instanceof Error ? err : new Error('helmet refused the security header options');
-  });
+  helmet(options)(
+    undefined as unknown as IncomingMessage,
+    recorder as unknown as ServerResponse,
+    (err?: unknown) => {
+      if (err) throw err instanceof Error ? err : new Error('helmet refused the security header options');
+    },
+  );
   return Object.fromEntries(headers);
 }
 
@@ -71,14 +81,21 @@ export type RegisteredRoute = { method: string; url: string; scope: string | und
  * The Fastify instance with everything that is not a feature: validation, the problem+json error handler,
  * JSON-only bodies, X-Request-Id, security headers, and a table of every route (for the contract tests).
  */
-export async function createServer(logger: Logger, helpers: DialectHelpers): Promise<{ app: FastifyInstance; routes: RegisteredRoute[] }> {
+export async function createServer(
+  logger: Logger,
+  helpers: DialectHelpers,
+): Promise<{ app: FastifyInstance; routes: RegisteredRoute[] }> {
   // TLS is terminated in front of Gatehouse (docs/deploy.md); HSTS and upgrade-insecure-requests belong there.
   const headers = securityHeaders({ hsts: false, contentSecurityPolicy: { directives: CSP } });
   // Errors Fastify and Node answer before a route is found (a bad percent-encoding, an over-long path
   // segment, a request that is not HTTP) are problems too, with the request id and the security headers.
   const frameworkErrors = (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     request.log.debug({ code: err.code }, 'request rejected before routing');
-    void sendProblem(reply.headers(headers).header('x-request-id', request.id), request, toAppError(err, helpers));
+    void sendProblem(
+      reply.headers(headers).header('x-request-id', request.id),
+      request,
+      toAppError(err, helpers),
+    );
   };
   const app: FastifyInstance = Fastify({
     ...SERVER_OPTIONS,
@@ -87,13 +104,15 @@ export async function createServer(logger: Logger, helpers: DialectHelpers): Pro
     loggerInstance: logger as FastifyBaseLogger,
     genReqId,
     frameworkErrors,
-    clientErrorHandler: (err: Error & { code?: string }, socket: Duplex) => answerClientError(err, socket, headers),
+    clientErrorHandler: (err: Error & { code?: string }, socket: Duplex) =>
+      answerClientError(err, socket, headers),
   });
   registerValidators(app);
   app.setErrorHandler(problemHandler(helpers));
   const routes: RegisteredRoute[] = [];
   app.addHook('onRoute', (r) => {
-    for (const method of [r.method].flat()) routes.push({ method, url: r.url, scope: r.config?.scope, hidden: r.schema?.hide === true });
+    for (const method of [r.method].flat())
+      routes.push({ method, url: r.url, scope: r.config?.scope, hidden: r.schema?.hide === true });
   });
   app.addHook('onRequest', async (request, reply) => void reply.header('x-request-id', request.id));
   jsonBodiesOnly(app);
@@ -113,12 +132,19 @@ export async function createServer(logger: Logger, helpers: DialectHelpers): Pro
  * A malformed request (Node's `clientError`: not HTTP, headers too large, too slow) is answered on the raw
  * socket, as Fastify's default does, but as a problem with a fresh request id and the security headers.
  */
-function answerClientError(err: Error & { code?: string }, socket: Duplex, headers: Record<string, string>): void {
+function answerClientError(
+  err: Error & { code?: string },
+  socket: Duplex,
+  headers: Record<string, string>,
+): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const status =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
   const code = status === 408 ? 'request_timeout' : status === 431 ? 'headers_too_large' : 'bad_request';
   const id = randomUUID();
-  const body = JSON.stringify(problemBody(new AppError(code, status === 400 ? 'The request is not valid HTTP/1.1.' : undefined), id));
+  const body = JSON.stringify(
+    problemBody(new AppError(code, status === 400 ? 'The request is not valid HTTP/1.1.' : undefined), id),
+  );
   const lines = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
     'content-type: application/problem+json',
@@ -139,13 +165,22 @@ const CHARSET = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i;
  */
 function refuseUnreadableBody(headers: IncomingMessage['headers']): void {
   const encoding = headers['content-encoding'];
-  if (encoding !== undefined && encoding.split(',').some((c) => !['identity', ''].includes(c.trim().toLowerCase()))) {
-    throw new AppError('unsupported_media_type', 'Send the body uncompressed: Content-Encoding other than identity is not accepted.');
+  if (
+    encoding !== undefined &&
+    encoding.split(',').some((c) => !['identity', ''].includes(c.trim().toLowerCase()))
+  ) {
+    throw new AppError(
+      'unsupported_media_type',
+      'Send the body uncompressed: Content-Encoding other than identity is not accepted.',
+    );
   }
   const match = CHARSET.exec(headers['content-type'] ?? '');
   const charset = (match?.[1] ?? match?.[2])?.toLowerCase();
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    throw new AppError('unsupported_media_type', `Send the body as UTF-8 (charset=utf-8), not ${charset.slice(0, 40)}.`);
+    throw new AppError(
+      'unsupported_media_type',
+      `Send the body as UTF-8 (charset=utf-8), not ${charset.slice(0, 40)}.`,
+    );
   }
 }
 
@@ -157,11 +192,22 @@ function refuseUnreadableBody(headers: IncomingMessage['headers']): void {
 function jsonBodiesOnly(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'string' }, (request, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
-    // Before parsing: a deep body is refused for the price of one scan, and nothing recursive ever sees one.
-    if (jsonDepthExceeds(text)) return done(new AppError('bad_request', `The JSON body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`), undefined);
-    return parse(request, text, done);
-  });
+  app.addContentTypeParser(
+    ['application/json', 'application/merge-patch+json'],
+    { parseAs: 'string' },
+    (request, body, done) => {
+      const text = String(body);
+      if (text.trim() === '') return done(null, undefined);
+      // Before parsing: a deep body is refused for the price of one scan, and nothing recursive ever sees one.
+      if (jsonDepthExceeds(text))
+        return done(
+          new AppError(
+            'bad_request',
+            `The JSON body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`,
+          ),
+          undefined,
+        );
+      return parse(request, text, done);
+    },
+  );
 }

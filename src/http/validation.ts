@@ -17,10 +17,15 @@ function makeAjv(coerceTypes: boolean): Ajv {
   // RFC 3339 allows a leap second (23:59:60Z), and ajv-formats accepts it, but `Date.parse` cannot read it:
   // a `date-time` the services could not turn into an instant would reach them as NaN. Refused here instead.
   const rfc3339 = ajv.formats['date-time'];
-  if (typeof rfc3339 !== 'object' || rfc3339 instanceof RegExp || typeof rfc3339.validate !== 'function') throw new Error('ajv-formats: no date-time validator');
+  if (typeof rfc3339 !== 'object' || rfc3339 instanceof RegExp || typeof rfc3339.validate !== 'function')
+    throw new Error('ajv-formats: no date-time validator');
   const valid = rfc3339.validate as (s: string) => boolean;
   const compare = rfc3339.compare as ((a: string, b: string) => number | undefined) | undefined;
-  ajv.addFormat('date-time', { type: 'string', validate: (s: string) => valid(s) && Number.isFinite(Date.parse(s)), ...(compare ? { compare } : {}) });
+  ajv.addFormat('date-time', {
+    type: 'string',
+    validate: (s: string) => valid(s) && Number.isFinite(Date.parse(s)),
+    ...(compare ? { compare } : {}),
+  });
   return ajv;
 }
 
@@ -36,7 +41,12 @@ export function registerValidators(app: FastifyInstance): void {
   );
 }
 
-const PARTS: Record<string, FieldError['in']> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
+const PARTS: Record<string, FieldError['in']> = {
+  body: 'body',
+  querystring: 'query',
+  params: 'params',
+  headers: 'headers',
+};
 
 function escapePointer(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -52,14 +62,26 @@ export function toFieldErrors(errors: ErrorObject[], context: string | undefined
       const data = e.data && typeof e.data === 'object' ? Object.keys(e.data) : [];
       const unknown = data.filter((k) => !known.includes(k));
       for (const key of unknown.length ? unknown : [String(e.params.additionalProperty)]) {
-        out.push({ in: where, pointer: `${e.instancePath}/${escapePointer(key)}`, message: `unknown field "${key}"` });
+        out.push({
+          in: where,
+          pointer: `${e.instancePath}/${escapePointer(key)}`,
+          message: `unknown field "${key}"`,
+        });
       }
     } else if (e.keyword === 'required') {
       const key = String(e.params.missingProperty);
       out.push({ in: where, pointer: `${e.instancePath}/${escapePointer(key)}`, message: 'is required' });
-    // eslint-disable-next-line no-control-regex -- NUL is exactly what this reports
-    } else if (e.keyword === 'pattern' && typeof e.data === 'string' && /[\u0000\uD800-\uDFFF]/.test(e.data)) {
-      out.push({ in: where, pointer: e.instancePath, message: 'must not contain NUL characters or unpaired surrogates' });
+    } else if (
+      e.keyword === 'pattern' &&
+      typeof e.data === 'string' &&
+      // eslint-disable-next-line no-control-regex -- NUL is exactly what this reports
+      /[\u0000\uD800-\uDFFF]/.test(e.data)
+    ) {
+      out.push({
+        in: where,
+        pointer: e.instancePath,
+        message: 'must not contain NUL characters or unpaired surrogates',
+      });
     } else {
       out.push({ in: where, pointer: e.instancePath, message: e.message ?? 'is invalid' });
     }

@@ -56,7 +56,10 @@ export function compileLinear(pattern: string, flags = ''): LinearRegExp {
     re = RE2JS.compile(toRe2Syntax(pattern), bits);
   } catch (err) {
     const why = (err as Error).message.replace(/^error parsing regexp: /, '');
-    throw new Error(`is not a pattern Gatehouse can run in linear time (RE2 syntax; no backreferences or lookaround): ${why}`, { cause: err });
+    throw new Error(
+      `is not a pattern Gatehouse can run in linear time (RE2 syntax; no backreferences or lookaround): ${why}`,
+      { cause: err },
+    );
   }
   // Ajv caches compiled patterns by `toString()`: without a distinct one, every pattern would share the first.
   return { test: (input: string) => re.test(input), toString: () => `/${pattern}/${flags}` };
@@ -66,4 +69,7 @@ export function compileLinear(pattern: string, flags = ''): LinearRegExp {
  * Ajv's `code.regExp` engine: every `pattern`, `patternProperties` key and regex-based format Ajv compiles
  * goes through `compileLinear`. Ajv embeds `code` only in standalone output, which Gatehouse does not use.
  */
-export const linearRegExpEngine = Object.assign((pattern: string, flags: string): LinearRegExp => compileLinear(pattern, flags), { code: 'compileLinear' });
+export const linearRegExpEngine = Object.assign(
+  (pattern: string, flags: string): LinearRegExp => compileLinear(pattern, flags),
+  { code: 'compileLinear' },
+);

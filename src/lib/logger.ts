@@ -3,13 +3,22 @@ import { redactUrl } from './url-secrets.js';
 
 /** Never logged: credentials in headers, and any field named for a secret. */
 export const REDACT_PATHS = [
-  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie',
-  '*.secret', '*.password', '*.token',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  '*.secret',
+  '*.password',
+  '*.token',
 ];
 
 type LoggedRequest = {
-  method?: string; url?: string; host?: string; ip?: string;
-  headers?: Record<string, string | string[] | undefined>; socket?: { remotePort?: number };
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  headers?: Record<string, string | string[] | undefined>;
+  socket?: { remotePort?: number };
 };
 
 /**
@@ -28,11 +37,21 @@ export function serializeRequest(req: LoggedRequest) {
 }
 
 /** pino JSON logs, pretty in a terminal. Authorization, cookies and credentials in URLs never reach a log line. */
-export function createLogger(level: string, pretty = process.stdout.isTTY, destination?: DestinationStream): Logger {
-  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: { req: serializeRequest } };
+export function createLogger(
+  level: string,
+  pretty = process.stdout.isTTY,
+  destination?: DestinationStream,
+): Logger {
+  const options = {
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: { req: serializeRequest },
+  };
   if (destination) return pino(options, destination);
   return pino({
     ...options,
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
+    ...(pretty
+      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } }
+      : {}),
   });
 }

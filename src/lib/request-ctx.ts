@@ -32,9 +32,14 @@ export function systemCtx(requestId = 'system'): RequestCtx {
 }
 
 /** The audit actor for a context: `system`, a user id, or `anonymous`. */
-export function actorOf(ctx: RequestCtx): { actor: string; actorName: string | null; tokenId: string | null } {
+export function actorOf(ctx: RequestCtx): {
+  actor: string;
+  actorName: string | null;
+  tokenId: string | null;
+} {
   if (ctx.system) return { actor: 'system', actorName: 'system', tokenId: null };
-  if (ctx.principal) return { actor: ctx.principal.userId, actorName: ctx.principal.username, tokenId: ctx.principal.tokenId };
+  if (ctx.principal)
+    return { actor: ctx.principal.userId, actorName: ctx.principal.username, tokenId: ctx.principal.tokenId };
   return { actor: 'anonymous', actorName: null, tokenId: null };
 }
 

@@ -22,13 +22,20 @@ export function isForbiddenAddress(address: string): boolean {
 }
 
 export class ForbiddenTargetError extends Error {
-  constructor(readonly host: string, readonly address: string) {
+  constructor(
+    readonly host: string,
+    readonly address: string,
+  ) {
     super(`${host} resolves to ${address}, a private, loopback or otherwise internal address`);
     this.name = 'ForbiddenTargetError';
   }
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
 
 /**
  * A DNS lookup that refuses the whole answer when any resolved address is internal. The connection then

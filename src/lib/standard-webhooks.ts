@@ -12,7 +12,12 @@ export function sign(secret: string, id: string, timestampS: number, body: strin
 }
 
 /** The three headers of a delivery; `secrets` may hold two (after a rotation), space-separated signatures. */
-export function webhookHeaders(secrets: string[], id: string, timestampS: number, body: string): Record<string, string> {
+export function webhookHeaders(
+  secrets: string[],
+  id: string,
+  timestampS: number,
+  body: string,
+): Record<string, string> {
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestampS),
@@ -21,7 +26,13 @@ export function webhookHeaders(secrets: string[], id: string, timestampS: number
 }
 
 /** Verifies a signature header against one secret, for plugins and tests of our own. */
-export function verify(secret: string, id: string, timestampS: number, body: string, header: string): boolean {
+export function verify(
+  secret: string,
+  id: string,
+  timestampS: number,
+  body: string,
+  header: string,
+): boolean {
   const expected = Buffer.from(sign(secret, id, timestampS, body));
   return header.split(' ').some((candidate) => {
     const got = Buffer.from(candidate);

@@ -5,8 +5,19 @@
 
 /** Query parameters that carry a credential by name (OAuth's `access_token` and its usual cousins). */
 const SECRET_PARAMS = new Set([
-  'access_token', 'token', 'api_key', 'apikey', 'api-key', 'bearer', 'authorization', 'session_token', 'id_token',
-  'refresh_token', 'client_secret', 'password', 'secret',
+  'access_token',
+  'token',
+  'api_key',
+  'apikey',
+  'api-key',
+  'bearer',
+  'authorization',
+  'session_token',
+  'id_token',
+  'refresh_token',
+  'client_secret',
+  'password',
+  'secret',
 ]);
 
 /**
@@ -50,13 +61,16 @@ export function redactUrl(url: string): string {
   const path = q === -1 ? url : url.slice(0, q);
   const safePath = hasTokenShape(decode(path)) ? decode(path).replace(TOKEN_SHAPE, REDACTED) : path;
   if (q === -1) return safePath;
-  const pairs = url.slice(q + 1).split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    const name = decode(eq === -1 ? pair : pair.slice(0, eq));
-    const value = eq === -1 ? '' : pair.slice(eq + 1);
-    if (hasTokenShape(name)) return `${REDACTED}=${REDACTED}`;
-    return isSecretParam(name, decode(value)) ? `${name}=${REDACTED}` : pair;
-  });
+  const pairs = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = decode(eq === -1 ? pair : pair.slice(0, eq));
+      const value = eq === -1 ? '' : pair.slice(eq + 1);
+      if (hasTokenShape(name)) return `${REDACTED}=${REDACTED}`;
+      return isSecretParam(name, decode(value)) ? `${name}=${REDACTED}` : pair;
+    });
   return `${safePath}?${pairs.join('&')}`;
 }
 

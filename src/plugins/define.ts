@@ -32,7 +32,16 @@ export type BeforeInput = {
 
 export type Verdict = { allow: true } | { allow: false; reason: string };
 
-export type AfterEvent = { id: string; seq: number; type: string; timestamp: string; outcome: string; actor: string; data: unknown; detail: string | null };
+export type AfterEvent = {
+  id: string;
+  seq: number;
+  type: string;
+  timestamp: string;
+  outcome: string;
+  actor: string;
+  data: unknown;
+  detail: string | null;
+};
 
 /**
  * Where a plugin may write and send, from the process settings (never from the API): files only under
@@ -41,11 +50,18 @@ export type AfterEvent = { id: string; seq: number; type: string; timestamp: str
  */
 export type PluginEnv = { exportsDir: string; allowPrivateTargets: boolean };
 
-export type PluginContext<C> = { config: C; env: PluginEnv; log: { info(msg: string, extra?: object): void; warn(msg: string, extra?: object): void } };
+export type PluginContext<C> = {
+  config: C;
+  env: PluginEnv;
+  log: { info(msg: string, extra?: object): void; warn(msg: string, extra?: object): void };
+};
 
 /** A config a plugin refuses beyond its schema (`validate`): `pointer` is a JSON Pointer into the config. */
 export class PluginConfigError extends Error {
-  constructor(readonly pointer: string, message: string) {
+  constructor(
+    readonly pointer: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'PluginConfigError';
   }
@@ -58,6 +74,8 @@ export type PluginDefinition<C = Record<string, unknown>> = PluginManifest & {
   validate?: (config: C, env: PluginEnv) => void | Promise<void>;
 };
 
-export function definePlugin<C = Record<string, unknown>>(definition: PluginDefinition<C>): PluginDefinition<C> {
+export function definePlugin<C = Record<string, unknown>>(
+  definition: PluginDefinition<C>,
+): PluginDefinition<C> {
   return definition;
 }

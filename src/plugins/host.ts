@@ -6,8 +6,21 @@ import { AppError } from '../errors.js';
 import type { RequestCtx } from '../lib/request-ctx.js';
 import { actorOf } from '../lib/request-ctx.js';
 import { catalog, isAction } from '../modules/events/catalog.js';
-import { mayReceive, reaches, unreachable, type CreatorPermissions, type Reach } from '../modules/events/reach.js';
-import type { AfterEvent, BeforeInput, PluginContext, PluginDefinition, PluginManifest, Verdict } from './define.js';
+import {
+  mayReceive,
+  reaches,
+  unreachable,
+  type CreatorPermissions,
+  type Reach,
+} from '../modules/events/reach.js';
+import type {
+  AfterEvent,
+  BeforeInput,
+  PluginContext,
+  PluginDefinition,
+  PluginManifest,
+  Verdict,
+} from './define.js';
 import { createPluginConnections, httpTarget, postSigned, type HttpTarget } from './http-call.js';
 import { createIsolatedPlugin, type IsolatedPlugin } from './isolate.js';
 import type { PluginsStore } from '../modules/plugins/module.js';
@@ -21,8 +34,13 @@ type Health = { calls: number; failures: number; last_error: string | null; late
  * context, timeout, http target) is built here, once per reload.
  */
 type Loaded = {
-  row: PluginsTable; manifest: PluginManifest; config: Record<string, unknown>; module?: PluginDefinition;
-  context: PluginContext<Record<string, unknown>>; timeoutMs: number; target: HttpTarget | Error | null;
+  row: PluginsTable;
+  manifest: PluginManifest;
+  config: Record<string, unknown>;
+  module?: PluginDefinition;
+  context: PluginContext<Record<string, unknown>>;
+  timeoutMs: number;
+  target: HttpTarget | Error | null;
 };
 
 /**
@@ -30,7 +48,11 @@ type Loaded = {
  * other is imported in a worker of its own (its code never runs on the main thread), which then stops.
  * Throws `unprocessable`, naming no server path (the server log has the import error).
  */
-export async function inspectModulePlugin(name: string, pluginsDir: string, logger: Logger): Promise<PluginManifest> {
+export async function inspectModulePlugin(
+  name: string,
+  pluginsDir: string,
+  logger: Logger,
+): Promise<PluginManifest> {
   const source = findModulePlugin(name, pluginsDir);
   if (source.kind === 'builtin') {
     const { before: _b, after: _a, validate: _v, ...manifest } = source.definition;
@@ -62,7 +84,8 @@ function parseAnswer(text: string): { allow?: unknown; reason?: unknown } {
   }
 }
 
-const isThenable = (x: unknown): x is PromiseLike<unknown> => typeof (x as { then?: unknown } | null)?.then === 'function';
+const isThenable = (x: unknown): x is PromiseLike<unknown> =>
+  typeof (x as { then?: unknown } | null)?.then === 'function';
 
 /**
  * Loads, calls and times plugins. Before-hooks run from `change()` in `order`, each within its timeout; a
@@ -70,7 +93,10 @@ const isThenable = (x: unknown): x is PromiseLike<unknown> => typeof (x as { the
  * once, and never break a request.
  */
 export function createPluginHost(deps: {
-  db: Kysely<Tables>; logger: Logger; pluginsDir: string; allowPrivate: () => boolean;
+  db: Kysely<Tables>;
+  logger: Logger;
+  pluginsDir: string;
+  allowPrivate: () => boolean;
   /** `<DATA_DIR>/exports`: the only folder a plugin writes files to. */
   exportsDir: string;
   /** Plugins' creators' current permissions: what each plugin's after-hooks and audit feed may receive. */
@@ -89,7 +115,11 @@ export function createPluginHost(deps: {
 
   function record(id: string, ms: number, error: string | null): void {
     let h = health.get(id);
-    if (!h) health.set(id, (h = { calls: 0, failures: 0, last_error: null, latencies: new Float64Array(LATENCIES) }));
+    if (!h)
+      health.set(
+        id,
+        (h = { calls: 0, failures: 0, last_error: null, latencies: new Float64Array(LATENCIES) }),
+      );
     h.latencies[h.calls % LATENCIES] = ms;
     h.calls += 1;
     if (error) {
@@ -106,7 +136,9 @@ export function createPluginHost(deps: {
 
   async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)));
+    const timeout = new Promise<never>(
+      (_r, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)),
+    );
     try {
       return await Promise.race([work, timeout]);
     } finally {
@@ -122,10 +154,22 @@ export function createPluginHost(deps: {
     if (why) logger.warn({ plugin: p.row.name }, `plugin ${p.row.name}: ${why}`);
   }
 
-  const env = { exportsDir: deps.exportsDir, get allowPrivateTargets() { return deps.allowPrivate(); } };
-  const contextOf = (manifest: PluginManifest, config: Record<string, unknown>): PluginContext<Record<string, unknown>> => ({
-    config, env,
-    log: { info: (msg: string, extra?: object) => logger.info({ plugin: manifest.name, ...extra }, msg), warn: (msg: string, extra?: object) => logger.warn({ plugin: manifest.name, ...extra }, msg) },
+  const env = {
+    exportsDir: deps.exportsDir,
+    get allowPrivateTargets() {
+      return deps.allowPrivate();
+    },
+  };
+  const contextOf = (
+    manifest: PluginManifest,
+    config: Record<string, unknown>,
+  ): PluginContext<Record<string, unknown>> => ({
+    config,
+    env,
+    log: {
+      info: (msg: string, extra?: object) => logger.info({ plugin: manifest.name, ...extra }, msg),
+      warn: (msg: string, extra?: object) => logger.warn({ plugin: manifest.name, ...extra }, msg),
+    },
   });
 
   function load(row: PluginsTable, manifest: PluginManifest, module: PluginDefinition | undefined): Loaded {
@@ -139,17 +183,36 @@ export function createPluginHost(deps: {
         target = new Error(`unusable URL: ${(err as Error).message}`);
       }
     }
-    return { row, manifest, config, ...(module ? { module } : {}), context: contextOf(manifest, config), timeoutMs, target };
+    return {
+      row,
+      manifest,
+      config,
+      ...(module ? { module } : {}),
+      context: contextOf(manifest, config),
+      timeoutMs,
+      target,
+    };
   }
 
   /** A shipped plugin runs in-process (all it computes is bounded); any other in its worker, reused across reloads. */
-  function moduleOf(row: PluginsTable, manifest: PluginManifest, kept: Map<string, IsolatedPlugin>): PluginDefinition {
+  function moduleOf(
+    row: PluginsTable,
+    manifest: PluginManifest,
+    kept: Map<string, IsolatedPlugin>,
+  ): PluginDefinition {
     const source = findModulePlugin(row.name, deps.pluginsDir);
     if (source.kind === 'builtin') return source.definition;
     let isolated = isolates.get(row.id);
     if (isolated?.file !== source.file) {
       isolated = createIsolatedPlugin({ name: row.name, file: source.file, logger });
-      void isolated.start().catch((err: unknown) => logger.error({ plugin: row.name, err: (err as Error).message }, 'a module plugin could not be loaded; its hooks fail by its failure policy'));
+      void isolated
+        .start()
+        .catch((err: unknown) =>
+          logger.error(
+            { plugin: row.name, err: (err as Error).message },
+            'a module plugin could not be loaded; its hooks fail by its failure policy',
+          ),
+        );
     }
     kept.set(row.id, isolated);
     return isolated.definition(manifest, manifest.timeout_ms ?? 2000);
@@ -163,7 +226,11 @@ export function createPluginHost(deps: {
     }
     const answer = parseAnswer(await callHttp(p, { hook: 'before', ...input }));
     if (answer.allow === true) return { allow: true };
-    if (answer.allow === false) return { allow: false, reason: typeof answer.reason === 'string' ? answer.reason.slice(0, 500) : 'no reason given' };
+    if (answer.allow === false)
+      return {
+        allow: false,
+        reason: typeof answer.reason === 'string' ? answer.reason.slice(0, 500) : 'no reason given',
+      };
     throw new Error('answered neither {allow: true} nor {allow: false, reason}');
   }
 
@@ -187,19 +254,31 @@ export function createPluginHost(deps: {
       }
       for (const [id, isolated] of isolates) if (kept.get(id) !== isolated) isolated.close();
       isolates = kept;
-      loaded = next.sort((a, b) => (a.manifest.order ?? 0) - (b.manifest.order ?? 0) || a.row.name.localeCompare(b.row.name));
+      loaded = next.sort(
+        (a, b) => (a.manifest.order ?? 0) - (b.manifest.order ?? 0) || a.row.name.localeCompare(b.row.name),
+      );
       const byAction = new Map<string, Loaded[]>();
-      for (const p of loaded) for (const action of new Set(p.manifest.hooks?.before ?? [])) byAction.set(action, [...(byAction.get(action) ?? []), p]);
+      for (const p of loaded)
+        for (const action of new Set(p.manifest.hooks?.before ?? []))
+          byAction.set(action, [...(byAction.get(action) ?? []), p]);
       beforeHooks = byAction;
       connections.retain(new Set(loaded.map((p) => p.row.id)));
     },
 
     /** Runs the before-hooks for an action, in order. Throws `plugin.denied` (422) or `unavailable` (503, policy fail). */
-    async runBefore(ctx: RequestCtx, spec: { action: string; target: { type: string; id: string | null }; input?: Record<string, unknown> }): Promise<void> {
+    async runBefore(
+      ctx: RequestCtx,
+      spec: { action: string; target: { type: string; id: string | null }; input?: Record<string, unknown> },
+    ): Promise<void> {
       const hooked = beforeHooks.get(spec.action);
       if (!hooked) return;
       const { actor, actorName } = actorOf(ctx);
-      const input: BeforeInput = { action: spec.action, target: spec.target, input: spec.input ?? {}, actor: { id: actor, name: actorName } };
+      const input: BeforeInput = {
+        action: spec.action,
+        target: spec.target,
+        input: spec.input ?? {},
+        actor: { id: actor, name: actorName },
+      };
       for (const p of hooked) {
         const started = performance.now();
         let verdict: Verdict;
@@ -210,12 +289,23 @@ export function createPluginHost(deps: {
           const message = (err as Error).message || String(err);
           record(p.row.id, performance.now() - started, message);
           if ((p.manifest.failure_policy ?? 'fail') === 'ignore') {
-            logger.warn({ plugin: p.row.name, err: message }, 'plugin before-hook failed; ignored by its failure policy');
+            logger.warn(
+              { plugin: p.row.name, err: message },
+              'plugin before-hook failed; ignored by its failure policy',
+            );
             continue;
           }
-          throw new AppError('unavailable', `The plugin ${p.row.name} did not answer (${message}); its failure policy refuses the change.`, { plugin: p.row.name, retry_after_s: 5 });
+          throw new AppError(
+            'unavailable',
+            `The plugin ${p.row.name} did not answer (${message}); its failure policy refuses the change.`,
+            { plugin: p.row.name, retry_after_s: 5 },
+          );
         }
-        if (!verdict.allow) throw new AppError('plugin.denied', `${p.row.name}: ${verdict.reason}`, { plugin: p.row.name, reason: verdict.reason });
+        if (!verdict.allow)
+          throw new AppError('plugin.denied', `${p.row.name}: ${verdict.reason}`, {
+            plugin: p.row.name,
+            reason: verdict.reason,
+          });
       }
     },
 
@@ -226,22 +316,36 @@ export function createPluginHost(deps: {
      */
     async runAfter(batch = 200): Promise<void> {
       const subscribers = loaded.filter((x) => (x.manifest.hooks?.after?.length ?? 0) > 0);
-      const reach = await reaches(deps.creatorPermissions, db, subscribers.map((p) => p.row.created_by));
+      const reach = await reaches(
+        deps.creatorPermissions,
+        db,
+        subscribers.map((p) => p.row.created_by),
+      );
       for (const p of subscribers) {
         const pluginReach = reach(p.row.created_by);
         noteReach(p, unreachable(pluginReach, p.row.created_by));
-        const rows = await db.selectFrom('audit_events').selectAll().where('seq', '>', Number(p.row.after_seq)).orderBy('seq').limit(batch).execute();
+        const rows = await db
+          .selectFrom('audit_events')
+          .selectAll()
+          .where('seq', '>', Number(p.row.after_seq))
+          .orderBy('seq')
+          .limit(batch)
+          .execute();
         for (const row of rows) {
           const { isEvent, event } = toAfterEvent(row, p.manifest, pluginReach);
           if (isEvent) {
             const started = performance.now();
             try {
-              if (p.module?.after) await withTimeout(Promise.resolve(p.module.after(event, p.context)), p.timeoutMs);
+              if (p.module?.after)
+                await withTimeout(Promise.resolve(p.module.after(event, p.context)), p.timeoutMs);
               else if (!p.module) await callHttp(p, { hook: 'after', event });
               record(p.row.id, performance.now() - started, null);
             } catch (err) {
               record(p.row.id, performance.now() - started, (err as Error).message);
-              logger.warn({ plugin: p.row.name, seq: event.seq, err: (err as Error).message }, 'plugin after-hook failed; it will be retried');
+              logger.warn(
+                { plugin: p.row.name, seq: event.seq, err: (err as Error).message },
+                'plugin after-hook failed; it will be retried',
+              );
               break; // at least once, in order: retry from this event next round
             }
           }
@@ -278,7 +382,12 @@ export function createPluginHost(deps: {
 
     health(id: string) {
       const h = health.get(id);
-      return { calls: h?.calls ?? 0, failures: h?.failures ?? 0, last_error: notes.get(id) ?? h?.last_error ?? null, p99_ms: h ? p99(h) : null };
+      return {
+        calls: h?.calls ?? 0,
+        failures: h?.failures ?? 0,
+        last_error: notes.get(id) ?? h?.last_error ?? null,
+        p99_ms: h ? p99(h) : null,
+      };
     },
   };
 }
@@ -289,14 +398,35 @@ export type PluginHost = ReturnType<typeof createPluginHost>;
  * committed change needs its creator to read the resource (`users:read` for `user.*`); with `audit_stream`,
  * `audit:read` covers every row (its creator can read the same row at `GET /api/audit`).
  */
-function toAfterEvent(row: { id: string; seq: number; action: string; ts: number; outcome: string; actor: string; changes: string | null; detail: string | null }, manifest: PluginManifest, reach: Reach) {
+function toAfterEvent(
+  row: {
+    id: string;
+    seq: number;
+    action: string;
+    ts: number;
+    outcome: string;
+    actor: string;
+    changes: string | null;
+    detail: string | null;
+  },
+  manifest: PluginManifest,
+  reach: Reach,
+) {
   const changes = row.changes === null ? null : fromJson<{ before: unknown; after: unknown }>(row.changes);
   const event: AfterEvent = {
-    id: row.id, seq: Number(row.seq), type: row.action, timestamp: new Date(Number(row.ts)).toISOString(), outcome: row.outcome,
-    actor: row.actor, data: changes ? (changes.after ?? changes.before) : null, detail: row.detail,
+    id: row.id,
+    seq: Number(row.seq),
+    type: row.action,
+    timestamp: new Date(Number(row.ts)).toISOString(),
+    outcome: row.outcome,
+    actor: row.actor,
+    data: changes ? (changes.after ?? changes.before) : null,
+    detail: row.detail,
   };
   const patterns = manifest.hooks?.after ?? [];
-  const matches = patterns.some((p) => p === '*' || p === row.action || (p.endsWith('.*') && row.action.startsWith(p.slice(0, -1))));
+  const matches = patterns.some(
+    (p) => p === '*' || p === row.action || (p.endsWith('.*') && row.action.startsWith(p.slice(0, -1))),
+  );
   const isChange = row.outcome === 'success' && isAction(row.action) && catalog[row.action].event;
   const asAudit = manifest.audit_stream === true && reach !== null && reach.has('audit:read');
   const allowed = asAudit || (isChange && mayReceive(reach, row.action));

@@ -22,7 +22,12 @@ export function createPluginConnections(allowPrivate: () => boolean) {
       const current = pools.get(pluginId);
       if (current?.origin === origin && current.open === open) return current.pool;
       if (current) retire(current.pool);
-      const pool = new Pool(origin, { connect: open ? { timeout: CONNECT_TIMEOUT_MS } : guarded, connections: 64, pipelining: 1, keepAliveTimeout: 10_000 });
+      const pool = new Pool(origin, {
+        connect: open ? { timeout: CONNECT_TIMEOUT_MS } : guarded,
+        connections: 64,
+        pipelining: 1,
+        keepAliveTimeout: 10_000,
+      });
       pools.set(pluginId, { origin, open, pool });
       return pool;
     },
@@ -61,7 +66,10 @@ export function httpTarget(url: string, secret: string, timeoutMs: number): Http
 export function postSigned(dispatcher: Dispatcher, target: HttpTarget, payload: unknown): Promise<string> {
   const body = JSON.stringify(payload);
   const id = `call_${Date.now()}_${Math.random().toString(36).slice(2)}`;
-  const headers = { ...webhookHeaders([target.secret], id, Math.floor(Date.now() / 1000), body), 'content-type': 'application/json' };
+  const headers = {
+    ...webhookHeaders([target.secret], id, Math.floor(Date.now() / 1000), body),
+    'content-type': 'application/json',
+  };
   const ms = target.timeoutMs;
   return new Promise<string>((resolve, reject) => {
     let controller: Dispatcher.DispatchController | null = null;
@@ -97,7 +105,12 @@ export function postSigned(dispatcher: Dispatcher, target: HttpTarget, payload: 
       },
       onResponseEnd() {
         if (status < 200 || status >= 300) return settle(new Error(`HTTP ${status}`));
-        settle(null, chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+        settle(
+          null,
+          chunks.length === 1
+            ? (chunks[0] as Buffer).toString('utf8')
+            : Buffer.concat(chunks).toString('utf8'),
+        );
       },
       onResponseError(_c, err) {
         settle(err);

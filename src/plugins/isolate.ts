@@ -47,7 +47,11 @@ type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void
 function toVerdict(answer: unknown): Verdict {
   const a = (answer ?? {}) as { allow?: unknown; reason?: unknown };
   if (a.allow === true) return { allow: true };
-  if (a.allow === false) return { allow: false, reason: typeof a.reason === 'string' ? a.reason.slice(0, 500) : 'no reason given' };
+  if (a.allow === false)
+    return {
+      allow: false,
+      reason: typeof a.reason === 'string' ? a.reason.slice(0, 500) : 'no reason given',
+    };
   throw new Error('answered neither {allow: true} nor {allow: false, reason}');
 }
 
@@ -81,7 +85,11 @@ export function createIsolatedPlugin(opts: { name: string; file: string; logger:
   }
 
   function spawn(): void {
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { url: pathToFileURL(opts.file).href, name }, resourceLimits: { maxOldGenerationSizeMb: 256 } });
+    const w = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { url: pathToFileURL(opts.file).href, name },
+      resourceLimits: { maxOldGenerationSizeMb: 256 },
+    });
     w.unref();
     worker = w;
     ready = new Promise<Ready>((resolve, reject) => {
@@ -92,7 +100,8 @@ export function createIsolatedPlugin(opts: { name: string; file: string; logger:
       w.on('message', (msg: Message) => {
         if (msg.type === 'ready') {
           clearTimeout(timer);
-          if (msg.cause) logger.error({ plugin: name, err: msg.cause }, 'a module plugin could not be imported');
+          if (msg.cause)
+            logger.error({ plugin: name, err: msg.cause }, 'a module plugin could not be imported');
           if (msg.manifest) resolve({ manifest: msg.manifest });
           else reject(new Error(msg.error ?? 'did not load'));
         } else if (msg.type === 'log') {
@@ -125,7 +134,12 @@ export function createIsolatedPlugin(opts: { name: string; file: string; logger:
    * up on the call and before any later call can be queued behind it. Time spent waiting for a starting worker
    * counts too, but only a call the worker has received can stop it: a worker that is starting is not stuck.
    */
-  function call(hook: 'before' | 'after', arg: BeforeInput | AfterEvent, config: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+  function call(
+    hook: 'before' | 'after',
+    arg: BeforeInput | AfterEvent,
+    config: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<unknown> {
     if (closed) return Promise.reject(new Error('the plugin was unloaded'));
     if (!worker) spawn();
     const w = worker as Worker;
@@ -143,15 +157,18 @@ export function createIsolatedPlugin(opts: { name: string; file: string; logger:
         }
       }, timeoutMs);
       pending.set(id, { resolve, reject, timer });
-      started.then(() => {
-        if (!pending.has(id)) return;
-        sent = true;
-        w.postMessage({ id, hook, arg, config });
-      }, (err: unknown) => {
-        if (!pending.delete(id)) return;
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      });
+      started.then(
+        () => {
+          if (!pending.has(id)) return;
+          sent = true;
+          w.postMessage({ id, hook, arg, config });
+        },
+        (err: unknown) => {
+          if (!pending.delete(id)) return;
+          clearTimeout(timer);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
     });
   }
 

@@ -38,11 +38,15 @@ function packageEntry(name: string, dir: string): string {
     throw new AppError('unprocessable', `The package ${name} has no readable package.json.`);
   }
   if (!Array.isArray(pkg.keywords) || !pkg.keywords.includes(PLUGIN_KEYWORD)) {
-    throw new AppError('unprocessable', `The package ${name} is not a Gatehouse plugin: a plugin package lists "${PLUGIN_KEYWORD}" in the keywords of its package.json.`);
+    throw new AppError(
+      'unprocessable',
+      `The package ${name} is not a Gatehouse plugin: a plugin package lists "${PLUGIN_KEYWORD}" in the keywords of its package.json.`,
+    );
   }
   const target = exportTarget(pkg.exports) ?? (typeof pkg.main === 'string' ? pkg.main : 'index.js');
   const file = resolve(dir, target);
-  if (!file.startsWith(dir + sep) || !existsSync(file)) throw new AppError('unprocessable', `The package ${name} names an entry file it does not contain.`);
+  if (!file.startsWith(dir + sep) || !existsSync(file))
+    throw new AppError('unprocessable', `The package ${name} names an entry file it does not contain.`);
   return file;
 }
 
@@ -53,14 +57,24 @@ function packageEntry(name: string, dir: string): string {
  * Throws `unprocessable`.
  */
 export function findModulePlugin(name: string, pluginsDir: string): ModuleSource {
-  if (!NAME.test(name)) throw new AppError('unprocessable', 'A module plugin name is 2–63 lower-case letters, digits and hyphens.');
+  if (!NAME.test(name))
+    throw new AppError(
+      'unprocessable',
+      'A module plugin name is 2–63 lower-case letters, digits and hyphens.',
+    );
   const shipped = builtinPlugins[name];
   if (shipped) return { kind: 'builtin', definition: shipped as PluginDefinition };
   const folder = resolve(pluginsDir, name);
   const file = ['index.js', 'index.mjs'].map((f) => join(folder, f)).find((f) => existsSync(f));
   if (file) return { kind: 'file', file };
-  const searched = [join(pluginsDir, 'node_modules'), ...(createRequire(import.meta.url).resolve.paths(name) ?? [])];
+  const searched = [
+    join(pluginsDir, 'node_modules'),
+    ...(createRequire(import.meta.url).resolve.paths(name) ?? []),
+  ];
   const dir = searched.map((d) => resolve(d, name)).find((d) => existsSync(join(d, 'package.json')));
   if (dir) return { kind: 'file', file: packageEntry(name, dir) };
-  throw new AppError('unprocessable', `No module plugin named ${name}: install it under the plugins folder (PLUGINS_DIR) as ${name}/index.mjs, or as an npm package with the "${PLUGIN_KEYWORD}" keyword, then register it.`);
+  throw new AppError(
+    'unprocessable',
+    `No module plugin named ${name}: install it under the plugins folder (PLUGINS_DIR) as ${name}/index.mjs, or as an npm package with the "${PLUGIN_KEYWORD}" keyword, then register it.`,
+  );
 }

@@ -12,7 +12,11 @@ forEachDialect((database) => {
     app = await startTestApp(database().url);
     for (let i = 0; i < 20; i++) {
       app.clock.advance(60_000);
-      await app.request({ method: 'POST', url: '/api/users', payload: makeUser({ display_name: i === 3 ? '=HYPERLINK("http://x")' : `User, "${i}"` }) });
+      await app.request({
+        method: 'POST',
+        url: '/api/users',
+        payload: makeUser({ display_name: i === 3 ? '=HYPERLINK("http://x")' : `User, "${i}"` }),
+      });
     }
   });
   afterAll(async () => app?.close());
@@ -35,17 +39,30 @@ forEachDialect((database) => {
     it('exports the filtered events oldest first as NDJSON, one JSON event per line', async () => {
       const res = await ndjson('?action=user.create');
       expect(res.headers['content-type']).toMatch(/^application\/x-ndjson/);
-      const lines = res.body.trim().split('\n').map((l) => JSON.parse(l));
-      const expected = await db().selectFrom('audit_events').select('seq').where('action', '=', 'user.create').orderBy('seq').execute();
+      const lines = res.body
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      const expected = await db()
+        .selectFrom('audit_events')
+        .select('seq')
+        .where('action', '=', 'user.create')
+        .orderBy('seq')
+        .execute();
       expect(lines.map((e) => e.seq)).toEqual(expected.map((r) => Number(r.seq)));
-      expect(lines[0]).toMatchObject({ action: 'user.create', changes: { after: { username: expect.any(String) } } });
+      expect(lines[0]).toMatchObject({
+        action: 'user.create',
+        changes: { after: { username: expect.any(String) } },
+      });
     });
 
     it('exports CSV with a header, RFC 4180 quoting and formula cells neutralised', async () => {
       const res = await ndjson('?format=csv&action=user.create');
       expect(res.headers['content-type']).toMatch(/^text\/csv/);
       const [header, ...rows] = res.body.trim().split('\n');
-      expect(header).toBe('seq,id,ts,actor,actor_name,token_id,action,target_type,target_id,outcome,request_id,ip,user_agent,detail,changes,prev_hash,hash');
+      expect(header).toBe(
+        'seq,id,ts,actor,actor_name,token_id,action,target_type,target_id,outcome,request_id,ip,user_agent,detail,changes,prev_hash,hash',
+      );
       expect(rows.length).toBe(21);
       // A display name with a comma and quotes survives inside the quoted JSON of `changes`.
       expect(res.body).toContain('""display_name"":""User, \\""5\\');
@@ -53,8 +70,12 @@ forEachDialect((database) => {
     });
 
     it('exports more rows than one batch, in order, without gaps', async () => {
-      for (let i = 0; i < 30; i++) await app.request({ method: 'GET', url: '/api/users?limit=1', token: null });
-      const lines = (await ndjson()).body.trim().split('\n').map((l) => JSON.parse(l).seq as number);
+      for (let i = 0; i < 30; i++)
+        await app.request({ method: 'GET', url: '/api/users?limit=1', token: null });
+      const lines = (await ndjson()).body
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).seq as number);
       lines.forEach((s, i) => expect(s).toBe(i + 1));
     });
 
@@ -71,30 +92,68 @@ forEachDialect((database) => {
       // A row written straight into the table (outside the chain, removed again) with every column that the
       // database quotes holding quotes, backslashes, control characters, non-Latin text and emoji.
       const nasty = 'q"uote\\back\nline\ttab\u0001\u001f\u007f é 中文 😀 \u2028 </script>';
-      const { seq } = await db().selectFrom('audit_events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+      const { seq } = await db()
+        .selectFrom('audit_events')
+        .select('seq')
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirstOrThrow();
       const id = 'evt_01jz0000000000000000000000';
       const row = {
-        seq: Number(seq) + 1000, id, ts: Date.UTC(2031, 0, 2, 3, 4, 5, 7), actor: nasty, actor_name: nasty, token_id: null,
-        action: 'user.update', resource: 'user', verb: 'update', target_type: nasty, target_id: null, outcome: 'error' as const,
-        request_id: nasty, ip: '::1', user_agent: nasty, changes: JSON.stringify({ before: null, after: { display_name: nasty } }),
-        detail: nasty, prev_hash: 'a'.repeat(64), hash: 'b'.repeat(64),
+        seq: Number(seq) + 1000,
+        id,
+        ts: Date.UTC(2031, 0, 2, 3, 4, 5, 7),
+        actor: nasty,
+        actor_name: nasty,
+        token_id: null,
+        action: 'user.update',
+        resource: 'user',
+        verb: 'update',
+        target_type: nasty,
+        target_id: null,
+        outcome: 'error' as const,
+        request_id: nasty,
+        ip: '::1',
+        user_agent: nasty,
+        changes: JSON.stringify({ before: null, after: { display_name: nasty } }),
+        detail: nasty,
+        prev_hash: 'a'.repeat(64),
+        hash: 'b'.repeat(64),
       };
       await db().insertInto('audit_events').values(row).execute();
       try {
         const lines = (await ndjson()).body.trim().split('\n');
         const line = lines.find((l) => l.includes(id));
         const event = {
-          id, seq: row.seq, ts: '2031-01-02T03:04:05.007Z', actor: nasty, actor_name: nasty, token_id: null, action: 'user.update',
-          target: { type: nasty, id: null }, outcome: 'error', request_id: nasty, ip: '::1', user_agent: nasty,
-          changes: { before: null, after: { display_name: nasty } }, detail: nasty, prev_hash: row.prev_hash, hash: row.hash,
+          id,
+          seq: row.seq,
+          ts: '2031-01-02T03:04:05.007Z',
+          actor: nasty,
+          actor_name: nasty,
+          token_id: null,
+          action: 'user.update',
+          target: { type: nasty, id: null },
+          outcome: 'error',
+          request_id: nasty,
+          ip: '::1',
+          user_agent: nasty,
+          changes: { before: null, after: { display_name: nasty } },
+          detail: nasty,
+          prev_hash: row.prev_hash,
+          hash: row.hash,
         };
         expect(JSON.parse(line ?? 'null')).toEqual(event);
         // PostgreSQL stores `changes` as jsonb, whose text has its own spacing; everything else is byte-exact.
         if (database().name === 'sqlite') expect(line).toBe(JSON.stringify(event));
-        else expect(line?.replace(/"changes":[\s\S]*,"detail":/, '')).toBe(JSON.stringify(event).replace(/"changes":[\s\S]*,"detail":/, ''));
+        else
+          expect(line?.replace(/"changes":[\s\S]*,"detail":/, '')).toBe(
+            JSON.stringify(event).replace(/"changes":[\s\S]*,"detail":/, ''),
+          );
         // Every ordinary line too: the API's event for the same id, serialised by JSON.stringify.
         for (const l of lines.filter((x) => x !== line).slice(0, 25)) {
-          const api = (await app.request({ method: 'GET', url: `/api/audit/${(JSON.parse(l) as { id: string }).id}` })).json();
+          const api = (
+            await app.request({ method: 'GET', url: `/api/audit/${(JSON.parse(l) as { id: string }).id}` })
+          ).json();
           expect(JSON.parse(l)).toEqual(api);
           if (database().name === 'sqlite') expect(l).toBe(JSON.stringify(api));
         }
@@ -106,20 +165,51 @@ forEachDialect((database) => {
     it('exports every matching event once across many reads, over seq gaps and with a sparse filter', async () => {
       // Rows written straight into the table (outside the chain, removed again): 6,000 seqs with gaps of 3,
       // far more than one read (1,000 rows on SQLite, a 1,000-seq first range on PostgreSQL, which doubles).
-      const { seq } = await db().selectFrom('audit_events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+      const { seq } = await db()
+        .selectFrom('audit_events')
+        .select('seq')
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirstOrThrow();
       const base = Number(seq) + 10;
       const rows = Array.from({ length: 6000 }, (_, i) => ({
-        seq: base + i * 3, id: `evt_01jz1${String(i).padStart(21, '0')}`, ts: Date.UTC(2031, 0, 1) + i, actor: i % 97 === 0 ? 'user_sparse' : 'system',
-        actor_name: null, token_id: null, action: 'user.update', resource: 'user', verb: 'update', target_type: null, target_id: null,
-        outcome: 'success' as const, request_id: null, ip: null, user_agent: null, changes: null, detail: null, prev_hash: 'a'.repeat(64), hash: 'b'.repeat(64),
+        seq: base + i * 3,
+        id: `evt_01jz1${String(i).padStart(21, '0')}`,
+        ts: Date.UTC(2031, 0, 1) + i,
+        actor: i % 97 === 0 ? 'user_sparse' : 'system',
+        actor_name: null,
+        token_id: null,
+        action: 'user.update',
+        resource: 'user',
+        verb: 'update',
+        target_type: null,
+        target_id: null,
+        outcome: 'success' as const,
+        request_id: null,
+        ip: null,
+        user_agent: null,
+        changes: null,
+        detail: null,
+        prev_hash: 'a'.repeat(64),
+        hash: 'b'.repeat(64),
       }));
-      for (let i = 0; i < rows.length; i += 500) await db().insertInto('audit_events').values(rows.slice(i, i + 500)).execute();
+      for (let i = 0; i < rows.length; i += 500)
+        await db()
+          .insertInto('audit_events')
+          .values(rows.slice(i, i + 500))
+          .execute();
       try {
-        const seqs = async (query: string) => (await ndjson(query)).body.trim().split('\n').map((l) => JSON.parse(l).seq as number);
+        const seqs = async (query: string) =>
+          (await ndjson(query)).body
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l).seq as number);
         const all = await seqs('');
         expect(all.slice(-rows.length)).toEqual(rows.map((r) => r.seq));
         expect(new Set(all).size).toBe(all.length);
-        expect(await seqs('?actor=user_sparse')).toEqual(rows.filter((r) => r.actor === 'user_sparse').map((r) => r.seq));
+        expect(await seqs('?actor=user_sparse')).toEqual(
+          rows.filter((r) => r.actor === 'user_sparse').map((r) => r.seq),
+        );
       } finally {
         await db().deleteFrom('audit_events').where('seq', '>=', base).execute();
       }
@@ -127,7 +217,11 @@ forEachDialect((database) => {
 
     it('exports the log as the export starts, its own audit.export event included, on both dialects', async () => {
       // More events than one read (1,000 rows on SQLite, a 1,000-seq first range on PostgreSQL): denied requests.
-      await Promise.all(Array.from({ length: 1100 }, () => app.request({ method: 'GET', url: '/api/users?limit=1', token: null })));
+      await Promise.all(
+        Array.from({ length: 1100 }, () =>
+          app.request({ method: 'GET', url: '/api/users?limit=1', token: null }),
+        ),
+      );
       const stream = await app.services.audit.export(systemCtx('test'), {});
       const chunks: string[] = [];
       const reader = stream[Symbol.asyncIterator]();
@@ -136,7 +230,11 @@ forEachDialect((database) => {
       const late = await app.request({ method: 'POST', url: '/api/users', payload: makeUser() });
       expect(late.statusCode).toBe(201);
       for (let r = await reader.next(); !r.done; r = await reader.next()) chunks.push(String(r.value));
-      const events = chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as { action: string; target: { id: string } | null });
+      const events = chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { action: string; target: { id: string } | null });
       expect(events.at(-1)?.action).toBe('audit.export');
       expect(events.some((e) => e.target?.id === late.json().id)).toBe(false);
     });
@@ -145,22 +243,32 @@ forEachDialect((database) => {
       const rows = await db().selectFrom('audit_events').select(['seq', 'ts']).orderBy('seq').execute();
       const since = new Date(Number(rows[5]!.ts)).toISOString();
       const until = new Date(Number(rows[rows.length - 3]!.ts)).toISOString();
-      const got = (await ndjson(`?since=${since}&until=${until}`)).body.trim().split('\n').map((l) => JSON.parse(l).seq as number);
-      const want = rows.filter((r) => Number(r.ts) >= Date.parse(since) && Number(r.ts) < Date.parse(until)).map((r) => Number(r.seq));
+      const got = (await ndjson(`?since=${since}&until=${until}`)).body
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).seq as number);
+      const want = rows
+        .filter((r) => Number(r.ts) >= Date.parse(since) && Number(r.ts) < Date.parse(until))
+        .map((r) => Number(r.seq));
       expect(want.length).toBeGreaterThan(10);
       expect(got).toEqual(want);
     });
 
-
     it('keeps the chain intact and seq gapless under concurrent writes', async () => {
       const before = await verify();
-      const answers = await Promise.all(Array.from({ length: 40 }, () => app.request({ method: 'POST', url: '/api/users', payload: makeUser() })));
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, () =>
+          app.request({ method: 'POST', url: '/api/users', payload: makeUser() }),
+        ),
+      );
       expect(answers.map((a) => a.statusCode)).toEqual(answers.map(() => 201));
       const after = await verify();
       expect(after).toMatchObject({ status: 'ok', broken: null });
       // 40 user.create events and the verify's own audit.verify event.
       expect(after.checked).toBe(Number(before.checked) + 41);
-      const seqs = (await db().selectFrom('audit_events').select('seq').orderBy('seq').execute()).map((r) => Number(r.seq));
+      const seqs = (await db().selectFrom('audit_events').select('seq').orderBy('seq').execute()).map((r) =>
+        Number(r.seq),
+      );
       seqs.forEach((s, i) => expect(s).toBe(seqs[0]! + i));
     });
   });
@@ -168,25 +276,59 @@ forEachDialect((database) => {
   describe('rejects', () => {
     // Each case tampers in the database itself, checks verify names the first broken link, then restores.
     it('an edited event: hash_mismatch at its seq', async () => {
-      const { seq, detail } = await db().selectFrom('audit_events').select(['seq', 'detail']).orderBy('seq', 'desc').offset(3).limit(1).executeTakeFirstOrThrow();
-      await db().updateTable('audit_events').set({ detail: 'nothing to see' }).where('seq', '=', seq).execute();
+      const { seq, detail } = await db()
+        .selectFrom('audit_events')
+        .select(['seq', 'detail'])
+        .orderBy('seq', 'desc')
+        .offset(3)
+        .limit(1)
+        .executeTakeFirstOrThrow();
+      await db()
+        .updateTable('audit_events')
+        .set({ detail: 'nothing to see' })
+        .where('seq', '=', seq)
+        .execute();
       expect((await verify()).broken).toMatchObject({ seq: Number(seq), reason: 'hash_mismatch' });
       await db().updateTable('audit_events').set({ detail }).where('seq', '=', seq).execute();
       expect((await verify()).status).toBe('ok');
     });
 
     it('an edited actor or changes: hash_mismatch', async () => {
-      const row = await db().selectFrom('audit_events').selectAll().where('action', '=', 'user.create').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
-      await db().updateTable('audit_events').set({ actor: 'someone_else' }).where('seq', '=', row.seq).execute();
+      const row = await db()
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('action', '=', 'user.create')
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirstOrThrow();
+      await db()
+        .updateTable('audit_events')
+        .set({ actor: 'someone_else' })
+        .where('seq', '=', row.seq)
+        .execute();
       expect((await verify()).broken).toMatchObject({ seq: Number(row.seq), reason: 'hash_mismatch' });
-      await db().updateTable('audit_events').set({ actor: row.actor, changes: JSON.stringify({ before: null, after: { username: 'forged' } }) }).where('seq', '=', row.seq).execute();
+      await db()
+        .updateTable('audit_events')
+        .set({ actor: row.actor, changes: JSON.stringify({ before: null, after: { username: 'forged' } }) })
+        .where('seq', '=', row.seq)
+        .execute();
       expect((await verify()).broken).toMatchObject({ seq: Number(row.seq), reason: 'hash_mismatch' });
-      await db().updateTable('audit_events').set({ changes: row.changes }).where('seq', '=', row.seq).execute();
+      await db()
+        .updateTable('audit_events')
+        .set({ changes: row.changes })
+        .where('seq', '=', row.seq)
+        .execute();
       expect((await verify()).status).toBe('ok');
     });
 
     it('a deleted event: missing at its seq', async () => {
-      const row = await db().selectFrom('audit_events').selectAll().orderBy('seq', 'desc').offset(5).limit(1).executeTakeFirstOrThrow();
+      const row = await db()
+        .selectFrom('audit_events')
+        .selectAll()
+        .orderBy('seq', 'desc')
+        .offset(5)
+        .limit(1)
+        .executeTakeFirstOrThrow();
       await db().deleteFrom('audit_events').where('seq', '=', row.seq).execute();
       expect((await verify()).broken).toMatchObject({ seq: Number(row.seq), reason: 'missing' });
       await db().insertInto('audit_events').values(row).execute();
@@ -194,7 +336,13 @@ forEachDialect((database) => {
     });
 
     it('reordered events: broken at the first moved seq', async () => {
-      const [a, b] = await db().selectFrom('audit_events').select('seq').orderBy('seq', 'desc').offset(8).limit(2).execute();
+      const [a, b] = await db()
+        .selectFrom('audit_events')
+        .select('seq')
+        .orderBy('seq', 'desc')
+        .offset(8)
+        .limit(2)
+        .execute();
       const [hi, lo] = [Number(a!.seq), Number(b!.seq)];
       const swap = async () => {
         await sql`update audit_events set seq = -1 where seq = ${lo}`.execute(db());
@@ -210,7 +358,12 @@ forEachDialect((database) => {
     });
 
     it('the newest events deleted: the chain no longer reaches the head', async () => {
-      const last = await db().selectFrom('audit_events').selectAll().orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+      const last = await db()
+        .selectFrom('audit_events')
+        .selectAll()
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirstOrThrow();
       await db().deleteFrom('audit_events').where('seq', '=', last.seq).execute();
       const result = await verify();
       expect(result.status).toBe('broken');
@@ -219,21 +372,44 @@ forEachDialect((database) => {
     });
 
     it('an export with a bad filter: 400 problem, not a broken stream', async () => {
-      expectProblem(await app.request({ method: 'GET', url: '/api/audit/export?since=nope' }), 400, 'validation_failed');
-      expectProblem(await app.request({ method: 'GET', url: '/api/audit/export?format=xml' }), 400, 'validation_failed');
+      expectProblem(
+        await app.request({ method: 'GET', url: '/api/audit/export?since=nope' }),
+        400,
+        'validation_failed',
+      );
+      expectProblem(
+        await app.request({ method: 'GET', url: '/api/audit/export?format=xml' }),
+        400,
+        'validation_failed',
+      );
     });
   });
 
   describe('succeeds after tampering is undone', () => {
     it('retention deletes old events in an audited purge, and the chain still verifies', async () => {
-      const before = Number((await db().selectFrom('audit_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      const before = Number(
+        (
+          await db()
+            .selectFrom('audit_events')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
       app.clock.advance(365 * DAY + 3600_000); // past retention, within the bootstrap token's 366 days
       await app.request({ method: 'POST', url: '/api/users', payload: makeUser() });
       const deleted = await app.services.audit.purge();
       expect(deleted).toBe(before);
-      const purge = await db().selectFrom('audit_events').selectAll().where('action', '=', 'audit.purge').executeTakeFirstOrThrow();
+      const purge = await db()
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('action', '=', 'audit.purge')
+        .executeTakeFirstOrThrow();
       expect(purge).toMatchObject({ actor: 'system', outcome: 'success' });
-      const outbox = await db().selectFrom('outbox').select('type').where('id', '=', purge.id).executeTakeFirstOrThrow();
+      const outbox = await db()
+        .selectFrom('outbox')
+        .select('type')
+        .where('id', '=', purge.id)
+        .executeTakeFirstOrThrow();
       expect(outbox.type).toBe('audit.purge');
       const result = await verify();
       expect(result).toMatchObject({ status: 'ok', first_seq: before + 1 });

@@ -22,14 +22,36 @@ forEachDialect((database) => {
     const ts = Date.now() - 60_000;
     for (let seq = 1; seq <= LEGACY; seq++) {
       const link: Omit<AuditEventsTable, 'hash'> = {
-        seq, id: `evt_01jz3${String(seq).padStart(21, '0')}`, ts: ts + seq, actor: 'system', actor_name: 'system', token_id: null,
-        action: 'config.update', resource: 'config', verb: 'update', target_type: 'config', target_id: String(seq), outcome: 'success',
-        request_id: 'legacy', ip: null, user_agent: null, changes: null, detail: null, prev_hash: prev,
+        seq,
+        id: `evt_01jz3${String(seq).padStart(21, '0')}`,
+        ts: ts + seq,
+        actor: 'system',
+        actor_name: 'system',
+        token_id: null,
+        action: 'config.update',
+        resource: 'config',
+        verb: 'update',
+        target_type: 'config',
+        target_id: String(seq),
+        outcome: 'success',
+        request_id: 'legacy',
+        ip: null,
+        user_agent: null,
+        changes: null,
+        detail: null,
+        prev_hash: prev,
       };
       prev = chainHash(link);
-      await db.insertInto('audit_events').values({ ...link, hash: prev }).execute();
+      await db
+        .insertInto('audit_events')
+        .values({ ...link, hash: prev })
+        .execute();
     }
-    await db.updateTable('audit_head').set({ seq: LEGACY, hash: prev, ts: ts + LEGACY }).where('id', '=', 1).execute();
+    await db
+      .updateTable('audit_head')
+      .set({ seq: LEGACY, hash: prev, ts: ts + LEGACY })
+      .where('id', '=', 1)
+      .execute();
     await legacy.close();
     app = await startTestApp(database().url);
   });
@@ -41,8 +63,16 @@ forEachDialect((database) => {
     it('seals the chain after the old events, says so in an audit.seal event, and verifies both parts', async () => {
       const head = await app.database.db.selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
       expect(Number(head.keyed_from)).toBe(LEGACY + 1);
-      const seal = await app.database.db.selectFrom('audit_events').selectAll().where('seq', '=', LEGACY + 1).executeTakeFirstOrThrow();
-      expect(seal).toMatchObject({ action: 'audit.seal', actor: 'system', detail: expect.stringContaining(`seq ${LEGACY + 1}`) });
+      const seal = await app.database.db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('seq', '=', LEGACY + 1)
+        .executeTakeFirstOrThrow();
+      expect(seal).toMatchObject({
+        action: 'audit.seal',
+        actor: 'system',
+        detail: expect.stringContaining(`seq ${LEGACY + 1}`),
+      });
       expect(await verify()).toMatchObject({ status: 'ok', first_seq: 1, broken: null });
     });
   });
@@ -58,7 +88,9 @@ forEachDialect((database) => {
 
     it('a start with another key: refused, naming both key ids, before anything is appended', async () => {
       const before = await app.database.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow();
-      await expect(startTestApp(database().url, { auditKey: randomBytes(32) })).rejects.toThrow(/not the one this database's audit chain was sealed with \(key id [0-9a-f]{16}\)/);
+      await expect(startTestApp(database().url, { auditKey: randomBytes(32) })).rejects.toThrow(
+        /not the one this database's audit chain was sealed with \(key id [0-9a-f]{16}\)/,
+      );
       const after = await app.database.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow();
       expect(Number(after.seq)).toBe(Number(before.seq));
     });

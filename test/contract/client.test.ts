@@ -27,18 +27,31 @@ describe('typed client (src/client)', () => {
 
   it('is generated from the current OpenAPI document (run `npm run gen:client` when this fails)', async () => {
     const committed = readFileSync(CLIENT_SCHEMA_PATH, 'utf8');
-    expect(committed === (await clientSchemaSource()), 'src/client/schema.ts is stale: run `npm run gen:client` and commit it').toBe(true);
+    expect(
+      committed === (await clientSchemaSource()),
+      'src/client/schema.ts is stale: run `npm run gen:client` and commit it',
+    ).toBe(true);
   });
 
   it('runs the README example as written (gatehouse/client → src/client)', async () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const example = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes("from 'gatehouse/client'"));
+    const example = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
+      .map((m) => m[1]!)
+      .find((b) => b.includes("from 'gatehouse/client'"));
     expect(example, 'README has a ts block importing gatehouse/client').toBeDefined();
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-readme-'));
     try {
       const file = join(dir, 'example.mts');
-      writeFileSync(file, example!.replace("'gatehouse/client'", JSON.stringify(join(ROOT, 'src/client/index.ts'))).replace('http://127.0.0.1:8080', url));
-      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env: { ...process.env, GATEHOUSE_TOKEN: app.adminToken } });
+      writeFileSync(
+        file,
+        example!
+          .replace("'gatehouse/client'", JSON.stringify(join(ROOT, 'src/client/index.ts')))
+          .replace('http://127.0.0.1:8080', url),
+      );
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], {
+        cwd: ROOT,
+        env: { ...process.env, GATEHOUSE_TOKEN: app.adminToken },
+      });
       expect(stdout.trim()).toMatch(/^user_\w+ 1 null$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -6,7 +6,12 @@ import { VERSION } from '../../src/version.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 
-type Operation = { operationId?: string; tags?: string[]; responses: Record<string, { content?: Record<string, unknown> }>; security?: unknown[] };
+type Operation = {
+  operationId?: string;
+  tags?: string[];
+  responses: Record<string, { content?: Record<string, unknown> }>;
+  security?: unknown[];
+};
 
 describe('OpenAPI document', () => {
   let app: TestApp;
@@ -32,12 +37,15 @@ describe('OpenAPI document', () => {
   });
 
   it('contains every registered route and method', () => {
-    const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
+    const documented = new Set(
+      Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)),
+    );
     const registered = app.routes
       .filter((r) => r.method !== 'HEAD' && !r.hidden)
       .map((r) => `${r.method.toLowerCase()} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
     expect(registered.length).toBeGreaterThan(5);
-    for (const route of registered) expect(documented, `${route} is missing from the OpenAPI document`).toContain(route);
+    for (const route of registered)
+      expect(documented, `${route} is missing from the OpenAPI document`).toContain(route);
   });
 
   it('gives every /api operation an operationId, tags, a 2xx schema and problem responses', () => {
@@ -47,9 +55,15 @@ describe('OpenAPI document', () => {
         const where = `${method.toUpperCase()} ${path}`;
         expect(op.operationId, where).toMatch(/^[a-z][A-Za-z]+$/);
         expect(op.tags?.length, where).toBeGreaterThan(0);
-        expect(Object.keys(op.responses).some((s) => s.startsWith('2')), where).toBe(true);
+        expect(
+          Object.keys(op.responses).some((s) => s.startsWith('2')),
+          where,
+        ).toBe(true);
         for (const status of ['400', '429', '500', '503']) {
-          expect(op.responses[status]?.content?.['application/problem+json'], `${where} ${status}`).toBeDefined();
+          expect(
+            op.responses[status]?.content?.['application/problem+json'],
+            `${where} ${status}`,
+          ).toBeDefined();
         }
         const isPublic = Array.isArray(op.security) && op.security.length === 0;
         if (!isPublic) expect(op.responses['401'] && op.responses['403'], where).toBeTruthy();
@@ -58,9 +72,13 @@ describe('OpenAPI document', () => {
   });
 
   it('has exactly GET /api/openapi.json and POST /api/auth/login as public /api operations', () => {
-    const publicOps = Object.entries(doc.paths).flatMap(([path, ops]) =>
-      Object.entries(ops).filter(([, op]) => Array.isArray(op.security) && op.security.length === 0).map(([m]) => `${m} ${path}`),
-    ).filter((o) => o.includes(' /api'));
+    const publicOps = Object.entries(doc.paths)
+      .flatMap(([path, ops]) =>
+        Object.entries(ops)
+          .filter(([, op]) => Array.isArray(op.security) && op.security.length === 0)
+          .map(([m]) => `${m} ${path}`),
+      )
+      .filter((o) => o.includes(' /api'));
     expect(publicOps.sort()).toEqual(['get /api/openapi.json', 'post /api/auth/login']);
   });
 

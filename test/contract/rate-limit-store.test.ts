@@ -22,7 +22,14 @@ async function start(redisUrl: string | undefined, limits: object): Promise<Runn
   const logger = createLogger('silent', false);
   const database = createDb(test.url, logger);
   await migrateToLatest(database.db);
-  const built = await buildApp({ env: defaultEnv(redisUrl ? { REDIS_URL: redisUrl } : {}), database, logger, clock: systemClock, ids: createIds(), auditKey: randomBytes(32) });
+  const built = await buildApp({
+    env: defaultEnv(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    database,
+    logger,
+    clock: systemClock,
+    ids: createIds(),
+    auditKey: randomBytes(32),
+  });
   const token = (await bootstrapAdmin(built.services))!.secret;
   await built.services.config.patch(systemCtx('test'), { rate_limits: limits }, undefined, false);
   return { built, database, test, token };
@@ -40,13 +47,19 @@ async function stop(r: Running | undefined): Promise<void> {
  * the median (200 ms, the issue's figure) is loose on purpose: the property under test is "never waits for
  * a dead Redis" (ioredis would otherwise queue commands until it reconnects), not speed.
  */
-async function burst(r: Running, n: number): Promise<{ statuses: number[]; medianMs: number; headers: Record<string, unknown>[] }> {
+async function burst(
+  r: Running,
+  n: number,
+): Promise<{ statuses: number[]; medianMs: number; headers: Record<string, unknown>[] }> {
   const statuses: number[] = [];
   const headers: Record<string, unknown>[] = [];
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
-    const res = await r.built.app.inject({ url: '/api/users?limit=1', headers: { authorization: `Bearer ${r.token}` } });
+    const res = await r.built.app.inject({
+      url: '/api/users?limit=1',
+      headers: { authorization: `Bearer ${r.token}` },
+    });
     times.push(performance.now() - t);
     statuses.push(res.statusCode);
     headers.push(res.headers);
@@ -107,7 +120,10 @@ describe('rate limit store: Redis unreachable (closed port), per store_failure',
     const { statuses, medianMs } = await burst(r, 3);
     expect(statuses).toEqual([503, 503, 503]);
     expect(medianMs).toBeLessThan(200);
-    const res = await r.built.app.inject({ url: '/api/users', headers: { authorization: `Bearer ${r.token}` } });
+    const res = await r.built.app.inject({
+      url: '/api/users',
+      headers: { authorization: `Bearer ${r.token}` },
+    });
     expect(res.headers['retry-after']).toBe('1');
     expect(res.json()).toMatchObject({ code: 'unavailable' });
   });

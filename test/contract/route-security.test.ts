@@ -21,7 +21,13 @@ describe('route security', () => {
     const doc = (await app.request({ method: 'GET', url: '/api/openapi.json', token: null })).json();
     ops = Object.entries(doc.paths as Record<string, Record<string, { 'x-required-permission'?: string }>>)
       .filter(([path]) => path.startsWith('/api/'))
-      .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ method: method.toUpperCase(), path, scope: op['x-required-permission'] ?? 'missing' })));
+      .flatMap(([path, methods]) =>
+        Object.entries(methods).map(([method, op]) => ({
+          method: method.toUpperCase(),
+          path,
+          scope: op['x-required-permission'] ?? 'missing',
+        })),
+      );
     tokens.audit = (await makePrincipal(app, { permissions: ['audit:read'] })).token;
     tokens.users = (await makePrincipal(app, { permissions: ['users:read'] })).token;
     const revoked = await makePrincipal(app, { permissions: ['users:read'] });
@@ -33,31 +39,47 @@ describe('route security', () => {
     await database?.drop();
   });
 
-  const url = (path: string) => path.replace(/\{(\w+)\}/g, (_m, name: string) => (name === 'roleId' ? 'role_01jd8y6v7kf3zr4x6qk9n2m1ab' : 'user_01jd8y6v7kf3zr4x6qk9n2m1ab'));
+  const url = (path: string) =>
+    path.replace(/\{(\w+)\}/g, (_m, name: string) =>
+      name === 'roleId' ? 'role_01jd8y6v7kf3zr4x6qk9n2m1ab' : 'user_01jd8y6v7kf3zr4x6qk9n2m1ab',
+    );
   const send = (op: Op, token: string | null) =>
     app.request({
       method: op.method,
       url: url(op.path),
       token,
       // An invalid body: the permission check comes first, so it must not matter.
-      ...(op.method === 'POST' || op.method === 'PUT' || op.method === 'PATCH' ? { payload: { not_a_field: true } } : {}),
+      ...(op.method === 'POST' || op.method === 'PUT' || op.method === 'PATCH'
+        ? { payload: { not_a_field: true } }
+        : {}),
     });
 
   it('covers every operation, each declaring its permission; the public set is exactly openapi.json and login', () => {
     expect(ops.length).toBeGreaterThan(15);
     for (const op of ops) expect(op.scope, `${op.method} ${op.path}`).not.toBe('missing');
-    expect(ops.filter((o) => o.scope === 'public').map((o) => `${o.method} ${o.path}`).sort()).toEqual(['GET /api/openapi.json', 'POST /api/auth/login']);
+    expect(
+      ops
+        .filter((o) => o.scope === 'public')
+        .map((o) => `${o.method} ${o.path}`)
+        .sort(),
+    ).toEqual(['GET /api/openapi.json', 'POST /api/auth/login']);
   });
 
   it('401 with WWW-Authenticate for no token, a bad checksum and a revoked token; one denied audit row each', async () => {
     const badChecksum = `${app.adminToken.slice(0, -1)}${app.adminToken.endsWith('a') ? 'b' : 'a'}`;
     for (const op of ops.filter((o) => o.scope !== 'public')) {
-      for (const [name, token] of [['none', null], ['bad checksum', badChecksum], ['revoked', tokens.revoked!]] as const) {
+      for (const [name, token] of [
+        ['none', null],
+        ['bad checksum', badChecksum],
+        ['revoked', tokens.revoked!],
+      ] as const) {
         const before = await counts(app);
         const res = await send(op, token);
         const where = `${op.method} ${op.path} with ${name}`;
         expect(res.statusCode, `${where}: ${res.body}`).toBe(401);
-        expect(res.headers['www-authenticate'], where).toBe(token === null ? 'Bearer' : 'Bearer error="invalid_token"');
+        expect(res.headers['www-authenticate'], where).toBe(
+          token === null ? 'Bearer' : 'Bearer error="invalid_token"',
+        );
         expect(res.json().code, where).toBe('unauthenticated');
         const after = await counts(app);
         expect(after.audit - before.audit, where).toBe(1);
@@ -79,7 +101,12 @@ describe('route security', () => {
       const after = await counts(app);
       expect(after.audit - before.audit, where).toBe(1);
       expect(after.outbox, where).toBe(before.outbox);
-      const row = await app.database.db.selectFrom('audit_events').select(['outcome', 'action']).orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+      const row = await app.database.db
+        .selectFrom('audit_events')
+        .select(['outcome', 'action'])
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirstOrThrow();
       expect(row.outcome, where).toBe('denied');
     }
   });

@@ -15,9 +15,21 @@ forEachDialect((database) => {
   });
   afterAll(async () => app?.close());
 
-  const audit = () => createAuditLog({ helpers: app.database.helpers, clock: systemClock, keys: deriveAuditKeys(app.auditKey) });
-  const entry = (id: string) => ({ id, action: 'audit.verify' as const, target: null, outcome: 'success' as const, detail: 'append-commit test' });
-  const find = (id: string) => app.database.db.selectFrom('audit_events').select(['id', 'seq']).where('id', '=', id).executeTakeFirst();
+  const audit = () =>
+    createAuditLog({
+      helpers: app.database.helpers,
+      clock: systemClock,
+      keys: deriveAuditKeys(app.auditKey),
+    });
+  const entry = (id: string) => ({
+    id,
+    action: 'audit.verify' as const,
+    target: null,
+    outcome: 'success' as const,
+    detail: 'append-commit test',
+  });
+  const find = (id: string) =>
+    app.database.db.selectFrom('audit_events').select(['id', 'seq']).where('id', '=', id).executeTakeFirst();
   let n = 0;
   const nextId = () => `evt_01jz2${String(++n).padStart(21, '0')}`;
 
@@ -44,24 +56,34 @@ forEachDialect((database) => {
         await trx.selectFrom('users').select('id').limit(1).execute();
         await audit().append(trx, systemCtx('test'), entry(ids[0]!));
       });
-      await app.database.db.transaction().execute((trx) => audit().append(trx, systemCtx('test'), entry(ids[1]!)));
+      await app.database.db
+        .transaction()
+        .execute((trx) => audit().append(trx, systemCtx('test'), entry(ids[1]!)));
       const [a, b] = [await find(ids[0]!), await find(ids[1]!)];
       expect(Number(b?.seq)).toBe(Number(a?.seq) + 1);
-      expect((await app.request({ method: 'GET', url: '/api/audit/verify' })).json()).toMatchObject({ status: 'ok' });
+      expect((await app.request({ method: 'GET', url: '/api/audit/verify' })).json()).toMatchObject({
+        status: 'ok',
+      });
     });
   });
 
   describe('rejects', () => {
     it('a transaction that fails after its append leaves no row, and its connection is clean for the next one', async () => {
       const id = nextId();
-      await expect(app.database.db.transaction().execute(async (trx) => {
-        await trx.selectFrom('users').select('id').limit(1).execute();
-        await audit().append(trx, systemCtx('test'), entry(id));
-        throw new Error('changed my mind');
-      })).rejects.toThrow('changed my mind');
+      await expect(
+        app.database.db.transaction().execute(async (trx) => {
+          await trx.selectFrom('users').select('id').limit(1).execute();
+          await audit().append(trx, systemCtx('test'), entry(id));
+          throw new Error('changed my mind');
+        }),
+      ).rejects.toThrow('changed my mind');
       expect(await find(id)).toBeUndefined();
       // Every pooled connection still works (none was left inside an open or aborted transaction).
-      const results = await Promise.all(Array.from({ length: 12 }, () => app.database.db.selectFrom('audit_head').select('seq').executeTakeFirst()));
+      const results = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          app.database.db.selectFrom('audit_head').select('seq').executeTakeFirst(),
+        ),
+      );
       expect(results.every((r) => r !== undefined)).toBe(true);
     });
   });

@@ -23,7 +23,23 @@ forEachDialect((testDb) => {
       expect(names).toEqual([...names].sort());
       expect(await migrateToLatest(database.db)).toEqual(names);
       const after = await tables(database);
-      expect(after).toEqual(['audit_events', 'audit_head', 'config_versions', 'deliveries', 'delivery_attempts', 'idempotency_keys', 'outbox', 'plugin_configs', 'plugins', 'roles', 'sessions', 'tokens', 'user_roles', 'users', 'webhooks']);
+      expect(after).toEqual([
+        'audit_events',
+        'audit_head',
+        'config_versions',
+        'deliveries',
+        'delivery_attempts',
+        'idempotency_keys',
+        'outbox',
+        'plugin_configs',
+        'plugins',
+        'roles',
+        'sessions',
+        'tokens',
+        'user_roles',
+        'users',
+        'webhooks',
+      ]);
       for (let i = 0; i < names.length; i++) await migrateDown(database.db);
       expect(await tables(database)).toEqual([]);
       expect(await migrateToLatest(database.db)).toEqual(names);
@@ -33,16 +49,50 @@ forEachDialect((testDb) => {
 
     it('seeds the audit chain head at seq 0', async () => {
       const head = await database.db.selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
-      expect({ ...head, seq: Number(head.seq), ts: Number(head.ts), anchor_seq: Number(head.anchor_seq) }).toEqual({ id: 1, seq: 0, hash: '0'.repeat(64), ts: 0, anchor_seq: 0, anchor_hash: '0'.repeat(64), keyed_from: null, keyed_mac: null, key_id: null });
+      expect({
+        ...head,
+        seq: Number(head.seq),
+        ts: Number(head.ts),
+        anchor_seq: Number(head.anchor_seq),
+      }).toEqual({
+        id: 1,
+        seq: 0,
+        hash: '0'.repeat(64),
+        ts: 0,
+        anchor_seq: 0,
+        anchor_hash: '0'.repeat(64),
+        keyed_from: null,
+        keyed_mac: null,
+        key_id: null,
+      });
     });
   });
 
   describe('rejects', () => {
     it('enforces the enum CHECKs and the username unique key in the database itself', async () => {
-      const row = { id: 'user_x', username: 'dup', email: null, display_name: null, kind: 'human' as const, disabled: false, password_hash: null, created_at: 1, updated_at: 1 };
+      const row = {
+        id: 'user_x',
+        username: 'dup',
+        email: null,
+        display_name: null,
+        kind: 'human' as const,
+        disabled: false,
+        password_hash: null,
+        created_at: 1,
+        updated_at: 1,
+      };
       await database.db.insertInto('users').values(row).execute();
-      await expect(database.db.insertInto('users').values({ ...row, id: 'user_y' }).execute()).rejects.toThrow();
-      await expect(sql`insert into users (id, username, kind, disabled, created_at, updated_at) values ('user_z', 'z', 'robot', false, 1, 1)`.execute(database.db)).rejects.toThrow();
+      await expect(
+        database.db
+          .insertInto('users')
+          .values({ ...row, id: 'user_y' })
+          .execute(),
+      ).rejects.toThrow();
+      await expect(
+        sql`insert into users (id, username, kind, disabled, created_at, updated_at) values ('user_z', 'z', 'robot', false, 1, 1)`.execute(
+          database.db,
+        ),
+      ).rejects.toThrow();
     });
   });
 });

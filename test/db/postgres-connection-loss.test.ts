@@ -7,7 +7,10 @@ import { createTestDatabase, postgresServerUrl, type TestDatabase } from '../hel
 async function terminateConnections(dbName: string): Promise<number> {
   const admin = new pg.Client({ connectionString: postgresServerUrl() });
   await admin.connect();
-  const res = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [dbName]);
+  const res = await admin.query(
+    'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+    [dbName],
+  );
   await admin.end();
   return res.rowCount ?? 0;
 }
@@ -41,7 +44,10 @@ describe.runIf(postgresServerUrl())('postgres connection loss', () => {
       }
     }
     expect(statuses.at(-1)).toBe(200);
-    expect((await app.request({ method: 'POST', url: '/api/users', payload: { username: 'after-loss' } })).statusCode).toBe(201);
+    expect(
+      (await app.request({ method: 'POST', url: '/api/users', payload: { username: 'after-loss' } }))
+        .statusCode,
+    ).toBe(201);
     expect((await app.app.inject({ url: '/readyz' })).statusCode).toBe(200);
   });
 });

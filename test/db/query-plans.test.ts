@@ -20,7 +20,10 @@ forEachDialect((testDb, dialect) => {
   /** Runs `fn` on a connection that records each query it sends; returns them compiled. */
   async function capture(fn: (db: Database['db']) => Promise<unknown>): Promise<CompiledQuery[]> {
     const nodes: RootOperationNode[] = [];
-    const spy = database.db.withPlugin({ transformQuery: ({ node }) => (nodes.push(node), node), transformResult: async ({ result }) => result });
+    const spy = database.db.withPlugin({
+      transformQuery: ({ node }) => (nodes.push(node), node),
+      transformResult: async ({ result }) => result,
+    });
     await fn(spy);
     return nodes.map((n) => database.db.getExecutor().compileQuery(n, createQueryId()));
   }
@@ -28,12 +31,28 @@ forEachDialect((testDb, dialect) => {
   async function plan(q: CompiledQuery): Promise<string> {
     const prefix = dialect === 'postgres' ? 'explain (format json) ' : 'explain query plan ';
     const res = await database.db.executeQuery(CompiledQuery.raw(prefix + q.sql, [...q.parameters]));
-    return res.rows.map((r) => Object.values(r as object).map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(' ')).join('\n');
+    return res.rows
+      .map((r) =>
+        Object.values(r as object)
+          .map((v) => (typeof v === 'string' ? v : JSON.stringify(v)))
+          .join(' '),
+      )
+      .join('\n');
   }
 
   async function seedOutbox(from: number, n: number, dispatched: boolean): Promise<void> {
-    const rows = Array.from({ length: n }, (_, i) => ({ id: `evt_plan${String(from + i).padStart(8, '0')}`, type: 'user.create', data: '{}', created_at: 1_000 + from + i, dispatched_at: dispatched ? 2_000 + from + i : null }));
-    for (let i = 0; i < rows.length; i += 1_000) await database.db.insertInto('outbox').values(rows.slice(i, i + 1_000)).execute();
+    const rows = Array.from({ length: n }, (_, i) => ({
+      id: `evt_plan${String(from + i).padStart(8, '0')}`,
+      type: 'user.create',
+      data: '{}',
+      created_at: 1_000 + from + i,
+      dispatched_at: dispatched ? 2_000 + from + i : null,
+    }));
+    for (let i = 0; i < rows.length; i += 1_000)
+      await database.db
+        .insertInto('outbox')
+        .values(rows.slice(i, i + 1_000))
+        .execute();
   }
 
   describe('succeeds', () => {
@@ -43,11 +62,17 @@ forEachDialect((testDb, dialect) => {
       await seedOutbox(0, 20_000, true);
       await seedOutbox(20_000, 2_000, false);
       await sql`analyze`.execute(database.db);
-      const sent = await capture((db) => db.transaction().execute((trx) => database.helpers.claimOutbox(trx, 500, 3_000_000)));
+      const sent = await capture((db) =>
+        db.transaction().execute((trx) => database.helpers.claimOutbox(trx, 500, 3_000_000)),
+      );
       const claim = sent.find((q) => /update outbox/i.test(q.sql));
       expect(claim, sent.map((q) => q.sql).join('\n')).toBeDefined();
       // SQLite may as well search outbox_pending_idx on dispatched_at: that too reads undispatched rows only.
-      expect(await plan(claim!)).toMatch(dialect === 'postgres' ? /"Index Name": "outbox_undispatched_idx"/ : /outbox_undispatched_idx|outbox_pending_idx \(dispatched_at=\?\)/);
+      expect(await plan(claim!)).toMatch(
+        dialect === 'postgres'
+          ? /"Index Name": "outbox_undispatched_idx"/
+          : /outbox_undispatched_idx|outbox_pending_idx \(dispatched_at=\?\)/,
+      );
     });
   });
 });

@@ -19,7 +19,8 @@ forEachDialect((testDb) => {
 
   describe('succeeds', () => {
     it('answers a reused statement with its new parameters, across more texts than the cache holds', async () => {
-      const one = async (n: number) => (await sql<{ v: number }>`select ${n} + 1 as v`.execute(database.db)).rows[0]?.v;
+      const one = async (n: number) =>
+        (await sql<{ v: number }>`select ${n} + 1 as v`.execute(database.db)).rows[0]?.v;
       expect(await one(1)).toBe(2);
       expect(await one(41)).toBe(42);
       // 600 distinct texts (in-lists of growing length) push the first ones out; each still answers right.
@@ -32,11 +33,28 @@ forEachDialect((testDb) => {
     });
 
     it('a statement that failed works again with good parameters', async () => {
-      const insert = (id: string) => database.db.insertInto('roles').values({ id, name: id, description: '', permissions: '[]', builtin: false, created_at: 1, updated_at: 1 }).execute();
+      const insert = (id: string) =>
+        database.db
+          .insertInto('roles')
+          .values({
+            id,
+            name: id,
+            description: '',
+            permissions: '[]',
+            builtin: false,
+            created_at: 1,
+            updated_at: 1,
+          })
+          .execute();
       await insert('role_cache_a');
       await expect(insert('role_cache_a')).rejects.toThrow();
       await insert('role_cache_b');
-      const names = await database.db.selectFrom('roles').select('name').where('id', 'in', ['role_cache_a', 'role_cache_b']).orderBy('name').execute();
+      const names = await database.db
+        .selectFrom('roles')
+        .select('name')
+        .where('id', 'in', ['role_cache_a', 'role_cache_b'])
+        .orderBy('name')
+        .execute();
       expect(names.map((r) => r.name)).toEqual(['role_cache_a', 'role_cache_b']);
     });
   });

@@ -22,9 +22,12 @@ forEachDialect((testDb) => {
       await migrateToLatest(database.db);
       while (await hasCreators(database)) await migrateDown(database.db);
       const db = database.db;
-      const audit = (seq: number, action: string, target: string, actor: string, outcome = 'success') => sql`
+      const audit = (seq: number, action: string, target: string, actor: string, outcome = 'success') =>
+        sql`
         insert into audit_events (seq, id, ts, actor, action, resource, verb, target_type, target_id, outcome, prev_hash, hash)
-        values (${seq}, ${`evt_${seq}`}, 1, ${actor}, ${action}, ${action.split('.')[0]}, ${action.split('.')[1]}, 'x', ${target}, ${outcome}, 'p', 'h')`.execute(db);
+        values (${seq}, ${`evt_${seq}`}, 1, ${actor}, ${action}, ${action.split('.')[0]}, ${action.split('.')[1]}, 'x', ${target}, ${outcome}, 'p', 'h')`.execute(
+          db,
+        );
       for (const id of ['whk_a', 'whk_b', 'whk_c']) {
         await sql`insert into webhooks (id, url, description, events, enabled, secret, created_at, updated_at)
           values (${id}, 'https://example.test/', '', '["*"]', true, 'whsec_x', 1, 1)`.execute(db);
@@ -38,8 +41,14 @@ forEachDialect((testDb) => {
 
       await migrateToLatest(database.db);
       const hooks = await db.selectFrom('webhooks').select(['id', 'created_by']).orderBy('id').execute();
-      expect(hooks).toEqual([{ id: 'whk_a', created_by: 'user_alice' }, { id: 'whk_b', created_by: null }, { id: 'whk_c', created_by: null }]);
-      expect(await db.selectFrom('plugins').select(['id', 'created_by']).execute()).toEqual([{ id: 'plugin_a', created_by: 'user_bob' }]);
+      expect(hooks).toEqual([
+        { id: 'whk_a', created_by: 'user_alice' },
+        { id: 'whk_b', created_by: null },
+        { id: 'whk_c', created_by: null },
+      ]);
+      expect(await db.selectFrom('plugins').select(['id', 'created_by']).execute()).toEqual([
+        { id: 'plugin_a', created_by: 'user_bob' },
+      ]);
     });
   });
 });

@@ -26,8 +26,11 @@ function runBuild(args: string[]): void {
       execFileSync(process.execPath, args, { cwd: ROOT, stdio: 'pipe' });
       return;
     } catch (err) {
-      const output = String((err as { stderr?: Buffer; stdout?: Buffer }).stderr ?? '') + String((err as { stdout?: Buffer }).stdout ?? '');
-      if (attempt >= 30 || !output.includes('Found another Vite')) throw new Error(`${args.join(' ')} failed:\n${output}`);
+      const output =
+        String((err as { stderr?: Buffer; stdout?: Buffer }).stderr ?? '') +
+        String((err as { stdout?: Buffer }).stdout ?? '');
+      if (attempt >= 30 || !output.includes('Found another Vite'))
+        throw new Error(`${args.join(' ')} failed:\n${output}`);
       execFileSync('sleep', ['2']);
     }
   }
@@ -42,8 +45,17 @@ const isFresh = (built: string, ...sources: string[]) =>
  * same checkout) replaces dist/ui's hashed files, which would break a page already loaded from the old ones.
  */
 export function snapshotBuild(): string {
-  if (!isFresh(join(ROOT, 'dist/src/main.js'), 'src')) runBuild([join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
-  if (!isFresh(UI_INDEX, 'ui', 'src/client')) runBuild([join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn']);
+  if (!isFresh(join(ROOT, 'dist/src/main.js'), 'src'))
+    runBuild([join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
+  if (!isFresh(UI_INDEX, 'ui', 'src/client'))
+    runBuild([
+      join(ROOT, 'node_modules/vite/bin/vite.js'),
+      'build',
+      '--config',
+      'ui/vite.config.ts',
+      '--logLevel',
+      'warn',
+    ]);
   const dir = join(ROOT, 'test-results/e2e-server', String(process.pid));
   rmSync(dir, { recursive: true, force: true });
   // Inside the project, so the copy resolves node_modules exactly as dist/ does.
@@ -67,7 +79,16 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
   });
 }
 
@@ -76,7 +97,14 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
-export type Console = { server: ServerProcess; api: GatehouseClient; adminToken: string; adminPassword: string; url: string; close: () => Promise<void> };
+export type Console = {
+  server: ServerProcess;
+  api: GatehouseClient;
+  adminToken: string;
+  adminPassword: string;
+  url: string;
+  close: () => Promise<void>;
+};
 
 /**
  * A real server on a temp SQLite database with the console built, an admin with a known token and password,
@@ -89,9 +117,14 @@ export async function startConsole(): Promise<Console> {
   const api = createClient({ baseUrl: server.url, token: adminToken });
   const me = await api.GET('/api/me');
   const adminPassword = 'correct horse battery staple';
-  await api.PUT('/api/users/{id}', { params: { path: { id: me.data!.user.id } }, body: { password: adminPassword } });
+  await api.PUT('/api/users/{id}', {
+    params: { path: { id: me.data!.user.id } },
+    body: { password: adminPassword },
+  });
   const generous = { max: 100_000, window_s: 60 };
-  await api.PATCH('/api/config', { body: { rate_limits: { default: generous, anonymous: generous, login: generous } } as never });
+  await api.PATCH('/api/config', {
+    body: { rate_limits: { default: generous, anonymous: generous, login: generous } } as never,
+  });
   const close = async () => {
     await server.stop();
     rmSync(join(entry, '../../..'), { recursive: true, force: true });

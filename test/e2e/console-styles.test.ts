@@ -14,7 +14,11 @@ describe('console styles', () => {
 
   it('defines every Mantine class that the console code uses', () => {
     const files = readdirSync(assets);
-    const read = (ext: string) => files.filter((f) => f.endsWith(ext)).map((f) => readFileSync(join(assets, f), 'utf8')).join('\n');
+    const read = (ext: string) =>
+      files
+        .filter((f) => f.endsWith(ext))
+        .map((f) => readFileSync(join(assets, f), 'utf8'))
+        .join('\n');
     const classes = (text: string, pattern: RegExp) => new Set([...text.matchAll(pattern)].map((m) => m[1]!));
     const used = classes(read('.js'), /\b(m_[0-9a-f]{8})\b/g);
     const defined = classes(read('.css'), /(?:\.|@keyframes )(m_[0-9a-f]{8})\b/g); // a class, or an animation's name

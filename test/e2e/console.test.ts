@@ -20,7 +20,11 @@ describe('console', () => {
   const closers: (() => Promise<unknown>)[] = [];
   beforeAll(async () => {
     // launchChromium throws at once when Chromium is missing: called inside an async function, that is a rejection.
-    const [g, b, r] = await Promise.allSettled([startConsole(), (async () => launchChromium())(), startReceiver()]);
+    const [g, b, r] = await Promise.allSettled([
+      startConsole(),
+      (async () => launchChromium())(),
+      startReceiver(),
+    ]);
     for (const s of [g, b, r]) if (s.status === 'fulfilled') closers.push(() => s.value.close());
     for (const s of [g, b, r]) if (s.status === 'rejected') throw s.reason;
     if (g.status !== 'fulfilled' || b.status !== 'fulfilled' || r.status !== 'fulfilled') return;
@@ -38,7 +42,8 @@ describe('console', () => {
   }, 120_000);
   // A failing step leaves a picture of what the browser showed.
   afterEach(async ({ task }) => {
-    if (task.result?.state === 'fail') await screenshot(page, `failed-${task.name.replace(/\W+/g, '-').slice(0, 60)}`);
+    if (task.result?.state === 'fail')
+      await screenshot(page, `failed-${task.name.replace(/\W+/g, '-').slice(0, 60)}`);
   });
   afterAll(async () => {
     for (const close of closers) await close();
@@ -59,12 +64,20 @@ describe('console', () => {
     expect(await page.text()).toBe(index);
     // Not a page navigation, or a path the server owns: a 404 problem as before.
     const json = await fetch(`${gh.url}/users/x`);
-    expect([json.status, json.headers.get('content-type')]).toEqual([404, 'application/problem+json; charset=utf-8']);
-    expect((await fetch(`${gh.url}/api/nope`, { headers: { ...html, authorization: `Bearer ${gh.adminToken}` } })).status).toBe(404);
+    expect([json.status, json.headers.get('content-type')]).toEqual([
+      404,
+      'application/problem+json; charset=utf-8',
+    ]);
+    expect(
+      (await fetch(`${gh.url}/api/nope`, { headers: { ...html, authorization: `Bearer ${gh.adminToken}` } }))
+        .status,
+    ).toBe(404);
     expect((await fetch(`${gh.url}/docs/`, { headers: html })).status).toBe(200);
     const entry = /src="(\/assets\/[^"]+\.js)"/.exec(index)?.[1];
     const asset = await fetch(`${gh.url}${entry ?? '/missing'}`, { headers: { 'accept-encoding': 'br' } });
-    expect([asset.status, asset.headers.get('content-encoding'), asset.headers.get('cache-control')]).toEqual([200, 'br', 'public, max-age=31536000, immutable']);
+    expect([asset.status, asset.headers.get('content-encoding'), asset.headers.get('cache-control')]).toEqual(
+      [200, 'br', 'public, max-age=31536000, immutable'],
+    );
   });
 
   it('signs in with a password, keeping the session token out of localStorage', async () => {
@@ -74,7 +87,9 @@ describe('console', () => {
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Users' }).waitFor();
     expect(page.url()).toBe(`${gh.url}/users`);
-    const stored = await page.evaluate<{ local: string; session: string | null }>('({ local: JSON.stringify(localStorage), session: sessionStorage.getItem("gatehouse.credential") })');
+    const stored = await page.evaluate<{ local: string; session: string | null }>(
+      '({ local: JSON.stringify(localStorage), session: sessionStorage.getItem("gatehouse.credential") })',
+    );
     expect(stored.local).not.toContain('gts_');
     expect(stored.session).toContain('gts_');
     await screenshot(page, 'sign-in');
@@ -100,7 +115,10 @@ describe('console', () => {
     await dialog.getByRole('textbox', { name: 'Username' }).fill('grace');
     await dialog.getByRole('textbox', { name: 'Email' }).fill('not-an-email');
     await dialog.getByRole('button', { name: 'Create user' }).click();
-    await dialog.getByText(/format|email/i).first().waitFor();
+    await dialog
+      .getByText(/format|email/i)
+      .first()
+      .waitFor();
     await dialog.getByRole('textbox', { name: 'Email' }).fill('grace@example.com');
     await dialog.getByRole('textbox', { name: 'Display name' }).fill('Grace Hopper');
     await dialog.getByRole('button', { name: 'Create user' }).click();
@@ -126,7 +144,10 @@ describe('console', () => {
     const dialog = page.getByRole('dialog', { name: 'New user' });
     await dialog.getByRole('textbox', { name: 'Username' }).fill(XSS);
     await dialog.getByRole('button', { name: 'Create user' }).click();
-    await dialog.getByText(/a-z|username/i).first().waitFor();
+    await dialog
+      .getByText(/a-z|username/i)
+      .first()
+      .waitFor();
     await page.keyboard.press('Escape');
     const created = await gh.api.POST('/api/users', { body: { username: 'mallory', display_name: XSS } });
     expect(created.response.status).toBe(201);
@@ -193,12 +214,17 @@ describe('console', () => {
 
   it('changes a rate limit after a diff, and explains a stale version without losing the edit', async () => {
     await page.goto(`${gh.url}/config`);
-    const max = page.getByRole('group', { name: 'Default', exact: true }).getByRole('textbox', { name: 'Max' });
+    const max = page
+      .getByRole('group', { name: 'Default', exact: true })
+      .getByRole('textbox', { name: 'Max' });
     await max.fill('1234');
     await page.getByText(/Valid · 1 change/).waitFor();
     await page.getByRole('button', { name: 'Review changes' }).click();
     const review = page.getByRole('dialog', { name: 'Review changes' });
-    await review.getByRole('table', { name: 'Pending changes' }).getByText('/rate_limits/default/max').waitFor();
+    await review
+      .getByRole('table', { name: 'Pending changes' })
+      .getByText('/rate_limits/default/max')
+      .waitFor();
     await screenshot(page, 'config-diff');
     await review.getByRole('button', { name: 'Save settings' }).click();
     await page.getByText(/Saved as version \d+/).waitFor();
@@ -222,15 +248,33 @@ describe('console', () => {
 
   it('restores an older config version from the history', async () => {
     // The version just before this test's first edit: the generous limits the harness set.
-    const history = (await gh.api.GET('/api/config/history', { params: { query: { limit: 50 } } })).data!.data;
-    const edited = history.find((v) => v.diff.some((d) => d.path === '/rate_limits/default/max' && d.value === 1234))!;
+    const history = (await gh.api.GET('/api/config/history', { params: { query: { limit: 50 } } })).data!
+      .data;
+    const edited = history.find((v) =>
+      v.diff.some((d) => d.path === '/rate_limits/default/max' && d.value === 1234),
+    )!;
     const target = edited.version - 1;
     await page.getByRole('tab', { name: 'History' }).click();
-    await page.getByLabel(`Version ${target}`, { exact: true }).getByRole('button', { name: 'Restore…' }).click();
-    await page.getByRole('dialog', { name: `Restore version ${target}?` }).getByRole('button', { name: 'Restore' }).click();
-    await expect.poll(async () => (await gh.api.GET('/api/config')).data!.rate_limits.default.max, { timeout: 10_000 }).toBe(100_000);
+    await page
+      .getByLabel(`Version ${target}`, { exact: true })
+      .getByRole('button', { name: 'Restore…' })
+      .click();
+    await page
+      .getByRole('dialog', { name: `Restore version ${target}?` })
+      .getByRole('button', { name: 'Restore' })
+      .click();
+    await expect
+      .poll(async () => (await gh.api.GET('/api/config')).data!.rate_limits.default.max, { timeout: 10_000 })
+      .toBe(100_000);
     await page.getByRole('tab', { name: 'Form' }).click();
-    await expect.poll(() => page.getByRole('group', { name: 'Default', exact: true }).getByRole('textbox', { name: 'Max' }).inputValue()).toBe('100000');
+    await expect
+      .poll(() =>
+        page
+          .getByRole('group', { name: 'Default', exact: true })
+          .getByRole('textbox', { name: 'Max' })
+          .inputValue(),
+      )
+      .toBe('100000');
     await screenshot(page, 'config-restored');
   });
 
@@ -248,7 +292,9 @@ describe('console', () => {
     await page.keyboard.press('Escape');
     await page.getByRole('table', { name: 'Plugins' }).getByText('username-policy').waitFor();
     const plugins = (await gh.api.GET('/api/plugins')).data!.data;
-    expect(plugins.map((p) => [p.name, p.enabled, p.config])).toEqual([['username-policy', true, { max_length: 40 }]]);
+    expect(plugins.map((p) => [p.name, p.enabled, p.config])).toEqual([
+      ['username-policy', true, { max_length: 40 }],
+    ]);
   });
 
   it('creates a webhook endpoint and shows a delivery with its attempts', async () => {
@@ -262,20 +308,35 @@ describe('console', () => {
     await page.getByRole('button', { name: 'Send test event' }).click();
     const deliveries = page.getByRole('table', { name: 'Deliveries' });
     await deliveries.getByText('succeeded').first().waitFor({ timeout: 20_000 });
-    await deliveries.getByRole('button', { name: /Attempts of webhook.test/ }).first().click();
-    await page.getByRole('table', { name: /Attempts of dlv_/ }).getByText('204').waitFor();
+    await deliveries
+      .getByRole('button', { name: /Attempts of webhook.test/ })
+      .first()
+      .click();
+    await page
+      .getByRole('table', { name: /Attempts of dlv_/ })
+      .getByText('204')
+      .waitFor();
     expect(receiver.at('/hook').length).toBeGreaterThan(0);
     await screenshot(page, 'webhook-delivery');
   });
 
   it('finds each of those actions in the audit log, with its changes, and verifies the chain', async () => {
     await page.goto(`${gh.url}/audit`);
-    for (const action of ['user.create', 'role.assign', 'token.create', 'config.update', 'plugin.register', 'webhook.create']) {
+    for (const action of [
+      'user.create',
+      'role.assign',
+      'token.create',
+      'config.update',
+      'plugin.register',
+      'webhook.create',
+    ]) {
       await page.getByRole('textbox', { name: 'Action' }).fill(action);
       await page.getByRole('button', { name: 'Apply' }).click();
       const table = page.getByRole('table', { name: 'Audit events' });
       await table.getByText(action, { exact: true }).first().waitFor();
-      await expect.poll(() => table.locator('tbody tr').filter({ hasNotText: action }).count(), { timeout: 10_000 }).toBe(0);
+      await expect
+        .poll(() => table.locator('tbody tr').filter({ hasNotText: action }).count(), { timeout: 10_000 })
+        .toBe(0);
     }
     await page.getByRole('table', { name: 'Audit events' }).getByText('webhook.create').first().click();
     const drawer = page.getByRole('dialog');
@@ -284,8 +345,14 @@ describe('console', () => {
     await page.keyboard.press('Escape');
     await page.getByRole('button', { name: 'Verify chain' }).click();
     await page.getByTestId('chain-status').getByText('Chain intact').waitFor();
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export (NDJSON)' }).click()]);
-    const lines = readFileSync(await download.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string });
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export (NDJSON)' }).click(),
+    ]);
+    const lines = readFileSync(await download.path(), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string });
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.every((e) => e.action === 'webhook.create')).toBe(true);
     await screenshot(page, 'audit-verified');
@@ -311,7 +378,10 @@ describe('console', () => {
     await dialog.getByRole('button', { name: 'Create role' }).click();
     await page.getByRole('heading', { name: 'support' }).waitFor();
     const roles = (await gh.api.GET('/api/roles')).data!.data;
-    expect(roles.find((r) => r.name === 'support')?.permissions.sort()).toEqual(['users:read', 'users:write']);
+    expect(roles.find((r) => r.name === 'support')?.permissions.sort()).toEqual([
+      'users:read',
+      'users:write',
+    ]);
     await screenshot(page, 'role-matrix');
   });
 
@@ -331,7 +401,9 @@ describe('console', () => {
   });
 
   it('signs out and revokes the session', async () => {
-    const token = await page.evaluate<string | undefined>('JSON.parse(sessionStorage.getItem("gatehouse.credential") ?? "{}").token');
+    const token = await page.evaluate<string | undefined>(
+      'JSON.parse(sessionStorage.getItem("gatehouse.credential") ?? "{}").token',
+    );
     expect(token).toMatch(/^gts_/);
     await page.getByRole('button', { name: 'Account' }).click();
     await page.getByRole('menuitem', { name: 'Sign out' }).click();

@@ -22,21 +22,36 @@ describe.runIf(postgresServerUrl())('PostgreSQL restart under load', () => {
 
   const call = (path: string, method = 'GET', body?: unknown) =>
     fetch(`${server.url}${path}`, {
-      method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, signal: AbortSignal.timeout(15_000),
+      method,
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      signal: AbortSignal.timeout(15_000),
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   // Reads and writes, half and half: a write needs its transaction, a read only its pooled connection.
-  const load = () => startLoad({
-    baseUrl: () => server.url, workers: 4, token: admin, pauseMs: 5,
-    next: (w) => (w % 2 ? { method: 'POST', path: '/api/users', body: { username: `load-${(seq += 1)}` } } : { path: '/api/users?limit=5' }),
-  });
-  const serving = async () => (await call('/api/users?limit=1')).status === 200 && (await call('/api/users', 'POST', { username: `probe-${(seq += 1)}` })).status === 201;
+  const load = () =>
+    startLoad({
+      baseUrl: () => server.url,
+      workers: 4,
+      token: admin,
+      pauseMs: 5,
+      next: (w) =>
+        w % 2
+          ? { method: 'POST', path: '/api/users', body: { username: `load-${(seq += 1)}` } }
+          : { path: '/api/users?limit=5' },
+    });
+  const serving = async () =>
+    (await call('/api/users?limit=1')).status === 200 &&
+    (await call('/api/users', 'POST', { username: `probe-${(seq += 1)}` })).status === 201;
 
   /** Every answer is a success or a 503 problem with Retry-After; a request never goes unanswered. */
   function expectOnlySuccessOr503(outcomes: Outcome[]): void {
     for (const o of outcomes) {
       if (o.status === 200 || o.status === 201) continue;
-      expect({ status: o.status, error: o.error, code: o.code }, `${o.method} ${o.path}`).toEqual({ status: 503, error: undefined, code: 'unavailable' });
+      expect({ status: o.status, error: o.error, code: o.code }, `${o.method} ${o.path}`).toEqual({
+        status: 503,
+        error: undefined,
+        code: 'unavailable',
+      });
       expect(o.contentType).toMatch(/^application\/problem\+json/);
       expect(Number(o.retryAfter)).toBeGreaterThan(0);
     }
@@ -91,7 +106,10 @@ describe.runIf(postgresServerUrl())('PostgreSQL restart under load', () => {
       const back = await within(BACK_WITHIN_MS, serving, 100);
       expect(back, `not serving ${BACK_WITHIN_MS} ms after PostgreSQL restarted`).not.toBeNull();
       const recovered = Date.now();
-      await within(10_000, async () => run.outcomes.filter((o) => o.startedAt > recovered + 500).length >= 20);
+      await within(
+        10_000,
+        async () => run.outcomes.filter((o) => o.startedAt > recovered + 500).length >= 20,
+      );
       await run.stop();
 
       expectOnlySuccessOr503(run.outcomes);

@@ -20,18 +20,22 @@ const HALF_SENT = 10;
  */
 async function halfSentRequests(url: string, token: string) {
   const { hostname, port } = new URL(url);
-  return Promise.all(Array.from({ length: HALF_SENT }, async (_, i) => {
-    const body = JSON.stringify({ username: `inflight-${i}` });
-    const socket = connect(Number(port), hostname);
-    let answer = '';
-    socket.on('data', (d: Buffer) => (answer += d.toString()));
-    socket.on('error', () => undefined);
-    const closed = new Promise<string>((res) => socket.on('close', () => res(answer)));
-    await new Promise<void>((res) => socket.on('connect', () => res()));
-    socket.write(`POST /api/users HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 5)}`);
-    return { finish: () => (socket.write(body.slice(5)), closed) };
-  }));
+  return Promise.all(
+    Array.from({ length: HALF_SENT }, async (_, i) => {
+      const body = JSON.stringify({ username: `inflight-${i}` });
+      const socket = connect(Number(port), hostname);
+      let answer = '';
+      socket.on('data', (d: Buffer) => (answer += d.toString()));
+      socket.on('error', () => undefined);
+      const closed = new Promise<string>((res) => socket.on('close', () => res(answer)));
+      await new Promise<void>((res) => socket.on('connect', () => res()));
+      socket.write(
+        `POST /api/users HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 5)}`,
+      );
+      return { finish: () => (socket.write(body.slice(5)), closed) };
+    }),
+  );
 }
 
 /**
@@ -63,7 +67,9 @@ describe('SIGTERM under load (SQLite)', () => {
   let seq = 0;
   const call = (path: string, method = 'GET', body?: unknown) =>
     fetch(`${server.url}${path}`, {
-      method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      method,
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
 
   beforeAll(async () => {
@@ -72,9 +78,27 @@ describe('SIGTERM under load (SQLite)', () => {
     rx.behave('/quick', { status: 204, delayMs: 500 });
     server = await startServer({ GATEHOUSE_BOOTSTRAP_TOKEN: admin }, 60_000, { dataDir });
     const generous = { max: 1_000_000, window_s: 60 };
-    expect((await call('/api/config', 'PATCH', { webhooks: { allow_private_targets: true }, rate_limits: { default: generous } })).status).toBe(200);
-    for (const [path, timeout] of [['/slow', 60], ['/quick', 10]] as const) {
-      expect((await call('/api/webhooks', 'POST', { url: rx.url(path), events: ['user.create'], timeout_s: timeout })).status).toBe(201);
+    expect(
+      (
+        await call('/api/config', 'PATCH', {
+          webhooks: { allow_private_targets: true },
+          rate_limits: { default: generous },
+        })
+      ).status,
+    ).toBe(200);
+    for (const [path, timeout] of [
+      ['/slow', 60],
+      ['/quick', 10],
+    ] as const) {
+      expect(
+        (
+          await call('/api/webhooks', 'POST', {
+            url: rx.url(path),
+            events: ['user.create'],
+            timeout_s: timeout,
+          })
+        ).status,
+      ).toBe(201);
     }
   });
   afterAll(async () => {
@@ -85,13 +109,24 @@ describe('SIGTERM under load (SQLite)', () => {
 
   it('finishes requests in flight, reports draining, gives back leased deliveries, exits 0', async () => {
     const load = startLoad({
-      baseUrl: () => server.url, workers: 6, token: admin, timeoutMs: EXIT_WITHIN_MS,
-      next: (w) => (w < 4 ? { method: 'POST', path: '/api/users', body: { username: `load-${(seq += 1)}` } } : { path: '/api/users?limit=5' }),
+      baseUrl: () => server.url,
+      workers: 6,
+      token: admin,
+      timeoutMs: EXIT_WITHIN_MS,
+      next: (w) =>
+        w < 4
+          ? { method: 'POST', path: '/api/users', body: { username: `load-${(seq += 1)}` } }
+          : { path: '/api/users?limit=5' },
     });
     let signalledAt = Infinity;
     try {
       // Deliveries are in flight at both endpoints, and writes are flowing.
-      expect(await within(20_000, async () => rx.at('/slow').length >= 1 && rx.at('/quick').length >= 1 && load.outcomes.length >= 50)).not.toBeNull();
+      expect(
+        await within(
+          20_000,
+          async () => rx.at('/slow').length >= 1 && rx.at('/quick').length >= 1 && load.outcomes.length >= 50,
+        ),
+      ).not.toBeNull();
       const inFlight = await halfSentRequests(server.url, admin);
       signalledAt = Date.now();
       process.kill(server.pid, 'SIGTERM');
@@ -104,7 +139,10 @@ describe('SIGTERM under load (SQLite)', () => {
       expect(ready).toEqual({ status: 503, connection: 'close', body: '{"status":"draining"}' });
       expect(await rawGet(`${server.url}/healthz`)).toMatchObject({ status: 200, connection: 'close' });
 
-      const code = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r('still running'), EXIT_WITHIN_MS))]);
+      const code = await Promise.race([
+        server.exited,
+        new Promise((r) => setTimeout(() => r('still running'), EXIT_WITHIN_MS)),
+      ]);
       expect(code).toBe(0);
     } finally {
       await load.stop();
@@ -119,20 +157,37 @@ describe('SIGTERM under load (SQLite)', () => {
     const db = new Database(join(dataDir, 'gatehouse.db'), { readonly: true });
     try {
       // What was acknowledged is stored, each with its one audit event.
-      const acknowledged = load.outcomes.filter((o) => o.status === 201).map((o) => (o.body as { id: string }).id);
-      const stored = new Set(db.prepare('select id from users').all().map((r) => (r as { id: string }).id));
+      const acknowledged = load.outcomes
+        .filter((o) => o.status === 201)
+        .map((o) => (o.body as { id: string }).id);
+      const stored = new Set(
+        db
+          .prepare('select id from users')
+          .all()
+          .map((r) => (r as { id: string }).id),
+      );
       expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
-      const audited = db.prepare("select target_id as id, count(*) as n from audit_events where action = 'user.create' and outcome = 'success' group by target_id").all() as { id: string; n: number }[];
+      const audited = db
+        .prepare(
+          "select target_id as id, count(*) as n from audit_events where action = 'user.create' and outcome = 'success' group by target_id",
+        )
+        .all() as { id: string; n: number }[];
       expect(audited.filter((r) => r.n !== 1)).toEqual([]);
       expect(new Set(audited.map((r) => r.id))).toEqual(stored);
 
       // No delivery is left leased to the stopped worker.
-      const rows = db.prepare('select d.status, d.lock_token, w.url from deliveries d join webhooks w on w.id = d.webhook_id').all() as { status: string; lock_token: string | null; url: string }[];
+      const rows = db
+        .prepare(
+          'select d.status, d.lock_token, w.url from deliveries d join webhooks w on w.id = d.webhook_id',
+        )
+        .all() as { status: string; lock_token: string | null; url: string }[];
       expect(rows.filter((r) => r.status === 'delivering' || r.lock_token !== null)).toEqual([]);
       const slow = rows.filter((r) => r.url.endsWith('/slow'));
       expect(slow.length).toBeGreaterThan(0);
       expect(slow.every((r) => r.status === 'pending')).toBe(true); // released: the next worker sends them again
-      expect(rows.filter((r) => r.url.endsWith('/quick') && r.status === 'succeeded').length).toBeGreaterThan(0);
+      expect(rows.filter((r) => r.url.endsWith('/quick') && r.status === 'succeeded').length).toBeGreaterThan(
+        0,
+      );
     } finally {
       db.close();
     }

@@ -13,7 +13,9 @@ const ANSWER_WITHIN_MS = 3000;
 
 /** The soft limit on open files of this process, which the server process inherits. */
 function openFilesLimit(): number {
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
   const soft = line?.split(/\s{2,}/)[1];
   return soft === 'unlimited' ? Infinity : Number(soft);
 }
@@ -22,11 +24,21 @@ function openFilesLimit(): number {
 function probe(url: string, token?: string): Promise<{ status: number; ms: number }> {
   const started = Date.now();
   return new Promise((res, rej) => {
-    const req = get(url, { agent: false, timeout: ANSWER_WITHIN_MS * 3, headers: token ? { authorization: `Bearer ${token}` } : {} }, (r) => {
-      r.resume();
-      r.on('end', () => res({ status: r.statusCode ?? 0, ms: Date.now() - started }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within ${ANSWER_WITHIN_MS * 3} ms`)));
+    const req = get(
+      url,
+      {
+        agent: false,
+        timeout: ANSWER_WITHIN_MS * 3,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      },
+      (r) => {
+        r.resume();
+        r.on('end', () => res({ status: r.statusCode ?? 0, ms: Date.now() - started }));
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(new Error(`no answer from ${url} within ${ANSWER_WITHIN_MS * 3} ms`)),
+    );
     req.on('error', rej);
   });
 }
@@ -64,16 +76,22 @@ describe('slow clients and idle connections', () => {
   });
 
   it('GET /healthz keeps answering under 5,000 idle connections, slowloris and slow bodies', async () => {
-    expect(openFilesLimit(), 'raise `ulimit -n` to at least 8192 for this test (client and server each hold 5,300 sockets)').toBeGreaterThanOrEqual(IDLE + 1500);
+    expect(
+      openFilesLimit(),
+      'raise `ulimit -n` to at least 8192 for this test (client and server each hold 5,300 sockets)',
+    ).toBeGreaterThanOrEqual(IDLE + 1500);
     const { hostname, port } = new URL(server.url);
     const p = Number(port);
 
-    for (let i = 0; i < IDLE; i += 250) await Promise.all(Array.from({ length: Math.min(250, IDLE - i) }, () => open(p, hostname)));
+    for (let i = 0; i < IDLE; i += 250)
+      await Promise.all(Array.from({ length: Math.min(250, IDLE - i) }, () => open(p, hostname)));
     const loris = await Promise.all(Array.from({ length: SLOWLORIS }, () => open(p, hostname)));
     for (const s of loris) s.write(`GET /healthz HTTP/1.1\r\nHost: ${hostname}\r\nX-Slow: `);
     const bodies = await Promise.all(Array.from({ length: SLOW_BODIES }, () => open(p, hostname)));
     for (const s of bodies) {
-      s.write(`POST /api/users HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${admin}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"username":"`);
+      s.write(
+        `POST /api/users HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${admin}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"username":"`,
+      );
     }
     // One byte per slow socket every 500 ms: never idle long enough for an idle timeout, never finished.
     drip = setInterval(() => {

@@ -19,7 +19,11 @@ const HEAD_START_MS = 500;
 
 /** The users, audit rows and outbox events in the file, read by the lock holder's own connection. */
 function countRows(holder: Database.Database): unknown {
-  return holder.prepare('select (select count(*) from users) as users, (select count(*) from audit_events) as audit, (select count(*) from outbox) as outbox').get();
+  return holder
+    .prepare(
+      'select (select count(*) from users) as users, (select count(*) from audit_events) as audit, (select count(*) from outbox) as outbox',
+    )
+    .get();
 }
 
 describe('SQLite write lock held by another process', () => {
@@ -48,16 +52,23 @@ describe('SQLite write lock held by another process', () => {
       const sent = performance.now();
       let answered = false;
       // Three writes at once: each gives up after its own wait, not after those queued before it.
-      const write = (username: string) => call('/api/users', { method: 'POST', body: { username } }).then(async (res) => {
-        answered = true;
-        return { res, body: (await res.json()) as { code?: string; detail?: string }, elapsedMs: performance.now() - sent };
-      });
+      const write = (username: string) =>
+        call('/api/users', { method: 'POST', body: { username } }).then(async (res) => {
+          answered = true;
+          return {
+            res,
+            body: (await res.json()) as { code?: string; detail?: string },
+            elapsedMs: performance.now() - sent,
+          };
+        });
       const writes = Promise.all(['blocked-1', 'blocked-2', 'blocked-3'].map(write));
       await sleep(HEAD_START_MS);
       const [health, read] = await Promise.all([call('/healthz'), call('/api/users?limit=5')]);
       expect(health.status).toBe(200);
       expect(read.status).toBe(200);
-      expect(((await read.json()) as { data: { username: string }[] }).data.map((u) => u.username)).toContain('before');
+      expect(((await read.json()) as { data: { username: string }[] }).data.map((u) => u.username)).toContain(
+        'before',
+      );
       // The probes went out after the write and came back before it: the server's event loop was free.
       expect(answered).toBe(false);
 
@@ -99,12 +110,17 @@ describe('SQLite write lock held by another connection in the same process', () 
     holder.exec('BEGIN IMMEDIATE');
     try {
       let answered = false;
-      const write = app.request({ method: 'POST', url: '/api/users', payload: { username: 'blocked' } }).then((res) => {
-        answered = true;
-        return res;
-      });
+      const write = app
+        .request({ method: 'POST', url: '/api/users', payload: { username: 'blocked' } })
+        .then((res) => {
+          answered = true;
+          return res;
+        });
       await sleep(HEAD_START_MS);
-      const [health, read] = await Promise.all([app.request({ method: 'GET', url: '/healthz', token: null }), app.request({ method: 'GET', url: '/api/users?limit=5' })]);
+      const [health, read] = await Promise.all([
+        app.request({ method: 'GET', url: '/healthz', token: null }),
+        app.request({ method: 'GET', url: '/api/users?limit=5' }),
+      ]);
       expect(health.statusCode).toBe(200);
       expect(read.statusCode).toBe(200);
       expect(answered).toBe(false);
@@ -117,7 +133,10 @@ describe('SQLite write lock held by another connection in the same process', () 
       holder.close();
     }
     expect(await counts(app)).toEqual(before);
-    expect((await app.request({ method: 'POST', url: '/api/users', payload: { username: 'unblocked' } })).statusCode).toBe(201);
+    expect(
+      (await app.request({ method: 'POST', url: '/api/users', payload: { username: 'unblocked' } }))
+        .statusCode,
+    ).toBe(201);
   }, 30_000);
 
   it('a write that waits takes the lock once it is let go, and is done once', async () => {
@@ -125,10 +144,12 @@ describe('SQLite write lock held by another connection in the same process', () 
     const holder = new Database(database.url.replace('sqlite://', ''));
     holder.exec('BEGIN IMMEDIATE');
     let answered = false;
-    const write = app.request({ method: 'POST', url: '/api/users', payload: { username: 'waited' } }).then((res) => {
-      answered = true;
-      return res;
-    });
+    const write = app
+      .request({ method: 'POST', url: '/api/users', payload: { username: 'waited' } })
+      .then((res) => {
+        answered = true;
+        return res;
+      });
     try {
       await sleep(HEAD_START_MS);
       expect((await app.request({ method: 'GET', url: '/healthz', token: null })).statusCode).toBe(200);
@@ -138,6 +159,10 @@ describe('SQLite write lock held by another connection in the same process', () 
       holder.close();
     }
     expect((await write).statusCode).toBe(201);
-    expect(await counts(app)).toEqual({ users: before.users + 1, audit: before.audit + 1, outbox: before.outbox + 1 });
+    expect(await counts(app)).toEqual({
+      users: before.users + 1,
+      audit: before.audit + 1,
+      outbox: before.outbox + 1,
+    });
   }, 30_000);
 });

@@ -12,7 +12,11 @@ describe.runIf(postgresServerUrl() && REDIS)('two instances on PostgreSQL and Re
   let b: ServerProcess;
   const admin = generateToken('gth');
 
-  const call = (server: ServerProcess, path: string, init: { method?: string; body?: string; token?: string } = {}) =>
+  const call = (
+    server: ServerProcess,
+    path: string,
+    init: { method?: string; body?: string; token?: string } = {},
+  ) =>
     fetch(`${server.url}${path}`, {
       method: init.method ?? 'GET',
       ...(init.body !== undefined ? { body: init.body } : {}),
@@ -31,24 +35,41 @@ describe.runIf(postgresServerUrl() && REDIS)('two instances on PostgreSQL and Re
   });
 
   it('share one limit through Redis: exactly max successes, alternating between instances, then 429s', async () => {
-    const user = await (await call(a, '/api/users', { method: 'POST', body: JSON.stringify({ username: 'limited' }) })).json() as { id: string };
-    const role = await (await call(a, '/api/roles', { method: 'POST', body: JSON.stringify({ name: 'reader', permissions: ['users:read'] }) })).json() as { id: string };
+    const user = (await (
+      await call(a, '/api/users', { method: 'POST', body: JSON.stringify({ username: 'limited' }) })
+    ).json()) as { id: string };
+    const role = (await (
+      await call(a, '/api/roles', {
+        method: 'POST',
+        body: JSON.stringify({ name: 'reader', permissions: ['users:read'] }),
+      })
+    ).json()) as { id: string };
     await call(a, `/api/users/${user.id}/roles/${role.id}`, { method: 'PUT' });
-    const token = await (await call(a, '/api/tokens', { method: 'POST', body: JSON.stringify({ name: 't', scopes: ['users:read'], user_id: user.id }) })).json() as { id: string; secret: string };
+    const token = (await (
+      await call(a, '/api/tokens', {
+        method: 'POST',
+        body: JSON.stringify({ name: 't', scopes: ['users:read'], user_id: user.id }),
+      })
+    ).json()) as { id: string; secret: string };
     const patch = await call(b, '/api/config', {
-      method: 'PATCH', body: JSON.stringify({ rate_limits: { by_token: { [token.id]: { max: 20, window_s: 60 } } } }),
+      method: 'PATCH',
+      body: JSON.stringify({ rate_limits: { by_token: { [token.id]: { max: 20, window_s: 60 } } } }),
     });
     expect(patch.status).toBe(200);
     await new Promise((r) => setTimeout(r, 1100)); // the other instance polls the settings version every 500 ms
     const statuses: number[] = [];
-    for (let i = 0; i < 30; i++) statuses.push((await call(i % 2 ? a : b, '/api/users?limit=1', { token: token.secret })).status);
+    for (let i = 0; i < 30; i++)
+      statuses.push((await call(i % 2 ? a : b, '/api/users?limit=1', { token: token.secret })).status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(20);
     expect(statuses.slice(0, 20).every((s) => s === 200)).toBe(true);
     expect(statuses.slice(20).every((s) => s === 429)).toBe(true);
   });
 
   it('a settings change made through one instance is visible in the other within 1 s', async () => {
-    const res = await call(a, '/api/config', { method: 'PATCH', body: JSON.stringify({ sessions: { ttl_minutes: 77 } }) });
+    const res = await call(a, '/api/config', {
+      method: 'PATCH',
+      body: JSON.stringify({ sessions: { ttl_minutes: 77 } }),
+    });
     expect(res.status).toBe(200);
     const version = Number((res.headers.get('etag') ?? '').replaceAll('"', ''));
     const started = Date.now();
@@ -64,7 +85,12 @@ describe.runIf(postgresServerUrl() && REDIS)('two instances on PostgreSQL and Re
   });
 
   it('a token revoked through one instance stops working in the other within 1 s', async () => {
-    const token = await (await call(a, '/api/tokens', { method: 'POST', body: JSON.stringify({ name: 'r', scopes: ['users:read'] }) })).json() as { id: string; secret: string };
+    const token = (await (
+      await call(a, '/api/tokens', {
+        method: 'POST',
+        body: JSON.stringify({ name: 'r', scopes: ['users:read'] }),
+      })
+    ).json()) as { id: string; secret: string };
     expect((await call(b, '/api/me', { token: token.secret })).status).toBe(200);
     expect((await call(a, `/api/tokens/${token.id}`, { method: 'DELETE' })).status).toBe(204);
     const started = Date.now();

@@ -50,10 +50,19 @@ describe.runIf(postgresServerUrl())('two workers on PostgreSQL', () => {
 
   it('delivers 5,000 events, none sent by both at once', async () => {
     const call = (path: string, method: string, body: unknown) =>
-      fetch(`${serve.url}${path}`, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect((await call('/api/config', 'PATCH', { webhooks: { allow_private_targets: true } })).status).toBe(200);
+      fetch(`${serve.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await call('/api/config', 'PATCH', { webhooks: { allow_private_targets: true } })).status).toBe(
+      200,
+    );
     const { port } = receiver.address() as AddressInfo;
-    expect((await call('/api/webhooks', 'POST', { url: `http://127.0.0.1:${port}/bulk`, events: ['user.update'] })).status).toBe(201);
+    expect(
+      (await call('/api/webhooks', 'POST', { url: `http://127.0.0.1:${port}/bulk`, events: ['user.update'] }))
+        .status,
+    ).toBe(201);
     await new Promise((r) => setTimeout(r, 500));
 
     // 5,000 committed events, written straight into the outbox as a burst of changes would leave them.
@@ -62,8 +71,15 @@ describe.runIf(postgresServerUrl())('two workers on PostgreSQL', () => {
     await client.connect();
     const now = Date.now() + 1000;
     for (let batch = 0; batch < EVENTS; batch += 500) {
-      const rows = Array.from({ length: 500 }, (_, i) => [ids.next('evt'), 'user.update', JSON.stringify({ id: `user_${batch + i}` }), now]);
-      const values = rows.map((_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`).join(',');
+      const rows = Array.from({ length: 500 }, (_, i) => [
+        ids.next('evt'),
+        'user.update',
+        JSON.stringify({ id: `user_${batch + i}` }),
+        now,
+      ]);
+      const values = rows
+        .map((_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`)
+        .join(',');
       await client.query(`insert into outbox (id, type, data, created_at) values ${values}`, rows.flat());
     }
     await client.end();

@@ -26,7 +26,11 @@ describe('SIGKILL under a burst of writes (SQLite)', () => {
   const call = (path: string, method = 'GET', body?: unknown, key?: string) =>
     fetch(`${server!.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+      headers: {
+        authorization: `Bearer ${admin}`,
+        'content-type': 'application/json',
+        ...(key ? { 'idempotency-key': key } : {}),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
 
@@ -35,8 +39,21 @@ describe('SIGKILL under a burst of writes (SQLite)', () => {
     let calls = 0;
     const env = { GATEHOUSE_BOOTSTRAP_TOKEN: admin };
     server = await startServer(env, 60_000, { dataDir });
-    expect((await call('/api/config', 'PATCH', { webhooks: { allow_private_targets: true }, rate_limits: { default: { max: 100000, window_s: 60 } } })).status).toBe(200);
-    const hook = await (await call('/api/webhooks', 'POST', { url: rx.url('/kill'), events: ['user.create'], retry_schedule_s: [0, 1, 1, 1, 1, 1] })).json() as { id: string };
+    expect(
+      (
+        await call('/api/config', 'PATCH', {
+          webhooks: { allow_private_targets: true },
+          rate_limits: { default: { max: 100000, window_s: 60 } },
+        })
+      ).status,
+    ).toBe(200);
+    const hook = (await (
+      await call('/api/webhooks', 'POST', {
+        url: rx.url('/kill'),
+        events: ['user.create'],
+        retry_schedule_s: [0, 1, 1, 1, 1, 1],
+      })
+    ).json()) as { id: string };
     expect(hook.id).toMatch(/^whk_/);
 
     // The client's journal: every write it sent, with its idempotency key, and the id when it was answered.
@@ -49,7 +66,8 @@ describe('SIGKILL under a burst of writes (SQLite)', () => {
         journal.set(key, entry);
         try {
           const res = await call('/api/users', 'POST', entry, key);
-          if (res.status === 201) journal.set(key, { ...entry, id: ((await res.json()) as { id: string }).id });
+          if (res.status === 201)
+            journal.set(key, { ...entry, id: ((await res.json()) as { id: string }).id });
         } catch {
           return; // the connection died with the server
         }
@@ -68,8 +86,10 @@ describe('SIGKILL under a burst of writes (SQLite)', () => {
 
     server = await startServer(env, 60_000, { dataDir });
     const deadline = Date.now() + 60_000; // leases of the killed worker expire within 30 s
-    const delivered = () => new Set(rx!.at('/kill').map((r) => (JSON.parse(r.body) as { data: { id: string } }).data.id));
-    while (Date.now() < deadline && !acknowledged.every((id) => delivered().has(id))) await new Promise((r) => setTimeout(r, 100));
+    const delivered = () =>
+      new Set(rx!.at('/kill').map((r) => (JSON.parse(r.body) as { data: { id: string } }).data.id));
+    while (Date.now() < deadline && !acknowledged.every((id) => delivered().has(id)))
+      await new Promise((r) => setTimeout(r, 100));
     const missing = acknowledged.filter((id) => !delivered().has(id));
     expect(missing).toEqual([]);
 
@@ -95,12 +115,14 @@ describe('SIGKILL under a burst of writes (SQLite)', () => {
     }
 
     // Each acknowledged write exists with exactly one user.create audit event, and the chain verifies.
-    const verify = await (await call('/api/audit/verify')).json() as { status: string };
+    const verify = (await (await call('/api/audit/verify')).json()) as { status: string };
     expect(verify.status).toBe('ok');
     const creates: { target: { id: string } }[] = [];
     let page: string | null = null;
     do {
-      const res = await (await call(`/api/audit?action=user.create&limit=500${page ? `&cursor=${page}` : ''}`)).json() as { data: { target: { id: string } }[]; next_cursor: string | null };
+      const res = (await (
+        await call(`/api/audit?action=user.create&limit=500${page ? `&cursor=${page}` : ''}`)
+      ).json()) as { data: { target: { id: string } }[]; next_cursor: string | null };
       creates.push(...res.data);
       page = res.next_cursor;
     } while (page);
@@ -111,9 +133,17 @@ describe('SIGKILL under a burst of writes (SQLite)', () => {
     // No delivery is marked succeeded without a 2xx attempt.
     let cursor: string | null = null;
     do {
-      const page = await (await call(`/api/webhooks/${hook.id}/deliveries?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).json() as { data: { status: string; attempts: { status_code: number | null }[] }[]; next_cursor: string | null };
+      const page = (await (
+        await call(`/api/webhooks/${hook.id}/deliveries?limit=500${cursor ? `&cursor=${cursor}` : ''}`)
+      ).json()) as {
+        data: { status: string; attempts: { status_code: number | null }[] }[];
+        next_cursor: string | null;
+      };
       for (const d of page.data) {
-        if (d.status === 'succeeded') expect(d.attempts.some((a) => a.status_code !== null && a.status_code >= 200 && a.status_code < 300)).toBe(true);
+        if (d.status === 'succeeded')
+          expect(
+            d.attempts.some((a) => a.status_code !== null && a.status_code >= 200 && a.status_code < 300),
+          ).toBe(true);
       }
       cursor = page.next_cursor;
     } while (cursor);

@@ -26,13 +26,23 @@ export type TestApp = GatehouseApp & {
 };
 
 /** The whole app over a real, migrated database, with a fake clock and a bootstrap admin token. */
-export async function startTestApp(url: string, options: { logLines?: string[]; realLimits?: boolean; env?: Partial<Env>; auditKey?: Buffer } = {}): Promise<TestApp> {
+export async function startTestApp(
+  url: string,
+  options: { logLines?: string[]; realLimits?: boolean; env?: Partial<Env>; auditKey?: Buffer } = {},
+): Promise<TestApp> {
   const logger = options.logLines ? captureLogger(options.logLines) : createLogger('silent', false);
   const database = createDb(url, logger);
   await migrateToLatest(database.db);
   const clock = createFakeClock(Date.now());
   const auditKey = options.auditKey ?? randomBytes(32);
-  const built = await buildApp({ env: defaultEnv(options.env), database, logger, clock, ids: createIds(), auditKey }).catch(async (err: unknown) => {
+  const built = await buildApp({
+    env: defaultEnv(options.env),
+    database,
+    logger,
+    clock,
+    ids: createIds(),
+    auditKey,
+  }).catch(async (err: unknown) => {
     await database.close(); // e.g. refused for another audit key: leave no pool open
     throw err;
   });
@@ -42,7 +52,12 @@ export async function startTestApp(url: string, options: { logLines?: string[]; 
   if (!options.realLimits) {
     // Suites send hundreds of requests from one IP; rate limits are tested on their own (test/ratelimit).
     const generous = { max: 1_000_000, window_s: 60 };
-    await built.services.config.patch(systemCtx('test'), { rate_limits: { default: generous, anonymous: generous, login: generous } }, undefined, false);
+    await built.services.config.patch(
+      systemCtx('test'),
+      { rate_limits: { default: generous, anonymous: generous, login: generous } },
+      undefined,
+      false,
+    );
   }
   return {
     ...built,
@@ -64,7 +79,12 @@ export async function startTestApp(url: string, options: { logLines?: string[]; 
 
 /** The production logger's settings at trace level, writing each line into `lines`. */
 function captureLogger(lines: string[]) {
-  const sink = new Writable({ write: (chunk: Buffer, _enc, cb) => { lines.push(chunk.toString()); cb(); } });
+  const sink = new Writable({
+    write: (chunk: Buffer, _enc, cb) => {
+      lines.push(chunk.toString());
+      cb();
+    },
+  });
   return createLogger('trace', false, sink);
 }
 
@@ -73,15 +93,31 @@ export function expectProblem(res: LightMyRequestResponse, status: number, code:
   expect(res.headers['content-type'], res.body).toMatch(/^application\/problem\+json/);
   const body = res.json();
   expect({ status: res.statusCode, code: body.code }, res.body).toEqual({ status, code });
-  expect(body).toMatchObject({ type: `urn:gatehouse:problem:${code}`, status, title: expect.any(String), request_id: expect.any(String) });
-  return body as { detail?: string; errors?: { in: string; pointer: string; message: string }[]; required_permission?: string };
+  expect(body).toMatchObject({
+    type: `urn:gatehouse:problem:${code}`,
+    status,
+    title: expect.any(String),
+    request_id: expect.any(String),
+  });
+  return body as {
+    detail?: string;
+    errors?: { in: string; pointer: string; message: string }[];
+    required_permission?: string;
+  };
 }
 
 /** Counts of audit rows and outbox events: what a change must add one of each to, and a rejection none. */
 export async function counts(app: TestApp): Promise<{ users: number; audit: number; outbox: number }> {
   const { db } = app.database;
   const n = async (table: 'users' | 'audit_events' | 'outbox') =>
-    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    Number(
+      (
+        await db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   return { users: await n('users'), audit: await n('audit_events'), outbox: await n('outbox') };
 }
 
@@ -101,20 +137,32 @@ export const AUDITOR_ROLE = 'role_0000000000e008000000000002';
  */
 export async function makePrincipal(
   app: TestApp,
-  { permissions, scopes, kind = 'human' }: { permissions: string[]; scopes?: string[]; kind?: 'human' | 'service' },
+  {
+    permissions,
+    scopes,
+    kind = 'human',
+  }: { permissions: string[]; scopes?: string[]; kind?: 'human' | 'service' },
 ): Promise<{ userId: string; roleId: string | null; token: string; tokenId: string }> {
   const user = await app.request({ method: 'POST', url: '/api/users', payload: makeUser({ kind }) });
   expect(user.statusCode, user.body).toBe(201);
   const userId: string = user.json().id;
   let roleId: string | null = null;
   if (permissions.length > 0) {
-    const role = await app.request({ method: 'POST', url: '/api/roles', payload: { name: `r${seq++}-${process.pid}`, permissions } });
+    const role = await app.request({
+      method: 'POST',
+      url: '/api/roles',
+      payload: { name: `r${seq++}-${process.pid}`, permissions },
+    });
     expect(role.statusCode, role.body).toBe(201);
     roleId = role.json().id;
     const assigned = await app.request({ method: 'PUT', url: `/api/users/${userId}/roles/${roleId}` });
     expect(assigned.statusCode, assigned.body).toBe(204);
   }
-  const token = await app.request({ method: 'POST', url: '/api/tokens', payload: { name: 'test', scopes: scopes ?? permissions, user_id: userId } });
+  const token = await app.request({
+    method: 'POST',
+    url: '/api/tokens',
+    payload: { name: 'test', scopes: scopes ?? permissions, user_id: userId },
+  });
   expect(token.statusCode, token.body).toBe(201);
   return { userId, roleId, token: token.json().secret, tokenId: token.json().id };
 }

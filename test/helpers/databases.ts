@@ -18,7 +18,11 @@ export function postgresServerUrl(): string | undefined {
 export async function createTestDatabase(name: DialectName): Promise<TestDatabase> {
   if (name === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
-    return { name, url: `sqlite://${join(dir, 'gatehouse.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      name,
+      url: `sqlite://${join(dir, 'gatehouse.db')}`,
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
   }
   const server = postgresServerUrl();
   if (!server) throw new Error('TEST_DATABASE_URL is not set');

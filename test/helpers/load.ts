@@ -47,11 +47,23 @@ export function startLoad(opts: {
       const text = await res.text();
       const parsed = text ? (JSON.parse(text) as { code?: string }) : undefined;
       return {
-        ...base, ms: Date.now() - startedAt, status: res.status, contentType: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after'),
+        ...base,
+        ms: Date.now() - startedAt,
+        status: res.status,
+        contentType: res.headers.get('content-type'),
+        retryAfter: res.headers.get('retry-after'),
         ...(res.ok ? { body: parsed } : { code: parsed?.code }),
       };
     } catch (err) {
-      return { ...base, ms: Date.now() - startedAt, status: 'error', error: err instanceof Error ? `${err.name}: ${err.message} ${String((err.cause as Error | undefined)?.message ?? '')}` : String(err) };
+      return {
+        ...base,
+        ms: Date.now() - startedAt,
+        status: 'error',
+        error:
+          err instanceof Error
+            ? `${err.name}: ${err.message} ${String((err.cause as Error | undefined)?.message ?? '')}`
+            : String(err),
+      };
     }
   };
   const loop = async (worker: number) => {
@@ -72,7 +84,11 @@ export function startLoad(opts: {
 }
 
 /** Polls `check` every `everyMs` until it is true or `timeoutMs` passes; returns the ms it took, or null. */
-export async function within(timeoutMs: number, check: () => Promise<boolean>, everyMs = 50): Promise<number | null> {
+export async function within(
+  timeoutMs: number,
+  check: () => Promise<boolean>,
+  everyMs = 50,
+): Promise<number | null> {
   const started = Date.now();
   while (Date.now() - started < timeoutMs) {
     if (await check().catch(() => false)) return Date.now() - started;

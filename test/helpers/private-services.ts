@@ -48,7 +48,11 @@ export type PrivatePostgres = {
 
 function postgresBin(): string {
   const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   if (!versions[0]) throw new Error(`no PostgreSQL server binaries (initdb) under ${root}`);
   return join(root, versions[0], 'bin');
 }
@@ -75,7 +79,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`;
   const log = join(dir, 'server.log');
   const pidFile = join(data, 'postmaster.pid');
-  const pid = () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) || undefined : undefined);
+  const pid = () =>
+    existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) || undefined : undefined;
   let closed = false;
 
   const start = async () => {
@@ -108,7 +113,20 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       await pgRun('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '30', 'stop']);
     },
     restart: async () => {
-      await pgRun('pg_ctl', ['-D', data, '-o', options, '-l', log, '-m', 'fast', '-w', '-t', '30', 'restart']);
+      await pgRun('pg_ctl', [
+        '-D',
+        data,
+        '-o',
+        options,
+        '-l',
+        log,
+        '-m',
+        'fast',
+        '-w',
+        '-t',
+        '30',
+        'restart',
+      ]);
     },
     close: async () => {
       if (closed) return;
@@ -143,9 +161,13 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   let exited: Promise<void> = Promise.resolve();
 
   const start = async () => {
-    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const c = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child = c;
     let out = '';
     exited = new Promise<void>((r) => c.on('exit', () => r()));

@@ -34,10 +34,11 @@ export async function startReceiver() {
     received,
     at: (path: string) => received.filter((r) => r.path === path),
     behave: (path: string, b: Behaviour) => behaviours.set(path, b),
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 export type Receiver = Awaited<ReturnType<typeof startReceiver>>;

@@ -30,13 +30,25 @@ export async function startServer(
   opts: { command?: 'serve' | 'worker'; dataDir?: string; keepData?: boolean; entry?: string } = {},
 ): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'gatehouse-proc-'));
-  const ready = opts.command === 'worker' ? /Gatehouse webhook worker running/ : /Gatehouse listening on (http:\/\/[\d.]+:\d+)/;
-  const cleanup = () => (opts.keepData || opts.dataDir ? undefined : rmSync(dataDir, { recursive: true, force: true }));
+  const ready =
+    opts.command === 'worker'
+      ? /Gatehouse webhook worker running/
+      : /Gatehouse listening on (http:\/\/[\d.]+:\d+)/;
+  const cleanup = () =>
+    opts.keepData || opts.dataDir ? undefined : rmSync(dataDir, { recursive: true, force: true });
   // `entry`: a built main.js (the browser tests run a snapshot of dist/ that a rebuild cannot change under them).
   const main = opts.entry ? [opts.entry] : ['--import', 'tsx', 'src/main.ts'];
   const child = spawn(process.execPath, [...main, opts.command ?? 'serve'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', GATEHOUSE_AUDIT_KEY: AUDIT_KEY, ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      GATEHOUSE_AUDIT_KEY: AUDIT_KEY,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -10,7 +10,8 @@ forEachDialect((database) => {
   });
   afterAll(async () => app?.close());
 
-  const post = (url: string, payload: object, key: string) => app.request({ method: 'POST', url, payload, headers: { 'idempotency-key': key } });
+  const post = (url: string, payload: object, key: string) =>
+    app.request({ method: 'POST', url, payload, headers: { 'idempotency-key': key } });
 
   describe('succeeds', () => {
     it('the same key and body replay the first answer, and change nothing more', async () => {
@@ -31,7 +32,11 @@ forEachDialect((database) => {
       expect(again.statusCode).toBe(201);
       expect(again.json()).toMatchObject({ id: first.json().id });
       expect(again.json()).not.toHaveProperty('secret');
-      const row = await app.database.db.selectFrom('idempotency_keys').selectAll().where('key', '=', 'key-tok').executeTakeFirstOrThrow();
+      const row = await app.database.db
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('key', '=', 'key-tok')
+        .executeTakeFirstOrThrow();
       expect(row.response).not.toContain(first.json().secret);
     });
 
@@ -52,14 +57,31 @@ forEachDialect((database) => {
     it('the same key with a different body: 422, nothing changed', async () => {
       await post('/api/users', { username: 'idem-three' }, 'key-3');
       const before = await counts(app);
-      expectProblem(await post('/api/users', { username: 'idem-four' }, 'key-3'), 422, 'idempotency.key_reused');
+      expectProblem(
+        await post('/api/users', { username: 'idem-four' }, 'key-3'),
+        422,
+        'idempotency.key_reused',
+      );
       expect(await counts(app)).toEqual({ ...before, audit: before.audit });
     });
 
     it('the same key while the first request is still in flight: 409 with Retry-After; an abandoned one is taken over', async () => {
       // A first request that started and has not finished: the row a crashed or slow request leaves.
-      const hash = createHash('sha256').update('/api/users\n/api/users\n{"username":"idem-five"}').digest('hex');
-      await app.database.db.insertInto('idempotency_keys').values({ actor: app.adminId, key: 'key-busy', request_hash: hash, status: null, response: null, created_at: app.clock.now(), completed_at: null }).execute();
+      const hash = createHash('sha256')
+        .update('/api/users\n/api/users\n{"username":"idem-five"}')
+        .digest('hex');
+      await app.database.db
+        .insertInto('idempotency_keys')
+        .values({
+          actor: app.adminId,
+          key: 'key-busy',
+          request_hash: hash,
+          status: null,
+          response: null,
+          created_at: app.clock.now(),
+          completed_at: null,
+        })
+        .execute();
       const res = await post('/api/users', { username: 'idem-five' }, 'key-busy');
       expectProblem(res, 409, 'idempotency.in_flight');
       expect(res.headers['retry-after']).toBe('1');
@@ -68,7 +90,11 @@ forEachDialect((database) => {
     });
 
     it('a malformed key: 400', async () => {
-      expectProblem(await post('/api/users', { username: 'idem-seven' }, 'bad key with spaces'), 400, 'validation_failed');
+      expectProblem(
+        await post('/api/users', { username: 'idem-seven' }, 'bad key with spaces'),
+        400,
+        'validation_failed',
+      );
     });
   });
 });

@@ -11,7 +11,8 @@ forEachDialect((database) => {
   });
   afterAll(async () => app?.close());
 
-  const mint = (payload: object, token?: string) => app.request({ method: 'POST', url: '/api/tokens', payload, ...(token ? { token } : {}) });
+  const mint = (payload: object, token?: string) =>
+    app.request({ method: 'POST', url: '/api/tokens', payload, ...(token ? { token } : {}) });
   const me = (token: string) => app.request({ method: 'GET', url: '/api/me', token });
 
   describe('succeeds', () => {
@@ -21,7 +22,15 @@ forEachDialect((database) => {
       expect(res.headers['cache-control']).toBe('no-store');
       const token = res.json();
       expect(token.secret).toMatch(/^gth_[0-9A-Za-z]{38}$/);
-      expect(token).toMatchObject({ id: expect.stringMatching(/^tok_/), name: 'ci', user_id: app.adminId, scopes: ['users:read'], prefix: token.secret.slice(0, 10), revoked_at: null, last_used_at: null });
+      expect(token).toMatchObject({
+        id: expect.stringMatching(/^tok_/),
+        name: 'ci',
+        user_id: app.adminId,
+        scopes: ['users:read'],
+        prefix: token.secret.slice(0, 10),
+        revoked_at: null,
+        last_used_at: null,
+      });
       expect(Date.parse(token.expires_at) - Date.parse(token.created_at)).toBe(30 * DAY);
       const read = (await app.request({ method: 'GET', url: `/api/tokens/${token.id}` })).json();
       expect(read).not.toHaveProperty('secret');
@@ -35,24 +44,52 @@ forEachDialect((database) => {
       const res = await app.request({ method: 'GET', url: '/api/users', token: token.secret });
       expect(res.statusCode).toBe(200);
       expect(res.headers['gatehouse-token-expires-at']).toBe(token.expires_at);
-      expectProblem(await app.request({ method: 'POST', url: '/api/users', payload: { username: 'nope' }, token: token.secret }), 403, 'forbidden');
+      expectProblem(
+        await app.request({
+          method: 'POST',
+          url: '/api/users',
+          payload: { username: 'nope' },
+          token: token.secret,
+        }),
+        403,
+        'forbidden',
+      );
       await new Promise((r) => setTimeout(r, 50)); // last_used_at is written off the request path
-      expect((await app.request({ method: 'GET', url: `/api/tokens/${token.id}` })).json().last_used_at).not.toBeNull();
-      expect((await me(token.secret)).json()).toMatchObject({ token: { id: token.id, kind: 'token' }, scopes: ['users:read'] });
+      expect(
+        (await app.request({ method: 'GET', url: `/api/tokens/${token.id}` })).json().last_used_at,
+      ).not.toBeNull();
+      expect((await me(token.secret)).json()).toMatchObject({
+        token: { id: token.id, kind: 'token' },
+        scopes: ['users:read'],
+      });
     });
 
     it('lists only its own tokens without tokens:read', async () => {
       const p = await makePrincipal(app, { permissions: ['users:read'] });
       const page = (await app.request({ method: 'GET', url: '/api/tokens', token: p.token })).json();
       expect(page.data.map((t: { user_id: string }) => t.user_id)).toEqual([p.userId]);
-      expectProblem(await app.request({ method: 'GET', url: `/api/tokens?user_id=${app.adminId}`, token: p.token }), 403, 'forbidden');
-      const adminTokens = (await app.request({ method: 'GET', url: `/api/tokens?user_id=${app.adminId}` })).json().data;
-      expectProblem(await app.request({ method: 'GET', url: `/api/tokens/${adminTokens[0].id}`, token: p.token }), 404, 'not_found');
+      expectProblem(
+        await app.request({ method: 'GET', url: `/api/tokens?user_id=${app.adminId}`, token: p.token }),
+        403,
+        'forbidden',
+      );
+      const adminTokens = (
+        await app.request({ method: 'GET', url: `/api/tokens?user_id=${app.adminId}` })
+      ).json().data;
+      expectProblem(
+        await app.request({ method: 'GET', url: `/api/tokens/${adminTokens[0].id}`, token: p.token }),
+        404,
+        'not_found',
+      );
     });
 
     it('rotation: new secret now, old one during the grace period only', async () => {
       const token = (await mint({ name: 'rot', scopes: ['users:read'] })).json();
-      const rotated = await app.request({ method: 'POST', url: `/api/tokens/${token.id}/rotate`, payload: { grace_seconds: 60 } });
+      const rotated = await app.request({
+        method: 'POST',
+        url: `/api/tokens/${token.id}/rotate`,
+        payload: { grace_seconds: 60 },
+      });
       expect(rotated.statusCode).toBe(200);
       expect(rotated.headers['cache-control']).toBe('no-store');
       const fresh = rotated.json().secret;
@@ -69,7 +106,9 @@ forEachDialect((database) => {
     it('401 in the very next request after revocation, expiry, rotation without grace, or with a bad checksum', async () => {
       const revoked = (await mint({ name: 'a', scopes: ['users:read'] })).json();
       expect((await me(revoked.secret)).statusCode).toBe(200);
-      expect((await app.request({ method: 'DELETE', url: `/api/tokens/${revoked.id}` })).statusCode).toBe(204);
+      expect((await app.request({ method: 'DELETE', url: `/api/tokens/${revoked.id}` })).statusCode).toBe(
+        204,
+      );
       expectProblem(await me(revoked.secret), 401, 'unauthenticated');
 
       const rotated = (await mint({ name: 'b', scopes: ['users:read'] })).json();
@@ -92,14 +131,18 @@ forEachDialect((database) => {
     it('a token whose owner lost the role is narrowed in the very next request', async () => {
       const p = await makePrincipal(app, { permissions: ['users:read', 'users:write'] });
       expect((await app.request({ method: 'GET', url: '/api/users', token: p.token })).statusCode).toBe(200);
-      await app.request({ method: 'PUT', url: `/api/roles/${p.roleId!}`, payload: { permissions: ['users:write'] } });
+      await app.request({
+        method: 'PUT',
+        url: `/api/roles/${p.roleId!}`,
+        payload: { permissions: ['users:write'] },
+      });
       const res = await app.request({ method: 'GET', url: '/api/users', token: p.token });
       expect(expectProblem(res, 403, 'forbidden').required_permission).toBe('users:read');
       await app.request({ method: 'DELETE', url: `/api/users/${p.userId}/roles/${p.roleId!}` });
       expect((await me(p.token)).json().scopes).toEqual([]);
     });
 
-    it('a deleted owner\'s tokens stop working', async () => {
+    it("a deleted owner's tokens stop working", async () => {
       const p = await makePrincipal(app, { permissions: ['users:read'] });
       await app.request({ method: 'DELETE', url: `/api/users/${p.userId}` });
       expectProblem(await me(p.token), 401, 'unauthenticated');
@@ -108,11 +151,40 @@ forEachDialect((database) => {
     const bad: [string, object, string][] = [
       ['no scopes', { name: 'x', scopes: [] }, '/scopes'],
       ['an unknown scope', { name: 'x', scopes: ['users:READ'] }, '/scopes/0'],
-      ['both expiry forms', { name: 'x', scopes: ['users:read'], ttl_seconds: 3600, expires_at: new Date(Date.now() + DAY).toISOString() }, '/ttl_seconds'],
-      ['a lifetime over 366 days', { name: 'x', scopes: ['users:read'], ttl_seconds: 367 * 24 * 3600 }, '/ttl_seconds'],
-      ['an expiry in the past', { name: 'x', scopes: ['users:read'], expires_at: '2001-01-01T00:00:00.000Z' }, '/expires_at'],
-      ['an expiry at a leap second', { name: 'x', scopes: ['users:read'], expires_at: `${new Date(Date.now() + DAY).toISOString().slice(0, 10)}T23:59:60Z` }, '/expires_at'],
-      ['an unknown owner', { name: 'x', scopes: ['users:read'], user_id: 'user_01jd8y6v7kf3zr4x6qk9n2m1ab' }, '/user_id'],
+      [
+        'both expiry forms',
+        {
+          name: 'x',
+          scopes: ['users:read'],
+          ttl_seconds: 3600,
+          expires_at: new Date(Date.now() + DAY).toISOString(),
+        },
+        '/ttl_seconds',
+      ],
+      [
+        'a lifetime over 366 days',
+        { name: 'x', scopes: ['users:read'], ttl_seconds: 367 * 24 * 3600 },
+        '/ttl_seconds',
+      ],
+      [
+        'an expiry in the past',
+        { name: 'x', scopes: ['users:read'], expires_at: '2001-01-01T00:00:00.000Z' },
+        '/expires_at',
+      ],
+      [
+        'an expiry at a leap second',
+        {
+          name: 'x',
+          scopes: ['users:read'],
+          expires_at: `${new Date(Date.now() + DAY).toISOString().slice(0, 10)}T23:59:60Z`,
+        },
+        '/expires_at',
+      ],
+      [
+        'an unknown owner',
+        { name: 'x', scopes: ['users:read'], user_id: 'user_01jd8y6v7kf3zr4x6qk9n2m1ab' },
+        '/user_id',
+      ],
       ['an unknown field', { name: 'x', scopes: ['users:read'], secret: 'gth_x' }, '/secret'],
     ];
     for (const [name, payload, pointer] of bad) {
@@ -126,14 +198,30 @@ forEachDialect((database) => {
 
     it('a grace period over 7 days, and rotating a revoked token', async () => {
       const token = (await mint({ name: 'g', scopes: ['users:read'] })).json();
-      expectProblem(await app.request({ method: 'POST', url: `/api/tokens/${token.id}/rotate`, payload: { grace_seconds: 7 * 24 * 3600 + 1 } }), 400, 'validation_failed');
+      expectProblem(
+        await app.request({
+          method: 'POST',
+          url: `/api/tokens/${token.id}/rotate`,
+          payload: { grace_seconds: 7 * 24 * 3600 + 1 },
+        }),
+        400,
+        'validation_failed',
+      );
       await app.request({ method: 'DELETE', url: `/api/tokens/${token.id}` });
-      expectProblem(await app.request({ method: 'POST', url: `/api/tokens/${token.id}/rotate` }), 409, 'conflict');
+      expectProblem(
+        await app.request({ method: 'POST', url: `/api/tokens/${token.id}/rotate` }),
+        409,
+        'conflict',
+      );
     });
 
-    it('a token beyond its owner\'s permissions: 422', async () => {
+    it("a token beyond its owner's permissions: 422", async () => {
       const p = await makePrincipal(app, { permissions: ['users:read'] });
-      expectProblem(await mint({ name: 'x', scopes: ['audit:read'], user_id: p.userId }), 422, 'unprocessable');
+      expectProblem(
+        await mint({ name: 'x', scopes: ['audit:read'], user_id: p.userId }),
+        422,
+        'unprocessable',
+      );
     });
   });
 
@@ -145,9 +233,16 @@ forEachDialect((database) => {
       await app.request({ method: 'DELETE', url: `/api/tokens/${token.id}` });
       const after = await counts(app);
       expect([after.audit - before.audit, after.outbox - before.outbox]).toEqual([3, 3]);
-      const rows = await app.database.db.selectFrom('audit_events').select(['action', 'changes']).where('target_id', '=', token.id).orderBy('seq').execute();
+      const rows = await app.database.db
+        .selectFrom('audit_events')
+        .select(['action', 'changes'])
+        .where('target_id', '=', token.id)
+        .orderBy('seq')
+        .execute();
       expect(rows.map((r) => r.action)).toEqual(['token.create', 'token.rotate', 'token.revoke']);
-      const text = JSON.stringify(rows) + JSON.stringify(await app.database.db.selectFrom('outbox').selectAll().execute());
+      const text =
+        JSON.stringify(rows) +
+        JSON.stringify(await app.database.db.selectFrom('outbox').selectAll().execute());
       expect(text).not.toContain(token.secret);
       expect(text).not.toContain(rotated.secret);
     });

@@ -19,12 +19,30 @@ forEachDialect((testDb) => {
 
   beforeAll(async () => {
     lines = [];
-    const sink = new Writable({ write: (chunk: Buffer, _enc, cb) => { lines.push(chunk.toString()); cb(); } });
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        lines.push(chunk.toString());
+        cb();
+      },
+    });
     // The production logger's redaction, at debug level, into memory.
-    const logger = pino({ level: 'debug', redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' } }, sink);
+    const logger = pino(
+      {
+        level: 'debug',
+        redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+      },
+      sink,
+    );
     database = createDb(testDb().url, logger);
     await migrateToLatest(database.db);
-    built = await buildApp({ env: defaultEnv(), database, logger, clock: systemClock, ids: createIds(), auditKey: randomBytes(32) });
+    built = await buildApp({
+      env: defaultEnv(),
+      database,
+      logger,
+      clock: systemClock,
+      ids: createIds(),
+      auditKey: randomBytes(32),
+    });
     token = (await bootstrapAdmin(built.services))!.secret;
   });
   afterAll(async () => {
@@ -54,11 +72,20 @@ forEachDialect((testDb) => {
 
     it('GET /metrics counts requests by route pattern and status, with a latency histogram', async () => {
       await built.app.inject({ url: '/api/users', headers: { authorization: `Bearer ${token}` } });
-      await built.app.inject({ url: '/api/users/user_01jd8y6v7kf3zr4x6qk9n2m1ab', headers: { authorization: `Bearer ${token}` } });
+      await built.app.inject({
+        url: '/api/users/user_01jd8y6v7kf3zr4x6qk9n2m1ab',
+        headers: { authorization: `Bearer ${token}` },
+      });
       const text = (await built.app.inject({ url: '/metrics' })).body;
-      expect(text).toMatch(/gatehouse_http_requests_total\{method="GET",route="\/api\/users",status="200"\} 1/);
-      expect(text).toMatch(/gatehouse_http_requests_total\{method="GET",route="\/api\/users\/:id",status="404"\} 1/);
-      expect(text).toMatch(/gatehouse_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/api\/users"\}/);
+      expect(text).toMatch(
+        /gatehouse_http_requests_total\{method="GET",route="\/api\/users",status="200"\} 1/,
+      );
+      expect(text).toMatch(
+        /gatehouse_http_requests_total\{method="GET",route="\/api\/users\/:id",status="404"\} 1/,
+      );
+      expect(text).toMatch(
+        /gatehouse_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/api\/users"\}/,
+      );
     });
 
     it('GET /docs renders the API reference', async () => {
@@ -71,7 +98,12 @@ forEachDialect((testDb) => {
 
   describe('rejects', () => {
     it('never logs a token, even at debug level', async () => {
-      await built.app.inject({ method: 'POST', url: '/api/users', headers: { authorization: `Bearer ${token}` }, payload: { username: 'logged', nope: 1 } });
+      await built.app.inject({
+        method: 'POST',
+        url: '/api/users',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { username: 'logged', nope: 1 },
+      });
       await built.app.inject({ url: '/api/nowhere', headers: { authorization: `Bearer ${token}x` } });
       const all = lines.join('');
       expect(all.length).toBeGreaterThan(0);

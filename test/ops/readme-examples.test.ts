@@ -9,7 +9,9 @@ const README = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'ut
 
 /** The fenced code block of this language whose text contains `marker`, exactly as the README shows it. */
 function block(lang: string, marker: string): string {
-  const blocks = [...README.matchAll(/```(\w+)\n([\s\S]*?)```/g)].filter((m) => m[1] === lang).map((m) => m[2]!);
+  const blocks = [...README.matchAll(/```(\w+)\n([\s\S]*?)```/g)]
+    .filter((m) => m[1] === lang)
+    .map((m) => m[2]!);
   const found = blocks.find((b) => b.includes(marker));
   if (!found) throw new Error(`README has no ${lang} block containing ${marker}`);
   return found;
@@ -19,7 +21,13 @@ describe('README', () => {
   let server: ServerProcess;
   const token = generateToken('gth');
   const run = (cmd: string, args: string[], input?: string) =>
-    execFileSync(cmd, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', GATEHOUSE_TOKEN: token }, timeout: 20_000 });
+    execFileSync(cmd, args, {
+      input,
+      encoding: 'utf8',
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', GATEHOUSE_TOKEN: token },
+      timeout: 20_000,
+    });
   // The examples target the default address; the test server listens on a free port instead.
   const local = (code: string) => code.replaceAll('http://127.0.0.1:8080', server.url);
 
@@ -34,7 +42,9 @@ describe('README', () => {
     const first = block('sh', 'npm ci');
     expect(first.split('\n')[0]).toMatch(/^npm ci && npm start\b/);
     expect(first.split('\n')[1]).toMatch(/^npm test\b/);
-    expect(JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')).scripts.start).toMatch(/build/);
+    expect(
+      JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')).scripts.start,
+    ).toMatch(/build/);
   });
 
   it('the curl example creates alice', () => {

@@ -34,6 +34,8 @@ describe('SIGTERM', () => {
   });
 
   it('refuses to start with bad settings, listing every problem', async () => {
-    await expect(startServer({ PORT: 'eighty', LOG_LEVEL: 'loud' }, 10_000)).rejects.toThrow(/PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*PORT/);
+    await expect(startServer({ PORT: 'eighty', LOG_LEVEL: 'loud' }, 10_000)).rejects.toThrow(
+      /PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*PORT/,
+    );
   });
 });

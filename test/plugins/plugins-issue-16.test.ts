@@ -34,16 +34,31 @@ export default {
 function writePackage(dir: string, name: string, declared: boolean) {
   const root = join(dir, 'node_modules', name);
   mkdirSync(root, { recursive: true });
-  writeFileSync(join(root, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', exports: './main.js', ...(declared ? { keywords: ['gatehouse', 'gatehouse-plugin'] } : {}) }));
-  writeFileSync(join(root, 'main.js'), `export default { name: '${name}', version: '1.0.0', hooks: { before: ['user.create'] }, timeout_ms: 2000,
-    before({ input }) { return input.username.startsWith('blocked') ? { allow: false, reason: 'blocked by ${name}' } : { allow: true }; } };`);
+  writeFileSync(
+    join(root, 'package.json'),
+    JSON.stringify({
+      name,
+      version: '1.0.0',
+      type: 'module',
+      exports: './main.js',
+      ...(declared ? { keywords: ['gatehouse', 'gatehouse-plugin'] } : {}),
+    }),
+  );
+  writeFileSync(
+    join(root, 'main.js'),
+    `export default { name: '${name}', version: '1.0.0', hooks: { before: ['user.create'] }, timeout_ms: 2000,
+    before({ input }) { return input.username.startsWith('blocked') ? { allow: false, reason: 'blocked by ${name}' } : { allow: true }; } };`,
+  );
 }
 
 forEachDialect((database) => {
   let app: TestApp;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-plugins-16-'));
   beforeAll(async () => {
-    for (const [name, policy] of [['spinner', 'fail'], ['spinner-lenient', 'ignore']] as const) {
+    for (const [name, policy] of [
+      ['spinner', 'fail'],
+      ['spinner-lenient', 'ignore'],
+    ] as const) {
       mkdirSync(join(dir, name));
       writeFileSync(join(dir, name, 'index.mjs'), spinner(name, policy));
     }
@@ -52,7 +67,12 @@ forEachDialect((database) => {
     writePackage(dir, 'declared-pkg', true);
     writePackage(dir, 'undeclared-pkg', false);
     app = await startTestApp(database().url, { env: { PLUGINS_DIR: dir } });
-    await app.request({ method: 'PATCH', url: '/api/config', payload: JSON.stringify({ webhooks: { allow_private_targets: true } }), headers: { 'content-type': 'application/merge-patch+json' } });
+    await app.request({
+      method: 'PATCH',
+      url: '/api/config',
+      payload: JSON.stringify({ webhooks: { allow_private_targets: true } }),
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
   });
   afterAll(async () => {
     await app?.close();
@@ -62,7 +82,12 @@ forEachDialect((database) => {
   const register = (payload: object) => app.request({ method: 'POST', url: '/api/plugins', payload });
   const healthz = () => app.request({ method: 'GET', url: '/healthz', token: null });
   const remove = (id: string) => app.request({ method: 'DELETE', url: `/api/plugins/${id}` });
-  const schemaPlugin = (name: string, config_schema: object) => register({ kind: 'http', url: 'http://127.0.0.1:9/hook', manifest: { name, version: '1.0.0', config_schema } });
+  const schemaPlugin = (name: string, config_schema: object) =>
+    register({
+      kind: 'http',
+      url: 'http://127.0.0.1:9/hook',
+      manifest: { name, version: '1.0.0', config_schema },
+    });
 
   /** Starts a user creation that reaches a spinning hook, waits until the hook spins, and shows /healthz answers meanwhile. */
   async function createWhileSpinning(plugin: string) {
@@ -70,7 +95,9 @@ forEachDialect((database) => {
     const registered = await register({ kind: 'module', name: plugin, config: { marker } });
     expect(registered.statusCode, registered.body).toBe(201);
     let settled = false;
-    const create = app.request({ method: 'POST', url: '/api/users', payload: makeUser({ username: `spin${Date.now()}` }) }).finally(() => (settled = true));
+    const create = app
+      .request({ method: 'POST', url: '/api/users', payload: makeUser({ username: `spin${Date.now()}` }) })
+      .finally(() => (settled = true));
     while (!existsSync(marker)) await sleep(10);
     expect((await healthz()).statusCode).toBe(200);
     expect(settled).toBe(false); // the hook still spins (in its worker) while the process answers
@@ -79,21 +106,40 @@ forEachDialect((database) => {
 
   describe('succeeds', () => {
     it('finding 3: the catastrophic schema pattern against 10,000 characters answers at once, and /healthz with it', async () => {
-      const res = await schemaPlugin('redos-schema', { type: 'object', properties: { v: { type: 'string', pattern: CATASTROPHIC } } });
+      const res = await schemaPlugin('redos-schema', {
+        type: 'object',
+        properties: { v: { type: 'string', pattern: CATASTROPHIC } },
+      });
       expect(res.statusCode, res.body).toBe(201);
       const { id } = res.json();
       const [dry, health] = await Promise.all([
-        app.request({ method: 'PUT', url: `/api/plugins/${id}/config?dry_run=true`, payload: { v: EVIL_INPUT } }),
+        app.request({
+          method: 'PUT',
+          url: `/api/plugins/${id}/config?dry_run=true`,
+          payload: { v: EVIL_INPUT },
+        }),
         healthz(),
       ]);
       expect(expectProblem(dry, 400, 'validation_failed').errors?.[0]?.pointer).toBe('/v');
       expect(health.statusCode).toBe(200);
-      const ok = await app.request({ method: 'PUT', url: `/api/plugins/${id}/config?dry_run=true`, payload: { v: 'a'.repeat(10_000) } });
+      const ok = await app.request({
+        method: 'PUT',
+        url: `/api/plugins/${id}/config?dry_run=true`,
+        payload: { v: 'a'.repeat(10_000) },
+      });
       expect(ok.statusCode, ok.body).toBe(200);
       // patternProperties and propertyNames run in the same engine.
-      const props = await schemaPlugin('redos-props', { type: 'object', patternProperties: { [CATASTROPHIC]: { type: 'integer' } }, propertyNames: { pattern: '^(a|a)+$|^x' } });
+      const props = await schemaPlugin('redos-props', {
+        type: 'object',
+        patternProperties: { [CATASTROPHIC]: { type: 'integer' } },
+        propertyNames: { pattern: '^(a|a)+$|^x' },
+      });
       expect(props.statusCode, props.body).toBe(201);
-      const bad = await app.request({ method: 'PUT', url: `/api/plugins/${props.json().id}/config?dry_run=true`, payload: { [EVIL_INPUT]: 1 } });
+      const bad = await app.request({
+        method: 'PUT',
+        url: `/api/plugins/${props.json().id}/config?dry_run=true`,
+        payload: { [EVIL_INPUT]: 1 },
+      });
       expectProblem(bad, 400, 'validation_failed');
       for (const p of [id, props.json().id as string]) await remove(p);
     });
@@ -101,10 +147,16 @@ forEachDialect((database) => {
     it('finding 3: the username policy with a catastrophic pattern denies at once on user creation', async () => {
       const res = await register({ kind: 'module', name: 'username-policy', config: { pattern: '(a+)+' } });
       expect(res.statusCode, res.body).toBe(201);
-      const [created, health] = await Promise.all([app.request({ method: 'POST', url: '/api/users', payload: { username: `${'a'.repeat(60)}-` } }), healthz()]);
+      const [created, health] = await Promise.all([
+        app.request({ method: 'POST', url: '/api/users', payload: { username: `${'a'.repeat(60)}-` } }),
+        healthz(),
+      ]);
       expect(expectProblem(created, 422, 'plugin.denied').detail).toMatch(/must match/);
       expect(health.statusCode).toBe(200);
-      expect((await app.request({ method: 'POST', url: '/api/users', payload: { username: 'a'.repeat(60) } })).statusCode).toBe(201);
+      expect(
+        (await app.request({ method: 'POST', url: '/api/users', payload: { username: 'a'.repeat(60) } }))
+          .statusCode,
+      ).toBe(201);
       await remove(res.json().id);
     });
 
@@ -115,7 +167,10 @@ forEachDialect((database) => {
       expect((await counts(app)).users).toBe(before.users);
       const next = await app.request({ method: 'POST', url: '/api/users', payload: makeUser() });
       expect(next.statusCode, next.body).toBe(201);
-      expect((await app.request({ method: 'GET', url: `/api/plugins/${id}` })).json().health).toMatchObject({ failures: 1, last_error: expect.stringMatching(/timed out/) });
+      expect((await app.request({ method: 'GET', url: `/api/plugins/${id}` })).json().health).toMatchObject({
+        failures: 1,
+        last_error: expect.stringMatching(/timed out/),
+      });
       await remove(id);
     });
 
@@ -128,8 +183,20 @@ forEachDialect((database) => {
     it('finding 15: a package that declares the gatehouse-plugin keyword registers and runs', async () => {
       const res = await register({ kind: 'module', name: 'declared-pkg' });
       expect(res.statusCode, res.body).toBe(201);
-      expect(expectProblem(await app.request({ method: 'POST', url: '/api/users', payload: { username: `blocked${Date.now()}` } }), 422, 'plugin.denied').detail).toBe('declared-pkg: blocked by declared-pkg');
-      expect((await app.request({ method: 'POST', url: '/api/users', payload: makeUser() })).statusCode).toBe(201);
+      expect(
+        expectProblem(
+          await app.request({
+            method: 'POST',
+            url: '/api/users',
+            payload: { username: `blocked${Date.now()}` },
+          }),
+          422,
+          'plugin.denied',
+        ).detail,
+      ).toBe('declared-pkg: blocked by declared-pkg');
+      expect((await app.request({ method: 'POST', url: '/api/users', payload: makeUser() })).statusCode).toBe(
+        201,
+      );
       await remove(res.json().id);
     });
   });
@@ -137,25 +204,57 @@ forEachDialect((database) => {
   describe('rejects', () => {
     it('finding 3: patterns RE2 cannot run (lookaround, backreferences) are refused with a 400 naming the field; nothing saved', async () => {
       const before = await counts(app);
-      const look = expectProblem(await schemaPlugin('lookahead', { type: 'object', properties: { v: { type: 'string', pattern: '^(?=a)a+$' } } }), 400, 'validation_failed');
+      const look = expectProblem(
+        await schemaPlugin('lookahead', {
+          type: 'object',
+          properties: { v: { type: 'string', pattern: '^(?=a)a+$' } },
+        }),
+        400,
+        'validation_failed',
+      );
       expect(look.errors?.[0]?.pointer).toBe('/manifest/config_schema/properties/v/pattern');
-      const backref = expectProblem(await schemaPlugin('backref', { type: 'object', patternProperties: { '^(a)\\1$': {} } }), 400, 'validation_failed');
+      const backref = expectProblem(
+        await schemaPlugin('backref', { type: 'object', patternProperties: { '^(a)\\1$': {} } }),
+        400,
+        'validation_failed',
+      );
       expect(backref.errors?.[0]?.pointer).toBe('/manifest/config_schema/patternProperties/^(a)\\1$');
-      const policy = expectProblem(await register({ kind: 'module', name: 'username-policy', config: { pattern: '(?!admin).*' } }), 400, 'validation_failed');
+      const policy = expectProblem(
+        await register({ kind: 'module', name: 'username-policy', config: { pattern: '(?!admin).*' } }),
+        400,
+        'validation_failed',
+      );
       expect(policy.errors?.[0]?.pointer).toBe('/config/pattern');
       let deep: object = { type: 'string' };
       for (let i = 0; i < 40; i++) deep = { type: 'object', properties: { x: deep } };
       // 40 schema levels nest the body 80 deep: the JSON nesting limit (64) refuses it before the schema is read.
-      expect(expectProblem(await schemaPlugin('deep-schema', deep), 400, 'bad_request').detail).toMatch(/deeper than 64/);
+      expect(expectProblem(await schemaPlugin('deep-schema', deep), 400, 'bad_request').detail).toMatch(
+        /deeper than 64/,
+      );
       const after = await counts(app);
       expect([after.audit - before.audit, after.outbox - before.outbox]).toEqual([0, 0]);
     });
 
     it('finding 3: a username-policy registered before RE2 (its stored schema lacks format "regex") is checked against the shipped schema', async () => {
       const old = (await register({ kind: 'module', name: 'username-policy' })).json();
-      const manifest = { ...old.manifest, config_schema: { type: 'object', properties: { pattern: { type: 'string', maxLength: 500 } } } };
-      await app.database.db.updateTable('plugins').set({ manifest: JSON.stringify(manifest) }).where('id', '=', old.id).execute();
-      const stale = expectProblem(await app.request({ method: 'PUT', url: `/api/plugins/${old.id}/config`, payload: { pattern: '(?=a)a' } }), 400, 'validation_failed');
+      const manifest = {
+        ...old.manifest,
+        config_schema: { type: 'object', properties: { pattern: { type: 'string', maxLength: 500 } } },
+      };
+      await app.database.db
+        .updateTable('plugins')
+        .set({ manifest: JSON.stringify(manifest) })
+        .where('id', '=', old.id)
+        .execute();
+      const stale = expectProblem(
+        await app.request({
+          method: 'PUT',
+          url: `/api/plugins/${old.id}/config`,
+          payload: { pattern: '(?=a)a' },
+        }),
+        400,
+        'validation_failed',
+      );
       expect(stale.errors?.[0]?.pointer).toBe('/pattern');
       await remove(old.id);
     });
@@ -166,9 +265,13 @@ forEachDialect((database) => {
         expect(p.detail).not.toContain(dir);
         expect(p.detail).not.toMatch(/\/(tmp|work|home|usr|node_modules)\b/);
       }
-      expect(expectProblem(await register({ kind: 'module', name: 'not-installed' }), 422, 'unprocessable').detail).toMatch(/under the plugins folder/);
+      expect(
+        expectProblem(await register({ kind: 'module', name: 'not-installed' }), 422, 'unprocessable').detail,
+      ).toMatch(/under the plugins folder/);
       for (const name of ['pino', 'kysely', 'undeclared-pkg']) {
-        expect(expectProblem(await register({ kind: 'module', name }), 422, 'unprocessable').detail).toMatch(/is not a Gatehouse plugin.*gatehouse-plugin/);
+        expect(expectProblem(await register({ kind: 'module', name }), 422, 'unprocessable').detail).toMatch(
+          /is not a Gatehouse plugin.*gatehouse-plugin/,
+        );
       }
       expectProblem(await register({ kind: 'module', name: '../spinner' }), 400, 'validation_failed');
     });

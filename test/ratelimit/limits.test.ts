@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_ROLE, counts, expectProblem, makePrincipal, makeUser, startTestApp, type TestApp } from '../helpers/app.js';
+import {
+  ADMIN_ROLE,
+  counts,
+  expectProblem,
+  makePrincipal,
+  makeUser,
+  startTestApp,
+  type TestApp,
+} from '../helpers/app.js';
 import { forEachDialect } from '../helpers/databases.js';
 
 forEachDialect((database) => {
@@ -12,7 +20,12 @@ forEachDialect((database) => {
   afterAll(async () => app?.close());
 
   const setLimits = (rate_limits: object) =>
-    app.request({ method: 'PATCH', url: '/api/config', payload: JSON.stringify({ rate_limits }), headers: { 'content-type': 'application/merge-patch+json' } });
+    app.request({
+      method: 'PATCH',
+      url: '/api/config',
+      payload: JSON.stringify({ rate_limits }),
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
 
   describe('succeeds', () => {
     it('every /api answer carries the IETF draft RateLimit-Policy and RateLimit fields', async () => {
@@ -20,7 +33,9 @@ forEachDialect((database) => {
       expect(res.headers['ratelimit-policy']).toBe('"role";q=1000000;w=60');
       expect(res.headers.ratelimit).toMatch(/^"role";r=\d+;t=\d+$/);
       const p = await makePrincipal(app, { permissions: ['users:read'] });
-      expect((await app.request({ method: 'GET', url: '/api/users', token: p.token })).headers['ratelimit-policy']).toBe('"default";q=600;w=60');
+      expect(
+        (await app.request({ method: 'GET', url: '/api/users', token: p.token })).headers['ratelimit-policy'],
+      ).toBe('"default";q=600;w=60');
       const anon = await app.request({ method: 'GET', url: '/api/users', token: null });
       expect(anon.statusCode).toBe(401);
       expect(anon.headers['ratelimit-policy']).toBe('"anonymous";q=60;w=60');
@@ -33,7 +48,8 @@ forEachDialect((database) => {
       const p = await makePrincipal(app, { permissions: ['users:read'] });
       expect((await setLimits({ default: { max: 3, window_s: 60 } })).statusCode).toBe(200);
       const statuses: number[] = [];
-      for (let i = 0; i < 5; i++) statuses.push((await app.request({ method: 'GET', url: '/api/users', token: p.token })).statusCode);
+      for (let i = 0; i < 5; i++)
+        statuses.push((await app.request({ method: 'GET', url: '/api/users', token: p.token })).statusCode);
       expect(statuses).toEqual([200, 200, 200, 429, 429]);
       const res = await app.request({ method: 'GET', url: '/api/users', token: p.token });
       const problem = expectProblem(res, 429, 'rate_limited');
@@ -43,21 +59,45 @@ forEachDialect((database) => {
       await setLimits({ default: { max: 600, window_s: 60 } });
     });
 
-    it('per-token overrides win; otherwise the most generous of the owner\'s roles applies', async () => {
+    it("per-token overrides win; otherwise the most generous of the owner's roles applies", async () => {
       const p = await makePrincipal(app, { permissions: ['users:read'] });
-      const second = (await app.request({ method: 'POST', url: '/api/roles', payload: { name: 'generous', permissions: ['users:read'] } })).json();
+      const second = (
+        await app.request({
+          method: 'POST',
+          url: '/api/roles',
+          payload: { name: 'generous', permissions: ['users:read'] },
+        })
+      ).json();
       await app.request({ method: 'PUT', url: `/api/users/${p.userId}/roles/${second.id}` });
-      await setLimits({ by_role: { [p.roleId!]: { max: 5, window_s: 60 }, [second.id]: { max: 50, window_s: 60 } } });
-      expect((await app.request({ method: 'GET', url: '/api/users', token: p.token })).headers['ratelimit-policy']).toBe('"role";q=50;w=60');
+      await setLimits({
+        by_role: { [p.roleId!]: { max: 5, window_s: 60 }, [second.id]: { max: 50, window_s: 60 } },
+      });
+      expect(
+        (await app.request({ method: 'GET', url: '/api/users', token: p.token })).headers['ratelimit-policy'],
+      ).toBe('"role";q=50;w=60');
       await setLimits({ by_token: { [p.tokenId]: { max: 7, window_s: 30 } } });
-      expect((await app.request({ method: 'GET', url: '/api/users', token: p.token })).headers['ratelimit-policy']).toBe('"token";q=7;w=30');
+      expect(
+        (await app.request({ method: 'GET', url: '/api/users', token: p.token })).headers['ratelimit-policy'],
+      ).toBe('"token";q=7;w=30');
       await setLimits({ by_role: { [p.roleId!]: null, [second.id]: null }, by_token: null });
     });
 
     it('login is limited per IP and per IP + username, and lists both policies', async () => {
-      const user = (await app.request({ method: 'POST', url: '/api/users', payload: makeUser({ password: 'a long enough password' }) })).json();
+      const user = (
+        await app.request({
+          method: 'POST',
+          url: '/api/users',
+          payload: makeUser({ password: 'a long enough password' }),
+        })
+      ).json();
       await setLimits({ login: { max: 2, window_s: 300 } });
-      const attempt = () => app.request({ method: 'POST', url: '/api/auth/login', payload: { username: user.username, password: 'wrong password here' }, token: null });
+      const attempt = () =>
+        app.request({
+          method: 'POST',
+          url: '/api/auth/login',
+          payload: { username: user.username, password: 'wrong password here' },
+          token: null,
+        });
       const first = await attempt();
       expect(first.statusCode).toBe(401);
       expect(first.headers['ratelimit-policy']).toBe('"anonymous";q=60;w=60, "login";q=2;w=300');
@@ -65,7 +105,12 @@ forEachDialect((database) => {
       const third = await attempt();
       expectProblem(third, 429, 'rate_limited');
       // Another username from the same IP still gets its own login budget.
-      const other = await app.request({ method: 'POST', url: '/api/auth/login', payload: { username: 'someone-else', password: 'wrong password here' }, token: null });
+      const other = await app.request({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { username: 'someone-else', password: 'wrong password here' },
+        token: null,
+      });
       expect(other.statusCode).toBe(401);
     });
 
@@ -84,14 +129,24 @@ forEachDialect((database) => {
       const bad = 'gth_' + 'A'.repeat(38);
       const statuses = [];
       // From an address of its own, so earlier anonymous requests from 127.0.0.1 do not count.
-      for (let i = 0; i < 3; i++) statuses.push((await app.request({ method: 'GET', url: '/api/users', token: bad, remoteAddress: '192.0.2.7' })).statusCode);
+      for (let i = 0; i < 3; i++)
+        statuses.push(
+          (await app.request({ method: 'GET', url: '/api/users', token: bad, remoteAddress: '192.0.2.7' }))
+            .statusCode,
+        );
       expect(statuses).toEqual([401, 401, 429]);
       await setLimits({ anonymous: { max: 60, window_s: 60 } });
 
       const weak = await makePrincipal(app, { permissions: ['audit:read'] });
       await setLimits({ by_token: { [weak.tokenId]: { max: 1, window_s: 60 } } });
-      expect((await app.request({ method: 'POST', url: '/api/users', payload: { bogus: 1 }, token: weak.token })).statusCode).toBe(403);
-      expect((await app.request({ method: 'POST', url: '/api/users', payload: { bogus: 1 }, token: weak.token })).statusCode).toBe(429);
+      expect(
+        (await app.request({ method: 'POST', url: '/api/users', payload: { bogus: 1 }, token: weak.token }))
+          .statusCode,
+      ).toBe(403);
+      expect(
+        (await app.request({ method: 'POST', url: '/api/users', payload: { bogus: 1 }, token: weak.token }))
+          .statusCode,
+      ).toBe(429);
       await setLimits({ by_token: null });
     });
 

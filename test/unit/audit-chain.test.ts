@@ -3,9 +3,20 @@ import { canonicalParts, chainHash } from '../../src/modules/audit/append.js';
 import { createHash } from 'node:crypto';
 
 const base = {
-  id: 'evt_01jz0000000000000000000000', actor: 'user_01jz0000000000000000000000', actor_name: 'ada', token_id: null,
-  action: 'user.update', resource: 'user', verb: 'update', target_type: 'user', target_id: 'user_01jz0000000000000000000001',
-  outcome: 'success' as const, request_id: 'req-1', ip: '::1', user_agent: 'curl/8', detail: null,
+  id: 'evt_01jz0000000000000000000000',
+  actor: 'user_01jz0000000000000000000000',
+  actor_name: 'ada',
+  token_id: null,
+  action: 'user.update',
+  resource: 'user',
+  verb: 'update',
+  target_type: 'user',
+  target_id: 'user_01jz0000000000000000000001',
+  outcome: 'success' as const,
+  request_id: 'req-1',
+  ip: '::1',
+  user_agent: 'curl/8',
+  detail: null,
 };
 
 describe('canonicalParts', () => {
@@ -14,8 +25,14 @@ describe('canonicalParts', () => {
   const cases: Record<string, string | null> = {
     'no changes': null,
     'plain changes': JSON.stringify({ before: null, after: { username: 'ada', n: 1.5, list: [1, 'two'] } }),
-    'changes holding the placeholders': JSON.stringify({ before: { prev_hash: 'prev-hash-placeholder', seq: -1, ts: -2 }, after: { x: ',"seq":-1,"ts":-2' } }),
-    'unicode and escapes': JSON.stringify({ before: null, after: { name: 'q"uote \\ é 😀 \u2028', ctl: '\u0001' } }),
+    'changes holding the placeholders': JSON.stringify({
+      before: { prev_hash: 'prev-hash-placeholder', seq: -1, ts: -2 },
+      after: { x: ',"seq":-1,"ts":-2' },
+    }),
+    'unicode and escapes': JSON.stringify({
+      before: null,
+      after: { name: 'q"uote \\ é 😀 \u2028', ctl: '\u0001' },
+    }),
   };
   for (const [name, changes] of Object.entries(cases)) {
     it(`reassembles to the hashed text: ${name}`, () => {

@@ -57,7 +57,10 @@ describe('deriveAuditKeys', () => {
   it('gives pads with which plain SHA-256 computes the chain HMAC, as PostgreSQL does', () => {
     for (const text of ['', '{"a":1}', 'é 😀'.repeat(100)]) {
       const inner = createHash('sha256').update(Buffer.from(keys.pads.inner, 'hex')).update(text).digest();
-      const outer = createHash('sha256').update(Buffer.from(keys.pads.outer, 'hex')).update(inner).digest('hex');
+      const outer = createHash('sha256')
+        .update(Buffer.from(keys.pads.outer, 'hex'))
+        .update(inner)
+        .digest('hex');
       expect(outer).toBe(createHmac('sha256', keys.chain).update(text).digest('hex'));
     }
   });
@@ -65,7 +68,11 @@ describe('deriveAuditKeys', () => {
   it('derives the same keys from the same secret, and different ones from another', () => {
     const secret = randomBytes(32);
     const [a, b, c] = [deriveAuditKeys(secret), deriveAuditKeys(secret), deriveAuditKeys(randomBytes(32))];
-    expect([a.publicKey, a.keyId, a.chain.toString('hex')]).toEqual([b.publicKey, b.keyId, b.chain.toString('hex')]);
+    expect([a.publicKey, a.keyId, a.chain.toString('hex')]).toEqual([
+      b.publicKey,
+      b.keyId,
+      b.chain.toString('hex'),
+    ]);
     expect(c.publicKey).not.toBe(a.publicKey);
     expect(keyedFromMac(a, 1)).not.toBe(keyedFromMac(c, 1));
     expect(keyedFromMac(a, 1)).not.toBe(keyedFromMac(a, 2));

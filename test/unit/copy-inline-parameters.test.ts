@@ -6,7 +6,9 @@ const inlineParameters = (text: string, params: unknown[]) => inline(text, param
 
 describe('inlineParameters (COPY and multi-statement queries take no bind parameters)', () => {
   it('inlines integers as they are and strings as escaped literals', () => {
-    expect(inlineParameters('select a from t where x = $1 and y = $2', [42, "o'brien"])).toBe("select a from t where x = 42 and y = 'o''brien'");
+    expect(inlineParameters('select a from t where x = $1 and y = $2', [42, "o'brien"])).toBe(
+      "select a from t where x = 42 and y = 'o''brien'",
+    );
   });
 
   it('escapes backslashes with an E literal, so no value can end its literal early', () => {

@@ -31,9 +31,21 @@ describe('cursor codec', () => {
 
   it('toPage uses the extra row only to tell that a next page exists', () => {
     const rows = [{ id: 'a' }, { id: 'b' }, { id: 'c' }];
-    const page = toPage(rows, 2, (r) => r.id, (r) => [r.id]);
+    const page = toPage(
+      rows,
+      2,
+      (r) => r.id,
+      (r) => [r.id],
+    );
     expect(page.data).toEqual(['a', 'b']);
     expect(decodeCursor(page.next_cursor!)).toEqual(['b']);
-    expect(toPage(rows, 3, (r) => r.id, (r) => [r.id]).next_cursor).toBeNull();
+    expect(
+      toPage(
+        rows,
+        3,
+        (r) => r.id,
+        (r) => [r.id],
+      ).next_cursor,
+    ).toBeNull();
   });
 });

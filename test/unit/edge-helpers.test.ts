@@ -39,8 +39,12 @@ describe('url secrets', () => {
   });
 
   it('redacts query values, encoded ones too, and tokens in paths and text', () => {
-    expect(redactUrl(`/api/users?limit=2&access_token=${t}`)).toBe('/api/users?limit=2&access_token=[redacted]');
-    expect(redactUrl(`/api/users?ACCESS%5FTOKEN=${encodeURIComponent(t)}&x=1`)).toBe('/api/users?ACCESS_TOKEN=[redacted]&x=1');
+    expect(redactUrl(`/api/users?limit=2&access_token=${t}`)).toBe(
+      '/api/users?limit=2&access_token=[redacted]',
+    );
+    expect(redactUrl(`/api/users?ACCESS%5FTOKEN=${encodeURIComponent(t)}&x=1`)).toBe(
+      '/api/users?ACCESS_TOKEN=[redacted]&x=1',
+    );
     expect(redactUrl(`/api/me?q=${t}`)).toBe('/api/me?q=[redacted]');
     expect(redactUrl(`/api/tokens/${t}`)).toBe('/api/tokens/[redacted]');
     expect(redactUrl('/api/users/%E0%A4%A?limit=1')).toBe('/api/users/%E0%A4%A?limit=1');

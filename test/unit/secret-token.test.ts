@@ -1,6 +1,13 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { base62, generateToken, hashToken, randomBase62, tokenChecksum, verifyTokenChecksum } from '../../src/lib/secret-token.js';
+import {
+  base62,
+  generateToken,
+  hashToken,
+  randomBase62,
+  tokenChecksum,
+  verifyTokenChecksum,
+} from '../../src/lib/secret-token.js';
 
 describe('secret tokens', () => {
   it('have the DESIGN.md shape: gth_ + 32 base62 + 6-character base62 CRC32', () => {
@@ -11,7 +18,10 @@ describe('secret tokens', () => {
       const sum = crc32(random);
       // Decode the checksum independently of the encoder under test.
       let decoded = 0;
-      for (let j = 36; j < 42; j++) decoded = decoded * 62 + '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'.indexOf(token.charAt(j));
+      for (let j = 36; j < 42; j++)
+        decoded =
+          decoded * 62 +
+          '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'.indexOf(token.charAt(j));
       expect(decoded).toBe(sum);
       expect(verifyTokenChecksum(token)).toBe(true);
     }

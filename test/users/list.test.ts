@@ -61,9 +61,21 @@ forEachDialect((database) => {
       ['disabled=true', '&disabled=true', (u) => u.disabled],
       ['disabled=false&kind=human', '&disabled=false&kind=human', (u) => !u.disabled && u.kind === 'human'],
       ['q=member1 (username prefix)', '&q=member1', (u) => u.username.startsWith('member1')],
-      ['q=M1 (case-insensitive)', '&q=M1', (u) => u.username.startsWith('m1') || (u.email ?? '').startsWith('m1')],
-      ['q=m (username or email prefix)', '&q=m', (u) => u.username.startsWith('m') || (u.email ?? '').startsWith('m')],
-      ['q=m1&kind=human', '&q=m1&kind=human', (u) => u.kind === 'human' && ((u.email ?? '').startsWith('m1') || u.username.startsWith('m1'))],
+      [
+        'q=M1 (case-insensitive)',
+        '&q=M1',
+        (u) => u.username.startsWith('m1') || (u.email ?? '').startsWith('m1'),
+      ],
+      [
+        'q=m (username or email prefix)',
+        '&q=m',
+        (u) => u.username.startsWith('m') || (u.email ?? '').startsWith('m'),
+      ],
+      [
+        'q=m1&kind=human',
+        '&q=m1&kind=human',
+        (u) => u.kind === 'human' && ((u.email ?? '').startsWith('m1') || u.username.startsWith('m1')),
+      ],
       ['q with LIKE wildcards matches literally', '&q=%25', () => false],
       ['q=zzz (none)', '&q=zzz', () => false],
     ];
@@ -81,7 +93,11 @@ forEachDialect((database) => {
       ['limit=0', '/api/users?limit=0', '/limit'],
       ['limit=abc', '/api/users?limit=abc', '/limit'],
       ['a malformed cursor', '/api/users?cursor=not-a-cursor', '/cursor'],
-      ['a cursor of valid base64 but garbage JSON', `/api/users?cursor=${Buffer.from('{"k":1}').toString('base64url')}`, '/cursor'],
+      [
+        'a cursor of valid base64 but garbage JSON',
+        `/api/users?cursor=${Buffer.from('{"k":1}').toString('base64url')}`,
+        '/cursor',
+      ],
       ['an unknown query parameter', '/api/users?sort=username', '/sort'],
       ['an unknown kind', '/api/users?kind=robot', '/kind'],
       ['a NUL in q', '/api/users?q=a%00b', '/q'],
@@ -96,17 +112,29 @@ forEachDialect((database) => {
     }
 
     it('a tampered cursor: 400', async () => {
-      const { next_cursor: cursor } = (await app.request({ method: 'GET', url: '/api/users?limit=2' })).json();
+      const { next_cursor: cursor } = (
+        await app.request({ method: 'GET', url: '/api/users?limit=2' })
+      ).json();
       const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString());
       decoded.k = [created[10]!.id];
       const tampered = Buffer.from(JSON.stringify(decoded)).toString('base64url');
-      const problem = expectProblem(await app.request({ method: 'GET', url: `/api/users?limit=2&cursor=${tampered}` }), 400, 'validation_failed');
+      const problem = expectProblem(
+        await app.request({ method: 'GET', url: `/api/users?limit=2&cursor=${tampered}` }),
+        400,
+        'validation_failed',
+      );
       expect(problem.detail).toMatch(/altered/);
     });
 
     it('a cursor reused with other filters: 400', async () => {
-      const { next_cursor: cursor } = (await app.request({ method: 'GET', url: '/api/users?limit=2&kind=human' })).json();
-      const problem = expectProblem(await app.request({ method: 'GET', url: `/api/users?limit=2&kind=service&cursor=${cursor}` }), 400, 'validation_failed');
+      const { next_cursor: cursor } = (
+        await app.request({ method: 'GET', url: '/api/users?limit=2&kind=human' })
+      ).json();
+      const problem = expectProblem(
+        await app.request({ method: 'GET', url: `/api/users?limit=2&kind=service&cursor=${cursor}` }),
+        400,
+        'validation_failed',
+      );
       expect(problem.detail).toMatch(/other filters/);
     });
   });

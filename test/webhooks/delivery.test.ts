@@ -5,7 +5,19 @@ import { createDb } from '../../src/db/create-db.js';
 import { forEachDialect } from '../helpers/databases.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
-type Delivery = { id: string; event_id: string; event_type: string; status: string; attempts: { status_code: number | null; error: string | null; response_excerpt: string | null; latency_ms: number }[]; next_attempt_at: string | null };
+type Delivery = {
+  id: string;
+  event_id: string;
+  event_type: string;
+  status: string;
+  attempts: {
+    status_code: number | null;
+    error: string | null;
+    response_excerpt: string | null;
+    latency_ms: number;
+  }[];
+  next_attempt_at: string | null;
+};
 
 forEachDialect((database, dialect) => {
   let app: TestApp;
@@ -14,7 +26,12 @@ forEachDialect((database, dialect) => {
   beforeAll(async () => {
     app = await startTestApp(database().url);
     rx = await startReceiver();
-    await app.request({ method: 'PATCH', url: '/api/config', payload: JSON.stringify({ webhooks: { allow_private_targets: true } }), headers: { 'content-type': 'application/merge-patch+json' } });
+    await app.request({
+      method: 'PATCH',
+      url: '/api/config',
+      payload: JSON.stringify({ webhooks: { allow_private_targets: true } }),
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
   });
   afterAll(async () => {
     await app?.close();
@@ -27,15 +44,21 @@ forEachDialect((database, dialect) => {
     // Earlier events are dispatched first; the clock moves so this endpoint's creation is strictly after them.
     await app.worker.runOnce();
     app.clock.advance(1);
-    const res = await app.request({ method: 'POST', url: '/api/webhooks', payload: { url: rx.url(path), events, ...extra } });
+    const res = await app.request({
+      method: 'POST',
+      url: '/api/webhooks',
+      payload: { url: rx.url(path), events, ...extra },
+    });
     expect(res.statusCode, res.body).toBe(201);
     const { id, secret } = res.json();
     await app.worker.runOnce();
     app.clock.advance(1);
     return { id: id as string, secret: secret as string, path };
   }
-  const deliveries = async (id: string): Promise<Delivery[]> => (await app.request({ method: 'GET', url: `/api/webhooks/${id}/deliveries` })).json().data;
-  const newUser = async () => (await app.request({ method: 'POST', url: '/api/users', payload: makeUser() })).json();
+  const deliveries = async (id: string): Promise<Delivery[]> =>
+    (await app.request({ method: 'GET', url: `/api/webhooks/${id}/deliveries` })).json().data;
+  const newUser = async () =>
+    (await app.request({ method: 'POST', url: '/api/users', payload: makeUser() })).json();
 
   beforeEach(() => {
     rx.received.length = 0;
@@ -48,14 +71,27 @@ forEachDialect((database, dialect) => {
       await app.worker.runOnce();
       const [got] = rx.at(hook.path);
       expect(got).toBeDefined();
-      const payload = new Verifier(hook.secret).verify(got!.body, got!.headers as Record<string, string>) as { type: string; data: unknown; timestamp: string };
+      const payload = new Verifier(hook.secret).verify(got!.body, got!.headers as Record<string, string>) as {
+        type: string;
+        data: unknown;
+        timestamp: string;
+      };
       expect(payload).toMatchObject({ type: 'user.create', data: user });
       expect(got!.headers['webhook-id']).toMatch(/^evt_/);
       expect(got!.headers['content-type']).toBe('application/json');
-      const audit = await app.database.db.selectFrom('audit_events').select('id').where('target_id', '=', user.id).where('action', '=', 'user.create').executeTakeFirstOrThrow();
+      const audit = await app.database.db
+        .selectFrom('audit_events')
+        .select('id')
+        .where('target_id', '=', user.id)
+        .where('action', '=', 'user.create')
+        .executeTakeFirstOrThrow();
       expect(got!.headers['webhook-id']).toBe(audit.id);
       const [d] = await deliveries(hook.id);
-      expect(d).toMatchObject({ status: 'succeeded', event_type: 'user.create', attempts: [{ status_code: 204, error: null }] });
+      expect(d).toMatchObject({
+        status: 'succeeded',
+        event_type: 'user.create',
+        attempts: [{ status_code: 204, error: null }],
+      });
     });
 
     it('a tampered body or a stale timestamp fails verification', async () => {
@@ -64,10 +100,23 @@ forEachDialect((database, dialect) => {
       await app.worker.runOnce();
       const [got] = rx.at(hook.path);
       const verifier = new Verifier(hook.secret);
-      expect(() => verifier.verify(got!.body.replace('user.create', 'user.delete'), got!.headers as Record<string, string>)).toThrow();
-      const old = { ...(got!.headers as Record<string, string>), 'webhook-timestamp': String(Math.floor(Date.now() / 1000) - 3600) };
+      expect(() =>
+        verifier.verify(
+          got!.body.replace('user.create', 'user.delete'),
+          got!.headers as Record<string, string>,
+        ),
+      ).toThrow();
+      const old = {
+        ...(got!.headers as Record<string, string>),
+        'webhook-timestamp': String(Math.floor(Date.now() / 1000) - 3600),
+      };
       expect(() => verifier.verify(got!.body, old)).toThrow();
-      expect(() => new Verifier('whsec_' + Buffer.from('wrong-secret-wrong-secret!').toString('base64')).verify(got!.body, got!.headers as Record<string, string>)).toThrow();
+      expect(() =>
+        new Verifier('whsec_' + Buffer.from('wrong-secret-wrong-secret!').toString('base64')).verify(
+          got!.body,
+          got!.headers as Record<string, string>,
+        ),
+      ).toThrow();
     });
 
     it('sends only subscribed types', async () => {
@@ -82,27 +131,45 @@ forEachDialect((database, dialect) => {
 
     it('after a secret rotation, deliveries carry both signatures for 24 hours', async () => {
       const hook = await endpoint();
-      const rotated = (await app.request({ method: 'POST', url: `/api/webhooks/${hook.id}/rotate-secret` })).json();
+      const rotated = (
+        await app.request({ method: 'POST', url: `/api/webhooks/${hook.id}/rotate-secret` })
+      ).json();
       await newUser();
       await app.worker.runOnce();
       const got = rx.at(hook.path).at(-1)!;
       expect((got.headers['webhook-signature'] as string).split(' ')).toHaveLength(2);
-      expect(() => new Verifier(hook.secret).verify(got.body, got.headers as Record<string, string>)).not.toThrow();
-      expect(() => new Verifier(rotated.secret).verify(got.body, got.headers as Record<string, string>)).not.toThrow();
+      expect(() =>
+        new Verifier(hook.secret).verify(got.body, got.headers as Record<string, string>),
+      ).not.toThrow();
+      expect(() =>
+        new Verifier(rotated.secret).verify(got.body, got.headers as Record<string, string>),
+      ).not.toThrow();
       app.clock.advance(24 * 3600 * 1000 + 1000);
       await newUser();
       await app.worker.runOnce();
       const later = rx.at(hook.path).at(-1)!;
       expect((later.headers['webhook-signature'] as string).split(' ')).toHaveLength(1);
-      expect(() => new Verifier(hook.secret).verify(later.body, later.headers as Record<string, string>)).toThrow();
+      expect(() =>
+        new Verifier(hook.secret).verify(later.body, later.headers as Record<string, string>),
+      ).toThrow();
     });
 
     it('test, manual retry and recover send again with the same webhook-id', async () => {
       const hook = await endpoint();
       const queued = (await app.request({ method: 'POST', url: `/api/webhooks/${hook.id}/test` })).json();
       await app.worker.runOnce();
-      expect(JSON.parse(rx.at(hook.path).at(-1)!.body)).toMatchObject({ type: 'webhook.test', data: { webhook_id: hook.id } });
-      expect((await app.request({ method: 'POST', url: `/api/webhooks/${hook.id}/deliveries/${queued.delivery_id}/retry` })).statusCode).toBe(204);
+      expect(JSON.parse(rx.at(hook.path).at(-1)!.body)).toMatchObject({
+        type: 'webhook.test',
+        data: { webhook_id: hook.id },
+      });
+      expect(
+        (
+          await app.request({
+            method: 'POST',
+            url: `/api/webhooks/${hook.id}/deliveries/${queued.delivery_id}/retry`,
+          })
+        ).statusCode,
+      ).toBe(204);
       await app.worker.runOnce();
       const [first, second] = rx.at(hook.path);
       expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
@@ -113,12 +180,22 @@ forEachDialect((database, dialect) => {
       await newUser();
       await app.worker.runOnce();
       const before = rx.at(hook.path).length;
-      const res = await app.request({ method: 'POST', url: `/api/webhooks/${hook.id}/recover`, payload: { since } });
+      const res = await app.request({
+        method: 'POST',
+        url: `/api/webhooks/${hook.id}/recover`,
+        payload: { since },
+      });
       expect(res.json()).toEqual({ requeued: 2 });
       await app.worker.runOnce();
       const again = rx.at(hook.path).slice(before);
       expect(again).toHaveLength(2);
-      expect(again.map((r) => r.headers['webhook-id']).sort()).toEqual(rx.at(hook.path).slice(before - 2, before).map((r) => r.headers['webhook-id']).sort());
+      expect(again.map((r) => r.headers['webhook-id']).sort()).toEqual(
+        rx
+          .at(hook.path)
+          .slice(before - 2, before)
+          .map((r) => r.headers['webhook-id'])
+          .sort(),
+      );
     });
   });
 
@@ -149,7 +226,13 @@ forEachDialect((database, dialect) => {
     });
 
     it('a receiver that is down, or hangs past the timeout, is a failed attempt with its reason', async () => {
-      const down = (await app.request({ method: 'POST', url: '/api/webhooks', payload: { url: 'http://127.0.0.1:1/x', events: ['user.*'], retry_schedule_s: [0] } })).json();
+      const down = (
+        await app.request({
+          method: 'POST',
+          url: '/api/webhooks',
+          payload: { url: 'http://127.0.0.1:1/x', events: ['user.*'], retry_schedule_s: [0] },
+        })
+      ).json();
       const slow = await endpoint({ timeout_s: 1, retry_schedule_s: [0] });
       rx.behave(slow.path, { status: 200, delayMs: 3000 });
       await app.worker.runOnce();
@@ -181,7 +264,12 @@ forEachDialect((database, dialect) => {
       await app.worker.runOnce();
       const read = (await app.request({ method: 'GET', url: `/api/webhooks/${hook.id}` })).json();
       expect(read).toMatchObject({ enabled: false, disabled_reason: expect.stringMatching(/410/) });
-      const row = await app.database.db.selectFrom('audit_events').selectAll().where('action', '=', 'webhook.disable').where('target_id', '=', hook.id).executeTakeFirstOrThrow();
+      const row = await app.database.db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('action', '=', 'webhook.disable')
+        .where('target_id', '=', hook.id)
+        .executeTakeFirstOrThrow();
       expect(row).toMatchObject({ actor: 'system', outcome: 'success' });
       expect((await counts(app)).outbox - before.outbox).toBe(2); // user.create and webhook.disable
       await newUser();
@@ -201,15 +289,27 @@ forEachDialect((database, dialect) => {
     it('an endpoint failing past disable_after_days is disabled', async () => {
       const hook = await endpoint({ retry_schedule_s: [0, 86_400, 86_400, 86_400] });
       rx.behave(hook.path, { status: 500 });
-      await app.request({ method: 'PATCH', url: '/api/config', payload: JSON.stringify({ webhooks: { disable_after_days: 1 } }), headers: { 'content-type': 'application/merge-patch+json' } });
+      await app.request({
+        method: 'PATCH',
+        url: '/api/config',
+        payload: JSON.stringify({ webhooks: { disable_after_days: 1 } }),
+        headers: { 'content-type': 'application/merge-patch+json' },
+      });
       await newUser();
       await app.worker.runOnce();
-      expect((await app.request({ method: 'GET', url: `/api/webhooks/${hook.id}` })).json().enabled).toBe(true);
+      expect((await app.request({ method: 'GET', url: `/api/webhooks/${hook.id}` })).json().enabled).toBe(
+        true,
+      );
       app.clock.advance(86_400 * 1000 * 1.2);
       await app.worker.runOnce();
       const read = (await app.request({ method: 'GET', url: `/api/webhooks/${hook.id}` })).json();
       expect(read).toMatchObject({ enabled: false, disabled_reason: 'failing for 1 days' });
-      await app.request({ method: 'PATCH', url: '/api/config', payload: JSON.stringify({ webhooks: { disable_after_days: null } }), headers: { 'content-type': 'application/merge-patch+json' } });
+      await app.request({
+        method: 'PATCH',
+        url: '/api/config',
+        payload: JSON.stringify({ webhooks: { disable_after_days: null } }),
+        headers: { 'content-type': 'application/merge-patch+json' },
+      });
     });
 
     it('one hanging endpoint does not delay the others', async () => {
@@ -220,7 +320,8 @@ forEachDialect((database, dialect) => {
       try {
         const started = Date.now();
         await newUser();
-        while (rx.at(fast.path).length === 0 && Date.now() - started < 3000) await new Promise((r) => setTimeout(r, 20));
+        while (rx.at(fast.path).length === 0 && Date.now() - started < 3000)
+          await new Promise((r) => setTimeout(r, 20));
         expect(rx.at(fast.path)).toHaveLength(1);
         expect(Date.now() - started).toBeLessThan(2000);
       } finally {
@@ -235,7 +336,16 @@ forEachDialect((database, dialect) => {
       // All on one receiver (one origin), as endpoints of one host are: 192 hanging sends must not take every
       // connection to it either. Role events: the earlier tests' endpoints (one of them slow) take user events.
       const healthy = '/healthy-behind-backlogs';
-      const newRole = async () => expect((await app.request({ method: 'POST', url: '/api/roles', payload: { name: `backlog-${n++}-${dialect}`, permissions: [] } })).statusCode).toBe(201);
+      const newRole = async () =>
+        expect(
+          (
+            await app.request({
+              method: 'POST',
+              url: '/api/roles',
+              payload: { name: `backlog-${n++}-${dialect}`, permissions: [] },
+            })
+          ).statusCode,
+        ).toBe(201);
       const dead: string[] = [];
       try {
         app.clock.advance(1);
@@ -248,11 +358,19 @@ forEachDialect((database, dialect) => {
           dead.push(hook.id);
         }
         app.clock.advance(1);
-        const created = await app.request({ method: 'POST', url: '/api/webhooks', payload: { url: rx.url(healthy), events: ['role.create'] } });
+        const created = await app.request({
+          method: 'POST',
+          url: '/api/webhooks',
+          payload: { url: rx.url(healthy), events: ['role.create'] },
+        });
         expect(created.statusCode).toBe(201);
         for (const id of dead) {
           app.clock.advance(1);
-          const res = await app.request({ method: 'POST', url: `/api/webhooks/${id}/recover`, payload: { since } });
+          const res = await app.request({
+            method: 'POST',
+            url: `/api/webhooks/${id}/recover`,
+            payload: { since },
+          });
           expect(res.json()).toEqual({ requeued: 64 });
         }
         app.clock.advance(1);
@@ -260,12 +378,14 @@ forEachDialect((database, dialect) => {
         app.worker.start(50);
         const started = Date.now();
         // Before the hanging sends' 5 s timeout frees anything.
-        while (rx.at(healthy).length === 0 && Date.now() - started < 4500) await new Promise((r) => setTimeout(r, 20));
+        while (rx.at(healthy).length === 0 && Date.now() - started < 4500)
+          await new Promise((r) => setTimeout(r, 20));
         expect(rx.at(healthy)).toHaveLength(1);
       } finally {
         await app.worker.stop(6000);
         // Later tests' users must not go to these endpoints.
-        for (const id of dead) expect((await app.request({ method: 'DELETE', url: `/api/webhooks/${id}` })).statusCode).toBe(204);
+        for (const id of dead)
+          expect((await app.request({ method: 'DELETE', url: `/api/webhooks/${id}` })).statusCode).toBe(204);
       }
     }, 30_000);
 
@@ -276,7 +396,8 @@ forEachDialect((database, dialect) => {
         await new Promise((r) => setTimeout(r, 300)); // the first round has run; the next poll is a minute away
         const started = Date.now();
         await newUser();
-        while (rx.at(hook.path).length === 0 && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+        while (rx.at(hook.path).length === 0 && Date.now() - started < 10_000)
+          await new Promise((r) => setTimeout(r, 20));
         expect(rx.at(hook.path)).toHaveLength(1);
       } finally {
         await app.worker.stop(6000);
@@ -318,14 +439,19 @@ forEachDialect((database, dialect) => {
       app.worker.start(50);
       try {
         const started = Date.now();
-        while (rx.at(hook.path).length < count && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 20));
-        return rx.at(hook.path).map((r) => r.at).sort((a, b) => a - b);
+        while (rx.at(hook.path).length < count && Date.now() - started < 20_000)
+          await new Promise((r) => setTimeout(r, 20));
+        return rx
+          .at(hook.path)
+          .map((r) => r.at)
+          .sort((a, b) => a - b);
       } finally {
         await app.worker.stop(6000);
       }
     }
     /** The most arrivals within `windowMs` of one another: how many were in flight at once (window < delay). */
-    const mostAtOnce = (arrivals: number[], windowMs: number) => Math.max(...arrivals.map((t) => arrivals.filter((u) => u >= t && u < t + windowMs).length));
+    const mostAtOnce = (arrivals: number[], windowMs: number) =>
+      Math.max(...arrivals.map((t) => arrivals.filter((u) => u >= t && u < t + windowMs).length));
 
     it('sends at most 8 deliveries of one endpoint at once, and all of them in the end', async () => {
       const arrivals = await arrivalsAt(20, 400);

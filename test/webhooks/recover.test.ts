@@ -18,20 +18,34 @@ forEachDialect((database) => {
   async function seedOutbox(type: string, count: number, at: number) {
     for (let i = 0; i < count; i += 1000) {
       const rows = Array.from({ length: Math.min(1000, count - i) }, () => ({
-        id: `evt_recover${String(seq++).padStart(9, '0')}`, type, data: JSON.stringify({ id: `role_${seq}` }), created_at: at, dispatched_at: at,
+        id: `evt_recover${String(seq++).padStart(9, '0')}`,
+        type,
+        data: JSON.stringify({ id: `role_${seq}` }),
+        created_at: at,
+        dispatched_at: at,
       }));
       await db().insertInto('outbox').values(rows).execute();
     }
   }
   const deliveriesOf = async (id: string) =>
     db().selectFrom('deliveries').select(['event_id', 'status']).where('webhook_id', '=', id).execute();
-  const recover = (body: object) => app.request({ method: 'POST', url: `/api/webhooks/${hook}/recover`, payload: body });
+  const recover = (body: object) =>
+    app.request({ method: 'POST', url: `/api/webhooks/${hook}/recover`, payload: body });
 
   beforeAll(async () => {
     app = await startTestApp(database().url);
     rx = await startReceiver();
-    await app.request({ method: 'PATCH', url: '/api/config', payload: JSON.stringify({ webhooks: { allow_private_targets: true } }), headers: { 'content-type': 'application/merge-patch+json' } });
-    const res = await app.request({ method: 'POST', url: '/api/webhooks', payload: { url: rx.url('/r'), events: ['role.create'] } });
+    await app.request({
+      method: 'PATCH',
+      url: '/api/config',
+      payload: JSON.stringify({ webhooks: { allow_private_targets: true } }),
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
+    const res = await app.request({
+      method: 'POST',
+      url: '/api/webhooks',
+      payload: { url: rx.url('/r'), events: ['role.create'] },
+    });
     expect(res.statusCode, res.body).toBe(201);
     hook = res.json().id;
   });
@@ -61,7 +75,10 @@ forEachDialect((database) => {
 
   it('refuses a window bound that is no instant (a leap second) with a 400, and queues nothing', async () => {
     const before = (await deliveriesOf(hook)).length;
-    for (const body of [{ since: '2016-12-31T23:59:60Z' }, { since: '2016-12-31T00:00:00Z', until: '2016-12-31T23:59:60Z' }] as { since: string; until?: string }[]) {
+    for (const body of [
+      { since: '2016-12-31T23:59:60Z' },
+      { since: '2016-12-31T00:00:00Z', until: '2016-12-31T23:59:60Z' },
+    ] as { since: string; until?: string }[]) {
       const problem = expectProblem(await recover(body), 400, 'validation_failed');
       expect(problem.errors?.[0]?.pointer).toBe(body.until ? '/until' : '/since');
     }
@@ -75,14 +92,32 @@ forEachDialect((database) => {
     const before = { ...(await counts(app)), deliveries: (await deliveriesOf(hook)).length };
     const res = await recover({ since: new Date(at).toISOString(), until: new Date(at + 1).toISOString() });
     const problem = expectProblem(res, 400, 'validation_failed');
-    expect(problem.errors).toEqual([{ in: 'body', pointer: '/until', message: expect.stringContaining('100,001 events') }]);
+    expect(problem.errors).toEqual([
+      { in: 'body', pointer: '/until', message: expect.stringContaining('100,001 events') },
+    ]);
     // Nothing queued; the refused attempt itself is in the audit log (outcome error), as every failed change is.
-    expect({ ...(await counts(app)), deliveries: (await deliveriesOf(hook)).length }).toEqual({ ...before, audit: before.audit + 1 });
-    const audited = await db().selectFrom('audit_events').select(['action', 'outcome', 'target_id']).orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+    expect({ ...(await counts(app)), deliveries: (await deliveriesOf(hook)).length }).toEqual({
+      ...before,
+      audit: before.audit + 1,
+    });
+    const audited = await db()
+      .selectFrom('audit_events')
+      .select(['action', 'outcome', 'target_id'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirstOrThrow();
     expect(audited).toEqual({ action: 'webhook.recover', outcome: 'error', target_id: hook });
     // The same events in a window the endpoint does not subscribe to are no reason to refuse.
-    const other = await app.request({ method: 'POST', url: '/api/webhooks', payload: { url: rx.url('/u'), events: ['user.*'] } });
-    const quiet = await app.request({ method: 'POST', url: `/api/webhooks/${other.json().id}/recover`, payload: { since: new Date(at).toISOString(), until: new Date(at + 1).toISOString() } });
+    const other = await app.request({
+      method: 'POST',
+      url: '/api/webhooks',
+      payload: { url: rx.url('/u'), events: ['user.*'] },
+    });
+    const quiet = await app.request({
+      method: 'POST',
+      url: `/api/webhooks/${other.json().id}/recover`,
+      payload: { since: new Date(at).toISOString(), until: new Date(at + 1).toISOString() },
+    });
     expect(quiet.json()).toEqual({ requeued: 0 });
   }, 120_000);
 });

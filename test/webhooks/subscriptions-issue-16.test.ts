@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { counts, expectProblem, makePrincipal, makeUser, startTestApp, type TestApp } from '../helpers/app.js';
+import {
+  counts,
+  expectProblem,
+  makePrincipal,
+  makeUser,
+  startTestApp,
+  type TestApp,
+} from '../helpers/app.js';
 import { forEachDialect } from '../helpers/databases.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
@@ -26,23 +33,34 @@ forEachDialect((database) => {
   });
 
   async function settings(patch: object) {
-    const res = await app.request({ method: 'PATCH', url: '/api/config', payload: JSON.stringify(patch), headers: { 'content-type': 'application/merge-patch+json' } });
+    const res = await app.request({
+      method: 'PATCH',
+      url: '/api/config',
+      payload: JSON.stringify(patch),
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
     expect(res.statusCode, res.body).toBe(200);
   }
-  const create = (payload: object, token?: string) => app.request({ method: 'POST', url: '/api/webhooks', payload, ...(token ? { token } : {}) });
+  const create = (payload: object, token?: string) =>
+    app.request({ method: 'POST', url: '/api/webhooks', payload, ...(token ? { token } : {}) });
   /** Everything committed so far is fanned out first; the clock moves so what follows is strictly later. */
   async function settle() {
     await app.worker.runOnce();
     app.clock.advance(1);
   }
   /** A principal holding webhooks:read and webhooks:write through a role, with a webhooks:write-only token. */
-  const hooksOnly = () => makePrincipal(app, { permissions: ['webhooks:read', 'webhooks:write'], scopes: ['webhooks:write'] });
+  const hooksOnly = () =>
+    makePrincipal(app, { permissions: ['webhooks:read', 'webhooks:write'], scopes: ['webhooks:write'] });
   const typesAt = (path: string) => rx.at(path).map((r) => (JSON.parse(r.body) as { type: string }).type);
 
   describe('succeeds', () => {
-    it('a webhooks-only caller\'s `*` endpoint receives webhook events, never users, config or tokens', async () => {
+    it("a webhooks-only caller's `*` endpoint receives webhook events, never users, config or tokens", async () => {
       const caller = await hooksOnly();
-      expectProblem(await app.request({ method: 'GET', url: '/api/users', token: caller.token }), 403, 'forbidden');
+      expectProblem(
+        await app.request({ method: 'GET', url: '/api/users', token: caller.token }),
+        403,
+        'forbidden',
+      );
       await settle();
       const path = `/star${n++}`;
       const res = await create({ url: rx.url(path), events: ['*'] }, caller.token);
@@ -50,17 +68,34 @@ forEachDialect((database) => {
       expect(res.json().created_by).toBe(caller.userId);
       app.clock.advance(1);
 
-      await app.request({ method: 'POST', url: '/api/users', payload: makeUser({ email: 'leak@example.test' }) });
+      await app.request({
+        method: 'POST',
+        url: '/api/users',
+        payload: makeUser({ email: 'leak@example.test' }),
+      });
       await settings({ passwords: { min_length: 13 } });
-      await app.request({ method: 'POST', url: '/api/tokens', payload: { name: 'other', scopes: ['users:read'] } });
-      await app.request({ method: 'POST', url: '/api/roles', payload: { name: `leak${n++}`, permissions: ['users:read'] } });
+      await app.request({
+        method: 'POST',
+        url: '/api/tokens',
+        payload: { name: 'other', scopes: ['users:read'] },
+      });
+      await app.request({
+        method: 'POST',
+        url: '/api/roles',
+        payload: { name: `leak${n++}`, permissions: ['users:read'] },
+      });
       const other = await create({ url: rx.url('/elsewhere'), events: ['role.create'] });
       await app.worker.runOnce();
 
       const types = typesAt(path);
       expect(types).toContain('webhook.create');
       expect(types.filter((t) => !t.startsWith('webhook.'))).toEqual([]);
-      expect(rx.at(path).map((r) => r.body).join('\n')).not.toContain('leak@example.test');
+      expect(
+        rx
+          .at(path)
+          .map((r) => r.body)
+          .join('\n'),
+      ).not.toContain('leak@example.test');
       await app.request({ method: 'DELETE', url: `/api/webhooks/${other.json().id}` });
       await app.request({ method: 'DELETE', url: `/api/webhooks/${res.json().id}` });
     });
@@ -70,11 +105,16 @@ forEachDialect((database) => {
       await settle();
       const path = `/lost${n++}`;
       rx.behave(path, { status: 500 });
-      const hook = (await create({ url: rx.url(path), events: ['webhook.*'], retry_schedule_s: [0, 0, 0] }, caller.token)).json();
+      const hook = (
+        await create({ url: rx.url(path), events: ['webhook.*'], retry_schedule_s: [0, 0, 0] }, caller.token)
+      ).json();
       await app.worker.runOnce(); // its own webhook.create: the receiver fails it, a retry is due at once
       expect(typesAt(path)).toEqual(['webhook.create']);
 
-      const taken = await app.request({ method: 'DELETE', url: `/api/users/${caller.userId}/roles/${caller.roleId}` });
+      const taken = await app.request({
+        method: 'DELETE',
+        url: `/api/users/${caller.userId}/roles/${caller.roleId}`,
+      });
       expect(taken.statusCode, taken.body).toBe(204);
       rx.behave(path, { status: 204 });
       app.clock.advance(1);
@@ -83,7 +123,8 @@ forEachDialect((database) => {
       await app.worker.runOnce();
 
       expect(typesAt(path)).toEqual(['webhook.create']); // only the first, failed attempt ever arrived
-      const ds = (await app.request({ method: 'GET', url: `/api/webhooks/${hook.id}/deliveries` })).json().data as { event_type: string; status: string; attempts: { error: string | null }[] }[];
+      const ds = (await app.request({ method: 'GET', url: `/api/webhooks/${hook.id}/deliveries` })).json()
+        .data as { event_type: string; status: string; attempts: { error: string | null }[] }[];
       expect(ds).toHaveLength(1); // the later webhook.create was not fanned out to it
       expect(ds[0]).toMatchObject({ event_type: 'webhook.create', status: 'failed' });
       expect(ds[0]!.attempts.at(-1)!.error).toMatch(/withheld/);
@@ -111,11 +152,24 @@ forEachDialect((database) => {
     it('an explicit subscription to a type the caller cannot read: 403 naming the permission, nothing saved', async () => {
       const caller = await hooksOnly();
       const before = await counts(app);
-      const p = expectProblem(await create({ url: rx.url('/x'), events: ['user.create'] }, caller.token), 403, 'forbidden');
+      const p = expectProblem(
+        await create({ url: rx.url('/x'), events: ['user.create'] }, caller.token),
+        403,
+        'forbidden',
+      );
       expect(p.required_permission).toBe('users:read');
       expect((await counts(app)).outbox).toBe(before.outbox);
       const own = (await create({ url: rx.url('/x'), events: ['webhook.*'] }, caller.token)).json();
-      const upd = expectProblem(await app.request({ method: 'PUT', url: `/api/webhooks/${own.id}`, payload: { events: ['config.update'] }, token: caller.token }), 403, 'forbidden');
+      const upd = expectProblem(
+        await app.request({
+          method: 'PUT',
+          url: `/api/webhooks/${own.id}`,
+          payload: { events: ['config.update'] },
+          token: caller.token,
+        }),
+        403,
+        'forbidden',
+      );
       expect(upd.required_permission).toBe('config:read');
       await app.request({ method: 'DELETE', url: `/api/webhooks/${own.id}` });
     });
@@ -123,7 +177,11 @@ forEachDialect((database) => {
     it('an IPv4-compatible ::/96 URL (https://[::127.0.0.1]/): 400', async () => {
       await settings({ webhooks: { allow_private_targets: false } });
       try {
-        for (const url of ['https://[::127.0.0.1]/', 'https://[::7f00:1]/hook', 'https://[::ffff:127.0.0.1]/']) {
+        for (const url of [
+          'https://[::127.0.0.1]/',
+          'https://[::7f00:1]/hook',
+          'https://[::ffff:127.0.0.1]/',
+        ]) {
           const p = expectProblem(await create({ url, events: ['user.create'] }), 400, 'validation_failed');
           expect(p.errors?.[0]?.pointer).toBe('/url');
         }
@@ -133,15 +191,22 @@ forEachDialect((database) => {
     });
 
     it('more endpoints than webhooks.max_endpoints: 409, nothing saved', async () => {
-      const existing = (await app.request({ method: 'GET', url: '/api/webhooks?limit=500' })).json().data.length as number;
+      const existing = (await app.request({ method: 'GET', url: '/api/webhooks?limit=500' })).json().data
+        .length as number;
       await settings({ webhooks: { max_endpoints: existing + 1 } });
       try {
         const last = await create({ url: rx.url('/cap'), events: ['user.create'] });
         expect(last.statusCode, last.body).toBe(201);
         const before = await counts(app);
-        expectProblem(await create({ url: rx.url('/cap'), events: ['user.create'] }), 409, 'webhook.limit_reached');
+        expectProblem(
+          await create({ url: rx.url('/cap'), events: ['user.create'] }),
+          409,
+          'webhook.limit_reached',
+        );
         expect((await counts(app)).outbox).toBe(before.outbox);
-        expect((await app.request({ method: 'GET', url: '/api/webhooks?limit=500' })).json().data).toHaveLength(existing + 1);
+        expect(
+          (await app.request({ method: 'GET', url: '/api/webhooks?limit=500' })).json().data,
+        ).toHaveLength(existing + 1);
         await app.request({ method: 'DELETE', url: `/api/webhooks/${last.json().id}` });
       } finally {
         await settings({ webhooks: { max_endpoints: 100 } });
@@ -153,10 +218,18 @@ forEachDialect((database) => {
     it('a refused subscription leaves one denied audit row and no event', async () => {
       const caller = await hooksOnly();
       const before = await counts(app);
-      expectProblem(await create({ url: rx.url('/x'), events: ['token.create'] }, caller.token), 403, 'forbidden');
+      expectProblem(
+        await create({ url: rx.url('/x'), events: ['token.create'] }, caller.token),
+        403,
+        'forbidden',
+      );
       const after = await counts(app);
       expect(after).toEqual({ ...before, audit: before.audit + 1 });
-      const row = await app.database.db.selectFrom('audit_events').select(['action', 'outcome', 'actor']).orderBy('seq', 'desc').executeTakeFirstOrThrow();
+      const row = await app.database.db
+        .selectFrom('audit_events')
+        .select(['action', 'outcome', 'actor'])
+        .orderBy('seq', 'desc')
+        .executeTakeFirstOrThrow();
       expect(row).toEqual({ action: 'webhook.create', outcome: 'denied', actor: caller.userId });
     });
   });

@@ -8,7 +8,8 @@ export const api = createClient({ baseUrl: window.location.origin, token: creden
 // A 401 on anything but the sign-in itself means the token expired or was revoked: back to the sign-in page.
 api.use({
   onResponse({ response, request }) {
-    if (response.status === 401 && !request.url.endsWith('/api/auth/login') && credential.get()) credential.set(null);
+    if (response.status === 401 && !request.url.endsWith('/api/auth/login') && credential.get())
+      credential.set(null);
     return response;
   },
 });
@@ -20,7 +21,8 @@ export const queryClient = new QueryClient({
     queries: {
       staleTime: 10_000,
       refetchOnWindowFocus: false,
-      retry: (count, error) => !(error instanceof ApiProblem && error.status >= 400 && error.status < 500) && count < 2,
+      retry: (count, error) =>
+        !(error instanceof ApiProblem && error.status >= 400 && error.status < 500) && count < 2,
     },
   },
 });

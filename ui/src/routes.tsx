@@ -27,20 +27,31 @@ let coldStart = true;
 /** What a cold start shows while its loaders wait: nothing, as before the first render. */
 const ColdStart = () => null;
 const firstData = (request: Promise<unknown>): Promise<null> | null => {
-  const settled = request.then(() => null, () => null);
-  return coldStart ? Promise.race([settled, new Promise<null>((resolve) => setTimeout(() => resolve(null), FIRST_DATA_MS))]) : null;
+  const settled = request.then(
+    () => null,
+    () => null,
+  );
+  return coldStart
+    ? Promise.race([settled, new Promise<null>((resolve) => setTimeout(() => resolve(null), FIRST_DATA_MS))])
+    : null;
 };
 const prefetchSignedIn = () => (credential.get() ? firstData(queryClient.query(meQuery)) : null);
 const prefetchUsers = ({ request }: LoaderFunctionArgs) => {
   const params = new URL(request.url).searchParams;
   const { queryKey, fetchPage } = usersQuery(params.get('q') ?? '', (params.get('kind') ?? 'all') as Kind);
-  return credential.get() ? firstData(queryClient.infiniteQuery(cursorListOptions(queryKey, fetchPage))) : null;
+  return credential.get()
+    ? firstData(queryClient.infiniteQuery(cursorListOptions(queryKey, fetchPage)))
+    : null;
 };
 
 export const router = createBrowserRouter([
   { path: '/login', HydrateFallback: ColdStart, ...page(() => import('./pages/Login/index.tsx')) },
   {
-    element: <RequireSignIn><Layout /></RequireSignIn>,
+    element: (
+      <RequireSignIn>
+        <Layout />
+      </RequireSignIn>
+    ),
     loader: prefetchSignedIn,
     HydrateFallback: ColdStart,
     errorElement: <RouteError />,

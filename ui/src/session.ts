@@ -12,7 +12,9 @@ function read(): Credential | null {
     const raw = sessionStorage.getItem(KEY);
     if (!raw) return null;
     const parsed = JSON.parse(raw) as Partial<Credential>;
-    return typeof parsed.token === 'string' && (parsed.kind === 'session' || parsed.kind === 'token') ? { token: parsed.token, kind: parsed.kind } : null;
+    return typeof parsed.token === 'string' && (parsed.kind === 'session' || parsed.kind === 'token')
+      ? { token: parsed.token, kind: parsed.kind }
+      : null;
   } catch {
     return null;
   }

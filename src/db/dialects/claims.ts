@@ -5,13 +5,25 @@ import type { DeliveriesTable, OutboxTable, Queryable, Trx } from '../tables.js'
 export function claimQueries(lockClause: string) {
   const lock = sql.raw(lockClause);
   return {
-    async claimDeliveries(q: Queryable, o: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; fastWebhooks: string[]; perFastWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]> {
+    async claimDeliveries(
+      q: Queryable,
+      o: {
+        now: number;
+        leaseUntil: number;
+        lockToken: string;
+        limit: number;
+        perWebhook: number;
+        fastWebhooks: string[];
+        perFastWebhook: number;
+        skipWebhooks: string[];
+      },
+    ): Promise<DeliveriesTable[]> {
       const skip = o.skipWebhooks.length ? sql`and webhook_id not in (${sql.join(o.skipWebhooks)})` : sql``;
       const enabled = sql`and webhook_id in (select id from webhooks where enabled = true)`;
       const scan = o.limit * 4;
       const share = o.fastWebhooks.length
-        // Literal shares: parameters in a CASE would be typed text on PostgreSQL, and `rn <= text` fails.
-        ? sql`case when webhook_id in (${sql.join(o.fastWebhooks)}) then ${sql.lit(o.perFastWebhook)} else ${sql.lit(o.perWebhook)} end`
+        ? // Literal shares: parameters in a CASE would be typed text on PostgreSQL, and `rn <= text` fails.
+          sql`case when webhook_id in (${sql.join(o.fastWebhooks)}) then ${sql.lit(o.perFastWebhook)} else ${sql.lit(o.perWebhook)} end`
         : sql`${o.perWebhook}`;
       // Two index-ordered scans, each with its own LIMIT: due pending rows (status, next_attempt_at), and
       // leases that ran out. One scan with `or` made SQLite read and sort the whole backlog on every claim.
@@ -48,7 +60,10 @@ export function claimQueries(lockClause: string) {
      * worker recording their attempts) are skipped, not waited for: waiting, in an order of the plan's
      * choosing, deadlocked with that recording on PostgreSQL.
      */
-    async renewDeliveries(q: Queryable, o: { lockToken: string; ids: string[]; until: number }): Promise<number> {
+    async renewDeliveries(
+      q: Queryable,
+      o: { lockToken: string; ids: string[]; until: number },
+    ): Promise<number> {
       if (o.ids.length === 0) return 0;
       const res = await sql`
         update deliveries set locked_until = ${o.until}
@@ -64,7 +79,9 @@ export function claimQueries(lockClause: string) {
         where id in (select id from outbox where dispatched_at is null order by created_at, id limit ${limit} ${lock})
         returning *`.execute(trx);
       // RETURNING gives no order; the fan-out keeps commit order.
-      return res.rows.sort((a, b) => Number(a.created_at) - Number(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      return res.rows.sort(
+        (a, b) => Number(a.created_at) - Number(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      );
     },
   };
 }

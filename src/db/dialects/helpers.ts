@@ -58,7 +58,19 @@ export type DialectHelpers = {
    * writer on SQLite. One statement, atomic by itself: run it outside a transaction (a BEGIN and a COMMIT
    * would be two more round trips per claim).
    */
-  claimDeliveries(q: Queryable, opts: { now: number; leaseUntil: number; lockToken: string; limit: number; perWebhook: number; fastWebhooks: string[]; perFastWebhook: number; skipWebhooks: string[] }): Promise<DeliveriesTable[]>;
+  claimDeliveries(
+    q: Queryable,
+    opts: {
+      now: number;
+      leaseUntil: number;
+      lockToken: string;
+      limit: number;
+      perWebhook: number;
+      fastWebhooks: string[];
+      perFastWebhook: number;
+      skipWebhooks: string[];
+    },
+  ): Promise<DeliveriesTable[]>;
   /** Extends one worker's lease on the deliveries it holds, skipping rows locked by another transaction. One statement. */
   renewDeliveries(q: Queryable, opts: { lockToken: string; ids: string[]; until: number }): Promise<number>;
   /**

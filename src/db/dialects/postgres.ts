@@ -26,7 +26,11 @@ function loadPg(): typeof pg {
 }
 
 /** A pool that survives a database restart: connection errors, idle or in use, are logged, never thrown. */
-export function createPostgresDialect(url: string, logger?: Logger, max = 10): { dialect: Dialect; pool: pg.Pool } {
+export function createPostgresDialect(
+  url: string,
+  logger?: Logger,
+  max = 10,
+): { dialect: Dialect; pool: pg.Pool } {
   const pool = new (loadPg().Pool)({
     connectionString: url,
     max,
@@ -34,7 +38,9 @@ export function createPostgresDialect(url: string, logger?: Logger, max = 10): {
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
   });
-  pool.on('error', (err) => logger?.warn({ err: err.message }, 'PostgreSQL connection lost; the pool will reconnect'));
+  pool.on('error', (err) =>
+    logger?.warn({ err: err.message }, 'PostgreSQL connection lost; the pool will reconnect'),
+  );
   // The pool listens for errors only on idle clients. A checked-out client whose server goes away between
   // two queries (inside a transaction, say) emits 'error' with no listener, which would crash the process
   // on a database restart; its next query fails (503) and the pool discards it on release.
@@ -76,7 +82,10 @@ export const OUTBOX_CHANNEL = 'gatehouse_outbox';
  * LISTENs for outbox commits on a connection of its own while anyone subscribes; reconnects after a lost
  * connection (and then calls the listeners once, for what committed meanwhile). The poll stays the backstop.
  */
-export function createOutboxListener(url: string, logger?: Logger): { subscribe(listener: () => void): () => void; close(): Promise<void> } {
+export function createOutboxListener(
+  url: string,
+  logger?: Logger,
+): { subscribe(listener: () => void): () => void; close(): Promise<void> } {
   const listeners = new Set<() => void>();
   let client: pg.Client | undefined;
   let retry: NodeJS.Timeout | undefined;
@@ -96,7 +105,10 @@ export function createOutboxListener(url: string, logger?: Logger): { subscribe(
     client = c;
     const lost = (err?: Error) => {
       if (client !== c) return;
-      logger?.warn({ err: err?.message }, 'lost the PostgreSQL connection that listens for outbox commits; reconnecting (the worker polls meanwhile)');
+      logger?.warn(
+        { err: err?.message },
+        'lost the PostgreSQL connection that listens for outbox commits; reconnecting (the worker polls meanwhile)',
+      );
       void disconnect();
       retry = setTimeout(connect, 2000);
       retry.unref();
@@ -104,7 +116,9 @@ export function createOutboxListener(url: string, logger?: Logger): { subscribe(
     c.on('error', lost);
     c.on('end', () => lost());
     c.on('notification', notify);
-    c.connect().then(() => c.query(`listen ${OUTBOX_CHANNEL}`)).then(notify, lost);
+    c.connect()
+      .then(() => c.query(`listen ${OUTBOX_CHANNEL}`))
+      .then(notify, lost);
   };
   return {
     subscribe(listener) {
@@ -123,21 +137,40 @@ export function createOutboxListener(url: string, logger?: Logger): { subscribe(
   };
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 function classify(error: unknown): ErrorClass {
-  const e = error as { code?: string; constraint?: string; table?: string; column?: string; message?: string };
+  const e = error as {
+    code?: string;
+    constraint?: string;
+    table?: string;
+    column?: string;
+    message?: string;
+  };
   const code = e?.code;
   if (typeof code !== 'string') {
     const msg = e?.message ?? '';
-    if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(msg)) {
+    if (
+      /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+        msg,
+      )
+    ) {
       return { kind: 'unavailable' };
     }
     return { kind: 'other' };
   }
   if (CONNECTION_CODES.has(code)) return { kind: 'unavailable' };
   // Constraints are named <table>_<column>_key by our migrations; normalise to "<table>.<column>".
-  const key = e.constraint ? constraintKey(e.constraint, e.table) : `${e.table ?? 'unknown'}.${e.column ?? 'unknown'}`;
+  const key = e.constraint
+    ? constraintKey(e.constraint, e.table)
+    : `${e.table ?? 'unknown'}.${e.column ?? 'unknown'}`;
   if (code === '23505') return { kind: 'unique', key };
   if (code === '23503') return { kind: 'foreign_key', key };
   if (code === '23502') return { kind: 'not_null', key: `${e.table ?? 'unknown'}.${e.column ?? 'unknown'}` };
@@ -183,11 +216,14 @@ export const postgresHelpers: DialectHelpers = {
         from link
         returning seq, hash, ts
       )${outbox}
-      update audit_head set seq = appended.seq, hash = appended.hash, ts = appended.ts from appended${event ? sql`, (select pg_notify(${OUTBOX_CHANNEL}, '')) as notified` : sql``} where audit_head.id = 1`.compile(trx);
+      update audit_head set seq = appended.seq, hash = appended.hash, ts = appended.ts from appended${event ? sql`, (select pg_notify(${OUTBOX_CHANNEL}, '')) as notified` : sql``} where audit_head.id = 1`.compile(
+      trx,
+    );
     await trx.executeQuery({ ...query, sql: RIDES_WITH_COMMIT + query.sql });
   },
   // to_json escapes a text like JSON.stringify (test/audit/chain-export-retention.test.ts); it is NULL for NULL.
   jsonText: (column) => sql<string>`coalesce(to_json(${sql.ref(column)})::text, 'null')`,
-  isoText: (column) => sql<string>`(to_char(to_timestamp(${sql.ref(column)} / 1000) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '.' || lpad((${sql.ref(column)} % 1000)::text, 3, '0') || 'Z')`,
+  isoText: (column) =>
+    sql<string>`(to_char(to_timestamp(${sql.ref(column)} / 1000) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '.' || lpad((${sql.ref(column)} % 1000)::text, 3, '0') || 'Z')`,
   classify,
 };

@@ -95,7 +95,10 @@ function resultOf(statement: Statement, parameters: ReadonlyArray<unknown>): Que
 class SharedConnection {
   readonly connection = new Mutex();
   readonly writeTurn = new Mutex();
-  constructor(readonly database: Database.Database, readonly statements: Statements) {}
+  constructor(
+    readonly database: Database.Database,
+    readonly statements: Statements,
+  ) {}
 
   /**
    * Runs `attempt` holding the connection, again on timers while it fails with SQLITE_BUSY, until
@@ -144,9 +147,15 @@ class SqliteLockConnection implements DatabaseConnection {
   constructor(readonly shared: SharedConnection) {}
 
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.holds) return Promise.resolve(resultOf(this.shared.statements.prepare(query.sql), query.parameters) as QueryResult<R>);
+    if (this.holds)
+      return Promise.resolve(
+        resultOf(this.shared.statements.prepare(query.sql), query.parameters) as QueryResult<R>,
+      );
     const statement = this.shared.statements.prepare(query.sql);
-    return this.shared.attempt(() => resultOf(statement, query.parameters) as QueryResult<R>, { write: !statement.readonly, keep: false });
+    return this.shared.attempt(() => resultOf(statement, query.parameters) as QueryResult<R>, {
+      write: !statement.readonly,
+      keep: false,
+    });
   }
 
   // Nothing here streams (the statement cache relies on it); a stream is answered from the whole result.
@@ -158,7 +167,8 @@ class SqliteLockConnection implements DatabaseConnection {
 
 /** Kysely hands the driver back the connections it acquired from it. */
 function own(connection: DatabaseConnection): SqliteLockConnection {
-  if (!(connection instanceof SqliteLockConnection)) throw new Error('not a connection of this SQLite driver');
+  if (!(connection instanceof SqliteLockConnection))
+    throw new Error('not a connection of this SQLite driver');
   return connection;
 }
 
@@ -259,7 +269,9 @@ function withStatementCache(database: Database.Database): Statements {
  */
 function bindingBooleans(statement: Database.Statement): Statement {
   const bind = (parameters: ReadonlyArray<unknown>): unknown[] =>
-    parameters.some((p) => typeof p === 'boolean') ? parameters.map((p) => (typeof p === 'boolean' ? Number(p) : p)) : (parameters as unknown[]);
+    parameters.some((p) => typeof p === 'boolean')
+      ? parameters.map((p) => (typeof p === 'boolean' ? Number(p) : p))
+      : (parameters as unknown[]);
   return {
     reader: statement.reader,
     readonly: statement.readonly,
@@ -290,7 +302,8 @@ function classify(error: unknown): ErrorClass {
   if (typeof e?.code !== 'string' || !e.code.startsWith('SQLITE_')) return { kind: 'other' };
   // SQLite names the columns ("UNIQUE constraint failed: users.username"), not a constraint.
   const key = /failed: ([\w.]+)/.exec(e.message ?? '')?.[1] ?? 'unknown';
-  if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return { kind: 'unique', key };
+  if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+    return { kind: 'unique', key };
   if (e.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return { kind: 'foreign_key', key };
   if (e.code === 'SQLITE_CONSTRAINT_NOTNULL') return { kind: 'not_null', key };
   if (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED')) return { kind: 'busy' };
@@ -307,16 +320,29 @@ export const sqliteHelpers: DialectHelpers = {
   ...retentionQueries(''),
   // BEGIN IMMEDIATE made this the only writer: reading the head is taking its lock.
   appendAudit: async (trx, link, event) => {
-    const head = await trx.selectFrom('audit_head').select(['seq', 'hash', 'ts']).where('id', '=', 1).executeTakeFirstOrThrow();
-    const row = { ...link.row, seq: Number(head.seq) + 1, ts: Math.max(link.now, Number(head.ts)), prev_hash: head.hash };
+    const head = await trx
+      .selectFrom('audit_head')
+      .select(['seq', 'hash', 'ts'])
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
+    const row = {
+      ...link.row,
+      seq: Number(head.seq) + 1,
+      ts: Math.max(link.now, Number(head.ts)),
+      prev_hash: head.hash,
+    };
     const hash = link.hash(row);
     if (event) await trx.insertInto('outbox').values(event).execute();
-    await trx.insertInto('audit_events').values({ ...row, hash }).execute();
+    await trx
+      .insertInto('audit_events')
+      .values({ ...row, hash })
+      .execute();
     await trx.updateTable('audit_head').set({ seq: row.seq, hash, ts: row.ts }).where('id', '=', 1).execute();
   },
   // json_quote escapes like JSON.stringify (test/audit/chain-export-retention.test.ts) and gives `null` for NULL.
   jsonText: (column) => sql<string>`json_quote(${sql.ref(column)})`,
   // Integer division and modulo: no floating point on the way, so the milliseconds are exact.
-  isoText: (column) => sql<string>`(strftime('%Y-%m-%dT%H:%M:%S', ${sql.ref(column)} / 1000, 'unixepoch') || '.' || printf('%03d', ${sql.ref(column)} % 1000) || 'Z')`,
+  isoText: (column) =>
+    sql<string>`(strftime('%Y-%m-%dT%H:%M:%S', ${sql.ref(column)} / 1000, 'unixepoch') || '.' || printf('%03d', ${sql.ref(column)} % 1000) || 'Z')`,
   classify,
 };

@@ -59,8 +59,21 @@ export async function up(db: Db): Promise<void> {
     .addUniqueConstraint('audit_events_id_key', ['id'])
     .execute();
   // Every filter is an equality on one of these plus a range on seq (newest first, or after a cursor).
-  for (const cols of [['actor'], ['actor', 'action'], ['action'], ['resource'], ['verb'], ['target_id'], ['outcome'], ['ts']]) {
-    await db.schema.createIndex(`audit_events_${cols.join('_')}_seq_idx`).on('audit_events').columns([...cols, 'seq']).execute();
+  for (const cols of [
+    ['actor'],
+    ['actor', 'action'],
+    ['action'],
+    ['resource'],
+    ['verb'],
+    ['target_id'],
+    ['outcome'],
+    ['ts'],
+  ]) {
+    await db.schema
+      .createIndex(`audit_events_${cols.join('_')}_seq_idx`)
+      .on('audit_events')
+      .columns([...cols, 'seq'])
+      .execute();
   }
 
   await db.schema
@@ -74,7 +87,10 @@ export async function up(db: Db): Promise<void> {
     .addColumn('anchor_hash', 'text', (c) => c.notNull())
     .execute();
   const genesis = '0'.repeat(64);
-  await db.insertInto('audit_head').values({ id: 1, seq: 0, hash: genesis, ts: 0, anchor_seq: 0, anchor_hash: genesis }).execute();
+  await db
+    .insertInto('audit_head')
+    .values({ id: 1, seq: 0, hash: genesis, ts: 0, anchor_seq: 0, anchor_hash: genesis })
+    .execute();
 
   await db.schema
     .createTable('outbox')
@@ -84,7 +100,11 @@ export async function up(db: Db): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('dispatched_at', 'bigint')
     .execute();
-  await db.schema.createIndex('outbox_pending_idx').on('outbox').columns(['dispatched_at', 'created_at']).execute();
+  await db.schema
+    .createIndex('outbox_pending_idx')
+    .on('outbox')
+    .columns(['dispatched_at', 'created_at'])
+    .execute();
 }
 
 export async function down(db: Db): Promise<void> {

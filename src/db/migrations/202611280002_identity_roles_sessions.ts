@@ -25,19 +25,38 @@ export async function up(db: Db): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('user_roles_pkey', ['user_id', 'role_id'])
     .execute();
-  await db.schema.createIndex('user_roles_role_id_idx').on('user_roles').columns(['role_id', 'user_id']).execute();
+  await db.schema
+    .createIndex('user_roles_role_id_idx')
+    .on('user_roles')
+    .columns(['role_id', 'user_id'])
+    .execute();
 
   const now = Date.now();
   const all = ['users', 'roles', 'plugins', 'config', 'audit', 'webhooks'];
   await db
     .insertInto('roles')
-    .values([
-      { id: 'role_0000000000e008000000000001', name: 'admin', description: 'Every permission.', permissions: JSON.stringify(['*']), builtin: true, created_at: now, updated_at: now },
-      {
-        id: 'role_0000000000e008000000000002', name: 'auditor', description: 'Reads everything but tokens; reads the audit log.',
-        permissions: JSON.stringify(all.map((r) => `${r}:read`)), builtin: true, created_at: now, updated_at: now,
-      },
-    ].map((r) => ({ ...r, builtin: boolValue(db, r.builtin) })))
+    .values(
+      [
+        {
+          id: 'role_0000000000e008000000000001',
+          name: 'admin',
+          description: 'Every permission.',
+          permissions: JSON.stringify(['*']),
+          builtin: true,
+          created_at: now,
+          updated_at: now,
+        },
+        {
+          id: 'role_0000000000e008000000000002',
+          name: 'auditor',
+          description: 'Reads everything but tokens; reads the audit log.',
+          permissions: JSON.stringify(all.map((r) => `${r}:read`)),
+          builtin: true,
+          created_at: now,
+          updated_at: now,
+        },
+      ].map((r) => ({ ...r, builtin: boolValue(db, r.builtin) })),
+    )
     .execute();
 
   await db.schema
@@ -57,7 +76,11 @@ export async function up(db: Db): Promise<void> {
 
   await db.schema.alterTable('tokens').addColumn('prev_secret_hash', 'text').execute();
   await db.schema.alterTable('tokens').addColumn('prev_valid_until', 'bigint').execute();
-  await db.schema.createIndex('tokens_prev_secret_hash_idx').on('tokens').columns(['prev_secret_hash']).execute();
+  await db.schema
+    .createIndex('tokens_prev_secret_hash_idx')
+    .on('tokens')
+    .columns(['prev_secret_hash'])
+    .execute();
 }
 
 export async function down(db: Db): Promise<void> {

@@ -40,8 +40,16 @@ export async function up(db: Db): Promise<void> {
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .addUniqueConstraint('deliveries_webhook_id_event_id_key', ['webhook_id', 'event_id'])
     .execute();
-  await db.schema.createIndex('deliveries_due_idx').on('deliveries').columns(['status', 'next_attempt_at']).execute();
-  await db.schema.createIndex('deliveries_webhook_idx').on('deliveries').columns(['webhook_id', 'id']).execute();
+  await db.schema
+    .createIndex('deliveries_due_idx')
+    .on('deliveries')
+    .columns(['status', 'next_attempt_at'])
+    .execute();
+  await db.schema
+    .createIndex('deliveries_webhook_idx')
+    .on('deliveries')
+    .columns(['webhook_id', 'id'])
+    .execute();
 
   await db.schema
     .createTable('delivery_attempts')
@@ -53,7 +61,11 @@ export async function up(db: Db): Promise<void> {
     .addColumn('error', 'text')
     .addColumn('response_excerpt', 'text')
     .execute();
-  await db.schema.createIndex('delivery_attempts_delivery_idx').on('delivery_attempts').columns(['delivery_id', 'attempted_at']).execute();
+  await db.schema
+    .createIndex('delivery_attempts_delivery_idx')
+    .on('delivery_attempts')
+    .columns(['delivery_id', 'attempted_at'])
+    .execute();
 }
 
 export async function down(db: Db): Promise<void> {

@@ -13,7 +13,11 @@ export async function up(db: Db): Promise<void> {
     .addColumn('completed_at', 'bigint')
     .addPrimaryKeyConstraint('idempotency_keys_pkey', ['actor', 'key'])
     .execute();
-  await db.schema.createIndex('idempotency_keys_created_idx').on('idempotency_keys').columns(['created_at']).execute();
+  await db.schema
+    .createIndex('idempotency_keys_created_idx')
+    .on('idempotency_keys')
+    .columns(['created_at'])
+    .execute();
 }
 
 export async function down(db: Db): Promise<void> {

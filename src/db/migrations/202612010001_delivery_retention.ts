@@ -5,7 +5,11 @@ import type { Db } from './_lib.js';
  * time, for `recover`'s window (it paged through a full scan before).
  */
 export async function up(db: Db): Promise<void> {
-  await db.schema.createIndex('deliveries_finished_idx').on('deliveries').columns(['status', 'updated_at']).execute();
+  await db.schema
+    .createIndex('deliveries_finished_idx')
+    .on('deliveries')
+    .columns(['status', 'updated_at'])
+    .execute();
   await db.schema.createIndex('outbox_created_idx').on('outbox').columns(['created_at', 'id']).execute();
 }
 

@@ -10,7 +10,12 @@ import type { Db } from './_lib.js';
  * searches `outbox_pending_idx` on `dispatched_at` either way.
  */
 export async function up(db: Db): Promise<void> {
-  await db.schema.createIndex('outbox_undispatched_idx').on('outbox').columns(['created_at', 'id']).where(sql.ref('dispatched_at'), 'is', null).execute();
+  await db.schema
+    .createIndex('outbox_undispatched_idx')
+    .on('outbox')
+    .columns(['created_at', 'id'])
+    .where(sql.ref('dispatched_at'), 'is', null)
+    .execute();
 }
 
 export async function down(db: Db): Promise<void> {

@@ -12,5 +12,6 @@ export async function up(db: Db): Promise<void> {
 }
 
 export async function down(db: Db): Promise<void> {
-  for (const column of ['key_id', 'keyed_mac', 'keyed_from']) await db.schema.alterTable('audit_head').dropColumn(column).execute();
+  for (const column of ['key_id', 'keyed_mac', 'keyed_from'])
+    await db.schema.alterTable('audit_head').dropColumn(column).execute();
 }

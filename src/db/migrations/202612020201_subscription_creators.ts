@@ -12,7 +12,10 @@ import type { Db } from './_lib.js';
  * /api/webhooks/{id}/test`: only test rows enter it, so the fan-out's inserts do not maintain it.
  */
 export async function up(db: Db): Promise<void> {
-  for (const [table, action] of [['webhooks', 'webhook.create'], ['plugins', 'plugin.register']] as const) {
+  for (const [table, action] of [
+    ['webhooks', 'webhook.create'],
+    ['plugins', 'plugin.register'],
+  ] as const) {
     await db.schema.alterTable(table).addColumn('created_by', 'text').execute();
     await sql`update ${sql.table(table)} set created_by = (
       select a.actor from audit_events a
@@ -20,8 +23,12 @@ export async function up(db: Db): Promise<void> {
       order by a.seq limit 1
     )`.execute(db);
   }
-  await db.schema.createIndex('deliveries_tests_idx').on('deliveries').columns(['webhook_id', 'created_at'])
-    .where(sql.ref('event_type'), '=', sql.lit('webhook.test')).execute();
+  await db.schema
+    .createIndex('deliveries_tests_idx')
+    .on('deliveries')
+    .columns(['webhook_id', 'created_at'])
+    .where(sql.ref('event_type'), '=', sql.lit('webhook.test'))
+    .execute();
 }
 
 export async function down(db: Db): Promise<void> {

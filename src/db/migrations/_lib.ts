@@ -2,7 +2,13 @@
  * Helpers for migrations, append-only: migrations are frozen in time and import only `kysely` and this
  * file. Dialect differences branch here, once.
  */
-import { SqliteAdapter, sql, type ColumnDefinitionBuilder, type CreateTableBuilder, type Kysely } from 'kysely';
+import {
+  SqliteAdapter,
+  sql,
+  type ColumnDefinitionBuilder,
+  type CreateTableBuilder,
+  type Kysely,
+} from 'kysely';
 
 export type Db = Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

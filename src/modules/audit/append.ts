@@ -33,11 +33,22 @@ export const canonicalize = canonicalizeModule as unknown as (input: unknown) =>
 /** The fields a link of the chain covers, in the form they are hashed. */
 export function chainPayload(row: Omit<AuditEventsTable, 'hash'>): unknown {
   return {
-    seq: Number(row.seq), id: row.id, ts: Number(row.ts), actor: row.actor, actor_name: row.actor_name,
-    token_id: row.token_id, action: row.action, target_type: row.target_type, target_id: row.target_id,
-    outcome: row.outcome, request_id: row.request_id, ip: row.ip, user_agent: row.user_agent,
+    seq: Number(row.seq),
+    id: row.id,
+    ts: Number(row.ts),
+    actor: row.actor,
+    actor_name: row.actor_name,
+    token_id: row.token_id,
+    action: row.action,
+    target_type: row.target_type,
+    target_id: row.target_id,
+    outcome: row.outcome,
+    request_id: row.request_id,
+    ip: row.ip,
+    user_agent: row.user_agent,
     changes: row.changes === null ? null : fromJson<unknown>(row.changes),
-    detail: row.detail, prev_hash: row.prev_hash,
+    detail: row.detail,
+    prev_hash: row.prev_hash,
   };
 }
 
@@ -61,7 +72,9 @@ const CUT_TS = -2;
  * three come after `changes` (the only field that may hold objects), in this order; the last occurrence of
  * each placeholder is the top-level one.
  */
-export function canonicalParts(row: Omit<AuditEventsTable, 'hash' | 'seq' | 'ts' | 'prev_hash'>): [string, string, string, string] {
+export function canonicalParts(
+  row: Omit<AuditEventsTable, 'hash' | 'seq' | 'ts' | 'prev_hash'>,
+): [string, string, string, string] {
   const text = canonicalize(chainPayload({ ...row, seq: CUT_SEQ, ts: CUT_TS, prev_hash: CUT_PREV })) ?? '';
   const at = (token: string, value: string) => {
     const i = text.lastIndexOf(token);
@@ -80,7 +93,15 @@ export function canonicalParts(row: Omit<AuditEventsTable, 'hash' | 'seq' | 'ts'
  * in `seq` order and a reader following `seq` never skips one. Called only from `change.ts` and
  * `http/audit-denial.ts`.
  */
-export function createAuditLog({ helpers, clock, keys }: { helpers: DialectHelpers; clock: Clock; keys: Pick<AuditKeys, 'chain' | 'pads'> }): AuditLog {
+export function createAuditLog({
+  helpers,
+  clock,
+  keys,
+}: {
+  helpers: DialectHelpers;
+  clock: Clock;
+  keys: Pick<AuditKeys, 'chain' | 'pads'>;
+}): AuditLog {
   const hash = (row: Omit<AuditEventsTable, 'hash'>) => chainHash(row, keys.chain);
   return {
     async append(trx, ctx, entry, event) {
@@ -101,10 +122,16 @@ export function createAuditLog({ helpers, clock, keys }: { helpers: DialectHelpe
         request_id: ctx.requestId,
         ip: ctx.ip,
         user_agent: ctx.userAgent,
-        changes: hasChanges ? JSON.stringify({ before: entry.before ?? null, after: entry.after ?? null }) : null,
+        changes: hasChanges
+          ? JSON.stringify({ before: entry.before ?? null, after: entry.after ?? null })
+          : null,
         detail: entry.detail ?? null,
       };
-      await helpers.appendAudit(trx, { row, now: clock.now(), hash, pads: keys.pads, canonicalParts: () => canonicalParts(row) }, event);
+      await helpers.appendAudit(
+        trx,
+        { row, now: clock.now(), hash, pads: keys.pads, canonicalParts: () => canonicalParts(row) },
+        event,
+      );
     },
   };
 }

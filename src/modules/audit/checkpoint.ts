@@ -11,10 +11,20 @@ function signedBytes({ signature: _, ...fields }: AuditCheckpoint): Buffer {
 }
 
 /** Signs the head as it is: its seq, hash and time, with the time of issue and the signing key's name. */
-export function issueCheckpoint(keys: Pick<AuditKeys, 'signing' | 'publicKey' | 'keyId'>, head: Pick<AuditHeadTable, 'seq' | 'hash' | 'ts'>, now: number): AuditCheckpoint {
+export function issueCheckpoint(
+  keys: Pick<AuditKeys, 'signing' | 'publicKey' | 'keyId'>,
+  head: Pick<AuditHeadTable, 'seq' | 'hash' | 'ts'>,
+  now: number,
+): AuditCheckpoint {
   const fields = {
-    version: 1 as const, seq: Number(head.seq), hash: head.hash, ts: toIso(Number(head.ts)), issued_at: toIso(now),
-    key_id: keys.keyId, public_key: keys.publicKey, signature: '',
+    version: 1 as const,
+    seq: Number(head.seq),
+    hash: head.hash,
+    ts: toIso(Number(head.ts)),
+    issued_at: toIso(now),
+    key_id: keys.keyId,
+    public_key: keys.publicKey,
+    signature: '',
   };
   return { ...fields, signature: sign(null, signedBytes(fields), keys.signing).toString('base64url') };
 }
@@ -40,17 +50,33 @@ export async function checkCheckpoint(
   }
   let valid = false;
   try {
-    valid = verify(null, signedBytes(checkpoint), keys.verifying, Buffer.from(checkpoint.signature, 'base64url'));
+    valid = verify(
+      null,
+      signedBytes(checkpoint),
+      keys.verifying,
+      Buffer.from(checkpoint.signature, 'base64url'),
+    );
   } catch {
     valid = false;
   }
   if (!valid) return result('invalid', 'the signature does not verify: the checkpoint was altered or forged');
-  if (seq > head.seq) return result('beyond_head', `the log ends at seq ${head.seq}, before the checkpoint's seq ${seq}: its newest events were deleted`);
+  if (seq > head.seq)
+    return result(
+      'beyond_head',
+      `the log ends at seq ${head.seq}, before the checkpoint's seq ${seq}: its newest events were deleted`,
+    );
   if (seq < head.anchor_seq) {
-    return result('purged', `retention deleted the events through seq ${head.anchor_seq}, the checkpoint's event included; the log reaches past it. Keep a newer checkpoint`);
+    return result(
+      'purged',
+      `retention deleted the events through seq ${head.anchor_seq}, the checkpoint's event included; the log reaches past it. Keep a newer checkpoint`,
+    );
   }
   const stored = seq === head.anchor_seq ? head.anchor_hash : await hashAt(seq);
   if (stored === undefined) return result('mismatch', `no event at the checkpoint's seq ${seq}`);
-  if (stored !== checkpoint.hash) return result('mismatch', `the event at seq ${seq} is not the one the checkpoint signed: the chain was rewritten up to or before it`);
+  if (stored !== checkpoint.hash)
+    return result(
+      'mismatch',
+      `the event at seq ${seq} is not the one the checkpoint signed: the chain was rewritten up to or before it`,
+    );
   return result('ok', `the chain holds the checkpoint's event at seq ${seq}`);
 }

@@ -2,8 +2,23 @@ import { fromJson } from '../../db/codecs.js';
 import type { AuditEventsTable } from '../../db/tables.js';
 
 export const CSV_COLUMNS = [
-  'seq', 'id', 'ts', 'actor', 'actor_name', 'token_id', 'action', 'target_type', 'target_id', 'outcome',
-  'request_id', 'ip', 'user_agent', 'detail', 'changes', 'prev_hash', 'hash',
+  'seq',
+  'id',
+  'ts',
+  'actor',
+  'actor_name',
+  'token_id',
+  'action',
+  'target_type',
+  'target_id',
+  'outcome',
+  'request_id',
+  'ip',
+  'user_agent',
+  'detail',
+  'changes',
+  'prev_hash',
+  'hash',
 ] as const;
 
 /**
@@ -19,7 +34,9 @@ export function csvCell(value: unknown): string {
 
 export function toCsvRow(row: AuditEventsTable): string {
   const values: Record<(typeof CSV_COLUMNS)[number], unknown> = {
-    ...row, seq: Number(row.seq), ts: new Date(Number(row.ts)).toISOString(),
+    ...row,
+    seq: Number(row.seq),
+    ts: new Date(Number(row.ts)).toISOString(),
     changes: row.changes === null ? null : fromJson<unknown>(row.changes),
   };
   return CSV_COLUMNS.map((c) => csvCell(values[c])).join(',');

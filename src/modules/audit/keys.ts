@@ -1,4 +1,12 @@
-import { createHash, createHmac, createPrivateKey, createPublicKey, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  hkdfSync,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 
 /** What the audit secret (GATEHOUSE_AUDIT_KEY or DATA_DIR/audit.key) gives: one secret, two derived keys. */
 export type AuditKeys = {
@@ -32,12 +40,20 @@ export function deriveAuditKeys(secret: Buffer): AuditKeys {
   const chain = derive('gatehouse audit chain hmac-sha256 v1');
   const padded = Buffer.concat([chain, Buffer.alloc(BLOCK - chain.length)]);
   const pad = (byte: number) => Buffer.from(padded.map((b) => b ^ byte)).toString('hex');
-  const signing = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, derive('gatehouse audit checkpoint ed25519 v1')]), format: 'der', type: 'pkcs8' });
+  const signing = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, derive('gatehouse audit checkpoint ed25519 v1')]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const verifying = createPublicKey(signing);
   const raw = verifying.export({ format: 'der', type: 'spki' }).subarray(-32);
   return {
-    chain, pads: { inner: pad(0x36), outer: pad(0x5c) }, signing, verifying,
-    publicKey: raw.toString('base64url'), keyId: createHash('sha256').update(raw).digest('hex').slice(0, 16),
+    chain,
+    pads: { inner: pad(0x36), outer: pad(0x5c) },
+    signing,
+    verifying,
+    publicKey: raw.toString('base64url'),
+    keyId: createHash('sha256').update(raw).digest('hex').slice(0, 16),
   };
 }
 
@@ -46,7 +62,9 @@ export function deriveAuditKeys(secret: Buffer): AuditKeys {
  * plain SHA-256 links). A chain link's MAC covers JSON text starting with `{`, so this text is never one.
  */
 export function keyedFromMac(keys: Pick<AuditKeys, 'chain'>, keyedFrom: number): string {
-  return createHmac('sha256', keys.chain).update(`gatehouse audit chain keyed from seq ${keyedFrom}`).digest('hex');
+  return createHmac('sha256', keys.chain)
+    .update(`gatehouse audit chain keyed from seq ${keyedFrom}`)
+    .digest('hex');
 }
 
 /** Constant-time comparison of two hex digests (false for different lengths). */

@@ -11,15 +11,37 @@ import { auditRoutes } from './routes.js';
 import { createAuditService, type AuditService, type SealState } from './service.js';
 import { createAuditStore } from './store.js';
 
-export function createAuditModule({ helpers, copyText, ...deps }: { db: Kysely<Tables>; helpers: DialectHelpers; copyText: CopyText | null; change: Change; record: RecordAudit; clock: Clock; settings: () => ConfigDocument; keys: AuditKeys }) {
+export function createAuditModule({
+  helpers,
+  copyText,
+  ...deps
+}: {
+  db: Kysely<Tables>;
+  helpers: DialectHelpers;
+  copyText: CopyText | null;
+  change: Change;
+  record: RecordAudit;
+  clock: Clock;
+  settings: () => ConfigDocument;
+  keys: AuditKeys;
+}) {
   const service = createAuditService({ ...deps, store: createAuditStore(helpers, copyText) });
-  return { service, routes: (api: FastifyInstance) => api.register(auditRoutes, { prefix: '/audit', audit: service }) };
+  return {
+    service,
+    routes: (api: FastifyInstance) => api.register(auditRoutes, { prefix: '/audit', audit: service }),
+  };
 }
 
 /** Runs the retention purge now and then every `intervalMs`; returns a stop function. */
-export function startRetention(service: AuditService, logger: Logger, also: (() => Promise<void>)[] = [], intervalMs = 3600_000): () => void {
+export function startRetention(
+  service: AuditService,
+  logger: Logger,
+  also: (() => Promise<void>)[] = [],
+  intervalMs = 3600_000,
+): () => void {
   const run = () => {
-    for (const task of also) task().catch((err: unknown) => logger.warn({ err }, 'a retention task failed; it will run again'));
+    for (const task of also)
+      task().catch((err: unknown) => logger.warn({ err }, 'a retention task failed; it will run again'));
     service.purge().then(
       (n) => n > 0 && logger.info({ deleted: n }, 'audit retention purged old events'),
       (err: unknown) => logger.error({ err }, 'audit retention purge failed; it will run again'),
@@ -37,6 +59,14 @@ export function startRetention(service: AuditService, logger: Logger, also: (() 
 
 /** Says at start how the chain's key stands: sealed now, or a seal that no longer verifies. */
 export function logSeal(logger: Logger, state: SealState, keyId: string): void {
-  if (state.sealed) logger.info({ keyed_from: state.keyedFrom, key_id: keyId }, 'audit chain sealed: links from keyed_from on are HMAC-SHA256 with the audit key');
-  if (!state.intact) logger.error({ keyed_from: state.keyedFrom, key_id: keyId }, 'the audit chain\'s seal does not verify: audit_head was altered; gatehouse audit verify reports it');
+  if (state.sealed)
+    logger.info(
+      { keyed_from: state.keyedFrom, key_id: keyId },
+      'audit chain sealed: links from keyed_from on are HMAC-SHA256 with the audit key',
+    );
+  if (!state.intact)
+    logger.error(
+      { keyed_from: state.keyedFrom, key_id: keyId },
+      "the audit chain's seal does not verify: audit_head was altered; gatehouse audit verify reports it",
+    );
 }

@@ -6,63 +6,115 @@ import { AuditCheckpoint, AuditEvent, AuditQuery, ExportQuery, VerifyResult } fr
 import type { AuditService } from './service.js';
 
 export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = async (app, { audit }) => {
-  app.get('/', {
-    config: { scope: 'audit:read', action: 'audit.query' },
-    schema: {
-      operationId: 'listAuditEvents', tags: ['audit'], summary: 'Query the audit log (newest first; order=asc&after= to tail)',
-      querystring: AuditQuery, response: { 200: Page(AuditEvent, 'AuditEventPage') },
+  app.get(
+    '/',
+    {
+      config: { scope: 'audit:read', action: 'audit.query' },
+      schema: {
+        operationId: 'listAuditEvents',
+        tags: ['audit'],
+        summary: 'Query the audit log (newest first; order=asc&after= to tail)',
+        querystring: AuditQuery,
+        response: { 200: Page(AuditEvent, 'AuditEventPage') },
+      },
     },
-  }, async (req) => audit.list(req.ctx, req.query));
+    async (req) => audit.list(req.ctx, req.query),
+  );
 
-  app.get('/export', {
-    config: { scope: 'audit:read', action: 'audit.export' },
-    schema: {
-      operationId: 'exportAuditEvents', tags: ['audit'], summary: 'Stream the filtered events, oldest first, as NDJSON or CSV',
-      querystring: ExportQuery,
-      response: {
-        200: {
-          description: 'One event per line (NDJSON), or CSV with a header row.',
-          content: { 'application/x-ndjson': { schema: Type.String() }, 'text/csv': { schema: Type.String() } },
+  app.get(
+    '/export',
+    {
+      config: { scope: 'audit:read', action: 'audit.export' },
+      schema: {
+        operationId: 'exportAuditEvents',
+        tags: ['audit'],
+        summary: 'Stream the filtered events, oldest first, as NDJSON or CSV',
+        querystring: ExportQuery,
+        response: {
+          200: {
+            description: 'One event per line (NDJSON), or CSV with a header row.',
+            content: {
+              'application/x-ndjson': { schema: Type.String() },
+              'text/csv': { schema: Type.String() },
+            },
+          },
         },
       },
     },
-  }, async (req, reply) => {
-    const csv = req.query.format === 'csv';
-    const stream = await audit.export(req.ctx, req.query);
-    return reply
-      .type(csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
-      .header('content-disposition', `attachment; filename="gatehouse-audit.${csv ? 'csv' : 'ndjson'}"`)
-      .send(stream as unknown as string); // Fastify streams a Readable; the schema types the documented body
-  });
-
-  app.get('/verify', {
-    config: { scope: 'audit:read', action: 'audit.verify' },
-    schema: { operationId: 'verifyAuditChain', tags: ['audit'], summary: 'Check the hash chain; report the first broken link', response: { 200: VerifyResult } },
-  }, async (req) => {
-    keepSocketOpen(req.raw.socket);
-    return audit.verify(req.ctx);
-  });
-
-  app.post('/verify', {
-    config: { scope: 'audit:read', action: 'audit.verify' },
-    schema: {
-      operationId: 'verifyAuditChainAgainstCheckpoint', tags: ['audit'], body: AuditCheckpoint, response: { 200: VerifyResult },
-      summary: 'Check the hash chain, then hold it against a checkpoint from GET /api/audit/checkpoint (a cut tail or a recomputed chain shows)',
+    async (req, reply) => {
+      const csv = req.query.format === 'csv';
+      const stream = await audit.export(req.ctx, req.query);
+      return reply
+        .type(csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
+        .header('content-disposition', `attachment; filename="gatehouse-audit.${csv ? 'csv' : 'ndjson'}"`)
+        .send(stream as unknown as string); // Fastify streams a Readable; the schema types the documented body
     },
-  }, async (req) => {
-    keepSocketOpen(req.raw.socket);
-    return audit.verify(req.ctx, { checkpoint: req.body });
-  });
+  );
 
-  app.get('/checkpoint', {
-    config: { scope: 'audit:read', action: 'audit.checkpoint' },
-    schema: { operationId: 'getAuditCheckpoint', tags: ['audit'], summary: 'A signed checkpoint (Ed25519) of the chain\'s head, to keep off the database host', response: { 200: AuditCheckpoint } },
-  }, async (req) => audit.checkpoint(req.ctx));
+  app.get(
+    '/verify',
+    {
+      config: { scope: 'audit:read', action: 'audit.verify' },
+      schema: {
+        operationId: 'verifyAuditChain',
+        tags: ['audit'],
+        summary: 'Check the hash chain; report the first broken link',
+        response: { 200: VerifyResult },
+      },
+    },
+    async (req) => {
+      keepSocketOpen(req.raw.socket);
+      return audit.verify(req.ctx);
+    },
+  );
 
-  app.get('/:id', {
-    config: { scope: 'audit:read', action: 'audit.read' },
-    schema: { operationId: 'getAuditEvent', tags: ['audit'], summary: 'One audit event', params: IdParams, response: { 200: AuditEvent } },
-  }, async (req) => audit.get(req.ctx, req.params.id));
+  app.post(
+    '/verify',
+    {
+      config: { scope: 'audit:read', action: 'audit.verify' },
+      schema: {
+        operationId: 'verifyAuditChainAgainstCheckpoint',
+        tags: ['audit'],
+        body: AuditCheckpoint,
+        response: { 200: VerifyResult },
+        summary:
+          'Check the hash chain, then hold it against a checkpoint from GET /api/audit/checkpoint (a cut tail or a recomputed chain shows)',
+      },
+    },
+    async (req) => {
+      keepSocketOpen(req.raw.socket);
+      return audit.verify(req.ctx, { checkpoint: req.body });
+    },
+  );
+
+  app.get(
+    '/checkpoint',
+    {
+      config: { scope: 'audit:read', action: 'audit.checkpoint' },
+      schema: {
+        operationId: 'getAuditCheckpoint',
+        tags: ['audit'],
+        summary: "A signed checkpoint (Ed25519) of the chain's head, to keep off the database host",
+        response: { 200: AuditCheckpoint },
+      },
+    },
+    async (req) => audit.checkpoint(req.ctx),
+  );
+
+  app.get(
+    '/:id',
+    {
+      config: { scope: 'audit:read', action: 'audit.read' },
+      schema: {
+        operationId: 'getAuditEvent',
+        tags: ['audit'],
+        summary: 'One audit event',
+        params: IdParams,
+        response: { 200: AuditEvent },
+      },
+    },
+    async (req) => audit.get(req.ctx, req.params.id),
+  );
 };
 
 /**

@@ -27,7 +27,15 @@ const COPY_SPAN = { first: 1000, max: 1_000_000 };
 const PURGE_BATCH = 10_000;
 
 type Filters = Pick<AuditQuery, 'actor' | 'action' | 'since' | 'until' | 'target' | 'outcome'>;
-type AuditServiceDeps = { db: Kysely<Tables>; store: AuditStore; change: Change; record: RecordAudit; clock: Clock; settings: () => ConfigDocument; keys: AuditKeys };
+type AuditServiceDeps = {
+  db: Kysely<Tables>;
+  store: AuditStore;
+  change: Change;
+  record: RecordAudit;
+  clock: Clock;
+  settings: () => ConfigDocument;
+  keys: AuditKeys;
+};
 
 /** How the chain's seal stands at start: where keyed links begin, whether this start sealed it, and whether it is intact. */
 export type SealState = { keyedFrom: number | null; sealed: boolean; intact: boolean };
@@ -82,17 +90,44 @@ export function createAuditService({ db, store, change, record, clock, settings,
      * A page of events, newest first (or oldest first with `order=asc`), keyset-paged on `seq`. Audited as
      * `audit.query`. Throws `validation_failed` for a bad, altered or mismatched cursor.
      */
-    async list(ctx: RequestCtx, query: AuditQuery): Promise<{ data: AuditEvent[]; next_cursor: string | null }> {
+    async list(
+      ctx: RequestCtx,
+      query: AuditQuery,
+    ): Promise<{ data: AuditEvent[]; next_cursor: string | null }> {
       const order = query.order ?? 'desc';
-      if (query.after !== undefined && order !== 'asc') throw fieldError('query', '/after', 'after needs order=asc');
-      if (query.after !== undefined && query.cursor !== undefined) throw fieldError('query', '/after', 'send cursor or after, not both');
+      if (query.after !== undefined && order !== 'asc')
+        throw fieldError('query', '/after', 'after needs order=asc');
+      if (query.after !== undefined && query.cursor !== undefined)
+        throw fieldError('query', '/after', 'send cursor or after, not both');
       const limit = query.limit ?? DEFAULT_LIMIT;
-      const scope = { actor: query.actor, action: query.action, since: query.since, until: query.until, target: query.target, outcome: query.outcome, order };
-      const afterSeq = query.cursor !== undefined ? decodeIntCursor(query.cursor, scope, MAX_SAFE_INT) : (query.after ?? null);
+      const scope = {
+        actor: query.actor,
+        action: query.action,
+        since: query.since,
+        until: query.until,
+        target: query.target,
+        outcome: query.outcome,
+        order,
+      };
+      const afterSeq =
+        query.cursor !== undefined
+          ? decodeIntCursor(query.cursor, scope, MAX_SAFE_INT)
+          : (query.after ?? null);
       const filters = await resolve(query);
       const rows = filters ? await store.list(db, filters, { order, afterSeq }, limit) : [];
-      const page = toPage(rows, limit, (e) => e, (e) => [e.seq], scope);
-      await record(ctx, { action: 'audit.query', target: null, outcome: 'success', detail: `${page.data.length} events` });
+      const page = toPage(
+        rows,
+        limit,
+        (e) => e,
+        (e) => [e.seq],
+        scope,
+      );
+      await record(ctx, {
+        action: 'audit.query',
+        target: null,
+        outcome: 'success',
+        detail: `${page.data.length} events`,
+      });
       return page;
     },
 
@@ -111,26 +146,49 @@ export function createAuditService({ db, store, change, record, clock, settings,
      */
     async export(ctx: RequestCtx, query: ExportQuery, onRows?: (n: number) => void): Promise<Readable> {
       const filters = await resolve(query);
-      await record(ctx, { action: 'audit.export', target: null, outcome: 'success', detail: `format ${query.format ?? 'ndjson'}` });
+      await record(ctx, {
+        action: 'audit.export',
+        target: null,
+        outcome: 'success',
+        detail: `format ${query.format ?? 'ndjson'}`,
+      });
       const csv = query.format === 'csv';
       // Chunks of 50 lines: big enough to write efficiently, small enough to stay out of V8's large-object
       // space, whose garbage is what made the export's RSS grow (bench/RESULTS.md, audit).
       const chunks = <T>(rows: T[], format: (row: T) => string): string[] => {
         const out: string[] = [];
-        for (let i = 0; i < rows.length; i += EXPORT_CHUNK) out.push(rows.slice(i, i + EXPORT_CHUNK).map(format).join('\n') + '\n');
+        for (let i = 0; i < rows.length; i += EXPORT_CHUNK)
+          out.push(
+            rows
+              .slice(i, i + EXPORT_CHUNK)
+              .map(format)
+              .join('\n') + '\n',
+          );
         return out;
       };
       // NDJSON lines are written by the database (`store.lines`); CSV rows are formatted here.
       const read = csv
-        ? (f: AuditFilters, after: number) => store.batch(db, f, after, EXPORT_BATCH).then((rows) => ({ n: rows.length, last: rows.at(-1)?.seq, chunks: chunks(rows, toCsvRow) }))
-        : (f: AuditFilters, after: number) => store.lines(db, f, after, EXPORT_BATCH).then((rows) => ({ n: rows.length, last: rows.at(-1)?.seq, chunks: chunks(rows, (r) => r.line) }));
+        ? (f: AuditFilters, after: number) =>
+            store
+              .batch(db, f, after, EXPORT_BATCH)
+              .then((rows) => ({ n: rows.length, last: rows.at(-1)?.seq, chunks: chunks(rows, toCsvRow) }))
+        : (f: AuditFilters, after: number) =>
+            store.lines(db, f, after, EXPORT_BATCH).then((rows) => ({
+              n: rows.length,
+              last: rows.at(-1)?.seq,
+              chunks: chunks(rows, (r) => r.line),
+            }));
       async function* lines(): AsyncGenerator<string | Buffer> {
         if (csv) yield `${CSV_COLUMNS.join(',')}\n`;
         const stored = filters && (await store.seqRange(db));
         if (!filters || !stored) return;
         // The log as the export starts, its own `audit.export` event included, on both dialects: events that
         // commit meanwhile belong to the next export (or to a collector tailing with order=asc&after=).
-        const f = { ...filters, fromSeq: Math.max(filters.fromSeq ?? 0, stored.first), toSeq: Math.min(filters.toSeq ?? stored.last, stored.last) };
+        const f = {
+          ...filters,
+          fromSeq: Math.max(filters.fromSeq ?? 0, stored.first),
+          toSeq: Math.min(filters.toSeq ?? stored.last, stored.last),
+        };
         if (!csv && store.lineBytes) {
           yield* copied(store.lineBytes, f, f.fromSeq, f.toSeq);
           return;
@@ -151,7 +209,12 @@ export function createAuditService({ db, store, change, record, clock, settings,
        * Seq ranges from `first` to `last`, each doubled while it holds fewer than COPY_ROWS matches, so a sparse
        * filter skips ahead and a dense one stays near COPY_ROWS a read.
        */
-      async function* copied(lineBytes: NonNullable<AuditStore['lineBytes']>, f: AuditFilters, first: number, last: number): AsyncGenerator<Buffer> {
+      async function* copied(
+        lineBytes: NonNullable<AuditStore['lineBytes']>,
+        f: AuditFilters,
+        first: number,
+        last: number,
+      ): AsyncGenerator<Buffer> {
         let span = COPY_SPAN.first;
         for (let from = first, to = 0; from <= last; from = to + 1) {
           to = Math.min(from + span - 1, last);
@@ -178,9 +241,19 @@ export function createAuditService({ db, store, change, record, clock, settings,
      */
     async verify(ctx: RequestCtx, options: VerifyOptions = {}): Promise<VerifyResult> {
       const result = await verifyChain(db, store, keys, options);
-      const against = result.checkpoint ? `, checkpoint seq ${result.checkpoint.seq} ${result.checkpoint.status}` : '';
-      const outcome = result.status === 'ok' ? `ok, ${result.checked} events` : `broken at seq ${result.broken?.seq ?? '?'} (${result.broken?.reason ?? '?'})`;
-      await record(ctx, { action: 'audit.verify', target: null, outcome: 'success', detail: outcome + against });
+      const against = result.checkpoint
+        ? `, checkpoint seq ${result.checkpoint.seq} ${result.checkpoint.status}`
+        : '';
+      const outcome =
+        result.status === 'ok'
+          ? `ok, ${result.checked} events`
+          : `broken at seq ${result.broken?.seq ?? '?'} (${result.broken?.reason ?? '?'})`;
+      await record(ctx, {
+        action: 'audit.verify',
+        target: null,
+        outcome: 'success',
+        detail: outcome + against,
+      });
       return result;
     },
 
@@ -208,15 +281,30 @@ export function createAuditService({ db, store, change, record, clock, settings,
         const head = await store.head(db);
         if (head.keyed_mac !== null) {
           if (head.key_id !== keys.keyId) {
-            throw new Error(`The audit key (key id ${keys.keyId}) is not the one this database's audit chain was sealed with (key id ${head.key_id ?? 'unknown'}). `
-              + 'Set GATEHOUSE_AUDIT_KEY, or DATA_DIR/audit.key, to that key; every instance on one database needs the same key (docs/deploy.md, Audit key).');
+            throw new Error(
+              `The audit key (key id ${keys.keyId}) is not the one this database's audit chain was sealed with (key id ${head.key_id ?? 'unknown'}). ` +
+                'Set GATEHOUSE_AUDIT_KEY, or DATA_DIR/audit.key, to that key; every instance on one database needs the same key (docs/deploy.md, Audit key).',
+            );
           }
-          return { keyedFrom: head.keyed_from, sealed: false, intact: head.keyed_from !== null && sameDigest(head.keyed_mac, keyedFromMac(keys, head.keyed_from)) };
+          return {
+            keyedFrom: head.keyed_from,
+            sealed: false,
+            intact:
+              head.keyed_from !== null && sameDigest(head.keyed_mac, keyedFromMac(keys, head.keyed_from)),
+          };
         }
         const keyedFrom = head.seq + 1;
-        if (await store.seal(db, head.seq, { keyedFrom, mac: keyedFromMac(keys, keyedFrom), keyId: keys.keyId })) {
+        if (
+          await store.seal(db, head.seq, { keyedFrom, mac: keyedFromMac(keys, keyedFrom), keyId: keys.keyId })
+        ) {
           const detail = `links from seq ${keyedFrom} on are HMAC-SHA256 with key ${keys.keyId}; older ones stay SHA-256`;
-          if (head.seq > head.anchor_seq) await record(systemCtx('startup'), { action: 'audit.seal', target: null, outcome: 'success', detail });
+          if (head.seq > head.anchor_seq)
+            await record(systemCtx('startup'), {
+              action: 'audit.seal',
+              target: null,
+              outcome: 'success',
+              detail,
+            });
           return { keyedFrom, sealed: true, intact: true };
         }
       }
@@ -234,10 +322,17 @@ export function createAuditService({ db, store, change, record, clock, settings,
         const head = await store.head(db);
         const boundary = await store.purgeBoundary(db, cutoff, head.anchor_seq, PURGE_BATCH);
         if (!boundary) return total;
-        total += await change(systemCtx('retention'), { action: 'audit.purge', target: { type: 'audit', id: null } }, async (trx) => {
-          const deleted = await store.purgeThrough(trx, boundary);
-          return { before: null, after: { deleted, through_seq: boundary.seq, retention_days: retentionDays } };
-        }).then((r) => r.deleted);
+        total += await change(
+          systemCtx('retention'),
+          { action: 'audit.purge', target: { type: 'audit', id: null } },
+          async (trx) => {
+            const deleted = await store.purgeThrough(trx, boundary);
+            return {
+              before: null,
+              after: { deleted, through_seq: boundary.seq, retention_days: retentionDays },
+            };
+          },
+        ).then((r) => r.deleted);
       }
     },
   };

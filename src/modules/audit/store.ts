@@ -35,12 +35,22 @@ export type Keyset = { order: 'asc' | 'desc'; afterSeq: number | null };
 
 export function toAuditEvent(row: AuditEventsTable): AuditEvent {
   return {
-    id: row.id, seq: Number(row.seq), ts: toIso(Number(row.ts)), actor: row.actor, actor_name: row.actor_name,
-    token_id: row.token_id, action: row.action,
+    id: row.id,
+    seq: Number(row.seq),
+    ts: toIso(Number(row.ts)),
+    actor: row.actor,
+    actor_name: row.actor_name,
+    token_id: row.token_id,
+    action: row.action,
     target: row.target_type === null ? null : { type: row.target_type, id: row.target_id },
-    outcome: row.outcome, request_id: row.request_id, ip: row.ip, user_agent: row.user_agent,
+    outcome: row.outcome,
+    request_id: row.request_id,
+    ip: row.ip,
+    user_agent: row.user_agent,
     changes: row.changes === null ? null : fromJson<AuditEvent['changes']>(row.changes),
-    detail: row.detail, prev_hash: row.prev_hash, hash: row.hash,
+    detail: row.detail,
+    prev_hash: row.prev_hash,
+    hash: row.hash,
   };
 }
 
@@ -51,7 +61,10 @@ export function toAuditEvent(row: AuditEventsTable): AuditEvent {
  * audit). test/audit/chain-export-retention.test.ts holds the two to the same bytes. bench/audit reads the same
  * lines straight from the database as the export's baseline.
  */
-export function exportLineSql({ jsonText: q, isoText }: Pick<DialectHelpers, 'jsonText' | 'isoText'>): RawBuilder<string> {
+export function exportLineSql({
+  jsonText: q,
+  isoText,
+}: Pick<DialectHelpers, 'jsonText' | 'isoText'>): RawBuilder<string> {
   return sql<string>`'{"id":' || ${q('id')} || ',"seq":' || ${sql.ref('seq')} || ',"ts":"' || ${isoText('ts')}
     || '","actor":' || ${q('actor')} || ',"actor_name":' || ${q('actor_name')} || ',"token_id":' || ${q('token_id')}
     || ',"action":' || ${q('action')}
@@ -61,7 +74,10 @@ export function exportLineSql({ jsonText: q, isoText }: Pick<DialectHelpers, 'js
     || ',"detail":' || ${q('detail')} || ',"prev_hash":' || ${q('prev_hash')} || ',"hash":' || ${q('hash')} || '}'`;
 }
 
-export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'isoText'>, copyText: CopyText | null = null) {
+export function createAuditStore(
+  helpers: Pick<DialectHelpers, 'jsonText' | 'isoText'>,
+  copyText: CopyText | null = null,
+) {
   const lineSql = exportLineSql(helpers);
   function select(q: Queryable, f: AuditFilters) {
     let query = q.selectFrom('audit_events').selectAll();
@@ -74,11 +90,13 @@ export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'iso
     const actions = f.actions;
     if (actions && actions.length > 0) {
       query = query.where((eb) =>
-        eb.or(actions.map((a): Expression<SqlBool> => {
-          if (a.action !== undefined) return eb('action', '=', a.action);
-          if (a.resource !== undefined) return eb('resource', '=', a.resource);
-          return eb('verb', '=', a.verb ?? '');
-        })),
+        eb.or(
+          actions.map((a): Expression<SqlBool> => {
+            if (a.action !== undefined) return eb('action', '=', a.action);
+            if (a.resource !== undefined) return eb('resource', '=', a.resource);
+            return eb('verb', '=', a.verb ?? '');
+          }),
+        ),
       );
     }
     return query;
@@ -88,11 +106,19 @@ export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'iso
     /** One page in seq order after the keyset; fetches `limit + 1`. */
     async list(q: Queryable, f: AuditFilters, keyset: Keyset, limit: number): Promise<AuditEvent[]> {
       const bounded = keyset.afterSeq === null ? f : withLowerBound(f, keyset.afterSeq, keyset.order);
-      return (await select(q, bounded).orderBy('seq', keyset.order).limit(limit + 1).execute()).map(toAuditEvent);
+      return (
+        await select(q, bounded)
+          .orderBy('seq', keyset.order)
+          .limit(limit + 1)
+          .execute()
+      ).map(toAuditEvent);
     },
 
     async count(q: Queryable, f: AuditFilters): Promise<number> {
-      const row = await select(q, f).clearSelect().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const row = await select(q, f)
+        .clearSelect()
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       return Number(row.n);
     },
 
@@ -103,12 +129,25 @@ export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'iso
 
     /** Raw rows in ascending seq after `afterSeq`, for export and verification in bounded batches. */
     async batch(q: Queryable, f: AuditFilters, afterSeq: number, size: number): Promise<AuditEventsTable[]> {
-      return select(q, withLowerBound(f, afterSeq, 'asc')).orderBy('seq', 'asc').limit(size).execute();
+      return select(q, withLowerBound(f, afterSeq, 'asc'))
+        .orderBy('seq', 'asc')
+        .limit(size)
+        .execute();
     },
 
     /** Export lines (`exportLineSql`, written by the database) in ascending seq after `afterSeq`. */
-    async lines(q: Queryable, f: AuditFilters, afterSeq: number, size: number): Promise<{ seq: number; line: string }[]> {
-      return select(q, withLowerBound(f, afterSeq, 'asc')).clearSelect().select(['seq', lineSql.as('line')]).orderBy('seq', 'asc').limit(size).execute();
+    async lines(
+      q: Queryable,
+      f: AuditFilters,
+      afterSeq: number,
+      size: number,
+    ): Promise<{ seq: number; line: string }[]> {
+      return select(q, withLowerBound(f, afterSeq, 'asc'))
+        .clearSelect()
+        .select(['seq', lineSql.as('line')])
+        .orderBy('seq', 'asc')
+        .limit(size)
+        .execute();
     },
 
     /**
@@ -116,31 +155,61 @@ export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'iso
      * seq bounds), oldest first, as raw bytes, each line ending in a newline; null where the database has no
      * bulk text read (then use `lines`).
      */
-    lineBytes: copyText && (async (q: Queryable, f: AuditFilters, fromSeq: number, toSeq: number): Promise<Buffer[]> =>
-      copyText(select(q, { ...f, fromSeq, toSeq }).clearSelect().select(lineSql.as('line')).orderBy('seq', 'asc').compile())),
+    lineBytes:
+      copyText &&
+      (async (q: Queryable, f: AuditFilters, fromSeq: number, toSeq: number): Promise<Buffer[]> =>
+        copyText(
+          select(q, { ...f, fromSeq, toSeq })
+            .clearSelect()
+            .select(lineSql.as('line'))
+            .orderBy('seq', 'asc')
+            .compile(),
+        )),
 
     /** The lowest and highest seq stored, or undefined for an empty log. */
     async seqRange(q: Queryable): Promise<{ first: number; last: number } | undefined> {
-      const row = await q.selectFrom('audit_events').select((eb) => [eb.fn.min('seq').as('first'), eb.fn.max('seq').as('last')]).executeTakeFirst();
-      return row?.first == null || row.last == null ? undefined : { first: Number(row.first), last: Number(row.last) };
+      const row = await q
+        .selectFrom('audit_events')
+        .select((eb) => [eb.fn.min('seq').as('first'), eb.fn.max('seq').as('last')])
+        .executeTakeFirst();
+      return row?.first == null || row.last == null
+        ? undefined
+        : { first: Number(row.first), last: Number(row.last) };
     },
 
     /** The first seq with `ts >= since` (ts never decreases along seq, so this is one index probe). */
     async firstSeqAtOrAfter(q: Queryable, ts: number): Promise<number | undefined> {
-      const row = await q.selectFrom('audit_events').select('seq').where('ts', '>=', ts).orderBy('ts', 'asc').orderBy('seq', 'asc').limit(1).executeTakeFirst();
+      const row = await q
+        .selectFrom('audit_events')
+        .select('seq')
+        .where('ts', '>=', ts)
+        .orderBy('ts', 'asc')
+        .orderBy('seq', 'asc')
+        .limit(1)
+        .executeTakeFirst();
       return row && Number(row.seq);
     },
 
     /** The last seq with `ts < until`. */
     async lastSeqBefore(q: Queryable, ts: number): Promise<number | undefined> {
-      const row = await q.selectFrom('audit_events').select('seq').where('ts', '<', ts).orderBy('ts', 'desc').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      const row = await q
+        .selectFrom('audit_events')
+        .select('seq')
+        .where('ts', '<', ts)
+        .orderBy('ts', 'desc')
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
       return row && Number(row.seq);
     },
 
     async head(q: Queryable): Promise<AuditHeadTable> {
       const head = await q.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
       return {
-        ...head, seq: Number(head.seq), ts: Number(head.ts), anchor_seq: Number(head.anchor_seq),
+        ...head,
+        seq: Number(head.seq),
+        ts: Number(head.ts),
+        anchor_seq: Number(head.anchor_seq),
         keyed_from: head.keyed_from === null ? null : Number(head.keyed_from),
       };
     },
@@ -155,17 +224,28 @@ export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'iso
      * Seals an unsealed chain as keyed from `seq + 1`, if the head is still at `seq` and still unsealed (so
      * two instances starting together seal once, and no append slips in between). True when it did.
      */
-    async seal(q: Queryable, seq: number, seal: { keyedFrom: number; mac: string; keyId: string }): Promise<boolean> {
+    async seal(
+      q: Queryable,
+      seq: number,
+      seal: { keyedFrom: number; mac: string; keyId: string },
+    ): Promise<boolean> {
       const res = await q
         .updateTable('audit_head')
         .set({ keyed_from: seal.keyedFrom, keyed_mac: seal.mac, key_id: seal.keyId })
-        .where('id', '=', 1).where('seq', '=', seq).where('keyed_mac', 'is', null)
+        .where('id', '=', 1)
+        .where('seq', '=', seq)
+        .where('keyed_mac', 'is', null)
         .executeTakeFirst();
       return Number(res.numUpdatedRows) === 1;
     },
 
     /** The newest seq among events older than `beforeTs`, up to `max` events past the anchor. */
-    async purgeBoundary(q: Queryable, beforeTs: number, anchorSeq: number, max: number): Promise<{ seq: number; hash: string } | undefined> {
+    async purgeBoundary(
+      q: Queryable,
+      beforeTs: number,
+      anchorSeq: number,
+      max: number,
+    ): Promise<{ seq: number; hash: string } | undefined> {
       const row = await q
         .selectFrom('audit_events')
         .select(['seq', 'hash'])
@@ -180,7 +260,11 @@ export function createAuditStore(helpers: Pick<DialectHelpers, 'jsonText' | 'iso
     /** Deletes every event up to `seq` and moves the chain's anchor there. */
     async purgeThrough(q: Queryable, through: { seq: number; hash: string }): Promise<number> {
       const res = await q.deleteFrom('audit_events').where('seq', '<=', through.seq).executeTakeFirst();
-      await q.updateTable('audit_head').set({ anchor_seq: through.seq, anchor_hash: through.hash }).where('id', '=', 1).execute();
+      await q
+        .updateTable('audit_head')
+        .set({ anchor_seq: through.seq, anchor_hash: through.hash })
+        .where('id', '=', 1)
+        .execute();
       return Number(res.numDeletedRows);
     },
   };

@@ -8,7 +8,16 @@ import { configRoutes } from './routes.js';
 import { createConfigService } from './service.js';
 import { createConfigStore } from './store.js';
 
-export function createConfigModule(deps: { db: Kysely<Tables>; change: Change; clock: Clock; logger: Logger; pollMs?: number }) {
+export function createConfigModule(deps: {
+  db: Kysely<Tables>;
+  change: Change;
+  clock: Clock;
+  logger: Logger;
+  pollMs?: number;
+}) {
   const service = createConfigService({ ...deps, store: createConfigStore() });
-  return { service, routes: (api: FastifyInstance) => api.register(configRoutes, { prefix: '/config', config: service }) };
+  return {
+    service,
+    routes: (api: FastifyInstance) => api.register(configRoutes, { prefix: '/config', config: service }),
+  };
 }

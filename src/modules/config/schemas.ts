@@ -13,25 +13,40 @@ const Limit = Type.Object(
 export type Limit = Static<typeof Limit>;
 
 const limitWithDefault = (max: number, windowS: number, description: string) =>
-  Type.Object(Limit.properties, { additionalProperties: false, default: { max, window_s: windowS }, description });
+  Type.Object(Limit.properties, {
+    additionalProperties: false,
+    default: { max, window_s: windowS },
+    description,
+  });
 
 const limitMap = (idPattern: string, description: string) =>
-  Type.Record(Type.String({ pattern: idPattern }), Limit, { default: {}, description, additionalProperties: false });
+  Type.Record(Type.String({ pattern: idPattern }), Limit, {
+    default: {},
+    description,
+    additionalProperties: false,
+  });
 
 /** The system's settings: one document, every version kept. Defaults fill anything left out of a PUT. */
 export const ConfigDocument = Type.Object(
   {
     rate_limits: Type.Object(
       {
-        enabled: Type.Boolean({ default: true, description: 'Turn the API rate limiter off entirely (not for production).' }),
+        enabled: Type.Boolean({
+          default: true,
+          description: 'Turn the API rate limiter off entirely (not for production).',
+        }),
         default: limitWithDefault(600, 60, 'Per token.'),
         anonymous: limitWithDefault(60, 60, 'Per IP, for requests without a valid token.'),
         login: limitWithDefault(10, 300, 'POST /api/auth/login per IP and username.'),
-        by_role: limitMap('^role_[0-9a-z]{26}$', 'Per token whose owner has the role; several roles: the most generous.'),
+        by_role: limitMap(
+          '^role_[0-9a-z]{26}$',
+          'Per token whose owner has the role; several roles: the most generous.',
+        ),
         by_token: limitMap('^tok_[0-9a-z]{26}$', 'Per token, overriding everything else.'),
         store_failure: Type.Union([Type.Literal('local'), Type.Literal('open'), Type.Literal('closed')], {
           default: 'local',
-          description: 'When Redis is unreachable: local counts per instance, open allows, closed answers 503.',
+          description:
+            'When Redis is unreachable: local counts per instance, open allows, closed answers 503.',
         }),
       },
       { additionalProperties: false, default: {} },
@@ -43,8 +58,14 @@ export const ConfigDocument = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    sessions: Type.Object({ ttl_minutes: Type.Integer({ minimum: 5, maximum: 43_200, default: 480 }) }, { additionalProperties: false, default: {} }),
-    passwords: Type.Object({ min_length: Type.Integer({ minimum: 8, maximum: 256, default: 12 }) }, { additionalProperties: false, default: {} }),
+    sessions: Type.Object(
+      { ttl_minutes: Type.Integer({ minimum: 5, maximum: 43_200, default: 480 }) },
+      { additionalProperties: false, default: {} },
+    ),
+    passwords: Type.Object(
+      { min_length: Type.Integer({ minimum: 8, maximum: 256, default: 12 }) },
+      { additionalProperties: false, default: {} },
+    ),
     audit: Type.Object(
       {
         retention_days: Type.Integer({ minimum: 1, maximum: 36_500, default: 365 }),
@@ -56,17 +77,28 @@ export const ConfigDocument = Type.Object(
       {
         timeout_s: Type.Integer({ minimum: 1, maximum: 60, default: 15 }),
         retry_schedule_s: Type.Array(Type.Integer({ minimum: 0, maximum: 7 * 86_400 }), {
-          minItems: 1, maxItems: 20, default: [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+          minItems: 1,
+          maxItems: 20,
+          default: [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
         }),
         disable_after_days: Type.Integer({ minimum: 1, maximum: 90, default: 5 }),
-        allow_private_targets: Type.Boolean({ default: false, description: 'Allow loopback and private addresses (local setups, tests).' }),
+        allow_private_targets: Type.Boolean({
+          default: false,
+          description: 'Allow loopback and private addresses (local setups, tests).',
+        }),
         retention_days: Type.Integer({
-          minimum: 1, maximum: 36_500, default: 30,
-          description: 'Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.',
+          minimum: 1,
+          maximum: 36_500,
+          default: 30,
+          description:
+            'Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.',
         }),
         max_endpoints: Type.Integer({
-          minimum: 1, maximum: 10_000, default: 100,
-          description: 'Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.',
+          minimum: 1,
+          maximum: 10_000,
+          default: 100,
+          description:
+            'Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.',
         }),
       },
       { additionalProperties: false, default: {} },
@@ -83,7 +115,12 @@ export function withDefaults(doc: unknown): unknown {
 
 export const DEFAULT_CONFIG = withDefaults({}) as ConfigDocument;
 
-const Patch = Type.Array(Type.Object({ op: Type.String(), path: Type.String(), value: Type.Optional(Type.Unknown()) }, { additionalProperties: false }));
+const Patch = Type.Array(
+  Type.Object(
+    { op: Type.String(), path: Type.String(), value: Type.Optional(Type.Unknown()) },
+    { additionalProperties: false },
+  ),
+);
 
 export const ConfigChange = Type.Object(
   { version: Type.Integer(), dry_run: Type.Boolean(), document: ConfigDocument, diff: Patch },
@@ -92,15 +129,27 @@ export const ConfigChange = Type.Object(
 
 export const ConfigVersion = Type.Object(
   {
-    version: Type.Integer(), created_at: Timestamp, actor: Type.String(), actor_name: Type.Union([Type.String(), Type.Null()]),
+    version: Type.Integer(),
+    created_at: Timestamp,
+    actor: Type.String(),
+    actor_name: Type.Union([Type.String(), Type.Null()]),
     diff: Patch,
   },
   { additionalProperties: false, title: 'ConfigVersion' },
 );
 export type ConfigVersion = Static<typeof ConfigVersion>;
 
-export const DryRunQuery = Type.Object({ dry_run: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false });
+export const DryRunQuery = Type.Object(
+  { dry_run: Type.Optional(Type.Boolean({ default: false })) },
+  { additionalProperties: false },
+);
 export const HistoryQuery = Type.Object({ ...PageQueryFields }, { additionalProperties: false });
-export const VersionParams = Type.Object({ v: Type.Integer({ minimum: 1, maximum: MAX_INT4 }) }, { additionalProperties: false });
-export const RollbackBody = Type.Object({ version: Type.Integer({ minimum: 1, maximum: MAX_INT4 }) }, { additionalProperties: false, title: 'RollbackBody' });
+export const VersionParams = Type.Object(
+  { v: Type.Integer({ minimum: 1, maximum: MAX_INT4 }) },
+  { additionalProperties: false },
+);
+export const RollbackBody = Type.Object(
+  { version: Type.Integer({ minimum: 1, maximum: MAX_INT4 }) },
+  { additionalProperties: false, title: 'RollbackBody' },
+);
 export const IfMatchHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 100 })) });

@@ -15,8 +15,20 @@ import { ConfigDocument, DEFAULT_CONFIG, type ConfigVersion } from './schemas.js
 import type { ConfigStore } from './store.js';
 
 export type Snapshot = { readonly version: number; readonly document: Readonly<ConfigDocument> };
-export type ConfigChangeResult = { version: number; dry_run: boolean; document: ConfigDocument; diff: PatchOp[] };
-type ConfigServiceDeps = { db: Kysely<Tables>; change: Change; store: ConfigStore; clock: Clock; logger: Logger; pollMs?: number };
+export type ConfigChangeResult = {
+  version: number;
+  dry_run: boolean;
+  document: ConfigDocument;
+  diff: PatchOp[];
+};
+type ConfigServiceDeps = {
+  db: Kysely<Tables>;
+  change: Change;
+  store: ConfigStore;
+  clock: Clock;
+  logger: Logger;
+  pollMs?: number;
+};
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
@@ -32,7 +44,10 @@ export const etagOf = (version: number) => `"${version}"`;
 /** True when an If-Match header names this version (or `*`). Weak tags never match: the comparison is strong. */
 export function ifMatchHolds(header: string | undefined, version: number): boolean {
   if (header === undefined) return true;
-  return header.split(',').map((t) => t.trim()).some((t) => t === '*' || t === etagOf(version));
+  return header
+    .split(',')
+    .map((t) => t.trim())
+    .some((t) => t === '*' || t === etagOf(version));
 }
 
 /**
@@ -40,7 +55,13 @@ export function ifMatchHolds(header: string | undefined, version: number): boole
  * and within `pollMs` by a change made by another instance (a version poll, the same on both dialects).
  */
 export function createConfigService({ db, change, store, clock, logger, pollMs = 500 }: ConfigServiceDeps) {
-  const ajv = new Ajv({ allErrors: false, strict: false, useDefaults: true, verbose: true, coerceTypes: false });
+  const ajv = new Ajv({
+    allErrors: false,
+    strict: false,
+    useDefaults: true,
+    verbose: true,
+    coerceTypes: false,
+  });
   addFormats.default(ajv);
   const validateDocument = ajv.compile(ConfigDocument);
   let snapshot: Snapshot = deepFreeze({ version: 0, document: structuredClone(DEFAULT_CONFIG) });
@@ -57,31 +78,63 @@ export function createConfigService({ db, change, store, clock, logger, pollMs =
     const doc = structuredClone(candidate);
     if (!validateDocument(doc)) {
       const errors = toFieldErrors(validateDocument.errors ?? [], 'body');
-      throw new AppError('validation_failed', `The settings are invalid at ${errors[0]?.pointer || '/'}: ${errors[0]?.message ?? ''}`, { errors });
+      throw new AppError(
+        'validation_failed',
+        `The settings are invalid at ${errors[0]?.pointer || '/'}: ${errors[0]?.message ?? ''}`,
+        { errors },
+      );
     }
     return doc;
   }
 
-  async function write(ctx: RequestCtx, next: ConfigDocument, ifMatch: string | undefined, dryRun: boolean, detail?: string): Promise<ConfigChangeResult> {
+  async function write(
+    ctx: RequestCtx,
+    next: ConfigDocument,
+    ifMatch: string | undefined,
+    dryRun: boolean,
+    detail?: string,
+  ): Promise<ConfigChangeResult> {
     const current = snapshot;
     if (!ifMatchHolds(ifMatch, current.version)) throw stale(current.version);
     const ops = diff(current.document, next);
     if (dryRun) return { version: current.version + 1, dry_run: true, document: next, diff: ops };
     const version = current.version + 1;
-    await change(ctx, { action: 'config.update', target: { type: 'config', id: String(version) }, ...(detail ? { detail } : {}) }, async (trx) => {
-      // Another instance may have written since our snapshot: the version's primary key refuses the second writer.
-      const latest = await store.currentVersion(trx);
-      if (latest !== current.version) throw stale(latest);
-      const { actor, actorName } = actorOf(ctx);
-      await store.insert(trx, { version, document: JSON.stringify(next), diff: JSON.stringify(ops), created_at: clock.now(), actor, actor_name: actorName });
-      return { before: { version: current.version, document: current.document }, after: { version, dry_run: false, document: next, diff: ops } };
-    });
+    await change(
+      ctx,
+      {
+        action: 'config.update',
+        target: { type: 'config', id: String(version) },
+        ...(detail ? { detail } : {}),
+      },
+      async (trx) => {
+        // Another instance may have written since our snapshot: the version's primary key refuses the second writer.
+        const latest = await store.currentVersion(trx);
+        if (latest !== current.version) throw stale(latest);
+        const { actor, actorName } = actorOf(ctx);
+        await store.insert(trx, {
+          version,
+          document: JSON.stringify(next),
+          diff: JSON.stringify(ops),
+          created_at: clock.now(),
+          actor,
+          actor_name: actorName,
+        });
+        return {
+          before: { version: current.version, document: current.document },
+          after: { version, dry_run: false, document: next, diff: ops },
+        };
+      },
+    );
     swap(version, next);
     return { version, dry_run: false, document: next, diff: ops };
   }
 
   function stale(version: number): AppError {
-    return new AppError('precondition_failed', `The settings changed (now version ${version}); read them again and reapply your change.`, { etag: etagOf(version) });
+    return new AppError(
+      'precondition_failed',
+      `The settings changed (now version ${version}); read them again and reapply your change.`,
+      { etag: etagOf(version) },
+    );
   }
 
   async function reload(): Promise<void> {
@@ -130,14 +183,19 @@ export function createConfigService({ db, change, store, clock, logger, pollMs =
     },
 
     /** PUT: replaces the document (defaults fill what is left out). Throws `validation_failed`, `precondition_failed`. */
-    replace: (ctx: RequestCtx, doc: unknown, ifMatch: string | undefined, dryRun: boolean) => write(ctx, validate(doc), ifMatch, dryRun),
+    replace: (ctx: RequestCtx, doc: unknown, ifMatch: string | undefined, dryRun: boolean) =>
+      write(ctx, validate(doc), ifMatch, dryRun),
 
     /** PATCH: applies an RFC 7396 merge patch. Throws `validation_failed`, `precondition_failed`. */
     patch: (ctx: RequestCtx, patch: unknown, ifMatch: string | undefined, dryRun: boolean) =>
       write(ctx, validate(mergePatch(snapshot.document, patch)), ifMatch, dryRun),
 
     /** Writes a new version equal to an old one. Throws `not_found`, `precondition_failed`. */
-    async rollback(ctx: RequestCtx, version: number, ifMatch: string | undefined): Promise<ConfigChangeResult> {
+    async rollback(
+      ctx: RequestCtx,
+      version: number,
+      ifMatch: string | undefined,
+    ): Promise<ConfigChangeResult> {
       const old = assertFound(await store.find(db, version), `Version ${version}`);
       return write(ctx, validate(old.document), ifMatch, false, `rollback to version ${version}`);
     },
@@ -148,10 +206,18 @@ export function createConfigService({ db, change, store, clock, logger, pollMs =
     },
 
     /** Versions newest first, each with its RFC 6902 diff from the previous one. */
-    async history(query: { limit?: number; cursor?: string }): Promise<{ data: ConfigVersion[]; next_cursor: string | null }> {
+    async history(query: {
+      limit?: number;
+      cursor?: string;
+    }): Promise<{ data: ConfigVersion[]; next_cursor: string | null }> {
       const limit = query.limit ?? DEFAULT_LIMIT;
       const before = query.cursor ? decodeIntCursor(query.cursor, null, MAX_INT4) : null;
-      return toPage(await store.history(db, before, limit), limit, (v) => v, (v) => [v.version]);
+      return toPage(
+        await store.history(db, before, limit),
+        limit,
+        (v) => v,
+        (v) => [v.version],
+      );
     },
   };
 }

@@ -8,18 +8,32 @@ export type StoredConfig = { version: number; document: unknown };
 export function createConfigStore() {
   return {
     async current(q: Queryable): Promise<StoredConfig | undefined> {
-      const row = await q.selectFrom('config_versions').select(['version', 'document']).orderBy('version', 'desc').limit(1).executeTakeFirst();
+      const row = await q
+        .selectFrom('config_versions')
+        .select(['version', 'document'])
+        .orderBy('version', 'desc')
+        .limit(1)
+        .executeTakeFirst();
       return row && { version: Number(row.version), document: fromJson<unknown>(row.document) };
     },
 
     /** The current version number alone: what other instances poll for. */
     async currentVersion(q: Queryable): Promise<number> {
-      const row = await q.selectFrom('config_versions').select('version').orderBy('version', 'desc').limit(1).executeTakeFirst();
+      const row = await q
+        .selectFrom('config_versions')
+        .select('version')
+        .orderBy('version', 'desc')
+        .limit(1)
+        .executeTakeFirst();
       return row ? Number(row.version) : 0;
     },
 
     async find(q: Queryable, version: number): Promise<StoredConfig | undefined> {
-      const row = await q.selectFrom('config_versions').select(['version', 'document']).where('version', '=', version).executeTakeFirst();
+      const row = await q
+        .selectFrom('config_versions')
+        .select(['version', 'document'])
+        .where('version', '=', version)
+        .executeTakeFirst();
       return row && { version: Number(row.version), document: fromJson<unknown>(row.document) };
     },
 
@@ -30,10 +44,18 @@ export function createConfigStore() {
 
     /** Newest first, before the keyset version; fetches `limit + 1`. */
     async history(q: Queryable, beforeVersion: number | null, limit: number): Promise<ConfigVersion[]> {
-      let query = q.selectFrom('config_versions').select(['version', 'created_at', 'actor', 'actor_name', 'diff']).orderBy('version', 'desc').limit(limit + 1);
+      let query = q
+        .selectFrom('config_versions')
+        .select(['version', 'created_at', 'actor', 'actor_name', 'diff'])
+        .orderBy('version', 'desc')
+        .limit(limit + 1);
       if (beforeVersion !== null) query = query.where('version', '<', beforeVersion);
       return (await query.execute()).map((r) => ({
-        version: Number(r.version), created_at: toIso(Number(r.created_at)), actor: r.actor, actor_name: r.actor_name, diff: fromJson<PatchOp[]>(r.diff),
+        version: Number(r.version),
+        created_at: toIso(Number(r.created_at)),
+        actor: r.actor,
+        actor_name: r.actor_name,
+        diff: fromJson<PatchOp[]>(r.diff),
       }));
     },
   };

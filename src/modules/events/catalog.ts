@@ -5,7 +5,10 @@
  */
 export const catalog = {
   'user.create': { event: true, description: 'A user was created.' },
-  'user.update': { event: true, description: 'A user was changed (username, email, display name, kind, disabled).' },
+  'user.update': {
+    event: true,
+    description: 'A user was changed (username, email, display name, kind, disabled).',
+  },
   'user.delete': { event: true, description: 'A user was deleted; its tokens stop working.' },
   'user.list': { event: false, description: 'Users were listed.' },
   'user.read': { event: false, description: 'A user was read.' },
@@ -30,10 +33,23 @@ export const catalog = {
   'audit.read': { event: false, description: 'One audit event was read.' },
   'audit.export': { event: false, description: 'The audit log was exported.' },
   'audit.verify': { event: false, description: 'The audit chain was verified.' },
-  'audit.checkpoint': { event: false, description: 'A signed checkpoint of the audit chain\'s head was exported.' },
-  'audit.seal': { event: false, description: 'The audit chain got its key: links from this event on are HMAC-SHA256, older ones stay SHA-256.' },
-  'audit.purge': { event: true, description: 'Events older than the retention period were deleted; the chain\'s anchor moved.' },
-  'config.update': { event: true, description: 'The settings document changed (PUT, PATCH or rollback); carries the diff.' },
+  'audit.checkpoint': {
+    event: false,
+    description: "A signed checkpoint of the audit chain's head was exported.",
+  },
+  'audit.seal': {
+    event: false,
+    description:
+      'The audit chain got its key: links from this event on are HMAC-SHA256, older ones stay SHA-256.',
+  },
+  'audit.purge': {
+    event: true,
+    description: "Events older than the retention period were deleted; the chain's anchor moved.",
+  },
+  'config.update': {
+    event: true,
+    description: 'The settings document changed (PUT, PATCH or rollback); carries the diff.',
+  },
   'config.read': { event: false, description: 'The settings were read.' },
   'config.history': { event: false, description: 'The settings history was read.' },
   'config.read_version': { event: false, description: 'An old settings version was read.' },
@@ -42,15 +58,24 @@ export const catalog = {
   'webhook.update': { event: true, description: 'A webhook endpoint was changed.' },
   'webhook.delete': { event: true, description: 'A webhook endpoint was deleted.' },
   'webhook.rotate_secret': { event: true, description: 'A webhook endpoint got a new signing secret.' },
-  'webhook.disable': { event: true, description: 'The server disabled a webhook endpoint (410 Gone, or failing too long).' },
+  'webhook.disable': {
+    event: true,
+    description: 'The server disabled a webhook endpoint (410 Gone, or failing too long).',
+  },
   'webhook.retry': { event: false, description: 'A delivery was queued again by hand.' },
-  'webhook.recover': { event: false, description: 'The events of a time window were queued again for an endpoint.' },
+  'webhook.recover': {
+    event: false,
+    description: 'The events of a time window were queued again for an endpoint.',
+  },
   'webhook.test': { event: false, description: 'A webhook.test event was sent to one endpoint.' },
   'webhook.list': { event: false, description: 'Webhook endpoints were listed.' },
   'webhook.read': { event: false, description: 'A webhook endpoint was read.' },
   'webhook.list_deliveries': { event: false, description: 'The deliveries of an endpoint were listed.' },
   'plugin.register': { event: true, description: 'A plugin was registered.' },
-  'plugin.configure': { event: true, description: 'A plugin\'s config changed (writeOnly fields never included).' },
+  'plugin.configure': {
+    event: true,
+    description: "A plugin's config changed (writeOnly fields never included).",
+  },
   'plugin.enable': { event: true, description: 'A plugin was enabled.' },
   'plugin.disable': { event: true, description: 'A plugin was disabled.' },
   'plugin.unregister': { event: true, description: 'A plugin was unregistered.' },
@@ -80,10 +105,17 @@ export function eventTypes(): { type: Action; description: string }[] {
  * resource listed here (`auth.login`, `api.not_found`, a future resource until it is added) needs
  * `audit:read`: only the audit log shows it.
  */
-const readScopes = new Map(Object.entries({
-  user: 'users:read', role: 'roles:read', token: 'tokens:read', config: 'config:read', webhook: 'webhooks:read',
-  plugin: 'plugins:read', audit: 'audit:read',
-}));
+const readScopes = new Map(
+  Object.entries({
+    user: 'users:read',
+    role: 'roles:read',
+    token: 'tokens:read',
+    config: 'config:read',
+    webhook: 'webhooks:read',
+    plugin: 'plugins:read',
+    audit: 'audit:read',
+  }),
+);
 
 export function readScopeOf(type: string): string {
   return readScopes.get(type.slice(0, type.indexOf('.'))) ?? 'audit:read';

@@ -28,6 +28,12 @@ export function createOutbox({ clock }: { clock: Clock }): Outbox {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    row: ({ id, type, data }) => ({ id, type, data: JSON.stringify(data ?? null), created_at: clock.now(), dispatched_at: null }),
+    row: ({ id, type, data }) => ({
+      id,
+      type,
+      data: JSON.stringify(data ?? null),
+      created_at: clock.now(),
+      dispatched_at: null,
+    }),
   };
 }

@@ -20,7 +20,11 @@ export type Reach = ReadonlySet<string> | null;
  * The reach of each creator among `creators`, looked up once for a whole round or batch, never per event.
  * A `null` creator (none recorded) maps to nothing: `reachOf` answers `null` for it.
  */
-export async function reaches(lookup: CreatorPermissions, q: Queryable, creators: Iterable<string | null>): Promise<(creator: string | null) => Reach> {
+export async function reaches(
+  lookup: CreatorPermissions,
+  q: Queryable,
+  creators: Iterable<string | null>,
+): Promise<(creator: string | null) => Reach> {
   const ids = [...new Set([...creators].filter((c): c is string => c !== null))];
   const current = ids.length ? await lookup(q, ids) : new Map<string, string[]>();
   const sets = new Map([...current].map(([id, perms]) => [id, expand(perms)]));
@@ -49,7 +53,11 @@ export function assertMaySubscribe(ctx: RequestCtx, patterns: readonly string[])
     if (p === '*' || p.endsWith('.*')) continue;
     const scope = readScopeOf(p);
     if (missing(held, [scope]).length > 0) {
-      throw new AppError('forbidden', `Subscribing to ${p} needs ${scope}: a subscription receives only what its creator may read.`, { required_permission: scope });
+      throw new AppError(
+        'forbidden',
+        `Subscribing to ${p} needs ${scope}: a subscription receives only what its creator may read.`,
+        { required_permission: scope },
+      );
     }
   }
 }
@@ -58,7 +66,9 @@ export function assertMaySubscribe(ctx: RequestCtx, patterns: readonly string[])
 export function assertMayStreamAudit(ctx: RequestCtx, what: string): void {
   const held = ctx.system ? ['*'] : (ctx.principal?.scopes ?? []);
   if (missing(held, ['audit:read']).length > 0) {
-    throw new AppError('forbidden', `${what} receives the audit log and needs audit:read.`, { required_permission: 'audit:read' });
+    throw new AppError('forbidden', `${what} receives the audit log and needs audit:read.`, {
+      required_permission: 'audit:read',
+    });
   }
 }
 

@@ -8,11 +8,17 @@ const EventType = Type.Object(
 );
 
 export const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/types', {
-    config: { scope: 'token', action: 'event.list_types' },
-    schema: {
-      operationId: 'listEventTypes', tags: ['events'], summary: 'Every event type, with what it means',
-      response: { 200: Type.Object({ data: Type.Array(EventType) }, { additionalProperties: false }) },
+  app.get(
+    '/types',
+    {
+      config: { scope: 'token', action: 'event.list_types' },
+      schema: {
+        operationId: 'listEventTypes',
+        tags: ['events'],
+        summary: 'Every event type, with what it means',
+        response: { 200: Type.Object({ data: Type.Array(EventType) }, { additionalProperties: false }) },
+      },
     },
-  }, async () => ({ data: eventTypes() }));
+    async () => ({ data: eventTypes() }),
+  );
 };

@@ -31,8 +31,13 @@ export function createIdempotencyService({ db, clock }: { db: Kysely<Tables>; cl
       await store.deleteIfOlder(db, ref, now - IDEMPOTENCY_TTL_MS);
       const existing = await store.find(db, ref);
       if (existing) {
-        if (existing.request_hash !== requestHash) throw new AppError('idempotency.key_reused', 'This Idempotency-Key was used for a different request; use a new key.');
-        if (existing.completed_at !== null) return { status: Number(existing.status), response: existing.response };
+        if (existing.request_hash !== requestHash)
+          throw new AppError(
+            'idempotency.key_reused',
+            'This Idempotency-Key was used for a different request; use a new key.',
+          );
+        if (existing.completed_at !== null)
+          return { status: Number(existing.status), response: existing.response };
         if (Number(existing.created_at) > now - IN_FLIGHT_LEASE_MS) throw inFlight();
         await store.restartLease(db, ref, now);
         return null;
@@ -51,11 +56,25 @@ export function createIdempotencyService({ db, clock }: { db: Kysely<Tables>; cl
 export type IdempotencyService = ReturnType<typeof createIdempotencyService>;
 
 function inFlight(): AppError {
-  return new AppError('idempotency.in_flight', 'The first request with this key is still running; retry in a moment.', { retry_after_s: 1 });
+  return new AppError(
+    'idempotency.in_flight',
+    'The first request with this key is still running; retry in a moment.',
+    { retry_after_s: 1 },
+  );
 }
 
 /** Called by `change()` inside its transaction: the answer to replay is the change's result. */
-export async function storeAnswer(trx: Trx, idem: NonNullable<RequestCtx['idempotency']>, after: unknown, now: number): Promise<void> {
-  await store.complete(trx, idem, { status: idem.status, response: idem.status === 204 ? null : JSON.stringify(after) }, now);
+export async function storeAnswer(
+  trx: Trx,
+  idem: NonNullable<RequestCtx['idempotency']>,
+  after: unknown,
+  now: number,
+): Promise<void> {
+  await store.complete(
+    trx,
+    idem,
+    { status: idem.status, response: idem.status === 204 ? null : JSON.stringify(after) },
+    now,
+  );
   idem.stored = true;
 }

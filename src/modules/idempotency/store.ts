@@ -8,36 +8,73 @@ export function createIdempotencyStore() {
   return {
     /** Drops this caller's key if it is older than `before` (expired), so it may be used afresh. */
     async deleteIfOlder(q: Queryable, ref: IdempotencyKeyRef, before: number): Promise<void> {
-      await q.deleteFrom('idempotency_keys').where('actor', '=', ref.actor).where('key', '=', ref.key).where('created_at', '<', before).execute();
+      await q
+        .deleteFrom('idempotency_keys')
+        .where('actor', '=', ref.actor)
+        .where('key', '=', ref.key)
+        .where('created_at', '<', before)
+        .execute();
     },
 
     async find(q: Queryable, ref: IdempotencyKeyRef): Promise<IdempotencyKeysTable | undefined> {
-      return q.selectFrom('idempotency_keys').selectAll().where('actor', '=', ref.actor).where('key', '=', ref.key).executeTakeFirst();
+      return q
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('actor', '=', ref.actor)
+        .where('key', '=', ref.key)
+        .executeTakeFirst();
     },
 
     /** Takes over an abandoned in-flight key (its process died): restarts its lease at `now`. */
     async restartLease(q: Queryable, ref: IdempotencyKeyRef, now: number): Promise<void> {
-      await q.updateTable('idempotency_keys').set({ created_at: now }).where('actor', '=', ref.actor).where('key', '=', ref.key).execute();
+      await q
+        .updateTable('idempotency_keys')
+        .set({ created_at: now })
+        .where('actor', '=', ref.actor)
+        .where('key', '=', ref.key)
+        .execute();
     },
 
     /** Claims the key for a request in flight; false when another request holds it already. */
     async claim(q: Queryable, ref: IdempotencyKeyRef, requestHash: string, now: number): Promise<boolean> {
       const inserted = await q
         .insertInto('idempotency_keys')
-        .values({ ...ref, request_hash: requestHash, status: null, response: null, created_at: now, completed_at: null })
+        .values({
+          ...ref,
+          request_hash: requestHash,
+          status: null,
+          response: null,
+          created_at: now,
+          completed_at: null,
+        })
         .onConflict((oc) => oc.columns(['actor', 'key']).doNothing())
         .executeTakeFirst();
       return Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
     },
 
     /** Records the answer to replay: in the change's own transaction, so a crash never keeps one without the other. */
-    async complete(q: Queryable, ref: IdempotencyKeyRef, answer: { status: number; response: string | null }, now: number): Promise<void> {
-      await q.updateTable('idempotency_keys').set({ ...answer, completed_at: now }).where('actor', '=', ref.actor).where('key', '=', ref.key).execute();
+    async complete(
+      q: Queryable,
+      ref: IdempotencyKeyRef,
+      answer: { status: number; response: string | null },
+      now: number,
+    ): Promise<void> {
+      await q
+        .updateTable('idempotency_keys')
+        .set({ ...answer, completed_at: now })
+        .where('actor', '=', ref.actor)
+        .where('key', '=', ref.key)
+        .execute();
     },
 
     /** Frees a key whose request did not complete, so the client may retry it. */
     async release(q: Queryable, ref: IdempotencyKeyRef): Promise<void> {
-      await q.deleteFrom('idempotency_keys').where('actor', '=', ref.actor).where('key', '=', ref.key).where('completed_at', 'is', null).execute();
+      await q
+        .deleteFrom('idempotency_keys')
+        .where('actor', '=', ref.actor)
+        .where('key', '=', ref.key)
+        .where('completed_at', 'is', null)
+        .execute();
     },
 
     /** Drops every key created before `before`. */

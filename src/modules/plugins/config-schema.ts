@@ -29,7 +29,9 @@ type Problem = { pointer: string; message: string };
 function collectPatterns(node: unknown, pointer: string, depth: number, out: Found[]): string | null {
   if (depth > SCHEMA_LIMITS.depth) return pointer;
   if (!node || typeof node !== 'object') return null;
-  const entries: [string, unknown][] = Array.isArray(node) ? node.map((item, i) => [String(i), item]) : Object.entries(node as Record<string, unknown>);
+  const entries: [string, unknown][] = Array.isArray(node)
+    ? node.map((item, i) => [String(i), item])
+    : Object.entries(node as Record<string, unknown>);
   for (const [key, value] of entries) {
     const at = `${pointer}/${escape(key)}`;
     if (key === 'pattern' && typeof value === 'string') out.push({ pointer: at, pattern: value });
@@ -44,11 +46,13 @@ function collectPatterns(node: unknown, pointer: string, depth: number, out: Fou
 
 /** What makes a caller's schema too costly to accept (size, depth, number of patterns, a pattern RE2 cannot run), or null. */
 function costProblem(schema: Record<string, unknown>, text: string): Problem | null {
-  if (Buffer.byteLength(text) > SCHEMA_LIMITS.bytes) return { pointer: '', message: `is larger than ${SCHEMA_LIMITS.bytes} bytes` };
+  if (Buffer.byteLength(text) > SCHEMA_LIMITS.bytes)
+    return { pointer: '', message: `is larger than ${SCHEMA_LIMITS.bytes} bytes` };
   const patterns: Found[] = [];
   const deep = collectPatterns(schema, '', 0, patterns);
   if (deep !== null) return { pointer: deep, message: `is nested deeper than ${SCHEMA_LIMITS.depth} levels` };
-  if (patterns.length > SCHEMA_LIMITS.patterns) return { pointer: '', message: `has more than ${SCHEMA_LIMITS.patterns} patterns` };
+  if (patterns.length > SCHEMA_LIMITS.patterns)
+    return { pointer: '', message: `has more than ${SCHEMA_LIMITS.patterns} patterns` };
   for (const p of patterns) {
     try {
       compileLinear(p.pattern, 'u');
@@ -61,7 +65,10 @@ function costProblem(schema: Record<string, unknown>, text: string): Problem | n
 
 function refuse(source: 'body' | 'plugin', { pointer, message }: Problem): AppError {
   if (source === 'body') return fieldError('body', `/manifest/config_schema${pointer}`, message);
-  return new AppError('unprocessable', `The plugin's config_schema is not usable at ${pointer || '/'}: ${message}`);
+  return new AppError(
+    'unprocessable',
+    `The plugin's config_schema is not usable at ${pointer || '/'}: ${message}`,
+  );
 }
 
 /**
@@ -71,7 +78,13 @@ function refuse(source: 'body' | 'plugin', { pointer, message }: Problem): AppEr
  */
 export function createConfigValidator() {
   // JSON Schema 2020-12; with no loadSchema, a remote $ref cannot be resolved and the schema is refused.
-  const ajv = new Ajv2020({ allErrors: false, strict: false, verbose: true, useDefaults: true, code: { regExp: linearRegExpEngine } });
+  const ajv = new Ajv2020({
+    allErrors: false,
+    strict: false,
+    verbose: true,
+    useDefaults: true,
+    code: { regExp: linearRegExpEngine },
+  });
   addFormats.default(ajv);
   // `format: "regex"` marks a string a plugin will compile as a pattern: it must compile for RE2 too.
   ajv.addFormat('regex', (s: string) => {
@@ -103,7 +116,10 @@ export function createConfigValidator() {
     try {
       validate = ajv.compile(schema);
     } catch (err) {
-      throw refuse(source, { pointer: '', message: `is not a usable JSON Schema: ${(err as Error).message}` });
+      throw refuse(source, {
+        pointer: '',
+        message: `is not a usable JSON Schema: ${(err as Error).message}`,
+      });
     } finally {
       // Not kept by Ajv: a schema with an `$id` would otherwise refuse to compile a second time.
       ajv.removeSchema(schema);
@@ -115,13 +131,26 @@ export function createConfigValidator() {
 
   return {
     /** Returns the config with the schema's defaults applied. Throws `validation_failed` (400) or `unprocessable` (422, a schema not in this request). */
-    check(manifest: PluginManifest, config: unknown, pointerBase: string, source: 'body' | 'plugin'): Record<string, unknown> {
+    check(
+      manifest: PluginManifest,
+      config: unknown,
+      pointerBase: string,
+      source: 'body' | 'plugin',
+    ): Record<string, unknown> {
       const validate = compile(manifest.config_schema ?? { type: 'object' }, source);
       const copy = structuredClone(config ?? {});
-      if (Buffer.byteLength(JSON.stringify(copy)) > SCHEMA_LIMITS.configBytes) throw fieldError('body', pointerBase, `is larger than ${SCHEMA_LIMITS.configBytes} bytes`);
+      if (Buffer.byteLength(JSON.stringify(copy)) > SCHEMA_LIMITS.configBytes)
+        throw fieldError('body', pointerBase, `is larger than ${SCHEMA_LIMITS.configBytes} bytes`);
       if (!validate(copy)) {
-        const errors = toFieldErrors(validate.errors ?? [], 'body').map((e) => ({ ...e, pointer: `${pointerBase}${e.pointer}` }));
-        throw new AppError('validation_failed', `The config is invalid at ${errors[0]?.pointer ?? pointerBase}: ${errors[0]?.message ?? ''}`, { errors });
+        const errors = toFieldErrors(validate.errors ?? [], 'body').map((e) => ({
+          ...e,
+          pointer: `${pointerBase}${e.pointer}`,
+        }));
+        throw new AppError(
+          'validation_failed',
+          `The config is invalid at ${errors[0]?.pointer ?? pointerBase}: ${errors[0]?.message ?? ''}`,
+          { errors },
+        );
       }
       return copy as Record<string, unknown>;
     },

@@ -14,9 +14,19 @@ export { createPluginsStore, type PluginsStore } from './store.js';
 
 /** `store` is shared with the plugin host, which loads enabled plugins and moves their cursors through it. */
 export function createPluginsModule(deps: {
-  db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; host: PluginHost; settings: () => ConfigDocument; exportsDir: string;
-  store: PluginsStore; auditHeadSeq: () => Promise<number>;
+  db: Kysely<Tables>;
+  change: Change;
+  ids: Ids;
+  clock: Clock;
+  host: PluginHost;
+  settings: () => ConfigDocument;
+  exportsDir: string;
+  store: PluginsStore;
+  auditHeadSeq: () => Promise<number>;
 }) {
   const service = createPluginsService(deps);
-  return { service, routes: (api: FastifyInstance) => api.register(pluginsRoutes, { prefix: '/plugins', plugins: service }) };
+  return {
+    service,
+    routes: (api: FastifyInstance) => api.register(pluginsRoutes, { prefix: '/plugins', plugins: service }),
+  };
 }

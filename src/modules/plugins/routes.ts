@@ -2,48 +2,134 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { Page } from '../../http/pagination.js';
 import { IdParams } from '../../lib/schema.js';
-import { ConfigBody, DryRunQuery, ListQuery, Plugin, PluginWithSecret, RegisterPluginBody } from './schemas.js';
+import {
+  ConfigBody,
+  DryRunQuery,
+  ListQuery,
+  Plugin,
+  PluginWithSecret,
+  RegisterPluginBody,
+} from './schemas.js';
 import type { PluginsService } from './service.js';
 
-export const pluginsRoutes: FastifyPluginAsyncTypebox<{ plugins: PluginsService }> = async (app, { plugins }) => {
-  app.get('/', {
-    config: { scope: 'plugins:read', action: 'plugin.list' },
-    schema: { operationId: 'listPlugins', tags: ['plugins'], summary: 'Registered plugins with their health', querystring: ListQuery, response: { 200: Page(Plugin, 'PluginPage') } },
-  }, async (req) => plugins.list(req.query));
+export const pluginsRoutes: FastifyPluginAsyncTypebox<{ plugins: PluginsService }> = async (
+  app,
+  { plugins },
+) => {
+  app.get(
+    '/',
+    {
+      config: { scope: 'plugins:read', action: 'plugin.list' },
+      schema: {
+        operationId: 'listPlugins',
+        tags: ['plugins'],
+        summary: 'Registered plugins with their health',
+        querystring: ListQuery,
+        response: { 200: Page(Plugin, 'PluginPage') },
+      },
+    },
+    async (req) => plugins.list(req.query),
+  );
 
-  app.post('/', {
-    config: { scope: 'plugins:write', action: 'plugin.register' },
-    schema: { operationId: 'registerPlugin', tags: ['plugins'], summary: 'Register an installed module plugin, or a remote http plugin', body: RegisterPluginBody, response: { 201: PluginWithSecret } },
-  }, async (req, reply) => {
-    const plugin = await plugins.register(req.ctx, req.body);
-    return reply.code(201).header('cache-control', 'no-store').header('location', `/api/plugins/${plugin.id}`).send(plugin);
-  });
+  app.post(
+    '/',
+    {
+      config: { scope: 'plugins:write', action: 'plugin.register' },
+      schema: {
+        operationId: 'registerPlugin',
+        tags: ['plugins'],
+        summary: 'Register an installed module plugin, or a remote http plugin',
+        body: RegisterPluginBody,
+        response: { 201: PluginWithSecret },
+      },
+    },
+    async (req, reply) => {
+      const plugin = await plugins.register(req.ctx, req.body);
+      return reply
+        .code(201)
+        .header('cache-control', 'no-store')
+        .header('location', `/api/plugins/${plugin.id}`)
+        .send(plugin);
+    },
+  );
 
-  app.get('/:id', {
-    config: { scope: 'plugins:read', action: 'plugin.read' },
-    schema: { operationId: 'getPlugin', tags: ['plugins'], summary: 'A plugin: manifest, config, health', params: IdParams, response: { 200: Plugin } },
-  }, async (req) => plugins.get(req.params.id));
+  app.get(
+    '/:id',
+    {
+      config: { scope: 'plugins:read', action: 'plugin.read' },
+      schema: {
+        operationId: 'getPlugin',
+        tags: ['plugins'],
+        summary: 'A plugin: manifest, config, health',
+        params: IdParams,
+        response: { 200: Plugin },
+      },
+    },
+    async (req) => plugins.get(req.params.id),
+  );
 
-  app.put('/:id/config', {
-    config: { scope: 'plugins:write', action: 'plugin.configure' },
-    schema: { operationId: 'configurePlugin', tags: ['plugins'], summary: 'Replace the config, validated against the plugin\'s schema', params: IdParams, querystring: DryRunQuery, body: ConfigBody, response: { 200: Plugin } },
-  }, async (req) => plugins.configure(req.ctx, req.params.id, req.body, req.query.dry_run ?? false));
+  app.put(
+    '/:id/config',
+    {
+      config: { scope: 'plugins:write', action: 'plugin.configure' },
+      schema: {
+        operationId: 'configurePlugin',
+        tags: ['plugins'],
+        summary: "Replace the config, validated against the plugin's schema",
+        params: IdParams,
+        querystring: DryRunQuery,
+        body: ConfigBody,
+        response: { 200: Plugin },
+      },
+    },
+    async (req) => plugins.configure(req.ctx, req.params.id, req.body, req.query.dry_run ?? false),
+  );
 
-  app.post('/:id/enable', {
-    config: { scope: 'plugins:write', action: 'plugin.enable' },
-    schema: { operationId: 'enablePlugin', tags: ['plugins'], summary: 'Enable a plugin', params: IdParams, response: { 200: Plugin } },
-  }, async (req) => plugins.enable(req.ctx, req.params.id));
+  app.post(
+    '/:id/enable',
+    {
+      config: { scope: 'plugins:write', action: 'plugin.enable' },
+      schema: {
+        operationId: 'enablePlugin',
+        tags: ['plugins'],
+        summary: 'Enable a plugin',
+        params: IdParams,
+        response: { 200: Plugin },
+      },
+    },
+    async (req) => plugins.enable(req.ctx, req.params.id),
+  );
 
-  app.post('/:id/disable', {
-    config: { scope: 'plugins:write', action: 'plugin.disable' },
-    schema: { operationId: 'disablePlugin', tags: ['plugins'], summary: 'Disable a plugin: it is never called while disabled', params: IdParams, response: { 200: Plugin } },
-  }, async (req) => plugins.disable(req.ctx, req.params.id));
+  app.post(
+    '/:id/disable',
+    {
+      config: { scope: 'plugins:write', action: 'plugin.disable' },
+      schema: {
+        operationId: 'disablePlugin',
+        tags: ['plugins'],
+        summary: 'Disable a plugin: it is never called while disabled',
+        params: IdParams,
+        response: { 200: Plugin },
+      },
+    },
+    async (req) => plugins.disable(req.ctx, req.params.id),
+  );
 
-  app.delete('/:id', {
-    config: { scope: 'plugins:write', action: 'plugin.unregister' },
-    schema: { operationId: 'unregisterPlugin', tags: ['plugins'], summary: 'Unregister a plugin', params: IdParams, response: { 204: Type.Null({ description: 'Unregistered' }) } },
-  }, async (req, reply) => {
-    await plugins.unregister(req.ctx, req.params.id);
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/:id',
+    {
+      config: { scope: 'plugins:write', action: 'plugin.unregister' },
+      schema: {
+        operationId: 'unregisterPlugin',
+        tags: ['plugins'],
+        summary: 'Unregister a plugin',
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'Unregistered' }) },
+      },
+    },
+    async (req, reply) => {
+      await plugins.unregister(req.ctx, req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 };

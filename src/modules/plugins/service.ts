@@ -19,7 +19,13 @@ import type { Plugin, RegisterPluginBody } from './schemas.js';
 import type { PluginsStore } from './store.js';
 
 type Deps = {
-  db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; host: PluginHost; settings: () => ConfigDocument; store: PluginsStore;
+  db: Kysely<Tables>;
+  change: Change;
+  ids: Ids;
+  clock: Clock;
+  host: PluginHost;
+  settings: () => ConfigDocument;
+  store: PluginsStore;
   /** The audit log's head seq, from the audit service: where a new plugin's after-hooks start. */
   auditHeadSeq: () => Promise<number>;
   /** `<DATA_DIR>/exports`: the only folder plugins write files to. */
@@ -27,13 +33,19 @@ type Deps = {
 };
 
 /** Strips the config fields its schema marks `writeOnly` (secrets a plugin needs, never shown again). */
-function redact(config: Record<string, unknown>, schema: Record<string, unknown> | undefined): Record<string, unknown> {
+function redact(
+  config: Record<string, unknown>,
+  schema: Record<string, unknown> | undefined,
+): Record<string, unknown> {
   const props = (schema?.properties ?? {}) as Record<string, { writeOnly?: boolean; properties?: unknown }>;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) {
     const s = props[k];
     if (s?.writeOnly) continue;
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && s?.properties ? redact(v as Record<string, unknown>, s) : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && s?.properties
+        ? redact(v as Record<string, unknown>, s)
+        : v;
   }
   return out;
 }
@@ -42,15 +54,28 @@ export function createPluginsService(deps: Deps) {
   const { db, change, ids, clock, host, settings, exportsDir, store } = deps;
   const configs = createConfigValidator();
   /** The schema in this request's body (an http plugin being registered) is refused with a 400 into it; any other with a 422. */
-  const checkConfig = (manifest: PluginManifest, config: unknown, pointerBase: string, schemaInBody = false) =>
-    configs.check(manifest, config, pointerBase, schemaInBody ? 'body' : 'plugin');
+  const checkConfig = (
+    manifest: PluginManifest,
+    config: unknown,
+    pointerBase: string,
+    schemaInBody = false,
+  ) => configs.check(manifest, config, pointerBase, schemaInBody ? 'body' : 'plugin');
 
   function toPlugin(row: PluginsTable): Plugin {
     const manifest = fromJson<PluginManifest>(row.manifest);
     return {
-      id: row.id, name: row.name, kind: row.kind, url: row.url, manifest, enabled: toBool(row.enabled),
-      config: redact(fromJson<Record<string, unknown>>(row.config), manifest.config_schema), config_version: Number(row.config_version),
-      health: host.health(row.id), created_at: toIso(Number(row.created_at)), updated_at: toIso(Number(row.updated_at)), created_by: row.created_by,
+      id: row.id,
+      name: row.name,
+      kind: row.kind,
+      url: row.url,
+      manifest,
+      enabled: toBool(row.enabled),
+      config: redact(fromJson<Record<string, unknown>>(row.config), manifest.config_schema),
+      config_version: Number(row.config_version),
+      health: host.health(row.id),
+      created_at: toIso(Number(row.created_at)),
+      updated_at: toIso(Number(row.updated_at)),
+      created_by: row.created_by,
     };
   }
 
@@ -63,12 +88,21 @@ export function createPluginsService(deps: Deps) {
    * A shipped module plugin's own checks of a config (its outbound targets), before anything is saved: 400 on
    * refusal. Installed plugins run in a worker and have no such hook.
    */
-  async function validateTargets(kind: 'module' | 'http', name: string, config: Record<string, unknown>, pointerBase: string): Promise<void> {
+  async function validateTargets(
+    kind: 'module' | 'http',
+    name: string,
+    config: Record<string, unknown>,
+    pointerBase: string,
+  ): Promise<void> {
     const shipped = kind === 'module' ? (builtinPlugins[name] as PluginDefinition | undefined) : undefined;
     try {
-      await shipped?.validate?.(config, { exportsDir, allowPrivateTargets: settings().webhooks.allow_private_targets });
+      await shipped?.validate?.(config, {
+        exportsDir,
+        allowPrivateTargets: settings().webhooks.allow_private_targets,
+      });
     } catch (err) {
-      if (err instanceof PluginConfigError) throw fieldError('body', `${pointerBase}${err.pointer}`, err.message);
+      if (err instanceof PluginConfigError)
+        throw fieldError('body', `${pointerBase}${err.pointer}`, err.message);
       throw err;
     }
   }
@@ -82,20 +116,32 @@ export function createPluginsService(deps: Deps) {
     if (manifest.audit_stream === true) assertMayStreamAudit(ctx, what);
   }
 
-  async function manifestOf(body: RegisterPluginBody): Promise<{ manifest: PluginManifest; url: string | null }> {
+  async function manifestOf(
+    body: RegisterPluginBody,
+  ): Promise<{ manifest: PluginManifest; url: string | null }> {
     if (body.kind === 'module') {
       return { manifest: await host.inspect(body.name), url: null };
     }
     const url = new URL(body.url);
     const allowPrivate = settings().webhooks.allow_private_targets;
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowPrivate)) throw fieldError('body', '/url', 'must use https (http only with webhooks.allow_private_targets)');
-    if (!allowPrivate) await assertPublicUrl(url).catch((err: unknown) => { throw fieldError('body', '/url', `refused: ${(err as Error).message}`); });
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowPrivate))
+      throw fieldError('body', '/url', 'must use https (http only with webhooks.allow_private_targets)');
+    if (!allowPrivate)
+      await assertPublicUrl(url).catch((err: unknown) => {
+        throw fieldError('body', '/url', `refused: ${(err as Error).message}`);
+      });
     return { manifest: body.manifest as PluginManifest, url: url.toString() };
   }
 
-  async function setState(ctx: RequestCtx, id: string, action: 'plugin.enable' | 'plugin.disable', enabled: boolean): Promise<Plugin> {
+  async function setState(
+    ctx: RequestCtx,
+    id: string,
+    action: 'plugin.enable' | 'plugin.disable',
+    enabled: boolean,
+  ): Promise<Plugin> {
     const current = await load(id);
-    if (enabled) assertMayReceive(ctx, fromJson<PluginManifest>(current.manifest), `The plugin ${current.name}`);
+    if (enabled)
+      assertMayReceive(ctx, fromJson<PluginManifest>(current.manifest), `The plugin ${current.name}`);
     const after = await change(ctx, { action, target: { type: 'plugin', id } }, async (trx) => {
       const before = assertFound(await store.findById(trx, id));
       const row = assertFound(await store.setEnabled(trx, id, enabled, clock.now()));
@@ -117,14 +163,29 @@ export function createPluginsService(deps: Deps) {
       // After-hooks start at the log's head: a new plugin is not sent the past.
       const headSeq = await deps.auditHeadSeq();
       const now = clock.now();
-      const plugin = await change(ctx, { action: 'plugin.register', target: { type: 'plugin', id } }, async (trx) => {
-        const row: PluginsTable = {
-          id, name: manifest.name, kind: body.kind, url, manifest: JSON.stringify(manifest), enabled: body.enabled ?? true, config: JSON.stringify(config),
-          config_version: 1, secret, after_seq: headSeq, created_at: now, updated_at: now, created_by: creatorOf(ctx),
-        };
-        await store.insert(trx, row, actorOf(ctx).actor);
-        return { before: null, after: toPlugin(row) };
-      });
+      const plugin = await change(
+        ctx,
+        { action: 'plugin.register', target: { type: 'plugin', id } },
+        async (trx) => {
+          const row: PluginsTable = {
+            id,
+            name: manifest.name,
+            kind: body.kind,
+            url,
+            manifest: JSON.stringify(manifest),
+            enabled: body.enabled ?? true,
+            config: JSON.stringify(config),
+            config_version: 1,
+            secret,
+            after_seq: headSeq,
+            created_at: now,
+            updated_at: now,
+            created_by: creatorOf(ctx),
+          };
+          await store.insert(trx, row, actorOf(ctx).actor);
+          return { before: null, after: toPlugin(row) };
+        },
+      );
       await host.reload();
       return { ...plugin, secret };
     },
@@ -133,7 +194,10 @@ export function createPluginsService(deps: Deps) {
       return toPlugin(await load(id));
     },
 
-    async list(query: { limit?: number; cursor?: string }): Promise<{ data: Plugin[]; next_cursor: string | null }> {
+    async list(query: {
+      limit?: number;
+      cursor?: string;
+    }): Promise<{ data: Plugin[]; next_cursor: string | null }> {
       const limit = query.limit ?? DEFAULT_LIMIT;
       const after = query.cursor ? String(decodeCursor(query.cursor)[0]) : null;
       return toPage(await store.list(db, after, limit), limit, toPlugin, (p) => [p.id]);
@@ -151,16 +215,36 @@ export function createPluginsService(deps: Deps) {
       // A shipped plugin's config is checked against the schema of the code that runs now, not the one stored
       // when it was registered (which may predate, say, `format: "regex"` on username-policy's pattern).
       const shipped = row.kind === 'module' ? builtinPlugins[row.name] : undefined;
-      const valid = checkConfig(shipped ? { ...stored, config_schema: shipped.config_schema } : stored, config, '');
+      const valid = checkConfig(
+        shipped ? { ...stored, config_schema: shipped.config_schema } : stored,
+        config,
+        '',
+      );
       await validateTargets(row.kind, row.name, valid, '');
       if (dryRun) return toPlugin({ ...row, config: JSON.stringify(valid) });
-      const after = await change(ctx, { action: 'plugin.configure', target: { type: 'plugin', id } }, async (trx) => {
-        const current = assertFound(await store.findById(trx, id));
-        const version = Number(current.config_version) + 1;
-        const now = clock.now();
-        const updated = assertFound(await store.configure(trx, id, { config: JSON.stringify(valid), version, createdBy: creatorOf(ctx), actor: actorOf(ctx).actor }, now));
-        return { before: toPlugin(current), after: toPlugin(updated) };
-      });
+      const after = await change(
+        ctx,
+        { action: 'plugin.configure', target: { type: 'plugin', id } },
+        async (trx) => {
+          const current = assertFound(await store.findById(trx, id));
+          const version = Number(current.config_version) + 1;
+          const now = clock.now();
+          const updated = assertFound(
+            await store.configure(
+              trx,
+              id,
+              {
+                config: JSON.stringify(valid),
+                version,
+                createdBy: creatorOf(ctx),
+                actor: actorOf(ctx).actor,
+              },
+              now,
+            ),
+          );
+          return { before: toPlugin(current), after: toPlugin(updated) };
+        },
+      );
       await host.reload();
       return after;
     },

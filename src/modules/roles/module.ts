@@ -8,7 +8,13 @@ import { rolesRoutes, userRolesRoutes } from './routes.js';
 import { createRolesService } from './service.js';
 import { createRolesStore } from './store.js';
 
-export function createRolesModule(deps: { db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; onAccessChange: () => void }) {
+export function createRolesModule(deps: {
+  db: Kysely<Tables>;
+  change: Change;
+  ids: Ids;
+  clock: Clock;
+  onAccessChange: () => void;
+}) {
   const service = createRolesService({ ...deps, store: createRolesStore() });
   return {
     service,

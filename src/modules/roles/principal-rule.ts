@@ -25,7 +25,9 @@ export type ActOn = { userId: string; what: string; self?: boolean };
  * permissions, so nothing it holds lies outside its owner's roles; and scopes a token keeps beyond a role
  * its owner lost come back only if that role is assigned again, which this rule judges then.
  */
-export function createPrincipalRule(deps: { permissionsOf: (q: Queryable, userId: string) => Promise<string[]> }) {
+export function createPrincipalRule(deps: {
+  permissionsOf: (q: Queryable, userId: string) => Promise<string[]>;
+}) {
   return {
     /**
      * Throws `forbidden` (with `required_permission`, the first permission the caller lacks, and

@@ -8,63 +8,156 @@ import type { RolesService } from './service.js';
 const NoContent = { 204: Type.Null({ description: 'Done' }) };
 
 export const rolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }> = async (app, { roles }) => {
-  app.get('/', {
-    config: { scope: 'roles:read', action: 'role.list' },
-    schema: { operationId: 'listRoles', tags: ['roles'], summary: 'List roles', querystring: ListRolesQuery, response: { 200: Page(Role, 'RolePage') } },
-  }, async (req) => roles.list(req.query));
+  app.get(
+    '/',
+    {
+      config: { scope: 'roles:read', action: 'role.list' },
+      schema: {
+        operationId: 'listRoles',
+        tags: ['roles'],
+        summary: 'List roles',
+        querystring: ListRolesQuery,
+        response: { 200: Page(Role, 'RolePage') },
+      },
+    },
+    async (req) => roles.list(req.query),
+  );
 
-  app.post('/', {
-    config: { scope: 'roles:write', action: 'role.create' },
-    schema: { operationId: 'createRole', tags: ['roles'], summary: 'Create a role (only with permissions you hold)', body: CreateRoleBody, response: { 201: Role } },
-  }, async (req, reply) => {
-    const role = await roles.create(req.ctx, req.body);
-    return reply.code(201).header('location', `/api/roles/${role.id}`).send(role);
-  });
+  app.post(
+    '/',
+    {
+      config: { scope: 'roles:write', action: 'role.create' },
+      schema: {
+        operationId: 'createRole',
+        tags: ['roles'],
+        summary: 'Create a role (only with permissions you hold)',
+        body: CreateRoleBody,
+        response: { 201: Role },
+      },
+    },
+    async (req, reply) => {
+      const role = await roles.create(req.ctx, req.body);
+      return reply.code(201).header('location', `/api/roles/${role.id}`).send(role);
+    },
+  );
 
-  app.get('/:id', {
-    config: { scope: 'roles:read', action: 'role.read' },
-    schema: { operationId: 'getRole', tags: ['roles'], summary: 'Get a role', params: IdParams, response: { 200: Role } },
-  }, async (req) => roles.get(req.params.id));
+  app.get(
+    '/:id',
+    {
+      config: { scope: 'roles:read', action: 'role.read' },
+      schema: {
+        operationId: 'getRole',
+        tags: ['roles'],
+        summary: 'Get a role',
+        params: IdParams,
+        response: { 200: Role },
+      },
+    },
+    async (req) => roles.get(req.params.id),
+  );
 
-  app.put('/:id', {
-    config: { scope: 'roles:write', action: 'role.update' },
-    schema: { operationId: 'updateRole', tags: ['roles'], summary: 'Update the fields present', params: IdParams, body: UpdateRoleBody, response: { 200: Role } },
-  }, async (req) => roles.update(req.ctx, req.params.id, req.body));
+  app.put(
+    '/:id',
+    {
+      config: { scope: 'roles:write', action: 'role.update' },
+      schema: {
+        operationId: 'updateRole',
+        tags: ['roles'],
+        summary: 'Update the fields present',
+        params: IdParams,
+        body: UpdateRoleBody,
+        response: { 200: Role },
+      },
+    },
+    async (req) => roles.update(req.ctx, req.params.id, req.body),
+  );
 
-  app.delete('/:id', {
-    config: { scope: 'roles:write', action: 'role.delete' },
-    schema: { operationId: 'deleteRole', tags: ['roles'], summary: 'Delete a role', params: IdParams, response: NoContent },
-  }, async (req, reply) => {
-    await roles.remove(req.ctx, req.params.id);
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/:id',
+    {
+      config: { scope: 'roles:write', action: 'role.delete' },
+      schema: {
+        operationId: 'deleteRole',
+        tags: ['roles'],
+        summary: 'Delete a role',
+        params: IdParams,
+        response: NoContent,
+      },
+    },
+    async (req, reply) => {
+      await roles.remove(req.ctx, req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 
-  app.get('/:id/members', {
-    config: { scope: 'roles:read', action: 'role.list_members' },
-    schema: { operationId: 'listRoleMembers', tags: ['roles'], summary: 'Users holding a role', params: IdParams, querystring: ListRolesQuery, response: { 200: Page(Member, 'RoleMemberPage') } },
-  }, async (req) => roles.members(req.params.id, req.query));
+  app.get(
+    '/:id/members',
+    {
+      config: { scope: 'roles:read', action: 'role.list_members' },
+      schema: {
+        operationId: 'listRoleMembers',
+        tags: ['roles'],
+        summary: 'Users holding a role',
+        params: IdParams,
+        querystring: ListRolesQuery,
+        response: { 200: Page(Member, 'RoleMemberPage') },
+      },
+    },
+    async (req) => roles.members(req.params.id, req.query),
+  );
 };
 
 /** `/api/users/{id}/roles`: a user's roles, and assigning or taking one (both idempotent). */
 export const userRolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }> = async (app, { roles }) => {
-  app.get('/:id/roles', {
-    config: { scope: 'roles:read', action: 'role.list_of_user' },
-    schema: { operationId: 'listUserRoles', tags: ['roles'], summary: 'The roles of a user', params: IdParams, querystring: ListRolesQuery, response: { 200: Page(Role, 'RolePage') } },
-  }, async (req) => roles.listOfUser(req.params.id, req.query));
+  app.get(
+    '/:id/roles',
+    {
+      config: { scope: 'roles:read', action: 'role.list_of_user' },
+      schema: {
+        operationId: 'listUserRoles',
+        tags: ['roles'],
+        summary: 'The roles of a user',
+        params: IdParams,
+        querystring: ListRolesQuery,
+        response: { 200: Page(Role, 'RolePage') },
+      },
+    },
+    async (req) => roles.listOfUser(req.params.id, req.query),
+  );
 
-  app.put('/:id/roles/:roleId', {
-    config: { scope: 'roles:write', action: 'role.assign', principal: 'user' },
-    schema: { operationId: 'assignUserRole', tags: ['roles'], summary: 'Give a user a role (only one whose permissions you hold)', params: UserRoleParams, response: NoContent },
-  }, async (req, reply) => {
-    await roles.assign(req.ctx, req.params.id, req.params.roleId);
-    return reply.code(204).send(null);
-  });
+  app.put(
+    '/:id/roles/:roleId',
+    {
+      config: { scope: 'roles:write', action: 'role.assign', principal: 'user' },
+      schema: {
+        operationId: 'assignUserRole',
+        tags: ['roles'],
+        summary: 'Give a user a role (only one whose permissions you hold)',
+        params: UserRoleParams,
+        response: NoContent,
+      },
+    },
+    async (req, reply) => {
+      await roles.assign(req.ctx, req.params.id, req.params.roleId);
+      return reply.code(204).send(null);
+    },
+  );
 
-  app.delete('/:id/roles/:roleId', {
-    config: { scope: 'roles:write', action: 'role.unassign', principal: 'user' },
-    schema: { operationId: 'unassignUserRole', tags: ['roles'], summary: 'Take a role from a user', params: UserRoleParams, response: NoContent },
-  }, async (req, reply) => {
-    await roles.unassign(req.ctx, req.params.id, req.params.roleId);
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/:id/roles/:roleId',
+    {
+      config: { scope: 'roles:write', action: 'role.unassign', principal: 'user' },
+      schema: {
+        operationId: 'unassignUserRole',
+        tags: ['roles'],
+        summary: 'Take a role from a user',
+        params: UserRoleParams,
+        response: NoContent,
+      },
+    },
+    async (req, reply) => {
+      await roles.unassign(req.ctx, req.params.id, req.params.roleId);
+      return reply.code(204).send(null);
+    },
+  );
 };

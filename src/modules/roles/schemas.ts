@@ -4,10 +4,13 @@ import { ALL_SCOPES, type Scope } from '../../lib/permissions.js';
 import { Str, Timestamp } from '../../lib/schema.js';
 
 /** One of the published scopes, exactly: case or whitespace variants are a 400. */
-export const Permission = Type.Unsafe<Scope>(Type.String({
-  enum: [...ALL_SCOPES],
-  description: '`<resource>:<read|write>` over users, roles, tokens, plugins, config, audit, webhooks; `*` for all.',
-}));
+export const Permission = Type.Unsafe<Scope>(
+  Type.String({
+    enum: [...ALL_SCOPES],
+    description:
+      '`<resource>:<read|write>` over users, roles, tokens, plugins, config, audit, webhooks; `*` for all.',
+  }),
+);
 
 export const Permissions = Type.Array(Permission, { uniqueItems: true, maxItems: ALL_SCOPES.length });
 
@@ -25,7 +28,12 @@ export const Role = Type.Object(
 );
 export type Role = Static<typeof Role>;
 
-const RoleName = Str({ minLength: 1, maxLength: 64, pattern: '^[a-z][a-z0-9._-]{0,63}$', description: 'Lower-case, unique.' });
+const RoleName = Str({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[a-z][a-z0-9._-]{0,63}$',
+  description: 'Lower-case, unique.',
+});
 const Description = Str({ maxLength: 512 });
 
 export const CreateRoleBody = Type.Object(
@@ -35,7 +43,11 @@ export const CreateRoleBody = Type.Object(
 export type CreateRoleBody = Static<typeof CreateRoleBody>;
 
 export const UpdateRoleBody = Type.Object(
-  { name: Type.Optional(RoleName), description: Type.Optional(Description), permissions: Type.Optional(Permissions) },
+  {
+    name: Type.Optional(RoleName),
+    description: Type.Optional(Description),
+    permissions: Type.Optional(Permissions),
+  },
   { additionalProperties: false, minProperties: 1, title: 'UpdateRoleBody' },
 );
 export type UpdateRoleBody = Static<typeof UpdateRoleBody>;
@@ -45,7 +57,11 @@ export type ListRolesQuery = Static<typeof ListRolesQuery>;
 
 export const Member = Type.Object(
   {
-    id: Type.String(), username: Type.String(), kind: Type.String(), disabled: Type.Boolean(), assigned_at: Timestamp,
+    id: Type.String(),
+    username: Type.String(),
+    kind: Type.String(),
+    disabled: Type.Boolean(),
+    assigned_at: Timestamp,
   },
   { additionalProperties: false, title: 'RoleMember' },
 );

@@ -11,7 +11,14 @@ import type { CreateRoleBody, ListRolesQuery, Member, Role, UpdateRoleBody } fro
 import type { RolesStore } from './store.js';
 import { createPrincipalRule } from './principal-rule.js';
 
-type RolesServiceDeps = { db: Kysely<Tables>; change: Change; store: RolesStore; ids: Ids; clock: Clock; onAccessChange: () => void };
+type RolesServiceDeps = {
+  db: Kysely<Tables>;
+  change: Change;
+  store: RolesStore;
+  ids: Ids;
+  clock: Clock;
+  onAccessChange: () => void;
+};
 type Page<T> = { data: T[]; next_cursor: string | null };
 
 /**
@@ -39,7 +46,9 @@ function checkUser(id: string): string {
 }
 
 export function createRolesService({ db, change, store, ids, clock, onAccessChange }: RolesServiceDeps) {
-  const rule = createPrincipalRule({ permissionsOf: async (q, userId) => union(await store.permissionLists(q, userId)) });
+  const rule = createPrincipalRule({
+    permissionsOf: async (q, userId) => union(await store.permissionLists(q, userId)),
+  });
 
   /** 409 unless another enabled user keeps the admin role once `userId` loses it. */
   async function assertAnotherAdmin(trx: Trx, userId: string): Promise<void> {
@@ -55,19 +64,40 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
    * token `except.tokenId` or its password: revoking the last admin's last token, or removing its password,
    * would lock everyone out. Nothing to check when `userId` is no admin.
    */
-  async function assertAdminWayIn(trx: Trx, userId: string, except: { tokenId?: string; password?: true }, now: number): Promise<void> {
+  async function assertAdminWayIn(
+    trx: Trx,
+    userId: string,
+    except: { tokenId?: string; password?: true },
+    now: number,
+  ): Promise<void> {
     await store.lock(trx, BUILTIN_ROLES.admin);
     if (!(await store.isAssigned(trx, userId, BUILTIN_ROLES.admin))) return;
-    const gone = { ...(except.tokenId ? { tokenId: except.tokenId } : {}), ...(except.password ? { passwordOf: userId } : {}) };
+    const gone = {
+      ...(except.tokenId ? { tokenId: except.tokenId } : {}),
+      ...(except.password ? { passwordOf: userId } : {}),
+    };
     if ((await store.countWaysIn(trx, BUILTIN_ROLES.admin, gone, now)) === 0) {
-      throw new AppError('token.last_admin_credential', 'No enabled admin would have a password or a live token left, which would lock everyone out; give an admin another token or a password first.');
+      throw new AppError(
+        'token.last_admin_credential',
+        'No enabled admin would have a password or a live token left, which would lock everyone out; give an admin another token or a password first.',
+      );
     }
   }
 
-  const page = async <T extends { id: string }>(query: ListRolesQuery, scope: unknown, fetch: (after: string | null, limit: number) => Promise<T[]>): Promise<Page<T>> => {
+  const page = async <T extends { id: string }>(
+    query: ListRolesQuery,
+    scope: unknown,
+    fetch: (after: string | null, limit: number) => Promise<T[]>,
+  ): Promise<Page<T>> => {
     const limit = query.limit ?? DEFAULT_LIMIT;
     const after = query.cursor ? String(decodeCursor(query.cursor, scope)[0]) : null;
-    return toPage(await fetch(after, limit), limit, (r) => r, (r) => [r.id], scope);
+    return toPage(
+      await fetch(after, limit),
+      limit,
+      (r) => r,
+      (r) => [r.id],
+      scope,
+    );
   };
 
   return {
@@ -87,7 +117,9 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
      */
     async currentPermissions(q: Queryable, userIds: readonly string[]): Promise<Map<string, string[]>> {
       const lists = new Map<string, string[][]>();
-      for (const { userId, permissions } of await store.enabledUsersPermissionLists(q, [...new Set(userIds)])) {
+      for (const { userId, permissions } of await store.enabledUsersPermissionLists(q, [
+        ...new Set(userIds),
+      ])) {
         const held = lists.get(userId) ?? [];
         if (permissions) held.push(permissions);
         lists.set(userId, held);
@@ -100,13 +132,22 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
       assertHolds(ctx, input.permissions, 'Creating this role');
       const id = ids.next('role');
       const now = clock.now();
-      return change(ctx, { action: 'role.create', target: { type: 'role', id }, input: { ...input } }, async (trx) => ({
-        before: null,
-        after: await store.insert(trx, {
-          id, name: input.name, description: input.description ?? '', permissions: JSON.stringify(input.permissions),
-          builtin: false, created_at: now, updated_at: now,
+      return change(
+        ctx,
+        { action: 'role.create', target: { type: 'role', id }, input: { ...input } },
+        async (trx) => ({
+          before: null,
+          after: await store.insert(trx, {
+            id,
+            name: input.name,
+            description: input.description ?? '',
+            permissions: JSON.stringify(input.permissions),
+            builtin: false,
+            created_at: now,
+            updated_at: now,
+          }),
         }),
-      }));
+      );
     },
 
     /** Throws `not_found`. */
@@ -125,25 +166,31 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
      */
     async update(ctx: RequestCtx, id: string, input: UpdateRoleBody): Promise<Role> {
       roleId(id);
-      const result = await change(ctx, { action: 'role.update', target: { type: 'role', id } }, async (trx) => {
-        const before = assertFound(await store.findById(trx, id), 'The role');
-        assertHolds(ctx, before.permissions, 'Editing this role');
-        if (input.permissions) assertHolds(ctx, input.permissions, 'Granting these permissions');
-        if (before.builtin) {
-          if (input.name !== undefined && input.name !== before.name) throw new AppError('role.builtin', `The ${before.name} role cannot be renamed.`);
-          if (input.permissions?.length === 0) throw new AppError('role.builtin', `The ${before.name} role cannot be emptied.`);
-          if (id === BUILTIN_ROLES.admin && input.permissions && !input.permissions.includes('*')) {
-            throw new AppError('role.builtin', 'The admin role keeps every permission (*).');
+      const result = await change(
+        ctx,
+        { action: 'role.update', target: { type: 'role', id } },
+        async (trx) => {
+          const before = assertFound(await store.findById(trx, id), 'The role');
+          assertHolds(ctx, before.permissions, 'Editing this role');
+          if (input.permissions) assertHolds(ctx, input.permissions, 'Granting these permissions');
+          if (before.builtin) {
+            if (input.name !== undefined && input.name !== before.name)
+              throw new AppError('role.builtin', `The ${before.name} role cannot be renamed.`);
+            if (input.permissions?.length === 0)
+              throw new AppError('role.builtin', `The ${before.name} role cannot be emptied.`);
+            if (id === BUILTIN_ROLES.admin && input.permissions && !input.permissions.includes('*')) {
+              throw new AppError('role.builtin', 'The admin role keeps every permission (*).');
+            }
           }
-        }
-        const after = await store.update(trx, id, {
-          ...(input.name !== undefined ? { name: input.name } : {}),
-          ...(input.description !== undefined ? { description: input.description } : {}),
-          ...(input.permissions !== undefined ? { permissions: JSON.stringify(input.permissions) } : {}),
-          updated_at: clock.now(),
-        });
-        return { before, after: assertFound(after, 'The role') };
-      });
+          const after = await store.update(trx, id, {
+            ...(input.name !== undefined ? { name: input.name } : {}),
+            ...(input.description !== undefined ? { description: input.description } : {}),
+            ...(input.permissions !== undefined ? { permissions: JSON.stringify(input.permissions) } : {}),
+            updated_at: clock.now(),
+          });
+          return { before, after: assertFound(after, 'The role') };
+        },
+      );
       onAccessChange();
       return result;
     },
@@ -188,12 +235,21 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
       assertHolds(ctx, role.permissions, `Assigning the ${role.name} role`);
       if (!(await store.userExists(db, userId))) throw new AppError('not_found', 'The user does not exist.');
       if (await store.isAssigned(db, userId, id)) return;
-      await change(ctx, { action: 'role.assign', target: { type: 'user', id: userId }, input: { user_id: userId, role_id: id, role: role.name } }, async (trx) => {
-        if (!(await store.userExists(trx, userId))) throw new AppError('not_found', 'The user does not exist.');
-        await rule.assertMayActOn(ctx, trx, { userId, what: `Assigning a role to this user` });
-        await store.assign(trx, userId, id, clock.now());
-        return { before: null, after: { user_id: userId, role_id: id, role: role.name } };
-      });
+      await change(
+        ctx,
+        {
+          action: 'role.assign',
+          target: { type: 'user', id: userId },
+          input: { user_id: userId, role_id: id, role: role.name },
+        },
+        async (trx) => {
+          if (!(await store.userExists(trx, userId)))
+            throw new AppError('not_found', 'The user does not exist.');
+          await rule.assertMayActOn(ctx, trx, { userId, what: `Assigning a role to this user` });
+          await store.assign(trx, userId, id, clock.now());
+          return { before: null, after: { user_id: userId, role_id: id, role: role.name } };
+        },
+      );
       onAccessChange();
     },
 

@@ -6,8 +6,13 @@ const COLUMNS = ['id', 'name', 'description', 'permissions', 'builtin', 'created
 
 function toRole(row: Pick<RolesTable, (typeof COLUMNS)[number]>): Role {
   return {
-    id: row.id, name: row.name, description: row.description, permissions: fromJson<string[]>(row.permissions),
-    builtin: toBool(row.builtin), created_at: toIso(Number(row.created_at)), updated_at: toIso(Number(row.updated_at)),
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    permissions: fromJson<string[]>(row.permissions),
+    builtin: toBool(row.builtin),
+    created_at: toIso(Number(row.created_at)),
+    updated_at: toIso(Number(row.updated_at)),
   };
 }
 
@@ -25,7 +30,12 @@ export function createRolesStore() {
     },
 
     async update(q: Queryable, id: string, patch: RolePatch): Promise<Role | undefined> {
-      const row = await q.updateTable('roles').set(patch).where('id', '=', id).returning(COLUMNS).executeTakeFirst();
+      const row = await q
+        .updateTable('roles')
+        .set(patch)
+        .where('id', '=', id)
+        .returning(COLUMNS)
+        .executeTakeFirst();
       return row && toRole(row);
     },
 
@@ -34,7 +44,11 @@ export function createRolesStore() {
     },
 
     async list(q: Queryable, afterId: string | null, limit: number): Promise<Role[]> {
-      let query = q.selectFrom('roles').select(COLUMNS).orderBy('id').limit(limit + 1);
+      let query = q
+        .selectFrom('roles')
+        .select(COLUMNS)
+        .orderBy('id')
+        .limit(limit + 1);
       if (afterId !== null) query = query.where('id', '>', afterId);
       return (await query.execute()).map(toRole);
     },
@@ -63,7 +77,11 @@ export function createRolesStore() {
         .limit(limit + 1);
       if (afterId !== null) query = query.where('users.id', '>', afterId);
       return (await query.execute()).map((r) => ({
-        id: r.id, username: r.username, kind: r.kind, disabled: toBool(r.disabled), assigned_at: toIso(Number(r.created_at)),
+        id: r.id,
+        username: r.username,
+        kind: r.kind,
+        disabled: toBool(r.disabled),
+        assigned_at: toIso(Number(r.created_at)),
       }));
     },
 
@@ -79,7 +97,10 @@ export function createRolesStore() {
     },
 
     /** The role permission lists of those of `userIds` that exist and are enabled (a user without roles has none). */
-    async enabledUsersPermissionLists(q: Queryable, userIds: readonly string[]): Promise<{ userId: string; permissions: string[] | null }[]> {
+    async enabledUsersPermissionLists(
+      q: Queryable,
+      userIds: readonly string[],
+    ): Promise<{ userId: string; permissions: string[] | null }[]> {
       if (userIds.length === 0) return [];
       const rows = await q
         .selectFrom('users')
@@ -89,15 +110,25 @@ export function createRolesStore() {
         .where('users.id', 'in', [...userIds])
         .where('users.disabled', '=', false)
         .execute();
-      return rows.map((r) => ({ userId: r.userId, permissions: r.permissions === null ? null : fromJson<string[]>(r.permissions) }));
+      return rows.map((r) => ({
+        userId: r.userId,
+        permissions: r.permissions === null ? null : fromJson<string[]>(r.permissions),
+      }));
     },
 
     async userExists(q: Queryable, userId: string): Promise<boolean> {
-      return (await q.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined;
+      return (
+        (await q.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined
+      );
     },
 
     async isAssigned(q: Queryable, userId: string, roleId: string): Promise<boolean> {
-      const row = await q.selectFrom('user_roles').select('role_id').where('user_id', '=', userId).where('role_id', '=', roleId).executeTakeFirst();
+      const row = await q
+        .selectFrom('user_roles')
+        .select('role_id')
+        .where('user_id', '=', userId)
+        .where('role_id', '=', roleId)
+        .executeTakeFirst();
       return row !== undefined;
     },
 
@@ -112,7 +143,11 @@ export function createRolesStore() {
     },
 
     async unassign(q: Queryable, userId: string, roleId: string): Promise<boolean> {
-      const res = await q.deleteFrom('user_roles').where('user_id', '=', userId).where('role_id', '=', roleId).executeTakeFirst();
+      const res = await q
+        .deleteFrom('user_roles')
+        .where('user_id', '=', userId)
+        .where('role_id', '=', roleId)
+        .executeTakeFirst();
       return Number(res.numDeletedRows) > 0;
     },
 
@@ -121,7 +156,11 @@ export function createRolesStore() {
      * and changes to them serialise across transactions on PostgreSQL; SQLite already has one writer.
      */
     async lock(q: Queryable, roleId: string): Promise<void> {
-      await q.updateTable('roles').set((eb) => ({ id: eb.ref('id') })).where('id', '=', roleId).execute();
+      await q
+        .updateTable('roles')
+        .set((eb) => ({ id: eb.ref('id') }))
+        .where('id', '=', roleId)
+        .execute();
     },
 
     /**
@@ -129,7 +168,12 @@ export function createRolesStore() {
      * anyone with a live token. Reads the users and tokens tables because "someone can still administer this
      * system" is a rule about the admin role.
      */
-    async countWaysIn(q: Queryable, roleId: string, except: { tokenId?: string; passwordOf?: string }, now: number): Promise<number> {
+    async countWaysIn(
+      q: Queryable,
+      roleId: string,
+      except: { tokenId?: string; passwordOf?: string },
+      now: number,
+    ): Promise<number> {
       const row = await q
         .selectFrom('user_roles')
         .innerJoin('users', 'users.id', 'user_roles.user_id')
@@ -138,9 +182,15 @@ export function createRolesStore() {
         .where('users.disabled', '=', false)
         .where((eb) =>
           eb.or([
-            eb.and([eb('users.kind', '=', 'human'), eb('users.password_hash', 'is not', null), eb('users.id', '!=', except.passwordOf ?? '')]),
+            eb.and([
+              eb('users.kind', '=', 'human'),
+              eb('users.password_hash', 'is not', null),
+              eb('users.id', '!=', except.passwordOf ?? ''),
+            ]),
             eb.exists(
-              eb.selectFrom('tokens').select('tokens.id')
+              eb
+                .selectFrom('tokens')
+                .select('tokens.id')
                 .whereRef('tokens.user_id', '=', 'users.id')
                 .where('tokens.revoked_at', 'is', null)
                 .where('tokens.id', '!=', except.tokenId ?? '')

@@ -13,12 +13,20 @@ import { createSessionsService } from './service.js';
 import { createSessionsStore, type LiveSession } from './store.js';
 
 export function createSessionsModule(deps: {
-  db: Kysely<Tables>; change: Change; record: RecordAudit; ids: Ids; clock: Clock; passwords: Passwords;
-  users: Pick<UsersService, 'get'>; cache: AuthCache<LiveSession | null>; settings: () => ConfigDocument;
+  db: Kysely<Tables>;
+  change: Change;
+  record: RecordAudit;
+  ids: Ids;
+  clock: Clock;
+  passwords: Passwords;
+  users: Pick<UsersService, 'get'>;
+  cache: AuthCache<LiveSession | null>;
+  settings: () => ConfigDocument;
 }) {
   const service = createSessionsService({ ...deps, store: createSessionsStore() });
   return {
     service,
-    routes: (api: FastifyInstance, loginLimit: preHandlerAsyncHookHandler) => api.register(authRoutes, { sessions: service, loginLimit }),
+    routes: (api: FastifyInstance, loginLimit: preHandlerAsyncHookHandler) =>
+      api.register(authRoutes, { sessions: service, loginLimit }),
   };
 }

@@ -13,7 +13,9 @@ export type LoginBody = Static<typeof LoginBody>;
 
 export const Session = Type.Object(
   {
-    token: Type.String({ description: 'Session token (`gts_…`): send it as `Authorization: Bearer`. Shown once.' }),
+    token: Type.String({
+      description: 'Session token (`gts_…`): send it as `Authorization: Bearer`. Shown once.',
+    }),
     session_id: Type.String(),
     expires_at: Timestamp,
     user: User,
@@ -26,10 +28,16 @@ export const Me = Type.Object(
   {
     user: User,
     token: Type.Object(
-      { id: Type.String(), kind: Type.Union([Type.Literal('token'), Type.Literal('session')]), expires_at: Type.Union([Timestamp, Type.Null()]) },
+      {
+        id: Type.String(),
+        kind: Type.Union([Type.Literal('token'), Type.Literal('session')]),
+        expires_at: Type.Union([Timestamp, Type.Null()]),
+      },
       { additionalProperties: false },
     ),
-    scopes: Type.Array(Type.String({ description: 'Effective: the token\'s scopes narrowed by your current roles.' })),
+    scopes: Type.Array(
+      Type.String({ description: "Effective: the token's scopes narrowed by your current roles." }),
+    ),
   },
   { additionalProperties: false, title: 'Me' },
 );

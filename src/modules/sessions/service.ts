@@ -16,8 +16,15 @@ import type { LoginBody, Me, Session } from './schemas.js';
 import type { LiveSession, SessionsStore } from './store.js';
 
 type SessionsServiceDeps = {
-  db: Kysely<Tables>; change: Change; record: RecordAudit; store: SessionsStore; ids: Ids; clock: Clock;
-  passwords: Passwords; users: Pick<UsersService, 'get'>; cache: AuthCache<LiveSession | null>;
+  db: Kysely<Tables>;
+  change: Change;
+  record: RecordAudit;
+  store: SessionsStore;
+  ids: Ids;
+  clock: Clock;
+  passwords: Passwords;
+  users: Pick<UsersService, 'get'>;
+  cache: AuthCache<LiveSession | null>;
   settings: () => ConfigDocument;
 };
 
@@ -44,7 +51,12 @@ export function createSessionsService(deps: SessionsServiceDeps) {
     async login(ctx: RequestCtx, input: LoginBody): Promise<Session> {
       const userId = await checkCredentials(input);
       if (!userId) {
-        await record(ctx, { action: 'auth.login', target: null, outcome: 'denied', detail: `wrong username or password for "${input.username.slice(0, 64)}"` });
+        await record(ctx, {
+          action: 'auth.login',
+          target: null,
+          outcome: 'denied',
+          detail: `wrong username or password for "${input.username.slice(0, 64)}"`,
+        });
         throw new AppError('auth.invalid_credentials', 'Check the username and password and try again.');
       }
       const user = await deps.users.get(userId);
@@ -53,14 +65,36 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       const now = clock.now();
       const expiresAt = now + deps.settings().sessions.ttl_minutes * 60_000;
       // The audit row names the user who signed in as its actor.
-      const asUser: RequestCtx = { ...ctx, principal: { userId, username: user.username, tokenId: id, tokenKind: 'session', scopes: [], roleIds: [], expiresAt } };
-      const session = await change(asUser, { action: 'auth.login', target: { type: 'session', id } }, async (trx) => ({
-        before: null,
-        after: await store.insert(trx, {
-          id, user_id: userId, secret_hash: hashToken(secret), created_at: now, expires_at: expiresAt,
-          last_used_at: null, revoked_at: null, ip: ctx.ip, user_agent: ctx.userAgent,
+      const asUser: RequestCtx = {
+        ...ctx,
+        principal: {
+          userId,
+          username: user.username,
+          tokenId: id,
+          tokenKind: 'session',
+          scopes: [],
+          roleIds: [],
+          expiresAt,
+        },
+      };
+      const session = await change(
+        asUser,
+        { action: 'auth.login', target: { type: 'session', id } },
+        async (trx) => ({
+          before: null,
+          after: await store.insert(trx, {
+            id,
+            user_id: userId,
+            secret_hash: hashToken(secret),
+            created_at: now,
+            expires_at: expiresAt,
+            last_used_at: null,
+            revoked_at: null,
+            ip: ctx.ip,
+            user_agent: ctx.userAgent,
+          }),
         }),
-      }));
+      );
       ctx.audited = true;
       return { token: secret, session_id: id, expires_at: new Date(session.expires_at).toISOString(), user };
     },
@@ -76,7 +110,8 @@ export function createSessionsService(deps: SessionsServiceDeps) {
     /** Ends the caller's session; its token stops working at once. */
     async logout(ctx: RequestCtx): Promise<void> {
       const id = ctx.principal?.tokenId;
-      if (!id || ctx.principal?.tokenKind !== 'session') throw new AppError('forbidden', 'Only a session can sign out.', { required_permission: 'session' });
+      if (!id || ctx.principal?.tokenKind !== 'session')
+        throw new AppError('forbidden', 'Only a session can sign out.', { required_permission: 'session' });
       await change(ctx, { action: 'auth.logout', target: { type: 'session', id } }, async (trx) => {
         await store.revoke(trx, id, clock.now());
         return { before: { session_id: id }, after: null };
@@ -89,11 +124,19 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       if (!verifyTokenChecksum(secret, 'gts')) return null;
       const hash = hashToken(secret);
       const now = clock.now();
-      const live = await cache.getOrLoad(hash, async () => (await store.findLiveByHash(db, hash, now)) ?? null);
+      const live = await cache.getOrLoad(
+        hash,
+        async () => (await store.findLiveByHash(db, hash, now)) ?? null,
+      );
       if (!live || live.expiresAt <= now) return null;
       return {
-        userId: live.userId, username: live.username, tokenId: live.sessionId, tokenKind: 'session',
-        scopes: union(live.rolePermissions), roleIds: live.roleIds, expiresAt: live.expiresAt,
+        userId: live.userId,
+        username: live.username,
+        tokenId: live.sessionId,
+        tokenKind: 'session',
+        scopes: union(live.rolePermissions),
+        roleIds: live.roleIds,
+        expiresAt: live.expiresAt,
       };
     },
 
@@ -103,7 +146,11 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       if (!p) throw new AppError('unauthenticated');
       return {
         user: await deps.users.get(p.userId),
-        token: { id: p.tokenId, kind: p.tokenKind, expires_at: p.expiresAt === null ? null : new Date(p.expiresAt).toISOString() },
+        token: {
+          id: p.tokenId,
+          kind: p.tokenKind,
+          expires_at: p.expiresAt === null ? null : new Date(p.expiresAt).toISOString(),
+        },
         scopes: [...p.scopes],
       };
     },

@@ -1,7 +1,14 @@
 import { fromJson, toBool } from '../../db/codecs.js';
 import type { Queryable, SessionsTable } from '../../db/tables.js';
 
-export type LiveSession = { sessionId: string; userId: string; username: string; expiresAt: number; rolePermissions: string[][]; roleIds: string[] };
+export type LiveSession = {
+  sessionId: string;
+  userId: string;
+  username: string;
+  expiresAt: number;
+  rolePermissions: string[][];
+  roleIds: string[];
+};
 
 export function createSessionsStore() {
   return {
@@ -11,8 +18,15 @@ export function createSessionsStore() {
     },
 
     /** The one way a password hash leaves the database: for checking a sign-in. */
-    async findCredentials(q: Queryable, username: string): Promise<{ id: string; passwordHash: string | null; disabled: boolean } | undefined> {
-      const row = await q.selectFrom('users').select(['id', 'password_hash', 'disabled']).where('username', '=', username).executeTakeFirst();
+    async findCredentials(
+      q: Queryable,
+      username: string,
+    ): Promise<{ id: string; passwordHash: string | null; disabled: boolean } | undefined> {
+      const row = await q
+        .selectFrom('users')
+        .select(['id', 'password_hash', 'disabled'])
+        .where('username', '=', username)
+        .executeTakeFirst();
       return row && { id: row.id, passwordHash: row.password_hash, disabled: toBool(row.disabled) };
     },
 
@@ -23,7 +37,14 @@ export function createSessionsStore() {
         .innerJoin('users', 'users.id', 'sessions.user_id')
         .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
         .leftJoin('roles', 'roles.id', 'user_roles.role_id')
-        .select(['sessions.id as sessionId', 'users.id as userId', 'users.username', 'sessions.expires_at as expiresAt', 'roles.permissions', 'roles.id as roleId'])
+        .select([
+          'sessions.id as sessionId',
+          'users.id as userId',
+          'users.username',
+          'sessions.expires_at as expiresAt',
+          'roles.permissions',
+          'roles.id as roleId',
+        ])
         .where('sessions.secret_hash', '=', secretHash)
         .where('sessions.revoked_at', 'is', null)
         .where('sessions.expires_at', '>', now)
@@ -32,21 +53,41 @@ export function createSessionsStore() {
       const first = rows[0];
       if (!first) return undefined;
       return {
-        sessionId: first.sessionId, userId: first.userId, username: first.username, expiresAt: Number(first.expiresAt),
-        rolePermissions: rows.flatMap((r) => (r.permissions === null ? [] : [fromJson<string[]>(r.permissions)])),
+        sessionId: first.sessionId,
+        userId: first.userId,
+        username: first.username,
+        expiresAt: Number(first.expiresAt),
+        rolePermissions: rows.flatMap((r) =>
+          r.permissions === null ? [] : [fromJson<string[]>(r.permissions)],
+        ),
         roleIds: rows.flatMap((r) => (r.roleId === null ? [] : [r.roleId])),
       };
     },
 
     /** Ends every live session of a user but `exceptId`; the count ended. */
-    async revokeAllOfUser(q: Queryable, userId: string, exceptId: string | null, now: number): Promise<number> {
-      let query = q.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).where('expires_at', '>', now);
+    async revokeAllOfUser(
+      q: Queryable,
+      userId: string,
+      exceptId: string | null,
+      now: number,
+    ): Promise<number> {
+      let query = q
+        .updateTable('sessions')
+        .set({ revoked_at: now })
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .where('expires_at', '>', now);
       if (exceptId !== null) query = query.where('id', '!=', exceptId);
       return Number((await query.executeTakeFirst()).numUpdatedRows);
     },
 
     async revoke(q: Queryable, id: string, now: number): Promise<boolean> {
-      const res = await q.updateTable('sessions').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+      const res = await q
+        .updateTable('sessions')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
       return Number(res.numUpdatedRows) > 0;
     },
   };

@@ -13,8 +13,15 @@ import { createTokensService } from './service.js';
 import { createTokensStore, type LiveToken } from './store.js';
 
 export function createTokensModule(deps: {
-  db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; logger: Logger; cache: AuthCache<LiveToken | null>;
-  permissionsOf: (q: Queryable, userId: string) => Promise<string[]>; rule: PrincipalRule; onAccessChange: () => void;
+  db: Kysely<Tables>;
+  change: Change;
+  ids: Ids;
+  clock: Clock;
+  logger: Logger;
+  cache: AuthCache<LiveToken | null>;
+  permissionsOf: (q: Queryable, userId: string) => Promise<string[]>;
+  rule: PrincipalRule;
+  onAccessChange: () => void;
   assertAdminWayIn: (trx: Trx, userId: string, except: { tokenId: string }, now: number) => Promise<void>;
   settings: () => ConfigDocument;
 }) {

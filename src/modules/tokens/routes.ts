@@ -6,37 +6,92 @@ import { CreateTokenBody, ListTokensQuery, RotateTokenBody, Token, TokenWithSecr
 import type { TokensService } from './service.js';
 
 export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> = async (app, { tokens }) => {
-  app.get('/', {
-    config: { scope: 'token', action: 'token.list' },
-    schema: { operationId: 'listTokens', tags: ['tokens'], summary: 'List tokens (your own, or all with tokens:read)', querystring: ListTokensQuery, response: { 200: Page(Token, 'TokenPage') } },
-  }, async (req) => tokens.list(req.ctx, req.query));
+  app.get(
+    '/',
+    {
+      config: { scope: 'token', action: 'token.list' },
+      schema: {
+        operationId: 'listTokens',
+        tags: ['tokens'],
+        summary: 'List tokens (your own, or all with tokens:read)',
+        querystring: ListTokensQuery,
+        response: { 200: Page(Token, 'TokenPage') },
+      },
+    },
+    async (req) => tokens.list(req.ctx, req.query),
+  );
 
-  app.post('/', {
-    config: { scope: 'tokens:write', action: 'token.create', principal: 'body_user_id' },
-    schema: { operationId: 'createToken', tags: ['tokens'], summary: 'Mint a token; the secret is in this answer only', body: CreateTokenBody, response: { 201: TokenWithSecret } },
-  }, async (req, reply) => {
-    const token = await tokens.create(req.ctx, req.body);
-    return reply.code(201).header('cache-control', 'no-store').header('location', `/api/tokens/${token.id}`).send(token);
-  });
+  app.post(
+    '/',
+    {
+      config: { scope: 'tokens:write', action: 'token.create', principal: 'body_user_id' },
+      schema: {
+        operationId: 'createToken',
+        tags: ['tokens'],
+        summary: 'Mint a token; the secret is in this answer only',
+        body: CreateTokenBody,
+        response: { 201: TokenWithSecret },
+      },
+    },
+    async (req, reply) => {
+      const token = await tokens.create(req.ctx, req.body);
+      return reply
+        .code(201)
+        .header('cache-control', 'no-store')
+        .header('location', `/api/tokens/${token.id}`)
+        .send(token);
+    },
+  );
 
-  app.get('/:id', {
-    config: { scope: 'token', action: 'token.read' },
-    schema: { operationId: 'getToken', tags: ['tokens'], summary: 'Get a token (never its secret)', params: IdParams, response: { 200: Token } },
-  }, async (req) => tokens.get(req.ctx, req.params.id));
+  app.get(
+    '/:id',
+    {
+      config: { scope: 'token', action: 'token.read' },
+      schema: {
+        operationId: 'getToken',
+        tags: ['tokens'],
+        summary: 'Get a token (never its secret)',
+        params: IdParams,
+        response: { 200: Token },
+      },
+    },
+    async (req) => tokens.get(req.ctx, req.params.id),
+  );
 
-  app.delete('/:id', {
-    config: { scope: 'tokens:write', action: 'token.revoke', principal: 'token' },
-    schema: { operationId: 'revokeToken', tags: ['tokens'], summary: 'Revoke a token at once', params: IdParams, response: { 204: Type.Null({ description: 'Revoked' }) } },
-  }, async (req, reply) => {
-    await tokens.revoke(req.ctx, req.params.id);
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/:id',
+    {
+      config: { scope: 'tokens:write', action: 'token.revoke', principal: 'token' },
+      schema: {
+        operationId: 'revokeToken',
+        tags: ['tokens'],
+        summary: 'Revoke a token at once',
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'Revoked' }) },
+      },
+    },
+    async (req, reply) => {
+      await tokens.revoke(req.ctx, req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 
-  app.post('/:id/rotate', {
-    config: { scope: 'tokens:write', action: 'token.rotate', principal: 'token' },
-    schema: { operationId: 'rotateToken', tags: ['tokens'], summary: 'New secret now; the old one works for grace_seconds', params: IdParams, body: Type.Union([RotateTokenBody, Type.Null()], { description: 'Optional.' }), response: { 200: TokenWithSecret } },
-  }, async (req, reply) => {
-    const token = await tokens.rotate(req.ctx, req.params.id, req.body?.grace_seconds ?? 0);
-    return reply.header('cache-control', 'no-store').send(token);
-  });
+  app.post(
+    '/:id/rotate',
+    {
+      config: { scope: 'tokens:write', action: 'token.rotate', principal: 'token' },
+      schema: {
+        operationId: 'rotateToken',
+        tags: ['tokens'],
+        summary: 'New secret now; the old one works for grace_seconds',
+        params: IdParams,
+        body: Type.Union([RotateTokenBody, Type.Null()], { description: 'Optional.' }),
+        response: { 200: TokenWithSecret },
+      },
+    },
+    async (req, reply) => {
+      const token = await tokens.rotate(req.ctx, req.params.id, req.body?.grace_seconds ?? 0);
+      return reply.header('cache-control', 'no-store').send(token);
+    },
+  );
 };

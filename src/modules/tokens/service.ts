@@ -22,8 +22,14 @@ export const MAX_TOKEN_TTL_MS = 366 * DAY_MS;
 const TOUCH_EVERY_MS = 60_000;
 
 type TokensServiceDeps = {
-  db: Kysely<Tables>; change: Change; store: TokensStore; ids: Ids; clock: Clock; logger: Logger;
-  cache: AuthCache<LiveToken | null>; permissionsOf: (q: Queryable, userId: string) => Promise<string[]>;
+  db: Kysely<Tables>;
+  change: Change;
+  store: TokensStore;
+  ids: Ids;
+  clock: Clock;
+  logger: Logger;
+  cache: AuthCache<LiveToken | null>;
+  permissionsOf: (q: Queryable, userId: string) => Promise<string[]>;
   rule: PrincipalRule;
   /** From the roles service: 409 when revoking this token leaves no admin a way in. */
   assertAdminWayIn: (trx: Trx, userId: string, except: { tokenId: string }, now: number) => Promise<void>;
@@ -47,7 +53,9 @@ export function createTokensService(deps: TokensServiceDeps) {
     if (now - last < TOUCH_EVERY_MS) return;
     touched.set(live.tokenId, now);
     if (touched.size > 100_000) touched.clear();
-    store.touch(db, live.tokenId, now).catch((err: unknown) => deps.logger.warn({ err }, 'could not record token use'));
+    store
+      .touch(db, live.tokenId, now)
+      .catch((err: unknown) => deps.logger.warn({ err }, 'could not record token use'));
   }
 
   /** The lifetime asked for, checked against the default and the maximum. Throws `validation_failed`. */
@@ -56,10 +64,14 @@ export function createTokensService(deps: TokensServiceDeps) {
       throw fieldError('body', '/ttl_seconds', 'send expires_at or ttl_seconds, not both');
     }
     const { default_ttl_days: defaultDays, max_ttl_days: maxDays } = deps.settings().tokens;
-    const at = input.expires_at !== undefined ? Date.parse(input.expires_at) : now + (input.ttl_seconds ?? defaultDays * 86_400) * 1000;
+    const at =
+      input.expires_at !== undefined
+        ? Date.parse(input.expires_at)
+        : now + (input.ttl_seconds ?? defaultDays * 86_400) * 1000;
     const pointer = input.expires_at !== undefined ? '/expires_at' : '/ttl_seconds';
     if (at <= now) throw fieldError('body', pointer, 'must be in the future');
-    if (at > now + maxDays * DAY_MS) throw fieldError('body', pointer, `must be at most ${maxDays} days ahead (tokens.max_ttl_days)`);
+    if (at > now + maxDays * DAY_MS)
+      throw fieldError('body', pointer, `must be at most ${maxDays} days ahead (tokens.max_ttl_days)`);
     return at;
   }
 
@@ -67,11 +79,20 @@ export function createTokensService(deps: TokensServiceDeps) {
    * A token's owner must hold its scopes; acting on another user's tokens needs every permission that user
    * holds (the principal rule; one's own tokens are one's own). Throws `forbidden`, `unprocessable`.
    */
-  async function checkOwner(ctx: RequestCtx, q: Queryable, ownerId: string, scopes: readonly string[], what: string): Promise<void> {
+  async function checkOwner(
+    ctx: RequestCtx,
+    q: Queryable,
+    ownerId: string,
+    scopes: readonly string[],
+    what: string,
+  ): Promise<void> {
     await rule.assertMayActOn(ctx, q, { userId: ownerId, what: `${what} for this user`, self: true });
     const beyond = missing(await permissionsOf(q, ownerId), scopes);
     if (beyond.length > 0) {
-      throw new AppError('unprocessable', `The owner does not hold ${beyond.join(', ')}; a token cannot exceed its owner.`);
+      throw new AppError(
+        'unprocessable',
+        `The owner does not hold ${beyond.join(', ')}; a token cannot exceed its owner.`,
+      );
     }
   }
 
@@ -85,27 +106,56 @@ export function createTokensService(deps: TokensServiceDeps) {
       if (!verifyTokenChecksum(secret, 'gth')) return null;
       const hash = hashToken(secret);
       const now = clock.now();
-      const live = await cache.getOrLoad(hash, async () => (await store.findLiveByHash(db, hash, now)) ?? null);
-      if (!live || (live.expiresAt !== null && live.expiresAt <= now) || (live.graceUntil !== null && live.graceUntil <= now)) return null;
+      const live = await cache.getOrLoad(
+        hash,
+        async () => (await store.findLiveByHash(db, hash, now)) ?? null,
+      );
+      if (
+        !live ||
+        (live.expiresAt !== null && live.expiresAt <= now) ||
+        (live.graceUntil !== null && live.graceUntil <= now)
+      )
+        return null;
       touch(live, now);
       return {
-        userId: live.userId, username: live.username, tokenId: live.tokenId, tokenKind: 'token',
-        scopes: intersect(live.scopes, union(live.rolePermissions)), roleIds: live.roleIds, expiresAt: live.expiresAt,
+        userId: live.userId,
+        username: live.username,
+        tokenId: live.tokenId,
+        tokenKind: 'token',
+        scopes: intersect(live.scopes, union(live.rolePermissions)),
+        roleIds: live.roleIds,
+        expiresAt: live.expiresAt,
       };
     },
 
     /** Creates a token (and its secret) without authorization checks: for bootstrap and internal use. */
-    async issue(ctx: RequestCtx, input: { userId: string; name: string; scopes: string[]; expiresAt: number; secret?: string }): Promise<TokenWithSecret> {
+    async issue(
+      ctx: RequestCtx,
+      input: { userId: string; name: string; scopes: string[]; expiresAt: number; secret?: string },
+    ): Promise<TokenWithSecret> {
       const secret = input.secret ?? generateToken('gth');
       const id = ids.next('tok');
-      const token = await change(ctx, { action: 'token.create', target: { type: 'token', id } }, async (trx) => ({
-        before: null,
-        after: await store.insert(trx, {
-          id, user_id: input.userId, name: input.name, prefix: displayPrefix(secret), secret_hash: hashToken(secret),
-          scopes: JSON.stringify(input.scopes), created_at: clock.now(), expires_at: input.expiresAt,
-          last_used_at: null, revoked_at: null, prev_secret_hash: null, prev_valid_until: null,
+      const token = await change(
+        ctx,
+        { action: 'token.create', target: { type: 'token', id } },
+        async (trx) => ({
+          before: null,
+          after: await store.insert(trx, {
+            id,
+            user_id: input.userId,
+            name: input.name,
+            prefix: displayPrefix(secret),
+            secret_hash: hashToken(secret),
+            scopes: JSON.stringify(input.scopes),
+            created_at: clock.now(),
+            expires_at: input.expiresAt,
+            last_used_at: null,
+            revoked_at: null,
+            prev_secret_hash: null,
+            prev_valid_until: null,
+          }),
         }),
-      }));
+      );
       return { ...token, secret };
     },
 
@@ -117,9 +167,14 @@ export function createTokensService(deps: TokensServiceDeps) {
       const now = clock.now();
       const expiresAt = expiryOf(input, now);
       const ownerId = input.user_id ?? ctx.principal?.userId;
-      if (!ownerId || !isId('user', ownerId)) throw fieldError('body', '/user_id', 'must be the id of a user');
+      if (!ownerId || !isId('user', ownerId))
+        throw fieldError('body', '/user_id', 'must be the id of a user');
       assertHolds(ctx, input.scopes, 'Minting this token');
-      const owner = await db.selectFrom('users').select(['id', 'disabled']).where('id', '=', ownerId).executeTakeFirst();
+      const owner = await db
+        .selectFrom('users')
+        .select(['id', 'disabled'])
+        .where('id', '=', ownerId)
+        .executeTakeFirst();
       if (!owner) throw fieldError('body', '/user_id', 'no user has this id');
       await checkOwner(ctx, db, ownerId, input.scopes, 'Minting a token');
       return this.issue(ctx, { userId: ownerId, name: input.name, scopes: input.scopes, expiresAt });
@@ -130,20 +185,29 @@ export function createTokensService(deps: TokensServiceDeps) {
       const own = ctx.principal?.userId;
       const mayReadAll = ctx.principal ? hasScope(ctx.principal.scopes, 'tokens:read') : false;
       if (!mayReadAll && query.user_id !== undefined && query.user_id !== own) {
-        throw new AppError('forbidden', 'Listing other users\' tokens needs tokens:read.', { required_permission: 'tokens:read' });
+        throw new AppError('forbidden', "Listing other users' tokens needs tokens:read.", {
+          required_permission: 'tokens:read',
+        });
       }
       const userId = mayReadAll ? query.user_id : own;
       const limit = query.limit ?? DEFAULT_LIMIT;
       const filters = { userId: userId ?? null };
       const after = query.cursor ? String(decodeCursor(query.cursor, filters)[0]) : null;
-      return toPage(await store.list(db, userId, after, limit), limit, (t) => t, (t) => [t.id], filters);
+      return toPage(
+        await store.list(db, userId, after, limit),
+        limit,
+        (t) => t,
+        (t) => [t.id],
+        filters,
+      );
     },
 
     /** One token; another user's only with `tokens:read` (else 404, so ids do not leak). */
     async get(ctx: RequestCtx, id: string): Promise<Token> {
       const token = assertFound(await store.findById(db, tokenId(id)), 'The token');
       const mayReadAll = ctx.principal ? hasScope(ctx.principal.scopes, 'tokens:read') : false;
-      if (!mayReadAll && token.user_id !== ctx.principal?.userId) throw new AppError('not_found', 'The token does not exist.');
+      if (!mayReadAll && token.user_id !== ctx.principal?.userId)
+        throw new AppError('not_found', 'The token does not exist.');
       return token;
     },
 
@@ -182,16 +246,28 @@ export function createTokensService(deps: TokensServiceDeps) {
       assertHolds(ctx, current.scopes, 'Rotating this token');
       const secret = generateToken('gth');
       const now = clock.now();
-      const token = await change(ctx, { action: 'token.rotate', target: { type: 'token', id } }, async (trx) => {
-        const before = assertFound(await store.findById(trx, id), 'The token');
-        await rule.assertMayActOn(ctx, trx, { userId: before.user_id, what: 'Rotating a token for this user', self: true });
-        if (before.revoked_at !== null) throw new AppError('conflict', 'The token is revoked; create a new one.');
-        if (before.expires_at !== null && Date.parse(before.expires_at) <= now) throw new AppError('conflict', 'The token has expired; create a new one.');
-        const after = await store.rotate(trx, id, {
-          secretHash: hashToken(secret), prefix: displayPrefix(secret), prevValidUntil: graceSeconds > 0 ? now + graceSeconds * 1000 : null,
-        });
-        return { before, after: assertFound(after, 'The token') };
-      });
+      const token = await change(
+        ctx,
+        { action: 'token.rotate', target: { type: 'token', id } },
+        async (trx) => {
+          const before = assertFound(await store.findById(trx, id), 'The token');
+          await rule.assertMayActOn(ctx, trx, {
+            userId: before.user_id,
+            what: 'Rotating a token for this user',
+            self: true,
+          });
+          if (before.revoked_at !== null)
+            throw new AppError('conflict', 'The token is revoked; create a new one.');
+          if (before.expires_at !== null && Date.parse(before.expires_at) <= now)
+            throw new AppError('conflict', 'The token has expired; create a new one.');
+          const after = await store.rotate(trx, id, {
+            secretHash: hashToken(secret),
+            prefix: displayPrefix(secret),
+            prevValidUntil: graceSeconds > 0 ? now + graceSeconds * 1000 : null,
+          });
+          return { before, after: assertFound(after, 'The token') };
+        },
+      );
       deps.onAccessChange();
       return { ...token, secret };
     },

@@ -2,21 +2,43 @@ import { fromJson, toIso, toIsoOrNull } from '../../db/codecs.js';
 import type { Queryable, TokensTable } from '../../db/tables.js';
 import type { Token } from './schemas.js';
 
-const PUBLIC_COLUMNS = ['id', 'name', 'user_id', 'prefix', 'scopes', 'created_at', 'expires_at', 'last_used_at', 'revoked_at'] as const;
+const PUBLIC_COLUMNS = [
+  'id',
+  'name',
+  'user_id',
+  'prefix',
+  'scopes',
+  'created_at',
+  'expires_at',
+  'last_used_at',
+  'revoked_at',
+] as const;
 type PublicRow = Pick<TokensTable, (typeof PUBLIC_COLUMNS)[number]>;
 
 function toToken(row: PublicRow): Token {
   return {
-    id: row.id, name: row.name, user_id: row.user_id, prefix: row.prefix, scopes: fromJson<string[]>(row.scopes),
-    created_at: toIso(Number(row.created_at)), expires_at: toIsoOrNull(row.expires_at),
-    last_used_at: toIsoOrNull(row.last_used_at), revoked_at: toIsoOrNull(row.revoked_at),
+    id: row.id,
+    name: row.name,
+    user_id: row.user_id,
+    prefix: row.prefix,
+    scopes: fromJson<string[]>(row.scopes),
+    created_at: toIso(Number(row.created_at)),
+    expires_at: toIsoOrNull(row.expires_at),
+    last_used_at: toIsoOrNull(row.last_used_at),
+    revoked_at: toIsoOrNull(row.revoked_at),
   };
 }
 
 /** A token that authenticates right now, with its owner's role permissions (one list per role). */
 export type LiveToken = {
-  tokenId: string; userId: string; username: string; scopes: string[]; expiresAt: number | null;
-  lastUsedAt: number | null; rolePermissions: string[][]; roleIds: string[];
+  tokenId: string;
+  userId: string;
+  username: string;
+  scopes: string[];
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  rolePermissions: string[][];
+  roleIds: string[];
   /** Set when the secret is a rotated-out one: it works until then. */
   graceUntil: number | null;
 };
@@ -24,7 +46,9 @@ export type LiveToken = {
 export function createTokensStore() {
   return {
     async insert(q: Queryable, row: TokensTable): Promise<Token> {
-      return toToken(await q.insertInto('tokens').values(row).returning(PUBLIC_COLUMNS).executeTakeFirstOrThrow());
+      return toToken(
+        await q.insertInto('tokens').values(row).returning(PUBLIC_COLUMNS).executeTakeFirstOrThrow(),
+      );
     },
 
     async findById(q: Queryable, id: string): Promise<Token | undefined> {
@@ -33,8 +57,17 @@ export function createTokensStore() {
     },
 
     /** A page by id; `userId` narrows to one owner. Fetches `limit + 1`. */
-    async list(q: Queryable, userId: string | undefined, afterId: string | null, limit: number): Promise<Token[]> {
-      let query = q.selectFrom('tokens').select(PUBLIC_COLUMNS).orderBy('id').limit(limit + 1);
+    async list(
+      q: Queryable,
+      userId: string | undefined,
+      afterId: string | null,
+      limit: number,
+    ): Promise<Token[]> {
+      let query = q
+        .selectFrom('tokens')
+        .select(PUBLIC_COLUMNS)
+        .orderBy('id')
+        .limit(limit + 1);
       if (userId !== undefined) query = query.where('user_id', '=', userId);
       if (afterId !== null) query = query.where('id', '>', afterId);
       return (await query.execute()).map(toToken);
@@ -62,7 +95,11 @@ export function createTokensStore() {
     },
 
     /** Swaps in a new secret; the old one stays valid until `prevValidUntil` (or not at all when null). */
-    async rotate(q: Queryable, id: string, next: { secretHash: string; prefix: string; prevValidUntil: number | null }): Promise<Token | undefined> {
+    async rotate(
+      q: Queryable,
+      id: string,
+      next: { secretHash: string; prefix: string; prevValidUntil: number | null },
+    ): Promise<Token | undefined> {
       const row = await q
         .updateTable('tokens')
         .set((eb) => ({
@@ -88,9 +125,16 @@ export function createTokensStore() {
         .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
         .leftJoin('roles', 'roles.id', 'user_roles.role_id')
         .select([
-          'tokens.id as tokenId', 'tokens.user_id as userId', 'users.username', 'tokens.scopes',
-          'tokens.expires_at as expiresAt', 'tokens.last_used_at as lastUsedAt', 'roles.permissions as rolePermissions', 'roles.id as roleId',
-          'tokens.secret_hash as currentHash', 'tokens.prev_valid_until as prevValidUntil',
+          'tokens.id as tokenId',
+          'tokens.user_id as userId',
+          'users.username',
+          'tokens.scopes',
+          'tokens.expires_at as expiresAt',
+          'tokens.last_used_at as lastUsedAt',
+          'roles.permissions as rolePermissions',
+          'roles.id as roleId',
+          'tokens.secret_hash as currentHash',
+          'tokens.prev_valid_until as prevValidUntil',
         ])
         .where((eb) =>
           eb.or([
@@ -105,11 +149,19 @@ export function createTokensStore() {
       const first = rows[0];
       if (!first) return undefined;
       return {
-        tokenId: first.tokenId, userId: first.userId, username: first.username, scopes: fromJson<string[]>(first.scopes),
+        tokenId: first.tokenId,
+        userId: first.userId,
+        username: first.username,
+        scopes: fromJson<string[]>(first.scopes),
         expiresAt: first.expiresAt === null ? null : Number(first.expiresAt),
         lastUsedAt: first.lastUsedAt === null ? null : Number(first.lastUsedAt),
-        graceUntil: first.currentHash === secretHash || first.prevValidUntil === null ? null : Number(first.prevValidUntil),
-        rolePermissions: rows.flatMap((r) => (r.rolePermissions === null ? [] : [fromJson<string[]>(r.rolePermissions)])),
+        graceUntil:
+          first.currentHash === secretHash || first.prevValidUntil === null
+            ? null
+            : Number(first.prevValidUntil),
+        rolePermissions: rows.flatMap((r) =>
+          r.rolePermissions === null ? [] : [fromJson<string[]>(r.rolePermissions)],
+        ),
         roleIds: rows.flatMap((r) => (r.roleId === null ? [] : [r.roleId])),
       };
     },

@@ -12,10 +12,17 @@ import { createUsersService, type Credentials } from './service.js';
 import { createUsersStore } from './store.js';
 
 export function createUsersModule(deps: {
-  db: Kysely<Tables>; change: Change; ids: Ids; clock: Clock; passwords: Passwords;
-  assertAnotherAdmin: (trx: Trx, userId: string) => Promise<void>; rule: PrincipalRule; credentials: Credentials;
+  db: Kysely<Tables>;
+  change: Change;
+  ids: Ids;
+  clock: Clock;
+  passwords: Passwords;
+  assertAnotherAdmin: (trx: Trx, userId: string) => Promise<void>;
+  rule: PrincipalRule;
+  credentials: Credentials;
   assertAdminWayIn: (trx: Trx, userId: string, except: { password: true }, now: number) => Promise<void>;
-  onAccessChange: () => void; settings: () => ConfigDocument;
+  onAccessChange: () => void;
+  settings: () => ConfigDocument;
 }) {
   const service = createUsersService({ ...deps, store: createUsersStore() });
   return {

@@ -6,34 +6,85 @@ import { CreateUserBody, ListUsersQuery, UpdateUserBody, User } from './schemas.
 import type { UsersService } from './service.js';
 
 export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersService }> = async (app, { users }) => {
-  app.get('/', {
-    config: { scope: 'users:read', action: 'user.list' },
-    schema: { operationId: 'listUsers', tags: ['users'], summary: 'List users', querystring: ListUsersQuery, response: { 200: Page(User, 'UserPage') } },
-  }, async (req) => users.list(req.query));
+  app.get(
+    '/',
+    {
+      config: { scope: 'users:read', action: 'user.list' },
+      schema: {
+        operationId: 'listUsers',
+        tags: ['users'],
+        summary: 'List users',
+        querystring: ListUsersQuery,
+        response: { 200: Page(User, 'UserPage') },
+      },
+    },
+    async (req) => users.list(req.query),
+  );
 
-  app.post('/', {
-    config: { scope: 'users:write', action: 'user.create' },
-    schema: { operationId: 'createUser', tags: ['users'], summary: 'Create a user', body: CreateUserBody, response: { 201: User } },
-  }, async (req, reply) => {
-    const user = await users.create(req.ctx, req.body);
-    return reply.code(201).header('location', `/api/users/${user.id}`).send(user);
-  });
+  app.post(
+    '/',
+    {
+      config: { scope: 'users:write', action: 'user.create' },
+      schema: {
+        operationId: 'createUser',
+        tags: ['users'],
+        summary: 'Create a user',
+        body: CreateUserBody,
+        response: { 201: User },
+      },
+    },
+    async (req, reply) => {
+      const user = await users.create(req.ctx, req.body);
+      return reply.code(201).header('location', `/api/users/${user.id}`).send(user);
+    },
+  );
 
-  app.get('/:id', {
-    config: { scope: 'users:read', action: 'user.read' },
-    schema: { operationId: 'getUser', tags: ['users'], summary: 'Get a user', params: IdParams, response: { 200: User } },
-  }, async (req) => users.get(req.params.id));
+  app.get(
+    '/:id',
+    {
+      config: { scope: 'users:read', action: 'user.read' },
+      schema: {
+        operationId: 'getUser',
+        tags: ['users'],
+        summary: 'Get a user',
+        params: IdParams,
+        response: { 200: User },
+      },
+    },
+    async (req) => users.get(req.params.id),
+  );
 
-  app.put('/:id', {
-    config: { scope: 'users:write', action: 'user.update', principal: 'user' },
-    schema: { operationId: 'updateUser', tags: ['users'], summary: 'Update the fields present', params: IdParams, body: UpdateUserBody, response: { 200: User } },
-  }, async (req) => users.update(req.ctx, req.params.id, req.body));
+  app.put(
+    '/:id',
+    {
+      config: { scope: 'users:write', action: 'user.update', principal: 'user' },
+      schema: {
+        operationId: 'updateUser',
+        tags: ['users'],
+        summary: 'Update the fields present',
+        params: IdParams,
+        body: UpdateUserBody,
+        response: { 200: User },
+      },
+    },
+    async (req) => users.update(req.ctx, req.params.id, req.body),
+  );
 
-  app.delete('/:id', {
-    config: { scope: 'users:write', action: 'user.delete', principal: 'user' },
-    schema: { operationId: 'deleteUser', tags: ['users'], summary: 'Delete a user and its tokens', params: IdParams, response: { 204: Type.Null({ description: 'Deleted' }) } },
-  }, async (req, reply) => {
-    await users.remove(req.ctx, req.params.id);
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/:id',
+    {
+      config: { scope: 'users:write', action: 'user.delete', principal: 'user' },
+      schema: {
+        operationId: 'deleteUser',
+        tags: ['users'],
+        summary: 'Delete a user and its tokens',
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'Deleted' }) },
+      },
+    },
+    async (req, reply) => {
+      await users.remove(req.ctx, req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 };

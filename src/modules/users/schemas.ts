@@ -23,7 +23,8 @@ export const Password = Str({
   minLength: 8,
   maxLength: 1024,
   writeOnly: true,
-  description: 'At least passwords.min_length characters (default 12) and at most 1,024 bytes; human users only. null removes it.',
+  description:
+    'At least passwords.min_length characters (default 12) and at most 1,024 bytes; human users only. null removes it.',
 });
 
 export const User = Type.Object(
@@ -50,7 +51,10 @@ const userFields = {
   password: Type.Optional(Nullable(Password)),
 };
 
-export const CreateUserBody = Type.Object(userFields, { additionalProperties: false, title: 'CreateUserBody' });
+export const CreateUserBody = Type.Object(userFields, {
+  additionalProperties: false,
+  title: 'CreateUserBody',
+});
 export type CreateUserBody = Static<typeof CreateUserBody>;
 
 /** PUT updates the fields present and leaves the others. */
@@ -75,7 +79,9 @@ export type UpdateUserBody = Static<typeof UpdateUserBody>;
 export const ListUsersQuery = Type.Object(
   {
     ...PageQueryFields,
-    q: Type.Optional(Str({ minLength: 1, maxLength: 256, description: 'Prefix of the username or the email.' })),
+    q: Type.Optional(
+      Str({ minLength: 1, maxLength: 256, description: 'Prefix of the username or the email.' }),
+    ),
     kind: Type.Optional(UserKind),
     disabled: Type.Optional(Type.Boolean()),
   },

@@ -7,7 +7,13 @@ import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
 import type { Passwords } from '../../lib/passwords.js';
 import type { RequestCtx } from '../../lib/request-ctx.js';
-import { USERNAME_PATTERN, type CreateUserBody, type ListUsersQuery, type UpdateUserBody, type User } from './schemas.js';
+import {
+  USERNAME_PATTERN,
+  type CreateUserBody,
+  type ListUsersQuery,
+  type UpdateUserBody,
+  type User,
+} from './schemas.js';
 import type { UsersStore } from './store.js';
 import type { ConfigDocument } from '../config/schemas.js';
 import type { PrincipalRule } from '../roles/principal-rule.js';
@@ -21,7 +27,12 @@ export type Credentials = {
 };
 
 type UsersServiceDeps = {
-  db: Kysely<Tables>; change: Change; store: UsersStore; ids: Ids; clock: Clock; passwords: Passwords;
+  db: Kysely<Tables>;
+  change: Change;
+  store: UsersStore;
+  ids: Ids;
+  clock: Clock;
+  passwords: Passwords;
   /** From the roles service: 409 unless another enabled admin remains once this user stops being one. */
   assertAnotherAdmin: (trx: Trx, userId: string) => Promise<void>;
   rule: PrincipalRule;
@@ -60,14 +71,34 @@ function checkId(id: string): string {
 }
 
 export function createUsersService(deps: UsersServiceDeps) {
-  const { db, change, store, ids, clock, passwords, assertAnotherAdmin, rule, credentials, onAccessChange, settings } = deps;
+  const {
+    db,
+    change,
+    store,
+    ids,
+    clock,
+    passwords,
+    assertAnotherAdmin,
+    rule,
+    credentials,
+    onAccessChange,
+    settings,
+  } = deps;
   /** Hashes a new password before any transaction (argon2 is slow). `null` removes it; undefined keeps it. */
-  async function passwordHash(password: string | null | undefined, kind: User['kind'] | undefined): Promise<string | null | undefined> {
+  async function passwordHash(
+    password: string | null | undefined,
+    kind: User['kind'] | undefined,
+  ): Promise<string | null | undefined> {
     if (password === undefined || password === null) return password;
-    if (kind === 'service') throw new AppError('unprocessable', 'Service accounts sign in with tokens only; they cannot have a password.');
+    if (kind === 'service')
+      throw new AppError(
+        'unprocessable',
+        'Service accounts sign in with tokens only; they cannot have a password.',
+      );
     const min = settings().passwords.min_length;
     if (password.length < min) throw fieldError('body', '/password', `must be at least ${min} characters`);
-    if (Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES) throw fieldError('body', '/password', `must be at most ${PASSWORD_MAX_BYTES} bytes`);
+    if (Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES)
+      throw fieldError('body', '/password', `must be at most ${PASSWORD_MAX_BYTES} bytes`);
     return passwords.hash(password);
   }
 
@@ -75,13 +106,21 @@ export function createUsersService(deps: UsersServiceDeps) {
    * Whether this is a person changing its own password with its current one, checked before any transaction
    * (argon2 is slow). Throws `validation_failed`, `user.current_password_wrong`.
    */
-  async function checkCurrentPassword(self: boolean, id: string, password: string | null | undefined, current: string | undefined): Promise<boolean> {
+  async function checkCurrentPassword(
+    self: boolean,
+    id: string,
+    password: string | null | undefined,
+    current: string | undefined,
+  ): Promise<boolean> {
     if (current === undefined) return false;
     if (!self) throw fieldError('body', '/current_password', 'only for changing your own password');
     if (password === undefined) throw fieldError('body', '/current_password', 'send it with password');
     const stored = await store.findPasswordHash(db, id);
     if (!stored || !(await passwords.verify(stored, current))) {
-      throw new AppError('user.current_password_wrong', 'The current password is wrong; nothing was changed.');
+      throw new AppError(
+        'user.current_password_wrong',
+        'The current password is wrong; nothing was changed.',
+      );
     }
     return true;
   }
@@ -93,13 +132,29 @@ export function createUsersService(deps: UsersServiceDeps) {
       const hash = await passwordHash(password, input.kind ?? 'human');
       const target = { type: 'user', id: ids.next('user') };
       const now = clock.now();
-      return change(ctx, { action: 'user.create', target, input: { ...input, username }, ...(hash ? { detail: 'password set' } : {}) }, async (trx) => ({
-        before: null,
-        after: await store.insert(trx, {
-          id: target.id, username, email: normalizeEmail(input.email) ?? null, display_name: input.display_name ?? null,
-          kind: input.kind ?? 'human', disabled: input.disabled ?? false, password_hash: hash ?? null, created_at: now, updated_at: now,
+      return change(
+        ctx,
+        {
+          action: 'user.create',
+          target,
+          input: { ...input, username },
+          ...(hash ? { detail: 'password set' } : {}),
+        },
+        async (trx) => ({
+          before: null,
+          after: await store.insert(trx, {
+            id: target.id,
+            username,
+            email: normalizeEmail(input.email) ?? null,
+            display_name: input.display_name ?? null,
+            kind: input.kind ?? 'human',
+            disabled: input.disabled ?? false,
+            password_hash: hash ?? null,
+            created_at: now,
+            updated_at: now,
+          }),
         }),
-      }));
+      );
     },
 
     /** Throws `not_found`. */
@@ -110,10 +165,20 @@ export function createUsersService(deps: UsersServiceDeps) {
     /** A page of users in creation order. Throws `validation_failed` for a bad cursor. */
     async list(query: ListUsersQuery): Promise<{ data: User[]; next_cursor: string | null }> {
       const limit = query.limit ?? DEFAULT_LIMIT;
-      const filters = { q: query.q?.normalize('NFKC').toLowerCase(), kind: query.kind, disabled: query.disabled };
+      const filters = {
+        q: query.q?.normalize('NFKC').toLowerCase(),
+        kind: query.kind,
+        disabled: query.disabled,
+      };
       const after = query.cursor ? String(decodeCursor(query.cursor, filters)[0]) : null;
       const rows = await store.list(db, filters, after, limit);
-      return toPage(rows, limit, (u) => u, (u) => [u.id], filters);
+      return toPage(
+        rows,
+        limit,
+        (u) => u,
+        (u) => [u.id],
+        filters,
+      );
     },
 
     /**
@@ -123,11 +188,16 @@ export function createUsersService(deps: UsersServiceDeps) {
      * enabled admin is refused. Throws `not_found`, `forbidden`, `validation_failed`, `unprocessable`,
      * `user.current_password_wrong`, `user.username_taken`, `user.last_admin`.
      */
-    async update(ctx: RequestCtx, id: string, { password, current_password: currentPassword, ...input }: UpdateUserBody): Promise<User> {
+    async update(
+      ctx: RequestCtx,
+      id: string,
+      { password, current_password: currentPassword, ...input }: UpdateUserBody,
+    ): Promise<User> {
       checkId(id);
       const self = ctx.principal?.userId === id;
       const ownPassword = await checkCurrentPassword(self, id, password, currentPassword);
-      const profileOnly = Object.keys(input).every((k) => PROFILE_FIELDS.has(k)) && (password === undefined || ownPassword);
+      const profileOnly =
+        Object.keys(input).every((k) => PROFILE_FIELDS.has(k)) && (password === undefined || ownPassword);
       const actOn = { userId: id, what: 'Changing this user', self: profileOnly };
       // Refused before the password is hashed (slow), and judged again inside the change on current state.
       await rule.assertMayActOn(ctx, db, actOn);
@@ -142,9 +212,12 @@ export function createUsersService(deps: UsersServiceDeps) {
         ...(input.kind === 'service' ? { password_hash: null } : {}),
         updated_at: now,
       };
-      const notes: string[] = password === undefined ? [] : [password === null ? 'password removed' : 'password changed'];
+      const notes: string[] =
+        password === undefined ? [] : [password === null ? 'password removed' : 'password changed'];
       const spec: ChangeSpec = {
-        action: 'user.update', target: { type: 'user', id }, input: { ...input, ...(patch.username ? { username: patch.username } : {}) },
+        action: 'user.update',
+        target: { type: 'user', id },
+        input: { ...input, ...(patch.username ? { username: patch.username } : {}) },
         ...(notes[0] ? { detail: notes[0] } : {}),
       };
       const user = await change(ctx, spec, async (trx) => {

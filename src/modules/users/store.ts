@@ -2,13 +2,28 @@ import { toBool, toIso } from '../../db/codecs.js';
 import type { Queryable, UsersTable } from '../../db/tables.js';
 import type { User } from './schemas.js';
 
-const COLUMNS = ['id', 'username', 'email', 'display_name', 'kind', 'disabled', 'created_at', 'updated_at'] as const;
+const COLUMNS = [
+  'id',
+  'username',
+  'email',
+  'display_name',
+  'kind',
+  'disabled',
+  'created_at',
+  'updated_at',
+] as const;
 type Row = Pick<UsersTable, (typeof COLUMNS)[number]>;
 
 function toUser(row: Row): User {
   return {
-    id: row.id, username: row.username, email: row.email, display_name: row.display_name, kind: row.kind,
-    disabled: toBool(row.disabled), created_at: toIso(Number(row.created_at)), updated_at: toIso(Number(row.updated_at)),
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    display_name: row.display_name,
+    kind: row.kind,
+    disabled: toBool(row.disabled),
+    created_at: toIso(Number(row.created_at)),
+    updated_at: toIso(Number(row.updated_at)),
   };
 }
 
@@ -18,7 +33,9 @@ function prefixEnd(prefix: string): string {
 }
 
 export type UserInsert = Omit<UsersTable, 'password_hash'> & { password_hash?: string | null };
-export type UserPatch = Partial<Pick<UsersTable, 'username' | 'email' | 'display_name' | 'kind' | 'disabled' | 'password_hash'>> & { updated_at: number };
+export type UserPatch = Partial<
+  Pick<UsersTable, 'username' | 'email' | 'display_name' | 'kind' | 'disabled' | 'password_hash'>
+> & { updated_at: number };
 export type UserFilters = { q?: string; kind?: User['kind']; disabled?: boolean };
 
 export function createUsersStore() {
@@ -33,7 +50,12 @@ export function createUsersStore() {
     },
 
     async update(q: Queryable, id: string, patch: UserPatch): Promise<User | undefined> {
-      const row = await q.updateTable('users').set(patch).where('id', '=', id).returning(COLUMNS).executeTakeFirst();
+      const row = await q
+        .updateTable('users')
+        .set(patch)
+        .where('id', '=', id)
+        .returning(COLUMNS)
+        .executeTakeFirst();
       return row && toUser(row);
     },
 
@@ -49,13 +71,20 @@ export function createUsersStore() {
     },
 
     async count(q: Queryable): Promise<number> {
-      const row = await q.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const row = await q
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       return Number(row.n);
     },
 
     /** One page in id order (ids are time-sortable), after the keyset `afterId`; fetches `limit + 1`. */
     async list(q: Queryable, filters: UserFilters, afterId: string | null, limit: number): Promise<User[]> {
-      let query = q.selectFrom('users').select(COLUMNS).orderBy('id').limit(limit + 1);
+      let query = q
+        .selectFrom('users')
+        .select(COLUMNS)
+        .orderBy('id')
+        .limit(limit + 1);
       if (afterId !== null) query = query.where('id', '>', afterId);
       if (filters.kind !== undefined) query = query.where('kind', '=', filters.kind);
       if (filters.disabled !== undefined) query = query.where('disabled', '=', filters.disabled);

@@ -11,8 +11,14 @@ import type { WebhooksService } from './service.js';
 import type { WebhooksStore } from './store.js';
 
 type Deps = {
-  db: Kysely<Tables>; store: WebhooksStore; webhooks: Pick<WebhooksService, 'disable'>; clock: Clock; ids: Ids;
-  settings: () => ConfigDocument; dispatcher: () => Dispatcher; record: (f: Finished) => void;
+  db: Kysely<Tables>;
+  store: WebhooksStore;
+  webhooks: Pick<WebhooksService, 'disable'>;
+  clock: Clock;
+  ids: Ids;
+  settings: () => ConfigDocument;
+  dispatcher: () => Dispatcher;
+  record: (f: Finished) => void;
 };
 
 /** When the next attempt is due after a failure, or null when the schedule is spent. */
@@ -32,7 +38,12 @@ function nextAttempt(schedule: number[], attempts: number, result: SendResult, n
 export function createDeliverer(deps: Deps) {
   const { db, store, clock, ids, settings } = deps;
 
-  async function endpointHealth(hook: WebhooksTable, result: SendResult, at: number, disableAfterDays: number): Promise<void> {
+  async function endpointHealth(
+    hook: WebhooksTable,
+    result: SendResult,
+    at: number,
+    disableAfterDays: number,
+  ): Promise<void> {
     if (result.ok) {
       if (hook.failing_since !== null) {
         hook.failing_since = null;
@@ -50,31 +61,55 @@ export function createDeliverer(deps: Deps) {
   }
 
   /** Sends one delivery, calls `sent` as soon as the answer is in (its endpoint slot is free), then records it. */
-  return async function deliver(d: DeliveriesTable, hook: WebhooksTable, sent: (latencyMs: number) => void): Promise<void> {
+  return async function deliver(
+    d: DeliveriesTable,
+    hook: WebhooksTable,
+    sent: (latencyMs: number) => void,
+  ): Promise<void> {
     const cfg = settings().webhooks;
     const now = clock.now();
-    const secrets = hook.prev_secret && hook.prev_secret_until !== null && Number(hook.prev_secret_until) > now ? [hook.secret, hook.prev_secret] : [hook.secret];
+    const secrets =
+      hook.prev_secret && hook.prev_secret_until !== null && Number(hook.prev_secret_until) > now
+        ? [hook.secret, hook.prev_secret]
+        : [hook.secret];
     const result = await sendSigned({
-      url: hook.url, body: d.payload, eventId: d.event_id, secrets, timeoutMs: (hook.timeout_s ?? cfg.timeout_s) * 1000,
-      dispatcher: deps.dispatcher(), allowPrivate: cfg.allow_private_targets,
+      url: hook.url,
+      body: d.payload,
+      eventId: d.event_id,
+      secrets,
+      timeoutMs: (hook.timeout_s ?? cfg.timeout_s) * 1000,
+      dispatcher: deps.dispatcher(),
+      allowPrivate: cfg.allow_private_targets,
     });
     sent(result.latencyMs);
     const at = clock.now();
     const attempts = d.attempts + 1;
-    const schedule = hook.retry_schedule_s === null ? cfg.retry_schedule_s : fromJson<number[]>(hook.retry_schedule_s);
+    const schedule =
+      hook.retry_schedule_s === null ? cfg.retry_schedule_s : fromJson<number[]>(hook.retry_schedule_s);
     const next = result.ok ? null : nextAttempt(schedule, attempts, result, at);
-    const recorded = await new Promise<boolean>((done) => deps.record({
-      delivery: d,
-      attempt: {
-        id: ids.next('dlv'), delivery_id: d.id, attempted_at: at, status_code: result.statusCode, latency_ms: result.latencyMs,
-        error: result.error, response_excerpt: result.excerpt,
-      },
-      next: {
-        status: result.ok ? 'succeeded' : next === null || result.statusCode === 410 ? 'failed' : 'pending',
-        attempts, next_attempt_at: next ?? at, last_error: result.error, last_status_code: result.statusCode, updated_at: at,
-      },
-      done,
-    }));
+    const recorded = await new Promise<boolean>((done) =>
+      deps.record({
+        delivery: d,
+        attempt: {
+          id: ids.next('dlv'),
+          delivery_id: d.id,
+          attempted_at: at,
+          status_code: result.statusCode,
+          latency_ms: result.latencyMs,
+          error: result.error,
+          response_excerpt: result.excerpt,
+        },
+        next: {
+          status: result.ok ? 'succeeded' : next === null || result.statusCode === 410 ? 'failed' : 'pending',
+          attempts,
+          next_attempt_at: next ?? at,
+          last_error: result.error,
+          last_status_code: result.statusCode,
+          updated_at: at,
+        },
+        done,
+      }),
+    );
     if (!recorded) return; // our lease expired and another worker took the row over
     await endpointHealth(hook, result, at, cfg.disable_after_days);
   };

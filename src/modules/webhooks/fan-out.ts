@@ -12,7 +12,13 @@ import { pendingDelivery, type WebhooksStore } from './store.js';
 const FAN_OUT_BATCH = 500;
 
 type Deps = {
-  db: Kysely<Tables>; helpers: DialectHelpers; store: WebhooksStore; clock: Clock; ids: Ids; logger: Logger; creatorPermissions: CreatorPermissions;
+  db: Kysely<Tables>;
+  helpers: DialectHelpers;
+  store: WebhooksStore;
+  clock: Clock;
+  ids: Ids;
+  logger: Logger;
+  creatorPermissions: CreatorPermissions;
 };
 
 /**
@@ -28,25 +34,45 @@ export function createFanOut({ db, helpers, store, clock, ids, logger, creatorPe
       if (events.length === 0) return { events: 0, deliveries: 0 };
       // Read after the claim: an endpoint created before an event committed is in this list.
       const hooks = await store.enabled(trx);
-      const reach = await reaches(creatorPermissions, trx, hooks.map((h) => h.created_by));
+      const reach = await reaches(
+        creatorPermissions,
+        trx,
+        hooks.map((h) => h.created_by),
+      );
       const rows: DeliveriesTable[] = [];
       const withheld = new Map<string, number>();
       for (const e of events) {
         const data = fromJson<unknown>(e.data);
         // An endpoint receives the events committed from its creation on, not older ones still in the outbox.
-        const targets = hooks.filter((w) => Number(w.created_at) <= Number(e.created_at) && subscribed(fromJson<string[]>(w.events), e.type)).filter((w) => {
-          if (mayReceive(reach(w.created_by), e.type)) return true;
-          withheld.set(w.id, (withheld.get(w.id) ?? 0) + 1);
-          return false;
-        });
+        const targets = hooks
+          .filter(
+            (w) =>
+              Number(w.created_at) <= Number(e.created_at) &&
+              subscribed(fromJson<string[]>(w.events), e.type),
+          )
+          .filter((w) => {
+            if (mayReceive(reach(w.created_by), e.type)) return true;
+            withheld.set(w.id, (withheld.get(w.id) ?? 0) + 1);
+            return false;
+          });
         for (const h of targets) {
-          rows.push(pendingDelivery({ id: ids.next('dlv'), webhookId: h.id, eventId: e.id, eventType: e.type, payload: payloadOf(e.type, Number(e.created_at), data), now }));
+          rows.push(
+            pendingDelivery({
+              id: ids.next('dlv'),
+              webhookId: h.id,
+              eventId: e.id,
+              eventType: e.type,
+              payload: payloadOf(e.type, Number(e.created_at), data),
+              now,
+            }),
+          );
         }
       }
       await store.insertDeliveries(trx, rows);
       for (const h of hooks) {
         const why = withheld.has(h.id) ? unreachable(reach(h.created_by), h.created_by) : null;
-        if (why) logger.warn({ webhook: h.id, withheld: withheld.get(h.id) }, `webhook endpoint ${h.id}: ${why}`);
+        if (why)
+          logger.warn({ webhook: h.id, withheld: withheld.get(h.id) }, `webhook endpoint ${h.id}: ${why}`);
       }
       return { events: events.length, deliveries: rows.length };
     });

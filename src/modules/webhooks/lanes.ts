@@ -39,7 +39,9 @@ export function cap(lane: Lane): number {
 }
 /** Whether a lane has enough queued that a claim should leave its endpoint out. */
 export function full(lane: Lane): boolean {
-  return fast(lane) ? lane.waiting.length >= REFILL_BELOW : lane.sending + lane.waiting.length >= PER_ENDPOINT;
+  return fast(lane)
+    ? lane.waiting.length >= REFILL_BELOW
+    : lane.sending + lane.waiting.length >= PER_ENDPOINT;
 }
 
 /**
@@ -57,7 +59,8 @@ export function createLanes() {
     open(hook: WebhooksTable): void {
       const lane = lanes.get(hook.id);
       if (lane) lane.hook = hook;
-      else lanes.set(hook.id, { sending: 0, waiting: [], hook, latencyMs: latencies.get(hook.id) ?? FAST_MS });
+      else
+        lanes.set(hook.id, { sending: 0, waiting: [], hook, latencyMs: latencies.get(hook.id) ?? FAST_MS });
     },
     /** Drops an empty lane; its endpoint's latency is remembered, most recent last, the oldest forgotten. */
     close(webhookId: string, lane: Lane): void {

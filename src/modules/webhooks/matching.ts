@@ -2,7 +2,9 @@ import { eventTypes } from '../events/catalog.js';
 
 /** True when a subscription (`user.create`, `user.*`, `*`) covers an event type. */
 export function subscribed(patterns: readonly string[], type: string): boolean {
-  return patterns.some((p) => p === '*' || p === type || (p.endsWith('.*') && type.startsWith(p.slice(0, -1))));
+  return patterns.some(
+    (p) => p === '*' || p === type || (p.endsWith('.*') && type.startsWith(p.slice(0, -1))),
+  );
 }
 
 /** The patterns that name nothing in the event catalogue (a typo would otherwise silently never fire). */
@@ -18,5 +20,9 @@ export function payloadOf(type: string, createdAtMs: number, data: unknown): str
   const body = JSON.stringify({ type, timestamp: new Date(createdAtMs).toISOString(), data });
   if (body.length <= MAX_PAYLOAD) return body;
   const id = (data as { id?: unknown } | null)?.id ?? null;
-  return JSON.stringify({ type, timestamp: new Date(createdAtMs).toISOString(), data: { id, truncated: true } });
+  return JSON.stringify({
+    type,
+    timestamp: new Date(createdAtMs).toISOString(),
+    data: { id, truncated: true },
+  });
 }

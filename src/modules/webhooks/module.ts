@@ -19,18 +19,31 @@ export function createWebhooksModule(deps: {
   db: Kysely<Tables>;
   /** The worker's connections (`Database.background`); `db` when not given. */
   background?: Kysely<Tables>;
-  helpers: DialectHelpers; change: Change; ids: Ids; clock: Clock; logger: Logger; settings: () => ConfigDocument; outbox?: Pick<Outbox, 'onCommitted'>;
+  helpers: DialectHelpers;
+  change: Change;
+  ids: Ids;
+  clock: Clock;
+  logger: Logger;
+  settings: () => ConfigDocument;
+  outbox?: Pick<Outbox, 'onCommitted'>;
   /** Subscribers' creators' current permissions: what each endpoint may receive. */
   creatorPermissions: CreatorPermissions;
 }) {
   const store = createWebhooksStore();
   const service = createWebhooksService({ ...deps, store });
   const outbound = createOutbound(() => deps.settings().webhooks.allow_private_targets);
-  const worker = createWebhookWorker({ ...deps, db: deps.background ?? deps.db, store, webhooks: service, dispatcher: () => outbound.dispatcher() });
+  const worker = createWebhookWorker({
+    ...deps,
+    db: deps.background ?? deps.db,
+    store,
+    webhooks: service,
+    dispatcher: () => outbound.dispatcher(),
+  });
   return {
     service,
     worker,
     close: () => outbound.close(),
-    routes: (api: FastifyInstance) => api.register(webhooksRoutes, { prefix: '/webhooks', webhooks: service }),
+    routes: (api: FastifyInstance) =>
+      api.register(webhooksRoutes, { prefix: '/webhooks', webhooks: service }),
   };
 }

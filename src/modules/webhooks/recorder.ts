@@ -4,7 +4,12 @@ import type { DeliveriesTable, DeliveryAttemptsTable, Tables } from '../../db/ta
 import type { WebhooksStore } from './store.js';
 
 /** A finished attempt to record; `done` learns whether it was (false: the worker's lease had run out). */
-export type Finished = { delivery: DeliveriesTable; attempt: DeliveryAttemptsTable; next: Partial<DeliveriesTable>; done: (recorded: boolean) => void };
+export type Finished = {
+  delivery: DeliveriesTable;
+  attempt: DeliveryAttemptsTable;
+  next: Partial<DeliveriesTable>;
+  done: (recorded: boolean) => void;
+};
 
 type Deps = { db: Kysely<Tables>; store: WebhooksStore; lockToken: string; logger: Logger };
 
@@ -47,15 +52,27 @@ export function createAttemptRecorder({ db, store, lockToken, logger }: Deps) {
         const out = new Set<string>();
         for (const [code, group] of succeeded) {
           const at = Math.max(...group.map((f) => f.attempt.attempted_at));
-          for (const id of await store.finishSucceeded(trx, lockToken, code, at, group.map((f) => f.attempt))) out.add(id);
+          for (const id of await store.finishSucceeded(
+            trx,
+            lockToken,
+            code,
+            at,
+            group.map((f) => f.attempt),
+          ))
+            out.add(id);
         }
-        for (const f of others) if (await store.finishAttempt(trx, { id: f.delivery.id, lockToken }, f.attempt, f.next)) out.add(f.delivery.id);
+        for (const f of others)
+          if (await store.finishAttempt(trx, { id: f.delivery.id, lockToken }, f.attempt, f.next))
+            out.add(f.delivery.id);
         return out;
       });
       for (const f of batch) f.done(recorded.has(f.delivery.id));
     } catch (err) {
       // Not recorded: the leases run out and the deliveries are sent again (at least once).
-      logger.warn({ err, deliveries: batch.length }, 'could not record webhook attempts; they will be retried when their lease expires');
+      logger.warn(
+        { err, deliveries: batch.length },
+        'could not record webhook attempts; they will be retried when their lease expires',
+      );
       for (const f of batch) f.done(false);
     }
   }

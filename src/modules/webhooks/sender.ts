@@ -43,15 +43,30 @@ async function excerpt(body: Dispatcher.ResponseData['body']): Promise<string> {
  * timeout or a refused address is a failure with its reason recorded.
  */
 export async function sendSigned(opts: {
-  url: string; body: string; eventId: string; secrets: string[]; timeoutMs: number; dispatcher: Dispatcher; allowPrivate: boolean;
+  url: string;
+  body: string;
+  eventId: string;
+  secrets: string[];
+  timeoutMs: number;
+  dispatcher: Dispatcher;
+  allowPrivate: boolean;
 }): Promise<SendResult> {
   const started = performance.now();
-  const done = (r: Omit<SendResult, 'latencyMs'>): SendResult => ({ ...r, latencyMs: Math.round(performance.now() - started) });
+  const done = (r: Omit<SendResult, 'latencyMs'>): SendResult => ({
+    ...r,
+    latencyMs: Math.round(performance.now() - started),
+  });
   try {
     const host = new URL(opts.url).hostname.replace(/^\[|\]$/g, '');
     // A literal IP never goes through DNS, so the connect-time lookup guard would not see it.
     if (!opts.allowPrivate && ipaddr.isValid(host) && isForbiddenAddress(host)) {
-      return done({ ok: false, statusCode: null, excerpt: null, error: `refused: ${host} is an internal address`, retryAfterS: null });
+      return done({
+        ok: false,
+        statusCode: null,
+        excerpt: null,
+        error: `refused: ${host} is an internal address`,
+        retryAfterS: null,
+      });
     }
     const headers = webhookHeaders(opts.secrets, opts.eventId, Math.floor(Date.now() / 1000), opts.body);
     const res = await request(opts.url, {
@@ -65,11 +80,28 @@ export async function sendSigned(opts: {
     });
     const text = await excerpt(res.body).catch(() => '');
     const ok = res.statusCode >= 200 && res.statusCode < 300;
-    const ra = [429, 502, 503, 504].includes(res.statusCode) ? retryAfter(res.headers['retry-after'], Date.now()) : null;
-    return done({ ok, statusCode: res.statusCode, excerpt: text, error: ok ? null : `HTTP ${res.statusCode}`, retryAfterS: ra });
+    const ra = [429, 502, 503, 504].includes(res.statusCode)
+      ? retryAfter(res.headers['retry-after'], Date.now())
+      : null;
+    return done({
+      ok,
+      statusCode: res.statusCode,
+      excerpt: text,
+      error: ok ? null : `HTTP ${res.statusCode}`,
+      retryAfterS: ra,
+    });
   } catch (err) {
     const e = err as Error & { code?: string };
-    const reason = e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT' ? `timeout after ${opts.timeoutMs} ms` : (e.message || String(err));
-    return done({ ok: false, statusCode: null, excerpt: null, error: reason.slice(0, 500), retryAfterS: null });
+    const reason =
+      e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT'
+        ? `timeout after ${opts.timeoutMs} ms`
+        : e.message || String(err);
+    return done({
+      ok: false,
+      statusCode: null,
+      excerpt: null,
+      error: reason.slice(0, 500),
+      retryAfterS: null,
+    });
   }
 }

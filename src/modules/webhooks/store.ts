@@ -5,23 +5,55 @@ import type { Attempt, Delivery, Webhook } from './schemas.js';
 
 export function toWebhook(row: WebhooksTable): Webhook {
   return {
-    id: row.id, url: row.url, description: row.description, events: fromJson<string[]>(row.events), enabled: toBool(row.enabled),
-    disabled_reason: row.disabled_reason, failing_since: toIsoOrNull(row.failing_since),
+    id: row.id,
+    url: row.url,
+    description: row.description,
+    events: fromJson<string[]>(row.events),
+    enabled: toBool(row.enabled),
+    disabled_reason: row.disabled_reason,
+    failing_since: toIsoOrNull(row.failing_since),
     retry_schedule_s: row.retry_schedule_s === null ? null : fromJson<number[]>(row.retry_schedule_s),
-    timeout_s: row.timeout_s, created_at: toIso(Number(row.created_at)), updated_at: toIso(Number(row.updated_at)), created_by: row.created_by,
+    timeout_s: row.timeout_s,
+    created_at: toIso(Number(row.created_at)),
+    updated_at: toIso(Number(row.updated_at)),
+    created_by: row.created_by,
   };
 }
 
 function toAttempt(a: DeliveryAttemptsTable): Attempt {
-  return { attempted_at: toIso(Number(a.attempted_at)), status_code: a.status_code, latency_ms: a.latency_ms, error: a.error, response_excerpt: a.response_excerpt };
+  return {
+    attempted_at: toIso(Number(a.attempted_at)),
+    status_code: a.status_code,
+    latency_ms: a.latency_ms,
+    error: a.error,
+    response_excerpt: a.response_excerpt,
+  };
 }
 
 /** A new delivery row, due now: the one shape the fan-out, `recover` and `test` all insert. */
-export function pendingDelivery(d: { id: string; webhookId: string; eventId: string; eventType: string; payload: string; now: number }): DeliveriesTable {
+export function pendingDelivery(d: {
+  id: string;
+  webhookId: string;
+  eventId: string;
+  eventType: string;
+  payload: string;
+  now: number;
+}): DeliveriesTable {
   return {
-    id: d.id, webhook_id: d.webhookId, event_id: d.eventId, event_type: d.eventType, payload: d.payload,
-    status: 'pending', attempts: 0, next_attempt_at: d.now, lock_token: null, locked_until: null, last_error: null, last_status_code: null,
-    created_at: d.now, updated_at: d.now,
+    id: d.id,
+    webhook_id: d.webhookId,
+    event_id: d.eventId,
+    event_type: d.eventType,
+    payload: d.payload,
+    status: 'pending',
+    attempts: 0,
+    next_attempt_at: d.now,
+    lock_token: null,
+    locked_until: null,
+    last_error: null,
+    last_status_code: null,
+    created_at: d.now,
+    updated_at: d.now,
   };
 }
 
@@ -42,17 +74,35 @@ export function createWebhooksStore() {
       await q.deleteFrom('webhooks').where('id', '=', id).execute();
     },
     async list(q: Queryable, afterId: string | null, limit: number): Promise<WebhooksTable[]> {
-      let query = q.selectFrom('webhooks').selectAll().orderBy('id').limit(limit + 1);
+      let query = q
+        .selectFrom('webhooks')
+        .selectAll()
+        .orderBy('id')
+        .limit(limit + 1);
       if (afterId !== null) query = query.where('id', '>', afterId);
       return query.execute();
     },
     async count(q: Queryable): Promise<number> {
-      return Number((await q.selectFrom('webhooks').select((e) => e.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow()).n);
+      return Number(
+        (
+          await q
+            .selectFrom('webhooks')
+            .select((e) => e.fn.countAll<number | string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     },
     /** When the endpoint's test deliveries since `since` were made, newest first, at most `limit` (deliveries_tests_idx). */
     async recentTests(q: Queryable, webhookId: string, since: number, limit: number): Promise<number[]> {
-      const rows = await q.selectFrom('deliveries').select('created_at').where('webhook_id', '=', webhookId)
-        .where('event_type', '=', sql.lit('webhook.test')).where('created_at', '>=', since).orderBy('created_at', 'desc').limit(limit).execute();
+      const rows = await q
+        .selectFrom('deliveries')
+        .select('created_at')
+        .where('webhook_id', '=', webhookId)
+        .where('event_type', '=', sql.lit('webhook.test'))
+        .where('created_at', '>=', since)
+        .orderBy('created_at', 'desc')
+        .limit(limit)
+        .execute();
       return rows.map((r) => Number(r.created_at));
     },
     async enabled(q: Queryable): Promise<WebhooksTable[]> {
@@ -60,21 +110,51 @@ export function createWebhooksStore() {
     },
 
     /** Deliveries of an endpoint, newest first, each with its attempts. Fetches `limit + 1`. */
-    async deliveries(q: Queryable, webhookId: string, beforeId: string | null, limit: number): Promise<Delivery[]> {
-      let query = q.selectFrom('deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('id', 'desc').limit(limit + 1);
+    async deliveries(
+      q: Queryable,
+      webhookId: string,
+      beforeId: string | null,
+      limit: number,
+    ): Promise<Delivery[]> {
+      let query = q
+        .selectFrom('deliveries')
+        .selectAll()
+        .where('webhook_id', '=', webhookId)
+        .orderBy('id', 'desc')
+        .limit(limit + 1);
       if (beforeId !== null) query = query.where('id', '<', beforeId);
       const rows = await query.execute();
       const attempts = rows.length
-        ? await q.selectFrom('delivery_attempts').selectAll().where('delivery_id', 'in', rows.map((r) => r.id)).orderBy('attempted_at').orderBy('id').execute()
+        ? await q
+            .selectFrom('delivery_attempts')
+            .selectAll()
+            .where(
+              'delivery_id',
+              'in',
+              rows.map((r) => r.id),
+            )
+            .orderBy('attempted_at')
+            .orderBy('id')
+            .execute()
         : [];
       return rows.map((r) => ({
-        id: r.id, webhook_id: r.webhook_id, event_id: r.event_id, event_type: r.event_type, status: r.status,
+        id: r.id,
+        webhook_id: r.webhook_id,
+        event_id: r.event_id,
+        event_type: r.event_type,
+        status: r.status,
         attempts: attempts.filter((a) => a.delivery_id === r.id).map(toAttempt),
-        next_attempt_at: r.status === 'pending' ? toIso(Number(r.next_attempt_at)) : null, created_at: toIso(Number(r.created_at)),
+        next_attempt_at: r.status === 'pending' ? toIso(Number(r.next_attempt_at)) : null,
+        created_at: toIso(Number(r.created_at)),
       }));
     },
     async findDelivery(q: Queryable, webhookId: string, id: string): Promise<DeliveriesTable | undefined> {
-      return q.selectFrom('deliveries').selectAll().where('webhook_id', '=', webhookId).where('id', '=', id).executeTakeFirst();
+      return q
+        .selectFrom('deliveries')
+        .selectAll()
+        .where('webhook_id', '=', webhookId)
+        .where('id', '=', id)
+        .executeTakeFirst();
     },
 
     /** One row per (endpoint, event); an existing one is left alone unless `requeue` (recover). */
@@ -84,7 +164,15 @@ export function createWebhooksStore() {
         .values(row)
         .onConflict((oc) => {
           const target = oc.columns(['webhook_id', 'event_id']);
-          return requeue ? target.doUpdateSet({ status: 'pending', next_attempt_at: row.next_attempt_at, lock_token: null, locked_until: null, updated_at: row.updated_at }) : target.doNothing();
+          return requeue
+            ? target.doUpdateSet({
+                status: 'pending',
+                next_attempt_at: row.next_attempt_at,
+                lock_token: null,
+                locked_until: null,
+                updated_at: row.updated_at,
+              })
+            : target.doNothing();
         })
         .execute();
     },
@@ -96,26 +184,61 @@ export function createWebhooksStore() {
       for (let i = 0; i < rows.length; i += 500) {
         const chunk = rows.slice(i, i + 500);
         const now = chunk[0]?.updated_at ?? 0;
-        await q.insertInto('deliveries').values(chunk).onConflict((oc) => oc.columns(['webhook_id', 'event_id'])
-          .doUpdateSet({ status: 'pending', next_attempt_at: now, lock_token: null, locked_until: null, updated_at: now })).execute();
+        await q
+          .insertInto('deliveries')
+          .values(chunk)
+          .onConflict((oc) =>
+            oc.columns(['webhook_id', 'event_id']).doUpdateSet({
+              status: 'pending',
+              next_attempt_at: now,
+              lock_token: null,
+              locked_until: null,
+              updated_at: now,
+            }),
+          )
+          .execute();
       }
     },
     /** The fan-out of a batch of events: one multi-row insert per 500 rows; existing (endpoint, event) rows stay. */
     async insertDeliveries(q: Queryable, rows: DeliveriesTable[]): Promise<void> {
       for (let i = 0; i < rows.length; i += 500) {
-        await q.insertInto('deliveries').values(rows.slice(i, i + 500)).onConflict((oc) => oc.columns(['webhook_id', 'event_id']).doNothing()).execute();
+        await q
+          .insertInto('deliveries')
+          .values(rows.slice(i, i + 500))
+          .onConflict((oc) => oc.columns(['webhook_id', 'event_id']).doNothing())
+          .execute();
       }
     },
     async findMany(q: Queryable, ids: string[]): Promise<WebhooksTable[]> {
       return ids.length ? q.selectFrom('webhooks').selectAll().where('id', 'in', ids).execute() : [];
     },
     async requeue(q: Queryable, id: string, now: number): Promise<void> {
-      await q.updateTable('deliveries').set({ status: 'pending', next_attempt_at: now, lock_token: null, locked_until: null, updated_at: now }).where('id', '=', id).execute();
+      await q
+        .updateTable('deliveries')
+        .set({
+          status: 'pending',
+          next_attempt_at: now,
+          lock_token: null,
+          locked_until: null,
+          updated_at: now,
+        })
+        .where('id', '=', id)
+        .execute();
     },
 
     /** Records an attempt and the delivery's next state, fenced by the lease: a late worker changes nothing. */
-    async finishAttempt(q: Queryable, d: { id: string; lockToken: string }, attempt: DeliveryAttemptsTable, next: Partial<DeliveriesTable>): Promise<boolean> {
-      const res = await q.updateTable('deliveries').set({ ...next, lock_token: null, locked_until: null }).where('id', '=', d.id).where('lock_token', '=', d.lockToken).executeTakeFirst();
+    async finishAttempt(
+      q: Queryable,
+      d: { id: string; lockToken: string },
+      attempt: DeliveryAttemptsTable,
+      next: Partial<DeliveriesTable>,
+    ): Promise<boolean> {
+      const res = await q
+        .updateTable('deliveries')
+        .set({ ...next, lock_token: null, locked_until: null })
+        .where('id', '=', d.id)
+        .where('lock_token', '=', d.lockToken)
+        .executeTakeFirst();
       if (Number(res.numUpdatedRows) === 0) return false;
       await q.insertInto('delivery_attempts').values(attempt).execute();
       return true;
@@ -124,11 +247,30 @@ export function createWebhooksStore() {
      * Records successful attempts that got the same status code: one update and one insert for the lot,
      * fenced by the lease like `finishAttempt`. Returns the ids recorded (the others' leases were taken over).
      */
-    async finishSucceeded(q: Queryable, lockToken: string, statusCode: number, at: number, attempts: DeliveryAttemptsTable[]): Promise<Set<string>> {
+    async finishSucceeded(
+      q: Queryable,
+      lockToken: string,
+      statusCode: number,
+      at: number,
+      attempts: DeliveryAttemptsTable[],
+    ): Promise<Set<string>> {
       const rows = await q
         .updateTable('deliveries')
-        .set((eb) => ({ status: 'succeeded', attempts: eb('attempts', '+', 1), next_attempt_at: at, last_error: null, last_status_code: statusCode, updated_at: at, lock_token: null, locked_until: null }))
-        .where('id', 'in', attempts.map((a) => a.delivery_id))
+        .set((eb) => ({
+          status: 'succeeded',
+          attempts: eb('attempts', '+', 1),
+          next_attempt_at: at,
+          last_error: null,
+          last_status_code: statusCode,
+          updated_at: at,
+          lock_token: null,
+          locked_until: null,
+        }))
+        .where(
+          'id',
+          'in',
+          attempts.map((a) => a.delivery_id),
+        )
         .where('lock_token', '=', lockToken)
         .returning('id')
         .execute();
@@ -139,26 +281,57 @@ export function createWebhooksStore() {
     },
     /** Gives back leased, unsent deliveries (shutdown). */
     async release(q: Queryable, lockToken: string, now: number): Promise<number> {
-      const res = await q.updateTable('deliveries').set({ status: 'pending', lock_token: null, locked_until: null, updated_at: now }).where('lock_token', '=', lockToken).where('status', '=', 'delivering').executeTakeFirst();
+      const res = await q
+        .updateTable('deliveries')
+        .set({ status: 'pending', lock_token: null, locked_until: null, updated_at: now })
+        .where('lock_token', '=', lockToken)
+        .where('status', '=', 'delivering')
+        .executeTakeFirst();
       return Number(res.numUpdatedRows);
     },
     /** Deletes up to `limit` outbox events fanned out before `cutoff` (deliveries carry their own payload). */
     async purgeOutbox(q: Queryable, cutoff: number, limit: number): Promise<number> {
-      const res = await q.deleteFrom('outbox').where('id', 'in', (s) => s.selectFrom('outbox').select('id')
-        .where('dispatched_at', '<', cutoff).limit(limit)).executeTakeFirst();
+      const res = await q
+        .deleteFrom('outbox')
+        .where('id', 'in', (s) =>
+          s.selectFrom('outbox').select('id').where('dispatched_at', '<', cutoff).limit(limit),
+        )
+        .executeTakeFirst();
       return Number(res.numDeletedRows);
     },
     /** How many outbox events of each type [since, until) holds. */
-    async outboxTypeCounts(q: Queryable, since: number, until: number): Promise<{ type: string; n: number }[]> {
-      const rows = await q.selectFrom('outbox').select((e) => ['type', e.fn.countAll<number | string>().as('n')])
-        .where('created_at', '>=', since).where('created_at', '<', until).groupBy('type').execute();
+    async outboxTypeCounts(
+      q: Queryable,
+      since: number,
+      until: number,
+    ): Promise<{ type: string; n: number }[]> {
+      const rows = await q
+        .selectFrom('outbox')
+        .select((e) => ['type', e.fn.countAll<number | string>().as('n')])
+        .where('created_at', '>=', since)
+        .where('created_at', '<', until)
+        .groupBy('type')
+        .execute();
       return rows.map((r) => ({ type: r.type, n: Number(r.n) }));
     },
     /** Up to `limit` outbox events of [since, until) after `after` (keyset on created_at, id), oldest first. */
-    async outboxBetween(q: Queryable, w: { since: number; until: number; after: { created_at: number; id: string } | null; limit: number }): Promise<{ id: string; type: string; data: string; created_at: number }[]> {
-      let query = q.selectFrom('outbox').select(['id', 'type', 'data', 'created_at']).where('created_at', '>=', w.since).where('created_at', '<', w.until);
+    async outboxBetween(
+      q: Queryable,
+      w: { since: number; until: number; after: { created_at: number; id: string } | null; limit: number },
+    ): Promise<{ id: string; type: string; data: string; created_at: number }[]> {
+      let query = q
+        .selectFrom('outbox')
+        .select(['id', 'type', 'data', 'created_at'])
+        .where('created_at', '>=', w.since)
+        .where('created_at', '<', w.until);
       const after = w.after;
-      if (after) query = query.where((e) => e.or([e('created_at', '>', after.created_at), e.and([e('created_at', '=', after.created_at), e('id', '>', after.id)])]));
+      if (after)
+        query = query.where((e) =>
+          e.or([
+            e('created_at', '>', after.created_at),
+            e.and([e('created_at', '=', after.created_at), e('id', '>', after.id)]),
+          ]),
+        );
       return query.orderBy('created_at').orderBy('id').limit(w.limit).execute();
     },
   };

@@ -29,8 +29,16 @@ const LEASE_MS = 30_000;
 const RENEW_EVERY_MS = 5_000;
 
 type Deps = {
-  db: Kysely<Tables>; helpers: DialectHelpers; store: WebhooksStore; webhooks: Pick<WebhooksService, 'disable'>;
-  clock: Clock; ids: Ids; logger: Logger; settings: () => ConfigDocument; dispatcher: () => Dispatcher; creatorPermissions: CreatorPermissions;
+  db: Kysely<Tables>;
+  helpers: DialectHelpers;
+  store: WebhooksStore;
+  webhooks: Pick<WebhooksService, 'disable'>;
+  clock: Clock;
+  ids: Ids;
+  logger: Logger;
+  settings: () => ConfigDocument;
+  dispatcher: () => Dispatcher;
+  creatorPermissions: CreatorPermissions;
   /** When given, the worker runs a round as soon as a change with events commits in this process. */
   outbox?: Pick<Outbox, 'onCommitted'>;
 };
@@ -74,8 +82,7 @@ export function createWebhookWorker(deps: Deps) {
         if (lane.sending === 0 && lane.waiting.length === 0) {
           // The lane goes; what it learnt of the endpoint's speed stays for the next one.
           lanes.close(webhookId, lane);
-        }
-        else pump(webhookId);
+        } else pump(webhookId);
         // The last claim left work behind and this lane is running low: top up without waiting for the poll.
         if (starved && !full(lane)) {
           starved = false;
@@ -83,7 +90,12 @@ export function createWebhookWorker(deps: Deps) {
           wake();
         }
       };
-      const p = deliver(d, lane.hook, free).catch((err: unknown) => logger.error({ err, delivery: d.id }, 'delivery failed unexpectedly; its lease will expire and it will be retried'));
+      const p = deliver(d, lane.hook, free).catch((err: unknown) =>
+        logger.error(
+          { err, delivery: d.id },
+          'delivery failed unexpectedly; its lease will expire and it will be retried',
+        ),
+      );
       pending.add(p);
       void p.finally(() => {
         free(undefined);
@@ -101,8 +113,14 @@ export function createWebhookWorker(deps: Deps) {
     if (room <= 0) return 0;
     const now = clock.now();
     const claimed = await helpers.claimDeliveries(db, {
-      now, leaseUntil: now + LEASE_MS, lockToken, limit: room, skipWebhooks: saturated,
-      perWebhook: PER_ENDPOINT, fastWebhooks: lanes.fastEndpoints(), perFastWebhook: CLAIM_PER_FAST_ENDPOINT,
+      now,
+      leaseUntil: now + LEASE_MS,
+      lockToken,
+      limit: room,
+      skipWebhooks: saturated,
+      perWebhook: PER_ENDPOINT,
+      fastWebhooks: lanes.fastEndpoints(),
+      perFastWebhook: CLAIM_PER_FAST_ENDPOINT,
     });
     if (claimed.length === 0) return 0;
     // One read of the claim's endpoints (fresh: a URL, secret or timeout may have changed), not one per delivery,
@@ -110,7 +128,11 @@ export function createWebhookWorker(deps: Deps) {
     const touched = [...new Set(claimed.map((d) => d.webhook_id))];
     const hooks = await store.findMany(db, touched);
     for (const hook of hooks) lanes.open(hook);
-    const reach = await reaches(deps.creatorPermissions, db, hooks.map((h) => h.created_by));
+    const reach = await reaches(
+      deps.creatorPermissions,
+      db,
+      hooks.map((h) => h.created_by),
+    );
     for (const d of claimed) {
       const lane = lanes.get(d.webhook_id);
       if (!lane) continue; // the endpoint was deleted meanwhile; its deliveries went with it
@@ -136,14 +158,34 @@ export function createWebhookWorker(deps: Deps) {
 
   /** Ends a delivery its endpoint's creator may no longer read: failed, unsent, the reason in its attempt. */
   function withhold(d: DeliveriesTable, creator: string | null, reach: Reach): void {
-    const why = unreachable(reach, creator) ?? `its creator ${creator ?? ''} may no longer read ${readScopeOf(d.event_type)}`;
+    const why =
+      unreachable(reach, creator) ??
+      `its creator ${creator ?? ''} may no longer read ${readScopeOf(d.event_type)}`;
     const error = `withheld, not sent: ${why}`;
-    logger.warn({ delivery: d.id, webhook: d.webhook_id, event_type: d.event_type }, `webhook delivery ${error}`);
+    logger.warn(
+      { delivery: d.id, webhook: d.webhook_id, event_type: d.event_type },
+      `webhook delivery ${error}`,
+    );
     const at = clock.now();
     recorder.record({
       delivery: d,
-      attempt: { id: deps.ids.next('dlv'), delivery_id: d.id, attempted_at: at, status_code: null, latency_ms: 0, error, response_excerpt: null },
-      next: { status: 'failed', attempts: d.attempts + 1, next_attempt_at: at, last_error: error, last_status_code: null, updated_at: at },
+      attempt: {
+        id: deps.ids.next('dlv'),
+        delivery_id: d.id,
+        attempted_at: at,
+        status_code: null,
+        latency_ms: 0,
+        error,
+        response_excerpt: null,
+      },
+      next: {
+        status: 'failed',
+        attempts: d.attempts + 1,
+        next_attempt_at: at,
+        last_error: error,
+        last_status_code: null,
+        updated_at: at,
+      },
       done: () => held.delete(d.id),
     });
   }
@@ -226,7 +268,10 @@ export function createWebhookWorker(deps: Deps) {
         for (const d of lane.waiting) held.delete(d.id);
         lane.waiting = [];
       }
-      await Promise.race([Promise.allSettled([...pending]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      await Promise.race([
+        Promise.allSettled([...pending]),
+        new Promise((r) => setTimeout(r, graceMs).unref()),
+      ]);
       await recorder.settled();
       clearInterval(heartbeat);
       const released = await store.release(db, lockToken, clock.now());

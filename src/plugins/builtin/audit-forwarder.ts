@@ -28,7 +28,9 @@ function syslogLine(appName: string, event: { timestamp: string }, json: string)
  */
 async function syslogAddress(host: string, env: PluginEnv): Promise<{ address: string; family: number }> {
   const literal = host.replace(/^\[|\]$/g, '');
-  const answers = isIP(literal) ? [{ address: literal, family: isIP(literal) }] : await lookup(literal, { all: true });
+  const answers = isIP(literal)
+    ? [{ address: literal, family: isIP(literal) }]
+    : await lookup(literal, { all: true });
   const bad = env.allowPrivateTargets ? undefined : answers.find((a) => isForbiddenAddress(a.address));
   if (bad) throw new ForbiddenTargetError(host, bad.address);
   const first = answers[0];
@@ -38,9 +40,14 @@ async function syslogAddress(host: string, env: PluginEnv): Promise<{ address: s
 
 /** Appends to a file directly inside the exports folder; a symlink in its place is refused (O_NOFOLLOW). */
 async function appendExport(env: PluginEnv, file: string, line: string): Promise<void> {
-  if (!fileName.test(file)) throw new Error(`file must be a plain file name inside ${env.exportsDir} (reconfigure the plugin)`);
+  if (!fileName.test(file))
+    throw new Error(`file must be a plain file name inside ${env.exportsDir} (reconfigure the plugin)`);
   await mkdir(env.exportsDir, { recursive: true, mode: 0o700 });
-  const handle = await open(join(env.exportsDir, file), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  const handle = await open(
+    join(env.exportsDir, file),
+    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+    0o600,
+  );
   try {
     await handle.appendFile(line);
   } finally {
@@ -56,7 +63,8 @@ async function appendExport(env: PluginEnv, file: string, line: string): Promise
 export default definePlugin<Config>({
   name: 'audit-forwarder',
   version: '1.1.0',
-  description: 'Appends every audit event as NDJSON to a file under DATA_DIR/exports, or sends it to syslog over UDP.',
+  description:
+    'Appends every audit event as NDJSON to a file under DATA_DIR/exports, or sends it to syslog over UDP.',
   hooks: { after: ['*'] },
   audit_stream: true,
   config_schema: {
@@ -64,15 +72,25 @@ export default definePlugin<Config>({
     additionalProperties: false,
     properties: {
       file: {
-        type: 'string', minLength: 1, maxLength: 128, pattern: FILE_NAME,
-        description: 'A file name (no folder, no ..) ending in .ndjson, .jsonl or .log, written in <DATA_DIR>/exports.',
+        type: 'string',
+        minLength: 1,
+        maxLength: 128,
+        pattern: FILE_NAME,
+        description:
+          'A file name (no folder, no ..) ending in .ndjson, .jsonl or .log, written in <DATA_DIR>/exports.',
       },
       syslog: {
         type: 'object',
         additionalProperties: false,
         required: ['host'],
         properties: {
-          host: { type: 'string', minLength: 1, maxLength: 255, description: 'A public address or name (the SSRF guard applies unless webhooks.allow_private_targets).' },
+          host: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 255,
+            description:
+              'A public address or name (the SSRF guard applies unless webhooks.allow_private_targets).',
+          },
           port: { type: 'integer', minimum: 1, maximum: 65535 },
           app_name: { type: 'string', maxLength: 48 },
         },
@@ -87,7 +105,8 @@ export default definePlugin<Config>({
     try {
       await syslogAddress(config.syslog.host, env);
     } catch (err) {
-      const why = err instanceof ForbiddenTargetError ? err.message : `cannot be resolved (${(err as Error).message})`;
+      const why =
+        err instanceof ForbiddenTargetError ? err.message : `cannot be resolved (${(err as Error).message})`;
       throw new PluginConfigError('/syslog/host', `refused: ${why}`);
     }
   },
@@ -99,7 +118,9 @@ export default definePlugin<Config>({
       const { address, family } = await syslogAddress(host, env);
       const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
       try {
-        await new Promise<void>((resolve, reject) => socket.send(syslogLine(app, event, json), port, address, (err) => (err ? reject(err) : resolve())));
+        await new Promise<void>((resolve, reject) =>
+          socket.send(syslogLine(app, event, json), port, address, (err) => (err ? reject(err) : resolve())),
+        );
       } finally {
         socket.close();
       }

@@ -12,7 +12,11 @@ export default definePlugin<Config>({
     type: 'object',
     additionalProperties: false,
     properties: {
-      domains: { type: 'array', items: { type: 'string', pattern: '^[a-z0-9.-]+\\.[a-z]{2,}$' }, maxItems: 1000 },
+      domains: {
+        type: 'array',
+        items: { type: 'string', pattern: '^[a-z0-9.-]+\\.[a-z]{2,}$' },
+        maxItems: 1000,
+      },
       require_email: { type: 'boolean', description: 'Refuse new users without an email.' },
     },
   },
@@ -22,7 +26,9 @@ export default definePlugin<Config>({
   before({ action, input }, { config }) {
     const email = input.email;
     if (email === undefined || email === null) {
-      return config.require_email && action === 'user.create' ? { allow: false, reason: 'an email is required' } : { allow: true };
+      return config.require_email && action === 'user.create'
+        ? { allow: false, reason: 'an email is required' }
+        : { allow: true };
     }
     const domain = (typeof email === 'string' ? email : '').toLowerCase().split('@').pop() ?? '';
     const allowed = (config.domains ?? []).some((d) => domain === d || domain.endsWith(`.${d}`));

@@ -31,7 +31,13 @@ export default definePlugin<Config>({
     type: 'object',
     additionalProperties: false,
     properties: {
-      pattern: { type: 'string', maxLength: 500, format: 'regex', description: 'A regular expression (RE2 syntax: no backreferences or lookaround) the whole username must match.' },
+      pattern: {
+        type: 'string',
+        maxLength: 500,
+        format: 'regex',
+        description:
+          'A regular expression (RE2 syntax: no backreferences or lookaround) the whole username must match.',
+      },
       min_length: { type: 'integer', minimum: 1, maximum: 64 },
       max_length: { type: 'integer', minimum: 1, maximum: 64 },
       reserved: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 1000 },
@@ -44,11 +50,14 @@ export default definePlugin<Config>({
     const username = input.username;
     if (typeof username !== 'string') return { allow: true };
     const name = username.normalize('NFKC').toLowerCase();
-    if (config.min_length !== undefined && name.length < config.min_length) return { allow: false, reason: `usernames need at least ${config.min_length} characters` };
-    if (config.max_length !== undefined && name.length > config.max_length) return { allow: false, reason: `usernames have at most ${config.max_length} characters` };
+    if (config.min_length !== undefined && name.length < config.min_length)
+      return { allow: false, reason: `usernames need at least ${config.min_length} characters` };
+    if (config.max_length !== undefined && name.length > config.max_length)
+      return { allow: false, reason: `usernames have at most ${config.max_length} characters` };
     const { pattern, reserved } = compile(config);
     if (reserved.has(name)) return { allow: false, reason: `"${name}" is a reserved name` };
-    if (pattern && !pattern.test(name)) return { allow: false, reason: `usernames must match ${config.pattern}` };
+    if (pattern && !pattern.test(name))
+      return { allow: false, reason: `usernames must match ${config.pattern}` };
     return { allow: true };
   },
 });

@@ -6,8 +6,12 @@ type Props = { submit: string; pending: boolean; onCancel: () => void; disabled?
 export function FormActions({ submit, pending, onCancel, disabled = false }: Props) {
   return (
     <Group justify="flex-end">
-      <Button variant="default" onClick={onCancel}>Cancel</Button>
-      <Button type="submit" loading={pending} disabled={disabled}>{submit}</Button>
+      <Button variant="default" onClick={onCancel}>
+        Cancel
+      </Button>
+      <Button type="submit" loading={pending} disabled={disabled}>
+        {submit}
+      </Button>
     </Group>
   );
 }

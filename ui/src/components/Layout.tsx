@@ -22,11 +22,21 @@ export function Layout() {
   const [opened, { toggle, close }] = useDisclosure();
   const can = useCan();
   return (
-    <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="lg">
+    <AppShell
+      header={{ height: 56 }}
+      navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !opened } }}
+      padding="lg"
+    >
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between">
           <Group gap="sm">
-            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Toggle navigation" />
+            <Burger
+              opened={opened}
+              onClick={toggle}
+              hiddenFrom="sm"
+              size="sm"
+              aria-label="Toggle navigation"
+            />
             <img src="/favicon.svg" alt="" width={24} height={24} />
             <Text fw={700}>Gatehouse</Text>
           </Group>
@@ -35,9 +45,22 @@ export function Layout() {
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Main">
         {NAV.filter((n) => !n.scope || can(n.scope)).map((n) => (
-          <NavLink key={n.to} component={RouterLink} to={n.to} end={n.to === '/'} label={n.label} onClick={close} />
+          <NavLink
+            key={n.to}
+            component={RouterLink}
+            to={n.to}
+            end={n.to === '/'}
+            label={n.label}
+            onClick={close}
+          />
         ))}
-        <Box mt="auto" p="xs"><a href="/docs" target="_blank" rel="noreferrer"><Text size="xs" c="dimmed">API reference</Text></a></Box>
+        <Box mt="auto" p="xs">
+          <a href="/docs" target="_blank" rel="noreferrer">
+            <Text size="xs" c="dimmed">
+              API reference
+            </Text>
+          </a>
+        </Box>
       </AppShell.Navbar>
       <AppShell.Main>
         <Suspense fallback={<Loader />}>
@@ -58,15 +81,21 @@ function AccountMenu() {
     <Menu position="bottom-end" withArrow>
       <Menu.Target>
         <UnstyledButton aria-label="Account">
-          <Text size="sm" fw={500} data-testid="signed-in-as">{user.display_name ?? user.username}</Text>
+          <Text size="sm" fw={500} data-testid="signed-in-as">
+            {user.display_name ?? user.username}
+          </Text>
         </UnstyledButton>
       </Menu.Target>
       <Menu.Dropdown>
-        <Menu.Label>{token.kind === 'session' ? 'Signed in with a password' : 'Signed in with an API token'}</Menu.Label>
+        <Menu.Label>
+          {token.kind === 'session' ? 'Signed in with a password' : 'Signed in with an API token'}
+        </Menu.Label>
         <Menu.Item onClick={() => void navigate(`/users/${user.id}`)}>Your account</Menu.Item>
         <Menu.Item onClick={() => void navigate('/tokens')}>Your tokens</Menu.Item>
         <Menu.Divider />
-        <Menu.Item color="red" onClick={() => void signOut()}>Sign out</Menu.Item>
+        <Menu.Item color="red" onClick={() => void signOut()}>
+          Sign out
+        </Menu.Item>
       </Menu.Dropdown>
     </Menu>
   );

@@ -33,12 +33,21 @@ export function PermissionMatrix({ value, onChange, grantable, readOnly = false,
       />
       <Table withTableBorder aria-label={label} maw={420}>
         <Table.Thead>
-          <Table.Tr><Table.Th>Resource</Table.Th>{LEVELS.map((l) => <Table.Th key={l}>{l}</Table.Th>)}</Table.Tr>
+          <Table.Tr>
+            <Table.Th>Resource</Table.Th>
+            {LEVELS.map((l) => (
+              <Table.Th key={l}>{l}</Table.Th>
+            ))}
+          </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
           {RESOURCES.map((r) => (
             <Table.Tr key={r}>
-              <Table.Td><Text size="sm" fw={500}>{r}</Text></Table.Td>
+              <Table.Td>
+                <Text size="sm" fw={500}>
+                  {r}
+                </Text>
+              </Table.Td>
               {LEVELS.map((l) => {
                 const scope = `${r}:${l}` as Permission;
                 const box = (
@@ -51,7 +60,13 @@ export function PermissionMatrix({ value, onChange, grantable, readOnly = false,
                 );
                 return (
                   <Table.Td key={l}>
-                    {!readOnly && !holds(grantable, scope) ? <Tooltip label={`You do not hold ${scope}`}><span>{box}</span></Tooltip> : box}
+                    {!readOnly && !holds(grantable, scope) ? (
+                      <Tooltip label={`You do not hold ${scope}`}>
+                        <span>{box}</span>
+                      </Tooltip>
+                    ) : (
+                      box
+                    )}
                   </Table.Td>
                 );
               })}

@@ -6,6 +6,7 @@ import { useCredential } from '../hooks/use-credential.ts';
 export function RequireSignIn({ children }: { children: ReactNode }) {
   const signedIn = useCredential();
   const location = useLocation();
-  if (!signedIn) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  if (!signedIn)
+    return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
   return children;
 }

@@ -4,7 +4,11 @@ import { isRouteErrorResponse, useRouteError } from 'react-router';
 /** What a page that failed to load or render shows, with a way back. */
 export function RouteError() {
   const error = useRouteError();
-  const message = isRouteErrorResponse(error) ? `${error.status} ${error.statusText}` : error instanceof Error ? error.message : String(error);
+  const message = isRouteErrorResponse(error)
+    ? `${error.status} ${error.statusText}`
+    : error instanceof Error
+      ? error.message
+      : String(error);
   return (
     <Container size="sm" py={80}>
       <Stack align="flex-start">

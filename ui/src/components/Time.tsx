@@ -1,7 +1,14 @@
 import { Text, Tooltip } from '@mantine/core';
 import { useEffect, useRef, useState } from 'react';
 
-const units: [Intl.RelativeTimeFormatUnit, number][] = [['year', 31_536_000], ['month', 2_592_000], ['day', 86_400], ['hour', 3_600], ['minute', 60], ['second', 1]];
+const units: [Intl.RelativeTimeFormatUnit, number][] = [
+  ['year', 31_536_000],
+  ['month', 2_592_000],
+  ['day', 86_400],
+  ['hour', 3_600],
+  ['minute', 60],
+  ['second', 1],
+];
 const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 const OPEN_DELAY_MS = 300;
 
@@ -25,7 +32,12 @@ export function Time({ value, fallback = '—' }: { value: string | null | undef
   const [opened, setOpened] = useState<boolean | undefined>(undefined);
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
   useEffect(() => () => clearTimeout(timer.current), []);
-  if (!value) return <Text span c="dimmed" size="sm">{fallback}</Text>;
+  if (!value)
+    return (
+      <Text span c="dimmed" size="sm">
+        {fallback}
+      </Text>
+    );
   const enter = () => {
     clearTimeout(timer.current);
     timer.current = setTimeout(() => setOpened(true), OPEN_DELAY_MS);
@@ -40,5 +52,9 @@ export function Time({ value, fallback = '—' }: { value: string | null | undef
     </Text>
   );
   if (opened === undefined) return text;
-  return <Tooltip label={new Date(value).toLocaleString()} opened={opened}>{text}</Tooltip>;
+  return (
+    <Tooltip label={new Date(value).toLocaleString()} opened={opened}>
+      {text}
+    </Tooltip>
+  );
 }

@@ -10,22 +10,45 @@ export function AuditFilters({ value, onChange }: { value: Filters; onChange: (f
   const [draft, setDraft] = useState(value);
   const serialized = JSON.stringify(value);
   useEffect(() => setDraft(JSON.parse(serialized) as Filters), [serialized]);
-  const set = (key: keyof Filters) => (e: { currentTarget: { value: string } }) => setDraft({ ...draft, [key]: e.currentTarget.value });
+  const set = (key: keyof Filters) => (e: { currentTarget: { value: string } }) =>
+    setDraft({ ...draft, [key]: e.currentTarget.value });
   const empty = Object.fromEntries(Object.keys(value).map((k) => [k, ''])) as Filters;
   return (
     <form onSubmit={onSubmit(() => onChange(draft))} aria-label="Filters">
       <Grid mb="md" align="flex-end">
         <Grid.Col span={{ base: 12, sm: 6, lg: 3 }}>
-          <TextInput label="Action" placeholder="user.*, token.create, delete" value={draft.action} onChange={set('action')} />
+          <TextInput
+            label="Action"
+            placeholder="user.*, token.create, delete"
+            value={draft.action}
+            onChange={set('action')}
+          />
         </Grid.Col>
         <Grid.Col span={{ base: 12, sm: 6, lg: 2 }}>
-          <TextInput label="Actor" placeholder="system or user_…" value={draft.actor} onChange={set('actor')} />
+          <TextInput
+            label="Actor"
+            placeholder="system or user_…"
+            value={draft.actor}
+            onChange={set('actor')}
+          />
         </Grid.Col>
         <Grid.Col span={{ base: 12, sm: 6, lg: 2 }}>
-          <TextInput label="Target id" placeholder="user_…, role_…" value={draft.target} onChange={set('target')} />
+          <TextInput
+            label="Target id"
+            placeholder="user_…, role_…"
+            value={draft.target}
+            onChange={set('target')}
+          />
         </Grid.Col>
         <Grid.Col span={{ base: 12, sm: 6, lg: 1.5 }}>
-          <Select label="Outcome" data={['success', 'denied', 'error']} value={draft.outcome || null} onChange={(v) => setDraft({ ...draft, outcome: v ?? '' })} clearable placeholder="Any" />
+          <Select
+            label="Outcome"
+            data={['success', 'denied', 'error']}
+            value={draft.outcome || null}
+            onChange={(v) => setDraft({ ...draft, outcome: v ?? '' })}
+            clearable
+            placeholder="Any"
+          />
         </Grid.Col>
         <Grid.Col span={{ base: 6, lg: 1.5 }}>
           <TextInput label="Since" type="datetime-local" value={draft.since} onChange={set('since')} />
@@ -35,7 +58,9 @@ export function AuditFilters({ value, onChange }: { value: Filters; onChange: (f
         </Grid.Col>
         <Grid.Col span={{ base: 12, lg: 0.5 }} style={{ display: 'flex', gap: 8 }}>
           <Button type="submit">Apply</Button>
-          <Button variant="subtle" onClick={() => onChange(empty)}>Clear</Button>
+          <Button variant="subtle" onClick={() => onChange(empty)}>
+            Clear
+          </Button>
         </Grid.Col>
       </Grid>
     </form>

@@ -14,8 +14,11 @@ export function ExportButton({ query }: { query: AuditQuery }) {
     setError(null);
     setProgress(0);
     try {
-      const stream = await unwrap(api.GET('/api/audit/export', { params: { query: { ...query, format } }, parseAs: 'stream' }));
-      if (!stream) throw new ApiProblem({ type: 'about:blank', title: 'Empty export', status: 0, code: 'empty' });
+      const stream = await unwrap(
+        api.GET('/api/audit/export', { params: { query: { ...query, format } }, parseAs: 'stream' }),
+      );
+      if (!stream)
+        throw new ApiProblem({ type: 'about:blank', title: 'Empty export', status: 0, code: 'empty' });
       const reader = stream.getReader();
       const chunks: Uint8Array[] = [];
       let lines = 0;
@@ -26,7 +29,9 @@ export function ExportButton({ query }: { query: AuditQuery }) {
         for (const byte of value) if (byte === 10) lines++;
         setProgress(lines);
       }
-      const url = URL.createObjectURL(new Blob(chunks as BlobPart[], { type: format === 'csv' ? 'text/csv' : 'application/x-ndjson' }));
+      const url = URL.createObjectURL(
+        new Blob(chunks as BlobPart[], { type: format === 'csv' ? 'text/csv' : 'application/x-ndjson' }),
+      );
       const a = document.createElement('a');
       a.href = url;
       a.download = `gatehouse-audit-${new Date().toISOString().replace(/[:.]/g, '-')}.${format}`;
@@ -40,9 +45,18 @@ export function ExportButton({ query }: { query: AuditQuery }) {
   };
   return (
     <Group gap="xs">
-      {progress !== null && <Group gap={6} role="status"><Loader size="xs" /><Text size="sm">{progress.toLocaleString()} events…</Text></Group>}
-      <Button variant="default" onClick={() => void run('ndjson')} disabled={progress !== null}>Export (NDJSON)</Button>
-      <Button variant="default" onClick={() => void run('csv')} disabled={progress !== null}>Export (CSV)</Button>
+      {progress !== null && (
+        <Group gap={6} role="status">
+          <Loader size="xs" />
+          <Text size="sm">{progress.toLocaleString()} events…</Text>
+        </Group>
+      )}
+      <Button variant="default" onClick={() => void run('ndjson')} disabled={progress !== null}>
+        Export (NDJSON)
+      </Button>
+      <Button variant="default" onClick={() => void run('csv')} disabled={progress !== null}>
+        Export (CSV)
+      </Button>
       {error !== null && <ProblemAlert error={error} title="Export failed" />}
     </Group>
   );

@@ -12,7 +12,10 @@ export function VerifyChain() {
     if (!verify.isPending) return;
     const started = Date.now();
     const timer = setInterval(() => setElapsed(Math.round((Date.now() - started) / 1000)), 500);
-    return () => { clearInterval(timer); setElapsed(0); };
+    return () => {
+      clearInterval(timer);
+      setElapsed(0);
+    };
   }, [verify.isPending]);
   const result = verify.data;
   return (
@@ -25,13 +28,31 @@ export function VerifyChain() {
     >
       <Group justify="space-between" wrap="nowrap">
         <div style={{ flex: 1 }}>
-          {verify.isPending && <><Text size="sm">Checking every event’s hash… {elapsed > 0 && `${elapsed}s`}</Text><Progress value={100} animated striped mt={6} aria-label="Verifying" /></>}
-          {result?.status === 'ok' && <Text size="sm">{result.checked.toLocaleString()} events checked{result.first_seq !== null && ` (#${result.first_seq}–#${result.last_seq})`}; none altered.</Text>}
-          {result?.status === 'broken' && <Text size="sm">The first broken link: {JSON.stringify(result.broken)}. Events from there on cannot be trusted.</Text>}
-          {!result && !verify.isPending && !verify.error && <Text size="sm">Recompute the hash chain to prove no event was altered or removed.</Text>}
+          {verify.isPending && (
+            <>
+              <Text size="sm">Checking every event’s hash… {elapsed > 0 && `${elapsed}s`}</Text>
+              <Progress value={100} animated striped mt={6} aria-label="Verifying" />
+            </>
+          )}
+          {result?.status === 'ok' && (
+            <Text size="sm">
+              {result.checked.toLocaleString()} events checked
+              {result.first_seq !== null && ` (#${result.first_seq}–#${result.last_seq})`}; none altered.
+            </Text>
+          )}
+          {result?.status === 'broken' && (
+            <Text size="sm">
+              The first broken link: {JSON.stringify(result.broken)}. Events from there on cannot be trusted.
+            </Text>
+          )}
+          {!result && !verify.isPending && !verify.error && (
+            <Text size="sm">Recompute the hash chain to prove no event was altered or removed.</Text>
+          )}
           <ProblemAlert error={verify.error} />
         </div>
-        <Button variant="default" onClick={() => verify.mutate()} loading={verify.isPending}>Verify chain</Button>
+        <Button variant="default" onClick={() => verify.mutate()} loading={verify.isPending}>
+          Verify chain
+        </Button>
       </Group>
     </Alert>
   );

@@ -15,11 +15,37 @@ import { VerifyChain } from './VerifyChain.tsx';
 
 const columns: Column<AuditEvent>[] = [
   { key: 'ts', header: 'When', width: 130, cell: (e) => <Time value={e.ts} /> },
-  { key: 'action', header: 'Action', cell: (e) => <Text size="sm" ff="monospace">{e.action}</Text> },
+  {
+    key: 'action',
+    header: 'Action',
+    cell: (e) => (
+      <Text size="sm" ff="monospace">
+        {e.action}
+      </Text>
+    ),
+  },
   { key: 'actor', header: 'Actor', cell: (e) => <Text size="sm">{e.actor_name ?? e.actor}</Text> },
-  { key: 'target', header: 'Target', cell: (e) => (e.target ? <Text size="xs" ff="monospace" c="dimmed">{e.target.id}</Text> : null) },
+  {
+    key: 'target',
+    header: 'Target',
+    cell: (e) =>
+      e.target ? (
+        <Text size="xs" ff="monospace" c="dimmed">
+          {e.target.id}
+        </Text>
+      ) : null,
+  },
   { key: 'outcome', header: 'Outcome', width: 100, cell: (e) => <OutcomeBadge outcome={e.outcome} /> },
-  { key: 'seq', header: '#', width: 70, cell: (e) => <Badge size="xs" variant="outline">{e.seq}</Badge> },
+  {
+    key: 'seq',
+    header: '#',
+    width: 70,
+    cell: (e) => (
+      <Badge size="xs" variant="outline">
+        {e.seq}
+      </Badge>
+    ),
+  },
 ];
 
 /** The query the filters stand for, as the API takes it (also what export streams). */
@@ -38,18 +64,35 @@ export default function Audit() {
   const filters = Object.fromEntries(FILTER_KEYS.map((k) => [k, params.get(k) ?? ''])) as Filters;
   const [open, setOpen] = useState<AuditEvent | null>(null);
   const query = toQuery(filters);
-  const list = useCursorList(['audit', query], (cursor) => unwrap(api.GET('/api/audit', { params: { query: { ...query, limit: 100, ...(cursor ? { cursor } : {}) } } })));
-  const setFilters = (next: Filters) => setParams(Object.fromEntries(Object.entries(next).filter(([, v]) => v)), { replace: true });
+  const list = useCursorList(['audit', query], (cursor) =>
+    unwrap(
+      api.GET('/api/audit', { params: { query: { ...query, limit: 100, ...(cursor ? { cursor } : {}) } } }),
+    ),
+  );
+  const setFilters = (next: Filters) =>
+    setParams(Object.fromEntries(Object.entries(next).filter(([, v]) => v)), { replace: true });
   return (
     <>
       <PageHeader
         title="Audit log"
         description="Every change, sign-in and denied request, newest first, in a hash chain that shows tampering."
-        actions={<Group><ExportButton query={query} /></Group>}
+        actions={
+          <Group>
+            <ExportButton query={query} />
+          </Group>
+        }
       />
       <VerifyChain />
       <AuditFilters value={filters} onChange={setFilters} />
-      <CursorTable label="Audit events" list={list} columns={columns} rowKey={(e) => e.id} onRowClick={setOpen} empty="No events match these filters." infinite />
+      <CursorTable
+        label="Audit events"
+        list={list}
+        columns={columns}
+        rowKey={(e) => e.id}
+        onRowClick={setOpen}
+        empty="No events match these filters."
+        infinite
+      />
       <EventDrawer event={open} onClose={() => setOpen(null)} />
     </>
   );

@@ -30,7 +30,11 @@ export function JsonEditor({ value, onChange }: { value: unknown; onChange: (v: 
           }
         }}
       />
-      {syntax && <Text c="red" size="sm" mt={4} role="alert">JSON syntax: {syntax}</Text>}
+      {syntax && (
+        <Text c="red" size="sm" mt={4} role="alert">
+          JSON syntax: {syntax}
+        </Text>
+      )}
     </>
   );
 }

@@ -23,12 +23,26 @@ export default function Config() {
   const schema = useConfigSchema();
   if (config.isLoading || schema.isLoading) return <Loader />;
   if (!config.data || !schema.data) return <ProblemAlert error={config.error ?? schema.error} />;
-  return <ConfigEditor loaded={config.data} schema={schema.data} refetch={async () => (await config.refetch()).data} />;
+  return (
+    <ConfigEditor
+      loaded={config.data}
+      schema={schema.data}
+      refetch={async () => (await config.refetch()).data}
+    />
+  );
 }
 
 type Loaded = { document: ConfigDocument; etag: string | undefined };
 
-function ConfigEditor({ loaded, schema, refetch }: { loaded: Loaded; schema: JsonSchema; refetch: () => Promise<Loaded | undefined> }) {
+function ConfigEditor({
+  loaded,
+  schema,
+  refetch,
+}: {
+  loaded: Loaded;
+  schema: JsonSchema;
+  refetch: () => Promise<Loaded | undefined>;
+}) {
   const can = useCan();
   const [base, setBase] = useState(loaded);
   const [draft, setDraft] = useState<unknown>(loaded.document);
@@ -36,14 +50,26 @@ function ConfigEditor({ loaded, schema, refetch }: { loaded: Loaded; schema: Jso
   const [reviewing, setReviewing] = useState(false);
   const [saved, setSaved] = useState<number | null>(null);
   const changed = diffRows(base.document, draft).length > 0;
-  const reset = (next: Loaded, doc: unknown = next.document) => { setBase(next); setDraft(doc); setEditorKey((k) => k + 1); };
+  const reset = (next: Loaded, doc: unknown = next.document) => {
+    setBase(next);
+    setDraft(doc);
+    setEditorKey((k) => k + 1);
+  };
   // A rollback (or a save elsewhere that this tab re-read) replaces an unedited form.
-  useEffect(() => { if (!changed && loaded.etag !== base.etag) reset(loaded); }, [loaded, base.etag, changed]);
+  useEffect(() => {
+    if (!changed && loaded.etag !== base.etag) reset(loaded);
+  }, [loaded, base.etag, changed]);
 
   const [pending] = useDebouncedValue(draft, 400);
   const check = useQuery({
     queryKey: ['config', 'dry-run', base.etag, pending],
-    queryFn: () => unwrap(api.PUT('/api/config', { body: pending as ConfigDocument, params: { query: { dry_run: true }, header: base.etag ? { 'if-match': base.etag } : {} } })),
+    queryFn: () =>
+      unwrap(
+        api.PUT('/api/config', {
+          body: pending as ConfigDocument,
+          params: { query: { dry_run: true }, header: base.etag ? { 'if-match': base.etag } : {} },
+        }),
+      ),
     enabled: changed && can('config:write'),
     retry: false,
   });
@@ -61,37 +87,79 @@ function ConfigEditor({ loaded, schema, refetch }: { loaded: Loaded; schema: Jso
       <PageHeader
         title="Config"
         description="Rate limits, token and session lifetimes, password policy, audit retention and webhook defaults. Changes apply at once."
-        actions={can('config:write') && (
-          <Group>
-            {saved !== null && !changed && <Text size="sm" c="teal" role="status">Saved as version {saved}</Text>}
-            {changed && <Button variant="subtle" onClick={() => reset(base)}>Discard</Button>}
-            <Button disabled={!changed || check.isError} onClick={() => setReviewing(true)}>Review changes</Button>
-          </Group>
-        )}
+        actions={
+          can('config:write') && (
+            <Group>
+              {saved !== null && !changed && (
+                <Text size="sm" c="teal" role="status">
+                  Saved as version {saved}
+                </Text>
+              )}
+              {changed && (
+                <Button variant="subtle" onClick={() => reset(base)}>
+                  Discard
+                </Button>
+              )}
+              <Button disabled={!changed || check.isError} onClick={() => setReviewing(true)}>
+                Review changes
+              </Button>
+            </Group>
+          )
+        }
       />
       {changed && (
         <Group mb="sm" gap="xs" role="status" aria-live="polite">
-          {check.isFetching ? <><Loader size="xs" /><Text size="sm">Checking against the schema…</Text></>
-            : check.isError ? <Badge color="red">Invalid</Badge> : check.data ? <Badge color="teal">Valid · {check.data.diff.length} change(s)</Badge> : null}
+          {check.isFetching ? (
+            <>
+              <Loader size="xs" />
+              <Text size="sm">Checking against the schema…</Text>
+            </>
+          ) : check.isError ? (
+            <Badge color="red">Invalid</Badge>
+          ) : check.data ? (
+            <Badge color="teal">Valid · {check.data.diff.length} change(s)</Badge>
+          ) : null}
         </Group>
       )}
       {check.isError && <ProblemAlert error={check.error} />}
       <Tabs defaultValue="form" keepMounted={false}>
-        <Tabs.List mb="md"><Tabs.Tab value="form">Form</Tabs.Tab><Tabs.Tab value="json">JSON</Tabs.Tab><Tabs.Tab value="history">History</Tabs.Tab></Tabs.List>
+        <Tabs.List mb="md">
+          <Tabs.Tab value="form">Form</Tabs.Tab>
+          <Tabs.Tab value="json">JSON</Tabs.Tab>
+          <Tabs.Tab value="history">History</Tabs.Tab>
+        </Tabs.List>
         <Tabs.Panel value="form">
           <Paper withBorder p="md" maw={760}>
-            <SchemaFields key={editorKey} schema={schema} value={draft as Record<string, unknown>} onChange={setDraft} errorOf={errors.of} />
+            <SchemaFields
+              key={editorKey}
+              schema={schema}
+              value={draft as Record<string, unknown>}
+              onChange={setDraft}
+              errorOf={errors.of}
+            />
           </Paper>
         </Tabs.Panel>
         <Tabs.Panel value="json">
-          <Suspense fallback={<Loader />}><JsonEditor key={editorKey} value={draft} onChange={setDraft} /></Suspense>
+          <Suspense fallback={<Loader />}>
+            <JsonEditor key={editorKey} value={draft} onChange={setDraft} />
+          </Suspense>
         </Tabs.Panel>
-        <Tabs.Panel value="history"><History etag={base.etag} /></Tabs.Panel>
+        <Tabs.Panel value="history">
+          <History etag={base.etag} />
+        </Tabs.Panel>
       </Tabs>
       {reviewing && (
         <ReviewModal
-          base={base.document} draft={draft} etag={base.etag} onClose={() => setReviewing(false)} onRebase={() => void rebase()}
-          onSaved={(version) => { setReviewing(false); setSaved(version); void refetch().then((l) => l && reset(l)); }}
+          base={base.document}
+          draft={draft}
+          etag={base.etag}
+          onClose={() => setReviewing(false)}
+          onRebase={() => void rebase()}
+          onSaved={(version) => {
+            setReviewing(false);
+            setSaved(version);
+            void refetch().then((l) => l && reset(l));
+          }}
         />
       )}
     </>

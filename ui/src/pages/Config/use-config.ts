@@ -16,12 +16,19 @@ export function useConfig() {
 }
 
 export function useConfigSchema() {
-  return useQuery({ queryKey: ['config', 'schema'], queryFn: async () => (await unwrap(api.GET('/api/config/schema'))) as JsonSchema, staleTime: Infinity });
+  return useQuery({
+    queryKey: ['config', 'schema'],
+    queryFn: async () => (await unwrap(api.GET('/api/config/schema'))) as JsonSchema,
+    staleTime: Infinity,
+  });
 }
 
 /** Writes `value` at a JSON Pointer inside a copy of `doc`, creating objects on the way. */
 export function setAt(doc: unknown, pointer: string, value: unknown): unknown {
-  const keys = pointer.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const keys = pointer
+    .split('/')
+    .slice(1)
+    .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
   const root = structuredClone(doc ?? {}) as Record<string, unknown>;
   let node = root;
   keys.forEach((key, i) => {

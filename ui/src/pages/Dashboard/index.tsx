@@ -20,11 +20,22 @@ const COUNTS: { path: Countable; label: string; to: string; scope?: Permission }
 
 /** Counts up to 500 ("500+" beyond): lists are cursor-paginated and the API has no count endpoint. */
 function CountCard({ path, label, to }: { path: Countable; label: string; to: string }) {
-  const q = useQuery({ queryKey: ['count', path], queryFn: () => unwrap(api.GET(path, { params: { query: { limit: 500 } } })) });
+  const q = useQuery({
+    queryKey: ['count', path],
+    queryFn: () => unwrap(api.GET(path, { params: { query: { limit: 500 } } })),
+  });
   return (
     <Card withBorder component={Link} to={to} aria-label={label}>
-      <Text size="sm" c="dimmed">{label}</Text>
-      {q.isLoading ? <Skeleton h={32} mt={4} /> : <Text fz={28} fw={700}>{q.data ? `${q.data.data.length}${q.data.next_cursor ? '+' : ''}` : '—'}</Text>}
+      <Text size="sm" c="dimmed">
+        {label}
+      </Text>
+      {q.isLoading ? (
+        <Skeleton h={32} mt={4} />
+      ) : (
+        <Text fz={28} fw={700}>
+          {q.data ? `${q.data.data.length}${q.data.next_cursor ? '+' : ''}` : '—'}
+        </Text>
+      )}
     </Card>
   );
 }
@@ -35,9 +46,13 @@ export default function Dashboard() {
   const me = useMe();
   return (
     <Stack gap="lg">
-      <Title order={2}>Welcome{me.data ? `, ${me.data.user.display_name ?? me.data.user.username}` : ''}</Title>
+      <Title order={2}>
+        Welcome{me.data ? `, ${me.data.user.display_name ?? me.data.user.username}` : ''}
+      </Title>
       <SimpleGrid cols={{ base: 2, sm: 3, lg: 5 }}>
-        {COUNTS.filter((c) => !c.scope || can(c.scope)).map((c) => <CountCard key={c.path} {...c} />)}
+        {COUNTS.filter((c) => !c.scope || can(c.scope)).map((c) => (
+          <CountCard key={c.path} {...c} />
+        ))}
       </SimpleGrid>
       <SimpleGrid cols={{ base: 1, lg: 2 }}>
         {can('audit:read') && <RecentEvents />}
@@ -51,21 +66,43 @@ export default function Dashboard() {
 }
 
 function RecentEvents() {
-  const q = useQuery({ queryKey: ['audit', 'recent'], queryFn: () => unwrap(api.GET('/api/audit', { params: { query: { limit: 8 } } })) });
+  const q = useQuery({
+    queryKey: ['audit', 'recent'],
+    queryFn: () => unwrap(api.GET('/api/audit', { params: { query: { limit: 8 } } })),
+  });
   return (
     <Card withBorder>
-      <Group justify="space-between" mb="sm"><Title order={4}>Recent activity</Title><Anchor component={Link} to="/audit" size="sm">Audit log</Anchor></Group>
+      <Group justify="space-between" mb="sm">
+        <Title order={4}>Recent activity</Title>
+        <Anchor component={Link} to="/audit" size="sm">
+          Audit log
+        </Anchor>
+      </Group>
       <ProblemAlert error={q.error} />
       {q.isLoading && <Skeleton h={160} />}
-      {q.data?.data.length === 0 && <Text c="dimmed" size="sm">Nothing has happened yet.</Text>}
+      {q.data?.data.length === 0 && (
+        <Text c="dimmed" size="sm">
+          Nothing has happened yet.
+        </Text>
+      )}
       <Table>
         <Table.Tbody>
           {q.data?.data.map((e) => (
             <Table.Tr key={e.id}>
-              <Table.Td><Text size="sm" ff="monospace">{e.action}</Text></Table.Td>
-              <Table.Td><Text size="sm">{e.actor_name ?? e.actor}</Text></Table.Td>
-              <Table.Td><OutcomeBadge outcome={e.outcome} /></Table.Td>
-              <Table.Td><Time value={e.ts} /></Table.Td>
+              <Table.Td>
+                <Text size="sm" ff="monospace">
+                  {e.action}
+                </Text>
+              </Table.Td>
+              <Table.Td>
+                <Text size="sm">{e.actor_name ?? e.actor}</Text>
+              </Table.Td>
+              <Table.Td>
+                <OutcomeBadge outcome={e.outcome} />
+              </Table.Td>
+              <Table.Td>
+                <Time value={e.ts} />
+              </Table.Td>
             </Table.Tr>
           ))}
         </Table.Tbody>
@@ -75,36 +112,81 @@ function RecentEvents() {
 }
 
 function FailingWebhooks() {
-  const q = useQuery({ queryKey: ['webhooks', 'all'], queryFn: () => unwrap(api.GET('/api/webhooks', { params: { query: { limit: 500 } } })) });
+  const q = useQuery({
+    queryKey: ['webhooks', 'all'],
+    queryFn: () => unwrap(api.GET('/api/webhooks', { params: { query: { limit: 500 } } })),
+  });
   const failing = q.data?.data.filter((w) => w.failing_since || w.disabled_reason) ?? [];
   return (
     <Card withBorder>
-      <Title order={4} mb="sm">Failing webhook endpoints</Title>
+      <Title order={4} mb="sm">
+        Failing webhook endpoints
+      </Title>
       <ProblemAlert error={q.error} />
-      {q.isLoading ? <Skeleton h={40} /> : failing.length === 0 ? <Text size="sm" c="dimmed">Every endpoint is delivering.</Text> : failing.map((w) => (
-        <Group key={w.id} justify="space-between">
-          <Anchor component={Link} to={`/webhooks/${w.id}`} size="sm">{w.url}</Anchor>
-          {w.disabled_reason ? <Badge color="red">disabled</Badge> : <Text size="xs" c="red">failing since <Time value={w.failing_since} /></Text>}
-        </Group>
-      ))}
+      {q.isLoading ? (
+        <Skeleton h={40} />
+      ) : failing.length === 0 ? (
+        <Text size="sm" c="dimmed">
+          Every endpoint is delivering.
+        </Text>
+      ) : (
+        failing.map((w) => (
+          <Group key={w.id} justify="space-between">
+            <Anchor component={Link} to={`/webhooks/${w.id}`} size="sm">
+              {w.url}
+            </Anchor>
+            {w.disabled_reason ? (
+              <Badge color="red">disabled</Badge>
+            ) : (
+              <Text size="xs" c="red">
+                failing since <Time value={w.failing_since} />
+              </Text>
+            )}
+          </Group>
+        ))
+      )}
     </Card>
   );
 }
 
 function ExpiringTokens() {
-  const q = useQuery({ queryKey: ['tokens', 'all'], queryFn: () => unwrap(api.GET('/api/tokens', { params: { query: { limit: 500 } } })) });
+  const q = useQuery({
+    queryKey: ['tokens', 'all'],
+    queryFn: () => unwrap(api.GET('/api/tokens', { params: { query: { limit: 500 } } })),
+  });
   const now = Date.now();
-  const soon = q.data?.data.filter((t) => !t.revoked_at && t.expires_at && new Date(t.expires_at).getTime() - now < WEEK_MS && new Date(t.expires_at).getTime() > now) ?? [];
+  const soon =
+    q.data?.data.filter(
+      (t) =>
+        !t.revoked_at &&
+        t.expires_at &&
+        new Date(t.expires_at).getTime() - now < WEEK_MS &&
+        new Date(t.expires_at).getTime() > now,
+    ) ?? [];
   return (
     <Card withBorder>
-      <Title order={4} mb="sm">Tokens expiring within 7 days</Title>
+      <Title order={4} mb="sm">
+        Tokens expiring within 7 days
+      </Title>
       <ProblemAlert error={q.error} />
-      {q.isLoading ? <Skeleton h={40} /> : soon.length === 0 ? <Text size="sm" c="dimmed">None.</Text> : soon.map((t) => (
-        <Group key={t.id} justify="space-between">
-          <Anchor component={Link} to="/tokens" size="sm">{t.name}</Anchor>
-          <Text size="xs">expires <Time value={t.expires_at} /></Text>
-        </Group>
-      ))}
+      {q.isLoading ? (
+        <Skeleton h={40} />
+      ) : soon.length === 0 ? (
+        <Text size="sm" c="dimmed">
+          None.
+        </Text>
+      ) : (
+        soon.map((t) => (
+          <Group key={t.id} justify="space-between">
+            <Anchor component={Link} to="/tokens" size="sm">
+              {t.name}
+            </Anchor>
+            <Text size="xs">
+              expires <Time value={t.expires_at} />
+            </Text>
+          </Group>
+        ))
+      )}
     </Card>
   );
 }

@@ -1,4 +1,15 @@
-import { Alert, Button, Center, Paper, PasswordInput, Stack, Tabs, Text, TextInput, Title } from '@mantine/core';
+import {
+  Alert,
+  Button,
+  Center,
+  Paper,
+  PasswordInput,
+  Stack,
+  Tabs,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { onSubmit } from '../../lib/submit.ts';
@@ -21,15 +32,21 @@ export default function Login() {
       <Paper withBorder shadow="sm" p="xl" w={420} maw="100%">
         <Stack gap={4} mb="lg">
           <Title order={2}>Sign in to Gatehouse</Title>
-          <Text size="sm" c="dimmed">The admin console for users, roles, tokens and everything they change.</Text>
+          <Text size="sm" c="dimmed">
+            The admin console for users, roles, tokens and everything they change.
+          </Text>
         </Stack>
         <Tabs defaultValue="password">
           <Tabs.List grow mb="md">
             <Tabs.Tab value="password">Password</Tabs.Tab>
             <Tabs.Tab value="token">API token</Tabs.Tab>
           </Tabs.List>
-          <Tabs.Panel value="password"><PasswordForm from={from} /></Tabs.Panel>
-          <Tabs.Panel value="token"><TokenForm from={from} /></Tabs.Panel>
+          <Tabs.Panel value="password">
+            <PasswordForm from={from} />
+          </Tabs.Panel>
+          <Tabs.Panel value="token">
+            <TokenForm from={from} />
+          </Tabs.Panel>
         </Tabs>
       </Paper>
     </Center>
@@ -61,10 +78,27 @@ function PasswordForm({ from }: { from: string }) {
   return (
     <form onSubmit={submit} aria-label="Sign in with a password">
       <Stack>
-        <TextInput label="Username" autoComplete="username" required value={username} onChange={(e) => setUsername(e.currentTarget.value)} error={errors.of('/username')} data-autofocus />
-        <PasswordInput label="Password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.currentTarget.value)} error={errors.of('/password')} />
+        <TextInput
+          label="Username"
+          autoComplete="username"
+          required
+          value={username}
+          onChange={(e) => setUsername(e.currentTarget.value)}
+          error={errors.of('/username')}
+          data-autofocus
+        />
+        <PasswordInput
+          label="Password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.currentTarget.value)}
+          error={errors.of('/password')}
+        />
         <ProblemAlert error={login.error} shownFields={['/username', '/password']} />
-        <Button type="submit" loading={login.isPending}>Sign in</Button>
+        <Button type="submit" loading={login.isPending}>
+          Sign in
+        </Button>
       </Stack>
     </form>
   );
@@ -85,10 +119,20 @@ function TokenForm({ from }: { from: string }) {
   return (
     <form onSubmit={onSubmit(() => check.mutate())} aria-label="Sign in with an API token">
       <Stack>
-        <PasswordInput label="API token" description="A gth_… token; it stays in this tab only." required value={token} onChange={(e) => setToken(e.currentTarget.value)} />
+        <PasswordInput
+          label="API token"
+          description="A gth_… token; it stays in this tab only."
+          required
+          value={token}
+          onChange={(e) => setToken(e.currentTarget.value)}
+        />
         <ProblemAlert error={check.error} />
-        <Alert color="gray" variant="light">Signing out forgets the token here; it stays valid until it is revoked or expires.</Alert>
-        <Button type="submit" loading={check.isPending}>Sign in with token</Button>
+        <Alert color="gray" variant="light">
+          Signing out forgets the token here; it stays valid until it is revoked or expires.
+        </Alert>
+        <Button type="submit" loading={check.isPending}>
+          Sign in with token
+        </Button>
       </Stack>
     </form>
   );

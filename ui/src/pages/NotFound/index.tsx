@@ -6,8 +6,12 @@ export default function NotFound() {
   return (
     <Stack align="flex-start" py="xl">
       <Title order={2}>No such page</Title>
-      <Text c="dimmed">Nothing lives at <code>{pathname}</code>.</Text>
-      <Button component={Link} to="/">Go to the dashboard</Button>
+      <Text c="dimmed">
+        Nothing lives at <code>{pathname}</code>.
+      </Text>
+      <Button component={Link} to="/">
+        Go to the dashboard
+      </Button>
     </Stack>
   );
 }

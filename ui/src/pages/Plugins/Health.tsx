@@ -5,6 +5,15 @@ import type { Plugin } from '../../../../src/client/index.ts';
 export function Health({ plugin }: { plugin: Plugin }) {
   const { calls, failures, p99_ms: p99, last_error: lastError } = plugin.health;
   const color = calls === 0 ? 'gray' : failures === 0 ? 'teal' : failures / calls > 0.1 ? 'red' : 'orange';
-  const label = calls === 0 ? 'no calls yet' : `${failures}/${calls} failed${p99 !== null ? ` · p99 ${Math.round(p99)} ms` : ''}`;
-  return <Tooltip label={lastError ?? 'No error recorded'} disabled={!lastError}><Badge color={color} variant="light">{label}</Badge></Tooltip>;
+  const label =
+    calls === 0
+      ? 'no calls yet'
+      : `${failures}/${calls} failed${p99 !== null ? ` · p99 ${Math.round(p99)} ms` : ''}`;
+  return (
+    <Tooltip label={lastError ?? 'No error recorded'} disabled={!lastError}>
+      <Badge color={color} variant="light">
+        {label}
+      </Badge>
+    </Tooltip>
+  );
 }

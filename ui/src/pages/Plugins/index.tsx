@@ -17,14 +17,22 @@ function EnabledSwitch({ plugin, onError }: { plugin: Plugin; onError: (e: unkno
   const can = useCan();
   const queryClient = useQueryClient();
   const toggle = useMutation({
-    mutationFn: (on: boolean) => unwrap(on ? api.POST('/api/plugins/{id}/enable', { params: { path: { id: plugin.id } } }) : api.POST('/api/plugins/{id}/disable', { params: { path: { id: plugin.id } } })),
+    mutationFn: (on: boolean) =>
+      unwrap(
+        on
+          ? api.POST('/api/plugins/{id}/enable', { params: { path: { id: plugin.id } } })
+          : api.POST('/api/plugins/{id}/disable', { params: { path: { id: plugin.id } } }),
+      ),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ['plugins'] }),
     onError,
   });
   return (
     <Switch
-      aria-label={`${plugin.name} enabled`} checked={toggle.isPending ? !!toggle.variables : plugin.enabled} disabled={!can('plugins:write')}
-      onClick={(e) => e.stopPropagation()} onChange={(e) => toggle.mutate(e.currentTarget.checked)}
+      aria-label={`${plugin.name} enabled`}
+      checked={toggle.isPending ? !!toggle.variables : plugin.enabled}
+      disabled={!can('plugins:write')}
+      onClick={(e) => e.stopPropagation()}
+      onChange={(e) => toggle.mutate(e.currentTarget.checked)}
     />
   );
 }
@@ -35,20 +43,71 @@ export default function Plugins() {
   const [registering, register] = useDisclosure();
   const [open, setOpen] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const list = useCursorList(['plugins'], (cursor) => unwrap(api.GET('/api/plugins', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } })));
+  const list = useCursorList(['plugins'], (cursor) =>
+    unwrap(api.GET('/api/plugins', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } })),
+  );
   const columns: Column<Plugin>[] = [
-    { key: 'name', header: 'Plugin', cell: (p) => <><Text size="sm" fw={500}>{p.name}</Text><Text size="xs" c="dimmed" lineClamp={1}>{typeof p.manifest.description === 'string' ? p.manifest.description : ''}</Text></> },
-    { key: 'kind', header: 'Kind', cell: (p) => <Badge variant="outline" size="sm">{p.kind}</Badge> },
-    { key: 'version', header: 'Version', cell: (p) => <Text size="sm" ff="monospace">{typeof p.manifest.version === 'string' ? p.manifest.version : ''}</Text> },
+    {
+      key: 'name',
+      header: 'Plugin',
+      cell: (p) => (
+        <>
+          <Text size="sm" fw={500}>
+            {p.name}
+          </Text>
+          <Text size="xs" c="dimmed" lineClamp={1}>
+            {typeof p.manifest.description === 'string' ? p.manifest.description : ''}
+          </Text>
+        </>
+      ),
+    },
+    {
+      key: 'kind',
+      header: 'Kind',
+      cell: (p) => (
+        <Badge variant="outline" size="sm">
+          {p.kind}
+        </Badge>
+      ),
+    },
+    {
+      key: 'version',
+      header: 'Version',
+      cell: (p) => (
+        <Text size="sm" ff="monospace">
+          {typeof p.manifest.version === 'string' ? p.manifest.version : ''}
+        </Text>
+      ),
+    },
     { key: 'health', header: 'Health', cell: (p) => <Health plugin={p} /> },
-    { key: 'enabled', header: 'Enabled', width: 90, cell: (p) => <EnabledSwitch plugin={p} onError={setError} /> },
+    {
+      key: 'enabled',
+      header: 'Enabled',
+      width: 90,
+      cell: (p) => <EnabledSwitch plugin={p} onError={setError} />,
+    },
   ];
   return (
     <>
-      <PageHeader title="Plugins" description="Before-hooks that may refuse a change, after-hooks that follow every event." actions={can('plugins:write') && <Button onClick={register.open}>Register plugin</Button>} />
+      <PageHeader
+        title="Plugins"
+        description="Before-hooks that may refuse a change, after-hooks that follow every event."
+        actions={can('plugins:write') && <Button onClick={register.open}>Register plugin</Button>}
+      />
       <ProblemAlert error={error} />
-      <CursorTable label="Plugins" list={list} columns={columns} rowKey={(p) => p.id} onRowClick={(p) => setOpen(p.id)} empty="No plugins registered." />
-      <RegisterPluginModal opened={registering} onClose={register.close} onRegistered={(p) => setOpen(p.id)} />
+      <CursorTable
+        label="Plugins"
+        list={list}
+        columns={columns}
+        rowKey={(p) => p.id}
+        onRowClick={(p) => setOpen(p.id)}
+        empty="No plugins registered."
+      />
+      <RegisterPluginModal
+        opened={registering}
+        onClose={register.close}
+        onRegistered={(p) => setOpen(p.id)}
+      />
       <PluginDrawer id={open} onClose={() => setOpen(null)} />
     </>
   );

@@ -16,9 +16,44 @@ import { onSubmit } from '../../lib/submit.ts';
 import { FormActions } from '../../components/FormActions.tsx';
 
 const columns: Column<Role>[] = [
-  { key: 'name', header: 'Role', cell: (r) => <Group gap="xs"><Text fw={500} size="sm">{r.name}</Text>{r.builtin && <Badge size="xs" variant="outline">built-in</Badge>}</Group> },
-  { key: 'description', header: 'Description', cell: (r) => <Text size="sm" c="dimmed" lineClamp={1}>{r.description}</Text> },
-  { key: 'permissions', header: 'Permissions', cell: (r) => <Group gap={4}>{r.permissions.map((p) => <Badge key={p} size="xs" variant="light">{p}</Badge>)}</Group> },
+  {
+    key: 'name',
+    header: 'Role',
+    cell: (r) => (
+      <Group gap="xs">
+        <Text fw={500} size="sm">
+          {r.name}
+        </Text>
+        {r.builtin && (
+          <Badge size="xs" variant="outline">
+            built-in
+          </Badge>
+        )}
+      </Group>
+    ),
+  },
+  {
+    key: 'description',
+    header: 'Description',
+    cell: (r) => (
+      <Text size="sm" c="dimmed" lineClamp={1}>
+        {r.description}
+      </Text>
+    ),
+  },
+  {
+    key: 'permissions',
+    header: 'Permissions',
+    cell: (r) => (
+      <Group gap={4}>
+        {r.permissions.map((p) => (
+          <Badge key={p} size="xs" variant="light">
+            {p}
+          </Badge>
+        ))}
+      </Group>
+    ),
+  },
 ];
 
 /** Roles: what each grants, and a new one built on the permission matrix. */
@@ -26,19 +61,44 @@ export default function Roles() {
   const [creating, create] = useDisclosure();
   const navigate = useNavigate();
   const can = useCan();
-  const list = useCursorList(['roles'], (cursor) => unwrap(api.GET('/api/roles', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } })));
+  const list = useCursorList(['roles'], (cursor) =>
+    unwrap(api.GET('/api/roles', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } })),
+  );
   return (
     <>
-      <PageHeader title="Roles" description="A role is a named set of permissions; users hold roles, tokens narrow them." actions={can('roles:write') && <Button onClick={create.open}>New role</Button>} />
-      <CursorTable label="Roles" list={list} columns={columns} rowKey={(r) => r.id} onRowClick={(r) => void navigate(`/roles/${r.id}`)} empty="No roles." />
-      <CreateRoleModal opened={creating} onClose={create.close} onCreated={(r) => void navigate(`/roles/${r.id}`)} />
+      <PageHeader
+        title="Roles"
+        description="A role is a named set of permissions; users hold roles, tokens narrow them."
+        actions={can('roles:write') && <Button onClick={create.open}>New role</Button>}
+      />
+      <CursorTable
+        label="Roles"
+        list={list}
+        columns={columns}
+        rowKey={(r) => r.id}
+        onRowClick={(r) => void navigate(`/roles/${r.id}`)}
+        empty="No roles."
+      />
+      <CreateRoleModal
+        opened={creating}
+        onClose={create.close}
+        onCreated={(r) => void navigate(`/roles/${r.id}`)}
+      />
     </>
   );
 }
 
 const FIELDS = ['/name', '/description', '/permissions'];
 
-function CreateRoleModal({ opened, onClose, onCreated }: { opened: boolean; onClose: () => void; onCreated: (r: Role) => void }) {
+function CreateRoleModal({
+  opened,
+  onClose,
+  onCreated,
+}: {
+  opened: boolean;
+  onClose: () => void;
+  onCreated: (r: Role) => void;
+}) {
   const me = useMe();
   const queryClient = useQueryClient();
   const [name, setName] = useState('');
@@ -56,10 +116,33 @@ function CreateRoleModal({ opened, onClose, onCreated }: { opened: boolean; onCl
     <Modal opened={opened} onClose={onClose} title="New role" size="lg">
       <form onSubmit={onSubmit(() => create.mutate())} aria-label="New role">
         <Stack>
-          <TextInput label="Name" required value={name} onChange={(e) => setName(e.currentTarget.value)} error={errors.of('/name')} data-autofocus />
-          <Textarea label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} error={errors.of('/description')} autosize minRows={2} />
-          <PermissionMatrix label="Permissions" value={permissions} onChange={setPermissions} grantable={me.data?.scopes} />
-          {errors.of('/permissions') && <Text c="red" size="sm">{errors.of('/permissions')}</Text>}
+          <TextInput
+            label="Name"
+            required
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+            error={errors.of('/name')}
+            data-autofocus
+          />
+          <Textarea
+            label="Description"
+            value={description}
+            onChange={(e) => setDescription(e.currentTarget.value)}
+            error={errors.of('/description')}
+            autosize
+            minRows={2}
+          />
+          <PermissionMatrix
+            label="Permissions"
+            value={permissions}
+            onChange={setPermissions}
+            grantable={me.data?.scopes}
+          />
+          {errors.of('/permissions') && (
+            <Text c="red" size="sm">
+              {errors.of('/permissions')}
+            </Text>
+          )}
           <ProblemAlert error={create.error} shownFields={FIELDS} />
           <FormActions submit="Create role" pending={create.isPending} onCancel={onClose} />
         </Stack>

@@ -30,7 +30,12 @@ export function CreateTokenModal({ opened, onClose }: { opened: boolean; onClose
   const [scopes, setScopes] = useState<Permission[]>([]);
   const [minted, setMinted] = useState<TokenWithSecret | null>(null);
   const create = useMutation({
-    mutationFn: () => unwrap(api.POST('/api/tokens', { body: { name, scopes, ...(ttl && ttl !== 'default' ? { ttl_seconds: Number(ttl) } : {}) } })),
+    mutationFn: () =>
+      unwrap(
+        api.POST('/api/tokens', {
+          body: { name, scopes, ...(ttl && ttl !== 'default' ? { ttl_seconds: Number(ttl) } : {}) },
+        }),
+      ),
     onSuccess: async (token) => {
       setMinted(token);
       await queryClient.invalidateQueries({ queryKey: ['tokens'] });
@@ -45,23 +50,64 @@ export function CreateTokenModal({ opened, onClose }: { opened: boolean; onClose
   };
   const errors = fieldErrors(create.error, FIELDS);
   return (
-    <Modal opened={opened} onClose={close} title={minted ? `Token “${minted.name}” created` : 'New token'} size="lg" closeOnClickOutside={!minted}>
+    <Modal
+      opened={opened}
+      onClose={close}
+      title={minted ? `Token “${minted.name}” created` : 'New token'}
+      size="lg"
+      closeOnClickOutside={!minted}
+    >
       {minted ? (
         <Stack>
           <SecretOnce secret={minted.secret} what="token" />
-          <Group justify="flex-end"><Button onClick={close}>I have copied it</Button></Group>
+          <Group justify="flex-end">
+            <Button onClick={close}>I have copied it</Button>
+          </Group>
         </Stack>
       ) : (
         <form onSubmit={onSubmit(() => create.mutate())} aria-label="New token">
           <Stack>
-            <TextInput label="Name" description="What uses it, e.g. “CI deploy”." required value={name} onChange={(e) => setName(e.currentTarget.value)} error={errors.of('/name')} data-autofocus />
-            <Select label="Expires after" data={TTLS} value={ttl} onChange={setTtl} allowDeselect={false} error={errors.of('/ttl_seconds')} />
-            <Text size="sm" fw={500}>Scopes</Text>
-            <Text size="xs" c="dimmed">Only scopes you hold can be given; the rest are disabled.</Text>
-            <PermissionMatrix label="Scopes" value={scopes} onChange={setScopes} grantable={me.data?.scopes} />
-            {errors.of('/scopes') && <Text c="red" size="sm">{errors.of('/scopes')}</Text>}
+            <TextInput
+              label="Name"
+              description="What uses it, e.g. “CI deploy”."
+              required
+              value={name}
+              onChange={(e) => setName(e.currentTarget.value)}
+              error={errors.of('/name')}
+              data-autofocus
+            />
+            <Select
+              label="Expires after"
+              data={TTLS}
+              value={ttl}
+              onChange={setTtl}
+              allowDeselect={false}
+              error={errors.of('/ttl_seconds')}
+            />
+            <Text size="sm" fw={500}>
+              Scopes
+            </Text>
+            <Text size="xs" c="dimmed">
+              Only scopes you hold can be given; the rest are disabled.
+            </Text>
+            <PermissionMatrix
+              label="Scopes"
+              value={scopes}
+              onChange={setScopes}
+              grantable={me.data?.scopes}
+            />
+            {errors.of('/scopes') && (
+              <Text c="red" size="sm">
+                {errors.of('/scopes')}
+              </Text>
+            )}
             <ProblemAlert error={create.error} shownFields={FIELDS} />
-            <FormActions submit="Create token" pending={create.isPending} onCancel={close} disabled={scopes.length === 0} />
+            <FormActions
+              submit="Create token"
+              pending={create.isPending}
+              onCancel={close}
+              disabled={scopes.length === 0}
+            />
           </Stack>
         </form>
       )}

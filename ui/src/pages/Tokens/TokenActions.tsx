@@ -18,7 +18,13 @@ export function RotateTokenModal({ token, onClose }: { token: Token; onClose: ()
   const queryClient = useQueryClient();
   const [grace, setGrace] = useState<string | null>('3600');
   const rotate = useMutation({
-    mutationFn: () => unwrap(api.POST('/api/tokens/{id}/rotate', { params: { path: { id: token.id } }, body: { grace_seconds: Number(grace ?? 0) } })),
+    mutationFn: () =>
+      unwrap(
+        api.POST('/api/tokens/{id}/rotate', {
+          params: { path: { id: token.id } },
+          body: { grace_seconds: Number(grace ?? 0) },
+        }),
+      ),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ['tokens'] }),
   });
   return (
@@ -26,16 +32,31 @@ export function RotateTokenModal({ token, onClose }: { token: Token; onClose: ()
       {rotate.data ? (
         <Stack>
           <SecretOnce secret={rotate.data.secret} what="new token" />
-          <Group justify="flex-end"><Button onClick={onClose}>I have copied it</Button></Group>
+          <Group justify="flex-end">
+            <Button onClick={onClose}>I have copied it</Button>
+          </Group>
         </Stack>
       ) : (
         <Stack>
-          <Text size="sm">Rotation issues a new secret. Keep the old one working for a while so callers can switch without downtime.</Text>
-          <Select label="Grace period for the old secret" data={GRACE} value={grace} onChange={setGrace} allowDeselect={false} />
+          <Text size="sm">
+            Rotation issues a new secret. Keep the old one working for a while so callers can switch without
+            downtime.
+          </Text>
+          <Select
+            label="Grace period for the old secret"
+            data={GRACE}
+            value={grace}
+            onChange={setGrace}
+            allowDeselect={false}
+          />
           <ProblemAlert error={rotate.error} />
           <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>Cancel</Button>
-            <Button loading={rotate.isPending} onClick={() => rotate.mutate()}>Rotate</Button>
+            <Button variant="default" onClick={onClose}>
+              Cancel
+            </Button>
+            <Button loading={rotate.isPending} onClick={() => rotate.mutate()}>
+              Rotate
+            </Button>
           </Group>
         </Stack>
       )}
@@ -48,7 +69,10 @@ export function RevokeTokenModal({ token, onClose }: { token: Token; onClose: ()
   const queryClient = useQueryClient();
   const revoke = useMutation({
     mutationFn: () => unwrap(api.DELETE('/api/tokens/{id}', { params: { path: { id: token.id } } })),
-    onSuccess: async () => { await queryClient.invalidateQueries({ queryKey: ['tokens'] }); onClose(); },
+    onSuccess: async () => {
+      await queryClient.invalidateQueries({ queryKey: ['tokens'] });
+      onClose();
+    },
   });
   return (
     <Modal opened onClose={onClose} title={`Revoke “${token.name}”?`}>
@@ -56,8 +80,12 @@ export function RevokeTokenModal({ token, onClose }: { token: Token; onClose: ()
         <Text size="sm">Every request with this token is refused from now on. This cannot be undone.</Text>
         <ProblemAlert error={revoke.error} />
         <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>Cancel</Button>
-          <Button color="red" loading={revoke.isPending} onClick={() => revoke.mutate()}>Revoke token</Button>
+          <Button variant="default" onClick={onClose}>
+            Cancel
+          </Button>
+          <Button color="red" loading={revoke.isPending} onClick={() => revoke.mutate()}>
+            Revoke token
+          </Button>
         </Group>
       </Stack>
     </Modal>

@@ -15,7 +15,10 @@ export default function UserDetail() {
   const can = useCan();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
-  const user = useQuery({ queryKey: ['users', id], queryFn: () => unwrap(api.GET('/api/users/{id}', { params: { path: { id } } })) });
+  const user = useQuery({
+    queryKey: ['users', id],
+    queryFn: () => unwrap(api.GET('/api/users/{id}', { params: { path: { id } } })),
+  });
   const remove = useMutation({
     mutationFn: () => unwrap(api.DELETE('/api/users/{id}', { params: { path: { id } } })),
     onSuccess: async () => {
@@ -28,11 +31,20 @@ export default function UserDetail() {
   const u = user.data;
   return (
     <Stack>
-      <Breadcrumbs><Anchor component={Link} to="/users">Users</Anchor><Text>{u.username}</Text></Breadcrumbs>
+      <Breadcrumbs>
+        <Anchor component={Link} to="/users">
+          Users
+        </Anchor>
+        <Text>{u.username}</Text>
+      </Breadcrumbs>
       <Group justify="space-between">
         <Group gap="sm">
-          <Title order={2} data-testid="user-title">{u.username}</Title>
-          <Badge variant="light" color={u.kind === 'human' ? 'blue' : 'grape'}>{u.kind}</Badge>
+          <Title order={2} data-testid="user-title">
+            {u.username}
+          </Title>
+          <Badge variant="light" color={u.kind === 'human' ? 'blue' : 'grape'}>
+            {u.kind}
+          </Badge>
           {u.disabled && <Badge color="gray">disabled</Badge>}
         </Group>
         {can('users:write') && (
@@ -47,14 +59,26 @@ export default function UserDetail() {
         )}
       </Group>
       {u.display_name && <Text fw={500}>{u.display_name}</Text>}
-      <Text size="sm" c="dimmed">{u.id} · created <Time value={u.created_at} /> · updated <Time value={u.updated_at} /></Text>
+      <Text size="sm" c="dimmed">
+        {u.id} · created <Time value={u.created_at} /> · updated <Time value={u.updated_at} />
+      </Text>
       <Grid>
         <Grid.Col span={{ base: 12, md: 6 }}>
-          <Paper withBorder p="md"><ProfileForm user={u} readOnly={!can('users:write')} /></Paper>
-          {u.kind === 'human' && can('users:write') && <Paper withBorder p="md" mt="md"><PasswordForm user={u} /></Paper>}
+          <Paper withBorder p="md">
+            <ProfileForm user={u} readOnly={!can('users:write')} />
+          </Paper>
+          {u.kind === 'human' && can('users:write') && (
+            <Paper withBorder p="md" mt="md">
+              <PasswordForm user={u} />
+            </Paper>
+          )}
         </Grid.Col>
         <Grid.Col span={{ base: 12, md: 6 }}>
-          {can('roles:read') && <Paper withBorder p="md"><UserRoles user={u} /></Paper>}
+          {can('roles:read') && (
+            <Paper withBorder p="md">
+              <UserRoles user={u} />
+            </Paper>
+          )}
         </Grid.Col>
       </Grid>
     </Stack>

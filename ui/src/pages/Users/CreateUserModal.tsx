@@ -9,10 +9,24 @@ import { fieldErrors } from '../../hooks/use-field-errors.ts';
 import { FormActions } from '../../components/FormActions.tsx';
 
 const FIELDS = ['/username', '/display_name', '/email', '/password', '/kind'];
-const empty = { username: '', display_name: '', email: '', password: '', kind: 'human' as 'human' | 'service' };
+const empty = {
+  username: '',
+  display_name: '',
+  email: '',
+  password: '',
+  kind: 'human' as 'human' | 'service',
+};
 
 /** Creates a user; the API's field errors appear next to their fields. */
-export function CreateUserModal({ opened, onClose, onCreated }: { opened: boolean; onClose: () => void; onCreated: (u: User) => void }) {
+export function CreateUserModal({
+  opened,
+  onClose,
+  onCreated,
+}: {
+  opened: boolean;
+  onClose: () => void;
+  onCreated: (u: User) => void;
+}) {
   const [form, setForm] = useState(empty);
   const queryClient = useQueryClient();
   const create = useMutation({
@@ -30,7 +44,8 @@ export function CreateUserModal({ opened, onClose, onCreated }: { opened: boolea
     },
   });
   const errors = fieldErrors(create.error, FIELDS);
-  const set = (key: keyof typeof empty) => (e: { currentTarget: { value: string } }) => setForm({ ...form, [key]: e.currentTarget.value });
+  const set = (key: keyof typeof empty) => (e: { currentTarget: { value: string } }) =>
+    setForm({ ...form, [key]: e.currentTarget.value });
   const submit = onSubmit(() => {
     create.mutate();
   });
@@ -38,12 +53,45 @@ export function CreateUserModal({ opened, onClose, onCreated }: { opened: boolea
     <Modal opened={opened} onClose={onClose} title="New user">
       <form onSubmit={submit} aria-label="New user">
         <Stack>
-          <SegmentedControl<'human' | 'service'> aria-label="Kind" value={form.kind} onChange={(kind) => setForm({ ...form, kind })} data={[{ value: 'human', label: 'Human' }, { value: 'service', label: 'Service account' }]} />
-          <TextInput label="Username" required value={form.username} onChange={set('username')} error={errors.of('/username')} data-autofocus />
-          <TextInput label="Display name" value={form.display_name} onChange={set('display_name')} error={errors.of('/display_name')} />
-          <TextInput label="Email" type="email" value={form.email} onChange={set('email')} error={errors.of('/email')} />
+          <SegmentedControl<'human' | 'service'>
+            aria-label="Kind"
+            value={form.kind}
+            onChange={(kind) => setForm({ ...form, kind })}
+            data={[
+              { value: 'human', label: 'Human' },
+              { value: 'service', label: 'Service account' },
+            ]}
+          />
+          <TextInput
+            label="Username"
+            required
+            value={form.username}
+            onChange={set('username')}
+            error={errors.of('/username')}
+            data-autofocus
+          />
+          <TextInput
+            label="Display name"
+            value={form.display_name}
+            onChange={set('display_name')}
+            error={errors.of('/display_name')}
+          />
+          <TextInput
+            label="Email"
+            type="email"
+            value={form.email}
+            onChange={set('email')}
+            error={errors.of('/email')}
+          />
           {form.kind === 'human' && (
-            <PasswordInput label="Password" description="Optional: without one, the user cannot sign in to the console." value={form.password} onChange={set('password')} error={errors.of('/password')} autoComplete="new-password" />
+            <PasswordInput
+              label="Password"
+              description="Optional: without one, the user cannot sign in to the console."
+              value={form.password}
+              onChange={set('password')}
+              error={errors.of('/password')}
+              autoComplete="new-password"
+            />
           )}
           <ProblemAlert error={create.error} shownFields={FIELDS} />
           <FormActions submit="Create user" pending={create.isPending} onCancel={onClose} />

@@ -7,6 +7,17 @@ export function usersQuery(q: string, kind: Kind) {
   return {
     queryKey: ['users', { q, kind }] as const,
     fetchPage: (cursor: string | undefined) =>
-      unwrap(api.GET('/api/users', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}), ...(q ? { q } : {}), ...(kind !== 'all' ? { kind } : {}) } } })),
+      unwrap(
+        api.GET('/api/users', {
+          params: {
+            query: {
+              limit: 50,
+              ...(cursor ? { cursor } : {}),
+              ...(q ? { q } : {}),
+              ...(kind !== 'all' ? { kind } : {}),
+            },
+          },
+        }),
+      ),
   };
 }
