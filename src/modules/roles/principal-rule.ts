@@ -28,24 +28,31 @@ export type ActOn = { userId: string; what: string; self?: boolean };
 export function createPrincipalRule(deps: {
   permissionsOf: (q: Queryable, userId: string) => Promise<string[]>;
 }) {
+  /**
+   * Throws `forbidden` (with `required_permission`, the first permission the caller lacks, and
+   * `rule: "act_on_principal"`) unless the caller holds every permission in `held` (the target's), acts as
+   * the server itself, or acts on itself where `self` allows it. For a caller that has read `held` already.
+   */
+  function judge(ctx: RequestCtx, target: ActOn, held: readonly string[]): void {
+    if (ctx.system) return;
+    const caller = ctx.principal;
+    if (!caller) throw new AppError('unauthenticated');
+    if (target.self === true && caller.userId === target.userId) return;
+    const lacking = missing(caller.scopes, held);
+    if (lacking.length === 0) return;
+    throw new AppError(
+      'forbidden',
+      `${target.what} needs every permission that user holds, and you lack ${lacking.join(', ')}. Ask someone who holds them.`,
+      { required_permission: lacking[0], rule: PRINCIPAL_RULE },
+    );
+  }
+
   return {
-    /**
-     * Throws `forbidden` (with `required_permission`, the first permission the caller lacks, and
-     * `rule: "act_on_principal"`) unless the caller holds every permission of `target.userId`, acts as the
-     * server itself, or acts on itself where `self` allows it.
-     */
+    judge,
+    /** `judge` against the target's current permissions, read with `q` (inside the change, on its state). */
     async assertMayActOn(ctx: RequestCtx, q: Queryable, target: ActOn): Promise<void> {
-      if (ctx.system) return;
-      const caller = ctx.principal;
-      if (!caller) throw new AppError('unauthenticated');
-      if (target.self === true && caller.userId === target.userId) return;
-      const lacking = missing(caller.scopes, await deps.permissionsOf(q, target.userId));
-      if (lacking.length === 0) return;
-      throw new AppError(
-        'forbidden',
-        `${target.what} needs every permission that user holds, and you lack ${lacking.join(', ')}. Ask someone who holds them.`,
-        { required_permission: lacking[0], rule: PRINCIPAL_RULE },
-      );
+      if (ctx.system || (target.self === true && ctx.principal?.userId === target.userId)) return;
+      judge(ctx, target, await deps.permissionsOf(q, target.userId));
     },
   };
 }

@@ -46,9 +46,10 @@ function checkUser(id: string): string {
 }
 
 export function createRolesService({ db, change, store, ids, clock, onAccessChange }: RolesServiceDeps) {
-  const rule = createPrincipalRule({
-    permissionsOf: async (q, userId) => union(await store.permissionLists(q, userId)),
-  });
+  /** The union of a user's roles' permissions. */
+  const permissionsOf = async (q: Queryable, userId: string): Promise<string[]> =>
+    union(await store.permissionLists(q, userId));
+  const rule = createPrincipalRule({ permissionsOf });
 
   /** 409 unless another enabled user keeps the admin role once `userId` loses it. */
   async function assertAnotherAdmin(trx: Trx, userId: string): Promise<void> {
@@ -106,10 +107,7 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
     /** The one rule for acting on a principal, for every service that changes a user or its credentials. */
     rule,
 
-    /** The union of a user's roles' permissions. */
-    async permissionsOf(q: Queryable, userId: string): Promise<string[]> {
-      return union(await store.permissionLists(q, userId));
-    },
+    permissionsOf,
 
     /**
      * The current permissions (union of their roles') of each enabled user among `userIds`, in one query; a

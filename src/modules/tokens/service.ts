@@ -86,8 +86,9 @@ export function createTokensService(deps: TokensServiceDeps) {
     scopes: readonly string[],
     what: string,
   ): Promise<void> {
-    await rule.assertMayActOn(ctx, q, { userId: ownerId, what: `${what} for this user`, self: true });
-    const beyond = missing(await permissionsOf(q, ownerId), scopes);
+    const ownerPerms = await permissionsOf(q, ownerId);
+    rule.judge(ctx, { userId: ownerId, what: `${what} for this user`, self: true }, ownerPerms);
+    const beyond = missing(ownerPerms, scopes);
     if (beyond.length > 0) {
       throw new AppError(
         'unprocessable',
