@@ -8,6 +8,7 @@ import { createIds } from '../lib/ids.js';
 import { createLogger } from '../lib/logger.js';
 import { systemCtx } from '../lib/request-ctx.js';
 import { readFile } from 'node:fs/promises';
+import { loadAuditSecret } from '../env/audit-key.js';
 import { Value } from 'typebox/value';
 import { AuditCheckpoint, type ExportQuery } from '../modules/audit/schemas.js';
 
@@ -16,7 +17,9 @@ async function open(env: Env) {
   const logger = createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL, false);
   const database = createDb(databaseUrl(env), logger);
   await migrateToLatest(database.db);
-  const built = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
+  // The servers' key, never a new one (loadAuditSecret explains why).
+  const auditKey = loadAuditSecret(env, { create: false });
+  const built = await buildApp({ env, database, logger, clock: systemClock, ids: createIds(), auditKey });
   return {
     audit: built.services.audit,
     close: async () => {

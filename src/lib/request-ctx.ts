@@ -7,6 +7,11 @@ export type Principal = {
   tokenKind: 'token' | 'session';
   /** Effective scopes: the token's, narrowed by its owner's current permissions. */
   scopes: readonly string[];
+  /**
+   * The owner's current permissions (its roles'), of which `scopes` may be a narrower part: what a
+   * subscription it creates is filtered by, so a narrow token must not create one reaching beyond `scopes`.
+   */
+  ownerScopes: readonly string[];
   /** The owner's roles, for per-role rate limits. */
   roleIds: readonly string[];
   expiresAt: number | null;

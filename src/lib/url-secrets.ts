@@ -1,3 +1,4 @@
+import { verifyTokenChecksum } from './secret-token.js';
 /**
  * Credentials in URLs. A URL is written to access logs, proxy logs and browser history, so a secret in one is
  * leaked whatever the server then does: the API refuses such requests, and the logs never show the secret.
@@ -21,10 +22,11 @@ const SECRET_PARAMS = new Set([
 ]);
 
 /**
- * A Gatehouse API or session token (`gth_`/`gts_` + 38 base62) standing on its own: not inside a longer run of
- * base64url characters, so a cursor that happens to contain `gth_` is not mistaken for one.
+ * A Gatehouse API or session token (`gth_`/`gts_` + 38 base62) not inside a longer run of base62 characters
+ * (`x_gth_…` and `a-gth_…` still count). Redaction takes every such run; a refusal takes only one whose
+ * checksum holds, so a cursor that happens to contain such a run is not refused.
  */
-const TOKEN_SHAPE = /(?<![0-9A-Za-z_-])(?:gth|gts)_[0-9A-Za-z]{38}(?![0-9A-Za-z])/g;
+const TOKEN_SHAPE = /(?<![0-9A-Za-z])(?:gth|gts)_[0-9A-Za-z]{38}(?![0-9A-Za-z])/g;
 
 const REDACTED = '[redacted]';
 
@@ -37,13 +39,13 @@ function decode(text: string): string {
 }
 
 function hasTokenShape(text: string): boolean {
-  TOKEN_SHAPE.lastIndex = 0;
-  return TOKEN_SHAPE.test(text);
+  return [...text.matchAll(TOKEN_SHAPE)].some((m) => verifyTokenChecksum(m[0]));
 }
 
 /** True when a query parameter (name and raw or decoded value) looks like it carries a credential. */
 export function isSecretParam(name: string, value: string): boolean {
-  return SECRET_PARAMS.has(name.toLowerCase()) || hasTokenShape(value);
+  // `token[]=…` is the same parameter to most frameworks.
+  return SECRET_PARAMS.has(name.replace(/\[\]$/, '').toLowerCase()) || hasTokenShape(value);
 }
 
 /** The first query parameter of a parsed query string that carries a credential, or undefined. */

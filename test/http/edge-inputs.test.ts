@@ -377,6 +377,16 @@ forEachDialect((database) => {
           () => app.request({ method: 'GET', url: '/api/users?access_token=whatever', token: null }),
           '/access_token',
         ],
+        [
+          'a token right after _ or -',
+          () => app.request({ method: 'GET', url: `/api/me?q=x_${t}`, token: null }),
+          '/q',
+        ],
+        [
+          'an array-style name',
+          () => app.request({ method: 'GET', url: '/api/users?token[]=whatever', token: null }),
+          '/token[]',
+        ],
       ];
       for (const [what, send, pointer] of sends) {
         const body = await refused(send, 400, 'validation_failed');

@@ -112,6 +112,18 @@ forEachDialect((database) => {
   });
 
   describe('rejects', () => {
+    it("a before-hook on an action whose resource the caller cannot read: 403 (it would receive each change's input)", async () => {
+      const caller = await pluginsOnly();
+      const before = await counts(app);
+      const p = expectProblem(
+        await register(httpPlugin('/before', { hooks: { before: ['user.create'] } }), caller.token),
+        403,
+        'forbidden',
+      );
+      expect(p.required_permission).toBe('users:read');
+      expect((await counts(app)).outbox).toBe(before.outbox);
+    });
+
     it('an audit feed without audit:read: registering an audit_stream http plugin or the audit-forwarder, enabling or configuring it: 403', async () => {
       const caller = await pluginsOnly();
       const before = await counts(app);

@@ -48,9 +48,11 @@ forEachDialect((database) => {
     await app.worker.runOnce();
     app.clock.advance(1);
   }
-  /** A principal holding webhooks:read and webhooks:write through a role, with a webhooks:write-only token. */
-  const hooksOnly = () =>
-    makePrincipal(app, { permissions: ['webhooks:read', 'webhooks:write'], scopes: ['webhooks:write'] });
+  /**
+   * A principal holding webhooks:read and webhooks:write through a role, with a token of both (a token
+   * narrower than its owner may not subscribe to `*`: see "a narrowed token" below).
+   */
+  const hooksOnly = () => makePrincipal(app, { permissions: ['webhooks:read', 'webhooks:write'] });
   const typesAt = (path: string) => rx.at(path).map((r) => (JSON.parse(r.body) as { type: string }).type);
 
   describe('succeeds', () => {
@@ -149,6 +151,27 @@ forEachDialect((database) => {
   });
 
   describe('rejects', () => {
+    it("a narrowed token cannot subscribe to `*` beyond its own scopes through its owner's permissions", async () => {
+      // The admin's own token, narrowed to webhooks:write: deliveries are filtered by the admin's permissions.
+      const narrow = (
+        await app.request({
+          method: 'POST',
+          url: '/api/tokens',
+          payload: { name: 'narrow', scopes: ['webhooks:write'] },
+        })
+      ).json().secret as string;
+      const before = await counts(app);
+      const p = expectProblem(await create({ url: rx.url('/x'), events: ['*'] }, narrow), 403, 'forbidden');
+      expect(p.required_permission).toBe('audit:read');
+      const q = expectProblem(
+        await create({ url: rx.url('/x'), events: ['user.*'] }, narrow),
+        403,
+        'forbidden',
+      );
+      expect(q.required_permission).toBe('users:read');
+      expect((await counts(app)).outbox).toBe(before.outbox);
+    });
+
     it('an explicit subscription to a type the caller cannot read: 403 naming the permission, nothing saved', async () => {
       const caller = await hooksOnly();
       const before = await counts(app);

@@ -65,7 +65,7 @@ export async function verifyChain(
         return broken(seq, row.id, 'prev_hash_mismatch', 'does not link to the previous event');
       const { hash, ...rest } = row;
       if (
-        chainHash(rest, seq >= keyedFrom ? keys.chain : undefined) !== hash ||
+        !sameDigest(chainHash(rest, seq >= keyedFrom ? keys.chain : undefined), hash) ||
         `${row.resource}.${row.verb}` !== row.action
       ) {
         return broken(seq, row.id, 'hash_mismatch', 'the event was altered after it was written');

@@ -2,7 +2,8 @@ import type { Queryable } from '../../db/tables.js';
 import { AppError } from '../../errors.js';
 import { expand, missing } from '../../lib/permissions.js';
 import type { RequestCtx } from '../../lib/request-ctx.js';
-import { readScopeOf } from './catalog.js';
+import { eventTypes, readScopeOf } from './catalog.js';
+import { subscribed } from '../webhooks/matching.js';
 
 /**
  * The current permissions (union of their roles') of the enabled users among `userIds`, in one query; a
@@ -45,18 +46,33 @@ export function unreachable(reach: Reach, creator: string | null): string | null
 
 /**
  * At creation or update: subscribing to an exact event type needs the read permission of its resource (403
- * naming it). `*` and `<resource>.*` are accepted and filtered at delivery.
+ * naming it). `*` and `<resource>.*` are accepted and filtered at delivery by the creator's (the user's)
+ * permissions, so the token that subscribes must hold every read permission its owner holds among the types
+ * the pattern matches: a narrowed token must not reach, through its owner, what it may not read itself.
  */
 export function assertMaySubscribe(ctx: RequestCtx, patterns: readonly string[]): void {
-  const held = ctx.system ? ['*'] : (ctx.principal?.scopes ?? []);
+  if (ctx.system) return;
+  const held = ctx.principal?.scopes ?? [];
+  const owner = expand(ctx.principal?.ownerScopes ?? []);
   for (const p of patterns) {
-    if (p === '*' || p.endsWith('.*')) continue;
-    const scope = readScopeOf(p);
-    if (missing(held, [scope]).length > 0) {
+    const wildcard = p === '*' || p.endsWith('.*');
+    const scopes = wildcard
+      ? [
+          ...new Set(
+            eventTypes()
+              .filter((t) => subscribed([p], t.type))
+              .map((t) => readScopeOf(t.type)),
+          ),
+        ].filter((s) => owner.has(s))
+      : [readScopeOf(p)];
+    const lacking = missing(held, scopes);
+    if (lacking.length > 0) {
       throw new AppError(
         'forbidden',
-        `Subscribing to ${p} needs ${scope}: a subscription receives only what its creator may read.`,
-        { required_permission: scope },
+        wildcard
+          ? `Subscribing to ${p} with this token needs ${lacking.join(', ')}: its events are filtered by your permissions, which this token does not all hold.`
+          : `Subscribing to ${p} needs ${lacking[0]}: a subscription receives only what its creator may read.`,
+        { required_permission: lacking[0] },
       );
     }
   }

@@ -109,10 +109,12 @@ export function createPluginsService(deps: Deps) {
 
   /**
    * What a plugin will receive must be readable by whoever sets it up: exact after-hook types need their read
-   * permission, and an audit feed (`audit_stream`) needs audit:read. Throws `forbidden`.
+   * permission, and an audit feed (`audit_stream`) needs audit:read. Before-hooks receive each change's input,
+   * so they need the same as after-hooks of those actions. Throws `forbidden`.
    */
   function assertMayReceive(ctx: RequestCtx, manifest: PluginManifest, what: string): void {
     assertMaySubscribe(ctx, manifest.hooks?.after ?? []);
+    assertMaySubscribe(ctx, manifest.hooks?.before ?? []);
     if (manifest.audit_stream === true) assertMayStreamAudit(ctx, what);
   }
 

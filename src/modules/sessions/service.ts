@@ -73,6 +73,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
           tokenId: id,
           tokenKind: 'session',
           scopes: [],
+          ownerScopes: [],
           roleIds: [],
           expiresAt,
         },
@@ -129,12 +130,14 @@ export function createSessionsService(deps: SessionsServiceDeps) {
         async () => (await store.findLiveByHash(db, hash, now)) ?? null,
       );
       if (!live || live.expiresAt <= now) return null;
+      const owner = union(live.rolePermissions);
       return {
         userId: live.userId,
         username: live.username,
         tokenId: live.sessionId,
         tokenKind: 'session',
-        scopes: union(live.rolePermissions),
+        scopes: owner,
+        ownerScopes: owner,
         roleIds: live.roleIds,
         expiresAt: live.expiresAt,
       };

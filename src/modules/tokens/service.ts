@@ -118,12 +118,14 @@ export function createTokensService(deps: TokensServiceDeps) {
       )
         return null;
       touch(live, now);
+      const owner = union(live.rolePermissions);
       return {
         userId: live.userId,
         username: live.username,
         tokenId: live.tokenId,
         tokenKind: 'token',
-        scopes: intersect(live.scopes, union(live.rolePermissions)),
+        scopes: intersect(live.scopes, owner),
+        ownerScopes: owner,
         roleIds: live.roleIds,
         expiresAt: live.expiresAt,
       };
