@@ -1,3 +1,4 @@
+import { redactUrl } from '../lib/url-secrets.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { RecordAudit } from '../change.js';
@@ -37,7 +38,7 @@ export function registerPipeline(
   api.setNotFoundHandler(async (request) => {
     throw new AppError(
       'not_found',
-      `No route ${request.method} ${request.url.split('?')[0] ?? ''}. See /api/openapi.json.`,
+      `No route ${request.method} ${redactUrl(request.url.split('?')[0] ?? '')}. See /api/openapi.json.`,
     );
   });
   return { loginLimit: loginLimit(api, deps.limits) };

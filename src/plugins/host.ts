@@ -23,6 +23,7 @@ import type {
 } from './define.js';
 import { createPluginConnections, httpTarget, postSigned, type HttpTarget } from './http-call.js';
 import { createIsolatedPlugin, type IsolatedPlugin } from './isolate.js';
+import { subscribed } from '../modules/webhooks/matching.js';
 import type { PluginsStore } from '../modules/plugins/module.js';
 import { findModulePlugin } from './resolve.js';
 
@@ -424,9 +425,7 @@ function toAfterEvent(
     detail: row.detail,
   };
   const patterns = manifest.hooks?.after ?? [];
-  const matches = patterns.some(
-    (p) => p === '*' || p === row.action || (p.endsWith('.*') && row.action.startsWith(p.slice(0, -1))),
-  );
+  const matches = subscribed(patterns, row.action);
   const isChange = row.outcome === 'success' && isAction(row.action) && catalog[row.action].event;
   const asAudit = manifest.audit_stream === true && reach !== null && reach.has('audit:read');
   const allowed = asAudit || (isChange && mayReceive(reach, row.action));

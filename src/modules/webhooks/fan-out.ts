@@ -39,6 +39,7 @@ export function createFanOut({ db, helpers, store, clock, ids, logger, creatorPe
         trx,
         hooks.map((h) => h.created_by),
       );
+      const patterns = new Map(hooks.map((w) => [w.id, fromJson<string[]>(w.events)]));
       const rows: DeliveriesTable[] = [];
       const withheld = new Map<string, number>();
       for (const e of events) {
@@ -47,8 +48,7 @@ export function createFanOut({ db, helpers, store, clock, ids, logger, creatorPe
         const targets = hooks
           .filter(
             (w) =>
-              Number(w.created_at) <= Number(e.created_at) &&
-              subscribed(fromJson<string[]>(w.events), e.type),
+              Number(w.created_at) <= Number(e.created_at) && subscribed(patterns.get(w.id) ?? [], e.type),
           )
           .filter((w) => {
             if (mayReceive(reach(w.created_by), e.type)) return true;
