@@ -16,11 +16,11 @@ import { createAuthCache } from './lib/auth-cache.js';
 import type { Clock } from './lib/clock.js';
 import type { Ids } from './lib/ids.js';
 import { createPasswords } from './lib/passwords.js';
-import { createAuditLog } from './modules/audit/append.js';
 import { deriveAuditKeys } from './modules/audit/keys.js';
 import { createAuditModule, logSeal } from './modules/audit/module.js';
 import { createConfigModule } from './modules/config/module.js';
 import { createOutbox } from './modules/events/outbox.js';
+import { createJournal } from './modules/journal/service.js';
 import { eventsRoutes } from './modules/events/routes.js';
 import { createRolesModule } from './modules/roles/module.js';
 import { createSessionsModule } from './modules/sessions/module.js';
@@ -54,7 +54,6 @@ export async function buildApp(deps: AppDeps) {
   const { app, routes } = await createServer(logger, helpers);
   const metrics = createMetrics();
   const auditKeys = deriveAuditKeys(deps.auditKey ?? loadAuditSecret(env));
-  const audit = createAuditLog({ helpers, clock, keys: auditKeys });
   // Plugins judge changes before they happen, so the host exists before the change path.
   let allowPrivate = false;
   // Subscribers' creators' current permissions (roles is defined below; called only after buildApp).
@@ -72,8 +71,9 @@ export async function buildApp(deps: AppDeps) {
     store: pluginsStore,
   });
   const outbox = createOutbox({ clock });
-  const change = createChange({ db, helpers, audit, outbox, ids, logger, hooks: host });
-  const record = createRecordAudit({ db, audit, ids });
+  const journal = createJournal({ db, helpers, clock, keys: auditKeys, onEvents: () => outbox.committed() });
+  const change = createChange({ journal, helpers, outbox, ids, logger, hooks: host });
+  const record = createRecordAudit({ journal, ids });
   const passwords = createPasswords();
   // Before anything appends: the chain is sealed as keyed, or this key is checked against its seal.
   const audits = createAuditModule({
@@ -206,7 +206,7 @@ export async function buildApp(deps: AppDeps) {
       const hooks = registerPipeline(api, {
         authenticate: resolvePrincipal,
         limits: () => settings().rate_limits,
-        denial: { db, audit, ids, logger, onFailure: () => metrics.auditWriteFailures.inc() },
+        denial: { journal, ids, logger, onFailure: () => metrics.auditWriteFailures.inc() },
         readAudit: { record, enabled: () => settings().audit.log_reads, logger },
         idempotency: createIdempotency(idempotency),
       });
@@ -235,6 +235,16 @@ export async function buildApp(deps: AppDeps) {
     plugins: plugins.service,
     clock,
   };
-  return { app, routes, services, metrics, lifecycle, worker: webhooks.worker, plugins: host, idempotency };
+  return {
+    app,
+    routes,
+    services,
+    metrics,
+    lifecycle,
+    journal,
+    worker: webhooks.worker,
+    plugins: host,
+    idempotency,
+  };
 }
 export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;

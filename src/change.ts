@@ -1,15 +1,14 @@
-import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { DialectHelpers } from './db/dialects/helpers.js';
-import type { Tables, Trx } from './db/tables.js';
-import { DB_RETRY_AFTER_S, translateDbError } from './db/translate-error.js';
+import type { Trx } from './db/tables.js';
+import { translateDbError } from './db/translate-error.js';
 import { AppError } from './errors.js';
 import type { Ids } from './lib/ids.js';
 import type { RequestCtx } from './lib/request-ctx.js';
-import type { AuditLog } from './modules/audit/append.js';
 import { catalog, type Action } from './modules/events/catalog.js';
 import type { Outbox } from './modules/events/outbox.js';
 import { storeAnswer } from './modules/idempotency/service.js';
+import type { Journal } from './modules/journal/service.js';
 
 export type ChangeSpec = {
   action: Action;
@@ -34,10 +33,9 @@ export type Change = <T>(
 ) => Promise<T>;
 
 export type ChangeDeps = {
-  db: Kysely<Tables>;
+  journal: Journal;
   helpers: DialectHelpers;
-  audit: AuditLog;
-  outbox: Outbox;
+  outbox: Pick<Outbox, 'row'>;
   ids: Ids;
   logger: Logger;
   /** Plugin before-hooks: may veto (422 plugin.denied) or fail (503) before any transaction opens. */
@@ -45,63 +43,40 @@ export type ChangeDeps = {
 };
 
 /**
- * The only way state changes: runs `write`, then appends one audit event and one outbox event (sharing one
- * id) in the same transaction. No audit row, no commit. A failure rolls back and is audited in a short
- * transaction of its own (`denied` for a 401, a 403 or a plugin veto, `error` otherwise), then rethrown as an
- * `AppError` when the database explains it. Throws whatever `write` throws, or `unavailable`.
+ * The only way state changes, the whole story of one: plugin before-hooks; then, in a transaction, `write`
+ * (the store calls), the idempotency answer, and the journal append (one audit event and one outbox event
+ * sharing one id) last; the COMMIT (shared with other changes on SQLite: `modules/journal/writer.ts`); then
+ * the relay is woken. No audit row, no commit. A failure rolls back and is audited in a row of its own
+ * (`denied` for a 401, a 403 or a plugin veto, `error` otherwise), then rethrown as an `AppError` when the
+ * database explains it. Throws whatever `write` throws, or `unavailable`.
  */
 export function createChange(deps: ChangeDeps): Change {
-  const { db, audit, outbox, ids } = deps;
+  const { journal, outbox, ids } = deps;
   return async (ctx, spec, write) => {
     try {
       // A plugin call is network or CPU work: it runs before the transaction, never inside it.
       await deps.hooks?.runBefore(ctx, spec);
-      let evented = false;
-      /** The change's own statements are done: whatever fails from here on is the audit append or the commit. */
-      let written = false;
-      const result = await db
-        .transaction()
-        .execute(async (trx) => {
-          const { before, after, detail } = await write(trx);
-          written = true;
-          const id = ids.next('evt');
-          const { input: _input, ...auditSpec } = spec;
-          // The event carries the resource after the change, or before it for a delete. Sign-ins and
-          // sign-outs are audit events only.
-          const event = catalog[spec.action].event
-            ? outbox.row({ id, type: spec.action, data: after ?? before })
-            : undefined;
-          evented = event !== undefined;
-          if (ctx.idempotency && !ctx.idempotency.stored)
-            await storeAnswer(trx, ctx.idempotency, after, Date.now());
-          // Last: the audit append takes the chain head's lock, which every other write then waits for until
-          // this transaction commits, so nothing else runs after it. It writes the outbox event too.
-          await audit.append(
-            trx,
-            ctx,
-            {
-              id,
-              ...auditSpec,
-              ...(detail !== undefined ? { detail } : {}),
-              outcome: 'success',
-              before,
-              after,
-            },
-            event,
-          );
-          return after;
-        })
-        .catch((err: unknown) => {
-          if (!written || err instanceof AppError) throw err;
-          throw new AppError(
-            'unavailable',
-            'The audit log could not be written, so nothing was changed; retry shortly.',
-            { retry_after_s: DB_RETRY_AFTER_S },
-            { cause: err },
-          );
-        });
-      if (evented) outbox.committed();
-      return result;
+      return await journal.commit(ctx, async (trx) => {
+        const { before, after, detail } = await write(trx);
+        const id = ids.next('evt');
+        const { input: _input, ...auditSpec } = spec;
+        // The event carries the resource after the change, or before it for a delete. Sign-ins and
+        // sign-outs are audit events only.
+        const event = catalog[spec.action].event
+          ? outbox.row({ id, type: spec.action, data: after ?? before })
+          : undefined;
+        if (ctx.idempotency && !ctx.idempotency.stored)
+          await storeAnswer(trx, ctx.idempotency, after, Date.now());
+        const entry = {
+          id,
+          ...auditSpec,
+          ...(detail !== undefined ? { detail } : {}),
+          outcome: 'success' as const,
+          before,
+          after,
+        };
+        return { value: after, entry, event };
+      });
     } catch (err) {
       throw await recordFailure(deps, ctx, spec, err);
     } finally {
@@ -130,15 +105,13 @@ async function recordFailure(
     return error;
   }
   try {
-    await deps.db.transaction().execute((trx) =>
-      deps.audit.append(trx, ctx, {
-        id: deps.ids.next('evt'),
-        action: spec.action,
-        target: spec.target,
-        outcome,
-        detail,
-      }),
-    );
+    await deps.journal.record(ctx, {
+      id: deps.ids.next('evt'),
+      action: spec.action,
+      target: spec.target,
+      outcome,
+      detail,
+    });
   } catch (auditErr) {
     // The change did not happen; failing to record that it failed must not hide the first error.
     deps.logger.error(
@@ -160,21 +133,10 @@ export type RecordAudit = (
   },
 ) => Promise<void>;
 
-/** One audit row in a transaction of its own. Throws `unavailable` when it cannot be written. */
-export function createRecordAudit(deps: Pick<ChangeDeps, 'db' | 'audit' | 'ids'>): RecordAudit {
+/** One audit row of its own. Throws `unavailable` when it cannot be written. */
+export function createRecordAudit(deps: Pick<ChangeDeps, 'journal' | 'ids'>): RecordAudit {
   return async (ctx, entry) => {
-    try {
-      await deps.db
-        .transaction()
-        .execute((trx) => deps.audit.append(trx, ctx, { id: deps.ids.next('evt'), ...entry }));
-      ctx.audited = true;
-    } catch (err) {
-      throw new AppError(
-        'unavailable',
-        'The audit log could not be written; retry shortly.',
-        { retry_after_s: DB_RETRY_AFTER_S },
-        { cause: err },
-      );
-    }
+    await deps.journal.record(ctx, { id: deps.ids.next('evt'), ...entry });
+    ctx.audited = true;
   };
 }

@@ -7,7 +7,7 @@
 import { randomFillSync } from 'node:crypto';
 import { TypeID } from 'typeid-js';
 import type { AuditEventsTable } from '../../src/db/tables.js';
-import { chainHash } from '../../src/modules/audit/append.js';
+import { chainHash } from '../../src/modules/journal/event.js';
 
 export type Row = AuditEventsTable;
 type Outcome = AuditEventsTable['outcome'];

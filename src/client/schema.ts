@@ -758,9 +758,10 @@ export interface operations {
                             id: string;
                             ip: string | null;
                             outcome: "success" | "denied" | "error";
+                            /** @description The hash of the event before this one in seq order. */
                             prev_hash: string;
                             request_id: string | null;
-                            /** @description Commit order, gapless; use it with `order=asc&after=` to tail. */
+                            /** @description Commit order, gap-free; use it with `order=asc&after=` to tail. */
                             seq: number;
                             target: {
                                 id: string | null;
@@ -977,9 +978,10 @@ export interface operations {
                         id: string;
                         ip: string | null;
                         outcome: "success" | "denied" | "error";
+                        /** @description The hash of the event before this one in seq order. */
                         prev_hash: string;
                         request_id: string | null;
-                        /** @description Commit order, gapless; use it with `order=asc&after=` to tail. */
+                        /** @description Commit order, gap-free; use it with `order=asc&after=` to tail. */
                         seq: number;
                         target: {
                             id: string | null;

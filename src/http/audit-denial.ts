@@ -1,14 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { Tables } from '../db/tables.js';
 import { AppError } from '../errors.js';
 import type { Ids } from '../lib/ids.js';
-import type { AuditLog } from '../modules/audit/append.js';
+import type { Journal } from '../modules/journal/service.js';
 
 export type AuditDenialDeps = {
-  db: Kysely<Tables>;
-  audit: AuditLog;
+  journal: Pick<Journal, 'record'>;
   ids: Ids;
   logger: Logger;
   onFailure?: () => void;
@@ -19,7 +16,7 @@ export type AuditDenialDeps = {
  * request whose failed `change()` already wrote its row. A failure to write is logged and counted; the
  * caller still gets its answer.
  */
-export function auditDenial({ db, audit, ids, logger, onFailure }: AuditDenialDeps) {
+export function auditDenial({ journal, ids, logger, onFailure }: AuditDenialDeps) {
   return async (request: FastifyRequest, _reply: FastifyReply, error: Error): Promise<void> => {
     if (!(error instanceof AppError) || (error.status !== 401 && error.status !== 403)) return;
     const ctx = request.ctx ?? { requestId: request.id, ip: request.ip, userAgent: null, principal: null };
@@ -27,15 +24,13 @@ export function auditDenial({ db, audit, ids, logger, onFailure }: AuditDenialDe
     const params = request.params as { id?: unknown } | undefined;
     const targetId = typeof params?.id === 'string' ? params.id.slice(0, 128) : null;
     try {
-      await db.transaction().execute((trx) =>
-        audit.append(trx, ctx, {
-          id: ids.next('evt'),
-          action: request.routeOptions.config.action ?? 'api.not_found',
-          target: targetId ? { type: resourceOf(request.routeOptions.url), id: targetId } : null,
-          outcome: 'denied',
-          detail: `${error.code}: ${error.detail ?? error.title}`,
-        }),
-      );
+      await journal.record(ctx, {
+        id: ids.next('evt'),
+        action: request.routeOptions.config.action ?? 'api.not_found',
+        target: targetId ? { type: resourceOf(request.routeOptions.url), id: targetId } : null,
+        outcome: 'denied',
+        detail: `${error.code}: ${error.detail ?? error.title}`,
+      });
       ctx.audited = true;
     } catch (err) {
       onFailure?.();

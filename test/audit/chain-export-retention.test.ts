@@ -124,9 +124,10 @@ forEachDialect((database) => {
       try {
         const lines = (await ndjson()).body.trim().split('\n');
         const line = lines.find((l) => l.includes(id));
+        // In the order of the one event schema (src/modules/journal/event.ts), which the line follows.
         const event = {
-          id,
           seq: row.seq,
+          id,
           ts: '2031-01-02T03:04:05.007Z',
           actor: nasty,
           actor_name: nasty,
@@ -137,8 +138,8 @@ forEachDialect((database) => {
           request_id: nasty,
           ip: '::1',
           user_agent: nasty,
-          changes: { before: null, after: { display_name: nasty } },
           detail: nasty,
+          changes: { before: null, after: { display_name: nasty } },
           prev_hash: row.prev_hash,
           hash: row.hash,
         };
@@ -146,8 +147,8 @@ forEachDialect((database) => {
         // PostgreSQL stores `changes` as jsonb, whose text has its own spacing; everything else is byte-exact.
         if (database().name === 'sqlite') expect(line).toBe(JSON.stringify(event));
         else
-          expect(line?.replace(/"changes":[\s\S]*,"detail":/, '')).toBe(
-            JSON.stringify(event).replace(/"changes":[\s\S]*,"detail":/, ''),
+          expect(line?.replace(/"changes":[\s\S]*,"prev_hash":/, '')).toBe(
+            JSON.stringify(event).replace(/"changes":[\s\S]*,"prev_hash":/, ''),
           );
         // Every ordinary line too: the API's event for the same id, serialised by JSON.stringify.
         for (const l of lines.filter((x) => x !== line).slice(0, 25)) {

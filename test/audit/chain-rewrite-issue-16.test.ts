@@ -2,7 +2,7 @@ import { createPublicKey, verify as verifySignature } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEventsTable } from '../../src/db/tables.js';
-import { chainHash } from '../../src/modules/audit/append.js';
+import { chainHash } from '../../src/modules/journal/event.js';
 import { expectProblem, makePrincipal, makeUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { forEachDialect } from '../helpers/databases.js';
 

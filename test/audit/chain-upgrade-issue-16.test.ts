@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/create-db.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import type { AuditEventsTable } from '../../src/db/tables.js';
-import { chainHash } from '../../src/modules/audit/append.js';
+import { chainHash } from '../../src/modules/journal/event.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { forEachDialect } from '../helpers/databases.js';
 

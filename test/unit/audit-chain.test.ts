@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalParts, chainHash } from '../../src/modules/audit/append.js';
+import { canonicalParts, chainHash } from '../../src/modules/journal/event.js';
 import { createHash } from 'node:crypto';
 
 const base = {

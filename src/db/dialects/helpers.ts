@@ -14,23 +14,21 @@ export type ErrorClass =
   | { kind: 'invalid_input' }
   | { kind: 'other' };
 
-/** An audit event waiting for its place in the chain: everything but what the chain's head decides. */
-export type AuditLink = {
-  row: Omit<AuditEventsTable, 'seq' | 'ts' | 'prev_hash' | 'hash'>;
+/** An audit event's stored columns but those the chain's head decides (seq, ts, prev_hash, hash). */
+export type AuditLinkRow = Omit<AuditEventsTable, 'seq' | 'ts' | 'prev_hash' | 'hash'>;
+
+/** An audit event for a database that hashes the link itself (`appendAuditInSql`). */
+export type SqlAuditLink = {
+  row: AuditLinkRow;
   /** The event's time, unless the head's is later (a time range must map onto a seq range). */
   now: number;
-  /** The hash of the row once seq, ts and prev_hash are set: HMAC-SHA256 with the chain key. */
-  hash: (row: Omit<AuditEventsTable, 'hash'>) => string;
   /**
-   * The chain key in HMAC's inner and outer pads (hex), for a database that hashes the canonical JSON itself:
-   * HMAC(key, text) = sha256(outer || sha256(inner || text)), so plain SHA-256 computes it exactly.
+   * The chain key in HMAC's inner and outer pads (hex): HMAC(key, text) = sha256(outer || sha256(inner ||
+   * text)), so the database's plain SHA-256 computes it exactly.
    */
   pads: { inner: string; outer: string };
-  /**
-   * The canonical JSON the hash covers, cut where prev_hash, seq and ts go: `[a, b, c, d]` with
-   * `a + prev_hash + b + seq + c + ts + d` the text to hash, for a database that hashes it itself.
-   */
-  canonicalParts: () => [string, string, string, string];
+  /** The canonical JSON the hash covers, cut where prev_hash, seq and ts go (`canonicalParts`). */
+  canonicalParts: [string, string, string, string];
 };
 
 /**
@@ -43,14 +41,16 @@ export type CopyText = (query: CompiledQuery) => Promise<Buffer[]>;
 export type DialectHelpers = {
   dialect: Dialect;
   /**
-   * Appends one event to the audit chain (and writes the change's outbox row, when it has one): takes the
-   * head's lock, held until the transaction ends, gives the row the next seq, a ts not before the head's and
-   * the head's hash as prev_hash, hashes it (HMAC with the chain key) and moves the head. Must be the transaction's last statement. On
-   * PostgreSQL all of it is one statement (the database hashes the canonical JSON it is given) sent with the
-   * COMMIT (postgres-commit.ts): the lock is held for that statement and the commit only, and a failure to
-   * append surfaces when the transaction commits.
+   * Reads the chain's head and takes its lock, held until the transaction ends: `FOR UPDATE` on PostgreSQL;
+   * on SQLite the transaction's `BEGIN IMMEDIATE` already made it the only writer.
    */
-  appendAudit(trx: Trx, link: AuditLink, event?: OutboxTable): Promise<void>;
+  lockAuditHead(trx: Trx): Promise<{ seq: number; hash: string; ts: number }>;
+  /**
+   * Where the database can hash a link itself: appends one event (and the change's outbox row) in one
+   * statement sent with the COMMIT, so the head's lock is held for that statement and the commit only, inside
+   * the database. Must be the transaction's last statement; a failure to append is the commit's failure.
+   */
+  appendAuditInSql?: (trx: Trx, link: SqlAuditLink, event?: OutboxTable) => Promise<void>;
   /**
    * Leases at most `limit` due deliveries (pending and due, or delivering with an expired lease) to one
    * worker, fenced by `lockToken`, in due order: at most `perFastWebhook` of each endpoint in `fastWebhooks`,

@@ -3,20 +3,30 @@ import {
   type DatabaseConnection,
   type Dialect,
   type Driver,
+  type Kysely,
   type QueryResult,
+  type Transaction,
   type TransactionSettings,
 } from 'kysely';
 import { inlineParameters } from '../inline-parameters.js';
 
+/** Marks a compiled query as one to send with the COMMIT (`commitWith`); never part of the SQL text. */
+const RIDES_WITH_COMMIT = Symbol('rides with commit');
+type RidingQuery = CompiledQuery & { [RIDES_WITH_COMMIT]?: true };
+
 /**
- * Marks a statement as the last of its transaction: it is not sent when executed but with the COMMIT, as
- * one simple-protocol query (`<statement>; commit`, its parameters inlined as literals). The audit append
- * takes the chain head's row lock; sent on its own, the lock was held until this process's event loop got
- * round to sending COMMIT, and under load every other writer, in every instance, queued behind that turn
- * (bench/RESULTS.md, load). Riding with the COMMIT, the lock lives for one statement and one commit inside
- * the database, and a change takes one round trip less. Such a statement returns no rows.
+ * Sends `query` as the last statement of the transaction `trx`, with its COMMIT, as one simple-protocol query
+ * (`<statement>; commit`, its parameters inlined as literals). The audit append takes the chain head's row
+ * lock; sent on its own, the lock was held until this process's event loop got round to sending COMMIT, and
+ * under load every other writer, in every instance, queued behind that turn (bench/RESULTS.md, load). Riding
+ * with the COMMIT, the lock lives for one statement and one commit inside the database, and a change takes
+ * one round trip less. Such a statement returns no rows; a statement run after it in the same transaction
+ * sends it first (the order holds). Only for transactions of a connection from `ridingCommits`.
  */
-export const RIDES_WITH_COMMIT = '/* rides with commit */ ';
+export async function commitWith<DB>(trx: Transaction<DB> | Kysely<DB>, query: CompiledQuery): Promise<void> {
+  const riding: RidingQuery = { ...query, [RIDES_WITH_COMMIT]: true };
+  await trx.executeQuery(riding);
+}
 
 /**
  * A connection that holds back BEGIN until its transaction's first statement (a transaction of nothing but
@@ -37,7 +47,7 @@ class RidingConnection implements DatabaseConnection {
   ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    if (query.sql.startsWith(RIDES_WITH_COMMIT) && this.inTransaction() && this.riding === null) {
+    if ((query as RidingQuery)[RIDES_WITH_COMMIT] && this.inTransaction() && this.riding === null) {
       this.riding = inlineParameters(query.sql, query.parameters, this.escape);
       return { rows: [] };
     }

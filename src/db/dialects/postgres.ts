@@ -5,7 +5,7 @@ import { PostgresDialect, sql, type Dialect } from 'kysely';
 import type { Logger } from 'pino';
 import { copyTextStatement } from '../inline-parameters.js';
 import { claimQueries, retentionQueries } from './claims.js';
-import { RIDES_WITH_COMMIT, ridingCommits } from './postgres-commit.js';
+import { commitWith, ridingCommits } from './postgres-commit.js';
 import type { CopyText, DialectHelpers, ErrorClass } from './helpers.js';
 
 /** Cuts off any statement that runs longer; a pathological query answers 503 instead of hanging. */
@@ -194,11 +194,21 @@ export const postgresHelpers: DialectHelpers = {
   dialect: 'postgres',
   ...claimQueries('for update skip locked'),
   ...retentionQueries('for update skip locked'),
-  appendAudit: async (trx, { row: r, now, pads, canonicalParts }, event) => {
-    const [a, b, c, d] = canonicalParts();
+  lockAuditHead: async (trx) => {
+    const head = await trx
+      .selectFrom('audit_head')
+      .select(['seq', 'hash', 'ts'])
+      .where('id', '=', 1)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
+    return { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) };
+  },
+  appendAuditInSql: async (trx, { row, now, pads, canonicalParts: [a, b, c, d] }, event) => {
+    const columns = Object.keys(row) as Array<keyof typeof row>;
     const outbox = event
       ? sql`, evented as (insert into outbox (id, type, data, created_at, dispatched_at) values (${event.id}, ${event.type}, ${event.data}::jsonb, ${event.created_at}, ${event.dispatched_at}))`
       : sql``;
+    const values = columns.map((c) => (c === 'changes' ? sql`${row[c]}::jsonb` : sql`${row[c]}`));
     // head: the lock; link: the chain fields; appended: the row, hashed here over the canonical JSON. The
     // statement rides with the COMMIT (postgres-commit.ts), so the head's lock never waits on this process.
     // The hash is HMAC-SHA256 built from sha256() and the key's pads (RFC 2104), so no pgcrypto is needed; the
@@ -207,19 +217,17 @@ export const postgresHelpers: DialectHelpers = {
       with head as (select seq, hash, ts from audit_head where id = 1 for update),
       link as (select seq + 1 as seq, greatest(${now}::bigint, ts) as ts, hash as prev_hash from head),
       appended as (
-        insert into audit_events (seq, id, ts, actor, actor_name, token_id, action, resource, verb, target_type, target_id,
-          outcome, request_id, ip, user_agent, changes, detail, prev_hash, hash)
-        select link.seq, ${r.id}, link.ts, ${r.actor}, ${r.actor_name}, ${r.token_id}, ${r.action}, ${r.resource}, ${r.verb},
-          ${r.target_type}, ${r.target_id}, ${r.outcome}, ${r.request_id}, ${r.ip}, ${r.user_agent}, ${r.changes}::jsonb, ${r.detail},
-          link.prev_hash, encode(sha256(decode(${pads.outer}, 'hex') || sha256(decode(${pads.inner}, 'hex')
-            || convert_to(${a}::text || link.prev_hash || ${b}::text || link.seq::text || ${c}::text || link.ts::text || ${d}::text, 'UTF8'))), 'hex')
+        insert into audit_events (seq, ts, prev_hash, hash, ${sql.join(columns.map((c) => sql.ref(c)))})
+        select link.seq, link.ts, link.prev_hash, encode(sha256(decode(${pads.outer}, 'hex') || sha256(decode(${pads.inner}, 'hex')
+            || convert_to(${a}::text || link.prev_hash || ${b}::text || link.seq::text || ${c}::text || link.ts::text || ${d}::text, 'UTF8'))), 'hex'),
+          ${sql.join(values)}
         from link
         returning seq, hash, ts
       )${outbox}
       update audit_head set seq = appended.seq, hash = appended.hash, ts = appended.ts from appended${event ? sql`, (select pg_notify(${OUTBOX_CHANNEL}, '')) as notified` : sql``} where audit_head.id = 1`.compile(
       trx,
     );
-    await trx.executeQuery({ ...query, sql: RIDES_WITH_COMMIT + query.sql });
+    await commitWith(trx, query);
   },
   // to_json escapes a text like JSON.stringify (test/audit/chain-export-retention.test.ts); it is NULL for NULL.
   jsonText: (column) => sql<string>`coalesce(to_json(${sql.ref(column)})::text, 'null')`,

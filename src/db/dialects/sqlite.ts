@@ -319,25 +319,13 @@ export const sqliteHelpers: DialectHelpers = {
   ...claimQueries(''),
   ...retentionQueries(''),
   // BEGIN IMMEDIATE made this the only writer: reading the head is taking its lock.
-  appendAudit: async (trx, link, event) => {
+  lockAuditHead: async (trx) => {
     const head = await trx
       .selectFrom('audit_head')
       .select(['seq', 'hash', 'ts'])
       .where('id', '=', 1)
       .executeTakeFirstOrThrow();
-    const row = {
-      ...link.row,
-      seq: Number(head.seq) + 1,
-      ts: Math.max(link.now, Number(head.ts)),
-      prev_hash: head.hash,
-    };
-    const hash = link.hash(row);
-    if (event) await trx.insertInto('outbox').values(event).execute();
-    await trx
-      .insertInto('audit_events')
-      .values({ ...row, hash })
-      .execute();
-    await trx.updateTable('audit_head').set({ seq: row.seq, hash, ts: row.ts }).where('id', '=', 1).execute();
+    return { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) };
   },
   // json_quote escapes like JSON.stringify (test/audit/chain-export-retention.test.ts) and gives `null` for NULL.
   jsonText: (column) => sql<string>`json_quote(${sql.ref(column)})`,

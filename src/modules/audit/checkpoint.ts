@@ -1,7 +1,7 @@
 import { sign, verify } from 'node:crypto';
 import { toIso } from '../../db/codecs.js';
 import type { AuditHeadTable } from '../../db/tables.js';
-import { canonicalize } from './append.js';
+import { canonicalize } from '../journal/event.js';
 import type { AuditKeys } from './keys.js';
 import type { AuditCheckpoint, CheckpointStatus } from './schemas.js';
 

@@ -2,43 +2,7 @@ import { Type, type Static } from 'typebox';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../../http/pagination.js';
 import { MAX_SAFE_INT, Str, Timestamp } from '../../lib/schema.js';
 
-export const AuditEvent = Type.Object(
-  {
-    id: Type.String({ description: 'evt_…: the same id as the outbox event of a change.' }),
-    seq: Type.Integer({ description: 'Commit order, gapless; use it with `order=asc&after=` to tail.' }),
-    ts: Timestamp,
-    actor: Type.String({ description: '`system`, `anonymous`, or a user id.' }),
-    actor_name: Type.Union([Type.String(), Type.Null()]),
-    token_id: Type.Union([Type.String(), Type.Null()]),
-    action: Type.String({ examples: ['user.create'] }),
-    target: Type.Union([
-      Type.Object(
-        { type: Type.String(), id: Type.Union([Type.String(), Type.Null()]) },
-        { additionalProperties: false },
-      ),
-      Type.Null(),
-    ]),
-    outcome: Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('error')]),
-    request_id: Type.Union([Type.String(), Type.Null()]),
-    ip: Type.Union([Type.String(), Type.Null()]),
-    user_agent: Type.Union([Type.String(), Type.Null()]),
-    changes: Type.Union(
-      [
-        Type.Object({ before: Type.Unknown(), after: Type.Unknown() }, { additionalProperties: false }),
-        Type.Null(),
-      ],
-      { description: 'The resource before and after the change; secrets are never included.' },
-    ),
-    detail: Type.Union([Type.String(), Type.Null()]),
-    prev_hash: Type.String(),
-    hash: Type.String({
-      description:
-        "HMAC-SHA256 with the server's audit key over the canonical JSON (RFC 8785) of this event and prev_hash (plain SHA-256 for events written before the chain had a key).",
-    }),
-  },
-  { additionalProperties: false, title: 'AuditEvent' },
-);
-export type AuditEvent = Static<typeof AuditEvent>;
+export { AuditEvent } from '../journal/event.js';
 
 const ACTION_ITEM = '(\\*|[a-z_]+(\\.([a-z_]+|\\*))?)';
 

@@ -8,7 +8,7 @@ import type { Clock } from '../../lib/clock.js';
 import { isId } from '../../lib/ids.js';
 import { MAX_SAFE_INT } from '../../lib/schema.js';
 import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
-import { toCsvRow, CSV_COLUMNS } from './csv.js';
+import { toCsvRow, CSV_COLUMNS } from '../journal/event.js';
 import { issueCheckpoint } from './checkpoint.js';
 import { keyedFromMac, sameDigest, type AuditKeys } from './keys.js';
 import type { AuditCheckpoint, AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';

@@ -1,8 +1,7 @@
-import { sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
-import { fromJson, toIso } from '../../db/codecs.js';
+import type { Expression, SqlBool } from 'kysely';
 import type { CopyText, DialectHelpers } from '../../db/dialects/helpers.js';
 import type { AuditEventsTable, AuditHeadTable, Queryable } from '../../db/tables.js';
-import type { AuditEvent } from './schemas.js';
+import { exportLineSql, toAuditEvent, type AuditEvent } from '../journal/event.js';
 
 /** Filters resolved to column conditions; the service turns the query string into these. */
 export type AuditFilters = {
@@ -32,47 +31,6 @@ function withLowerBound(f: AuditFilters, afterSeq: number, order: Keyset['order'
 }
 
 export type Keyset = { order: 'asc' | 'desc'; afterSeq: number | null };
-
-export function toAuditEvent(row: AuditEventsTable): AuditEvent {
-  return {
-    id: row.id,
-    seq: Number(row.seq),
-    ts: toIso(Number(row.ts)),
-    actor: row.actor,
-    actor_name: row.actor_name,
-    token_id: row.token_id,
-    action: row.action,
-    target: row.target_type === null ? null : { type: row.target_type, id: row.target_id },
-    outcome: row.outcome,
-    request_id: row.request_id,
-    ip: row.ip,
-    user_agent: row.user_agent,
-    changes: row.changes === null ? null : fromJson<AuditEvent['changes']>(row.changes),
-    detail: row.detail,
-    prev_hash: row.prev_hash,
-    hash: row.hash,
-  };
-}
-
-/**
- * The SQL expression that writes an event's JSON line (`JSON.stringify(toAuditEvent(row))`, with the stored
- * `changes` text as it is) in the database: an export row is then one string instead of seventeen columns
- * turned into JavaScript values and back into JSON, which was most of the export's CPU (bench/RESULTS.md,
- * audit). test/audit/chain-export-retention.test.ts holds the two to the same bytes. bench/audit reads the same
- * lines straight from the database as the export's baseline.
- */
-export function exportLineSql({
-  jsonText: q,
-  isoText,
-}: Pick<DialectHelpers, 'jsonText' | 'isoText'>): RawBuilder<string> {
-  return sql<string>`'{"id":' || ${q('id')} || ',"seq":' || ${sql.ref('seq')} || ',"ts":"' || ${isoText('ts')}
-    || '","actor":' || ${q('actor')} || ',"actor_name":' || ${q('actor_name')} || ',"token_id":' || ${q('token_id')}
-    || ',"action":' || ${q('action')}
-    || ',"target":' || (case when target_type is null then 'null' else '{"type":' || ${q('target_type')} || ',"id":' || ${q('target_id')} || '}' end)
-    || ',"outcome":' || ${q('outcome')} || ',"request_id":' || ${q('request_id')} || ',"ip":' || ${q('ip')}
-    || ',"user_agent":' || ${q('user_agent')} || ',"changes":' || coalesce(cast(changes as text), 'null')
-    || ',"detail":' || ${q('detail')} || ',"prev_hash":' || ${q('prev_hash')} || ',"hash":' || ${q('hash')} || '}'`;
-}
 
 export function createAuditStore(
   helpers: Pick<DialectHelpers, 'jsonText' | 'isoText'>,

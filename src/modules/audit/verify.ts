@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/tables.js';
-import { chainHash } from './append.js';
+import { chainHash } from '../journal/event.js';
 import { checkCheckpoint } from './checkpoint.js';
 import { keyedFromMac, sameDigest, type AuditKeys } from './keys.js';
 import type { AuditCheckpoint, BrokenReason, VerifyResult } from './schemas.js';
