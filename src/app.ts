@@ -72,6 +72,7 @@ export async function buildApp(deps: AppDeps) {
   });
   const outbox = createOutbox({ clock });
   const journal = createJournal({ db, helpers, clock, keys: auditKeys, onEvents: () => outbox.committed() });
+  metrics.watchJournal(journal.stats);
   const change = createChange({ journal, helpers, outbox, ids, logger, hooks: host });
   const record = createRecordAudit({ journal, ids });
   const passwords = createPasswords();

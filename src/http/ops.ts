@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { sql, type Kysely } from 'kysely';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { Type } from 'typebox';
 import type { Tables } from '../db/tables.js';
 
@@ -8,6 +8,8 @@ export type Metrics = {
   registry: Registry;
   auditWriteFailures: Counter;
   limiterStoreFailures: Counter<'mode'>;
+  /** Publishes the journal's group-commit figures (read at each scrape). */
+  watchJournal(stats: () => { groups: number; units: number; largest: number; rolledBack: number }): void;
 };
 
 /** Set when the process begins to shut down: `/readyz` answers 503 and answers close their connections. */
@@ -30,6 +32,33 @@ export function createMetrics(): Metrics {
       labelNames: ['mode'],
       registers: [registry],
     }),
+    watchJournal(stats) {
+      const figure = (name: string, help: string, read: (s: ReturnType<typeof stats>) => number) =>
+        new Gauge({
+          name,
+          help,
+          registers: [registry],
+          collect() {
+            this.set(read(stats()));
+          },
+        });
+      figure(
+        'gatehouse_journal_commits_total',
+        'Transactions that committed changes (groups on SQLite).',
+        (s) => s.groups,
+      );
+      figure('gatehouse_journal_changes_total', 'Changes and audit rows committed in them.', (s) => s.units);
+      figure(
+        'gatehouse_journal_largest_group',
+        'The most changes one transaction has committed.',
+        (s) => s.largest,
+      );
+      figure(
+        'gatehouse_journal_rolled_back_total',
+        'Changes that failed inside a group and were rolled back alone while the rest committed.',
+        (s) => s.rolledBack,
+      );
+    },
   };
 }
 

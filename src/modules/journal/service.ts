@@ -36,8 +36,8 @@ export type Journal = {
   commit<T>(ctx: RequestCtx, work: (trx: Trx) => Promise<Recorded<T>>): Promise<T>;
   /** Appends one audit row that records no change (a denial, a read, a failed change). Throws `unavailable`. */
   record(ctx: RequestCtx, entry: JournalEntry): Promise<void>;
-  /** Group commit figures since start: transactions, changes, the largest group (zeros when not grouping). */
-  stats(): { groups: number; units: number; largest: number };
+  /** Since start: transactions that committed, the changes in them, the largest, those rolled back alone. */
+  stats(): { groups: number; units: number; largest: number; rolledBack: number };
 };
 
 export type JournalDeps = {
@@ -156,9 +156,15 @@ export function createJournal(deps: JournalDeps): Journal {
   const hash: Hash = (row) => chainHash(row, deps.keys.chain);
   const grouped = deps.helpers.dialect === 'sqlite' ? groupedCommit(deps, store, hash) : null;
   const commit = grouped?.commit ?? directCommit(deps, store, hash);
+  const directStats = { groups: 0, units: 0, largest: 0, rolledBack: 0 };
   const journal: Journal = {
     async commit(ctx, work) {
       const done = await commit(ctx, work);
+      if (!grouped) {
+        directStats.groups += 1;
+        directStats.units += 1;
+        directStats.largest = 1;
+      }
       if (done.event) deps.onEvents();
       return done.value as Awaited<ReturnType<typeof work>>['value'];
     },
@@ -176,7 +182,7 @@ export function createJournal(deps: JournalDeps): Journal {
             );
       }
     },
-    stats: () => grouped?.stats() ?? { groups: 0, units: 0, largest: 0 },
+    stats: () => grouped?.stats() ?? { ...directStats },
   };
   return journal;
 }

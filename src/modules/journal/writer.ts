@@ -19,7 +19,8 @@ export const MAX_GROUP = 64;
  * transaction, each inside its own SAVEPOINT, so one unit's failure (a 409, a constraint) rolls back that
  * unit alone and is answered at once, while the rest commit together. `finish` appends their journal rows
  * last; every caller is answered only after the COMMIT that holds its unit. Nothing waits for a group to
- * fill: a group is whatever arrived while the one before it ran, so a lone change commits at once.
+ * fill: a group is whatever arrived while the one before it ran, or in the same turn of the event loop, so a
+ * lone change commits after one turn.
  */
 export function createGroupWriter<R>(
   db: Kysely<Tables>,
@@ -28,7 +29,7 @@ export function createGroupWriter<R>(
 ) {
   const queue: Unit<R>[] = [];
   let running = false;
-  const stats = { groups: 0, units: 0, largest: 0 };
+  const stats = { groups: 0, units: 0, largest: 0, rolledBack: 0 };
 
   async function runGroup(group: Unit<R>[]): Promise<void> {
     const done: Array<{ unit: Unit<R>; result: R }> = [];
@@ -60,11 +61,11 @@ export function createGroupWriter<R>(
     stats.groups += 1;
     stats.units += group.length;
     stats.largest = Math.max(stats.largest, group.length);
+    if (group.length > 1) stats.rolledBack += failed.size;
     for (const d of done) d.unit.resolve(d.result);
   }
 
   async function drain(): Promise<void> {
-    running = true;
     try {
       while (queue.length > 0) await runGroup(queue.splice(0, MAX_GROUP));
     } finally {
@@ -76,9 +77,16 @@ export function createGroupWriter<R>(
     /** Queues `unit` for the next group; it is answered through its `resolve` or `reject`. */
     submit(unit: Unit<R>): void {
       queue.push(unit);
-      if (!running) void drain();
+      if (running) return;
+      running = true;
+      // One turn of the event loop first: the requests read in the same turn reach the queue (their reads
+      // run on the shared connection, which an open group would hold) and commit with this one.
+      setImmediate(() => void drain());
     },
-    /** Groups committed, units run and the largest group, since start (for metrics and tests). */
+    /**
+     * Since start: groups committed, units in them, the largest group, and units that failed inside a group of
+     * several and were rolled back to their savepoint while the rest committed (for metrics and tests).
+     */
     stats: () => ({ ...stats }),
   };
 }
