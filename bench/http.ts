@@ -22,6 +22,7 @@ import {
 import { createRequest, getByIdRequest, listRequest, measure, type Run, type Scenario } from './lib/load.js';
 import { describeMachine, type Machine } from './lib/machine.js';
 import { parseOptions, usage, type BenchOptions } from './lib/options.js';
+import { runPostgresLeg, type PostgresLeg } from './lib/postgres-leg.js';
 import { markdownTable, summarize, textTable, type Summary } from './lib/report.js';
 
 const HOST = '127.0.0.1';
@@ -150,6 +151,21 @@ function checkCounts(
   return expected;
 }
 
+/**
+ * The PostgreSQL leg's tables grew by at least its counted POSTs (the warmup's and those in flight at each run's
+ * end come on top), and each create wrote one user, one audit row and one outbox row.
+ */
+function checkPostgresCounts(leg: PostgresLeg, problems: string[]): void {
+  const counted = leg.runs.reduce((n, r) => n + r.result['2xx'], 0);
+  for (const [what, grew] of Object.entries(leg.grew))
+    if (grew < counted)
+      problems.push(`${leg.scenario.title} ${what}: grew by ${grew} rows, expected at least ${counted}`);
+  if (leg.grew.users !== leg.grew.outbox || leg.grew.users !== leg.grew.auditSuccess)
+    problems.push(
+      `${leg.scenario.title}: users grew by ${leg.grew.users}, outbox by ${leg.grew.outbox}, audit by ${leg.grew.auditSuccess}`,
+    );
+}
+
 function printMachine(m: Machine): void {
   log(`machine: ${m.nproc} cpus (${m.cpuModel}), ${m.memTotal} RAM, ${m.os}`);
   log(
@@ -180,6 +196,10 @@ async function main(): Promise<number> {
   const token = generateToken();
   const baselineRuns = await runBaseline(options, token);
   const gh = await runGatehouse(options, token, tag);
+  const pgLeg = await runPostgresLeg(options, token, tag, log);
+  // The alternative measured in the same run: PostgreSQL with changes grouped as on SQLite.
+  const pgGroupLeg = pgLeg && (await runPostgresLeg(options, token, tag, log, 'on'));
+  const pgLegs = [pgLeg, pgGroupLeg].filter((l): l is PostgresLeg => l !== null);
 
   const baseline = summarize(
     { key: 'baseline', title: 'baseline: bare node:http', goal: null },
@@ -189,6 +209,7 @@ async function main(): Promise<number> {
   const summaries = [
     { ...baseline, ratio: 1 },
     ...gh.scenarios.map((s) => summarize(s, gh.runs[s.key] ?? [], baseline.reqPerSecMedian)),
+    ...pgLegs.map((l) => summarize(l.scenario, l.runs, baseline.reqPerSecMedian)),
   ];
   const problems: string[] = [];
   for (const s of summaries) {
@@ -199,6 +220,7 @@ async function main(): Promise<number> {
     }
   }
   const expectedCounts = checkCounts(gh.before, gh.counts, gh.runs.create ?? [], options, problems);
+  for (const leg of pgLegs) checkPostgresCounts(leg, problems);
 
   log(
     `\nResults: median of ${options.runs} runs of ${options.duration} s each (req/s = autocannon's mean of per-second samples; latency in ms)\n`,
@@ -230,7 +252,11 @@ async function main(): Promise<number> {
     machine,
     loadavgAtEnd,
     summaries,
-    runs: { baseline: baselineRuns, ...gh.runs },
+    runs: {
+      baseline: baselineRuns,
+      ...gh.runs,
+      ...Object.fromEntries(pgLegs.map((l) => [l.scenario.key, l.runs])),
+    },
     dbCountsBeforeLoad: gh.before,
     dbCounts: gh.counts,
     expectedCounts,

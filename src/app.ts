@@ -71,7 +71,14 @@ export async function buildApp(deps: AppDeps) {
     store: pluginsStore,
   });
   const outbox = createOutbox({ clock });
-  const journal = createJournal({ db, helpers, clock, keys: auditKeys, onEvents: () => outbox.committed() });
+  const journal = createJournal({
+    db,
+    helpers,
+    clock,
+    keys: auditKeys,
+    onEvents: () => outbox.committed(),
+    ...(env.GATEHOUSE_GROUP_COMMIT === 'auto' ? {} : { group: env.GATEHOUSE_GROUP_COMMIT === 'on' }),
+  });
   metrics.watchJournal(journal.stats);
   const change = createChange({ journal, helpers, outbox, ids, logger, hooks: host });
   const record = createRecordAudit({ journal, ids });

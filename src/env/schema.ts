@@ -52,6 +52,12 @@ export const EnvSchema = Type.Object(
           'Unset: DATA_DIR/audit.key, created on first start with mode 0600. Every instance on one database needs the same key.',
       }),
     ),
+    GATEHOUSE_GROUP_COMMIT: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')], {
+      default: 'auto',
+      description:
+        'Whether changes that arrive together share one transaction (each in a savepoint). auto: on for SQLite, ' +
+        'off for PostgreSQL, where each change commits on a connection of its own (bench/RESULTS.md, "Journal").',
+    }),
   },
   { additionalProperties: true },
 );

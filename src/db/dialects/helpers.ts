@@ -52,6 +52,11 @@ export type DialectHelpers = {
    */
   appendAuditInSql?: (trx: Trx, link: SqlAuditLink, event?: OutboxTable) => Promise<void>;
   /**
+   * Tells other processes' relays, at COMMIT, that outbox events were written (PostgreSQL NOTIFY); absent where
+   * every writer shares one process (SQLite: the journal wakes the relay itself).
+   */
+  announceOutbox?: (trx: Trx) => Promise<void>;
+  /**
    * Leases at most `limit` due deliveries (pending and due, or delivering with an expired lease) to one
    * worker, fenced by `lockToken`, in due order: at most `perFastWebhook` of each endpoint in `fastWebhooks`,
    * `perWebhook` of any other, none of `skipWebhooks`. `FOR UPDATE SKIP LOCKED` on PostgreSQL, the single

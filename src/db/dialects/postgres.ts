@@ -203,6 +203,9 @@ export const postgresHelpers: DialectHelpers = {
       .executeTakeFirstOrThrow();
     return { seq: Number(head.seq), hash: head.hash, ts: Number(head.ts) };
   },
+  announceOutbox: async (trx) => {
+    await sql`select pg_notify(${OUTBOX_CHANNEL}, '')`.execute(trx);
+  },
   appendAuditInSql: async (trx, { row, now, pads, canonicalParts: [a, b, c, d] }, event) => {
     const columns = Object.keys(row) as Array<keyof typeof row>;
     const outbox = event

@@ -42,11 +42,16 @@ export type Journal = {
 
 export type JournalDeps = {
   db: Kysely<Tables>;
-  helpers: Pick<DialectHelpers, 'dialect' | 'lockAuditHead' | 'appendAuditInSql' | 'classify'>;
+  helpers: Pick<
+    DialectHelpers,
+    'dialect' | 'lockAuditHead' | 'appendAuditInSql' | 'announceOutbox' | 'classify'
+  >;
   clock: Clock;
   keys: Pick<AuditKeys, 'chain' | 'pads'>;
   /** Told after a commit that wrote outbox events, so the relay wakes at once. */
   onEvents: () => void;
+  /** Changes that arrive together share a transaction; default: on for SQLite (one writer), off otherwise. */
+  group?: boolean;
 };
 
 /** The stored columns of an entry, but those the chain's head decides. */
@@ -147,14 +152,14 @@ function groupedCommit(deps: JournalDeps, store: JournalStore, hash: Hash) {
 }
 
 /**
- * The record of every change: the only writer of audit rows, outbox events and the chain's head. SQLite
- * commits in groups (one writer); PostgreSQL commits each change in its own transaction, its append riding
- * with the COMMIT (bench/RESULTS.md, "Journal").
+ * The record of every change: the only writer of audit rows, outbox events and the chain's head. By default
+ * SQLite commits in groups (one writer); PostgreSQL commits each change in its own transaction on a pooled
+ * connection, its append riding with the COMMIT (bench/RESULTS.md, "Journal").
  */
 export function createJournal(deps: JournalDeps): Journal {
   const store = createJournalStore(deps.helpers);
   const hash: Hash = (row) => chainHash(row, deps.keys.chain);
-  const grouped = deps.helpers.dialect === 'sqlite' ? groupedCommit(deps, store, hash) : null;
+  const grouped = (deps.group ?? deps.helpers.dialect === 'sqlite') ? groupedCommit(deps, store, hash) : null;
   const commit = grouped?.commit ?? directCommit(deps, store, hash);
   const directStats = { groups: 0, units: 0, largest: 0, rolledBack: 0 };
   const journal: Journal = {

@@ -16,7 +16,9 @@ const INSERT_CHUNK = 200;
  * append takes the chain head's lock (`helpers.lockAuditHead`, held until the transaction ends), so events
  * commit in `seq` order and a reader following `seq` never skips one.
  */
-export function createJournalStore(helpers: Pick<DialectHelpers, 'lockAuditHead' | 'appendAuditInSql'>) {
+export function createJournalStore(
+  helpers: Pick<DialectHelpers, 'lockAuditHead' | 'appendAuditInSql' | 'announceOutbox'>,
+) {
   return {
     /**
      * Appends `links` to the chain in order, hashing each onto the one before in JavaScript, and inserts
@@ -50,6 +52,7 @@ export function createJournalStore(helpers: Pick<DialectHelpers, 'lockAuditHead'
           .values(rows.slice(i, i + INSERT_CHUNK))
           .execute();
       await trx.updateTable('audit_head').set({ seq, hash: prev, ts }).where('id', '=', 1).execute();
+      if (events.length > 0) await helpers.announceOutbox?.(trx);
     },
 
     /**
