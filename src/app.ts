@@ -79,7 +79,7 @@ export async function buildApp(deps: AppDeps) {
     onEvents: () => outbox.committed(),
     ...(env.GATEHOUSE_GROUP_COMMIT === 'auto' ? {} : { group: env.GATEHOUSE_GROUP_COMMIT === 'on' }),
   });
-  metrics.watchJournal(journal.stats);
+  metrics.watchJournal(() => journal.stats());
   const change = createChange({ journal, helpers, outbox, ids, logger, hooks: host });
   const record = createRecordAudit({ journal, ids });
   const passwords = createPasswords();

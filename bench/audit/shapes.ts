@@ -2,7 +2,7 @@
  * The query shapes the bench measures, with parameters of known selectivity taken from the seeded data:
  * the issue's five page queries (goal p99 ≤ 25 ms), then a few more filters for context.
  */
-import { encodeCursor } from '../../src/http/pagination.js';
+import { encodeCursor } from '../../src/lib/pagination.js';
 import { actionShare } from './generate.js';
 import type { Shape } from './measure.js';
 import type { Probe } from './probe.js';

@@ -5,7 +5,7 @@ import type { DialectHelpers } from '../db/dialects/helpers.js';
 import { translateDbError } from '../db/translate-error.js';
 import { AppError, errorCatalog, type ErrorCode, type FieldError } from '../errors.js';
 import { redactTokens } from '../lib/url-secrets.js';
-import { toFieldErrors } from './validation.js';
+import { toFieldErrors } from '../lib/field-errors.js';
 
 /** The RFC 9457 body of every error answer. */
 export const Problem = Type.Object(

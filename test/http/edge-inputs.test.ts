@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeCursor } from '../../src/http/pagination.js';
+import { encodeCursor } from '../../src/lib/pagination.js';
 import { counts, expectProblem, makeUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { forEachDialect } from '../helpers/databases.js';
 

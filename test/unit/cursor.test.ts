@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { decodeCursor, encodeCursor, toPage } from '../../src/http/pagination.js';
+import { decodeCursor, encodeCursor, toPage } from '../../src/lib/pagination.js';
 
 describe('cursor codec', () => {
   it('round-trips keyset values with the same filters', () => {

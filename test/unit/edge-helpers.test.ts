@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeCursor } from '../../src/http/pagination.js';
+import { encodeCursor } from '../../src/lib/pagination.js';
 import { jsonDepthExceeds } from '../../src/lib/json-depth.js';
 import { generateToken } from '../../src/lib/secret-token.js';
 import { redactTokens, redactUrl, secretQueryParam } from '../../src/lib/url-secrets.js';

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { Page } from '../../http/pagination.js';
+import { Page } from '../../lib/pagination.js';
 import { IdParams } from '../../lib/schema.js';
 import { AuditCheckpoint, AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
 import type { AuditService } from './service.js';

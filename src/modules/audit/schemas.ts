@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { DEFAULT_LIMIT, MAX_LIMIT } from '../../http/pagination.js';
+import { DEFAULT_LIMIT, MAX_LIMIT } from '../../lib/pagination.js';
 import { MAX_SAFE_INT, Str, Timestamp } from '../../lib/schema.js';
 
 export { AuditEvent } from '../journal/event.js';

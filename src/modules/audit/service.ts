@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Change, RecordAudit } from '../../change.js';
 import type { Tables } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
-import { decodeIntCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
+import { decodeIntCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId } from '../../lib/ids.js';
 import { MAX_SAFE_INT } from '../../lib/schema.js';

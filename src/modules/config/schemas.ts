@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
-import { PageQueryFields } from '../../http/pagination.js';
+import { PageQueryFields } from '../../lib/pagination.js';
 import { MAX_INT4, Timestamp } from '../../lib/schema.js';
 
 const Limit = Type.Object(

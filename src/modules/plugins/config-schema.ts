@@ -2,7 +2,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { AppError, fieldError } from '../../errors.js';
-import { toFieldErrors } from '../../http/validation.js';
+import { toFieldErrors } from '../../lib/field-errors.js';
 import { compileLinear, linearRegExpEngine } from '../../lib/linear-regex.js';
 import type { PluginManifest } from '../../plugins/define.js';
 

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { PageQueryFields } from '../../http/pagination.js';
+import { PageQueryFields } from '../../lib/pagination.js';
 import { Str, Timestamp } from '../../lib/schema.js';
 
 const Name = Str({ minLength: 2, maxLength: 63, pattern: '^[a-z][a-z0-9-]{1,62}$' });

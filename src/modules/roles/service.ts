@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Change } from '../../change.js';
 import type { Tables, Trx, Queryable } from '../../db/tables.js';
 import { AppError, assertFound } from '../../errors.js';
-import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
 import { BUILTIN_ROLES, missing, union } from '../../lib/permissions.js';

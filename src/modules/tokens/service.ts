@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Change } from '../../change.js';
 import type { Tables, Queryable, Trx } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
-import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
 import type { AuthCache } from '../../lib/auth-cache.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';

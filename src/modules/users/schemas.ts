@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { PageQueryFields } from '../../http/pagination.js';
+import { PageQueryFields } from '../../lib/pagination.js';
 import { Nullable, Str, Timestamp } from '../../lib/schema.js';
 
 export const UserKind = Type.Union([Type.Literal('human'), Type.Literal('service')], {

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Change, ChangeSpec } from '../../change.js';
 import type { Tables, Trx } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
-import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
 import type { Passwords } from '../../lib/passwords.js';

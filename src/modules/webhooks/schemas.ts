@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { PageQueryFields } from '../../http/pagination.js';
+import { PageQueryFields } from '../../lib/pagination.js';
 import type { DeliveryStatus } from '../../db/tables.js';
 import { Str, Timestamp } from '../../lib/schema.js';
 

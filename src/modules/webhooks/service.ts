@@ -3,7 +3,7 @@ import type { Change } from '../../change.js';
 import type { DialectHelpers } from '../../db/dialects/helpers.js';
 import type { Tables } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
-import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../http/pagination.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
 import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
