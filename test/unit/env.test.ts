@@ -10,6 +10,7 @@ describe('loadEnv', () => {
       DATA_DIR: './data',
       LOG_LEVEL: 'info',
       PLUGINS_DIR: './plugins',
+      GATEHOUSE_GROUP_COMMIT: 'auto',
     });
   });
 
