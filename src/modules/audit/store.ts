@@ -33,6 +33,14 @@ function withLowerBound(f: AuditFilters, afterSeq: number, order: Keyset['order'
 
 export type Keyset = { order: 'asc' | 'desc'; afterSeq: number | null };
 
+/**
+ * `before` then `after`, as the API schema orders them: PostgreSQL's jsonb keeps keys in its own order, and an
+ * audit stream's NDJSON line (`JSON.stringify` of this) must be the bytes `GET /api/audit/{id}` answers.
+ */
+function inSchemaOrder(c: NonNullable<AuditEvent['changes']>): AuditEvent['changes'] {
+  return { before: c.before, after: c.after };
+}
+
 export function toAuditEvent(row: AuditEventsTable): AuditEvent {
   return {
     id: row.id,
@@ -47,7 +55,8 @@ export function toAuditEvent(row: AuditEventsTable): AuditEvent {
     request_id: row.request_id,
     ip: row.ip,
     user_agent: row.user_agent,
-    changes: row.changes === null ? null : fromJson<AuditEvent['changes']>(row.changes),
+    changes:
+      row.changes === null ? null : inSchemaOrder(fromJson<NonNullable<AuditEvent['changes']>>(row.changes)),
     detail: row.detail,
     prev_hash: row.prev_hash,
     hash: row.hash,
