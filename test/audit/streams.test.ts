@@ -236,6 +236,22 @@ forEachDialect((database) => {
       await app.request({ method: 'DELETE', url: `/api/audit/streams/${s.id}` });
     });
 
+    it('replays the whole log from seq 1 in batches of at most 100 events', async () => {
+      // Queries of the log are audited: enough of them for several batches.
+      for (let i = 0; i < 110; i++) await app.request({ method: 'GET', url: '/api/audit?limit=1' });
+      const s = await stream({ from_seq: 1 });
+      expect(s.last_seq).toBe(0);
+      expect(s.lag).toBe(await head());
+      await app.relay.runOnce();
+      const batches = rx.at(s.path);
+      expect(batches.length).toBeGreaterThan(1);
+      for (const b of batches) expect(b.body.split('\n').length - 1).toBeLessThanOrEqual(100);
+      const lines = linesOf(batches, s.secret);
+      expectChain(lines, 1);
+      expect(lines.at(-1)!.event.seq).toBe(await head());
+      await app.request({ method: 'DELETE', url: `/api/audit/streams/${s.id}` });
+    });
+
     it('a live relay sends soon after a commit; stopping it gives its leases back', async () => {
       const s = await stream();
       app.relay.start(50);
@@ -460,6 +476,22 @@ forEachDialect((database) => {
       const lines = linesOf(rx.at(s.path), s.secret);
       expectChain(lines, from);
       expect(lines.at(-1)!.event.seq).toBe(await head());
+    });
+
+    it('two instances relaying at once send each event once', async () => {
+      const other = await startTestApp(database().url, { auditKey: app.auditKey, restartOf: app });
+      try {
+        const from = (await head()) + 1;
+        const s = await stream();
+        for (let i = 0; i < 5; i++) {
+          await newUser();
+          await Promise.all([app.relay.runOnce(), other.relay.runOnce()]);
+        }
+        const lines = linesOf(rx.at(s.path), s.secret);
+        expectChain(lines, from);
+      } finally {
+        await other.close();
+      }
     });
   });
 });

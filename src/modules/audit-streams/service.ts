@@ -32,6 +32,11 @@ type Deps = {
 
 const WHAT = 'An audit stream';
 
+/** The answer's lag against the head after the change committed (its own event included). */
+function withLag(stream: AuditStream, head: number): AuditStream {
+  return { ...stream, lag: Math.max(0, head - stream.last_seq) };
+}
+
 function streamId(id: string): string {
   if (!isId('stream', id)) throw new AppError('not_found', 'No audit stream has this id.');
   return id;
@@ -62,11 +67,12 @@ function shared({ db, change, store, settings, audit }: Deps) {
     patch: (row: AuditStream) => StreamPatch,
   ): Promise<AuditStream> {
     const head = await audit.headSeq();
-    return change(ctx, { action, target: { type: 'audit_stream', id } }, async (trx) => {
+    const after = await change(ctx, { action, target: { type: 'audit_stream', id } }, async (trx) => {
       const before = toAuditStream(assertFound(await store.find(trx, id), 'The audit stream'), head);
       const after = await store.update(trx, id, patch(before));
       return { before, after: toAuditStream(assertFound(after, 'The audit stream'), head) };
     });
+    return withLag(after, await audit.headSeq());
   }
 
   return { checkUrl, cursorFor, load, alter };
@@ -138,7 +144,7 @@ function lifecycle({ change, store, ids, clock, audit }: Deps, { checkUrl, curso
           return { before: null, after: toAuditStream(assertFound(await store.find(trx, id)), head) };
         },
       );
-      return { ...after, secret };
+      return { ...withLag(after, await audit.headSeq()), secret };
     },
 
     /** Deletes a stream; a relay holding it finds it gone and sends nothing more. Throws `not_found`. */
