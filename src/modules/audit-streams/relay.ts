@@ -31,7 +31,7 @@ type Deps = {
   db: Kysely<Tables>;
   store: AuditStreamsStore;
   streams: Pick<AuditStreamsService, 'pause'>;
-  audit: Pick<AuditService, 'follow'>;
+  audit: Pick<AuditService, 'follow' | 'headSeq'>;
   clock: Clock;
   logger: Logger;
   settings: () => ConfigDocument;
@@ -148,8 +148,10 @@ export function createStreamRelay(deps: Deps) {
 
   /** One round: lease the due streams, serve each (receivers in parallel), give the leases back. */
   async function round(): Promise<boolean> {
+    // Only streams behind the head are claimed: an idle poll leases (and writes) nothing.
+    const belowSeq = await deps.audit.headSeq();
     const now = clock.now();
-    const claimed = await store.claim(db, { token, now, until: now + LEASE_MS });
+    const claimed = await store.claim(db, { token, now, until: now + LEASE_MS, belowSeq });
     if (claimed.length === 0) return false;
     const ids = claimed.map((s) => s.id);
     for (const id of ids) held.add(id);

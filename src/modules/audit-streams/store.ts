@@ -1,5 +1,6 @@
 import { fromJson, toIso } from '../../db/codecs.js';
-import type { AuditStreamsTable, Queryable } from '../../db/tables.js';
+import type { ExpressionBuilder } from 'kysely';
+import type { AuditStreamsTable, Queryable, Tables } from '../../db/tables.js';
 import type { AuditStream } from './schemas.js';
 
 /** A stream row without its secret: what every read but the relay's sees. */
@@ -88,17 +89,28 @@ function rows() {
 function leases() {
   return {
     /**
-     * Leases every active stream that is due and not leased by a live relay, in one statement: two relays
-     * running it at once never both get a row (PostgreSQL re-checks the condition on the row it waited for;
-     * SQLite has one writer).
+     * Leases every active stream that is due, behind `belowSeq` (the audit head), and not leased by a live
+     * relay, in one statement: two relays running it at once never both get a row (PostgreSQL re-checks the
+     * condition on the row it waited for; SQLite has one writer). A read first, so an idle poll writes nothing
+     * (on SQLite every UPDATE takes the one write lock, even one that matches no row).
      */
-    async claim(q: Queryable, lease: { token: string; now: number; until: number }): Promise<LeasedStream[]> {
+    async claim(
+      q: Queryable,
+      lease: { token: string; now: number; until: number; belowSeq: number },
+    ): Promise<LeasedStream[]> {
+      const due = (eb: ExpressionBuilder<Tables, 'audit_streams'>) =>
+        eb.and([
+          eb('status', '=', 'active'),
+          eb('next_attempt_at', '<=', lease.now),
+          eb('last_seq', '<', lease.belowSeq),
+          eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', lease.now)]),
+        ]);
+      const any = await q.selectFrom('audit_streams').select('id').where(due).limit(1).executeTakeFirst();
+      if (!any) return [];
       const rows = await q
         .updateTable('audit_streams')
         .set({ lock_token: lease.token, locked_until: lease.until })
-        .where('status', '=', 'active')
-        .where('next_attempt_at', '<=', lease.now)
-        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', lease.now)]))
+        .where(due)
         .returningAll()
         .execute();
       return rows.map((r) => ({ ...r, last_seq: Number(r.last_seq) }));
