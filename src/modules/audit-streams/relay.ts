@@ -41,20 +41,26 @@ type Deps = {
   outbox?: Pick<Outbox, 'onCommitted'>;
 };
 
-/** The NDJSON body of the first events that fit the batch limits, and the seq the body covers up to. */
-export function pack(events: { seq: number }[], upTo: number): { body: string; upTo: number } {
+/**
+ * The NDJSON body of the first events that fit the batch limits, the seq of the last one in it (`last`), and
+ * the seq the body covers up to (`upTo`: past events the filter left out, unless the limits cut the batch).
+ */
+export function pack(
+  events: { seq: number }[],
+  upTo: number,
+): { body: string; last: number | null; upTo: number } {
   let body = '';
   let bytes = 0;
-  let prev: number | null = null;
+  let last: number | null = null;
   for (const e of events) {
     const line = JSON.stringify(e) + '\n';
     const size = Buffer.byteLength(line);
-    if (prev !== null && bytes + size > BATCH_BYTES) return { body, upTo: prev };
+    if (last !== null && bytes + size > BATCH_BYTES) return { body, last, upTo: last };
     body += line;
     bytes += size;
-    prev = e.seq;
+    last = e.seq;
   }
-  return { body, upTo };
+  return { body, last, upTo };
 }
 
 type Sender = Omit<Deps, 'outbox'> & { token: string };
@@ -117,9 +123,9 @@ async function serveStream(deps: Sender, s: LeasedStream, reach: Reach): Promise
   }
   const actions = s.actions === null ? null : fromJson<string[]>(s.actions);
   const batch = await deps.audit.follow(s.last_seq, actions, BATCH_EVENTS);
-  const { body, upTo } = pack(batch.events, batch.upTo);
+  const { body, last, upTo } = pack(batch.events, batch.upTo);
   const first = batch.events[0];
-  if (first && !(await sendBatch(deps, s, body, [first.seq, upTo]))) return false;
+  if (first && last !== null && !(await sendBatch(deps, s, body, [first.seq, last]))) return false;
   if (upTo > s.last_seq || s.last_error !== null)
     await store.settle(db, at, {
       last_seq: upTo,
