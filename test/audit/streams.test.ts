@@ -334,29 +334,26 @@ forEachDialect((database) => {
       expect(
         (await app.request({ method: 'GET', url: '/api/audit/streams', token: reader.token })).statusCode,
       ).toBe(200);
-      const p = expectProblem(
-        await app.request({
-          method: 'POST',
-          url: '/api/audit/streams',
-          payload: { name: 'r', url: rx.url('/r') },
-          token: reader.token,
-        }),
-        403,
-        'forbidden',
-      );
-      expect(p.required_permission).toBe('audit:write');
       const writer = await makePrincipal(app, { permissions: ['audit:write'] });
-      const q = expectProblem(
-        await app.request({
+      for (const [token, missing] of [
+        [reader.token, 'audit:write'],
+        [writer.token, 'audit:read'],
+      ] as const) {
+        const before = await counts(app);
+        const res = await app.request({
           method: 'POST',
           url: '/api/audit/streams',
-          payload: { name: 'w', url: rx.url('/w') },
-          token: writer.token,
-        }),
-        403,
-        'forbidden',
-      );
-      expect(q.required_permission).toBe('audit:read');
+          payload: { name: missing, url: rx.url('/refused') },
+          token,
+        });
+        expect(expectProblem(res, 403, 'forbidden').required_permission).toBe(missing);
+        const after = await counts(app);
+        // One denied audit row, no event.
+        expect({ audit: after.audit - before.audit, outbox: after.outbox - before.outbox }).toEqual({
+          audit: 1,
+          outbox: 0,
+        });
+      }
     });
 
     it('a stream whose creator lost audit:read delivers nothing and says so in last_error', async () => {
