@@ -48,6 +48,7 @@ const TABLE_OWNERS = {
   audit_events: ['src/modules/journal/store.ts', 'src/modules/audit/store.ts'],
   audit_head: ['src/modules/journal/store.ts', 'src/modules/audit/store.ts'],
   outbox: ['src/modules/journal/store.ts', 'src/modules/webhooks/store.ts'],
+  audit_streams: ['src/modules/audit-streams/store.ts'],
 };
 const WRITES = new Set(['insertInto', 'updateTable', 'deleteFrom', 'replaceInto', 'mergeInto']);
 

@@ -33,6 +33,8 @@ import { createPluginsModule, createPluginsStore } from './modules/plugins/modul
 import { createPluginHost } from './plugins/host.js';
 import { resolve } from 'node:path';
 import { createWebhooksModule } from './modules/webhooks/module.js';
+import { createAuditStreamsModule } from './modules/audit-streams/module.js';
+import type { Outbox } from './modules/events/outbox.js';
 import { VERSION } from './version.js';
 
 export type { RegisteredRoute } from './http/server.js';
@@ -160,6 +162,14 @@ export async function buildApp(deps: AppDeps) {
     users: users.service,
     cache: sessionCache,
   });
+  // Delivery loops wake on this process's commits, and on other processes' through the database.
+  const committed: Pick<Outbox, 'onCommitted'> = {
+    onCommitted(listener) {
+      const own = outbox.onCommitted(listener);
+      const others = database.onOutboxCommit(listener);
+      return () => (own(), others());
+    },
+  };
   const webhooks = createWebhooksModule({
     db,
     background: database.background,
@@ -170,14 +180,19 @@ export async function buildApp(deps: AppDeps) {
     logger,
     settings,
     creatorPermissions,
-    // The worker wakes on this process's commits, and on other processes' through the database.
-    outbox: {
-      onCommitted(listener) {
-        const own = outbox.onCommitted(listener);
-        const others = database.onOutboxCommit(listener);
-        return () => (own(), others());
-      },
-    },
+    outbox: committed,
+  });
+  const streams = createAuditStreamsModule({
+    db,
+    background: database.background,
+    change,
+    ids,
+    clock,
+    logger,
+    settings,
+    audit: audits.service,
+    creatorPermissions,
+    outbox: committed,
   });
   const plugins = createPluginsModule({
     db,
@@ -191,6 +206,7 @@ export async function buildApp(deps: AppDeps) {
     auditHeadSeq: () => audits.service.headSeq(),
   });
   app.addHook('onClose', webhooks.close);
+  app.addHook('onClose', streams.close);
   const resolvePrincipal = (secret: string) =>
     secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret);
 
@@ -224,6 +240,7 @@ export async function buildApp(deps: AppDeps) {
       await roles.routes(api);
       await tokens.routes(api);
       await audits.routes(api);
+      await streams.routes(api);
       await config.routes(api);
       await webhooks.routes(api);
       await plugins.routes(api);
@@ -240,6 +257,7 @@ export async function buildApp(deps: AppDeps) {
     audit: audits.service,
     config: config.service,
     webhooks: webhooks.service,
+    streams: streams.service,
     plugins: plugins.service,
     clock,
   };
@@ -251,6 +269,7 @@ export async function buildApp(deps: AppDeps) {
     lifecycle,
     journal,
     worker: webhooks.worker,
+    relay: streams.relay,
     plugins: host,
     idempotency,
   };

@@ -29,6 +29,7 @@ export const errorCatalog = {
   'role.builtin': { status: 409, title: 'Built-in roles cannot be deleted, renamed or emptied' },
   'auth.invalid_credentials': { status: 401, title: 'Wrong username or password' },
   'plugin.denied': { status: 422, title: 'Denied by a plugin' },
+  'audit_stream.name_taken': { status: 409, title: 'Audit stream name already in use' },
   'webhook.limit_reached': { status: 409, title: 'Webhook endpoint limit reached' },
   'idempotency.key_reused': { status: 422, title: 'Idempotency-Key reused with a different request' },
   'idempotency.in_flight': { status: 409, title: 'A request with this Idempotency-Key is still in progress' },

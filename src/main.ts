@@ -35,7 +35,7 @@ async function serve(): Promise<void> {
   const database = createDb(databaseUrl(env), logger);
   const applied = await migrateToLatest(database.db);
   if (applied.length) logger.info({ migrations: applied }, 'database migrated');
-  const { app, services, worker, plugins, idempotency, lifecycle } = await buildApp({
+  const { app, services, worker, relay, plugins, idempotency, lifecycle } = await buildApp({
     env,
     database,
     logger,
@@ -64,6 +64,7 @@ async function serve(): Promise<void> {
   };
   const stopRetention = startRetention(services.audit, logger, [idempotency.purge, purgeDeliveries]);
   worker.start();
+  relay.start();
   const stopPlugins = plugins.start();
   let closing = false;
   const shutdown = (signal: string) => {
@@ -75,8 +76,7 @@ async function serve(): Promise<void> {
     stopRetention();
     stopPlugins();
     // Stop taking new work first; then let requests and sends in flight finish, and give back leases.
-    worker
-      .stop()
+    Promise.all([worker.stop(), relay.stop()])
       .then(() => app.close())
       .then(() => database.close())
       .then(() => process.exit(0))
@@ -101,12 +101,18 @@ async function workerOnly(): Promise<void> {
   const logger = createLogger(env.LOG_LEVEL);
   const database = createDb(databaseUrl(env), logger);
   await migrateToLatest(database.db);
-  const { app, worker } = await buildApp({ env, database, logger, clock: systemClock, ids: createIds() });
+  const { app, worker, relay } = await buildApp({
+    env,
+    database,
+    logger,
+    clock: systemClock,
+    ids: createIds(),
+  });
   worker.start();
+  relay.start();
   logger.info({ database: database.description }, 'Gatehouse webhook worker running');
   const shutdown = () => {
-    worker
-      .stop()
+    Promise.all([worker.stop(), relay.stop()])
       .then(() => app.close())
       .then(() => database.close())
       .then(
@@ -166,7 +172,10 @@ program
   .command('serve', { isDefault: true })
   .description('migrate the database, then serve the API and console')
   .action(serve);
-program.command('worker').description('deliver webhooks only (no HTTP listener)').action(workerOnly);
+program
+  .command('worker')
+  .description('deliver webhooks and audit streams only (no HTTP listener)')
+  .action(workerOnly);
 program.command('migrate').description('apply pending database migrations and exit').action(migrate);
 program
   .command('token')

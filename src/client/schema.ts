@@ -68,6 +68,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit/streams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List audit streams, with their cursor, lag and last error */
+        get: operations["listAuditStreams"];
+        put?: never;
+        /** Stream the audit log to a receiver (NDJSON batches in seq order, Standard Webhooks signed); the secret is in this answer only */
+        post: operations["createAuditStream"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit/streams/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One audit stream */
+        get: operations["getAuditStream"];
+        /** Update the fields present (status: paused stops it, active resumes it where it stopped) */
+        put: operations["updateAuditStream"];
+        post?: never;
+        /** Delete an audit stream */
+        delete: operations["deleteAuditStream"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit/streams/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set a stream active again, where it stopped or from from_seq (a replay) */
+        post: operations["resumeAuditStream"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit/verify": {
         parameters: {
             query?: never;
@@ -1482,6 +1536,1705 @@ export interface operations {
             };
             /** @description The token lacks the permission named in `required_permission`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    listAuditStreams: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size, 1 to 500. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description The action patterns it receives; `["*"]`: every event. */
+                            actions: string[];
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-28T09:30:00.000Z
+                             */
+                            created_at: string;
+                            /** @description The user whose current audit:read the stream needs at delivery (set on create, and by an update of url or actions). */
+                            created_by: string | null;
+                            /** @description `stream_…` */
+                            id: string;
+                            /** @description Events behind the head of the audit log. */
+                            lag: number;
+                            last_error: string | null;
+                            /** @description The last seq the receiver acknowledged (or the filter passed over). */
+                            last_seq: number;
+                            name: string;
+                            /** @description paused: by hand, or by the server after the receiver failed 5 times in a row (see last_error). */
+                            status: "active" | "paused";
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-28T09:30:00.000Z
+                             */
+                            updated_at: string;
+                            url: string;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    createAuditStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    actions?: string[];
+                    /** @description Deliver the events from this seq on (older ones that retention kept included); 0: from the oldest. */
+                    from_seq?: number;
+                    name: string;
+                    /** @description The receiver: https; http only when webhooks.allow_private_targets is on. */
+                    url: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The action patterns it receives; `["*"]`: every event. */
+                        actions: string[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        created_at: string;
+                        /** @description The user whose current audit:read the stream needs at delivery (set on create, and by an update of url or actions). */
+                        created_by: string | null;
+                        /** @description `stream_…` */
+                        id: string;
+                        /** @description Events behind the head of the audit log. */
+                        lag: number;
+                        last_error: string | null;
+                        /** @description The last seq the receiver acknowledged (or the filter passed over). */
+                        last_seq: number;
+                        name: string;
+                        /** @description `whsec_…`: signs every batch (Standard Webhooks); shown in the create answer only. */
+                        secret: string;
+                        /** @description paused: by hand, or by the server after the receiver failed 5 times in a row (see last_error). */
+                        status: "active" | "paused";
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        updated_at: string;
+                        url: string;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getAuditStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The action patterns it receives; `["*"]`: every event. */
+                        actions: string[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        created_at: string;
+                        /** @description The user whose current audit:read the stream needs at delivery (set on create, and by an update of url or actions). */
+                        created_by: string | null;
+                        /** @description `stream_…` */
+                        id: string;
+                        /** @description Events behind the head of the audit log. */
+                        lag: number;
+                        last_error: string | null;
+                        /** @description The last seq the receiver acknowledged (or the filter passed over). */
+                        last_seq: number;
+                        name: string;
+                        /** @description paused: by hand, or by the server after the receiver failed 5 times in a row (see last_error). */
+                        status: "active" | "paused";
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        updated_at: string;
+                        url: string;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    updateAuditStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    actions?: string[];
+                    name?: string;
+                    /** @description paused stops delivery; active resumes where it stopped. */
+                    status?: "active" | "paused";
+                    /** @description The receiver: https; http only when webhooks.allow_private_targets is on. */
+                    url?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The action patterns it receives; `["*"]`: every event. */
+                        actions: string[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        created_at: string;
+                        /** @description The user whose current audit:read the stream needs at delivery (set on create, and by an update of url or actions). */
+                        created_by: string | null;
+                        /** @description `stream_…` */
+                        id: string;
+                        /** @description Events behind the head of the audit log. */
+                        lag: number;
+                        last_error: string | null;
+                        /** @description The last seq the receiver acknowledged (or the filter passed over). */
+                        last_seq: number;
+                        name: string;
+                        /** @description paused: by hand, or by the server after the receiver failed 5 times in a row (see last_error). */
+                        status: "active" | "paused";
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        updated_at: string;
+                        url: string;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    deleteAuditStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    resumeAuditStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Deliver the events from this seq on (older ones that retention kept included); 0: from the oldest. */
+                    from_seq?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The action patterns it receives; `["*"]`: every event. */
+                        actions: string[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        created_at: string;
+                        /** @description The user whose current audit:read the stream needs at delivery (set on create, and by an update of url or actions). */
+                        created_by: string | null;
+                        /** @description `stream_…` */
+                        id: string;
+                        /** @description Events behind the head of the audit log. */
+                        lag: number;
+                        last_error: string | null;
+                        /** @description The last seq the receiver acknowledged (or the filter passed over). */
+                        last_seq: number;
+                        name: string;
+                        /** @description paused: by hand, or by the server after the receiver failed 5 times in a row (see last_error). */
+                        status: "active" | "paused";
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        updated_at: string;
+                        url: string;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

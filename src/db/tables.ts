@@ -166,6 +166,32 @@ export type DeliveryAttemptsTable = {
   response_excerpt: string | null;
 };
 
+/** An audit stream: a receiver of the audit log in `seq` order, with its cursor and its relay's lease. */
+export type AuditStreamsTable = {
+  id: string;
+  name: string;
+  url: string;
+  /** JSON list of audit action patterns (`user.create`, `user.*`, `create`); null: every event. */
+  actions: string | null;
+  /** Kept readable: every batch is signed with it (HMAC). Never returned but on create. */
+  secret: string;
+  status: 'active' | 'paused';
+  /** The last seq the receiver acknowledged with a 2xx (or that the stream's filter passed over). */
+  last_seq: number;
+  last_error: string | null;
+  /** Consecutive failed attempts; the stream pauses itself at MAX_FAILURES. */
+  failures: number;
+  /** Epoch ms before which the relay does not try the stream (backoff after a failure). */
+  next_attempt_at: number;
+  /** The relay holding the lease, and until when (epoch ms); null when free. */
+  lock_token: string | null;
+  locked_until: number | null;
+  /** The user whose current `audit:read` the stream needs at delivery; null: it delivers nothing. */
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+};
+
 export type PluginsTable = {
   id: string;
   name: string;
@@ -204,6 +230,7 @@ export type IdempotencyKeysTable = {
 export type Tables = {
   idempotency_keys: IdempotencyKeysTable;
   plugins: PluginsTable;
+  audit_streams: AuditStreamsTable;
   plugin_configs: PluginConfigsTable;
   webhooks: WebhooksTable;
   deliveries: DeliveriesTable;

@@ -5,6 +5,10 @@ import type { DialectHelpers } from './dialects/helpers.js';
 const UNIQUE_CODES: Record<string, { code: ErrorCode; detail: string }> = {
   'users.username': { code: 'user.username_taken', detail: 'A user with this username already exists.' },
   'roles.name': { code: 'role.name_taken', detail: 'A role with this name already exists.' },
+  'audit_streams.name': {
+    code: 'audit_stream.name_taken',
+    detail: 'An audit stream with this name already exists.',
+  },
   // Two instances wrote the same settings version at once: the loser's If-Match is stale.
   'config_versions.version': {
     code: 'precondition_failed',

@@ -2,6 +2,7 @@ import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress } from 'node:dns';
 import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector } from 'undici';
+import { fieldError } from '../errors.js';
 
 /**
  * True when an address must never be a webhook or plugin target: anything but public unicast (loopback,
@@ -63,6 +64,33 @@ export async function assertPublicUrl(url: URL): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     guardedLookup(host, { all: true }, (err) => (err ? reject(err) : resolve()));
   });
+}
+
+/**
+ * A subscriber's target URL as saved (webhook endpoints, audit streams): absolute, https (http only with
+ * `allowPrivate`, the `webhooks.allow_private_targets` setting), no credentials, and unless allowed never an
+ * internal address. Returns it normalised. Throws `validation_failed` at `/url` of the body.
+ */
+export async function checkTargetUrl(raw: string, allowPrivate: boolean): Promise<string> {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw fieldError('body', '/url', 'must be an absolute URL');
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowPrivate))
+    throw fieldError('body', '/url', 'must use https (http only with webhooks.allow_private_targets)');
+  if (url.username || url.password) throw fieldError('body', '/url', 'must not carry credentials');
+  if (!allowPrivate) {
+    try {
+      await assertPublicUrl(url);
+    } catch (err) {
+      const why =
+        err instanceof ForbiddenTargetError ? err.message : `cannot be resolved (${(err as Error).message})`;
+      throw fieldError('body', '/url', `refused: ${why}`);
+    }
+  }
+  return url.toString();
 }
 
 /** How long an outbound connection may take to open. */

@@ -26,6 +26,7 @@ forEachDialect((testDb) => {
       expect(after).toEqual([
         'audit_events',
         'audit_head',
+        'audit_streams',
         'config_versions',
         'deliveries',
         'delivery_attempts',

@@ -358,6 +358,33 @@ describe('console', () => {
     await screenshot(page, 'audit-verified');
   });
 
+  it('streams the audit log: a new stream shows its secret once, then its lag; pause, resume and delete', async () => {
+    await page.goto(`${gh.url}/audit`);
+    await page.getByRole('button', { name: 'New stream' }).click();
+    const form = page.getByRole('form', { name: 'New audit stream' });
+    await form.getByLabel('Name').fill('siem');
+    await form.getByLabel('Receiver URL').fill(receiver.url('/audit-stream'));
+    await form.getByLabel('Actions').fill('user.*, create');
+    await form.getByRole('button', { name: 'Create stream' }).click();
+    const secret = await page.getByTestId('secret').textContent();
+    expect(secret).toMatch(/^whsec_/);
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+    const table = page.getByRole('table', { name: 'Audit streams' });
+    const row = table.locator('tbody tr').filter({ hasText: 'siem' });
+    await row.getByText('active').waitFor();
+    // The server's relay sends the stream's own creation (a `create`) within a poll.
+    await expect.poll(() => receiver.at('/audit-stream').length, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(receiver.at('/audit-stream')[0]!.headers['content-type']).toBe('application/x-ndjson');
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await row.getByText('paused').waitFor();
+    await screenshot(page, 'audit-streams');
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await row.getByText('active').waitFor();
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await page.getByText(/^No streams/).waitFor();
+  });
+
   it('follows the system dark mode', async () => {
     const dark = await browser.newContext({ colorScheme: 'dark' });
     const other = await dark.newPage();

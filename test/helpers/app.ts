@@ -28,7 +28,14 @@ export type TestApp = GatehouseApp & {
 /** The whole app over a real, migrated database, with a fake clock and a bootstrap admin token. */
 export async function startTestApp(
   url: string,
-  options: { logLines?: string[]; realLimits?: boolean; env?: Partial<Env>; auditKey?: Buffer } = {},
+  options: {
+    logLines?: string[];
+    realLimits?: boolean;
+    env?: Partial<Env>;
+    auditKey?: Buffer;
+    /** A restart: the database is another app's (give its audit key too), whose admin this one keeps. */
+    restartOf?: Pick<TestApp, 'adminToken' | 'adminId'>;
+  } = {},
 ): Promise<TestApp> {
   const logger = options.logLines ? captureLogger(options.logLines) : createLogger('silent', false);
   const database = createDb(url, logger);
@@ -47,9 +54,11 @@ export async function startTestApp(
     throw err;
   });
   await built.app.ready();
-  const boot = await bootstrapAdmin(built.services);
+  const boot = options.restartOf
+    ? { secret: options.restartOf.adminToken, userId: options.restartOf.adminId }
+    : await bootstrapAdmin(built.services);
   if (!boot) throw new Error('test database was not empty');
-  if (!options.realLimits) {
+  if (!options.realLimits && !options.restartOf) {
     // Suites send hundreds of requests from one IP; rate limits are tested on their own (test/ratelimit).
     const generous = { max: 1_000_000, window_s: 60 };
     await built.services.config.patch(

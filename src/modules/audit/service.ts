@@ -13,6 +13,7 @@ import { issueCheckpoint } from './checkpoint.js';
 import { keyedFromMac, sameDigest, type AuditKeys } from './keys.js';
 import type { AuditCheckpoint, AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
 import type { AuditFilters, AuditStore } from './store.js';
+import { toAuditEvent } from '../journal/event.js';
 import { verifyChain, type VerifyOptions } from './verify.js';
 import type { ConfigDocument } from '../config/schemas.js';
 
@@ -255,6 +256,27 @@ export function createAuditService({ db, store, change, record, clock, settings,
         detail: outcome + against,
       });
       return result;
+    },
+
+    /**
+     * For a follower of the log (an audit stream): the events after `afterSeq` whose action matches `actions`
+     * (the patterns of `GET /api/audit`'s `action`; null or `*`: all), oldest first, at most `limit`, each as
+     * `GET /api/audit/{id}` shows it. `upTo` is how far they cover: the last one's seq when the batch is full,
+     * else the head's (so a filter that matches little still moves the cursor). Events at or below the head
+     * have committed (the head moves in their transaction), so none appears later below `upTo`.
+     */
+    async follow(
+      afterSeq: number,
+      actions: readonly string[] | null,
+      limit: number,
+    ): Promise<{ events: AuditEvent[]; head: number; upTo: number }> {
+      const head = (await store.head(db)).seq;
+      if (head <= afterSeq) return { events: [], head, upTo: afterSeq };
+      const filters: AuditFilters = { actions: parseActions(actions?.join(',')), toSeq: head };
+      const rows = await store.batch(db, filters, afterSeq, limit);
+      const last = rows.at(-1);
+      const upTo = rows.length >= limit && last ? Number(last.seq) : head;
+      return { events: rows.map(toAuditEvent), head, upTo };
     },
 
     /** The seq of the newest event: where a new subscriber (a plugin's after-hooks) starts. */

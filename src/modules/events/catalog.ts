@@ -71,6 +71,25 @@ export const catalog = {
   'webhook.list': { event: false, description: 'Webhook endpoints were listed.' },
   'webhook.read': { event: false, description: 'A webhook endpoint was read.' },
   'webhook.list_deliveries': { event: false, description: 'The deliveries of an endpoint were listed.' },
+  'audit_stream.create': {
+    event: true,
+    description: 'An audit stream was created (never its secret).',
+  },
+  'audit_stream.update': {
+    event: true,
+    description: 'An audit stream was changed (name, url, actions, status).',
+  },
+  'audit_stream.delete': { event: true, description: 'An audit stream was deleted.' },
+  'audit_stream.resume': {
+    event: true,
+    description: 'An audit stream was set active again, optionally replaying from a seq.',
+  },
+  'audit_stream.pause': {
+    event: true,
+    description: 'The server paused an audit stream whose receiver kept failing (its last error says why).',
+  },
+  'audit_stream.list': { event: false, description: 'Audit streams were listed.' },
+  'audit_stream.read': { event: false, description: 'An audit stream was read.' },
   'plugin.register': { event: true, description: 'A plugin was registered.' },
   'plugin.configure': {
     event: true,
@@ -114,6 +133,7 @@ const readScopes = new Map(
     webhook: 'webhooks:read',
     plugin: 'plugins:read',
     audit: 'audit:read',
+    audit_stream: 'audit:read',
   }),
 );
 

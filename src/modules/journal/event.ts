@@ -56,7 +56,8 @@ export type AuditEvent = Static<typeof AuditEvent>;
  * API), `json` as JSON text, `target` as the two columns `target_type` and `target_id`.
  */
 type FieldKind = 'text' | 'int' | 'time' | 'json' | 'target';
-type Field = { key: keyof AuditEvent; kind: FieldKind };
+/** `keys`: a JSON field's keys in schema order (PostgreSQL's jsonb keeps its own order; the API keeps this one). */
+type Field = { key: keyof AuditEvent; kind: FieldKind; keys?: string[] };
 
 function fieldKind(key: string, schema: TSchema & Record<string, unknown>): FieldKind {
   const variants = (schema.anyOf as Array<Record<string, unknown>> | undefined) ?? [schema];
@@ -74,7 +75,31 @@ function fieldKind(key: string, schema: TSchema & Record<string, unknown>): Fiel
 /** The event's fields in schema order with their stored kinds. */
 export const FIELDS: readonly Field[] = Object.entries(
   AuditEvent.properties as unknown as Record<string, TSchema & Record<string, unknown>>,
-).map(([key, schema]) => ({ key: key as Field['key'], kind: fieldKind(key, schema) }));
+).map(([key, schema]) => {
+  const object = ((schema.anyOf as TSchema[] | undefined) ?? [schema]).find(
+    (v) => (v as { type?: unknown }).type === 'object',
+  ) as { properties?: Record<string, unknown> } | undefined;
+  return {
+    key: key as Field['key'],
+    kind: fieldKind(key, schema),
+    keys: Object.keys(object?.properties ?? {}),
+  };
+});
+
+/**
+ * A stored JSON value as the API shows it: an object's schema keys first, in schema order, so every reader
+ * (the API, an audit stream's NDJSON line) gives the same bytes on both dialects.
+ */
+function inSchemaOrder(f: Field, value: unknown): unknown {
+  if (!f.keys?.length || value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const v = value as Record<string, unknown>;
+  return Object.fromEntries(
+    [...f.keys.filter((k) => k in v), ...Object.keys(v).filter((k) => !f.keys?.includes(k))].map((k) => [
+      k,
+      v[k],
+    ]),
+  );
+}
 
 /** A stored row's columns for a field: one, or two for the target. */
 const columnsOf = (f: Field): string[] => (f.kind === 'target' ? ['target_type', 'target_id'] : [f.key]);
@@ -89,7 +114,8 @@ export function toAuditEvent(row: AuditEventsTable): AuditEvent {
       event.target = row.target_type === null ? null : { type: row.target_type, id: row.target_id };
     else if (f.kind === 'time') event[f.key] = toIso(Number(value));
     else if (f.kind === 'int') event[f.key] = Number(value);
-    else if (f.kind === 'json') event[f.key] = value === null ? null : fromJson<unknown>(value);
+    else if (f.kind === 'json')
+      event[f.key] = value === null ? null : inSchemaOrder(f, fromJson<unknown>(value));
     else event[f.key] = value;
   }
   return event as AuditEvent;

@@ -5,10 +5,10 @@ const WAKE_AFTER_MS = 10;
 
 /**
  * The worker's cadence: runs `round` back to back while it reports more to do, then sleeps until the poll
- * (`pollMs`) or a `wake()`. Rounds never overlap: a wake during one makes it go again at once. Times are
+ * (`pollMs`) or a `wake()`. Also the audit stream relay's cadence (`name` says which loop logs). Rounds never overlap: a wake during one makes it go again at once. Times are
  * process time (timer cadence, not the injected domain clock).
  */
-export function createRoundLoop(round: () => Promise<boolean>, logger: Logger) {
+export function createRoundLoop(round: () => Promise<boolean>, logger: Logger, name = 'webhook worker') {
   let timer: NodeJS.Timeout | undefined;
   /** When the pending timer fires (process time). */
   let timerAt = 0;
@@ -31,7 +31,7 @@ export function createRoundLoop(round: () => Promise<boolean>, logger: Logger) {
     try {
       busy = await round();
     } catch (err) {
-      logger.warn({ err }, 'webhook worker round failed; retrying');
+      logger.warn({ err }, `${name} round failed; retrying`);
     } finally {
       running = false;
     }

@@ -39,7 +39,7 @@ async function excerpt(body: Dispatcher.ResponseData['body']): Promise<string> {
 }
 
 /**
- * One signed POST (Standard Webhooks). 2xx is success; anything else, a 3xx included (never followed), a
+ * One signed POST (Standard Webhooks), for webhook deliveries and audit stream batches. 2xx is success; anything else, a 3xx included (never followed), a
  * timeout or a refused address is a failure with its reason recorded.
  */
 export async function sendSigned(opts: {
@@ -50,6 +50,8 @@ export async function sendSigned(opts: {
   timeoutMs: number;
   dispatcher: Dispatcher;
   allowPrivate: boolean;
+  /** `application/json` unless given (audit streams send `application/x-ndjson`). */
+  contentType?: string;
 }): Promise<SendResult> {
   const started = performance.now();
   const done = (r: Omit<SendResult, 'latencyMs'>): SendResult => ({
@@ -72,7 +74,11 @@ export async function sendSigned(opts: {
     const res = await request(opts.url, {
       method: 'POST',
       body: opts.body,
-      headers: { ...headers, 'content-type': 'application/json', 'user-agent': 'Gatehouse-Webhooks/1' },
+      headers: {
+        ...headers,
+        'content-type': opts.contentType ?? 'application/json',
+        'user-agent': 'Gatehouse-Webhooks/1',
+      },
       dispatcher: opts.dispatcher,
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,

@@ -7,7 +7,7 @@ import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
 import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
-import { assertPublicUrl, ForbiddenTargetError } from '../../lib/ssrf-guard.js';
+import { checkTargetUrl } from '../../lib/ssrf-guard.js';
 import { generateWebhookSecret } from '../../lib/standard-webhooks.js';
 import type { ConfigDocument } from '../config/schemas.js';
 import { fromJson } from '../../db/codecs.js';
@@ -69,30 +69,7 @@ export function createWebhooksService({
   creatorPermissions,
 }: Deps) {
   /** https, or http for private targets when allowed; never an internal address unless allowed. */
-  async function checkUrl(raw: string): Promise<string> {
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      throw fieldError('body', '/url', 'must be an absolute URL');
-    }
-    const allowPrivate = settings().webhooks.allow_private_targets;
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowPrivate))
-      throw fieldError('body', '/url', 'must use https (http only with webhooks.allow_private_targets)');
-    if (url.username || url.password) throw fieldError('body', '/url', 'must not carry credentials');
-    if (!allowPrivate) {
-      try {
-        await assertPublicUrl(url);
-      } catch (err) {
-        const why =
-          err instanceof ForbiddenTargetError
-            ? err.message
-            : `cannot be resolved (${(err as Error).message})`;
-        throw fieldError('body', '/url', `refused: ${why}`);
-      }
-    }
-    return url.toString();
-  }
+  const checkUrl = (raw: string) => checkTargetUrl(raw, settings().webhooks.allow_private_targets);
 
   /** Known types only, and each exact type one the caller may read (`*`, `user.*` are filtered at delivery). */
   function checkEvents(ctx: RequestCtx, events: string[] | undefined): void {

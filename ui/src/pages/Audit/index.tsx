@@ -11,6 +11,7 @@ import { AuditFilters, FILTER_KEYS, type Filters } from './AuditFilters.tsx';
 import { EventDrawer } from './EventDrawer.tsx';
 import { ExportButton } from './ExportButton.tsx';
 import { OutcomeBadge } from './OutcomeBadge.tsx';
+import { Streams } from './Streams.tsx';
 import { VerifyChain } from './VerifyChain.tsx';
 
 const columns: Column<AuditEvent>[] = [
@@ -83,6 +84,7 @@ export default function Audit() {
         }
       />
       <VerifyChain />
+      <Streams />
       <AuditFilters value={filters} onChange={setFilters} />
       <CursorTable
         label="Audit events"
