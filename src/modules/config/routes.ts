@@ -20,7 +20,7 @@ export const configRoutes: FastifyPluginAsyncTypebox<{ config: ConfigService }> 
   patchConfigRoute(app, config);
   listConfigHistoryRoute(app, config);
   getConfigVersionRoute(app, config);
-  getConfigSchemaRoute(app, config);
+  getConfigSchemaRoute(app);
   rollbackConfigRoute(app, config);
 };
 
@@ -142,7 +142,7 @@ function getConfigVersionRoute(app: RouteApp, config: ConfigService): void {
   );
 }
 
-function getConfigSchemaRoute(app: RouteApp, config: ConfigService): void {
+function getConfigSchemaRoute(app: RouteApp): void {
   app.get(
     '/schema',
     {
