@@ -62,6 +62,29 @@ export function createMetrics(): Metrics {
   };
 }
 
+/** Counts every answer and its latency, by route pattern and method. */
+function countRequests(app: FastifyInstance, metrics: Metrics): void {
+  const requests = new Counter({
+    name: 'gatehouse_http_requests_total',
+    help: 'HTTP requests by route, method and status.',
+    labelNames: ['method', 'route', 'status'],
+    registers: [metrics.registry],
+  });
+  const latency = new Histogram({
+    name: 'gatehouse_http_request_duration_seconds',
+    help: 'HTTP request latency by route and method.',
+    labelNames: ['method', 'route'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [metrics.registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL, keeps label cardinality bounded.
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+}
+
 const Health = Type.Object({ status: Type.String() }, { additionalProperties: false });
 
 /**
@@ -77,25 +100,7 @@ export async function registerOps(
     if (deps.lifecycle.draining) reply.header('connection', 'close');
     done();
   });
-  const requests = new Counter({
-    name: 'gatehouse_http_requests_total',
-    help: 'HTTP requests by route, method and status.',
-    labelNames: ['method', 'route', 'status'],
-    registers: [deps.metrics.registry],
-  });
-  const latency = new Histogram({
-    name: 'gatehouse_http_request_duration_seconds',
-    help: 'HTTP request latency by route and method.',
-    labelNames: ['method', 'route'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [deps.metrics.registry],
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    // The route pattern, never the raw URL, keeps label cardinality bounded.
-    const route = request.routeOptions.url ?? 'unmatched';
-    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-  });
+  countRequests(app, deps.metrics);
 
   app.get(
     '/healthz',

@@ -4,8 +4,18 @@ import { Page } from '../../lib/pagination.js';
 import { IdParams } from '../../lib/schema.js';
 import { AuditCheckpoint, AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
 import type { AuditService } from './service.js';
+import type { RouteApp } from '../../http/route-app.js';
 
 export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = async (app, { audit }) => {
+  listAuditEventsRoute(app, audit);
+  exportAuditEventsRoute(app, audit);
+  verifyAuditChainRoute(app, audit);
+  verifyAuditChainAgainstCheckpointRoute(app, audit);
+  getAuditCheckpointRoute(app, audit);
+  getAuditEventRoute(app, audit);
+};
+
+function listAuditEventsRoute(app: RouteApp, audit: AuditService): void {
   app.get(
     '/',
     {
@@ -20,7 +30,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = a
     },
     async (req) => audit.list(req.ctx, req.query),
   );
+}
 
+function exportAuditEventsRoute(app: RouteApp, audit: AuditService): void {
   app.get(
     '/export',
     {
@@ -50,7 +62,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = a
         .send(stream as unknown as string); // Fastify streams a Readable; the schema types the documented body
     },
   );
+}
 
+function verifyAuditChainRoute(app: RouteApp, audit: AuditService): void {
   app.get(
     '/verify',
     {
@@ -67,7 +81,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = a
       return audit.verify(req.ctx);
     },
   );
+}
 
+function verifyAuditChainAgainstCheckpointRoute(app: RouteApp, audit: AuditService): void {
   app.post(
     '/verify',
     {
@@ -86,7 +102,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = a
       return audit.verify(req.ctx, { checkpoint: req.body });
     },
   );
+}
 
+function getAuditCheckpointRoute(app: RouteApp, audit: AuditService): void {
   app.get(
     '/checkpoint',
     {
@@ -100,7 +118,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = a
     },
     async (req) => audit.checkpoint(req.ctx),
   );
+}
 
+function getAuditEventRoute(app: RouteApp, audit: AuditService): void {
   app.get(
     '/:id',
     {
@@ -115,7 +135,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = a
     },
     async (req) => audit.get(req.ctx, req.params.id),
   );
-};
+}
 
 /**
  * A walk over millions of events sends nothing for minutes; the idle-socket timeout must not cut it off.

@@ -32,34 +32,32 @@ function withLowerBound(f: AuditFilters, afterSeq: number, order: Keyset['order'
 
 export type Keyset = { order: 'asc' | 'desc'; afterSeq: number | null };
 
-export function createAuditStore(
-  helpers: Pick<DialectHelpers, 'jsonText' | 'isoText'>,
-  copyText: CopyText | null = null,
-) {
-  const lineSql = exportLineSql(helpers);
-  function select(q: Queryable, f: AuditFilters) {
-    let query = q.selectFrom('audit_events').selectAll();
-    if (f.actor !== undefined) query = query.where('actor', '=', f.actor);
-    if (f.outcome !== undefined) query = query.where('outcome', '=', f.outcome);
-    if (f.targetId !== undefined) query = query.where('target_id', '=', f.targetId);
-    if (f.targetType !== undefined) query = query.where('target_type', '=', f.targetType);
-    if (f.fromSeq !== undefined) query = query.where('seq', '>=', f.fromSeq);
-    if (f.toSeq !== undefined) query = query.where('seq', '<=', f.toSeq);
-    const actions = f.actions;
-    if (actions && actions.length > 0) {
-      query = query.where((eb) =>
-        eb.or(
-          actions.map((a): Expression<SqlBool> => {
-            if (a.action !== undefined) return eb('action', '=', a.action);
-            if (a.resource !== undefined) return eb('resource', '=', a.resource);
-            return eb('verb', '=', a.verb ?? '');
-          }),
-        ),
-      );
-    }
-    return query;
+/** The events matching the filters, every column selected. */
+function select(q: Queryable, f: AuditFilters) {
+  let query = q.selectFrom('audit_events').selectAll();
+  if (f.actor !== undefined) query = query.where('actor', '=', f.actor);
+  if (f.outcome !== undefined) query = query.where('outcome', '=', f.outcome);
+  if (f.targetId !== undefined) query = query.where('target_id', '=', f.targetId);
+  if (f.targetType !== undefined) query = query.where('target_type', '=', f.targetType);
+  if (f.fromSeq !== undefined) query = query.where('seq', '>=', f.fromSeq);
+  if (f.toSeq !== undefined) query = query.where('seq', '<=', f.toSeq);
+  const actions = f.actions;
+  if (actions && actions.length > 0) {
+    query = query.where((eb) =>
+      eb.or(
+        actions.map((a): Expression<SqlBool> => {
+          if (a.action !== undefined) return eb('action', '=', a.action);
+          if (a.resource !== undefined) return eb('resource', '=', a.resource);
+          return eb('verb', '=', a.verb ?? '');
+        }),
+      ),
+    );
   }
+  return query;
+}
 
+/** Reading events: a page, a count, one by id. */
+function eventReads() {
   return {
     /** One page in seq order after the keyset; fetches `limit + 1`. */
     async list(q: Queryable, f: AuditFilters, keyset: Keyset, limit: number): Promise<AuditEvent[]> {
@@ -84,7 +82,12 @@ export function createAuditStore(
       const row = await q.selectFrom('audit_events').selectAll().where('id', '=', id).executeTakeFirst();
       return row && toAuditEvent(row);
     },
+  };
+}
 
+/** Reading events in bounded batches for export and verification: rows, export lines, or raw bytes. */
+function exportReads(lineSql: ReturnType<typeof exportLineSql>, copyText: CopyText | null) {
+  return {
     /** Raw rows in ascending seq after `afterSeq`, for export and verification in bounded batches. */
     async batch(q: Queryable, f: AuditFilters, afterSeq: number, size: number): Promise<AuditEventsTable[]> {
       return select(q, withLowerBound(f, afterSeq, 'asc'))
@@ -123,7 +126,12 @@ export function createAuditStore(
             .orderBy('seq', 'asc')
             .compile(),
         )),
+  };
+}
 
+/** Finding seq positions: the stored range, and the bounds of a time window. */
+function seqLookups() {
+  return {
     /** The lowest and highest seq stored, or undefined for an empty log. */
     async seqRange(q: Queryable): Promise<{ first: number; last: number } | undefined> {
       const row = await q
@@ -160,7 +168,12 @@ export function createAuditStore(
         .executeTakeFirst();
       return row && Number(row.seq);
     },
+  };
+}
 
+/** The chain's head: reading it and an event's hash, and sealing it. */
+function chainHead() {
+  return {
     async head(q: Queryable): Promise<AuditHeadTable> {
       const head = await q.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
       return {
@@ -196,7 +209,12 @@ export function createAuditStore(
         .executeTakeFirst();
       return Number(res.numUpdatedRows) === 1;
     },
+  };
+}
 
+/** Retention: where a purge may stop, and purging through there. */
+function retentionWrites() {
+  return {
     /** The newest seq among events older than `beforeTs`, up to `max` events past the anchor. */
     async purgeBoundary(
       q: Queryable,
@@ -225,6 +243,20 @@ export function createAuditStore(
         .execute();
       return Number(res.numDeletedRows);
     },
+  };
+}
+
+/** The audit log's SQL, one sub-factory per use case; `copyText` where the database has a bulk text read. */
+export function createAuditStore(
+  helpers: Pick<DialectHelpers, 'jsonText' | 'isoText'>,
+  copyText: CopyText | null = null,
+) {
+  return {
+    ...eventReads(),
+    ...exportReads(exportLineSql(helpers), copyText),
+    ...seqLookups(),
+    ...chainHead(),
+    ...retentionWrites(),
   };
 }
 export type AuditStore = ReturnType<typeof createAuditStore>;

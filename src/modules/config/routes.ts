@@ -12,8 +12,19 @@ import {
   VersionParams,
 } from './schemas.js';
 import { etagOf, type ConfigService } from './service.js';
+import type { RouteApp } from '../../http/route-app.js';
 
 export const configRoutes: FastifyPluginAsyncTypebox<{ config: ConfigService }> = async (app, { config }) => {
+  getConfigRoute(app, config);
+  replaceConfigRoute(app, config);
+  patchConfigRoute(app, config);
+  listConfigHistoryRoute(app, config);
+  getConfigVersionRoute(app, config);
+  getConfigSchemaRoute(app);
+  rollbackConfigRoute(app, config);
+};
+
+function getConfigRoute(app: RouteApp, config: ConfigService): void {
   app.get(
     '/',
     {
@@ -30,7 +41,9 @@ export const configRoutes: FastifyPluginAsyncTypebox<{ config: ConfigService }> 
       return reply.header('etag', etagOf(version)).send(document);
     },
   );
+}
 
+function replaceConfigRoute(app: RouteApp, config: ConfigService): void {
   app.put(
     '/',
     {
@@ -57,7 +70,9 @@ export const configRoutes: FastifyPluginAsyncTypebox<{ config: ConfigService }> 
         .send(result);
     },
   );
+}
 
+function patchConfigRoute(app: RouteApp, config: ConfigService): void {
   app.patch(
     '/',
     {
@@ -91,7 +106,9 @@ export const configRoutes: FastifyPluginAsyncTypebox<{ config: ConfigService }> 
         .send(result);
     },
   );
+}
 
+function listConfigHistoryRoute(app: RouteApp, config: ConfigService): void {
   app.get(
     '/history',
     {
@@ -106,7 +123,9 @@ export const configRoutes: FastifyPluginAsyncTypebox<{ config: ConfigService }> 
     },
     async (req) => config.history(req.query),
   );
+}
 
+function getConfigVersionRoute(app: RouteApp, config: ConfigService): void {
   app.get(
     '/versions/:v',
     {
@@ -121,7 +140,9 @@ export const configRoutes: FastifyPluginAsyncTypebox<{ config: ConfigService }> 
     },
     async (req, reply) => reply.header('etag', etagOf(req.params.v)).send(await config.version(req.params.v)),
   );
+}
 
+function getConfigSchemaRoute(app: RouteApp): void {
   app.get(
     '/schema',
     {
@@ -135,7 +156,9 @@ export const configRoutes: FastifyPluginAsyncTypebox<{ config: ConfigService }> 
     },
     async () => ConfigDocument,
   );
+}
 
+function rollbackConfigRoute(app: RouteApp, config: ConfigService): void {
   app.post(
     '/rollback',
     {
@@ -154,4 +177,4 @@ export const configRoutes: FastifyPluginAsyncTypebox<{ config: ConfigService }> 
       return reply.header('etag', etagOf(result.version)).send(result);
     },
   );
-};
+}

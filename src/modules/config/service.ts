@@ -50,11 +50,16 @@ export function ifMatchHolds(header: string | undefined, version: number): boole
     .some((t) => t === '*' || t === etagOf(version));
 }
 
-/**
- * The settings document: a frozen in-memory snapshot read by every request, swapped at once by a change here
- * and within `pollMs` by a change made by another instance (a version poll, the same on both dialects).
- */
-export function createConfigService({ db, change, store, clock, logger, pollMs = 500 }: ConfigServiceDeps) {
+function stale(version: number): AppError {
+  return new AppError(
+    'precondition_failed',
+    `The settings changed (now version ${version}); read them again and reapply your change.`,
+    { etag: etagOf(version) },
+  );
+}
+
+/** The compiled settings schema: a candidate's complete, valid document (defaults filled in). */
+function documentValidator(): (candidate: unknown) => ConfigDocument {
   const ajv = new Ajv({
     allErrors: false,
     strict: false,
@@ -64,17 +69,8 @@ export function createConfigService({ db, change, store, clock, logger, pollMs =
   });
   addFormats.default(ajv);
   const validateDocument = ajv.compile(ConfigDocument);
-  let snapshot: Snapshot = deepFreeze({ version: 0, document: structuredClone(DEFAULT_CONFIG) });
-  const listeners: ((s: Snapshot) => void)[] = [];
-
-  function swap(version: number, document: unknown): void {
-    if (version <= snapshot.version) return;
-    snapshot = deepFreeze({ version, document: document as ConfigDocument });
-    listeners.forEach((l) => l(snapshot));
-  }
-
   /** A complete, valid document from a candidate (defaults filled in). Throws `validation_failed` with pointers. */
-  function validate(candidate: unknown): ConfigDocument {
+  return function validate(candidate: unknown): ConfigDocument {
     const doc = structuredClone(candidate);
     if (!validateDocument(doc)) {
       const errors = toFieldErrors(validateDocument.errors ?? [], 'body');
@@ -85,16 +81,53 @@ export function createConfigService({ db, change, store, clock, logger, pollMs =
       );
     }
     return doc;
+  };
+}
+
+/** The live snapshot every use case shares: swapping it, and reloading it from the store. */
+function liveSnapshot({ db, store, logger }: ConfigServiceDeps) {
+  const validate = documentValidator();
+  const live = {
+    snapshot: deepFreeze({ version: 0, document: structuredClone(DEFAULT_CONFIG) }) as Snapshot,
+    listeners: [] as ((s: Snapshot) => void)[],
+  };
+
+  function swap(version: number, document: unknown): void {
+    if (version <= live.snapshot.version) return;
+    live.snapshot = deepFreeze({ version, document: document as ConfigDocument });
+    live.listeners.forEach((l) => l(live.snapshot));
   }
 
-  async function write(
+  async function reload(): Promise<void> {
+    const stored = await store.current(db);
+    if (stored) swap(stored.version, validateStoredOrDefault(stored.document));
+  }
+
+  /** A stored document from an older release may lack newer settings: defaults fill them in. */
+  function validateStoredOrDefault(document: unknown): ConfigDocument {
+    try {
+      return validate(document);
+    } catch (err) {
+      logger.error({ err }, 'the stored settings do not validate; keeping the previous snapshot');
+      return live.snapshot.document;
+    }
+  }
+
+  return { live, validate, swap, reload };
+}
+type Live = ReturnType<typeof liveSnapshot>;
+type Shared = Live & { write: ReturnType<typeof versionWriter> };
+
+/** Writing a new version: If-Match against the snapshot, the change, then the swap. */
+function versionWriter({ change, store, clock }: ConfigServiceDeps, { live, swap }: Live) {
+  return async function write(
     ctx: RequestCtx,
     next: ConfigDocument,
     ifMatch: string | undefined,
     dryRun: boolean,
     detail?: string,
   ): Promise<ConfigChangeResult> {
-    const current = snapshot;
+    const current = live.snapshot;
     if (!ifMatchHolds(ifMatch, current.version)) throw stale(current.version);
     const ops = diff(current.document, next);
     if (dryRun) return { version: current.version + 1, dry_run: true, document: next, diff: ops };
@@ -127,41 +160,29 @@ export function createConfigService({ db, change, store, clock, logger, pollMs =
     );
     swap(version, next);
     return { version, dry_run: false, document: next, diff: ops };
-  }
+  };
+}
 
-  function stale(version: number): AppError {
-    return new AppError(
-      'precondition_failed',
-      `The settings changed (now version ${version}); read them again and reapply your change.`,
-      { etag: etagOf(version) },
-    );
-  }
-
-  async function reload(): Promise<void> {
-    const stored = await store.current(db);
-    if (stored) swap(stored.version, validateStoredOrDefault(stored.document));
-  }
-
-  /** A stored document from an older release may lack newer settings: defaults fill them in. */
-  function validateStoredOrDefault(document: unknown): ConfigDocument {
-    try {
-      return validate(document);
-    } catch (err) {
-      logger.error({ err }, 'the stored settings do not validate; keeping the previous snapshot');
-      return snapshot.document;
-    }
-  }
-
+/** Reading the snapshot, and hearing of each new one. */
+function snapshotReads({ live }: Shared) {
   return {
     /** The current snapshot: version and frozen document. Never a query. */
-    get: (): Snapshot => snapshot,
+    get: (): Snapshot => live.snapshot,
     /** Called with each new snapshot (local changes and ones seen by polling). */
-    onChange: (listener: (s: Snapshot) => void) => void listeners.push(listener),
+    onChange: (listener: (s: Snapshot) => void) => void live.listeners.push(listener),
+  };
+}
 
+/** Starting up: the first load, and polling for other instances' versions. */
+function startup(
+  { db, store, logger, pollMs = 500 }: ConfigServiceDeps,
+  { live, validate, reload, write }: Shared,
+) {
+  return {
     /** Loads the current version, writing version 1 (the defaults) on first start. */
     async init(): Promise<void> {
       await reload();
-      if (snapshot.version > 0) return;
+      if (live.snapshot.version > 0) return;
       try {
         await write(systemCtx('config'), validate({}), undefined, false, 'initial defaults');
       } catch (err) {
@@ -174,21 +195,26 @@ export function createConfigService({ db, change, store, clock, logger, pollMs =
     startPolling(): () => void {
       const timer = setInterval(() => {
         store.currentVersion(db).then(
-          (v) => (v > snapshot.version ? reload() : undefined),
+          (v) => (v > live.snapshot.version ? reload() : undefined),
           (err: unknown) => logger.warn({ err }, 'could not poll the settings version'),
         );
       }, pollMs);
       timer.unref();
       return () => clearInterval(timer);
     },
+  };
+}
 
+/** Changing the settings: replace, merge-patch, or roll back to an old version. */
+function documentWrites({ db, store }: ConfigServiceDeps, { live, validate, write }: Shared) {
+  return {
     /** PUT: replaces the document (defaults fill what is left out). Throws `validation_failed`, `precondition_failed`. */
     replace: (ctx: RequestCtx, doc: unknown, ifMatch: string | undefined, dryRun: boolean) =>
       write(ctx, validate(doc), ifMatch, dryRun),
 
     /** PATCH: applies an RFC 7396 merge patch. Throws `validation_failed`, `precondition_failed`. */
     patch: (ctx: RequestCtx, patch: unknown, ifMatch: string | undefined, dryRun: boolean) =>
-      write(ctx, validate(mergePatch(snapshot.document, patch)), ifMatch, dryRun),
+      write(ctx, validate(mergePatch(live.snapshot.document, patch)), ifMatch, dryRun),
 
     /** Writes a new version equal to an old one. Throws `not_found`, `precondition_failed`. */
     async rollback(
@@ -199,7 +225,12 @@ export function createConfigService({ db, change, store, clock, logger, pollMs =
       const old = assertFound(await store.find(db, version), `Version ${version}`);
       return write(ctx, validate(old.document), ifMatch, false, `rollback to version ${version}`);
     },
+  };
+}
 
+/** Reading stored versions: one document, or the history. */
+function versionReads({ db, store }: ConfigServiceDeps, { validate }: Shared) {
+  return {
     /** One stored version's document. Throws `not_found`. */
     async version(version: number): Promise<ConfigDocument> {
       return validate(assertFound(await store.find(db, version), `Version ${version}`).document);
@@ -219,6 +250,21 @@ export function createConfigService({ db, change, store, clock, logger, pollMs =
         (v) => [v.version],
       );
     },
+  };
+}
+
+/**
+ * The settings document: a frozen in-memory snapshot read by every request, swapped at once by a change here
+ * and within `pollMs` by a change made by another instance (a version poll, the same on both dialects).
+ */
+export function createConfigService(deps: ConfigServiceDeps) {
+  const live = liveSnapshot(deps);
+  const shared: Shared = { ...live, write: versionWriter(deps, live) };
+  return {
+    ...snapshotReads(shared),
+    ...startup(deps, shared),
+    ...documentWrites(deps, shared),
+    ...versionReads(deps, shared),
   };
 }
 export type ConfigService = ReturnType<typeof createConfigService>;

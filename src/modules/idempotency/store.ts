@@ -3,8 +3,8 @@ import type { IdempotencyKeysTable, Queryable } from '../../db/tables.js';
 /** The key of one caller's idempotent request. */
 export type IdempotencyKeyRef = { actor: string; key: string };
 
-/** Every statement on `idempotency_keys`: the only code that reads or writes that table. */
-export function createIdempotencyStore() {
+/** Taking a key: dropping an expired one, reading it, taking over an abandoned one, claiming it. */
+function claiming() {
   return {
     /** Drops this caller's key if it is older than `before` (expired), so it may be used afresh. */
     async deleteIfOlder(q: Queryable, ref: IdempotencyKeyRef, before: number): Promise<void> {
@@ -51,7 +51,12 @@ export function createIdempotencyStore() {
         .executeTakeFirst();
       return Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
     },
+  };
+}
 
+/** Settling a key: recording the answer to replay, freeing an unfinished one, purging old ones. */
+function settling() {
+  return {
     /** Records the answer to replay: in the change's own transaction, so a crash never keeps one without the other. */
     async complete(
       q: Queryable,
@@ -82,5 +87,10 @@ export function createIdempotencyStore() {
       await q.deleteFrom('idempotency_keys').where('created_at', '<', before).execute();
     },
   };
+}
+
+/** Every statement on `idempotency_keys`: the only code that reads or writes that table. */
+export function createIdempotencyStore() {
+  return { ...claiming(), ...settling() };
 }
 export type IdempotencyStore = ReturnType<typeof createIdempotencyStore>;

@@ -71,12 +71,8 @@ function refuse(source: 'body' | 'plugin', { pointer, message }: Problem): AppEr
   );
 }
 
-/**
- * Validates plugin configs against their plugin's schema. `source` says where the schema came from: this
- * request's body (an http plugin's manifest: a 400 pointing into it), or the plugin (an installed module's,
- * or one stored before these limits: a 422).
- */
-export function createConfigValidator() {
+/** The Ajv that compiles plugin schemas: patterns in RE2, and `format: "regex"` checked for RE2. */
+function schemaAjv(): Ajv2020 {
   // JSON Schema 2020-12; with no loadSchema, a remote $ref cannot be resolved and the schema is refused.
   const ajv = new Ajv2020({
     allErrors: false,
@@ -95,7 +91,16 @@ export function createConfigValidator() {
       return false;
     }
   });
+  return ajv;
+}
 
+/**
+ * Validates plugin configs against their plugin's schema. `source` says where the schema came from: this
+ * request's body (an http plugin's manifest: a 400 pointing into it), or the plugin (an installed module's,
+ * or one stored before these limits: a 422).
+ */
+export function createConfigValidator() {
+  const ajv = schemaAjv();
   /**
    * Compiled validators by schema text, most recently used last: a plugin's schema changes only when it is
    * registered again, so configuring it (or a dry run) compiles nothing. Bounded, so callers cannot grow it.

@@ -11,11 +11,22 @@ import {
   RegisterPluginBody,
 } from './schemas.js';
 import type { PluginsService } from './service.js';
+import type { RouteApp } from '../../http/route-app.js';
 
 export const pluginsRoutes: FastifyPluginAsyncTypebox<{ plugins: PluginsService }> = async (
   app,
   { plugins },
 ) => {
+  listPluginsRoute(app, plugins);
+  registerPluginRoute(app, plugins);
+  getPluginRoute(app, plugins);
+  configurePluginRoute(app, plugins);
+  enablePluginRoute(app, plugins);
+  disablePluginRoute(app, plugins);
+  unregisterPluginRoute(app, plugins);
+};
+
+function listPluginsRoute(app: RouteApp, plugins: PluginsService): void {
   app.get(
     '/',
     {
@@ -30,7 +41,9 @@ export const pluginsRoutes: FastifyPluginAsyncTypebox<{ plugins: PluginsService 
     },
     async (req) => plugins.list(req.query),
   );
+}
 
+function registerPluginRoute(app: RouteApp, plugins: PluginsService): void {
   app.post(
     '/',
     {
@@ -52,7 +65,9 @@ export const pluginsRoutes: FastifyPluginAsyncTypebox<{ plugins: PluginsService 
         .send(plugin);
     },
   );
+}
 
+function getPluginRoute(app: RouteApp, plugins: PluginsService): void {
   app.get(
     '/:id',
     {
@@ -67,7 +82,9 @@ export const pluginsRoutes: FastifyPluginAsyncTypebox<{ plugins: PluginsService 
     },
     async (req) => plugins.get(req.params.id),
   );
+}
 
+function configurePluginRoute(app: RouteApp, plugins: PluginsService): void {
   app.put(
     '/:id/config',
     {
@@ -84,7 +101,9 @@ export const pluginsRoutes: FastifyPluginAsyncTypebox<{ plugins: PluginsService 
     },
     async (req) => plugins.configure(req.ctx, req.params.id, req.body, req.query.dry_run ?? false),
   );
+}
 
+function enablePluginRoute(app: RouteApp, plugins: PluginsService): void {
   app.post(
     '/:id/enable',
     {
@@ -99,7 +118,9 @@ export const pluginsRoutes: FastifyPluginAsyncTypebox<{ plugins: PluginsService 
     },
     async (req) => plugins.enable(req.ctx, req.params.id),
   );
+}
 
+function disablePluginRoute(app: RouteApp, plugins: PluginsService): void {
   app.post(
     '/:id/disable',
     {
@@ -114,7 +135,9 @@ export const pluginsRoutes: FastifyPluginAsyncTypebox<{ plugins: PluginsService 
     },
     async (req) => plugins.disable(req.ctx, req.params.id),
   );
+}
 
+function unregisterPluginRoute(app: RouteApp, plugins: PluginsService): void {
   app.delete(
     '/:id',
     {
@@ -132,4 +155,4 @@ export const pluginsRoutes: FastifyPluginAsyncTypebox<{ plugins: PluginsService 
       return reply.code(204).send(null);
     },
   );
-};
+}

@@ -4,10 +4,20 @@ import { Page } from '../../lib/pagination.js';
 import { IdParams } from '../../lib/schema.js';
 import { CreateRoleBody, ListRolesQuery, Member, Role, UpdateRoleBody, UserRoleParams } from './schemas.js';
 import type { RolesService } from './service.js';
+import type { RouteApp } from '../../http/route-app.js';
 
 const NoContent = { 204: Type.Null({ description: 'Done' }) };
 
 export const rolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }> = async (app, { roles }) => {
+  listRolesRoute(app, roles);
+  createRoleRoute(app, roles);
+  getRoleRoute(app, roles);
+  updateRoleRoute(app, roles);
+  deleteRoleRoute(app, roles);
+  listRoleMembersRoute(app, roles);
+};
+
+function listRolesRoute(app: RouteApp, roles: RolesService): void {
   app.get(
     '/',
     {
@@ -22,7 +32,9 @@ export const rolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }> = a
     },
     async (req) => roles.list(req.query),
   );
+}
 
+function createRoleRoute(app: RouteApp, roles: RolesService): void {
   app.post(
     '/',
     {
@@ -40,7 +52,9 @@ export const rolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }> = a
       return reply.code(201).header('location', `/api/roles/${role.id}`).send(role);
     },
   );
+}
 
+function getRoleRoute(app: RouteApp, roles: RolesService): void {
   app.get(
     '/:id',
     {
@@ -55,7 +69,9 @@ export const rolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }> = a
     },
     async (req) => roles.get(req.params.id),
   );
+}
 
+function updateRoleRoute(app: RouteApp, roles: RolesService): void {
   app.put(
     '/:id',
     {
@@ -71,7 +87,9 @@ export const rolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }> = a
     },
     async (req) => roles.update(req.ctx, req.params.id, req.body),
   );
+}
 
+function deleteRoleRoute(app: RouteApp, roles: RolesService): void {
   app.delete(
     '/:id',
     {
@@ -89,7 +107,9 @@ export const rolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }> = a
       return reply.code(204).send(null);
     },
   );
+}
 
+function listRoleMembersRoute(app: RouteApp, roles: RolesService): void {
   app.get(
     '/:id/members',
     {
@@ -105,10 +125,16 @@ export const rolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }> = a
     },
     async (req) => roles.members(req.params.id, req.query),
   );
-};
+}
 
 /** `/api/users/{id}/roles`: a user's roles, and assigning or taking one (both idempotent). */
 export const userRolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }> = async (app, { roles }) => {
+  listUserRolesRoute(app, roles);
+  assignUserRoleRoute(app, roles);
+  unassignUserRoleRoute(app, roles);
+};
+
+function listUserRolesRoute(app: RouteApp, roles: RolesService): void {
   app.get(
     '/:id/roles',
     {
@@ -124,7 +150,9 @@ export const userRolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }>
     },
     async (req) => roles.listOfUser(req.params.id, req.query),
   );
+}
 
+function assignUserRoleRoute(app: RouteApp, roles: RolesService): void {
   app.put(
     '/:id/roles/:roleId',
     {
@@ -142,7 +170,9 @@ export const userRolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }>
       return reply.code(204).send(null);
     },
   );
+}
 
+function unassignUserRoleRoute(app: RouteApp, roles: RolesService): void {
   app.delete(
     '/:id/roles/:roleId',
     {
@@ -160,4 +190,4 @@ export const userRolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }>
       return reply.code(204).send(null);
     },
   );
-};
+}

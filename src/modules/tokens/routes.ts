@@ -4,8 +4,17 @@ import { Page } from '../../lib/pagination.js';
 import { IdParams } from '../../lib/schema.js';
 import { CreateTokenBody, ListTokensQuery, RotateTokenBody, Token, TokenWithSecret } from './schemas.js';
 import type { TokensService } from './service.js';
+import type { RouteApp } from '../../http/route-app.js';
 
 export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> = async (app, { tokens }) => {
+  listTokensRoute(app, tokens);
+  createTokenRoute(app, tokens);
+  getTokenRoute(app, tokens);
+  revokeTokenRoute(app, tokens);
+  rotateTokenRoute(app, tokens);
+};
+
+function listTokensRoute(app: RouteApp, tokens: TokensService): void {
   app.get(
     '/',
     {
@@ -20,7 +29,9 @@ export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> 
     },
     async (req) => tokens.list(req.ctx, req.query),
   );
+}
 
+function createTokenRoute(app: RouteApp, tokens: TokensService): void {
   app.post(
     '/',
     {
@@ -42,7 +53,9 @@ export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> 
         .send(token);
     },
   );
+}
 
+function getTokenRoute(app: RouteApp, tokens: TokensService): void {
   app.get(
     '/:id',
     {
@@ -57,7 +70,9 @@ export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> 
     },
     async (req) => tokens.get(req.ctx, req.params.id),
   );
+}
 
+function revokeTokenRoute(app: RouteApp, tokens: TokensService): void {
   app.delete(
     '/:id',
     {
@@ -75,7 +90,9 @@ export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> 
       return reply.code(204).send(null);
     },
   );
+}
 
+function rotateTokenRoute(app: RouteApp, tokens: TokensService): void {
   app.post(
     '/:id/rotate',
     {
@@ -94,4 +111,4 @@ export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> 
       return reply.header('cache-control', 'no-store').send(token);
     },
   );
-};
+}

@@ -4,8 +4,17 @@ import { Page } from '../../lib/pagination.js';
 import { IdParams } from '../../lib/schema.js';
 import { CreateUserBody, ListUsersQuery, UpdateUserBody, User } from './schemas.js';
 import type { UsersService } from './service.js';
+import type { RouteApp } from '../../http/route-app.js';
 
 export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersService }> = async (app, { users }) => {
+  listUsersRoute(app, users);
+  createUserRoute(app, users);
+  getUserRoute(app, users);
+  updateUserRoute(app, users);
+  deleteUserRoute(app, users);
+};
+
+function listUsersRoute(app: RouteApp, users: UsersService): void {
   app.get(
     '/',
     {
@@ -20,7 +29,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersService }> = a
     },
     async (req) => users.list(req.query),
   );
+}
 
+function createUserRoute(app: RouteApp, users: UsersService): void {
   app.post(
     '/',
     {
@@ -38,7 +49,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersService }> = a
       return reply.code(201).header('location', `/api/users/${user.id}`).send(user);
     },
   );
+}
 
+function getUserRoute(app: RouteApp, users: UsersService): void {
   app.get(
     '/:id',
     {
@@ -53,7 +66,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersService }> = a
     },
     async (req) => users.get(req.params.id),
   );
+}
 
+function updateUserRoute(app: RouteApp, users: UsersService): void {
   app.put(
     '/:id',
     {
@@ -69,7 +84,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersService }> = a
     },
     async (req) => users.update(req.ctx, req.params.id, req.body),
   );
+}
 
+function deleteUserRoute(app: RouteApp, users: UsersService): void {
   app.delete(
     '/:id',
     {
@@ -87,4 +104,4 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersService }> = a
       return reply.code(204).send(null);
     },
   );
-};
+}

@@ -30,6 +30,42 @@ function nextAttempt(schedule: number[], attempts: number, result: SendResult, n
   return now + Math.round(wait * 1000);
 }
 
+/** The secrets that sign a delivery: the current one, and the previous one while its overlap lasts. */
+function signingSecrets(hook: WebhooksTable, now: number): string[] {
+  return hook.prev_secret && hook.prev_secret_until !== null && Number(hook.prev_secret_until) > now
+    ? [hook.secret, hook.prev_secret]
+    : [hook.secret];
+}
+
+/** The attempt to record and the delivery's next state after it. */
+function outcome(
+  d: DeliveriesTable,
+  attemptId: string,
+  result: SendResult,
+  { at, attempts, next }: { at: number; attempts: number; next: number | null },
+): Omit<Finished, 'done'> {
+  return {
+    delivery: d,
+    attempt: {
+      id: attemptId,
+      delivery_id: d.id,
+      attempted_at: at,
+      status_code: result.statusCode,
+      latency_ms: result.latencyMs,
+      error: result.error,
+      response_excerpt: result.excerpt,
+    },
+    next: {
+      status: result.ok ? 'succeeded' : next === null || result.statusCode === 410 ? 'failed' : 'pending',
+      attempts,
+      next_attempt_at: next ?? at,
+      last_error: result.error,
+      last_status_code: result.statusCode,
+      updated_at: at,
+    },
+  };
+}
+
 /**
  * Sends one leased delivery signed, records the attempt and the delivery's next state (succeeded, pending at
  * the schedule's next time, or failed once it is spent or the endpoint answered 410), then keeps the
@@ -68,15 +104,11 @@ export function createDeliverer(deps: Deps) {
   ): Promise<void> {
     const cfg = settings().webhooks;
     const now = clock.now();
-    const secrets =
-      hook.prev_secret && hook.prev_secret_until !== null && Number(hook.prev_secret_until) > now
-        ? [hook.secret, hook.prev_secret]
-        : [hook.secret];
     const result = await sendSigned({
       url: hook.url,
       body: d.payload,
       eventId: d.event_id,
-      secrets,
+      secrets: signingSecrets(hook, now),
       timeoutMs: (hook.timeout_s ?? cfg.timeout_s) * 1000,
       dispatcher: deps.dispatcher(),
       allowPrivate: cfg.allow_private_targets,
@@ -88,27 +120,7 @@ export function createDeliverer(deps: Deps) {
       hook.retry_schedule_s === null ? cfg.retry_schedule_s : fromJson<number[]>(hook.retry_schedule_s);
     const next = result.ok ? null : nextAttempt(schedule, attempts, result, at);
     const recorded = await new Promise<boolean>((done) =>
-      deps.record({
-        delivery: d,
-        attempt: {
-          id: ids.next('dlv'),
-          delivery_id: d.id,
-          attempted_at: at,
-          status_code: result.statusCode,
-          latency_ms: result.latencyMs,
-          error: result.error,
-          response_excerpt: result.excerpt,
-        },
-        next: {
-          status: result.ok ? 'succeeded' : next === null || result.statusCode === 410 ? 'failed' : 'pending',
-          attempts,
-          next_attempt_at: next ?? at,
-          last_error: result.error,
-          last_status_code: result.statusCode,
-          updated_at: at,
-        },
-        done,
-      }),
+      deps.record({ ...outcome(d, ids.next('dlv'), result, { at, attempts, next }), done }),
     );
     if (!recorded) return; // our lease expired and another worker took the row over
     await endpointHealth(hook, result, at, cfg.disable_after_days);

@@ -14,6 +14,7 @@ import {
   WebhookWithSecret,
 } from './schemas.js';
 import type { WebhooksService } from './service.js';
+import type { RouteApp } from '../../http/route-app.js';
 
 const NoContent = { 204: Type.Null({ description: 'Done' }) };
 const Queued = { 202: Type.Object({ delivery_id: Type.String() }, { additionalProperties: false }) };
@@ -22,6 +23,19 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhooksServi
   app,
   { webhooks },
 ) => {
+  listWebhooksRoute(app, webhooks);
+  createWebhookRoute(app, webhooks);
+  getWebhookRoute(app, webhooks);
+  updateWebhookRoute(app, webhooks);
+  deleteWebhookRoute(app, webhooks);
+  listWebhookDeliveriesRoute(app, webhooks);
+  retryWebhookDeliveryRoute(app, webhooks);
+  recoverWebhookRoute(app, webhooks);
+  testWebhookRoute(app, webhooks);
+  rotateWebhookSecretRoute(app, webhooks);
+};
+
+function listWebhooksRoute(app: RouteApp, webhooks: WebhooksService): void {
   app.get(
     '/',
     {
@@ -36,7 +50,9 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhooksServi
     },
     async (req) => webhooks.list(req.query),
   );
+}
 
+function createWebhookRoute(app: RouteApp, webhooks: WebhooksService): void {
   app.post(
     '/',
     {
@@ -58,7 +74,9 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhooksServi
         .send(hook);
     },
   );
+}
 
+function getWebhookRoute(app: RouteApp, webhooks: WebhooksService): void {
   app.get(
     '/:id',
     {
@@ -73,7 +91,9 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhooksServi
     },
     async (req) => webhooks.get(req.params.id),
   );
+}
 
+function updateWebhookRoute(app: RouteApp, webhooks: WebhooksService): void {
   app.put(
     '/:id',
     {
@@ -89,7 +109,9 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhooksServi
     },
     async (req) => webhooks.update(req.ctx, req.params.id, req.body),
   );
+}
 
+function deleteWebhookRoute(app: RouteApp, webhooks: WebhooksService): void {
   app.delete(
     '/:id',
     {
@@ -107,7 +129,9 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhooksServi
       return reply.code(204).send(null);
     },
   );
+}
 
+function listWebhookDeliveriesRoute(app: RouteApp, webhooks: WebhooksService): void {
   app.get(
     '/:id/deliveries',
     {
@@ -123,7 +147,9 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhooksServi
     },
     async (req) => webhooks.deliveries(req.params.id, req.query),
   );
+}
 
+function retryWebhookDeliveryRoute(app: RouteApp, webhooks: WebhooksService): void {
   app.post(
     '/:id/deliveries/:deliveryId/retry',
     {
@@ -141,7 +167,9 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhooksServi
       return reply.code(204).send(null);
     },
   );
+}
 
+function recoverWebhookRoute(app: RouteApp, webhooks: WebhooksService): void {
   app.post(
     '/:id/recover',
     {
@@ -157,7 +185,9 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhooksServi
     },
     async (req, reply) => reply.code(202).send(await webhooks.recover(req.ctx, req.params.id, req.body)),
   );
+}
 
+function testWebhookRoute(app: RouteApp, webhooks: WebhooksService): void {
   app.post(
     '/:id/test',
     {
@@ -172,7 +202,9 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhooksServi
     },
     async (req, reply) => reply.code(202).send({ delivery_id: await webhooks.test(req.ctx, req.params.id) }),
   );
+}
 
+function rotateWebhookSecretRoute(app: RouteApp, webhooks: WebhooksService): void {
   app.post(
     '/:id/rotate-secret',
     {
@@ -188,4 +220,4 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhooksServi
     async (req, reply) =>
       reply.header('cache-control', 'no-store').send(await webhooks.rotateSecret(req.ctx, req.params.id)),
   );
-};
+}

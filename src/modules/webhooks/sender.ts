@@ -38,6 +38,16 @@ async function excerpt(body: Dispatcher.ResponseData['body']): Promise<string> {
   return Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');
 }
 
+/** Why a send threw: a timeout by name, else the error's message. */
+function failureReason(err: unknown, timeoutMs: number): string {
+  const e = err as Error & { code?: string };
+  return e.name === 'TimeoutError' ||
+    e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    e.code === 'UND_ERR_BODY_TIMEOUT'
+    ? `timeout after ${timeoutMs} ms`
+    : e.message || String(err);
+}
+
 /**
  * One signed POST (Standard Webhooks), for webhook deliveries and audit stream batches. 2xx is success; anything else, a 3xx included (never followed), a
  * timeout or a refused address is a failure with its reason recorded.
@@ -97,16 +107,11 @@ export async function sendSigned(opts: {
       retryAfterS: ra,
     });
   } catch (err) {
-    const e = err as Error & { code?: string };
-    const reason =
-      e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT'
-        ? `timeout after ${opts.timeoutMs} ms`
-        : e.message || String(err);
     return done({
       ok: false,
       statusCode: null,
       excerpt: null,
-      error: reason.slice(0, 500),
+      error: failureReason(err, opts.timeoutMs).slice(0, 500),
       retryAfterS: null,
     });
   }
