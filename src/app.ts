@@ -70,6 +70,8 @@ export async function buildApp(deps: AppDeps) {
     creatorPermissions,
     exportsDir,
     store: pluginsStore,
+    clock,
+    auditHeadSeq: () => audits.service.headSeq(),
   });
   const outbox = createOutbox({ clock });
   const change = createChange({ db, helpers, audit, outbox, ids, logger, hooks: host });

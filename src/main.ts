@@ -73,10 +73,8 @@ async function serve(): Promise<void> {
     // /readyz answers 503 from now on, so load balancers stop sending while the worker's sends finish.
     lifecycle.draining = true;
     stopRetention();
-    stopPlugins();
     // Stop taking new work first; then let requests and sends in flight finish, and give back leases.
-    worker
-      .stop()
+    Promise.all([worker.stop(), stopPlugins()])
       .then(() => app.close())
       .then(() => database.close())
       .then(() => process.exit(0))

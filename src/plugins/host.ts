@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { fromJson } from '../db/codecs.js';
 import type { PluginsTable, Tables } from '../db/tables.js';
 import { AppError } from '../errors.js';
+import type { Clock } from '../lib/clock.js';
 import type { RequestCtx } from '../lib/request-ctx.js';
 import { actorOf } from '../lib/request-ctx.js';
 import { catalog, isAction } from '../modules/events/catalog.js';
@@ -26,6 +28,7 @@ import { createIsolatedPlugin, type IsolatedPlugin } from './isolate.js';
 import { subscribed } from '../modules/webhooks/matching.js';
 import type { PluginsStore } from '../modules/plugins/module.js';
 import { findModulePlugin } from './resolve.js';
+import { createCursorLeases, type CursorLease } from './after-lease.js';
 
 /** The last `LATENCIES` call times, in a ring: recording one is O(1); p99 is worked out when read. */
 const LATENCIES = 1000;
@@ -102,10 +105,19 @@ export function createPluginHost(deps: {
   exportsDir: string;
   /** Plugins' creators' current permissions: what each plugin's after-hooks and audit feed may receive. */
   creatorPermissions: CreatorPermissions;
-  /** The plugins module's store: the host loads enabled plugins and moves their cursors only through it. */
-  store: Pick<PluginsStore, 'listEnabled' | 'setAfterSeq'>;
+  /** The plugins module's store: the host loads enabled plugins and leases and moves their cursors only through it. */
+  store: Pick<PluginsStore, 'listEnabled' | 'claimAfter' | 'advanceAfter' | 'releaseAfter'>;
+  clock: Clock;
+  /** The audit log's head: a cursor at it has nothing to deliver, and is not claimed. */
+  auditHeadSeq: () => Promise<number>;
 }) {
   const { db, logger } = deps;
+  /** After-hook rounds of this process, one at a time; `stopping` ends the one running after its current call. */
+  let afterRound: Promise<unknown> = Promise.resolve();
+  let stopping = false;
+  /** A function, not the variable: TypeScript would narrow it across the awaits in a round. */
+  const isStopping = () => stopping;
+  const leases = createCursorLeases({ ...deps, token: `relay_${randomUUID()}`, stopping: isStopping });
   const connections = createPluginConnections(deps.allowPrivate);
   let loaded: Loaded[] = [];
   /** The enabled plugins with a before-hook on each action, in call order. */
@@ -235,6 +247,69 @@ export function createPluginHost(deps: {
     throw new Error('answered neither {allow: true} nor {allow: false, reason}');
   }
 
+  /** Calls one after-hook; false when it failed (recorded, logged: the event is retried next round). */
+  async function callAfter(p: Loaded, event: AfterEvent): Promise<boolean> {
+    const started = performance.now();
+    try {
+      if (p.module?.after) await withTimeout(Promise.resolve(p.module.after(event, p.context)), p.timeoutMs);
+      else if (!p.module) await callHttp(p, { hook: 'after', event });
+      record(p.row.id, performance.now() - started, null);
+      return true;
+    } catch (err) {
+      record(p.row.id, performance.now() - started, (err as Error).message);
+      logger.warn(
+        { plugin: p.row.name, seq: event.seq, err: (err as Error).message },
+        'plugin after-hook failed; it will be retried',
+      );
+      return false;
+    }
+  }
+
+  /** One plugin's events after `cursor`, in order, until one fails (at least once: it is retried) or the lease goes. */
+  async function deliverAfter(
+    p: Loaded,
+    cursor: number,
+    reach: Reach,
+    lease: CursorLease,
+    batch: number,
+  ): Promise<void> {
+    const rows = await db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', '>', cursor)
+      .orderBy('seq')
+      .limit(batch)
+      .execute();
+    for (const row of rows) {
+      if (!lease.held()) return;
+      const { isEvent, event } = toAfterEvent(row, p.manifest, reach);
+      if (isEvent && !(await callAfter(p, event))) return;
+      lease.progress(Number(row.seq));
+    }
+  }
+
+  /** One round over the plugins with after-hooks: each whose cursor is behind the head and free is leased and fed. */
+  async function afterOnce(batch: number): Promise<void> {
+    const subscribers = loaded.filter((x) => (x.manifest.hooks?.after?.length ?? 0) > 0);
+    if (subscribers.length === 0 || stopping) return;
+    const reach = await reaches(
+      deps.creatorPermissions,
+      db,
+      subscribers.map((p) => p.row.created_by),
+    );
+    const head = await deps.auditHeadSeq();
+    for (const p of subscribers) {
+      const pluginReach = reach(p.row.created_by);
+      noteReach(p, unreachable(pluginReach, p.row.created_by));
+      // Cursors only move forward: one known to be at the head (from this process) has nothing due.
+      if (isStopping() || Number(p.row.after_seq) >= head) continue;
+      const cursor = await leases.with(p.row.id, head, (from, lease) =>
+        deliverAfter(p, from, pluginReach, lease, batch),
+      );
+      if (cursor !== undefined) p.row.after_seq = cursor;
+    }
+  }
+
   return {
     /** The manifest of an installed module plugin, to register it (`inspectModulePlugin`). Throws `unprocessable`. */
     inspect: (name: string) => inspectModulePlugin(name, deps.pluginsDir, logger),
@@ -312,52 +387,23 @@ export function createPluginHost(deps: {
 
     /**
      * Delivers events after each plugin's cursor, in `seq` order; the cursor moves only past what succeeded.
-     * A plugin gets only what its creator may read now (permissions looked up once per round); what it may
-     * not read is skipped, and a plugin whose creator is gone or disabled gets nothing (its health says so).
+     * A plugin's cursor is leased for the round (see after-lease.ts), so however many processes share the
+     * database, one at a time delivers a plugin's after-hooks. A plugin gets only what its creator may read
+     * now (permissions looked up once per round); what it may not read is skipped, and a plugin whose creator
+     * is gone or disabled gets nothing (its health says so). Rounds of one process never overlap.
      */
-    async runAfter(batch = 200): Promise<void> {
-      const subscribers = loaded.filter((x) => (x.manifest.hooks?.after?.length ?? 0) > 0);
-      const reach = await reaches(
-        deps.creatorPermissions,
-        db,
-        subscribers.map((p) => p.row.created_by),
-      );
-      for (const p of subscribers) {
-        const pluginReach = reach(p.row.created_by);
-        noteReach(p, unreachable(pluginReach, p.row.created_by));
-        const rows = await db
-          .selectFrom('audit_events')
-          .selectAll()
-          .where('seq', '>', Number(p.row.after_seq))
-          .orderBy('seq')
-          .limit(batch)
-          .execute();
-        for (const row of rows) {
-          const { isEvent, event } = toAfterEvent(row, p.manifest, pluginReach);
-          if (isEvent) {
-            const started = performance.now();
-            try {
-              if (p.module?.after)
-                await withTimeout(Promise.resolve(p.module.after(event, p.context)), p.timeoutMs);
-              else if (!p.module) await callHttp(p, { hook: 'after', event });
-              record(p.row.id, performance.now() - started, null);
-            } catch (err) {
-              record(p.row.id, performance.now() - started, (err as Error).message);
-              logger.warn(
-                { plugin: p.row.name, seq: event.seq, err: (err as Error).message },
-                'plugin after-hook failed; it will be retried',
-              );
-              break; // at least once, in order: retry from this event next round
-            }
-          }
-          p.row.after_seq = Number(row.seq);
-          await deps.store.setAfterSeq(db, p.row.id, Number(row.seq));
-        }
-      }
+    runAfter(batch = 200): Promise<void> {
+      const round = afterRound.catch(() => undefined).then(() => afterOnce(batch));
+      afterRound = round;
+      return round;
     },
 
-    /** After-hooks every `intervalMs`, and a reload every few seconds so other instances' registry changes apply. */
-    start(intervalMs = 500): () => void {
+    /**
+     * After-hooks every `intervalMs`, and a reload every few seconds so other instances' registry changes
+     * apply. The answer stops it: no round starts, the one running ends after its current call, and every
+     * cursor lease this process holds is given back.
+     */
+    start(intervalMs = 500): () => Promise<void> {
       let rounds = 0;
       let busy = false;
       const timer = setInterval(() => {
@@ -371,7 +417,12 @@ export function createPluginHost(deps: {
           .finally(() => (busy = false));
       }, intervalMs);
       timer.unref();
-      return () => clearInterval(timer);
+      return async () => {
+        clearInterval(timer);
+        stopping = true;
+        await afterRound.catch(() => undefined);
+        await leases.releaseAll();
+      };
     },
 
     /** Closes the http plugins' connections (at shutdown, after the server has drained). */
