@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { fromJson } from '../db/codecs.js';
@@ -7,14 +6,7 @@ import { AppError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
 import type { RequestCtx } from '../lib/request-ctx.js';
 import { actorOf } from '../lib/request-ctx.js';
-import { catalog, isAction } from '../modules/events/catalog.js';
-import {
-  mayReceive,
-  reaches,
-  unreachable,
-  type CreatorPermissions,
-  type Reach,
-} from '../modules/events/reach.js';
+import type { CreatorPermissions } from '../modules/events/reach.js';
 import type {
   AfterEvent,
   BeforeInput,
@@ -25,10 +17,9 @@ import type {
 } from './define.js';
 import { createPluginConnections, httpTarget, postSigned, type HttpTarget } from './http-call.js';
 import { createIsolatedPlugin, type IsolatedPlugin } from './isolate.js';
-import { subscribed } from '../modules/webhooks/matching.js';
 import type { PluginsStore } from '../modules/plugins/module.js';
 import { findModulePlugin } from './resolve.js';
-import { createCursorLeases, type CursorLease } from './after-lease.js';
+import { createAfterRelay } from './after-relay.js';
 
 /** The last `LATENCIES` call times, in a ring: recording one is O(1); p99 is worked out when read. */
 const LATENCIES = 1000;
@@ -112,12 +103,6 @@ export function createPluginHost(deps: {
   auditHeadSeq: () => Promise<number>;
 }) {
   const { db, logger } = deps;
-  /** After-hook rounds of this process, one at a time; `stopping` ends the one running after its current call. */
-  let afterRound: Promise<unknown> = Promise.resolve();
-  let stopping = false;
-  /** A function, not the variable: TypeScript would narrow it across the awaits in a round. */
-  const isStopping = () => stopping;
-  const leases = createCursorLeases({ ...deps, token: `relay_${randomUUID()}`, stopping: isStopping });
   const connections = createPluginConnections(deps.allowPrivate);
   let loaded: Loaded[] = [];
   /** The enabled plugins with a before-hook on each action, in call order. */
@@ -265,52 +250,15 @@ export function createPluginHost(deps: {
     }
   }
 
-  /** One plugin's events after `cursor`, in order, until one fails (at least once: it is retried) or the lease goes. */
-  async function deliverAfter(
-    p: Loaded,
-    cursor: number,
-    reach: Reach,
-    lease: CursorLease,
-    batch: number,
-  ): Promise<void> {
-    const rows = await db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('seq', '>', cursor)
-      .orderBy('seq')
-      .limit(batch)
-      .execute();
-    for (const row of rows) {
-      if (!lease.held()) return;
-      const { isEvent, event } = toAfterEvent(row, p.manifest, reach);
-      if (isEvent && !(await callAfter(p, event))) return;
-      lease.progress(Number(row.seq));
-    }
-  }
+  const relay = createAfterRelay({
+    ...deps,
+    plugins: () => loaded,
+    call: callAfter,
+    noteReach,
+    reload: () => host.reload(),
+  });
 
-  /** One round over the plugins with after-hooks: each whose cursor is behind the head and free is leased and fed. */
-  async function afterOnce(batch: number): Promise<void> {
-    const subscribers = loaded.filter((x) => (x.manifest.hooks?.after?.length ?? 0) > 0);
-    if (subscribers.length === 0 || stopping) return;
-    const reach = await reaches(
-      deps.creatorPermissions,
-      db,
-      subscribers.map((p) => p.row.created_by),
-    );
-    const head = await deps.auditHeadSeq();
-    for (const p of subscribers) {
-      const pluginReach = reach(p.row.created_by);
-      noteReach(p, unreachable(pluginReach, p.row.created_by));
-      // Cursors only move forward: one known to be at the head (from this process) has nothing due.
-      if (isStopping() || Number(p.row.after_seq) >= head) continue;
-      const cursor = await leases.with(p.row.id, head, (from, lease) =>
-        deliverAfter(p, from, pluginReach, lease, batch),
-      );
-      if (cursor !== undefined) p.row.after_seq = cursor;
-    }
-  }
-
-  return {
+  const host = {
     /** The manifest of an installed module plugin, to register it (`inspectModulePlugin`). Throws `unprocessable`. */
     inspect: (name: string) => inspectModulePlugin(name, deps.pluginsDir, logger),
 
@@ -386,43 +334,19 @@ export function createPluginHost(deps: {
     },
 
     /**
-     * Delivers events after each plugin's cursor, in `seq` order; the cursor moves only past what succeeded.
-     * A plugin's cursor is leased for the round (see after-lease.ts), so however many processes share the
-     * database, one at a time delivers a plugin's after-hooks. A plugin gets only what its creator may read
-     * now (permissions looked up once per round); what it may not read is skipped, and a plugin whose creator
-     * is gone or disabled gets nothing (its health says so). Rounds of one process never overlap.
+     * One after-hook round now (after-relay.ts): each plugin's events after its cursor, in `seq` order, the
+     * cursor leased so that one process at a time delivers them. Rounds of one process never overlap.
      */
-    runAfter(batch = 200): Promise<void> {
-      const round = afterRound.catch(() => undefined).then(() => afterOnce(batch));
-      afterRound = round;
-      return round;
-    },
+    runAfter: (batch?: number) => relay.runAfter(batch),
 
     /**
-     * After-hooks every `intervalMs`, and a reload every few seconds so other instances' registry changes
-     * apply. The answer stops it: no round starts, the one running ends after its current call, and every
-     * cursor lease this process holds is given back.
+     * Runs after-hook rounds every `intervalMs`, and reloads the plugins every few rounds so other instances'
+     * registry changes apply. The answer stops it: no round starts, the one running ends after its current
+     * call, and every cursor lease this process holds is given back.
      */
     start(intervalMs = 500): () => Promise<void> {
-      let rounds = 0;
-      let busy = false;
-      const timer = setInterval(() => {
-        if (busy) return;
-        busy = true;
-        rounds += 1;
-        const reload = rounds % 4 === 0 ? this.reload() : Promise.resolve();
-        reload
-          .then(() => this.runAfter())
-          .catch((err: unknown) => logger.warn({ err }, 'plugin after-hooks round failed; retrying'))
-          .finally(() => (busy = false));
-      }, intervalMs);
-      timer.unref();
-      return async () => {
-        clearInterval(timer);
-        stopping = true;
-        await afterRound.catch(() => undefined);
-        await leases.releaseAll();
-      };
+      relay.start(intervalMs);
+      return () => relay.stop();
     },
 
     /** Closes the http plugins' connections (at shutdown, after the server has drained). */
@@ -442,43 +366,6 @@ export function createPluginHost(deps: {
       };
     },
   };
+  return host;
 }
 export type PluginHost = ReturnType<typeof createPluginHost>;
-
-/**
- * An audit row as a plugin sees it; `isEvent` tells whether this plugin subscribes to it and may receive it: a
- * committed change needs its creator to read the resource (`users:read` for `user.*`); with `audit_stream`,
- * `audit:read` covers every row (its creator can read the same row at `GET /api/audit`).
- */
-function toAfterEvent(
-  row: {
-    id: string;
-    seq: number;
-    action: string;
-    ts: number;
-    outcome: string;
-    actor: string;
-    changes: string | null;
-    detail: string | null;
-  },
-  manifest: PluginManifest,
-  reach: Reach,
-) {
-  const changes = row.changes === null ? null : fromJson<{ before: unknown; after: unknown }>(row.changes);
-  const event: AfterEvent = {
-    id: row.id,
-    seq: Number(row.seq),
-    type: row.action,
-    timestamp: new Date(Number(row.ts)).toISOString(),
-    outcome: row.outcome,
-    actor: row.actor,
-    data: changes ? (changes.after ?? changes.before) : null,
-    detail: row.detail,
-  };
-  const patterns = manifest.hooks?.after ?? [];
-  const matches = subscribed(patterns, row.action);
-  const isChange = row.outcome === 'success' && isAction(row.action) && catalog[row.action].event;
-  const asAudit = manifest.audit_stream === true && reach !== null && reach.has('audit:read');
-  const allowed = asAudit || (isChange && mayReceive(reach, row.action));
-  return { isEvent: matches && allowed, event };
-}
