@@ -24,7 +24,8 @@ export type RoundLoopState = {
 };
 
 /**
- * A worker's cadence: runs `round` back to back while it reports more to do, then sleeps until the poll
+ * A relay's cadence (the plugin after-hooks'; the webhook worker keeps its own, webhooks/round-loop.ts, which
+ * this follows): runs `round` back to back while it reports more to do, then sleeps until the poll
  * (`pollMs`) or a `wake()`. Rounds never overlap: a wake during one makes it go again at once. Times are
  * process time (timer cadence, not the injected domain clock). `round` is given its number (1, 2, …).
  */
@@ -94,7 +95,7 @@ export function createRoundLoop(round: (n: number) => Promise<boolean>, logger: 
     stop(): Promise<void> {
       clearTimeout(state.timer);
       state.wakeRequested = false;
-      if (state.phase === 'running') state.phase = 'stopping';
+      if (state.phase === 'running' || state.phase === 'stopping') state.phase = 'stopping';
       else state.phase = 'stopped';
       return state.current ?? Promise.resolve();
     },

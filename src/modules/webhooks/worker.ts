@@ -14,7 +14,7 @@ import { createDeliverer } from './deliver.js';
 import { createFanOut } from './fan-out.js';
 import { cap, CLAIM_PER_FAST_ENDPOINT, createLanes, full, PER_ENDPOINT } from './lanes.js';
 import { createAttemptRecorder } from './recorder.js';
-import { createRoundLoop } from '../../lib/round-loop.js';
+import { createRoundLoop } from './round-loop.js';
 import type { WebhooksService } from './service.js';
 import type { WebhooksStore } from './store.js';
 
@@ -233,7 +233,7 @@ export function createWebhookWorker(deps: Deps) {
   let outboxDirty = true;
   let lastFanOutAt = Number.NEGATIVE_INFINITY;
   const fanOutDue = () => !deps.outbox || outboxDirty || performance.now() - lastFanOutAt >= rounds.pollMs();
-  const rounds = createRoundLoop(round, logger, 'webhook worker');
+  const rounds = createRoundLoop(round, logger);
   const wake = () => rounds.wake();
 
   return {
@@ -262,8 +262,7 @@ export function createWebhookWorker(deps: Deps) {
     /** Stops claiming, lets sends in flight finish (up to `graceMs`), and gives back what is still leased. */
     async stop(graceMs = 10_000): Promise<void> {
       unsubscribe?.();
-      // A round claiming now would lease rows after the release below: let it end first.
-      await rounds.stop();
+      rounds.stop();
       // Queued deliveries are not started any more; they are released below.
       for (const lane of lanes.all()) {
         for (const d of lane.waiting) held.delete(d.id);
