@@ -1,8 +1,6 @@
 import rateLimitPlugin from '@fastify/rate-limit';
 import type { Logger } from 'pino';
-import { createChange, createRecordAudit } from './change.js';
 import type { Database } from './db/create-db.js';
-import { loadAuditSecret } from './env/audit-key.js';
 import type { Env } from './env/schema.js';
 import { registerConsole } from './http/console.js';
 import { createMetrics, registerOps, type Lifecycle } from './http/ops.js';
@@ -16,26 +14,16 @@ import { createAuthCache } from './lib/auth-cache.js';
 import type { Clock } from './lib/clock.js';
 import type { Ids } from './lib/ids.js';
 import { createPasswords } from './lib/passwords.js';
-import { deriveAuditKeys } from './modules/audit/keys.js';
-import { createAuditModule, logSeal } from './modules/audit/module.js';
-import { createConfigModule } from './modules/config/module.js';
-import { createOutbox } from './modules/events/outbox.js';
-import { createJournal } from './modules/journal/service.js';
 import { eventsRoutes } from './modules/events/routes.js';
-import { createRolesModule } from './modules/roles/module.js';
 import { createSessionsModule } from './modules/sessions/module.js';
 import type { LiveSession } from './modules/sessions/store.js';
 import { createTokensModule } from './modules/tokens/module.js';
 import type { LiveToken } from './modules/tokens/store.js';
 import { createUsersModule } from './modules/users/module.js';
 import type { Credentials } from './modules/users/service.js';
-import { createPluginsModule, createPluginsStore } from './modules/plugins/module.js';
-import { createPluginHost } from './plugins/host.js';
-import { resolve } from 'node:path';
-import { createWebhooksModule } from './modules/webhooks/module.js';
-import { createAuditStreamsModule } from './modules/audit-streams/module.js';
-import type { Outbox } from './modules/events/outbox.js';
+import { createPluginsModule } from './modules/plugins/module.js';
 import { VERSION } from './version.js';
+import { buildCore } from './core.js';
 
 export type { RegisteredRoute } from './http/server.js';
 /** `auditKey`: the audit secret; by default GATEHOUSE_AUDIT_KEY, else DATA_DIR/audit.key (created on first start). */
@@ -55,70 +43,16 @@ export async function buildApp(deps: AppDeps) {
   const { db, helpers } = database;
   const { app, routes } = await createServer(logger, helpers);
   const metrics = createMetrics();
-  const auditKeys = deriveAuditKeys(deps.auditKey ?? loadAuditSecret(env));
-  // Plugins judge changes before they happen, so the host exists before the change path.
-  let allowPrivate = false;
-  // Subscribers' creators' current permissions (roles is defined below; called only after buildApp).
-  const creatorPermissions: typeof roles.service.currentPermissions = (q, userIds) =>
-    roles.service.currentPermissions(q, userIds);
-  const exportsDir = resolve(env.DATA_DIR, 'exports');
-  const pluginsStore = createPluginsStore();
-  const host = createPluginHost({
-    db,
-    logger,
-    pluginsDir: resolve(env.PLUGINS_DIR),
-    allowPrivate: () => allowPrivate,
-    creatorPermissions,
-    exportsDir,
-    store: pluginsStore,
-  });
-  const outbox = createOutbox({ clock });
-  const journal = createJournal({
-    db,
-    helpers,
-    clock,
-    keys: auditKeys,
-    onEvents: () => outbox.committed(),
-    ...(env.GATEHOUSE_GROUP_COMMIT === 'auto' ? {} : { group: env.GATEHOUSE_GROUP_COMMIT === 'on' }),
-  });
-  metrics.watchJournal(() => journal.stats());
-  const change = createChange({ journal, helpers, outbox, ids, logger, hooks: host });
-  const record = createRecordAudit({ journal, ids });
-  const passwords = createPasswords();
-  // Before anything appends: the chain is sealed as keyed, or this key is checked against its seal.
-  const audits = createAuditModule({
-    db,
-    helpers,
-    copyText: database.copyText,
-    change,
-    record,
-    clock,
-    settings: () => settings(),
-    keys: auditKeys,
-  });
-  logSeal(logger, await audits.service.seal(), auditKeys.keyId);
-
-  const config = createConfigModule({
-    db,
-    change,
-    clock,
-    logger,
-    ...(deps.configPollMs ? { pollMs: deps.configPollMs } : {}),
-  });
-  await config.service.init();
-  const settings = () => config.service.get().document;
-  app.addHook('onClose', config.service.startPolling());
-  allowPrivate = settings().webhooks.allow_private_targets;
-  config.service.onChange((s) => (allowPrivate = s.document.webhooks.allow_private_targets));
-  await host.reload();
-  app.addHook('onClose', () => host.close());
-
   // Lookups of live tokens and sessions, dropped at once whenever access may have narrowed.
   const tokenCache = createAuthCache<LiveToken | null>({ now: () => clock.now() });
   const sessionCache = createAuthCache<LiveSession | null>({ now: () => clock.now() });
   const onAccessChange = () => (tokenCache.clear(), sessionCache.clear());
-
-  const roles = createRolesModule({ db, change, ids, clock, onAccessChange });
+  // The audit log, the change path, settings, roles and the relays: everything but HTTP (core.ts).
+  const core = await buildCore({ ...deps, onAccessChange });
+  app.addHook('onClose', () => core.close());
+  const { journal, audits, change, record, config, settings, roles, webhooks, streams, host } = core;
+  metrics.watchJournal(() => journal.stats());
+  const passwords = createPasswords();
   const rule = roles.service.rule;
   const tokens = createTokensModule({
     db,
@@ -162,38 +96,6 @@ export async function buildApp(deps: AppDeps) {
     users: users.service,
     cache: sessionCache,
   });
-  // Delivery loops wake on this process's commits, and on other processes' through the database.
-  const committed: Pick<Outbox, 'onCommitted'> = {
-    onCommitted(listener) {
-      const own = outbox.onCommitted(listener);
-      const others = database.onOutboxCommit(listener);
-      return () => (own(), others());
-    },
-  };
-  const webhooks = createWebhooksModule({
-    db,
-    background: database.background,
-    helpers,
-    change,
-    ids,
-    clock,
-    logger,
-    settings,
-    creatorPermissions,
-    outbox: committed,
-  });
-  const streams = createAuditStreamsModule({
-    db,
-    background: database.background,
-    change,
-    ids,
-    clock,
-    logger,
-    settings,
-    audit: audits.service,
-    creatorPermissions,
-    outbox: committed,
-  });
   const plugins = createPluginsModule({
     db,
     change,
@@ -201,12 +103,10 @@ export async function buildApp(deps: AppDeps) {
     clock,
     host,
     settings,
-    exportsDir,
-    store: pluginsStore,
+    exportsDir: core.exportsDir,
+    store: core.pluginsStore,
     auditHeadSeq: () => audits.service.headSeq(),
   });
-  app.addHook('onClose', webhooks.close);
-  app.addHook('onClose', streams.close);
   const resolvePrincipal = (secret: string) =>
     secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret);
 
@@ -272,6 +172,8 @@ export async function buildApp(deps: AppDeps) {
     relay: streams.relay,
     plugins: host,
     idempotency,
+    /** Starts the webhook worker, the audit streams and the plugin after-hooks; the answer stops them (core.ts). */
+    startRelays: core.startRelays,
   };
 }
 export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;

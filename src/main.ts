@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { buildApp } from './app.js';
 import { bootstrapAdmin } from './bootstrap.js';
+import { buildCore } from './core.js';
 import { createDb, databaseUrl } from './db/create-db.js';
 import { migrateToLatest } from './db/migrate.js';
 import { EnvError, loadEnv } from './env/load.js';
@@ -35,7 +35,9 @@ async function serve(): Promise<void> {
   const database = createDb(databaseUrl(env), logger);
   const applied = await migrateToLatest(database.db);
   if (applied.length) logger.info({ migrations: applied }, 'database migrated');
-  const { app, services, worker, relay, plugins, idempotency, lifecycle } = await buildApp({
+  // Loaded here, not at the top: `gatehouse worker` never loads the HTTP server.
+  const { buildApp } = await import('./app.js');
+  const { app, services, startRelays, idempotency, lifecycle } = await buildApp({
     env,
     database,
     logger,
@@ -63,9 +65,7 @@ async function serve(): Promise<void> {
       logger.info(purged, 'webhook retention purged old deliveries and events');
   };
   const stopRetention = startRetention(services.audit, logger, [idempotency.purge, purgeDeliveries]);
-  worker.start();
-  relay.start();
-  const stopPlugins = plugins.start();
+  const stopRelays = startRelays();
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
@@ -74,9 +74,8 @@ async function serve(): Promise<void> {
     // /readyz answers 503 from now on, so load balancers stop sending while the worker's sends finish.
     lifecycle.draining = true;
     stopRetention();
-    stopPlugins();
     // Stop taking new work first; then let requests and sends in flight finish, and give back leases.
-    Promise.all([worker.stop(), relay.stop()])
+    stopRelays()
       .then(() => app.close())
       .then(() => database.close())
       .then(() => process.exit(0))
@@ -95,25 +94,24 @@ async function serve(): Promise<void> {
   );
 }
 
-/** `gatehouse worker`: webhook delivery alone, for running senders apart from the API instances. */
+/**
+ * `gatehouse worker`: the relays alone (webhook deliveries and plugin after-hooks), for running them apart from
+ * the API instances: the services they need, no HTTP server.
+ */
 async function workerOnly(): Promise<void> {
   const env = envOrExit();
   const logger = createLogger(env.LOG_LEVEL);
   const database = createDb(databaseUrl(env), logger);
   await migrateToLatest(database.db);
-  const { app, worker, relay } = await buildApp({
-    env,
-    database,
-    logger,
-    clock: systemClock,
-    ids: createIds(),
-  });
-  worker.start();
-  relay.start();
-  logger.info({ database: database.description }, 'Gatehouse webhook worker running');
+  const core = await buildCore({ env, database, logger, clock: systemClock, ids: createIds() });
+  const stopRelays = core.startRelays();
+  logger.info(
+    { database: database.description },
+    'Gatehouse webhook worker running (webhook deliveries, audit streams and plugin after-hooks; no HTTP listener)',
+  );
   const shutdown = () => {
-    Promise.all([worker.stop(), relay.stop()])
-      .then(() => app.close())
+    stopRelays()
+      .then(() => core.close())
       .then(() => database.close())
       .then(
         () => process.exit(0),
@@ -174,7 +172,7 @@ program
   .action(serve);
 program
   .command('worker')
-  .description('deliver webhooks and audit streams only (no HTTP listener)')
+  .description('deliver webhooks and audit streams and run plugin after-hooks only (no HTTP listener)')
   .action(workerOnly);
 program.command('migrate').description('apply pending database migrations and exit').action(migrate);
 program

@@ -207,6 +207,9 @@ export type PluginsTable = {
   updated_at: number;
   /** The user whose current read permissions filter its after-hooks and audit feed; null: it receives nothing. */
   created_by: string | null;
+  /** The relay holding the lease on `after_seq` (null: free), and when that lease runs out (epoch ms). */
+  after_lock_token?: string | null;
+  after_locked_until?: number | null;
 };
 
 export type PluginConfigsTable = {

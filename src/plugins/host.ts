@@ -3,16 +3,10 @@ import type { Logger } from 'pino';
 import { fromJson } from '../db/codecs.js';
 import type { PluginsTable, Tables } from '../db/tables.js';
 import { AppError } from '../errors.js';
+import type { Clock } from '../lib/clock.js';
 import type { RequestCtx } from '../lib/request-ctx.js';
 import { actorOf } from '../lib/request-ctx.js';
-import { catalog, isAction } from '../modules/events/catalog.js';
-import {
-  mayReceive,
-  reaches,
-  unreachable,
-  type CreatorPermissions,
-  type Reach,
-} from '../modules/events/reach.js';
+import type { CreatorPermissions } from '../modules/events/reach.js';
 import type {
   AfterEvent,
   BeforeInput,
@@ -23,9 +17,9 @@ import type {
 } from './define.js';
 import { createPluginConnections, httpTarget, postSigned, type HttpTarget } from './http-call.js';
 import { createIsolatedPlugin, type IsolatedPlugin } from './isolate.js';
-import { subscribed } from '../modules/webhooks/matching.js';
 import type { PluginsStore } from '../modules/plugins/module.js';
 import { findModulePlugin } from './resolve.js';
+import { createAfterRelay } from './after-relay.js';
 
 /** The last `LATENCIES` call times, in a ring: recording one is O(1); p99 is worked out when read. */
 const LATENCIES = 1000;
@@ -102,8 +96,11 @@ export function createPluginHost(deps: {
   exportsDir: string;
   /** Plugins' creators' current permissions: what each plugin's after-hooks and audit feed may receive. */
   creatorPermissions: CreatorPermissions;
-  /** The plugins module's store: the host loads enabled plugins and moves their cursors only through it. */
-  store: Pick<PluginsStore, 'listEnabled' | 'setAfterSeq'>;
+  /** The plugins module's store: the host loads enabled plugins and leases and moves their cursors only through it. */
+  store: Pick<PluginsStore, 'listEnabled' | 'claimAfter' | 'advanceAfter' | 'releaseAfter'>;
+  clock: Clock;
+  /** The audit log's head: a cursor at it has nothing to deliver, and is not claimed. */
+  auditHeadSeq: () => Promise<number>;
 }) {
   const { db, logger } = deps;
   const connections = createPluginConnections(deps.allowPrivate);
@@ -235,7 +232,33 @@ export function createPluginHost(deps: {
     throw new Error('answered neither {allow: true} nor {allow: false, reason}');
   }
 
-  return {
+  /** Calls one after-hook; false when it failed (recorded, logged: the event is retried next round). */
+  async function callAfter(p: Loaded, event: AfterEvent): Promise<boolean> {
+    const started = performance.now();
+    try {
+      if (p.module?.after) await withTimeout(Promise.resolve(p.module.after(event, p.context)), p.timeoutMs);
+      else if (!p.module) await callHttp(p, { hook: 'after', event });
+      record(p.row.id, performance.now() - started, null);
+      return true;
+    } catch (err) {
+      record(p.row.id, performance.now() - started, (err as Error).message);
+      logger.warn(
+        { plugin: p.row.name, seq: event.seq, err: (err as Error).message },
+        'plugin after-hook failed; it will be retried',
+      );
+      return false;
+    }
+  }
+
+  const relay = createAfterRelay({
+    ...deps,
+    plugins: () => loaded,
+    call: callAfter,
+    noteReach,
+    reload: () => host.reload(),
+  });
+
+  const host = {
     /** The manifest of an installed module plugin, to register it (`inspectModulePlugin`). Throws `unprocessable`. */
     inspect: (name: string) => inspectModulePlugin(name, deps.pluginsDir, logger),
 
@@ -311,67 +334,19 @@ export function createPluginHost(deps: {
     },
 
     /**
-     * Delivers events after each plugin's cursor, in `seq` order; the cursor moves only past what succeeded.
-     * A plugin gets only what its creator may read now (permissions looked up once per round); what it may
-     * not read is skipped, and a plugin whose creator is gone or disabled gets nothing (its health says so).
+     * One after-hook round now (after-relay.ts): each plugin's events after its cursor, in `seq` order, the
+     * cursor leased so that one process at a time delivers them. Rounds of one process never overlap.
      */
-    async runAfter(batch = 200): Promise<void> {
-      const subscribers = loaded.filter((x) => (x.manifest.hooks?.after?.length ?? 0) > 0);
-      const reach = await reaches(
-        deps.creatorPermissions,
-        db,
-        subscribers.map((p) => p.row.created_by),
-      );
-      for (const p of subscribers) {
-        const pluginReach = reach(p.row.created_by);
-        noteReach(p, unreachable(pluginReach, p.row.created_by));
-        const rows = await db
-          .selectFrom('audit_events')
-          .selectAll()
-          .where('seq', '>', Number(p.row.after_seq))
-          .orderBy('seq')
-          .limit(batch)
-          .execute();
-        for (const row of rows) {
-          const { isEvent, event } = toAfterEvent(row, p.manifest, pluginReach);
-          if (isEvent) {
-            const started = performance.now();
-            try {
-              if (p.module?.after)
-                await withTimeout(Promise.resolve(p.module.after(event, p.context)), p.timeoutMs);
-              else if (!p.module) await callHttp(p, { hook: 'after', event });
-              record(p.row.id, performance.now() - started, null);
-            } catch (err) {
-              record(p.row.id, performance.now() - started, (err as Error).message);
-              logger.warn(
-                { plugin: p.row.name, seq: event.seq, err: (err as Error).message },
-                'plugin after-hook failed; it will be retried',
-              );
-              break; // at least once, in order: retry from this event next round
-            }
-          }
-          p.row.after_seq = Number(row.seq);
-          await deps.store.setAfterSeq(db, p.row.id, Number(row.seq));
-        }
-      }
-    },
+    runAfter: (batch?: number) => relay.runAfter(batch),
 
-    /** After-hooks every `intervalMs`, and a reload every few seconds so other instances' registry changes apply. */
-    start(intervalMs = 500): () => void {
-      let rounds = 0;
-      let busy = false;
-      const timer = setInterval(() => {
-        if (busy) return;
-        busy = true;
-        rounds += 1;
-        const reload = rounds % 4 === 0 ? this.reload() : Promise.resolve();
-        reload
-          .then(() => this.runAfter())
-          .catch((err: unknown) => logger.warn({ err }, 'plugin after-hooks round failed; retrying'))
-          .finally(() => (busy = false));
-      }, intervalMs);
-      timer.unref();
-      return () => clearInterval(timer);
+    /**
+     * Runs after-hook rounds every `intervalMs`, and reloads the plugins every few rounds so other instances'
+     * registry changes apply. The answer stops it: no round starts, the one running ends after its current
+     * call, and every cursor lease this process holds is given back.
+     */
+    start(intervalMs = 500): () => Promise<void> {
+      relay.start(intervalMs);
+      return () => relay.stop();
     },
 
     /** Closes the http plugins' connections (at shutdown, after the server has drained). */
@@ -391,43 +366,6 @@ export function createPluginHost(deps: {
       };
     },
   };
+  return host;
 }
 export type PluginHost = ReturnType<typeof createPluginHost>;
-
-/**
- * An audit row as a plugin sees it; `isEvent` tells whether this plugin subscribes to it and may receive it: a
- * committed change needs its creator to read the resource (`users:read` for `user.*`); with `audit_stream`,
- * `audit:read` covers every row (its creator can read the same row at `GET /api/audit`).
- */
-function toAfterEvent(
-  row: {
-    id: string;
-    seq: number;
-    action: string;
-    ts: number;
-    outcome: string;
-    actor: string;
-    changes: string | null;
-    detail: string | null;
-  },
-  manifest: PluginManifest,
-  reach: Reach,
-) {
-  const changes = row.changes === null ? null : fromJson<{ before: unknown; after: unknown }>(row.changes);
-  const event: AfterEvent = {
-    id: row.id,
-    seq: Number(row.seq),
-    type: row.action,
-    timestamp: new Date(Number(row.ts)).toISOString(),
-    outcome: row.outcome,
-    actor: row.actor,
-    data: changes ? (changes.after ?? changes.before) : null,
-    detail: row.detail,
-  };
-  const patterns = manifest.hooks?.after ?? [];
-  const matches = subscribed(patterns, row.action);
-  const isChange = row.outcome === 'success' && isAction(row.action) && catalog[row.action].event;
-  const asAudit = manifest.audit_stream === true && reach !== null && reach.has('audit:read');
-  const allowed = asAudit || (isChange && mayReceive(reach, row.action));
-  return { isEvent: matches && allowed, event };
-}

@@ -9,6 +9,7 @@ import * as deliveryRetention from './202612010001_delivery_retention.js';
 import * as outboxUndispatched from './202612010002_outbox_undispatched.js';
 import * as auditKeyedChain from './202612020100_audit_keyed_chain.js';
 import * as subscriptionCreators from './202612020201_subscription_creators.js';
+import * as pluginsAfterLease from './202612020700_plugins_after_lease.js';
 import * as auditStreams from './202612020730_audit_streams.js';
 
 /** Every migration, by name; names sort in the order they run. Append only. */
@@ -23,5 +24,6 @@ export const migrations: Record<string, Migration> = {
   '202612010002_outbox_undispatched': outboxUndispatched,
   '202612020100_audit_keyed_chain': auditKeyedChain,
   '202612020201_subscription_creators': subscriptionCreators,
+  '202612020700_plugins_after_lease': pluginsAfterLease,
   '202612020730_audit_streams': auditStreams,
 };

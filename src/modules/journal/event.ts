@@ -76,9 +76,8 @@ function fieldKind(key: string, schema: TSchema & Record<string, unknown>): Fiel
 export const FIELDS: readonly Field[] = Object.entries(
   AuditEvent.properties as unknown as Record<string, TSchema & Record<string, unknown>>,
 ).map(([key, schema]) => {
-  const object = ((schema.anyOf as TSchema[] | undefined) ?? [schema]).find(
-    (v) => (v as { type?: unknown }).type === 'object',
-  ) as { properties?: Record<string, unknown> } | undefined;
+  const variants = (schema.anyOf as Array<{ type?: unknown; properties?: object }> | undefined) ?? [schema];
+  const object = variants.find((v) => v.type === 'object');
   return {
     key: key as Field['key'],
     kind: fieldKind(key, schema),

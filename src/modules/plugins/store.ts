@@ -83,9 +83,66 @@ export function createPluginsStore() {
       await q.deleteFrom('plugins').where('id', '=', id).execute();
     },
 
-    /** Moves a plugin's after-hook cursor past `seq` (bookkeeping, not a change). */
-    async setAfterSeq(q: Queryable, id: string, seq: number): Promise<void> {
-      await q.updateTable('plugins').set({ after_seq: seq }).where('id', '=', id).execute();
+    /**
+     * Leases an enabled plugin's after-hook cursor to `token` until `until` when it is free (no holder, or the
+     * holder's lease ran out by `now`, or `token` holds it already) and behind `head`: one conditional UPDATE,
+     * atomic on both dialects (PostgreSQL re-checks the WHERE on a row another UPDATE just changed; SQLite
+     * writes one at a time). Answers the cursor, or undefined when another relay holds it or nothing is due.
+     */
+    async claimAfter(
+      q: Queryable,
+      o: { id: string; token: string; now: number; until: number; head: number },
+    ): Promise<number | undefined> {
+      const row = await q
+        .updateTable('plugins')
+        .set({ after_lock_token: o.token, after_locked_until: o.until })
+        .where('id', '=', o.id)
+        .where('enabled', '=', true)
+        .where('after_seq', '<', o.head)
+        .where((w) =>
+          w.or([
+            w('after_lock_token', 'is', null),
+            w('after_locked_until', '<=', o.now),
+            w('after_lock_token', '=', o.token),
+          ]),
+        )
+        .returning('after_seq')
+        .executeTakeFirst();
+      return row === undefined ? undefined : Number(row.after_seq);
+    },
+
+    /**
+     * Moves a leased cursor forward to `seq` and renews the lease to `until`, or with `release` gives the
+     * lease back: fenced by the token and the lease's time, so a relay whose lease ran out (and may have been
+     * taken over) changes nothing. False when the lease is lost. Bookkeeping, not a change.
+     */
+    async advanceAfter(
+      q: Queryable,
+      o: { id: string; token: string; seq: number; now: number; until: number; release?: boolean },
+    ): Promise<boolean> {
+      const res = await q
+        .updateTable('plugins')
+        .set(
+          o.release
+            ? { after_seq: o.seq, after_lock_token: null, after_locked_until: null }
+            : { after_seq: o.seq, after_locked_until: o.until },
+        )
+        .where('id', '=', o.id)
+        .where('after_lock_token', '=', o.token)
+        .where('after_locked_until', '>', o.now)
+        .where('after_seq', '<=', o.seq)
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    },
+
+    /** Gives back every after-hook lease `token` holds (a relay stopping, or ending a round that failed). */
+    async releaseAfter(q: Queryable, token: string): Promise<number> {
+      const res = await q
+        .updateTable('plugins')
+        .set({ after_lock_token: null, after_locked_until: null })
+        .where('after_lock_token', '=', token)
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows);
     },
   };
 }
