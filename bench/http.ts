@@ -2,9 +2,10 @@
  * HTTP benchmark: a bare `node:http` baseline, then Gatehouse on SQLite, under the same autocannon load.
  * `npm run bench` builds first, then runs this file; see bench/README.md for the flags and how to read it.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startChild, stopAllChildren, stopChild, waitForHttp } from './lib/children.js';
 import { runBench } from './lib/compare.js';
 import {
@@ -44,8 +45,28 @@ type Report = {
   dbCounts: DbCounts;
   expectedCounts: Expected;
   gatehouseWarnings: string[];
+  /** Resident memory of `gatehouse serve` after start and IDLE_S seconds with no request (a figure, not a goal check). */
+  idleRss: IdleRss | null;
   problems: string[];
 };
+
+/** Seconds the freshly started server is left alone before its resident memory is read. */
+const IDLE_S = 5;
+
+type IdleRss = { afterS: number; vmRssMiB: number; rssAnonMiB: number; rssFileMiB: number };
+
+/** VmRSS and its anonymous and file-backed parts from /proc (Linux only; null elsewhere). */
+function residentMemory(pid: number): Omit<IdleRss, 'afterS'> | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    const mib = (field: string) => Math.round((kib(field) / 1024) * 10) / 10;
+    return { vmRssMiB: mib('VmRSS'), rssAnonMiB: mib('RssAnon'), rssFileMiB: mib('RssFile') };
+  } catch {
+    return null;
+  }
+}
 
 /** Ids shaped like Gatehouse's, so the baseline's requests are the same size as the real GETs. */
 function fakeIds(n: number): string[] {
@@ -81,6 +102,7 @@ type GatehouseOutcome = {
   before: DbCounts;
   counts: DbCounts;
   warnings: string[];
+  idleRss: IdleRss | null;
 };
 
 async function runGatehouse(options: BenchOptions, token: string, tag: string): Promise<GatehouseOutcome> {
@@ -90,6 +112,13 @@ async function runGatehouse(options: BenchOptions, token: string, tag: string): 
   try {
     const child = await startGatehouse({ host: HOST, port, dataDir, token });
     log(`\ngatehouse: ${MAIN} serve (pid ${child.pid}) at ${url}, SQLite in ${dataDir}`);
+    await sleep(IDLE_S * 1000);
+    const memory = residentMemory(child.pid);
+    const idleRss = memory && { afterS: IDLE_S, ...memory };
+    if (idleRss)
+      log(
+        `  idle RSS ${IDLE_S} s after start: ${idleRss.vmRssMiB} MiB (anonymous ${idleRss.rssAnonMiB}, file-backed ${idleRss.rssFileMiB})`,
+      );
     const tokenId = await liftRateLimit(url, token);
     log(
       `  rate limit for the bench token ${tokenId}: ${BENCH_LIMIT.max} per ${BENCH_LIMIT.window_s} s (config by_token)`,
@@ -110,7 +139,7 @@ async function runGatehouse(options: BenchOptions, token: string, tag: string): 
       runs[s.key] = await measure(url, child.pid, s.key.padEnd(8), s.request, options, log);
 
     await stopChild(child);
-    return { runs, scenarios, before, counts: countRows(dataDir), warnings: child.warnings };
+    return { runs, scenarios, before, counts: countRows(dataDir), warnings: child.warnings, idleRss };
   } finally {
     await stopAllChildren();
     rmSync(dataDir, { recursive: true, force: true });
@@ -261,12 +290,16 @@ async function main(): Promise<number> {
     dbCounts: gh.counts,
     expectedCounts,
     gatehouseWarnings: gh.warnings,
+    idleRss: gh.idleRss,
     problems,
   };
   mkdirSync(OUT_DIR, { recursive: true });
   const stem = join(OUT_DIR, `http-${startedAt.toISOString().replace(/[:.]/g, '-')}`);
   writeFileSync(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${stem}.md`, `${markdownTable(summaries)}\n`);
+  const rssLine = gh.idleRss
+    ? `\nIdle RSS of \`gatehouse serve\` (SQLite) ${gh.idleRss.afterS} s after start: ${gh.idleRss.vmRssMiB} MiB.\n`
+    : '';
+  writeFileSync(`${stem}.md`, `${markdownTable(summaries)}\n${rssLine}`);
   log(`\nRaw results: ${stem}.json (Markdown table: ${stem}.md)`);
   return problems.length ? 1 : 0;
 }

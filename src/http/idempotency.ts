@@ -53,11 +53,11 @@ export function createIdempotency(idempotency: IdempotencyService) {
     },
 
     /** onResponse: a request that did not complete frees its key, so the client may retry it. */
-    onResponse: async (request: FastifyRequest): Promise<void> => {
+    onResponse: (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
       // No ctx when the request failed before authentication finished (the database was unreachable).
       const idem = (request.ctx as RequestCtx | undefined)?.idempotency;
-      if (!idem || idem.stored) return;
-      await idempotency.release(idem);
+      if (!idem || idem.stored) return done();
+      idempotency.release(idem).then(() => done(), done);
     },
   };
 }

@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type preParsingHookHandler,
 } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { Logger } from 'pino';
@@ -111,19 +112,19 @@ export async function createServer(
   app.setErrorHandler(problemHandler(helpers));
   const routes: RegisteredRoute[] = [];
   app.addHook('onRoute', (r) => {
-    for (const method of [r.method].flat())
+    const methods = [r.method].flat();
+    for (const method of methods)
       routes.push({ method, url: r.url, scope: r.config?.scope, hidden: r.schema?.hide === true });
+    // Only a route that may take a body checks how it is sent: after the /api onRequest hooks (who, rate
+    // limit, scope) and before any byte of it is read. GET and HEAD never read one.
+    if (methods.some((m) => !BODILESS.has(m)))
+      r.preParsing = [r.preParsing ?? []].flat().concat(refuseUnreadable);
   });
-  app.addHook('onRequest', async (request, reply) => void reply.header('x-request-id', request.id));
   jsonBodiesOnly(app);
-  app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(headers);
+  // One synchronous hook for the headers every answer carries: the request id and the static security set.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(headers).header('x-request-id', request.id);
     done();
-  });
-  // After the /api onRequest hooks (who, rate limit, scope) and before any byte of the body is read.
-  app.addHook('preParsing', async (request, _reply, payload) => {
-    refuseUnreadableBody(request.headers);
-    return payload;
   });
   return { app, routes };
 }
@@ -158,10 +159,28 @@ function answerClientError(
 }
 
 const CHARSET = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i;
+const BODILESS = new Set(['GET', 'HEAD']);
+
+/** preParsing of a route that may take a body: refuses one it could not read (`refuseUnreadableBody`). */
+const refuseUnreadable: preParsingHookHandler = (request, _reply, payload, done) => {
+  try {
+    if (hasBody(request.headers)) refuseUnreadableBody(request.headers);
+    done(null, payload);
+  } catch (err) {
+    done(err as Error);
+  }
+};
+
+/** As Fastify decides whether to parse: a request with neither a length above 0 nor a chunked body has none. */
+function hasBody(headers: IncomingMessage['headers']): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
 
 /**
  * Bodies are read as UTF-8 JSON and nothing else: another charset would be misread, and a compressed body
- * would be parsed as if it were plain. Both are a 415 rather than being accepted and ignored.
+ * would be parsed as if it were plain. Both are a 415 rather than being accepted and ignored. A request
+ * without a body has nothing to misread, whatever its headers say.
  */
 function refuseUnreadableBody(headers: IncomingMessage['headers']): void {
   const encoding = headers['content-encoding'];

@@ -1,4 +1,5 @@
-import { RE2JS } from 're2js';
+import { createRequire } from 'node:module';
+import type { RE2JS } from 're2js';
 
 /**
  * Regular expressions a caller supplies (a plugin's `config_schema` patterns, the username policy's
@@ -40,7 +41,18 @@ function toRe2Syntax(pattern: string): string {
   return out;
 }
 
-const FLAGS: Record<string, number> = { i: RE2JS.CASE_INSENSITIVE, s: RE2JS.DOTALL, m: RE2JS.MULTILINE };
+let loaded: typeof RE2JS | undefined;
+
+/**
+ * re2js, loaded at the first caller pattern rather than at start: most servers never compile one, and its
+ * 250 KB of source would stay in every idle server's heap (idle RSS, bench/RESULTS.md).
+ */
+function re2(): typeof RE2JS {
+  loaded ??= (createRequire(import.meta.url)('re2js') as { RE2JS: typeof RE2JS }).RE2JS;
+  return loaded;
+}
+
+const FLAGS = { i: 'CASE_INSENSITIVE', s: 'DOTALL', m: 'MULTILINE' } as const;
 
 /**
  * Compiles a caller's pattern for RE2. `flags` takes `i`, `s` and `m`; `u` (always on in RE2) and others are
@@ -50,10 +62,11 @@ const FLAGS: Record<string, number> = { i: RE2JS.CASE_INSENSITIVE, s: RE2JS.DOTA
 export function compileLinear(pattern: string, flags = ''): LinearRegExp {
   if (pattern.length > MAX_PATTERN_LENGTH) throw new Error(`is longer than ${MAX_PATTERN_LENGTH} characters`);
   let bits = 0;
-  for (const f of flags) bits |= FLAGS[f] ?? 0;
+  const RE2 = re2();
+  for (const f of flags) bits |= f in FLAGS ? RE2[FLAGS[f as keyof typeof FLAGS]] : 0;
   let re: RE2JS;
   try {
-    re = RE2JS.compile(toRe2Syntax(pattern), bits);
+    re = RE2.compile(toRe2Syntax(pattern), bits);
   } catch (err) {
     const why = (err as Error).message.replace(/^error parsing regexp: /, '');
     throw new Error(

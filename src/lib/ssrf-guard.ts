@@ -1,8 +1,9 @@
 import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress } from 'node:dns';
 import ipaddr from 'ipaddr.js';
-import { Agent, buildConnector } from 'undici';
+import type { Agent, buildConnector } from 'undici';
 import { fieldError } from '../errors.js';
+import { undici } from './undici.js';
 
 /**
  * True when an address must never be a webhook or plugin target: anything but public unicast (loopback,
@@ -102,8 +103,10 @@ export const CONNECT_TIMEOUT_MS = 5000;
  * Every guarded outbound call (webhooks, http plugins) connects through this.
  */
 export function guardedConnector(): buildConnector.connector {
-  const connect = buildConnector({ lookup: guardedLookup, timeout: CONNECT_TIMEOUT_MS });
+  // Built at the first connection, so that making the connector loads nothing (see `undici()`).
+  let connect: buildConnector.connector | undefined;
   return (options, callback) => {
+    connect ??= undici().buildConnector({ lookup: guardedLookup, timeout: CONNECT_TIMEOUT_MS });
     connect(options, (err: Error | null, socket: Parameters<buildConnector.Callback>[1]) => {
       if (err || !socket) return callback(err ?? new Error('no socket'), null);
       const address = socket.remoteAddress ?? '';
@@ -122,16 +125,23 @@ export function createOutbound(allowPrivate: () => boolean): { dispatcher(): Age
   // No cap on connections per origin: the worker caps sends per endpoint (8, or 16 when fast) and in all
   // (what it holds). A cap per origin let the endpoints of one host that hang take every connection to it, and
   // that host's healthy endpoints then waited behind them (test/webhooks/delivery.test.ts).
-  const guarded = new Agent({ connect: guardedConnector(), keepAliveTimeout: 10_000 });
-  const open = new Agent({ connect: { timeout: CONNECT_TIMEOUT_MS }, keepAliveTimeout: 10_000 });
+  // Made at the first send (see `undici()`).
+  let guarded: Agent | undefined;
+  let open: Agent | undefined;
   return {
     // Read at each call, so a settings change applies to the next delivery.
-    dispatcher: () => (allowPrivate() ? open : guarded),
+    dispatcher: () =>
+      allowPrivate()
+        ? (open ??= new (undici().Agent)({
+            connect: { timeout: CONNECT_TIMEOUT_MS },
+            keepAliveTimeout: 10_000,
+          }))
+        : (guarded ??= new (undici().Agent)({ connect: guardedConnector(), keepAliveTimeout: 10_000 })),
     // Destroy, not close: close() waits for calls in flight, so a webhook endpoint that never answers would
     // hold a SIGTERM'd process for its whole timeout (up to 60 s). This runs after the HTTP server has
     // drained and the worker has given back its leases, so an abandoned send is retried by another worker.
     close: async () => {
-      await Promise.all([guarded.destroy(), open.destroy()]);
+      await Promise.all([guarded?.destroy(), open?.destroy()]);
     },
   };
 }

@@ -1,6 +1,7 @@
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import { CONNECT_TIMEOUT_MS, guardedConnector } from '../lib/ssrf-guard.js';
 import { webhookHeaders } from '../lib/standard-webhooks.js';
+import { undici } from '../lib/undici.js';
 
 /** A verdict is a few bytes; an answer larger than this is a failure, and nothing more of it is read. */
 export const ANSWER_LIMIT_BYTES = 64 * 1024;
@@ -22,7 +23,7 @@ export function createPluginConnections(allowPrivate: () => boolean) {
       const current = pools.get(pluginId);
       if (current?.origin === origin && current.open === open) return current.pool;
       if (current) retire(current.pool);
-      const pool = new Pool(origin, {
+      const pool = new (undici().Pool)(origin, {
         connect: open ? { timeout: CONNECT_TIMEOUT_MS } : guarded,
         connections: 64,
         pipelining: 1,

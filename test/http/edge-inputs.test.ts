@@ -117,6 +117,23 @@ forEachDialect((database) => {
       }
     });
 
+    it('answers a request without a body whatever its Content-Encoding or charset says (GET, a bodiless DELETE)', async () => {
+      const created = await app.request({ method: 'POST', url: '/api/users', payload: makeUser() });
+      const id = created.json<{ id: string }>().id;
+      const headers = [
+        { 'content-encoding': 'gzip' },
+        { 'content-encoding': 'br, deflate', 'content-type': 'application/json; charset=latin1' },
+      ];
+      for (const h of headers) {
+        for (const url of ['/api/users?limit=5', `/api/users/${id}`]) {
+          const res = await app.request({ method: 'GET', url, headers: h });
+          expect(res.statusCode, `${url} ${JSON.stringify(h)}: ${res.body}`).toBe(200);
+        }
+      }
+      const gone = await app.request({ method: 'DELETE', url: `/api/users/${id}`, headers: headers[0] });
+      expect(gone.statusCode, gone.body).toBe(204);
+    });
+
     it('parses 64 levels of nesting, and brackets inside strings do not count', async () => {
       // 1 object + 63 arrays: at the limit, so the schema (not the depth check) answers.
       const deep = await app.request({

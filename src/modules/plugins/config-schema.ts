@@ -1,4 +1,6 @@
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
+import type * as Ajv2020Module from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { AppError, fieldError } from '../../errors.js';
@@ -71,10 +73,14 @@ function refuse(source: 'body' | 'plugin', { pointer, message }: Problem): AppEr
   );
 }
 
-/** The Ajv that compiles plugin schemas: patterns in RE2, and `format: "regex"` checked for RE2. */
-function schemaAjv(): Ajv2020 {
-  // JSON Schema 2020-12; with no loadSchema, a remote $ref cannot be resolved and the schema is refused.
-  const ajv = new Ajv2020({
+/**
+ * The Ajv that compiles plugin schemas: JSON Schema 2020-12 (with no loadSchema, a remote $ref cannot be
+ * resolved and the schema is refused), patterns in RE2, and `format: "regex"` checked for RE2.
+ */
+function makeAjv(): Ajv2020 {
+  const require = createRequire(import.meta.url);
+  const { Ajv2020: Ajv } = require('ajv/dist/2020.js') as typeof Ajv2020Module;
+  const ajv = new Ajv({
     allErrors: false,
     strict: false,
     verbose: true,
@@ -100,7 +106,10 @@ function schemaAjv(): Ajv2020 {
  * or one stored before these limits: a 422).
  */
 export function createConfigValidator() {
-  const ajv = schemaAjv();
+  // Made at the first plugin schema, not at start: a server without configurable plugins never needs it,
+  // and Ajv's 2020-12 build with its formats is memory every idle server would hold (bench/RESULTS.md).
+  let instance: Ajv2020 | undefined;
+  const ajv = (): Ajv2020 => (instance ??= makeAjv());
   /**
    * Compiled validators by schema text, most recently used last: a plugin's schema changes only when it is
    * registered again, so configuring it (or a dry run) compiles nothing. Bounded, so callers cannot grow it.
@@ -119,7 +128,7 @@ export function createConfigValidator() {
     if (problem) throw refuse(source, problem);
     let validate: ValidateFunction;
     try {
-      validate = ajv.compile(schema);
+      validate = ajv().compile(schema);
     } catch (err) {
       throw refuse(source, {
         pointer: '',
@@ -127,7 +136,7 @@ export function createConfigValidator() {
       });
     } finally {
       // Not kept by Ajv: a schema with an `$id` would otherwise refuse to compile a second time.
-      ajv.removeSchema(schema);
+      ajv().removeSchema(schema);
     }
     cache.set(text, validate);
     if (cache.size > CACHED_VALIDATORS) cache.delete(cache.keys().next().value as string);

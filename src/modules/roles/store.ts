@@ -1,4 +1,5 @@
 import { fromJson, toBool, toIso } from '../../db/codecs.js';
+import { compiledRead } from '../../db/compiled.js';
 import type { Queryable, RolesTable } from '../../db/tables.js';
 import type { Member, Role } from './schemas.js';
 
@@ -16,6 +17,22 @@ function toRole(row: Pick<RolesTable, (typeof COLUMNS)[number]>): Role {
   };
 }
 
+// Reads on the request path (a role by id, a user's permissions, membership checks), compiled once.
+const byId = compiledRead((q, id: string) => q.selectFrom('roles').select(COLUMNS).where('id', '=', id));
+const permissionListsOf = compiledRead((q, userId: string) =>
+  q
+    .selectFrom('user_roles')
+    .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+    .select('roles.permissions')
+    .where('user_roles.user_id', '=', userId),
+);
+const userById = compiledRead((q, userId: string) =>
+  q.selectFrom('users').select('id').where('id', '=', userId),
+);
+const assignment = compiledRead((q, userId: string, roleId: string) =>
+  q.selectFrom('user_roles').select('role_id').where('user_id', '=', userId).where('role_id', '=', roleId),
+);
+
 export type RolePatch = { name?: string; description?: string; permissions?: string; updated_at: number };
 
 export function createRolesStore() {
@@ -25,7 +42,7 @@ export function createRolesStore() {
     },
 
     async findById(q: Queryable, id: string): Promise<Role | undefined> {
-      const row = await q.selectFrom('roles').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+      const [row] = await byId(q, id);
       return row && toRole(row);
     },
 
@@ -87,12 +104,7 @@ export function createRolesStore() {
 
     /** Every permission a user holds through its roles, as stored lists (one per role). */
     async permissionLists(q: Queryable, userId: string): Promise<string[][]> {
-      const rows = await q
-        .selectFrom('user_roles')
-        .innerJoin('roles', 'roles.id', 'user_roles.role_id')
-        .select('roles.permissions')
-        .where('user_roles.user_id', '=', userId)
-        .execute();
+      const rows = await permissionListsOf(q, userId);
       return rows.map((r) => fromJson<string[]>(r.permissions));
     },
 
@@ -117,19 +129,11 @@ export function createRolesStore() {
     },
 
     async userExists(q: Queryable, userId: string): Promise<boolean> {
-      return (
-        (await q.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined
-      );
+      return (await userById(q, userId)).length > 0;
     },
 
     async isAssigned(q: Queryable, userId: string, roleId: string): Promise<boolean> {
-      const row = await q
-        .selectFrom('user_roles')
-        .select('role_id')
-        .where('user_id', '=', userId)
-        .where('role_id', '=', roleId)
-        .executeTakeFirst();
-      return row !== undefined;
+      return (await assignment(q, userId, roleId)).length > 0;
     },
 
     /** Inserts the assignment unless it exists; true when it was new. */

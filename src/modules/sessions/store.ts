@@ -1,4 +1,5 @@
 import { fromJson, toBool } from '../../db/codecs.js';
+import { compiledRead } from '../../db/compiled.js';
 import type { Queryable, SessionsTable } from '../../db/tables.js';
 
 export type LiveSession = {
@@ -9,6 +10,27 @@ export type LiveSession = {
   rolePermissions: string[][];
   roleIds: string[];
 };
+
+/** The authentication lookup of a session, compiled once: live, its user enabled, one row per role. */
+const liveByHash = compiledRead((q, secretHash: string, now: number) =>
+  q
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
+    .leftJoin('roles', 'roles.id', 'user_roles.role_id')
+    .select([
+      'sessions.id as sessionId',
+      'users.id as userId',
+      'users.username',
+      'sessions.expires_at as expiresAt',
+      'roles.permissions',
+      'roles.id as roleId',
+    ])
+    .where('sessions.secret_hash', '=', secretHash)
+    .where('sessions.revoked_at', 'is', null)
+    .where('sessions.expires_at', '>', now)
+    .where('users.disabled', '=', false),
+);
 
 export function createSessionsStore() {
   return {
@@ -32,24 +54,7 @@ export function createSessionsStore() {
 
     /** A live session by its secret's hash, with its user's role permissions, in one round trip. */
     async findLiveByHash(q: Queryable, secretHash: string, now: number): Promise<LiveSession | undefined> {
-      const rows = await q
-        .selectFrom('sessions')
-        .innerJoin('users', 'users.id', 'sessions.user_id')
-        .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
-        .leftJoin('roles', 'roles.id', 'user_roles.role_id')
-        .select([
-          'sessions.id as sessionId',
-          'users.id as userId',
-          'users.username',
-          'sessions.expires_at as expiresAt',
-          'roles.permissions',
-          'roles.id as roleId',
-        ])
-        .where('sessions.secret_hash', '=', secretHash)
-        .where('sessions.revoked_at', 'is', null)
-        .where('sessions.expires_at', '>', now)
-        .where('users.disabled', '=', false)
-        .execute();
+      const rows = await liveByHash(q, secretHash, now);
       const first = rows[0];
       if (!first) return undefined;
       return {

@@ -47,6 +47,21 @@ export function createTokensService(deps: TokensServiceDeps) {
   const { db, change, store, ids, clock, cache, permissionsOf, rule } = deps;
   const touched = new Map<string, number>();
 
+  /**
+   * A token's effective scopes depend only on its cached lookup: worked out once per lookup (every request
+   * shares it until the cache entry goes), not per request. Nothing mutates a principal's scope lists.
+   */
+  const derived = new WeakMap<LiveToken, { owner: string[]; scopes: string[] }>();
+  function scopesOf(live: LiveToken): { owner: string[]; scopes: string[] } {
+    let d = derived.get(live);
+    if (!d) {
+      const owner = union(live.rolePermissions);
+      d = { owner, scopes: intersect(live.scopes, owner) };
+      derived.set(live, d);
+    }
+    return d;
+  }
+
   /** Keeps `last_used_at` roughly current without a write per request. */
   function touch(live: LiveToken, now: number): void {
     const last = Math.max(live.lastUsedAt ?? 0, touched.get(live.tokenId) ?? 0);
@@ -118,13 +133,13 @@ export function createTokensService(deps: TokensServiceDeps) {
       )
         return null;
       touch(live, now);
-      const owner = union(live.rolePermissions);
+      const { owner, scopes } = scopesOf(live);
       return {
         userId: live.userId,
         username: live.username,
         tokenId: live.tokenId,
         tokenKind: 'token',
-        scopes: intersect(live.scopes, owner),
+        scopes,
         ownerScopes: owner,
         roleIds: live.roleIds,
         expiresAt: live.expiresAt,

@@ -1,4 +1,5 @@
 import { fromJson, toIso, toIsoOrNull } from '../../db/codecs.js';
+import { compiledRead } from '../../db/compiled.js';
 import type { Queryable, TokensTable } from '../../db/tables.js';
 import type { Token } from './schemas.js';
 
@@ -43,6 +44,43 @@ export type LiveToken = {
   graceUntil: number | null;
 };
 
+const byId = compiledRead((q, id: string) =>
+  q.selectFrom('tokens').select(PUBLIC_COLUMNS).where('id', '=', id),
+);
+
+/**
+ * The authentication lookup, compiled once: the token with this secret hash (current, or previous within its
+ * grace), unrevoked, unexpired, its owner enabled, one row per role of the owner.
+ */
+const liveByHash = compiledRead((q, secretHash: string, now: number) =>
+  q
+    .selectFrom('tokens')
+    .innerJoin('users', 'users.id', 'tokens.user_id')
+    .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
+    .leftJoin('roles', 'roles.id', 'user_roles.role_id')
+    .select([
+      'tokens.id as tokenId',
+      'tokens.user_id as userId',
+      'users.username',
+      'tokens.scopes',
+      'tokens.expires_at as expiresAt',
+      'tokens.last_used_at as lastUsedAt',
+      'roles.permissions as rolePermissions',
+      'roles.id as roleId',
+      'tokens.secret_hash as currentHash',
+      'tokens.prev_valid_until as prevValidUntil',
+    ])
+    .where((eb) =>
+      eb.or([
+        eb('tokens.secret_hash', '=', secretHash),
+        eb.and([eb('tokens.prev_secret_hash', '=', secretHash), eb('tokens.prev_valid_until', '>', now)]),
+      ]),
+    )
+    .where('tokens.revoked_at', 'is', null)
+    .where('users.disabled', '=', false)
+    .where((eb) => eb.or([eb('tokens.expires_at', 'is', null), eb('tokens.expires_at', '>', now)])),
+);
+
 export function createTokensStore() {
   return {
     async insert(q: Queryable, row: TokensTable): Promise<Token> {
@@ -52,7 +90,7 @@ export function createTokensStore() {
     },
 
     async findById(q: Queryable, id: string): Promise<Token | undefined> {
-      const row = await q.selectFrom('tokens').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst();
+      const [row] = await byId(q, id);
       return row && toToken(row);
     },
 
@@ -119,33 +157,7 @@ export function createTokensStore() {
      * expired, owner present and enabled; with the owner's role permissions, in one round trip.
      */
     async findLiveByHash(q: Queryable, secretHash: string, now: number): Promise<LiveToken | undefined> {
-      const rows = await q
-        .selectFrom('tokens')
-        .innerJoin('users', 'users.id', 'tokens.user_id')
-        .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
-        .leftJoin('roles', 'roles.id', 'user_roles.role_id')
-        .select([
-          'tokens.id as tokenId',
-          'tokens.user_id as userId',
-          'users.username',
-          'tokens.scopes',
-          'tokens.expires_at as expiresAt',
-          'tokens.last_used_at as lastUsedAt',
-          'roles.permissions as rolePermissions',
-          'roles.id as roleId',
-          'tokens.secret_hash as currentHash',
-          'tokens.prev_valid_until as prevValidUntil',
-        ])
-        .where((eb) =>
-          eb.or([
-            eb('tokens.secret_hash', '=', secretHash),
-            eb.and([eb('tokens.prev_secret_hash', '=', secretHash), eb('tokens.prev_valid_until', '>', now)]),
-          ]),
-        )
-        .where('tokens.revoked_at', 'is', null)
-        .where('users.disabled', '=', false)
-        .where((eb) => eb.or([eb('tokens.expires_at', 'is', null), eb('tokens.expires_at', '>', now)]))
-        .execute();
+      const rows = await liveByHash(q, secretHash, now);
       const first = rows[0];
       if (!first) return undefined;
       return {

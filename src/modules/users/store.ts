@@ -1,4 +1,5 @@
 import { toBool, toIso } from '../../db/codecs.js';
+import { compiledRead } from '../../db/compiled.js';
 import type { Queryable, UsersTable } from '../../db/tables.js';
 import type { User } from './schemas.js';
 
@@ -38,6 +39,42 @@ export type UserPatch = Partial<
 > & { updated_at: number };
 export type UserFilters = { q?: string; kind?: User['kind']; disabled?: boolean };
 
+const byId = compiledRead((q, id: string) => q.selectFrom('users').select(COLUMNS).where('id', '=', id));
+
+/** The values of a list query, in this order, those of absent filters left out: the page size + 1 first. */
+type ListArg = number | string | boolean;
+
+/**
+ * The list query for one combination of filters (`shape`: the letters of those present), compiled once
+ * (`compiledRead`); its arguments are the values that vary.
+ */
+function listQueryOf(shape: string) {
+  const has = (c: string) => shape.includes(c);
+  return compiledRead((q, ...args: ListArg[]) => {
+    let i = 1;
+    let query = q
+      .selectFrom('users')
+      .select(COLUMNS)
+      .orderBy('id')
+      .limit(args[0] as number);
+    if (has('a')) query = query.where('id', '>', args[i++] as string);
+    if (has('k')) query = query.where('kind', '=', args[i++] as User['kind']);
+    if (has('d')) query = query.where('disabled', '=', args[i++] as boolean);
+    if (has('q')) {
+      const [from, to] = [args[i++] as string, args[i++] as string];
+      // Ranges rather than LIKE: no wildcard escaping, the same on both dialects, and index-friendly.
+      query = query.where((eb) =>
+        eb.or([
+          eb.and([eb('username', '>=', from), eb('username', '<', to)]),
+          eb.and([eb('email', '>=', from), eb('email', '<', to)]),
+        ]),
+      );
+    }
+    return query;
+  });
+}
+const listQueries = new Map<string, ReturnType<typeof listQueryOf>>();
+
 export function createUsersStore() {
   return {
     async insert(q: Queryable, row: UserInsert): Promise<User> {
@@ -45,7 +82,7 @@ export function createUsersStore() {
     },
 
     async findById(q: Queryable, id: string): Promise<User | undefined> {
-      const row = await q.selectFrom('users').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+      const [row] = await byId(q, id);
       return row && toUser(row);
     },
 
@@ -80,25 +117,19 @@ export function createUsersStore() {
 
     /** One page in id order (ids are time-sortable), after the keyset `afterId`; fetches `limit + 1`. */
     async list(q: Queryable, filters: UserFilters, afterId: string | null, limit: number): Promise<User[]> {
-      let query = q
-        .selectFrom('users')
-        .select(COLUMNS)
-        .orderBy('id')
-        .limit(limit + 1);
-      if (afterId !== null) query = query.where('id', '>', afterId);
-      if (filters.kind !== undefined) query = query.where('kind', '=', filters.kind);
-      if (filters.disabled !== undefined) query = query.where('disabled', '=', filters.disabled);
-      const prefix = filters.q;
-      if (prefix !== undefined) {
-        // Ranges rather than LIKE: no wildcard escaping, the same on both dialects, and index-friendly.
-        query = query.where((eb) =>
-          eb.or([
-            eb.and([eb('username', '>=', prefix), eb('username', '<', prefixEnd(prefix))]),
-            eb.and([eb('email', '>=', prefix), eb('email', '<', prefixEnd(prefix))]),
-          ]),
-        );
-      }
-      return (await query.execute()).map(toUser);
+      const args: ListArg[] = [limit + 1];
+      let shape = '';
+      const add = (letter: string, ...values: ListArg[]) => {
+        shape += letter;
+        args.push(...values);
+      };
+      if (afterId !== null) add('a', afterId);
+      if (filters.kind !== undefined) add('k', filters.kind);
+      if (filters.disabled !== undefined) add('d', filters.disabled);
+      if (filters.q !== undefined) add('q', filters.q, prefixEnd(filters.q));
+      let run = listQueries.get(shape);
+      if (!run) listQueries.set(shape, (run = listQueryOf(shape)));
+      return (await run(q, ...args)).map(toUser);
     },
   };
 }

@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { undici } from '../../lib/undici.js';
 import { isForbiddenAddress } from '../../lib/ssrf-guard.js';
 import { webhookHeaders } from '../../lib/standard-webhooks.js';
 
@@ -81,7 +82,7 @@ export async function sendSigned(opts: {
       });
     }
     const headers = webhookHeaders(opts.secrets, opts.eventId, Math.floor(Date.now() / 1000), opts.body);
-    const res = await request(opts.url, {
+    const res = await undici().request(opts.url, {
       method: 'POST',
       body: opts.body,
       headers: {
