@@ -143,6 +143,9 @@ async function serveStream(deps: Sender, s: LeasedStream, reach: Reach): Promise
  * only past what the receiver acknowledged with a 2xx; a failure backs off, and the MAX_FAILURES-th in a
  * row pauses the stream. Leases are given back at the end of each round and on stop.
  */
+/** How long a relay that found no active stream waits before it looks again. */
+const IDLE_RECHECK_MS = 500;
+
 export function createStreamRelay(deps: Deps) {
   const { db, store, clock, logger } = deps;
   const sender: Sender = { ...deps, token: `rly_${randomUUID()}` };
@@ -151,14 +154,25 @@ export function createStreamRelay(deps: Deps) {
   let heartbeat: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
   let current: Promise<boolean> = Promise.resolve(false);
+  /**
+   * While no stream is active, rounds (woken by every commit) skip the database until this time
+   * (`performance.now()`): a server without streams spent two queries per change on them (bench/RESULTS.md,
+   * "Journal"). A stream made meanwhile, here or by another instance, is served within `IDLE_RECHECK_MS`.
+   */
+  let noneActiveUntil = 0;
 
   /** One round: lease the due streams, serve each (receivers in parallel), give the leases back. */
-  async function round(): Promise<boolean> {
+  async function round(force = false): Promise<boolean> {
+    if (!force && performance.now() < noneActiveUntil) return false;
     // Only streams behind the head are claimed: an idle poll leases (and writes) nothing.
     const belowSeq = await deps.audit.headSeq();
     const now = clock.now();
     const claimed = await store.claim(db, { token, now, until: now + LEASE_MS, belowSeq });
-    if (claimed.length === 0) return false;
+    if (claimed.length === 0) {
+      if (!(await store.anyActive(db))) noneActiveUntil = performance.now() + IDLE_RECHECK_MS;
+      return false;
+    }
+    noneActiveUntil = 0;
     const ids = claimed.map((s) => s.id);
     for (const id of ids) held.add(id);
     try {
@@ -189,7 +203,7 @@ export function createStreamRelay(deps: Deps) {
   return {
     /** Rounds until nothing is left to send at once (at most `maxRounds`). For tests. */
     async runOnce(maxRounds = 100): Promise<void> {
-      for (let i = 0; i < maxRounds && (await round()); i++);
+      for (let i = 0; i < maxRounds && (await round(true)); i++);
     },
     /** Runs until `stop()`: a round soon after each commit, and at least every `intervalMs`. */
     start(intervalMs = 500): void {

@@ -116,6 +116,17 @@ function leases() {
       return rows.map((r) => ({ ...r, last_seq: Number(r.last_seq) }));
     },
 
+    /** Whether any stream is active: while none is, the relay's wake-ups after commits need no query. */
+    async anyActive(q: Queryable): Promise<boolean> {
+      const row = await q
+        .selectFrom('audit_streams')
+        .select('id')
+        .where('status', '=', 'active')
+        .limit(1)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+
     /** Extends the leases this relay still holds; a stream leased by another since is left alone. */
     async renew(q: Queryable, lease: { token: string; ids: string[]; until: number }): Promise<void> {
       if (lease.ids.length === 0) return;
