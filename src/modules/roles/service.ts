@@ -10,8 +10,10 @@ import type { RequestCtx } from '../../lib/request-ctx.js';
 import type { CreateRoleBody, ListRolesQuery, Member, Role, UpdateRoleBody } from './schemas.js';
 import type { RolesStore } from './store.js';
 import { createPrincipalRule } from './principal-rule.js';
+import { roleAssignments } from './service-assignments.js';
 
-type RolesServiceDeps = {
+/** What the roles service works with. */
+export type RolesServiceDeps = {
   db: Kysely<Tables>;
   change: Change;
   store: RolesStore;
@@ -40,17 +42,31 @@ function roleId(id: string): string {
   return id;
 }
 
-function checkUser(id: string): string {
+/** A path id that is not a user TypeID names no user: 404 without a query. */
+export function checkUser(id: string): string {
   if (!isId('user', id)) throw new AppError('not_found', 'No user has this id.');
   return id;
 }
 
-export function createRolesService({ db, change, store, ids, clock, onAccessChange }: RolesServiceDeps) {
-  /** The union of a user's roles' permissions. */
-  const permissionsOf = async (q: Queryable, userId: string): Promise<string[]> =>
-    union(await store.permissionLists(q, userId));
-  const rule = createPrincipalRule({ permissionsOf });
+/** A page of a listing, keyed by id, its cursor bound to `scope`. */
+async function page<T extends { id: string }>(
+  query: ListRolesQuery,
+  scope: unknown,
+  fetch: (after: string | null, limit: number) => Promise<T[]>,
+): Promise<Page<T>> {
+  const limit = query.limit ?? DEFAULT_LIMIT;
+  const after = query.cursor ? String(decodeCursor(query.cursor, scope)[0]) : null;
+  return toPage(
+    await fetch(after, limit),
+    limit,
+    (r) => r,
+    (r) => [r.id],
+    scope,
+  );
+}
 
+/** The last-admin guards, for the users and tokens services and for unassigning. */
+function adminGuards(store: RolesStore) {
   /** 409 unless another enabled user keeps the admin role once `userId` loses it. */
   async function assertAnotherAdmin(trx: Trx, userId: string): Promise<void> {
     await store.lock(trx, BUILTIN_ROLES.admin);
@@ -85,30 +101,37 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
     }
   }
 
-  const page = async <T extends { id: string }>(
-    query: ListRolesQuery,
-    scope: unknown,
-    fetch: (after: string | null, limit: number) => Promise<T[]>,
-  ): Promise<Page<T>> => {
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const after = query.cursor ? String(decodeCursor(query.cursor, scope)[0]) : null;
-    return toPage(
-      await fetch(after, limit),
-      limit,
-      (r) => r,
-      (r) => [r.id],
-      scope,
-    );
-  };
+  return { assertAnotherAdmin, assertAdminWayIn };
+}
 
+export function createRolesService(deps: RolesServiceDeps) {
+  /** The union of a user's roles' permissions. */
+  const permissionsOf = async (q: Queryable, userId: string): Promise<string[]> =>
+    union(await deps.store.permissionLists(q, userId));
+  const rule = createPrincipalRule({ permissionsOf });
+  const guards = adminGuards(deps.store);
+  const reads = roleReads(deps);
   return {
-    assertAnotherAdmin,
-    assertAdminWayIn,
+    ...guards,
     /** The one rule for acting on a principal, for every service that changes a user or its credentials. */
     rule,
-
     permissionsOf,
+    ...currentPermissionsReads(deps),
+    ...roleCreation(deps),
+    ...roleEdits(deps),
+    ...reads,
+    ...roleAssignments(deps, {
+      rule,
+      get: (id: string) => reads.get(id),
+      assertAnotherAdmin: guards.assertAnotherAdmin,
+    }),
+  };
+}
+export type RolesService = ReturnType<typeof createRolesService>;
 
+/** Users' current permissions, in bulk. */
+function currentPermissionsReads({ store }: RolesServiceDeps) {
+  return {
     /**
      * The current permissions (union of their roles') of each enabled user among `userIds`, in one query; a
      * disabled or deleted user is absent from the map.
@@ -124,7 +147,12 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
       }
       return new Map([...lists].map(([id, l]) => [id, union(l)]));
     },
+  };
+}
 
+/** Creating a role. */
+function roleCreation({ change, store, ids, clock }: RolesServiceDeps) {
+  return {
     /** Creates a role. Throws `forbidden` (escalation), `role.name_taken`. */
     async create(ctx: RequestCtx, input: CreateRoleBody): Promise<Role> {
       assertHolds(ctx, input.permissions, 'Creating this role');
@@ -147,16 +175,12 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
         }),
       );
     },
+  };
+}
 
-    /** Throws `not_found`. */
-    async get(id: string): Promise<Role> {
-      return assertFound(await store.findById(db, roleId(id)), 'The role');
-    },
-
-    async list(query: ListRolesQuery): Promise<Page<Role>> {
-      return page(query, null, (after, limit) => store.list(db, after, limit));
-    },
-
+/** Editing and deleting a role (no escalation, built-in roles kept). */
+function roleEdits({ change, store, clock, onAccessChange }: RolesServiceDeps) {
+  return {
     /**
      * Updates the fields present. The caller must hold the role's current and new permissions. Built-in
      * roles keep their name, `admin` keeps `*`, and no built-in role is emptied. Throws `not_found`,
@@ -208,6 +232,20 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
       });
       onAccessChange();
     },
+  };
+}
+
+/** Reading roles: one, all, a user's, a role's members. */
+function roleReads({ db, store }: RolesServiceDeps) {
+  return {
+    /** Throws `not_found`. */
+    async get(id: string): Promise<Role> {
+      return assertFound(await store.findById(db, roleId(id)), 'The role');
+    },
+
+    async list(query: ListRolesQuery): Promise<Page<Role>> {
+      return page(query, null, (after, limit) => store.list(db, after, limit));
+    },
 
     /** Throws `not_found`. */
     async listOfUser(uid: string, query: ListRolesQuery): Promise<Page<Role>> {
@@ -221,53 +259,5 @@ export function createRolesService({ db, change, store, ids, clock, onAccessChan
       await this.get(id);
       return page(query, { roleId: id }, (after, limit) => store.members(db, id, after, limit));
     },
-
-    /**
-     * Gives a user a role; idempotent (an existing assignment changes nothing and writes nothing). The
-     * caller must hold every permission of the role and of the user (the principal rule). Throws
-     * `not_found`, `forbidden`.
-     */
-    async assign(ctx: RequestCtx, uid: string, id: string): Promise<void> {
-      const userId = checkUser(uid);
-      const role = await this.get(id);
-      assertHolds(ctx, role.permissions, `Assigning the ${role.name} role`);
-      if (!(await store.userExists(db, userId))) throw new AppError('not_found', 'The user does not exist.');
-      if (await store.isAssigned(db, userId, id)) return;
-      await change(
-        ctx,
-        {
-          action: 'role.assign',
-          target: { type: 'user', id: userId },
-          input: { user_id: userId, role_id: id, role: role.name },
-        },
-        async (trx) => {
-          if (!(await store.userExists(trx, userId)))
-            throw new AppError('not_found', 'The user does not exist.');
-          await rule.assertMayActOn(ctx, trx, { userId, what: `Assigning a role to this user` });
-          await store.assign(trx, userId, id, clock.now());
-          return { before: null, after: { user_id: userId, role_id: id, role: role.name } };
-        },
-      );
-      onAccessChange();
-    },
-
-    /**
-     * Takes a role from a user; idempotent. The caller must hold every permission of the user (the principal
-     * rule). Throws `not_found`, `forbidden`, `user.last_admin`.
-     */
-    async unassign(ctx: RequestCtx, uid: string, id: string): Promise<void> {
-      const userId = checkUser(uid);
-      const role = await this.get(id);
-      if (!(await store.userExists(db, userId))) throw new AppError('not_found', 'The user does not exist.');
-      if (!(await store.isAssigned(db, userId, id))) return;
-      await change(ctx, { action: 'role.unassign', target: { type: 'user', id: userId } }, async (trx) => {
-        await rule.assertMayActOn(ctx, trx, { userId, what: `Taking a role from this user` });
-        if (id === BUILTIN_ROLES.admin) await assertAnotherAdmin(trx, userId);
-        await store.unassign(trx, userId, id);
-        return { before: { user_id: userId, role_id: id, role: role.name }, after: null };
-      });
-      onAccessChange();
-    },
   };
 }
-export type RolesService = ReturnType<typeof createRolesService>;

@@ -35,7 +35,8 @@ const assignment = compiledRead((q, userId: string, roleId: string) =>
 
 export type RolePatch = { name?: string; description?: string; permissions?: string; updated_at: number };
 
-export function createRolesStore() {
+/** Role rows: insert, read one, update, delete. */
+function roleRecords() {
   return {
     async insert(q: Queryable, row: RolesTable): Promise<Role> {
       return toRole(await q.insertInto('roles').values(row).returning(COLUMNS).executeTakeFirstOrThrow());
@@ -59,7 +60,12 @@ export function createRolesStore() {
     async delete(q: Queryable, id: string): Promise<void> {
       await q.deleteFrom('roles').where('id', '=', id).execute();
     },
+  };
+}
 
+/** Pages of roles: all, a user's, and a role's members. */
+function roleListings() {
+  return {
     async list(q: Queryable, afterId: string | null, limit: number): Promise<Role[]> {
       let query = q
         .selectFrom('roles')
@@ -101,7 +107,12 @@ export function createRolesStore() {
         assigned_at: toIso(Number(r.created_at)),
       }));
     },
+  };
+}
 
+/** The permissions users hold through their roles. */
+function rolePermissions() {
+  return {
     /** Every permission a user holds through its roles, as stored lists (one per role). */
     async permissionLists(q: Queryable, userId: string): Promise<string[][]> {
       const rows = await permissionListsOf(q, userId);
@@ -127,7 +138,12 @@ export function createRolesStore() {
         permissions: r.permissions === null ? null : fromJson<string[]>(r.permissions),
       }));
     },
+  };
+}
 
+/** Assigning roles to users. */
+function roleAssignments() {
+  return {
     async userExists(q: Queryable, userId: string): Promise<boolean> {
       return (await userById(q, userId)).length > 0;
     },
@@ -154,7 +170,12 @@ export function createRolesStore() {
         .executeTakeFirst();
       return Number(res.numDeletedRows) > 0;
     },
+  };
+}
 
+/** The admin guards: the role lock and the counts behind the last-admin checks. */
+function adminGuards() {
+  return {
     /**
      * Takes a write lock on a role row (an update to itself), so checks on its members (the last admin)
      * and changes to them serialise across transactions on PostgreSQL; SQLite already has one writer.
@@ -217,6 +238,16 @@ export function createRolesStore() {
       if (exceptUserId !== null) query = query.where('users.id', '!=', exceptUserId);
       return Number((await query.executeTakeFirstOrThrow()).n);
     },
+  };
+}
+
+export function createRolesStore() {
+  return {
+    ...roleRecords(),
+    ...roleListings(),
+    ...rolePermissions(),
+    ...roleAssignments(),
+    ...adminGuards(),
   };
 }
 export type RolesStore = ReturnType<typeof createRolesStore>;

@@ -29,18 +29,27 @@ type SessionsServiceDeps = {
 };
 
 export function createSessionsService(deps: SessionsServiceDeps) {
-  const { db, change, record, store, ids, clock, passwords, cache } = deps;
+  return { ...sessionSignIn(deps), ...sessionEnding(deps), ...sessionIdentity(deps) };
+}
+export type SessionsService = ReturnType<typeof createSessionsService>;
 
-  /** The user a sign-in names, or undefined; the password check always runs (dummy hash when unknown). */
-  async function checkCredentials({ username, password }: LoginBody): Promise<string | undefined> {
-    const name = username.normalize('NFKC').toLowerCase();
-    const creds = USERNAME_PATTERN.test(name) ? await store.findCredentials(db, name) : undefined;
-    if (!creds?.passwordHash || creds.disabled) {
-      await passwords.verifyDummy(password);
-      return undefined;
-    }
-    return (await passwords.verify(creds.passwordHash, password)) ? creds.id : undefined;
+/** The user a sign-in names, or undefined; the password check always runs (dummy hash when unknown). */
+async function checkCredentials(
+  { db, store, passwords }: SessionsServiceDeps,
+  { username, password }: LoginBody,
+): Promise<string | undefined> {
+  const name = username.normalize('NFKC').toLowerCase();
+  const creds = USERNAME_PATTERN.test(name) ? await store.findCredentials(db, name) : undefined;
+  if (!creds?.passwordHash || creds.disabled) {
+    await passwords.verifyDummy(password);
+    return undefined;
   }
+  return (await passwords.verify(creds.passwordHash, password)) ? creds.id : undefined;
+}
+
+/** Signing in with a password. */
+function sessionSignIn(deps: SessionsServiceDeps) {
+  const { change, record, store, ids, clock } = deps;
 
   return {
     /**
@@ -49,7 +58,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
      * Every attempt is audited as `auth.login`. Throws `auth.invalid_credentials`.
      */
     async login(ctx: RequestCtx, input: LoginBody): Promise<Session> {
-      const userId = await checkCredentials(input);
+      const userId = await checkCredentials(deps, input);
       if (!userId) {
         await record(ctx, {
           action: 'auth.login',
@@ -99,7 +108,12 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       ctx.audited = true;
       return { token: secret, session_id: id, expires_at: new Date(session.expires_at).toISOString(), user };
     },
+  };
+}
 
+/** Ending sessions: the caller's own, or all of a user's. */
+function sessionEnding({ change, store, clock, cache }: SessionsServiceDeps) {
+  return {
     /**
      * Ends every live session of a user but `exceptId`, inside the caller's transaction (a disable or a
      * password change); the caller clears the auth caches after its commit. The count ended.
@@ -119,7 +133,12 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       });
       cache.clear();
     },
+  };
+}
 
+/** Who a session secret belongs to, and who is calling. */
+function sessionIdentity({ db, store, clock, cache, users }: SessionsServiceDeps) {
+  return {
     /** The principal for a session secret (`gts_…`), or null. Scopes are the user's current permissions. */
     async authenticate(secret: string): Promise<Principal | null> {
       if (!verifyTokenChecksum(secret, 'gts')) return null;
@@ -148,7 +167,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       const p = ctx.principal;
       if (!p) throw new AppError('unauthenticated');
       return {
-        user: await deps.users.get(p.userId),
+        user: await users.get(p.userId),
         token: {
           id: p.tokenId,
           kind: p.tokenKind,
@@ -159,4 +178,3 @@ export function createSessionsService(deps: SessionsServiceDeps) {
     },
   };
 }
-export type SessionsService = ReturnType<typeof createSessionsService>;

@@ -7,13 +7,14 @@ import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
 import type { AuthCache } from '../../lib/auth-cache.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
-import { intersect, missing, union } from '../../lib/permissions.js';
+import { intersect, union } from '../../lib/permissions.js';
 import { hasScope, type Principal, type RequestCtx } from '../../lib/request-ctx.js';
 import { displayPrefix, generateToken, hashToken, verifyTokenChecksum } from '../../lib/secret-token.js';
 import { assertHolds } from '../roles/service.js';
 import type { CreateTokenBody, ListTokensQuery, Token, TokenWithSecret } from './schemas.js';
 import type { LiveToken, TokensStore } from './store.js';
 import type { ConfigDocument } from '../config/schemas.js';
+import { checkOwner, tokenId, tokenRotation } from './service-rotation.js';
 import type { PrincipalRule } from '../roles/principal-rule.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -21,7 +22,8 @@ const DAY_MS = 24 * 3600 * 1000;
 export const MAX_TOKEN_TTL_MS = 366 * DAY_MS;
 const TOUCH_EVERY_MS = 60_000;
 
-type TokensServiceDeps = {
+/** What the tokens service works with. */
+export type TokensServiceDeps = {
   db: Kysely<Tables>;
   change: Change;
   store: TokensStore;
@@ -38,13 +40,37 @@ type TokensServiceDeps = {
 };
 type Page<T> = { data: T[]; next_cursor: string | null };
 
-function tokenId(id: string): string {
-  if (!isId('tok', id)) throw new AppError('not_found', 'No token has this id.');
-  return id;
+/** The lifetime asked for, checked against the default and the maximum. Throws `validation_failed`. */
+function expiryOf(deps: TokensServiceDeps, input: CreateTokenBody, now: number): number {
+  if (input.expires_at !== undefined && input.ttl_seconds !== undefined) {
+    throw fieldError('body', '/ttl_seconds', 'send expires_at or ttl_seconds, not both');
+  }
+  const { default_ttl_days: defaultDays, max_ttl_days: maxDays } = deps.settings().tokens;
+  const at =
+    input.expires_at !== undefined
+      ? Date.parse(input.expires_at)
+      : now + (input.ttl_seconds ?? defaultDays * 86_400) * 1000;
+  const pointer = input.expires_at !== undefined ? '/expires_at' : '/ttl_seconds';
+  if (at <= now) throw fieldError('body', pointer, 'must be in the future');
+  if (at > now + maxDays * DAY_MS)
+    throw fieldError('body', pointer, `must be at most ${maxDays} days ahead (tokens.max_ttl_days)`);
+  return at;
 }
 
 export function createTokensService(deps: TokensServiceDeps) {
-  const { db, change, store, ids, clock, cache, permissionsOf, rule } = deps;
+  return {
+    ...tokenAuthentication(deps),
+    ...tokenIssuing(deps),
+    ...tokenReads(deps),
+    ...tokenRevocation(deps),
+    ...tokenRotation(deps),
+  };
+}
+export type TokensService = ReturnType<typeof createTokensService>;
+
+/** Authenticating a bearer token, with its scopes worked out once per cached lookup. */
+function tokenAuthentication(deps: TokensServiceDeps) {
+  const { db, store, clock, cache } = deps;
   const touched = new Map<string, number>();
 
   /**
@@ -71,45 +97,6 @@ export function createTokensService(deps: TokensServiceDeps) {
     store
       .touch(db, live.tokenId, now)
       .catch((err: unknown) => deps.logger.warn({ err }, 'could not record token use'));
-  }
-
-  /** The lifetime asked for, checked against the default and the maximum. Throws `validation_failed`. */
-  function expiryOf(input: CreateTokenBody, now: number): number {
-    if (input.expires_at !== undefined && input.ttl_seconds !== undefined) {
-      throw fieldError('body', '/ttl_seconds', 'send expires_at or ttl_seconds, not both');
-    }
-    const { default_ttl_days: defaultDays, max_ttl_days: maxDays } = deps.settings().tokens;
-    const at =
-      input.expires_at !== undefined
-        ? Date.parse(input.expires_at)
-        : now + (input.ttl_seconds ?? defaultDays * 86_400) * 1000;
-    const pointer = input.expires_at !== undefined ? '/expires_at' : '/ttl_seconds';
-    if (at <= now) throw fieldError('body', pointer, 'must be in the future');
-    if (at > now + maxDays * DAY_MS)
-      throw fieldError('body', pointer, `must be at most ${maxDays} days ahead (tokens.max_ttl_days)`);
-    return at;
-  }
-
-  /**
-   * A token's owner must hold its scopes; acting on another user's tokens needs every permission that user
-   * holds (the principal rule; one's own tokens are one's own). Throws `forbidden`, `unprocessable`.
-   */
-  async function checkOwner(
-    ctx: RequestCtx,
-    q: Queryable,
-    ownerId: string,
-    scopes: readonly string[],
-    what: string,
-  ): Promise<void> {
-    const ownerPerms = await permissionsOf(q, ownerId);
-    rule.judge(ctx, { userId: ownerId, what: `${what} for this user`, self: true }, ownerPerms);
-    const beyond = missing(ownerPerms, scopes);
-    if (beyond.length > 0) {
-      throw new AppError(
-        'unprocessable',
-        `The owner does not hold ${beyond.join(', ')}; a token cannot exceed its owner.`,
-      );
-    }
   }
 
   return {
@@ -145,7 +132,13 @@ export function createTokensService(deps: TokensServiceDeps) {
         expiresAt: live.expiresAt,
       };
     },
+  };
+}
 
+/** Minting tokens: internally (bootstrap) and for a caller (no escalation, the owner holds the scopes). */
+function tokenIssuing(deps: TokensServiceDeps) {
+  const { db, change, store, ids, clock } = deps;
+  return {
     /** Creates a token (and its secret) without authorization checks: for bootstrap and internal use. */
     async issue(
       ctx: RequestCtx,
@@ -183,7 +176,7 @@ export function createTokensService(deps: TokensServiceDeps) {
      */
     async create(ctx: RequestCtx, input: CreateTokenBody): Promise<TokenWithSecret> {
       const now = clock.now();
-      const expiresAt = expiryOf(input, now);
+      const expiresAt = expiryOf(deps, input, now);
       const ownerId = input.user_id ?? ctx.principal?.userId;
       if (!ownerId || !isId('user', ownerId))
         throw fieldError('body', '/user_id', 'must be the id of a user');
@@ -194,10 +187,15 @@ export function createTokensService(deps: TokensServiceDeps) {
         .where('id', '=', ownerId)
         .executeTakeFirst();
       if (!owner) throw fieldError('body', '/user_id', 'no user has this id');
-      await checkOwner(ctx, db, ownerId, input.scopes, 'Minting a token');
+      await checkOwner(deps, ctx, db, ownerId, input.scopes, 'Minting a token');
       return this.issue(ctx, { userId: ownerId, name: input.name, scopes: input.scopes, expiresAt });
     },
+  };
+}
 
+/** Reading tokens: one's own, or anyone's with `tokens:read`. */
+function tokenReads({ db, store }: TokensServiceDeps) {
+  return {
     /** Without `tokens:read` a caller sees only its own tokens. Throws `forbidden`, `validation_failed`. */
     async list(ctx: RequestCtx, query: ListTokensQuery): Promise<Page<Token>> {
       const own = ctx.principal?.userId;
@@ -228,7 +226,13 @@ export function createTokensService(deps: TokensServiceDeps) {
         throw new AppError('not_found', 'The token does not exist.');
       return token;
     },
+  };
+}
 
+/** Revoking tokens (the principal rule and the last-admin credential check apply). */
+function tokenRevocation(deps: TokensServiceDeps) {
+  const { change, store, clock, rule } = deps;
+  return {
     /**
      * Revokes a token; it stops working at once in this process. Idempotent. Another user's token needs every
      * permission its owner holds (the principal rule). Throws `not_found`, `forbidden`,
@@ -252,43 +256,5 @@ export function createTokensService(deps: TokensServiceDeps) {
     async revokeAllOf(trx: Trx, userId: string, now: number): Promise<number> {
       return store.revokeAllOfUser(trx, userId, now);
     },
-
-    /**
-     * A new secret now; the old one keeps working for `graceSeconds`. The caller must hold the token's
-     * scopes (and, for another user's token, that user's permissions). Throws `not_found`, `forbidden`,
-     * `conflict` (revoked or expired).
-     */
-    async rotate(ctx: RequestCtx, id: string, graceSeconds: number): Promise<TokenWithSecret> {
-      const current = assertFound(await store.findById(db, tokenId(id)), 'The token');
-      await checkOwner(ctx, db, current.user_id, current.scopes, 'Rotating a token');
-      assertHolds(ctx, current.scopes, 'Rotating this token');
-      const secret = generateToken('gth');
-      const now = clock.now();
-      const token = await change(
-        ctx,
-        { action: 'token.rotate', target: { type: 'token', id } },
-        async (trx) => {
-          const before = assertFound(await store.findById(trx, id), 'The token');
-          await rule.assertMayActOn(ctx, trx, {
-            userId: before.user_id,
-            what: 'Rotating a token for this user',
-            self: true,
-          });
-          if (before.revoked_at !== null)
-            throw new AppError('conflict', 'The token is revoked; create a new one.');
-          if (before.expires_at !== null && Date.parse(before.expires_at) <= now)
-            throw new AppError('conflict', 'The token has expired; create a new one.');
-          const after = await store.rotate(trx, id, {
-            secretHash: hashToken(secret),
-            prefix: displayPrefix(secret),
-            prevValidUntil: graceSeconds > 0 ? now + graceSeconds * 1000 : null,
-          });
-          return { before, after: assertFound(after, 'The token') };
-        },
-      );
-      deps.onAccessChange();
-      return { ...token, secret };
-    },
   };
 }
-export type TokensService = ReturnType<typeof createTokensService>;

@@ -81,7 +81,8 @@ const liveByHash = compiledRead((q, secretHash: string, now: number) =>
     .where((eb) => eb.or([eb('tokens.expires_at', 'is', null), eb('tokens.expires_at', '>', now)])),
 );
 
-export function createTokensStore() {
+/** Issuing a token and reading tokens back for the API. */
+function tokenRecords() {
   return {
     async insert(q: Queryable, row: TokensTable): Promise<Token> {
       return toToken(
@@ -110,7 +111,12 @@ export function createTokensStore() {
       if (afterId !== null) query = query.where('id', '>', afterId);
       return (await query.execute()).map(toToken);
     },
+  };
+}
 
+/** Ending a token's secret: revocation and rotation. */
+function tokenRevocation() {
+  return {
     async revoke(q: Queryable, id: string, now: number): Promise<Token | undefined> {
       const row = await q
         .updateTable('tokens')
@@ -151,7 +157,12 @@ export function createTokensStore() {
         .executeTakeFirst();
       return row && toToken(row);
     },
+  };
+}
 
+/** Authentication: the live-token lookup and its `last_used_at` bookkeeping. */
+function tokenAuthentication() {
+  return {
     /**
      * The live token with this secret hash (current, or previous within its grace): not revoked, not
      * expired, owner present and enabled; with the owner's role permissions, in one round trip.
@@ -183,5 +194,9 @@ export function createTokensStore() {
       await q.updateTable('tokens').set({ last_used_at: now }).where('id', '=', id).execute();
     },
   };
+}
+
+export function createTokensStore() {
+  return { ...tokenRecords(), ...tokenRevocation(), ...tokenAuthentication() };
 }
 export type TokensStore = ReturnType<typeof createTokensStore>;

@@ -70,66 +70,81 @@ function checkId(id: string): string {
   return id;
 }
 
+/** Hashes a new password before any transaction (argon2 is slow). `null` removes it; undefined keeps it. */
+async function passwordHash(
+  { passwords, settings }: UsersServiceDeps,
+  password: string | null | undefined,
+  kind: User['kind'] | undefined,
+): Promise<string | null | undefined> {
+  if (password === undefined || password === null) return password;
+  if (kind === 'service')
+    throw new AppError(
+      'unprocessable',
+      'Service accounts sign in with tokens only; they cannot have a password.',
+    );
+  const min = settings().passwords.min_length;
+  if (password.length < min) throw fieldError('body', '/password', `must be at least ${min} characters`);
+  if (Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES)
+    throw fieldError('body', '/password', `must be at most ${PASSWORD_MAX_BYTES} bytes`);
+  return passwords.hash(password);
+}
+
+/**
+ * Whether this is a person changing its own password with its current one, checked before any transaction
+ * (argon2 is slow). Throws `validation_failed`, `user.current_password_wrong`.
+ */
+async function checkCurrentPassword(
+  { db, store, passwords }: UsersServiceDeps,
+  self: boolean,
+  id: string,
+  password: string | null | undefined,
+  current: string | undefined,
+): Promise<boolean> {
+  if (current === undefined) return false;
+  if (!self) throw fieldError('body', '/current_password', 'only for changing your own password');
+  if (password === undefined) throw fieldError('body', '/current_password', 'send it with password');
+  const stored = await store.findPasswordHash(db, id);
+  if (!stored || !(await passwords.verify(stored, current))) {
+    throw new AppError('user.current_password_wrong', 'The current password is wrong; nothing was changed.');
+  }
+  return true;
+}
+
+/** The row patch of an update: normalized names, the new hash, no password for a service account. */
+function patchOf(
+  input: Omit<UpdateUserBody, 'password' | 'current_password'>,
+  hash: string | null | undefined,
+  now: number,
+) {
+  return {
+    ...input,
+    ...(input.username !== undefined ? { username: normalizeUsername(input.username) } : {}),
+    ...(input.email !== undefined ? { email: normalizeEmail(input.email) } : {}),
+    ...(hash !== undefined ? { password_hash: hash } : {}),
+    ...(input.kind === 'service' ? { password_hash: null } : {}),
+    updated_at: now,
+  };
+}
+
 export function createUsersService(deps: UsersServiceDeps) {
-  const {
-    db,
-    change,
-    store,
-    ids,
-    clock,
-    passwords,
-    assertAnotherAdmin,
-    rule,
-    credentials,
-    onAccessChange,
-    settings,
-  } = deps;
-  /** Hashes a new password before any transaction (argon2 is slow). `null` removes it; undefined keeps it. */
-  async function passwordHash(
-    password: string | null | undefined,
-    kind: User['kind'] | undefined,
-  ): Promise<string | null | undefined> {
-    if (password === undefined || password === null) return password;
-    if (kind === 'service')
-      throw new AppError(
-        'unprocessable',
-        'Service accounts sign in with tokens only; they cannot have a password.',
-      );
-    const min = settings().passwords.min_length;
-    if (password.length < min) throw fieldError('body', '/password', `must be at least ${min} characters`);
-    if (Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES)
-      throw fieldError('body', '/password', `must be at most ${PASSWORD_MAX_BYTES} bytes`);
-    return passwords.hash(password);
-  }
+  const reads = userReads(deps);
+  return {
+    ...userCreation(deps),
+    ...reads,
+    ...userUpdates(deps, (id) => reads.get(id)),
+    ...userRemoval(deps),
+  };
+}
+export type UsersService = ReturnType<typeof createUsersService>;
 
-  /**
-   * Whether this is a person changing its own password with its current one, checked before any transaction
-   * (argon2 is slow). Throws `validation_failed`, `user.current_password_wrong`.
-   */
-  async function checkCurrentPassword(
-    self: boolean,
-    id: string,
-    password: string | null | undefined,
-    current: string | undefined,
-  ): Promise<boolean> {
-    if (current === undefined) return false;
-    if (!self) throw fieldError('body', '/current_password', 'only for changing your own password');
-    if (password === undefined) throw fieldError('body', '/current_password', 'send it with password');
-    const stored = await store.findPasswordHash(db, id);
-    if (!stored || !(await passwords.verify(stored, current))) {
-      throw new AppError(
-        'user.current_password_wrong',
-        'The current password is wrong; nothing was changed.',
-      );
-    }
-    return true;
-  }
-
+/** Creating a user. */
+function userCreation(deps: UsersServiceDeps) {
+  const { change, store, ids, clock } = deps;
   return {
     /** Creates a user. Throws `validation_failed`, `unprocessable`, `user.username_taken`. */
     async create(ctx: RequestCtx, { password, ...input }: CreateUserBody): Promise<User> {
       const username = normalizeUsername(input.username);
-      const hash = await passwordHash(password, input.kind ?? 'human');
+      const hash = await passwordHash(deps, password, input.kind ?? 'human');
       const target = { type: 'user', id: ids.next('user') };
       const now = clock.now();
       return change(
@@ -156,7 +171,12 @@ export function createUsersService(deps: UsersServiceDeps) {
         }),
       );
     },
+  };
+}
 
+/** Reading users: one, a page, whether any exists. */
+function userReads({ db, store }: UsersServiceDeps) {
+  return {
     /** Throws `not_found`. */
     async get(id: string): Promise<User> {
       return assertFound(await store.findById(db, checkId(id)), 'The user');
@@ -181,6 +201,17 @@ export function createUsersService(deps: UsersServiceDeps) {
       );
     },
 
+    /** True when no user exists yet (first start). */
+    async isEmpty(): Promise<boolean> {
+      return (await store.count(db)) === 0;
+    },
+  };
+}
+
+/** Changing a user: profile, kind, password, enabled (the principal rule and the last-admin checks apply). */
+function userUpdates(deps: UsersServiceDeps, get: (id: string) => Promise<User>) {
+  const { db, change, store, clock, assertAnotherAdmin, rule, credentials, onAccessChange } = deps;
+  return {
     /**
      * Updates the fields present. Changing another user, or one's own `kind`, `disabled` or (without
      * `current_password`) password, needs every permission that user holds (the principal rule). Disabling
@@ -195,23 +226,16 @@ export function createUsersService(deps: UsersServiceDeps) {
     ): Promise<User> {
       checkId(id);
       const self = ctx.principal?.userId === id;
-      const ownPassword = await checkCurrentPassword(self, id, password, currentPassword);
+      const ownPassword = await checkCurrentPassword(deps, self, id, password, currentPassword);
       const profileOnly =
         Object.keys(input).every((k) => PROFILE_FIELDS.has(k)) && (password === undefined || ownPassword);
       const actOn = { userId: id, what: 'Changing this user', self: profileOnly };
       // Refused before the password is hashed (slow), and judged again inside the change on current state.
       await rule.assertMayActOn(ctx, db, actOn);
-      const kind = input.kind ?? (password ? (await this.get(id)).kind : undefined);
-      const hash = await passwordHash(password, kind);
+      const kind = input.kind ?? (password ? (await get(id)).kind : undefined);
+      const hash = await passwordHash(deps, password, kind);
       const now = clock.now();
-      const patch = {
-        ...input,
-        ...(input.username !== undefined ? { username: normalizeUsername(input.username) } : {}),
-        ...(input.email !== undefined ? { email: normalizeEmail(input.email) } : {}),
-        ...(hash !== undefined ? { password_hash: hash } : {}),
-        ...(input.kind === 'service' ? { password_hash: null } : {}),
-        updated_at: now,
-      };
+      const patch = patchOf(input, hash, now);
       const notes: string[] =
         password === undefined ? [] : [password === null ? 'password removed' : 'password changed'];
       const spec: ChangeSpec = {
@@ -241,7 +265,12 @@ export function createUsersService(deps: UsersServiceDeps) {
       onAccessChange();
       return user;
     },
+  };
+}
 
+/** Deleting a user (the principal rule and the last-admin check apply). */
+function userRemoval({ change, store, assertAnotherAdmin, rule, onAccessChange }: UsersServiceDeps) {
+  return {
     /**
      * Deletes a user; its tokens and sessions go with it. Needs every permission that user holds. Throws
      * `not_found`, `forbidden`, `user.last_admin`.
@@ -257,11 +286,5 @@ export function createUsersService(deps: UsersServiceDeps) {
       });
       onAccessChange();
     },
-
-    /** True when no user exists yet (first start). */
-    async isEmpty(): Promise<boolean> {
-      return (await store.count(db)) === 0;
-    },
   };
 }
-export type UsersService = ReturnType<typeof createUsersService>;
