@@ -37,9 +37,14 @@ export type AppDeps = {
   auditKey?: Buffer;
 };
 
+type Core = Awaited<ReturnType<typeof buildCore>>;
+type Server = Awaited<ReturnType<typeof createServer>>['app'];
+type Metrics = ReturnType<typeof createMetrics>;
+type Identity = ReturnType<typeof buildIdentity>;
+
 /** The composition root: builds the app over a migrated database (it reads the settings from it). */
 export async function buildApp(deps: AppDeps) {
-  const { env, database, logger, clock, ids } = deps;
+  const { database, logger, clock, ids } = deps;
   const { db, helpers } = database;
   const { app, routes } = await createServer(logger, helpers);
   const metrics = createMetrics();
@@ -50,8 +55,68 @@ export async function buildApp(deps: AppDeps) {
   // The audit log, the change path, settings, roles and the relays: everything but HTTP (core.ts).
   const core = await buildCore({ ...deps, onAccessChange });
   app.addHook('onClose', () => core.close());
-  const { journal, audits, change, record, config, settings, roles, webhooks, streams, host } = core;
+  const { journal, audits, change, config, settings, roles, webhooks, streams, host } = core;
   metrics.watchJournal(() => journal.stats());
+  const identity = buildIdentity(deps, core, { tokenCache, sessionCache, onAccessChange });
+  const { tokens, users, sessions } = identity;
+  const plugins = createPluginsModule({
+    db,
+    change,
+    ids,
+    clock,
+    host,
+    settings,
+    exportsDir: core.exportsDir,
+    store: core.pluginsStore,
+    auditHeadSeq: () => audits.service.headSeq(),
+  });
+  const idempotency = createIdempotencyService({ db, clock });
+  const lifecycle = await registerEdge(app, deps, core, metrics);
+  await registerApiRoutes(app, deps, { core, identity, plugins, metrics, idempotency });
+
+  const services = {
+    users: users.service,
+    roles: roles.service,
+    tokens: tokens.service,
+    sessions: sessions.service,
+    audit: audits.service,
+    config: config.service,
+    webhooks: webhooks.service,
+    streams: streams.service,
+    plugins: plugins.service,
+    clock,
+  };
+  return {
+    app,
+    routes,
+    services,
+    metrics,
+    lifecycle,
+    journal,
+    worker: webhooks.worker,
+    relay: streams.relay,
+    plugins: host,
+    idempotency,
+    /** Starts the webhook worker, the audit streams and the plugin after-hooks; the answer stops them (core.ts). */
+    startRelays: core.startRelays,
+  };
+}
+export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;
+
+/** Step: the identity modules (tokens, users, sessions), wired to the roles and to each other. */
+function buildIdentity(
+  deps: AppDeps,
+  core: Core,
+  caches: {
+    tokenCache: ReturnType<typeof createAuthCache<LiveToken | null>>;
+    sessionCache: ReturnType<typeof createAuthCache<LiveSession | null>>;
+    onAccessChange: () => void;
+  },
+) {
+  const { database, logger, clock, ids } = deps;
+  const { db } = database;
+  const { change, record, settings, roles } = core;
+  const { onAccessChange } = caches;
   const passwords = createPasswords();
   const rule = roles.service.rule;
   const tokens = createTokensModule({
@@ -61,7 +126,7 @@ export async function buildApp(deps: AppDeps) {
     clock,
     logger,
     settings,
-    cache: tokenCache,
+    cache: caches.tokenCache,
     permissionsOf: (q, id) => roles.service.permissionsOf(q, id),
     rule,
     onAccessChange,
@@ -94,23 +159,16 @@ export async function buildApp(deps: AppDeps) {
     passwords,
     settings,
     users: users.service,
-    cache: sessionCache,
+    cache: caches.sessionCache,
   });
-  const plugins = createPluginsModule({
-    db,
-    change,
-    ids,
-    clock,
-    host,
-    settings,
-    exportsDir: core.exportsDir,
-    store: core.pluginsStore,
-    auditHeadSeq: () => audits.service.headSeq(),
-  });
-  const resolvePrincipal = (secret: string) =>
-    secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret);
+  return { tokens, users, sessions };
+}
 
-  const idempotency = createIdempotencyService({ db, clock });
+/** Step: the HTTP edge outside /api: rate limiting, the OpenAPI document, the ops endpoints and the console. */
+async function registerEdge(app: Server, deps: AppDeps, core: Core, metrics: Metrics): Promise<Lifecycle> {
+  const { env, database, logger } = deps;
+  const { db } = database;
+  const { settings } = core;
   const redis = env.REDIS_URL ? createLimiterRedis(env.REDIS_URL, logger) : undefined;
   if (redis) app.addHook('onClose', async () => redis.disconnect());
   const store = createLimiterStoreClass({
@@ -124,7 +182,27 @@ export async function buildApp(deps: AppDeps) {
   const lifecycle: Lifecycle = { draining: false };
   await registerOps(app, { db, metrics, lifecycle });
   await registerConsole(app);
+  return lifecycle;
+}
 
+/** Step: the /api routes behind the request pipeline (authentication, limits, audit of denials and reads, idempotency). */
+async function registerApiRoutes(
+  app: Server,
+  deps: AppDeps,
+  parts: {
+    core: Core;
+    identity: Identity;
+    plugins: ReturnType<typeof createPluginsModule>;
+    metrics: Metrics;
+    idempotency: ReturnType<typeof createIdempotencyService>;
+  },
+): Promise<void> {
+  const { logger, ids } = deps;
+  const { core, metrics, plugins, idempotency } = parts;
+  const { journal, audits, record, config, settings, roles, webhooks, streams } = core;
+  const { tokens, users, sessions } = parts.identity;
+  const resolvePrincipal = (secret: string) =>
+    secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret);
   await app.register(
     async (api) => {
       const hooks = registerPipeline(api, {
@@ -148,32 +226,4 @@ export async function buildApp(deps: AppDeps) {
     },
     { prefix: '/api' },
   );
-
-  const services = {
-    users: users.service,
-    roles: roles.service,
-    tokens: tokens.service,
-    sessions: sessions.service,
-    audit: audits.service,
-    config: config.service,
-    webhooks: webhooks.service,
-    streams: streams.service,
-    plugins: plugins.service,
-    clock,
-  };
-  return {
-    app,
-    routes,
-    services,
-    metrics,
-    lifecycle,
-    journal,
-    worker: webhooks.worker,
-    relay: streams.relay,
-    plugins: host,
-    idempotency,
-    /** Starts the webhook worker, the audit streams and the plugin after-hooks; the answer stops them (core.ts). */
-    startRelays: core.startRelays,
-  };
 }
-export type GatehouseApp = Awaited<ReturnType<typeof buildApp>>;

@@ -55,6 +55,126 @@ function toVerdict(answer: unknown): Verdict {
   throw new Error('answered neither {allow: true} nor {allow: false, reason}');
 }
 
+/** One isolated plugin's state, shared by the steps below. */
+type IsolateState = {
+  opts: { name: string; file: string; logger: Logger };
+  worker: Worker | null;
+  ready: Promise<Ready>;
+  closed: boolean;
+  nextId: number;
+  pending: Map<number, Pending>;
+};
+
+function failAll(state: IsolateState, message: string): void {
+  for (const p of state.pending.values()) {
+    clearTimeout(p.timer);
+    p.reject(new Error(message));
+  }
+  state.pending.clear();
+}
+
+function stop(state: IsolateState, w: Worker, message: string): void {
+  if (state.worker === w) state.worker = null;
+  failAll(state, message);
+  void w.terminate();
+}
+
+/** A log line or a hook's result from the worker (its `ready` is handled by `spawn`). */
+function onWorkerMessage(state: IsolateState, msg: Exclude<Message, { type: 'ready' }>): void {
+  if (msg.type === 'log') {
+    state.opts.logger[msg.level === 'warn' ? 'warn' : 'info'](
+      { ...msg.extra, plugin: state.opts.name },
+      msg.msg,
+    );
+    return;
+  }
+  const call = state.pending.get(msg.id);
+  if (!call) return;
+  state.pending.delete(msg.id);
+  clearTimeout(call.timer);
+  if (msg.error === undefined) call.resolve(msg.result);
+  else call.reject(new Error(msg.error));
+}
+
+function spawn(state: IsolateState): void {
+  const { name, logger } = state.opts;
+  const w = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { url: pathToFileURL(state.opts.file).href, name },
+    resourceLimits: { maxOldGenerationSizeMb: 256 },
+  });
+  w.unref();
+  state.worker = w;
+  state.ready = new Promise<Ready>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`did not load within ${LOAD_TIMEOUT_MS} ms`));
+      stop(state, w, 'did not load in time');
+    }, LOAD_TIMEOUT_MS);
+    w.on('message', (msg: Message) => {
+      if (msg.type !== 'ready') return onWorkerMessage(state, msg);
+      clearTimeout(timer);
+      if (msg.cause) logger.error({ plugin: name, err: msg.cause }, 'a module plugin could not be imported');
+      if (msg.manifest) resolve({ manifest: msg.manifest });
+      else reject(new Error(msg.error ?? 'did not load'));
+    });
+    w.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+      stop(state, w, `crashed: ${err.message}`);
+    });
+    w.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with code ${code}`));
+      if (state.worker === w) stop(state, w, `exited with code ${code}`);
+    });
+  });
+  state.ready.catch(() => undefined); // awaited by calls; a load that fails with none waiting is not an unhandled rejection
+}
+
+/**
+ * The call's timer starts now, before the host's own, so a spinning worker is stopped before the host gives
+ * up on the call and before any later call can be queued behind it. Time spent waiting for a starting worker
+ * counts too, but only a call the worker has received can stop it: a worker that is starting is not stuck.
+ */
+function call(
+  state: IsolateState,
+  hook: 'before' | 'after',
+  arg: BeforeInput | AfterEvent,
+  config: Record<string, unknown>,
+  timeoutMs: number,
+): Promise<unknown> {
+  if (state.closed) return Promise.reject(new Error('the plugin was unloaded'));
+  if (!state.worker) spawn(state);
+  const w = state.worker as Worker;
+  const started = state.ready;
+  const id = (state.nextId += 1);
+  let sent = false;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      if (sent) {
+        stop(state, w, `timed out after ${timeoutMs} ms`);
+        if (!state.closed) spawn(state); // the next call should not wait for a worker to start
+      } else {
+        state.pending.delete(id);
+        reject(new Error(`timed out after ${timeoutMs} ms, its worker still starting`));
+      }
+    }, timeoutMs);
+    state.pending.set(id, { resolve, reject, timer });
+    started.then(
+      () => {
+        if (!state.pending.has(id)) return;
+        sent = true;
+        w.postMessage({ id, hook, arg, config });
+      },
+      (err: unknown) => {
+        if (!state.pending.delete(id)) return;
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
 /**
  * A module plugin from PLUGINS_DIR or a package, run in a worker thread of its own: its hooks can block
  * that thread, never the event loop that serves requests. A call that outlives `timeoutMs` (counted once the
@@ -63,135 +183,34 @@ function toVerdict(answer: unknown): Verdict {
  * thread as data: `config` is sent with each call, `log` comes back as messages.
  */
 export function createIsolatedPlugin(opts: { name: string; file: string; logger: Logger }) {
-  const { name, logger } = opts;
-  let worker: Worker | null = null;
-  let ready: Promise<Ready> = new Promise(() => undefined); // replaced by spawn() before anyone awaits it
-  let closed = false;
-  let nextId = 0;
-  const pending = new Map<number, Pending>();
-
-  function failAll(message: string): void {
-    for (const p of pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(new Error(message));
-    }
-    pending.clear();
-  }
-
-  function stop(w: Worker, message: string): void {
-    if (worker === w) worker = null;
-    failAll(message);
-    void w.terminate();
-  }
-
-  function spawn(): void {
-    const w = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { url: pathToFileURL(opts.file).href, name },
-      resourceLimits: { maxOldGenerationSizeMb: 256 },
-    });
-    w.unref();
-    worker = w;
-    ready = new Promise<Ready>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`did not load within ${LOAD_TIMEOUT_MS} ms`));
-        stop(w, 'did not load in time');
-      }, LOAD_TIMEOUT_MS);
-      w.on('message', (msg: Message) => {
-        if (msg.type === 'ready') {
-          clearTimeout(timer);
-          if (msg.cause)
-            logger.error({ plugin: name, err: msg.cause }, 'a module plugin could not be imported');
-          if (msg.manifest) resolve({ manifest: msg.manifest });
-          else reject(new Error(msg.error ?? 'did not load'));
-        } else if (msg.type === 'log') {
-          logger[msg.level === 'warn' ? 'warn' : 'info']({ ...msg.extra, plugin: name }, msg.msg);
-        } else {
-          const call = pending.get(msg.id);
-          if (!call) return;
-          pending.delete(msg.id);
-          clearTimeout(call.timer);
-          if (msg.error === undefined) call.resolve(msg.result);
-          else call.reject(new Error(msg.error));
-        }
-      });
-      w.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-        stop(w, `crashed: ${err.message}`);
-      });
-      w.on('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`exited with code ${code}`));
-        if (worker === w) stop(w, `exited with code ${code}`);
-      });
-    });
-    ready.catch(() => undefined); // awaited by calls; a load that fails with none waiting is not an unhandled rejection
-  }
-
-  /**
-   * The call's timer starts now, before the host's own, so a spinning worker is stopped before the host gives
-   * up on the call and before any later call can be queued behind it. Time spent waiting for a starting worker
-   * counts too, but only a call the worker has received can stop it: a worker that is starting is not stuck.
-   */
-  function call(
-    hook: 'before' | 'after',
-    arg: BeforeInput | AfterEvent,
-    config: Record<string, unknown>,
-    timeoutMs: number,
-  ): Promise<unknown> {
-    if (closed) return Promise.reject(new Error('the plugin was unloaded'));
-    if (!worker) spawn();
-    const w = worker as Worker;
-    const started = ready;
-    const id = (nextId += 1);
-    let sent = false;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (sent) {
-          stop(w, `timed out after ${timeoutMs} ms`);
-          if (!closed) spawn(); // the next call should not wait for a worker to start
-        } else {
-          pending.delete(id);
-          reject(new Error(`timed out after ${timeoutMs} ms, its worker still starting`));
-        }
-      }, timeoutMs);
-      pending.set(id, { resolve, reject, timer });
-      started.then(
-        () => {
-          if (!pending.has(id)) return;
-          sent = true;
-          w.postMessage({ id, hook, arg, config });
-        },
-        (err: unknown) => {
-          if (!pending.delete(id)) return;
-          clearTimeout(timer);
-          reject(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
-    });
-  }
-
+  const state: IsolateState = {
+    opts,
+    worker: null,
+    ready: new Promise(() => undefined), // replaced by spawn() before anyone awaits it
+    closed: false,
+    nextId: 0,
+    pending: new Map(),
+  };
   return {
     file: opts.file,
     /** Starts the worker and resolves with the plugin's manifest once it has loaded. Throws an `Error` saying why not. */
     async start(): Promise<PluginManifest> {
-      if (!worker) spawn();
-      return (await ready).manifest;
+      if (!state.worker) spawn(state);
+      return (await state.ready).manifest;
     },
     /** The plugin as the host calls it: the manifest it was registered with, and hooks that cross to the worker. */
     definition(manifest: PluginManifest, timeoutMs: number): PluginDefinition {
       return {
         ...manifest,
-        before: async (input, ctx) => toVerdict(await call('before', input, ctx.config, timeoutMs)),
+        before: async (input, ctx) => toVerdict(await call(state, 'before', input, ctx.config, timeoutMs)),
         after: async (event, ctx) => {
-          await call('after', event, ctx.config, timeoutMs);
+          await call(state, 'after', event, ctx.config, timeoutMs);
         },
       };
     },
     close(): void {
-      closed = true;
-      if (worker) stop(worker, 'the plugin was unloaded');
+      state.closed = true;
+      if (state.worker) stop(state, state.worker, 'the plugin was unloaded');
     },
   };
 }

@@ -51,119 +51,119 @@ function redact(
 }
 
 export function createPluginsService(deps: Deps) {
-  const { db, change, ids, clock, host, settings, exportsDir, store } = deps;
+  const kit = kitOf(deps);
+  return {
+    ...createPluginRegistration(kit),
+    ...createPluginReads(kit),
+    ...createPluginConfiguration(kit),
+    ...createPluginLifecycle(kit),
+  };
+}
+export type PluginsService = ReturnType<typeof createPluginsService>;
+
+/** What every use case below shares: the deps, the config validator and the row-to-resource mapping. */
+function kitOf(deps: Deps) {
   const configs = createConfigValidator();
-  /** The schema in this request's body (an http plugin being registered) is refused with a 400 into it; any other with a 422. */
-  const checkConfig = (
-    manifest: PluginManifest,
-    config: unknown,
-    pointerBase: string,
-    schemaInBody = false,
-  ) => configs.check(manifest, config, pointerBase, schemaInBody ? 'body' : 'plugin');
+  return {
+    ...deps,
+    /** The schema in this request's body (an http plugin being registered) is refused with a 400 into it; any other with a 422. */
+    checkConfig: (manifest: PluginManifest, config: unknown, pointerBase: string, schemaInBody = false) =>
+      configs.check(manifest, config, pointerBase, schemaInBody ? 'body' : 'plugin'),
+    toPlugin: (row: PluginsTable): Plugin => toPlugin(deps.host, row),
+    load: async (id: string): Promise<PluginsTable> => {
+      if (!isId('plugin', id)) throw new AppError('not_found', 'No plugin has this id.');
+      return assertFound(await deps.store.findById(deps.db, id), 'The plugin');
+    },
+  };
+}
+type Kit = ReturnType<typeof kitOf>;
+type Page<T> = { data: T[]; next_cursor: string | null };
 
-  function toPlugin(row: PluginsTable): Plugin {
-    const manifest = fromJson<PluginManifest>(row.manifest);
-    return {
-      id: row.id,
-      name: row.name,
-      kind: row.kind,
-      url: row.url,
-      manifest,
-      enabled: toBool(row.enabled),
-      config: redact(fromJson<Record<string, unknown>>(row.config), manifest.config_schema),
-      config_version: Number(row.config_version),
-      health: host.health(row.id),
-      created_at: toIso(Number(row.created_at)),
-      updated_at: toIso(Number(row.updated_at)),
-      created_by: row.created_by,
-    };
-  }
+function toPlugin(host: PluginHost, row: PluginsTable): Plugin {
+  const manifest = fromJson<PluginManifest>(row.manifest);
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    url: row.url,
+    manifest,
+    enabled: toBool(row.enabled),
+    config: redact(fromJson<Record<string, unknown>>(row.config), manifest.config_schema),
+    config_version: Number(row.config_version),
+    health: host.health(row.id),
+    created_at: toIso(Number(row.created_at)),
+    updated_at: toIso(Number(row.updated_at)),
+    created_by: row.created_by,
+  };
+}
 
-  async function load(id: string): Promise<PluginsTable> {
-    if (!isId('plugin', id)) throw new AppError('not_found', 'No plugin has this id.');
-    return assertFound(await store.findById(db, id), 'The plugin');
-  }
-
-  /**
-   * A shipped module plugin's own checks of a config (its outbound targets), before anything is saved: 400 on
-   * refusal. Installed plugins run in a worker and have no such hook.
-   */
-  async function validateTargets(
-    kind: 'module' | 'http',
-    name: string,
-    config: Record<string, unknown>,
-    pointerBase: string,
-  ): Promise<void> {
-    const shipped = kind === 'module' ? (builtinPlugins[name] as PluginDefinition | undefined) : undefined;
-    try {
-      await shipped?.validate?.(config, {
-        exportsDir,
-        allowPrivateTargets: settings().webhooks.allow_private_targets,
-      });
-    } catch (err) {
-      if (err instanceof PluginConfigError)
-        throw fieldError('body', `${pointerBase}${err.pointer}`, err.message);
-      throw err;
-    }
-  }
-
-  /**
-   * What a plugin will receive must be readable by whoever sets it up: exact after-hook types need their read
-   * permission, and an audit feed (`audit_stream`) needs audit:read. Before-hooks receive each change's input,
-   * so they need the same as after-hooks of those actions. Throws `forbidden`.
-   */
-  function assertMayReceive(ctx: RequestCtx, manifest: PluginManifest, what: string): void {
-    assertMaySubscribe(ctx, manifest.hooks?.after ?? []);
-    assertMaySubscribe(ctx, manifest.hooks?.before ?? []);
-    if (manifest.audit_stream === true) assertMayStreamAudit(ctx, what);
-  }
-
-  async function manifestOf(
-    body: RegisterPluginBody,
-  ): Promise<{ manifest: PluginManifest; url: string | null }> {
-    if (body.kind === 'module') {
-      return { manifest: await host.inspect(body.name), url: null };
-    }
-    const url = new URL(body.url);
-    const allowPrivate = settings().webhooks.allow_private_targets;
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowPrivate))
-      throw fieldError('body', '/url', 'must use https (http only with webhooks.allow_private_targets)');
-    if (!allowPrivate)
-      await assertPublicUrl(url).catch((err: unknown) => {
-        throw fieldError('body', '/url', `refused: ${(err as Error).message}`);
-      });
-    return { manifest: body.manifest as PluginManifest, url: url.toString() };
-  }
-
-  async function setState(
-    ctx: RequestCtx,
-    id: string,
-    action: 'plugin.enable' | 'plugin.disable',
-    enabled: boolean,
-  ): Promise<Plugin> {
-    const current = await load(id);
-    if (enabled)
-      assertMayReceive(ctx, fromJson<PluginManifest>(current.manifest), `The plugin ${current.name}`);
-    const after = await change(ctx, { action, target: { type: 'plugin', id } }, async (trx) => {
-      const before = assertFound(await store.findById(trx, id));
-      const row = assertFound(await store.setEnabled(trx, id, enabled, clock.now()));
-      return { before: toPlugin(before), after: toPlugin(row) };
+/**
+ * A shipped module plugin's own checks of a config (its outbound targets), before anything is saved: 400 on
+ * refusal. Installed plugins run in a worker and have no such hook.
+ */
+async function validateTargets(
+  kit: Kit,
+  kind: 'module' | 'http',
+  name: string,
+  config: Record<string, unknown>,
+  pointerBase: string,
+): Promise<void> {
+  const shipped = kind === 'module' ? (builtinPlugins[name] as PluginDefinition | undefined) : undefined;
+  try {
+    await shipped?.validate?.(config, {
+      exportsDir: kit.exportsDir,
+      allowPrivateTargets: kit.settings().webhooks.allow_private_targets,
     });
-    await host.reload();
-    return after;
+  } catch (err) {
+    if (err instanceof PluginConfigError)
+      throw fieldError('body', `${pointerBase}${err.pointer}`, err.message);
+    throw err;
   }
+}
 
+/**
+ * What a plugin will receive must be readable by whoever sets it up: exact after-hook types need their read
+ * permission, and an audit feed (`audit_stream`) needs audit:read. Before-hooks receive each change's input,
+ * so they need the same as after-hooks of those actions. Throws `forbidden`.
+ */
+function assertMayReceive(ctx: RequestCtx, manifest: PluginManifest, what: string): void {
+  assertMaySubscribe(ctx, manifest.hooks?.after ?? []);
+  assertMaySubscribe(ctx, manifest.hooks?.before ?? []);
+  if (manifest.audit_stream === true) assertMayStreamAudit(ctx, what);
+}
+
+async function manifestOf(
+  kit: Kit,
+  body: RegisterPluginBody,
+): Promise<{ manifest: PluginManifest; url: string | null }> {
+  if (body.kind === 'module') {
+    return { manifest: await kit.host.inspect(body.name), url: null };
+  }
+  const url = new URL(body.url);
+  const allowPrivate = kit.settings().webhooks.allow_private_targets;
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowPrivate))
+    throw fieldError('body', '/url', 'must use https (http only with webhooks.allow_private_targets)');
+  if (!allowPrivate)
+    await assertPublicUrl(url).catch((err: unknown) => {
+      throw fieldError('body', '/url', `refused: ${(err as Error).message}`);
+    });
+  return { manifest: body.manifest as PluginManifest, url: url.toString() };
+}
+
+/** Use case: registering a plugin. */
+function createPluginRegistration(kit: Kit) {
+  const { change, ids, clock, host, store, checkConfig, toPlugin } = kit;
   return {
     /** Registers an installed module plugin by name, or a remote http plugin by URL and manifest. Throws `validation_failed`, `unprocessable`, `conflict`. */
     async register(ctx: RequestCtx, body: RegisterPluginBody): Promise<Plugin & { secret: string | null }> {
-      const { manifest, url } = await manifestOf(body);
+      const { manifest, url } = await manifestOf(kit, body);
       assertMayReceive(ctx, manifest, `The plugin ${manifest.name}`);
       const config = checkConfig(manifest, body.config, '/config', body.kind === 'http');
-      await validateTargets(body.kind, manifest.name, config, '/config');
+      await validateTargets(kit, body.kind, manifest.name, config, '/config');
       const id = ids.next('plugin');
       const secret = body.kind === 'http' ? generateWebhookSecret() : null;
       // After-hooks start at the log's head: a new plugin is not sent the past.
-      const headSeq = await deps.auditHeadSeq();
+      const headSeq = await kit.auditHeadSeq();
       const now = clock.now();
       const plugin = await change(
         ctx,
@@ -191,20 +191,29 @@ export function createPluginsService(deps: Deps) {
       await host.reload();
       return { ...plugin, secret };
     },
+  };
+}
 
+/** Use case: reading plugins. */
+function createPluginReads(kit: Kit) {
+  const { db, store, toPlugin, load } = kit;
+  return {
     async get(id: string): Promise<Plugin> {
       return toPlugin(await load(id));
     },
 
-    async list(query: {
-      limit?: number;
-      cursor?: string;
-    }): Promise<{ data: Plugin[]; next_cursor: string | null }> {
+    async list(query: { limit?: number; cursor?: string }): Promise<Page<Plugin>> {
       const limit = query.limit ?? DEFAULT_LIMIT;
       const after = query.cursor ? String(decodeCursor(query.cursor)[0]) : null;
       return toPage(await store.list(db, after, limit), limit, toPlugin, (p) => [p.id]);
     },
+  };
+}
 
+/** Use case: configuring a plugin (a new config version). */
+function createPluginConfiguration(kit: Kit) {
+  const { change, clock, host, store, checkConfig, toPlugin, load } = kit;
+  return {
     /**
      * Validates against the plugin's schema and keeps the previous versions. `dryRun` validates only. The
      * config may say where a plugin sends what it receives, so the caller becomes the plugin's creator (whose
@@ -222,7 +231,7 @@ export function createPluginsService(deps: Deps) {
         config,
         '',
       );
-      await validateTargets(row.kind, row.name, valid, '');
+      await validateTargets(kit, row.kind, row.name, valid, '');
       if (dryRun) return toPlugin({ ...row, config: JSON.stringify(valid) });
       const after = await change(
         ctx,
@@ -250,7 +259,31 @@ export function createPluginsService(deps: Deps) {
       await host.reload();
       return after;
     },
+  };
+}
 
+/** Use case: enabling, disabling and unregistering a plugin. */
+function createPluginLifecycle(kit: Kit) {
+  const { change, clock, host, store, toPlugin, load } = kit;
+  async function setState(
+    ctx: RequestCtx,
+    id: string,
+    action: 'plugin.enable' | 'plugin.disable',
+    enabled: boolean,
+  ): Promise<Plugin> {
+    const current = await load(id);
+    if (enabled)
+      assertMayReceive(ctx, fromJson<PluginManifest>(current.manifest), `The plugin ${current.name}`);
+    const after = await change(ctx, { action, target: { type: 'plugin', id } }, async (trx) => {
+      const before = assertFound(await store.findById(trx, id));
+      const row = assertFound(await store.setEnabled(trx, id, enabled, clock.now()));
+      return { before: toPlugin(before), after: toPlugin(row) };
+    });
+    await host.reload();
+    return after;
+  }
+
+  return {
     enable: (ctx: RequestCtx, id: string) => setState(ctx, id, 'plugin.enable', true),
     disable: (ctx: RequestCtx, id: string) => setState(ctx, id, 'plugin.disable', false),
 
@@ -265,4 +298,3 @@ export function createPluginsService(deps: Deps) {
     },
   };
 }
-export type PluginsService = ReturnType<typeof createPluginsService>;

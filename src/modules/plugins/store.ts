@@ -5,6 +5,12 @@ import type { PluginsTable, Queryable } from '../../db/tables.js';
  * plugin host reads and advances its cursors through it too).
  */
 export function createPluginsStore() {
+  return { ...createPluginReads(), ...createPluginWrites(), ...createAfterCursorLeases() };
+}
+export type PluginsStore = ReturnType<typeof createPluginsStore>;
+
+/** Use case: reading plugins (the admin API's pages and the host's load). */
+function createPluginReads() {
   return {
     async findById(q: Queryable, id: string): Promise<PluginsTable | undefined> {
       return q.selectFrom('plugins').selectAll().where('id', '=', id).executeTakeFirst();
@@ -25,7 +31,12 @@ export function createPluginsStore() {
     async listEnabled(q: Queryable): Promise<PluginsTable[]> {
       return q.selectFrom('plugins').selectAll().where('enabled', '=', true).execute();
     },
+  };
+}
 
+/** Use case: the admin API's writes to a plugin and its config versions. */
+function createPluginWrites() {
+  return {
     /** A new plugin with its first config version. */
     async insert(q: Queryable, row: PluginsTable, actor: string): Promise<void> {
       await q.insertInto('plugins').values(row).execute();
@@ -82,7 +93,12 @@ export function createPluginsStore() {
     async delete(q: Queryable, id: string): Promise<void> {
       await q.deleteFrom('plugins').where('id', '=', id).execute();
     },
+  };
+}
 
+/** Use case: the relays' leases on the plugins' after-hook cursors. */
+function createAfterCursorLeases() {
+  return {
     /**
      * Leases an enabled plugin's after-hook cursor to `token` until `until` when it is free (no holder, or the
      * holder's lease ran out by `now`, or `token` holds it already) and behind `head`: one conditional UPDATE,
@@ -146,4 +162,3 @@ export function createPluginsStore() {
     },
   };
 }
-export type PluginsStore = ReturnType<typeof createPluginsStore>;
