@@ -4,6 +4,13 @@ import type { DeliveriesTable, OutboxTable, Queryable, Trx } from '../tables.js'
 /** The claim queries, written once; `lockClause` is `for update skip locked` on PostgreSQL and empty on SQLite. */
 export function claimQueries(lockClause: string) {
   const lock = sql.raw(lockClause);
+  return { ...deliveryClaims(lock), ...leaseRenewals(lock), ...outboxClaims(lock) };
+}
+
+type Lock = ReturnType<typeof sql.raw>;
+
+/** The worker's claim of due deliveries, each endpoint held to its share. */
+function deliveryClaims(lock: Lock) {
   return {
     async claimDeliveries(
       q: Queryable,
@@ -55,6 +62,12 @@ export function claimQueries(lockClause: string) {
         returning *`.execute(q);
       return res.rows;
     },
+  };
+}
+
+/** The worker's renewal of the delivery leases it holds. */
+function leaseRenewals(lock: Lock) {
+  return {
     /**
      * Extends this worker's lease on the deliveries it holds. Rows another transaction has locked (this
      * worker recording their attempts) are skipped, not waited for: waiting, in an order of the plan's
@@ -73,6 +86,12 @@ export function claimQueries(lockClause: string) {
         )`.execute(q);
       return Number(res.numAffectedRows ?? 0);
     },
+  };
+}
+
+/** The dispatcher's claim of undispatched outbox rows, in commit order. */
+function outboxClaims(lock: Lock) {
+  return {
     async claimOutbox(trx: Trx, limit: number, now: number): Promise<OutboxTable[]> {
       const res = await sql<OutboxTable>`
         update outbox set dispatched_at = ${now}

@@ -137,6 +137,29 @@ async function serveStream(deps: Sender, s: LeasedStream, reach: Reach): Promise
   return upTo < batch.head;
 }
 
+/** Serves one round's leased streams (receivers in parallel), listed in `held` until their leases go back. */
+async function serveClaimed(sender: Sender, claimed: LeasedStream[], held: Set<string>): Promise<boolean> {
+  const { db, store, logger, token } = sender;
+  const ids = claimed.map((s) => s.id);
+  for (const id of ids) held.add(id);
+  try {
+    const creators = claimed.map((s) => s.created_by);
+    const reach = await reaches(sender.creatorPermissions, db, creators);
+    const more = await Promise.all(
+      claimed.map((s) =>
+        serveStream(sender, s, reach(s.created_by)).catch((err: unknown) => {
+          logger.warn({ err, stream: s.id }, 'audit stream round failed; it will be tried again');
+          return false;
+        }),
+      ),
+    );
+    return more.some(Boolean);
+  } finally {
+    for (const id of ids) held.delete(id);
+    await store.release(db, token, ids);
+  }
+}
+
 /**
  * Relays the audit log to audit streams. Each round leases the due streams (one conditional UPDATE; the
  * lease is renewed while sending), sends each its next batch in `seq` order, signed, and moves its cursor
@@ -173,24 +196,7 @@ export function createStreamRelay(deps: Deps) {
       return false;
     }
     noneActiveUntil = 0;
-    const ids = claimed.map((s) => s.id);
-    for (const id of ids) held.add(id);
-    try {
-      const creators = claimed.map((s) => s.created_by);
-      const reach = await reaches(deps.creatorPermissions, db, creators);
-      const more = await Promise.all(
-        claimed.map((s) =>
-          serveStream(sender, s, reach(s.created_by)).catch((err: unknown) => {
-            logger.warn({ err, stream: s.id }, 'audit stream round failed; it will be tried again');
-            return false;
-          }),
-        ),
-      );
-      return more.some(Boolean);
-    } finally {
-      for (const id of ids) held.delete(id);
-      await store.release(db, token, ids);
-    }
+    return serveClaimed(sender, claimed, held);
   }
   const rounds = createRoundLoop(() => (current = round()), logger, 'audit stream relay');
   const renew = () =>

@@ -87,6 +87,11 @@ function rows() {
  * out cannot move a cursor another relay now owns.
  */
 function leases() {
+  return { ...leaseClaims(), ...leaseWrites() };
+}
+
+/** Taking leases on due streams, and whether any stream could be due. */
+function leaseClaims() {
   return {
     /**
      * Leases every active stream that is due, behind `belowSeq` (the audit head), and not leased by a live
@@ -126,7 +131,12 @@ function leases() {
         .executeTakeFirst();
       return row !== undefined;
     },
+  };
+}
 
+/** The writes a leaseholder makes: renewal, the fenced settle, and release. */
+function leaseWrites() {
+  return {
     /** Extends the leases this relay still holds; a stream leased by another since is left alone. */
     async renew(q: Queryable, lease: { token: string; ids: string[]; until: number }): Promise<void> {
       if (lease.ids.length === 0) return;

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { Change, RecordAudit } from '../../change.js';
 import type { Tables } from '../../db/tables.js';
@@ -8,8 +8,8 @@ import type { Clock } from '../../lib/clock.js';
 import { isId } from '../../lib/ids.js';
 import { MAX_SAFE_INT } from '../../lib/schema.js';
 import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
-import { toCsvRow, CSV_COLUMNS } from '../journal/event.js';
 import { issueCheckpoint } from './checkpoint.js';
+import { exportStream } from './export.js';
 import { keyedFromMac, sameDigest, type AuditKeys } from './keys.js';
 import type { AuditCheckpoint, AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
 import type { AuditFilters, AuditStore } from './store.js';
@@ -17,14 +17,6 @@ import { toAuditEvent } from '../journal/event.js';
 import { verifyChain, type VerifyOptions } from './verify.js';
 import type { ConfigDocument } from '../config/schemas.js';
 
-const EXPORT_BATCH = 1000;
-const EXPORT_CHUNK = 50;
-/**
- * Bulk-read exports (`store.lineBytes`) read seq ranges aiming at this many rows each (~2.5 MB). Reads of
- * 10,000 rows put the 10M-event export's peak RSS at 225 MiB, 3,000 at ~180 (bench/RESULTS.md, audit).
- */
-const COPY_ROWS = 3000;
-const COPY_SPAN = { first: 1000, max: 1_000_000 };
 const PURGE_BATCH = 10_000;
 
 type Filters = Pick<AuditQuery, 'actor' | 'action' | 'since' | 'until' | 'target' | 'outcome'>;
@@ -53,39 +45,47 @@ export function parseActions(list: string | undefined): AuditFilters['actions'] 
   });
 }
 
-function countLines(chunks: Buffer[]): number {
-  let n = 0;
-  for (const chunk of chunks) for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
-  return n;
+/** Query-string filters as column conditions; `null` when the time window holds no event. */
+async function resolve({ db, store }: AuditServiceDeps, q: Filters): Promise<AuditFilters | null> {
+  if (q.since !== undefined && q.until !== undefined && Date.parse(q.since) > Date.parse(q.until)) {
+    throw fieldError('query', '/since', 'since must not be later than until');
+  }
+  const f: AuditFilters = { actor: q.actor, outcome: q.outcome, actions: parseActions(q.action) };
+  if (q.target !== undefined) {
+    const colon = q.target.indexOf(':');
+    if (colon > 0) {
+      f.targetType = q.target.slice(0, colon);
+      f.targetId = q.target.slice(colon + 1);
+    } else f.targetId = q.target;
+  }
+  if (q.since !== undefined) {
+    const from = await store.firstSeqAtOrAfter(db, Date.parse(q.since));
+    if (from === undefined) return null;
+    f.fromSeq = from;
+  }
+  if (q.until !== undefined) {
+    const to = await store.lastSeqBefore(db, Date.parse(q.until));
+    if (to === undefined) return null;
+    f.toSeq = to;
+  }
+  return f;
 }
 
-export function createAuditService({ db, store, change, record, clock, settings, keys }: AuditServiceDeps) {
-  /** Query-string filters as column conditions; `null` when the time window holds no event. */
-  async function resolve(q: Filters): Promise<AuditFilters | null> {
-    if (q.since !== undefined && q.until !== undefined && Date.parse(q.since) > Date.parse(q.until)) {
-      throw fieldError('query', '/since', 'since must not be later than until');
-    }
-    const f: AuditFilters = { actor: q.actor, outcome: q.outcome, actions: parseActions(q.action) };
-    if (q.target !== undefined) {
-      const colon = q.target.indexOf(':');
-      if (colon > 0) {
-        f.targetType = q.target.slice(0, colon);
-        f.targetId = q.target.slice(colon + 1);
-      } else f.targetId = q.target;
-    }
-    if (q.since !== undefined) {
-      const from = await store.firstSeqAtOrAfter(db, Date.parse(q.since));
-      if (from === undefined) return null;
-      f.fromSeq = from;
-    }
-    if (q.until !== undefined) {
-      const to = await store.lastSeqBefore(db, Date.parse(q.until));
-      if (to === undefined) return null;
-      f.toSeq = to;
-    }
-    return f;
-  }
+/** The audit log: its reads, exports, verification, followers, seal and retention. */
+export function createAuditService(deps: AuditServiceDeps) {
+  return {
+    ...reads(deps),
+    ...exporting(deps),
+    ...verification(deps),
+    ...following(deps),
+    ...sealing(deps),
+    ...retention(deps),
+  };
+}
 
+/** Reading the log: a page of events, or one by id. */
+function reads(deps: AuditServiceDeps) {
+  const { db, store, record } = deps;
   return {
     /**
      * A page of events, newest first (or oldest first with `order=asc`), keyset-paged on `seq`. Audited as
@@ -114,7 +114,7 @@ export function createAuditService({ db, store, change, record, clock, settings,
         query.cursor !== undefined
           ? decodeIntCursor(query.cursor, scope, MAX_SAFE_INT)
           : (query.after ?? null);
-      const filters = await resolve(query);
+      const filters = await resolve(deps, query);
       const rows = filters ? await store.list(db, filters, { order, afterSeq }, limit) : [];
       const page = toPage(
         rows,
@@ -139,103 +139,40 @@ export function createAuditService({ db, store, change, record, clock, settings,
       await record(ctx, { action: 'audit.read', target: { type: 'audit_event', id }, outcome: 'success' });
       return event;
     },
+  };
+}
 
+/** Exporting the log, and counting what an export would hold. */
+function exporting(deps: AuditServiceDeps) {
+  const { db, store, record } = deps;
+  return {
     /**
      * The filtered events, oldest first, as NDJSON or CSV, up to the newest event when the export starts; read
      * in bounded batches as the client consumes them (constant memory; no connection held between batches).
      * Audited as `audit.export` when it starts (so that event is the last one it can include).
      */
     async export(ctx: RequestCtx, query: ExportQuery, onRows?: (n: number) => void): Promise<Readable> {
-      const filters = await resolve(query);
+      const filters = await resolve(deps, query);
       await record(ctx, {
         action: 'audit.export',
         target: null,
         outcome: 'success',
         detail: `format ${query.format ?? 'ndjson'}`,
       });
-      const csv = query.format === 'csv';
-      // Chunks of 50 lines: big enough to write efficiently, small enough to stay out of V8's large-object
-      // space, whose garbage is what made the export's RSS grow (bench/RESULTS.md, audit).
-      const chunks = <T>(rows: T[], format: (row: T) => string): string[] => {
-        const out: string[] = [];
-        for (let i = 0; i < rows.length; i += EXPORT_CHUNK)
-          out.push(
-            rows
-              .slice(i, i + EXPORT_CHUNK)
-              .map(format)
-              .join('\n') + '\n',
-          );
-        return out;
-      };
-      // NDJSON lines are written by the database (`store.lines`); CSV rows are formatted here.
-      const read = csv
-        ? (f: AuditFilters, after: number) =>
-            store
-              .batch(db, f, after, EXPORT_BATCH)
-              .then((rows) => ({ n: rows.length, last: rows.at(-1)?.seq, chunks: chunks(rows, toCsvRow) }))
-        : (f: AuditFilters, after: number) =>
-            store.lines(db, f, after, EXPORT_BATCH).then((rows) => ({
-              n: rows.length,
-              last: rows.at(-1)?.seq,
-              chunks: chunks(rows, (r) => r.line),
-            }));
-      async function* lines(): AsyncGenerator<string | Buffer> {
-        if (csv) yield `${CSV_COLUMNS.join(',')}\n`;
-        const stored = filters && (await store.seqRange(db));
-        if (!filters || !stored) return;
-        // The log as the export starts, its own `audit.export` event included, on both dialects: events that
-        // commit meanwhile belong to the next export (or to a collector tailing with order=asc&after=).
-        const f = {
-          ...filters,
-          fromSeq: Math.max(filters.fromSeq ?? 0, stored.first),
-          toSeq: Math.min(filters.toSeq ?? stored.last, stored.last),
-        };
-        if (!csv && store.lineBytes) {
-          yield* copied(store.lineBytes, f, f.fromSeq, f.toSeq);
-          return;
-        }
-        let after = 0;
-        for (;;) {
-          const batch = await read(f, after);
-          if (batch.n === 0) return;
-          after = Number(batch.last);
-          onRows?.(batch.n);
-          // better-sqlite3 is synchronous: give the event loop a turn between batches so requests still get answers.
-          await new Promise((r) => setImmediate(r));
-          yield* batch.chunks;
-          if (batch.n < EXPORT_BATCH) return;
-        }
-      }
-      /**
-       * Seq ranges from `first` to `last`, each doubled while it holds fewer than COPY_ROWS matches, so a sparse
-       * filter skips ahead and a dense one stays near COPY_ROWS a read.
-       */
-      async function* copied(
-        lineBytes: NonNullable<AuditStore['lineBytes']>,
-        f: AuditFilters,
-        first: number,
-        last: number,
-      ): AsyncGenerator<Buffer> {
-        let span = COPY_SPAN.first;
-        for (let from = first, to = 0; from <= last; from = to + 1) {
-          to = Math.min(from + span - 1, last);
-          const bytes = await lineBytes(db, f, from, to);
-          const n = countLines(bytes);
-          onRows?.(n);
-          yield* bytes;
-          if (n < COPY_ROWS) span = Math.min(span * 2, COPY_SPAN.max);
-          else if (n > 2 * COPY_ROWS) span = Math.max(Math.floor(span / 2), COPY_SPAN.first);
-        }
-      }
-      return Readable.from(lines(), { objectMode: false });
+      return exportStream({ db, store }, filters, query.format === 'csv', onRows);
     },
 
     /** How many events a filter matches (for progress bars). */
     async count(query: Filters): Promise<number> {
-      const filters = await resolve(query);
+      const filters = await resolve(deps, query);
       return filters ? store.count(db, filters) : 0;
     },
+  };
+}
 
+/** Verifying the hash chain. */
+function verification({ db, store, record, keys }: AuditServiceDeps) {
+  return {
     /**
      * Walks the hash chain from its anchor to the head and, given a checkpoint, holds the log against it.
      * Audited as `audit.verify`.
@@ -257,7 +194,12 @@ export function createAuditService({ db, store, change, record, clock, settings,
       });
       return result;
     },
+  };
+}
 
+/** Following the log from a cursor (audit streams, plugin after-hooks). */
+function following({ db, store }: AuditServiceDeps) {
+  return {
     /**
      * For a follower of the log (an audit stream): the events after `afterSeq` whose action matches `actions`
      * (the patterns of `GET /api/audit`'s `action`; null or `*`: all), oldest first, at most `limit`, each as
@@ -283,7 +225,12 @@ export function createAuditService({ db, store, change, record, clock, settings,
     async headSeq(): Promise<number> {
       return (await store.head(db)).seq;
     },
+  };
+}
 
+/** Sealing the chain with the audit key, and signing checkpoints of its head. */
+function sealing({ db, store, record, clock, keys }: AuditServiceDeps) {
+  return {
     /**
      * A signed checkpoint of the head, which includes its own `audit.checkpoint` event (recorded first).
      * Kept off the database host, it later shows a cut tail or a recomputed chain (`verify`).
@@ -331,7 +278,12 @@ export function createAuditService({ db, store, change, record, clock, settings,
         }
       }
     },
+  };
+}
 
+/** Retention: purging events older than the retention period. */
+function retention({ db, store, change, clock, settings }: AuditServiceDeps) {
+  return {
     /**
      * Deletes events older than the retention period in batches, each batch one audited `audit.purge`
      * change by `system` that moves the chain's anchor, so verification still passes. Returns the count.

@@ -81,32 +81,7 @@ export async function sendSigned(opts: {
         retryAfterS: null,
       });
     }
-    const headers = webhookHeaders(opts.secrets, opts.eventId, Math.floor(Date.now() / 1000), opts.body);
-    const res = await undici().request(opts.url, {
-      method: 'POST',
-      body: opts.body,
-      headers: {
-        ...headers,
-        'content-type': opts.contentType ?? 'application/json',
-        'user-agent': 'Gatehouse-Webhooks/1',
-      },
-      dispatcher: opts.dispatcher,
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
-      signal: AbortSignal.timeout(opts.timeoutMs),
-    });
-    const text = await excerpt(res.body).catch(() => '');
-    const ok = res.statusCode >= 200 && res.statusCode < 300;
-    const ra = [429, 502, 503, 504].includes(res.statusCode)
-      ? retryAfter(res.headers['retry-after'], Date.now())
-      : null;
-    return done({
-      ok,
-      statusCode: res.statusCode,
-      excerpt: text,
-      error: ok ? null : `HTTP ${res.statusCode}`,
-      retryAfterS: ra,
-    });
+    return done(await post(opts));
   } catch (err) {
     return done({
       ok: false,
@@ -116,4 +91,34 @@ export async function sendSigned(opts: {
       retryAfterS: null,
     });
   }
+}
+
+/** The POST itself, once the address passed: the status, an excerpt of the body, and any `Retry-After`. */
+async function post(opts: Parameters<typeof sendSigned>[0]): Promise<Omit<SendResult, 'latencyMs'>> {
+  const headers = webhookHeaders(opts.secrets, opts.eventId, Math.floor(Date.now() / 1000), opts.body);
+  const res = await undici().request(opts.url, {
+    method: 'POST',
+    body: opts.body,
+    headers: {
+      ...headers,
+      'content-type': opts.contentType ?? 'application/json',
+      'user-agent': 'Gatehouse-Webhooks/1',
+    },
+    dispatcher: opts.dispatcher,
+    headersTimeout: opts.timeoutMs,
+    bodyTimeout: opts.timeoutMs,
+    signal: AbortSignal.timeout(opts.timeoutMs),
+  });
+  const text = await excerpt(res.body).catch(() => '');
+  const ok = res.statusCode >= 200 && res.statusCode < 300;
+  const ra = [429, 502, 503, 504].includes(res.statusCode)
+    ? retryAfter(res.headers['retry-after'], Date.now())
+    : null;
+  return {
+    ok,
+    statusCode: res.statusCode,
+    excerpt: text,
+    error: ok ? null : `HTTP ${res.statusCode}`,
+    retryAfterS: ra,
+  };
 }

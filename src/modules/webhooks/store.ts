@@ -1,65 +1,27 @@
 import { sql } from 'kysely';
-import { fromJson, toBool, toIso, toIsoOrNull } from '../../db/codecs.js';
+import { toIso } from '../../db/codecs.js';
 import type { DeliveriesTable, DeliveryAttemptsTable, Queryable, WebhooksTable } from '../../db/tables.js';
-import type { Attempt, Delivery, Webhook } from './schemas.js';
+import { toAttempt } from './rows.js';
+import type { Delivery } from './schemas.js';
 
-export function toWebhook(row: WebhooksTable): Webhook {
-  return {
-    id: row.id,
-    url: row.url,
-    description: row.description,
-    events: fromJson<string[]>(row.events),
-    enabled: toBool(row.enabled),
-    disabled_reason: row.disabled_reason,
-    failing_since: toIsoOrNull(row.failing_since),
-    retry_schedule_s: row.retry_schedule_s === null ? null : fromJson<number[]>(row.retry_schedule_s),
-    timeout_s: row.timeout_s,
-    created_at: toIso(Number(row.created_at)),
-    updated_at: toIso(Number(row.updated_at)),
-    created_by: row.created_by,
-  };
-}
-
-function toAttempt(a: DeliveryAttemptsTable): Attempt {
-  return {
-    attempted_at: toIso(Number(a.attempted_at)),
-    status_code: a.status_code,
-    latency_ms: a.latency_ms,
-    error: a.error,
-    response_excerpt: a.response_excerpt,
-  };
-}
-
-/** A new delivery row, due now: the one shape the fan-out, `recover` and `test` all insert. */
-export function pendingDelivery(d: {
-  id: string;
-  webhookId: string;
-  eventId: string;
-  eventType: string;
-  payload: string;
-  now: number;
-}): DeliveriesTable {
-  return {
-    id: d.id,
-    webhook_id: d.webhookId,
-    event_id: d.eventId,
-    event_type: d.eventType,
-    payload: d.payload,
-    status: 'pending',
-    attempts: 0,
-    next_attempt_at: d.now,
-    lock_token: null,
-    locked_until: null,
-    last_error: null,
-    last_status_code: null,
-    created_at: d.now,
-    updated_at: d.now,
-  };
-}
+export { pendingDelivery, toWebhook } from './rows.js';
 
 export type WebhookPatch = Partial<Omit<WebhooksTable, 'id' | 'created_at'>> & { updated_at: number };
 
+/** The SQL of webhooks: endpoints, their deliveries and attempts, and the outbox they are fanned out from. */
 export function createWebhooksStore() {
+  return {
+    ...endpointRows(),
+    ...deliveryReads(),
+    ...deliveryQueueing(),
+    ...leaseReturns(),
+    ...attemptRecords(),
+    ...outboxRows(),
+  };
+}
+
+/** The endpoints as the API and the fan-out read and change them, and an endpoint's recent tests. */
+function endpointRows() {
   return {
     async insert(q: Queryable, row: WebhooksTable): Promise<void> {
       await q.insertInto('webhooks').values(row).execute();
@@ -108,7 +70,15 @@ export function createWebhooksStore() {
     async enabled(q: Queryable): Promise<WebhooksTable[]> {
       return q.selectFrom('webhooks').selectAll().where('enabled', '=', true).execute();
     },
+    async findMany(q: Queryable, ids: string[]): Promise<WebhooksTable[]> {
+      return ids.length ? q.selectFrom('webhooks').selectAll().where('id', 'in', ids).execute() : [];
+    },
+  };
+}
 
+/** The delivery log as the API reads it. */
+function deliveryReads() {
+  return {
     /** Deliveries of an endpoint, newest first, each with its attempts. Fetches `limit + 1`. */
     async deliveries(
       q: Queryable,
@@ -156,7 +126,12 @@ export function createWebhooksStore() {
         .where('id', '=', id)
         .executeTakeFirst();
     },
+  };
+}
 
+/** Queueing deliveries: the fan-out, `test`, and `recover`. */
+function deliveryQueueing() {
+  return {
     /** One row per (endpoint, event); an existing one is left alone unless `requeue` (recover). */
     async upsertDelivery(q: Queryable, row: DeliveriesTable, requeue: boolean): Promise<void> {
       await q
@@ -209,9 +184,12 @@ export function createWebhooksStore() {
           .execute();
       }
     },
-    async findMany(q: Queryable, ids: string[]): Promise<WebhooksTable[]> {
-      return ids.length ? q.selectFrom('webhooks').selectAll().where('id', 'in', ids).execute() : [];
-    },
+  };
+}
+
+/** Putting deliveries back to pending: one by hand, or a worker's unsent ones at shutdown. */
+function leaseReturns() {
+  return {
     async requeue(q: Queryable, id: string, now: number): Promise<void> {
       await q
         .updateTable('deliveries')
@@ -225,7 +203,22 @@ export function createWebhooksStore() {
         .where('id', '=', id)
         .execute();
     },
+    /** Gives back leased, unsent deliveries (shutdown). */
+    async release(q: Queryable, lockToken: string, now: number): Promise<number> {
+      const res = await q
+        .updateTable('deliveries')
+        .set({ status: 'pending', lock_token: null, locked_until: null, updated_at: now })
+        .where('lock_token', '=', lockToken)
+        .where('status', '=', 'delivering')
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows);
+    },
+  };
+}
 
+/** The worker's record of its attempts, fenced by the lease. */
+function attemptRecords() {
+  return {
     /** Records an attempt and the delivery's next state, fenced by the lease: a late worker changes nothing. */
     async finishAttempt(
       q: Queryable,
@@ -279,16 +272,12 @@ export function createWebhooksStore() {
       if (recorded.length) await q.insertInto('delivery_attempts').values(recorded).execute();
       return done;
     },
-    /** Gives back leased, unsent deliveries (shutdown). */
-    async release(q: Queryable, lockToken: string, now: number): Promise<number> {
-      const res = await q
-        .updateTable('deliveries')
-        .set({ status: 'pending', lock_token: null, locked_until: null, updated_at: now })
-        .where('lock_token', '=', lockToken)
-        .where('status', '=', 'delivering')
-        .executeTakeFirst();
-      return Number(res.numUpdatedRows);
-    },
+  };
+}
+
+/** The outbox as retention and the replay of past events read and purge it. */
+function outboxRows() {
+  return {
     /** Deletes up to `limit` outbox events fanned out before `cutoff` (deliveries carry their own payload). */
     async purgeOutbox(q: Queryable, cutoff: number, limit: number): Promise<number> {
       const res = await q
