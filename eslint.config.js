@@ -124,6 +124,12 @@ export default tseslint.config(
     rules: { 'max-lines-per-function': 'off' },
   },
   {
+    // Issue #17: no function in src/ is longer than 60 lines (migrations aside: frozen in time).
+    files: ['src/**/*.ts'],
+    ignores: ['src/db/migrations/**', 'src/client/**'],
+    rules: { 'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }] },
+  },
+  {
     // The core (services, stores, the change path, the journal, plugins, lib) speaks no HTTP.
     files: ['src/**/*.ts'],
     ignores: [
