@@ -3,7 +3,7 @@
  * HTTP bench seeds it, then autocannon for `--seconds` on one scenario. The profile is written when the server
  * stops; summarise it with `tsx bench/profile-summary.ts <file> [top]`.
  *
- * `npx tsx bench/profile-http.ts --scenario get|list|bodiless --seconds 10 [--out bench/out/prof]`
+ * `npx tsx bench/profile-http.ts --scenario get|list|post|bodiless --seconds 10 [--out bench/out/prof]`
  * (`bodiless`: `GET /api/users/{id}` sent with `Content-Encoding: identity`, the charset/encoding check's path.)
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -12,10 +12,11 @@ import { parseArgs } from 'node:util';
 import { stopAllChildren, stopChild } from './lib/children.js';
 import { runBench } from './lib/compare.js';
 import { generateToken, scrubInheritedEnv, startSeeded } from './lib/gatehouse.js';
-import { describeRun, fire, getByIdRequest, listRequest, type Request } from './lib/load.js';
+import { createRequest, describeRun, fire, getByIdRequest, listRequest, type Request } from './lib/load.js';
 
 const SCENARIOS: Record<string, (token: string, ids: string[]) => Request> = {
   get: (token, ids) => getByIdRequest(token, ids),
+  post: (token) => createRequest(token, `prof${Date.now().toString(36)}`),
   list: (token) => listRequest(token),
   bodiless: (token, ids) => {
     const req = getByIdRequest(token, ids);
