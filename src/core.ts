@@ -8,6 +8,7 @@ import { createAuditModule, logSeal } from './modules/audit/module.js';
 import { createConfigModule } from './modules/config/module.js';
 import { createAuditStreamsModule } from './modules/audit-streams/module.js';
 import type { StreamRelay } from './modules/audit-streams/relay.js';
+import { createSecretBox } from './lib/secret-box.js';
 import { createOutbox, type Outbox } from './modules/events/outbox.js';
 import { createJournal } from './modules/journal/service.js';
 import { createPluginsStore } from './modules/plugins/module.js';
@@ -26,7 +27,10 @@ import { createPluginHost, type PluginHost } from './plugins/host.js';
 export async function buildCore(deps: AppDeps & { onAccessChange?: () => void }) {
   const { env, database, logger, clock, ids } = deps;
   const { db, helpers } = database;
-  const auditKeys = deriveAuditKeys(deps.auditKey ?? loadAuditSecret(env));
+  const auditSecret = deps.auditKey ?? loadAuditSecret(env);
+  const auditKeys = deriveAuditKeys(auditSecret);
+  // Secrets read back later (identity providers' client secrets, TOTP seeds) are sealed with a key of its own.
+  const secrets = createSecretBox(auditSecret);
   // Plugins judge changes before they happen, so the host exists before the change path.
   let allowPrivate = false;
   // Subscribers' creators' current permissions (roles is defined below; called only after buildCore).
@@ -79,7 +83,19 @@ export async function buildCore(deps: AppDeps & { onAccessChange?: () => void })
     audit: audits.service,
     outbox: committed,
   });
-  const parts = { journal, audits, change, record, config, settings, roles, webhooks, streams, host };
+  const parts = {
+    journal,
+    audits,
+    change,
+    record,
+    config,
+    settings,
+    roles,
+    webhooks,
+    streams,
+    host,
+    secrets,
+  };
   const closers = [stopPolling, () => host.close(), webhooks.close, streams.close];
   return { ...parts, pluginsStore, exportsDir, ...relays(webhooks.worker, streams.relay, host, closers) };
 }

@@ -4377,6 +4377,19 @@ export interface operations {
                             retention_days: number;
                         };
                         /** @default {} */
+                        auth: {
+                            /**
+                             * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
+                             * @default []
+                             */
+                            require_mfa_for_roles: string[];
+                            /**
+                             * @description Humans sign in through an identity provider only: password sign-in is refused (API tokens and the bootstrap token still work, for recovery).
+                             * @default false
+                             */
+                            sso_only: boolean;
+                        };
+                        /** @default {} */
                         passwords: {
                             /** @default 12 */
                             min_length: number;
@@ -4696,6 +4709,19 @@ export interface operations {
                         retention_days: number;
                     };
                     /** @default {} */
+                    auth: {
+                        /**
+                         * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
+                         * @default []
+                         */
+                        require_mfa_for_roles: string[];
+                        /**
+                         * @description Humans sign in through an identity provider only: password sign-in is refused (API tokens and the bootstrap token still work, for recovery).
+                         * @default false
+                         */
+                        sso_only: boolean;
+                    };
+                    /** @default {} */
                     passwords: {
                         /** @default 12 */
                         min_length: number;
@@ -4850,6 +4876,19 @@ export interface operations {
                                 log_reads: boolean;
                                 /** @default 365 */
                                 retention_days: number;
+                            };
+                            /** @default {} */
+                            auth: {
+                                /**
+                                 * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
+                                 * @default []
+                                 */
+                                require_mfa_for_roles: string[];
+                                /**
+                                 * @description Humans sign in through an identity provider only: password sign-in is refused (API tokens and the bootstrap token still work, for recovery).
+                                 * @default false
+                                 */
+                                sso_only: boolean;
                             };
                             /** @default {} */
                             passwords: {
@@ -5303,6 +5342,19 @@ export interface operations {
                                 log_reads: boolean;
                                 /** @default 365 */
                                 retention_days: number;
+                            };
+                            /** @default {} */
+                            auth: {
+                                /**
+                                 * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
+                                 * @default []
+                                 */
+                                require_mfa_for_roles: string[];
+                                /**
+                                 * @description Humans sign in through an identity provider only: password sign-in is refused (API tokens and the bootstrap token still work, for recovery).
+                                 * @default false
+                                 */
+                                sso_only: boolean;
                             };
                             /** @default {} */
                             passwords: {
@@ -5956,6 +6008,19 @@ export interface operations {
                                 retention_days: number;
                             };
                             /** @default {} */
+                            auth: {
+                                /**
+                                 * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
+                                 * @default []
+                                 */
+                                require_mfa_for_roles: string[];
+                                /**
+                                 * @description Humans sign in through an identity provider only: password sign-in is refused (API tokens and the bootstrap token still work, for recovery).
+                                 * @default false
+                                 */
+                                sso_only: boolean;
+                            };
+                            /** @default {} */
                             passwords: {
                                 /** @default 12 */
                                 min_length: number;
@@ -6572,6 +6637,19 @@ export interface operations {
                             log_reads: boolean;
                             /** @default 365 */
                             retention_days: number;
+                        };
+                        /** @default {} */
+                        auth: {
+                            /**
+                             * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
+                             * @default []
+                             */
+                            require_mfa_for_roles: string[];
+                            /**
+                             * @description Humans sign in through an identity provider only: password sign-in is refused (API tokens and the bootstrap token still work, for recovery).
+                             * @default false
+                             */
+                            sso_only: boolean;
                         };
                         /** @default {} */
                         passwords: {
@@ -9528,7 +9606,7 @@ export interface operations {
                     description?: string;
                     /** @description Lower-case, unique. */
                     name: string;
-                    permissions: ("*" | "users:read" | "users:write" | "roles:read" | "roles:write" | "tokens:read" | "tokens:write" | "plugins:read" | "plugins:write" | "config:read" | "config:write" | "audit:read" | "audit:write" | "webhooks:read" | "webhooks:write")[];
+                    permissions: ("*" | "users:read" | "users:write" | "roles:read" | "roles:write" | "tokens:read" | "tokens:write" | "plugins:read" | "plugins:write" | "config:read" | "config:write" | "audit:read" | "audit:write" | "webhooks:read" | "webhooks:write" | "auth:read" | "auth:write")[];
                 };
             };
         };
@@ -10076,7 +10154,7 @@ export interface operations {
                     description?: string;
                     /** @description Lower-case, unique. */
                     name?: string;
-                    permissions?: ("*" | "users:read" | "users:write" | "roles:read" | "roles:write" | "tokens:read" | "tokens:write" | "plugins:read" | "plugins:write" | "config:read" | "config:write" | "audit:read" | "audit:write" | "webhooks:read" | "webhooks:write")[];
+                    permissions?: ("*" | "users:read" | "users:write" | "roles:read" | "roles:write" | "tokens:read" | "tokens:write" | "plugins:read" | "plugins:write" | "config:read" | "config:write" | "audit:read" | "audit:write" | "webhooks:read" | "webhooks:write" | "auth:read" | "auth:write")[];
                 };
             };
         };
@@ -11068,7 +11146,7 @@ export interface operations {
                      */
                     expires_at?: string;
                     name: string;
-                    scopes: ("*" | "users:read" | "users:write" | "roles:read" | "roles:write" | "tokens:read" | "tokens:write" | "plugins:read" | "plugins:write" | "config:read" | "config:write" | "audit:read" | "audit:write" | "webhooks:read" | "webhooks:write")[];
+                    scopes: ("*" | "users:read" | "users:write" | "roles:read" | "roles:write" | "tokens:read" | "tokens:write" | "plugins:read" | "plugins:write" | "config:read" | "config:write" | "audit:read" | "audit:write" | "webhooks:read" | "webhooks:write" | "auth:read" | "auth:write")[];
                     /** @description Lifetime instead of `expires_at`; default 30 days; at most tokens.max_ttl_days. */
                     ttl_seconds?: number;
                     /** @description Owner; default: the caller. */

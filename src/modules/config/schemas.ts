@@ -62,6 +62,23 @@ export const ConfigDocument = Type.Object(
       { ttl_minutes: Type.Integer({ minimum: 5, maximum: 43_200, default: 480 }) },
       { additionalProperties: false, default: {} },
     ),
+    auth: Type.Object(
+      {
+        sso_only: Type.Boolean({
+          default: false,
+          description:
+            'Humans sign in through an identity provider only: password sign-in is refused (API tokens and the bootstrap token still work, for recovery).',
+        }),
+        require_mfa_for_roles: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+          default: [],
+          maxItems: 100,
+          uniqueItems: true,
+          description:
+            'Role names whose members must have a second factor: a member without one may only enrol a factor until they do.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     passwords: Type.Object(
       { min_length: Type.Integer({ minimum: 8, maximum: 256, default: 12 }) },
       { additionalProperties: false, default: {} },
