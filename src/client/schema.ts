@@ -4379,6 +4379,11 @@ export interface operations {
                         /** @default {} */
                         auth: {
                             /**
+                             * @description The origin people reach Gatehouse at (https://gatehouse.example.com, no path): OIDC redirect URIs are <public_url>/api/auth/oidc/{id}/callback and passkeys are bound to its host. Unset: taken from each request (local setups only).
+                             * @default null
+                             */
+                            public_url: string | null;
+                            /**
                              * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
                              * @default []
                              */
@@ -4711,6 +4716,11 @@ export interface operations {
                     /** @default {} */
                     auth: {
                         /**
+                         * @description The origin people reach Gatehouse at (https://gatehouse.example.com, no path): OIDC redirect URIs are <public_url>/api/auth/oidc/{id}/callback and passkeys are bound to its host. Unset: taken from each request (local setups only).
+                         * @default null
+                         */
+                        public_url: string | null;
+                        /**
                          * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
                          * @default []
                          */
@@ -4879,6 +4889,11 @@ export interface operations {
                             };
                             /** @default {} */
                             auth: {
+                                /**
+                                 * @description The origin people reach Gatehouse at (https://gatehouse.example.com, no path): OIDC redirect URIs are <public_url>/api/auth/oidc/{id}/callback and passkeys are bound to its host. Unset: taken from each request (local setups only).
+                                 * @default null
+                                 */
+                                public_url: string | null;
                                 /**
                                  * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
                                  * @default []
@@ -5345,6 +5360,11 @@ export interface operations {
                             };
                             /** @default {} */
                             auth: {
+                                /**
+                                 * @description The origin people reach Gatehouse at (https://gatehouse.example.com, no path): OIDC redirect URIs are <public_url>/api/auth/oidc/{id}/callback and passkeys are bound to its host. Unset: taken from each request (local setups only).
+                                 * @default null
+                                 */
+                                public_url: string | null;
                                 /**
                                  * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
                                  * @default []
@@ -6010,6 +6030,11 @@ export interface operations {
                             /** @default {} */
                             auth: {
                                 /**
+                                 * @description The origin people reach Gatehouse at (https://gatehouse.example.com, no path): OIDC redirect URIs are <public_url>/api/auth/oidc/{id}/callback and passkeys are bound to its host. Unset: taken from each request (local setups only).
+                                 * @default null
+                                 */
+                                public_url: string | null;
+                                /**
                                  * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
                                  * @default []
                                  */
@@ -6640,6 +6665,11 @@ export interface operations {
                         };
                         /** @default {} */
                         auth: {
+                            /**
+                             * @description The origin people reach Gatehouse at (https://gatehouse.example.com, no path): OIDC redirect URIs are <public_url>/api/auth/oidc/{id}/callback and passkeys are bound to its host. Unset: taken from each request (local setups only).
+                             * @default null
+                             */
+                            public_url: string | null;
                             /**
                              * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
                              * @default []

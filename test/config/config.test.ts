@@ -42,7 +42,7 @@ forEachDialect((database) => {
         },
         tokens: { default_ttl_days: 30, max_ttl_days: 366 },
         sessions: { ttl_minutes: 480 },
-        auth: { sso_only: false, require_mfa_for_roles: [] },
+        auth: { sso_only: false, public_url: null, require_mfa_for_roles: [] },
         passwords: { min_length: 12 },
         audit: { retention_days: 365, log_reads: false },
         webhooks: {

@@ -69,6 +69,14 @@ export const ConfigDocument = Type.Object(
           description:
             'Humans sign in through an identity provider only: password sign-in is refused (API tokens and the bootstrap token still work, for recovery).',
         }),
+        public_url: Type.Union(
+          [Type.String({ pattern: '^https?://[^/?#\\s]+$', maxLength: 255 }), Type.Null()],
+          {
+            default: null,
+            description:
+              'The origin people reach Gatehouse at (https://gatehouse.example.com, no path): OIDC redirect URIs are <public_url>/api/auth/oidc/{id}/callback and passkeys are bound to its host. Unset: taken from each request (local setups only).',
+          },
+        ),
         require_mfa_for_roles: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
           default: [],
           maxItems: 100,
