@@ -85,6 +85,8 @@ export async function buildApp(deps: AppDeps) {
     streams: streams.service,
     plugins: plugins.service,
     clock,
+    /** One audit row of its own (a denial, a read, a command-line action such as `admin.recover`). */
+    record: core.record,
   };
   return {
     app,

@@ -216,6 +216,21 @@ audit
     )(),
   );
 
+program
+  .command('admin')
+  .description(
+    'break-glass administration from the database host (needs the database and the audit key, not the API)',
+  )
+  .command('recover')
+  .argument('<username>', 'the user to give access back to')
+  .option('--enable', 'enable the user first if it is disabled')
+  .description(
+    'print a one-time admin API token for USERNAME, valid for 1 hour (gives the admin role if missing); audited as system with your OS user',
+  )
+  .action((username: string, opts: { enable?: boolean }) =>
+    exitWith(async () => (await import('./cli/admin.js')).adminRecover(envOrExit(), username, opts))(),
+  );
+
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`gatehouse: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);

@@ -29,6 +29,11 @@ export const catalog = {
   'auth.login': { event: false, description: 'A console sign-in, successful or not.' },
   'auth.logout': { event: false, description: 'A console session was ended.' },
   'auth.me': { event: false, description: 'A caller read its own identity.' },
+  'admin.recover': {
+    event: false,
+    description:
+      'A break-glass admin token was issued with `gatehouse admin recover` on the database host (the operator is in the detail; the token itself is its own token.create event).',
+  },
   'audit.query': { event: false, description: 'The audit log was queried.' },
   'audit.read': { event: false, description: 'One audit event was read.' },
   'audit.export': { event: false, description: 'The audit log was exported.' },

@@ -182,6 +182,11 @@ function userReads({ db, store }: UsersServiceDeps) {
       return assertFound(await store.findById(db, checkId(id)), 'The user');
     },
 
+    /** The user with this username (compared as sign-in compares it: NFKC, lower case), or undefined. */
+    async findByUsername(username: string): Promise<User | undefined> {
+      return store.findByUsername(db, username.normalize('NFKC').toLowerCase());
+    },
+
     /** A page of users in creation order. Throws `validation_failed` for a bad cursor. */
     async list(query: ListUsersQuery): Promise<{ data: User[]; next_cursor: string | null }> {
       const limit = query.limit ?? DEFAULT_LIMIT;

@@ -86,6 +86,15 @@ export function createUsersStore() {
       return row && toUser(row);
     },
 
+    async findByUsername(q: Queryable, username: string): Promise<User | undefined> {
+      const row = await q
+        .selectFrom('users')
+        .select(COLUMNS)
+        .where('username', '=', username)
+        .executeTakeFirst();
+      return row && toUser(row);
+    },
+
     async update(q: Queryable, id: string, patch: UserPatch): Promise<User | undefined> {
       const row = await q
         .updateTable('users')
