@@ -30,7 +30,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/auth/logout',
     {
-      config: { scope: 'session', action: 'auth.logout' },
+      config: { scope: 'session', action: 'auth.logout', beforeMfa: true },
       schema: {
         operationId: 'logout',
         tags: ['auth'],
@@ -47,7 +47,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/me',
     {
-      config: { scope: 'token', action: 'auth.me' },
+      config: { scope: 'token', action: 'auth.me', beforeMfa: true },
       schema: {
         operationId: 'getMe',
         tags: ['auth'],
