@@ -19,9 +19,10 @@ forEachDialect((database) => {
   let app: TestApp;
   /** Every secret handed out during the run: none may appear in the audit log or in a later answer. */
   const secrets: string[] = [];
+  const logLines: string[] = [];
 
   beforeAll(async () => {
-    app = await startTestApp(database().url);
+    app = await startTestApp(database().url, { logLines });
     expect((await patchAuth({ public_url: ORIGIN })).statusCode).toBe(200);
   });
   afterAll(async () => app?.close());
@@ -252,6 +253,33 @@ forEachDialect((database) => {
         token: p.session,
       });
       expect(confirm.json()).toEqual({ recovery_codes: [] });
+    });
+
+    it('without auth.public_url, passkeys are bound to the host the request came to', async () => {
+      expect((await patchAuth({ public_url: null })).statusCode).toBe(200);
+      try {
+        const p = await person();
+        const key = softAuthenticator('localhost', 'http://localhost:80');
+        // An Origin naming another host is ignored: the Host header decides.
+        const headers = { origin: 'https://evil.example' };
+        const opts = await app.request({
+          method: 'POST',
+          url: '/api/me/mfa/webauthn/register/options',
+          token: p.session,
+          headers,
+        });
+        expect(opts.json().rp.id).toBe('localhost');
+        const verify = await app.request({
+          method: 'POST',
+          url: '/api/me/mfa/webauthn/register/verify',
+          payload: { response: key.register(opts.json().challenge as string) },
+          token: p.session,
+          headers,
+        });
+        expect(verify.statusCode, verify.body).toBe(201);
+      } finally {
+        expect((await patchAuth({ public_url: ORIGIN })).statusCode).toBe(200);
+      }
     });
 
     it('removing the last factor: the password alone signs in again', async () => {
@@ -617,6 +645,9 @@ forEachDialect((database) => {
         expect(atRest).not.toContain(s.replace(/-/g, ''));
       }
       for (const f of factors.filter((r) => r.kind === 'totp')) expect(f.secret).toMatch(/^v1\./);
+      const logs = logLines.join('');
+      expect(logs).toContain('/api/auth/login/mfa');
+      for (const s of secrets) expect(logs).not.toContain(s);
       // After creation, no answer shows a seed again.
       const overview = await app.request({ method: 'GET', url: '/api/me/mfa', token: p.session });
       for (const s of secrets) expect(overview.body).not.toContain(s);
