@@ -149,7 +149,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign in with a password; returns a session token */
+        /**
+         * Sign in with a password; returns a session token
+         * @description For an account with an active second factor the answer is 401 `mfa_required` with `mfa_token` and `methods`: finish at POST /api/auth/login/mfa.
+         */
         post: operations["login"];
         delete?: never;
         options?: never;

@@ -14,6 +14,7 @@ import type { SecretBox } from '../../lib/secret-box.js';
 import { hashToken, randomBase62 } from '../../lib/secret-token.js';
 import type { ConfigDocument } from '../config/schemas.js';
 import type { Session } from '../sessions/schemas.js';
+import type { UsersService } from '../users/service.js';
 import { recoveryCodeHash, relyingParty, totpStep } from './factors.js';
 import type { LoginMfaBody, LoginMfaOptionsBody } from './schemas.js';
 import { passkeysOf } from './service-passkeys.js';
@@ -35,6 +36,7 @@ export type MfaLoginDeps = {
   secrets: SecretBox;
   settings: () => ConfigDocument;
   signIn: SignIn;
+  users: Pick<UsersService, 'get'>;
 };
 
 /** Wrong answers allowed per mfa_token; past them the token is spent and the person signs in again. */
@@ -147,6 +149,11 @@ async function answerable(deps: MfaLoginDeps, ctx: RequestCtx, token: string) {
     await deny(deps, ctx, ch.user_id, 'second factor: too many wrong answers');
     throw err;
   });
+  // Disabled between the two steps: the password step would refuse it now, so this one does too.
+  if ((await deps.users.get(ch.user_id)).disabled) {
+    await deny(deps, ctx, ch.user_id, 'user disabled since the password step');
+    throw invalidToken();
+  }
   return ch;
 }
 
