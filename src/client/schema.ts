@@ -7922,6 +7922,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /**
+                         * @description Present on a session that must enrol a second factor first (auth.require_mfa_for_roles): until then only GET /api/me, /api/me/mfa… and logout answer.
+                         * @enum {boolean}
+                         */
+                        mfa_enrollment_required?: true;
                         scopes: string[];
                         token: {
                             expires_at: string | null;

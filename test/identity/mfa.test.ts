@@ -319,7 +319,8 @@ forEachDialect((database) => {
           403,
           'mfa_enrollment_required',
         );
-        expect((await app.request({ method: 'GET', url: '/api/me', token: p.session })).statusCode).toBe(200);
+        const me = await app.request({ method: 'GET', url: '/api/me', token: p.session });
+        expect(me.json()).toMatchObject({ mfa_enrollment_required: true });
         expect((await app.request({ method: 'GET', url: '/api/me/mfa', token: p.session })).statusCode).toBe(
           200,
         );
@@ -334,6 +335,8 @@ forEachDialect((database) => {
         expect((await app.request({ method: 'GET', url: '/api/users', token: p.session })).statusCode).toBe(
           200,
         );
+        const enrolled = await app.request({ method: 'GET', url: '/api/me', token: p.session });
+        expect(enrolled.json()).not.toHaveProperty('mfa_enrollment_required');
         const out = await person([ADMIN_ROLE]);
         expect(
           (await app.request({ method: 'POST', url: '/api/auth/logout', token: out.session })).statusCode,

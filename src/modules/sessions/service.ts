@@ -209,6 +209,7 @@ function sessionIdentity({ db, store, clock, cache, users }: SessionsServiceDeps
           expires_at: p.expiresAt === null ? null : new Date(p.expiresAt).toISOString(),
         },
         scopes: [...p.scopes],
+        ...(p.mustEnrolMfa === true ? { mfa_enrollment_required: true as const } : {}),
       };
     },
   };
