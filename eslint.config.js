@@ -49,6 +49,9 @@ const TABLE_OWNERS = {
   audit_head: ['src/modules/journal/store.ts', 'src/modules/audit/store.ts'],
   outbox: ['src/modules/journal/store.ts', 'src/modules/webhooks/store.ts'],
   audit_streams: ['src/modules/audit-streams/store.ts'],
+  mfa_factors: ['src/modules/mfa/store.ts'],
+  mfa_recovery_codes: ['src/modules/mfa/store.ts'],
+  mfa_challenges: ['src/modules/mfa/store.ts'],
 };
 const WRITES = new Set(['insertInto', 'updateTable', 'deleteFrom', 'replaceInto', 'mergeInto']);
 

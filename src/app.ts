@@ -15,6 +15,7 @@ import type { Clock } from './lib/clock.js';
 import type { Ids } from './lib/ids.js';
 import { createPasswords } from './lib/passwords.js';
 import { eventsRoutes } from './modules/events/routes.js';
+import { createMfaModule } from './modules/mfa/module.js';
 import { createSessionsModule } from './modules/sessions/module.js';
 import type { LiveSession } from './modules/sessions/store.js';
 import { createTokensModule } from './modules/tokens/module.js';
@@ -51,13 +52,14 @@ export async function buildApp(deps: AppDeps) {
   // Lookups of live tokens and sessions, dropped at once whenever access may have narrowed.
   const tokenCache = createAuthCache<LiveToken | null>({ now: () => clock.now() });
   const sessionCache = createAuthCache<LiveSession | null>({ now: () => clock.now() });
-  const onAccessChange = () => (tokenCache.clear(), sessionCache.clear());
+  const mfaGateCache = createAuthCache<boolean>({ now: () => clock.now() });
+  const onAccessChange = () => (tokenCache.clear(), sessionCache.clear(), mfaGateCache.clear());
   // The audit log, the change path, settings, roles and the relays: everything but HTTP (core.ts).
   const core = await buildCore({ ...deps, onAccessChange });
   app.addHook('onClose', () => core.close());
   const { journal, audits, change, config, settings, roles, webhooks, streams, host } = core;
   metrics.watchJournal(() => journal.stats());
-  const identity = buildIdentity(deps, core, { tokenCache, sessionCache, onAccessChange });
+  const identity = buildIdentity(deps, core, { tokenCache, sessionCache, mfaGateCache, onAccessChange });
   const { tokens, users, sessions } = identity;
   const plugins = createPluginsModule({
     db,
@@ -112,6 +114,7 @@ function buildIdentity(
   caches: {
     tokenCache: ReturnType<typeof createAuthCache<LiveToken | null>>;
     sessionCache: ReturnType<typeof createAuthCache<LiveSession | null>>;
+    mfaGateCache: ReturnType<typeof createAuthCache<boolean>>;
     onAccessChange: () => void;
   },
 ) {
@@ -153,17 +156,17 @@ function buildIdentity(
     assertAdminWayIn: (trx, userId, except, now) => roles.service.assertAdminWayIn(trx, userId, except, now),
   });
   const sessions = createSessionsModule({
-    db,
-    change,
-    record,
-    ids,
-    clock,
-    passwords,
-    settings,
+    ...{ db, change, record, ids, clock, passwords, settings },
     users: users.service,
     cache: caches.sessionCache,
+    // The second factor, when the account has one (modules/mfa); defined below, called only per request.
+    afterPassword: (ctx, userId) => mfa.login.afterPassword(ctx, userId),
   });
-  return { tokens, users, sessions };
+  const mfa = createMfaModule({
+    ...{ db, change, record, ids, clock, settings, rule, secrets: core.secrets, users: users.service },
+    ...{ signIn: (...a) => sessions.service.signIn(...a), gateCache: caches.mfaGateCache },
+  });
+  return { tokens, users, sessions, mfa };
 }
 
 /** Step: the HTTP edge outside /api: rate limiting, the OpenAPI document, the ops endpoints and the console. */
@@ -202,9 +205,13 @@ async function registerApiRoutes(
   const { logger, ids } = deps;
   const { core, metrics, plugins, idempotency } = parts;
   const { journal, audits, record, config, settings, roles, webhooks, streams } = core;
-  const { tokens, users, sessions } = parts.identity;
-  const resolvePrincipal = (secret: string) =>
-    secret.startsWith('gts_') ? sessions.service.authenticate(secret) : tokens.service.authenticate(secret);
+  const { tokens, users, sessions, mfa } = parts.identity;
+  // A session is marked when its user must enrol a second factor first (auth.require_mfa_for_roles).
+  const resolvePrincipal = async (secret: string) => {
+    if (!secret.startsWith('gts_')) return tokens.service.authenticate(secret);
+    const principal = await sessions.service.authenticate(secret);
+    return principal && mfa.gate.mark(principal);
+  };
   await app.register(
     async (api) => {
       const hooks = registerPipeline(api, {
@@ -216,6 +223,7 @@ async function registerApiRoutes(
       });
       openApiRoute(api, app);
       await sessions.routes(api, hooks.loginLimit);
+      await mfa.routes(api);
       await users.routes(api);
       await roles.routes(api);
       await tokens.routes(api);

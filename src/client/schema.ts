@@ -149,8 +149,45 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign in with a password; returns a session token */
+        /**
+         * Sign in with a password; returns a session token
+         * @description For an account with an active second factor the answer is 401 `mfa_required` with `mfa_token` and `methods`: finish at POST /api/auth/login/mfa.
+         */
         post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/login/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finish a sign-in with a second factor; returns a session token */
+        post: operations["loginMfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/login/mfa/webauthn/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Options for navigator.credentials.get() in the second sign-in step */
+        post: operations["loginMfaPasskeyOptions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -289,6 +326,125 @@ export interface paths {
         get: operations["getMe"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your second factors and recovery codes left */
+        get: operations["listMyMfa"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/mfa/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove one of your factors */
+        delete: operations["removeMyMfa"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/mfa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replace your recovery codes (shown once) */
+        post: operations["regenerateRecoveryCodes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start enrolling an authenticator app (seed shown once) */
+        post: operations["enrolTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/mfa/totp/{id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Activate a TOTP factor with a first code */
+        post: operations["confirmTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/mfa/webauthn/register/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Options for navigator.credentials.create() */
+        post: operations["passkeyRegistrationOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/mfa/webauthn/register/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Store a passkey from its registration response */
+        post: operations["registerPasskey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -538,6 +694,23 @@ export interface paths {
         post?: never;
         /** Delete a user and its tokens */
         delete: operations["deleteUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{id}/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove every factor and recovery code of another user */
+        delete: operations["resetUserMfa"];
         options?: never;
         head?: never;
         patch?: never;
@@ -4170,6 +4343,548 @@ export interface operations {
             };
         };
     };
+    loginMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The mfa_token and exactly one of code, recovery_code or webauthn. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Six digits. */
+                    code?: string;
+                    /** @description The `mfa_token` of the `mfa_required` problem that POST /api/auth/login answered. */
+                    mfa_token: string;
+                    /** @description One of the recovery codes, with or without its dashes. */
+                    recovery_code?: string;
+                    /** AuthenticationResponse */
+                    webauthn?: {
+                        authenticatorAttachment?: string;
+                        clientExtensionResults: {
+                            [key: string]: unknown;
+                        };
+                        id: string;
+                        rawId: string;
+                        response: {
+                            authenticatorData: string;
+                            clientDataJSON: string;
+                            signature: string;
+                            userHandle?: string;
+                        };
+                        /** @enum {string} */
+                        type: "public-key";
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        expires_at: string;
+                        session_id: string;
+                        /** @description Session token (`gts_…`): send it as `Authorization: Bearer`. Shown once. */
+                        token: string;
+                        /** User */
+                        user: {
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-28T09:30:00.000Z
+                             */
+                            created_at: string;
+                            disabled: boolean;
+                            display_name: string | null;
+                            email: string | null;
+                            /** @example user_01jd8y6v7kf3zr4x6qk9n2m1ab */
+                            id: string;
+                            /** @description `human` users may sign in to the console; `service` accounts use tokens only. */
+                            kind: "human" | "service";
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-28T09:30:00.000Z
+                             */
+                            updated_at: string;
+                            username: string;
+                        };
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 8 KiB (the limit of sign-in routes). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    loginMfaPasskeyOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The `mfa_token` of the `mfa_required` problem that POST /api/auth/login answered. */
+                    mfa_token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        challenge: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 8 KiB (the limit of sign-in routes). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     logout: {
         parameters: {
             query?: never;
@@ -7207,6 +7922,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /**
+                         * @description Present on a session that must enrol a second factor first (auth.require_mfa_for_roles): until then only GET /api/me, /api/me/mfa… and logout answer.
+                         * @enum {boolean}
+                         */
+                        mfa_enrollment_required?: true;
                         scopes: string[];
                         token: {
                             expires_at: string | null;
@@ -7293,6 +8013,1749 @@ export interface operations {
             };
             /** @description The token lacks the permission named in `required_permission`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    listMyMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        factors: {
+                            confirmed_at: string | null;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-28T09:30:00.000Z
+                             */
+                            created_at: string;
+                            id: string;
+                            kind: "totp" | "webauthn";
+                            last_used_at: string | null;
+                            name: string;
+                            status: "pending" | "active";
+                        }[];
+                        /** @description Unused recovery codes. */
+                        recovery_codes_left: number;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    removeMyMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    regenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Ten one-time codes, shown once: given when the first factor is confirmed or when regenerated; empty otherwise. */
+                        recovery_codes: string[];
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    enrolTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A label the person chooses. */
+                    name?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @description The otpauth:// URI holding the seed. Shown only in this answer; confirm with a code. */
+                        otpauth_uri: string;
+                        /** @description The same URI as a QR code (SVG). */
+                        qr_svg: string;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    confirmTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Six digits. */
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Ten one-time codes, shown once: given when the first factor is confirmed or when regenerated; empty otherwise. */
+                        recovery_codes: string[];
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    passkeyRegistrationOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        challenge: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    registerPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A label the person chooses. */
+                    name?: string;
+                    /** RegistrationResponse */
+                    response: {
+                        authenticatorAttachment?: string;
+                        clientExtensionResults: {
+                            [key: string]: unknown;
+                        };
+                        id: string;
+                        rawId: string;
+                        response: {
+                            attestationObject: string;
+                            authenticatorData?: string;
+                            clientDataJSON: string;
+                            publicKey?: string;
+                            publicKeyAlgorithm?: number;
+                            transports?: string[];
+                        };
+                        /** @enum {string} */
+                        type: "public-key";
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** MfaFactor */
+                        factor: {
+                            confirmed_at: string | null;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-28T09:30:00.000Z
+                             */
+                            created_at: string;
+                            id: string;
+                            kind: "totp" | "webauthn";
+                            last_used_at: string | null;
+                            name: string;
+                            status: "pending" | "active";
+                        };
+                        /** @description Ten one-time codes, shown once: given when the first factor is confirmed or when regenerated; empty otherwise. */
+                        recovery_codes: string[];
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13402,6 +15865,215 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    resetUserMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Reset */
             204: {
                 headers: {
                     [name: string]: unknown;

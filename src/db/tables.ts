@@ -230,7 +230,47 @@ export type IdempotencyKeysTable = {
   completed_at: number | null;
 };
 
+export type MfaFactorsTable = {
+  id: string;
+  user_id: string;
+  kind: 'totp' | 'webauthn';
+  name: string;
+  status: 'pending' | 'active';
+  /** TOTP: the seed, sealed with the secret box at `mfa_factors.secret:<id>`. */
+  secret: string | null;
+  last_step: number | null;
+  credential_id: string | null;
+  public_key: string | null;
+  counter: number | null;
+  /** JSON array of transport names. */
+  transports: string | null;
+  created_at: number;
+  confirmed_at: number | null;
+  last_used_at: number | null;
+};
+
+export type MfaRecoveryCodesTable = {
+  user_id: string;
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+};
+
+export type MfaChallengesTable = {
+  token_hash: string;
+  user_id: string;
+  kind: 'login' | 'webauthn_register';
+  challenge: string | null;
+  attempts: number;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+};
+
 export type Tables = {
+  mfa_factors: MfaFactorsTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
   idempotency_keys: IdempotencyKeysTable;
   plugins: PluginsTable;
   audit_streams: AuditStreamsTable;

@@ -90,8 +90,19 @@ function scopeRefusal(request: FastifyRequest, reply: FastifyReply): AppError | 
         : 'Send a token: Authorization: Bearer <token>.',
     );
   }
+  if (request.principal.mustEnrolMfa && request.routeOptions.config.beforeMfa !== true) {
+    return new AppError(
+      'mfa_enrollment_required',
+      'Your role requires a second factor: enrol one (POST /api/me/mfa/totp or /api/me/mfa/webauthn/register/options) before anything else.',
+    );
+  }
   if (scope === 'token') return null;
   if (scope === 'session' && request.principal.tokenKind === 'session') return null;
+  if (scope === 'session') {
+    return new AppError('forbidden', 'Only a console session (gts_…) can do this, not an API token.', {
+      required_permission: 'session',
+    });
+  }
   if (!hasScope(request.principal.scopes, scope)) {
     return new AppError('forbidden', `This token lacks the ${scope} permission.`, {
       required_permission: scope,

@@ -26,5 +26,7 @@ declare module 'fastify' {
      * (`body_user_id`). Published as `x-principal-target`, from which the escalation matrix is generated.
      */
     principal?: PrincipalTarget;
+    /** Reachable by a session that must enrol a second factor first (GET /api/me, /api/me/mfa…, logout). */
+    beforeMfa?: boolean;
   }
 }

@@ -15,6 +15,11 @@ export type Principal = {
   /** The owner's roles, for per-role rate limits. */
   roleIds: readonly string[];
   expiresAt: number | null;
+  /**
+   * A session whose user must enrol a second factor first (setting `auth.require_mfa_for_roles`): it may
+   * reach only the routes marked `beforeMfa`.
+   */
+  mustEnrolMfa?: boolean;
 };
 
 /** Built once per request and passed to every service call; services never see Fastify objects. */

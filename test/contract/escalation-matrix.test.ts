@@ -73,6 +73,7 @@ forEachDialect((database) => {
     }),
     revokeToken: (t) => ({ method: 'DELETE', url: `/api/tokens/${t.tokenId}` }),
     rotateToken: (t) => ({ method: 'POST', url: `/api/tokens/${t.tokenId}/rotate`, payload: {} }),
+    resetUserMfa: (t) => ({ method: 'DELETE', url: `/api/users/${t.userId}/mfa` }),
   };
 
   it('every write operation on a user or a token declares its principal target, and each has a recipe here', () => {

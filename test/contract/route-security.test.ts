@@ -54,7 +54,7 @@ describe('route security', () => {
         : {}),
     });
 
-  it('covers every operation, each declaring its permission; the public set is exactly openapi.json and login', () => {
+  it('covers every operation, each declaring its permission; the public set is exactly openapi.json and the sign-in steps', () => {
     expect(ops.length).toBeGreaterThan(15);
     for (const op of ops) expect(op.scope, `${op.method} ${op.path}`).not.toBe('missing');
     expect(
@@ -62,7 +62,13 @@ describe('route security', () => {
         .filter((o) => o.scope === 'public')
         .map((o) => `${o.method} ${o.path}`)
         .sort(),
-    ).toEqual(['GET /api/openapi.json', 'POST /api/auth/login']);
+    ).toEqual([
+      'GET /api/openapi.json',
+      'POST /api/auth/login',
+      // The second sign-in step: it carries the mfa_token of the first (DESIGN.md).
+      'POST /api/auth/login/mfa',
+      'POST /api/auth/login/mfa/webauthn/options',
+    ]);
   });
 
   it('401 with WWW-Authenticate for no token, a bad checksum and a revoked token; one denied audit row each', async () => {

@@ -34,6 +34,19 @@ export const catalog = {
     description:
       'A break-glass admin token was issued with `gatehouse admin recover` on the database host (the operator is in the detail; the token itself is its own token.create event).',
   },
+  'auth.mfa.read': { event: false, description: 'A person listed its own second factors.' },
+  'auth.mfa.enrol': {
+    event: false,
+    description: 'A person started enrolling a second factor (TOTP or passkey); never the seed.',
+  },
+  'auth.mfa.confirm': { event: false, description: 'A second factor was confirmed and is now active.' },
+  'auth.mfa.remove': { event: false, description: 'A person removed one of its own second factors.' },
+  'auth.mfa.reset': { event: false, description: "An admin removed all of another user's second factors." },
+  'auth.mfa.recovery_codes': {
+    event: false,
+    description: 'A person replaced its recovery codes (never the codes themselves).',
+  },
+  'auth.mfa.challenge': { event: false, description: 'A passkey challenge was issued for a sign-in step.' },
   'audit.query': { event: false, description: 'The audit log was queried.' },
   'audit.read': { event: false, description: 'One audit event was read.' },
   'audit.export': { event: false, description: 'The audit log was exported.' },

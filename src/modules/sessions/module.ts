@@ -7,6 +7,7 @@ import type { AuthCache } from '../../lib/auth-cache.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Ids } from '../../lib/ids.js';
 import type { Passwords } from '../../lib/passwords.js';
+import type { RequestCtx } from '../../lib/request-ctx.js';
 import type { UsersService } from '../users/service.js';
 import { authRoutes } from './routes.js';
 import { createSessionsService } from './service.js';
@@ -22,6 +23,7 @@ export function createSessionsModule(deps: {
   users: Pick<UsersService, 'get'>;
   cache: AuthCache<LiveSession | null>;
   settings: () => ConfigDocument;
+  afterPassword?: (ctx: RequestCtx, userId: string) => Promise<void>;
 }) {
   const service = createSessionsService({ ...deps, store: createSessionsStore() });
   return {

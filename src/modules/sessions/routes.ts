@@ -18,6 +18,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
         operationId: 'login',
         tags: ['auth'],
         summary: 'Sign in with a password; returns a session token',
+        description:
+          'For an account with an active second factor the answer is 401 `mfa_required` with `mfa_token` and `methods`: finish at POST /api/auth/login/mfa.',
         security: [],
         body: LoginBody,
         response: { 200: Session },
@@ -30,7 +32,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/auth/logout',
     {
-      config: { scope: 'session', action: 'auth.logout' },
+      config: { scope: 'session', action: 'auth.logout', beforeMfa: true },
       schema: {
         operationId: 'logout',
         tags: ['auth'],
@@ -47,7 +49,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/me',
     {
-      config: { scope: 'token', action: 'auth.me' },
+      config: { scope: 'token', action: 'auth.me', beforeMfa: true },
       schema: {
         operationId: 'getMe',
         tags: ['auth'],

@@ -39,6 +39,12 @@ export const Me = Type.Object(
     scopes: Type.Array(
       Type.String({ description: "Effective: the token's scopes narrowed by your current roles." }),
     ),
+    mfa_enrollment_required: Type.Optional(
+      Type.Literal(true, {
+        description:
+          'Present on a session that must enrol a second factor first (auth.require_mfa_for_roles): until then only GET /api/me, /api/me/mfa… and logout answer.',
+      }),
+    ),
   },
   { additionalProperties: false, title: 'Me' },
 );

@@ -26,6 +26,11 @@ type SessionsServiceDeps = {
   users: Pick<UsersService, 'get'>;
   cache: AuthCache<LiveSession | null>;
   settings: () => ConfigDocument;
+  /**
+   * Called once the password is right, before a session opens: throws (e.g. `mfa_required`) when the sign-in
+   * needs another step. Wired to the mfa module.
+   */
+  afterPassword?: (ctx: RequestCtx, userId: string) => Promise<void>;
 };
 
 export function createSessionsService(deps: SessionsServiceDeps) {
@@ -47,9 +52,64 @@ async function checkCredentials(
   return (await passwords.verify(creds.passwordHash, password)) ? creds.id : undefined;
 }
 
+/** Opens a session for a signed-in user: one change audited as `auth.login` (`within` runs in it first). */
+async function openSession(
+  deps: SessionsServiceDeps,
+  ctx: RequestCtx,
+  userId: string,
+  opts: { detail?: string; within?: (trx: Trx) => Promise<void> },
+): Promise<Session> {
+  const { change, store, ids, clock } = deps;
+  const user = await deps.users.get(userId);
+  const secret = generateToken('gts');
+  const id = ids.next('sess');
+  const now = clock.now();
+  const expiresAt = now + deps.settings().sessions.ttl_minutes * 60_000;
+  // The audit row names the user who signed in as its actor.
+  const asUser: RequestCtx = {
+    ...ctx,
+    principal: {
+      userId,
+      username: user.username,
+      tokenId: id,
+      tokenKind: 'session',
+      scopes: [],
+      ownerScopes: [],
+      roleIds: [],
+      expiresAt,
+    },
+  };
+  const spec = { action: 'auth.login', target: { type: 'session', id } } as const;
+  const session = await change(
+    asUser,
+    opts.detail === undefined ? spec : { ...spec, detail: opts.detail },
+    async (trx) => {
+      await opts.within?.(trx);
+      return {
+        before: null,
+        after: await store.insert(trx, {
+          id,
+          user_id: userId,
+          secret_hash: hashToken(secret),
+          created_at: now,
+          expires_at: expiresAt,
+          last_used_at: null,
+          revoked_at: null,
+          ip: ctx.ip,
+          user_agent: ctx.userAgent,
+        }),
+      };
+    },
+  ).finally(() => {
+    // The change audited under `asUser`, success or refusal: the request's own ctx must not audit again.
+    ctx.audited = true;
+  });
+  return { token: secret, session_id: id, expires_at: new Date(session.expires_at).toISOString(), user };
+}
+
 /** Signing in with a password. */
 function sessionSignIn(deps: SessionsServiceDeps) {
-  const { change, record, store, ids, clock } = deps;
+  const { record } = deps;
 
   return {
     /**
@@ -68,45 +128,20 @@ function sessionSignIn(deps: SessionsServiceDeps) {
         });
         throw new AppError('auth.invalid_credentials', 'Check the username and password and try again.');
       }
-      const user = await deps.users.get(userId);
-      const secret = generateToken('gts');
-      const id = ids.next('sess');
-      const now = clock.now();
-      const expiresAt = now + deps.settings().sessions.ttl_minutes * 60_000;
-      // The audit row names the user who signed in as its actor.
-      const asUser: RequestCtx = {
-        ...ctx,
-        principal: {
-          userId,
-          username: user.username,
-          tokenId: id,
-          tokenKind: 'session',
-          scopes: [],
-          ownerScopes: [],
-          roleIds: [],
-          expiresAt,
-        },
-      };
-      const session = await change(
-        asUser,
-        { action: 'auth.login', target: { type: 'session', id } },
-        async (trx) => ({
-          before: null,
-          after: await store.insert(trx, {
-            id,
-            user_id: userId,
-            secret_hash: hashToken(secret),
-            created_at: now,
-            expires_at: expiresAt,
-            last_used_at: null,
-            revoked_at: null,
-            ip: ctx.ip,
-            user_agent: ctx.userAgent,
-          }),
-        }),
-      );
-      ctx.audited = true;
-      return { token: secret, session_id: id, expires_at: new Date(session.expires_at).toISOString(), user };
+      await deps.afterPassword?.(ctx, userId);
+      return openSession(deps, ctx, userId, {});
+    },
+
+    /**
+     * Opens a session for a user whose sign-in another module completed (a second factor), audited as
+     * `auth.login` with `detail`; `within` runs in the session's transaction (spending the factor's proof).
+     */
+    async signIn(
+      ctx: RequestCtx,
+      userId: string,
+      opts: { detail: string; within: (trx: Trx) => Promise<void> },
+    ): Promise<Session> {
+      return openSession(deps, ctx, userId, opts);
     },
   };
 }
@@ -174,6 +209,7 @@ function sessionIdentity({ db, store, clock, cache, users }: SessionsServiceDeps
           expires_at: p.expiresAt === null ? null : new Date(p.expiresAt).toISOString(),
         },
         scopes: [...p.scopes],
+        ...(p.mustEnrolMfa === true ? { mfa_enrollment_required: true as const } : {}),
       };
     },
   };
