@@ -139,6 +139,31 @@ forEachDialect((database) => {
       });
     });
 
+    it('the audit log filters MFA actions exactly (auth.mfa.enrol) and by prefix (auth.mfa.*), with the last segment as verb', async () => {
+      const { session } = await person();
+      await enrolTotp(session);
+      const page = async (action: string) => {
+        const res = await app.request({ method: 'GET', url: `/api/audit?limit=500&action=${action}` });
+        expect(res.statusCode, res.body).toBe(200);
+        return res.json().data as { action: string; verb: string }[];
+      };
+      const exact = await page('auth.mfa.enrol');
+      expect(exact.length).toBeGreaterThan(0);
+      expect(new Set(exact.map((e) => e.action))).toEqual(new Set(['auth.mfa.enrol']));
+      const prefixed = await page('auth.mfa.*');
+      expect(new Set(prefixed.map((e) => e.action))).toEqual(new Set(['auth.mfa.enrol', 'auth.mfa.confirm']));
+      // `auth.*` still takes the whole resource; the verb of `auth.mfa.enrol` is `enrol`.
+      const resource = await page('auth.*');
+      expect(resource.map((e) => e.action)).toEqual(expect.arrayContaining(['auth.mfa.enrol', 'auth.login']));
+      expect((await page('enrol')).every((e) => e.action === 'auth.mfa.enrol')).toBe(true);
+      for (const bad of ['auth.mfa.enrol.x', 'auth..mfa', 'auth.mfa.*.x', 'AUTH.mfa'])
+        expectProblem(
+          await app.request({ method: 'GET', url: `/api/audit?action=${bad}` }),
+          400,
+          'validation_failed',
+        );
+    });
+
     it('a password sign-in then needs the code; the code gives a session as a password sign-in does', async () => {
       const p = await person();
       const { uri } = await enrolTotp(p.session);

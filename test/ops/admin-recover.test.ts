@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminRecover, RECOVERY_TTL_MS } from '../../src/cli/admin.js';
-import { defaultEnv } from '../../src/env/load.js';
+import { loadEnv } from '../../src/env/load.js';
 import { counts, makeUser, startTestApp, type TestApp } from '../helpers/app.js';
 import { forEachDialect } from '../helpers/databases.js';
 
@@ -28,13 +28,13 @@ describe('gatehouse admin recover', () => {
     });
 
     const env = (auditKey = key) =>
-      defaultEnv({
+      loadEnv({
         DATABASE_URL: database().url,
         DATA_DIR: dataDir,
         LOG_LEVEL: 'silent',
         GATEHOUSE_AUDIT_KEY: auditKey.toString('base64'),
       });
-    const run = async (username: string, options: { enable?: boolean; auditKey?: Buffer } = {}) => {
+    const run = async (username: string, options: { enable?: boolean; auditKey?: typeof key } = {}) => {
       const [out, err] = [new PassThrough(), new PassThrough()];
       const text = { out: '', err: '' };
       out.on('data', (d: Buffer) => (text.out += d.toString()));

@@ -4,7 +4,7 @@ import { MAX_SAFE_INT, Str, Timestamp } from '../../lib/schema.js';
 
 export { AuditEvent } from '../journal/event.js';
 
-const ACTION_ITEM = '(\\*|[a-z_]+(\\.([a-z_]+|\\*))?)';
+const ACTION_ITEM = '(\\*|[a-z_]+(\\.[a-z_]+){0,2}(\\.\\*)?)';
 
 /** The filters every audit read shares: list, export, and the CLI. */
 export const AuditFilterFields = {
@@ -17,7 +17,7 @@ export const AuditFilterFields = {
       maxLength: 1024,
       pattern: `^${ACTION_ITEM}(,${ACTION_ITEM})*$`,
       description:
-        "Comma list: `user.update` exactly, `user.*` a resource, a bare verb such as `create` every resource's.",
+        "Comma list: `user.update` or `auth.mfa.enrol` exactly, `user.*` a resource, `auth.mfa.*` every action under that prefix, a bare verb such as `create` every resource's.",
     }),
   ),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'ISO 8601, inclusive.' })),

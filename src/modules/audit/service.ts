@@ -33,13 +33,16 @@ type AuditServiceDeps = {
 /** How the chain's seal stands at start: where keyed links begin, whether this start sealed it, and whether it is intact. */
 export type SealState = { keyedFrom: number | null; sealed: boolean; intact: boolean };
 
-/** `user.update` exact, `user.*` a resource, `create` a verb, `*` everything. */
+/** `user.update` or `auth.mfa.enrol` exact, `user.*` a resource, `auth.mfa.*` a prefix, `create` a verb, `*` everything. */
 export function parseActions(list: string | undefined): AuditFilters['actions'] {
   if (!list) return undefined;
   const items = list.split(',');
   if (items.includes('*')) return undefined;
   return items.map((item) => {
-    if (item.endsWith('.*')) return { resource: item.slice(0, -2) };
+    if (item.endsWith('.*')) {
+      const head = item.slice(0, -2);
+      return head.includes('.') ? { prefix: `${head}.` } : { resource: head };
+    }
     if (item.includes('.')) return { action: item };
     return { verb: item };
   });

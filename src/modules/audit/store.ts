@@ -6,8 +6,8 @@ import { exportLineSql, toAuditEvent, type AuditEvent } from '../journal/event.j
 /** Filters resolved to column conditions; the service turns the query string into these. */
 export type AuditFilters = {
   actor?: string;
-  /** Each item matches when any of its set fields equals: an exact action, a resource or a verb. */
-  actions?: { action?: string; resource?: string; verb?: string }[];
+  /** Each item matches when any of its set fields equals: an exact action, a prefix, a resource or a verb. */
+  actions?: { action?: string; prefix?: string; resource?: string; verb?: string }[];
   targetType?: string;
   targetId?: string;
   outcome?: AuditEventsTable['outcome'];
@@ -47,6 +47,9 @@ function select(q: Queryable, f: AuditFilters) {
       eb.or(
         actions.map((a): Expression<SqlBool> => {
           if (a.action !== undefined) return eb('action', '=', a.action);
+          // `auth.mfa.*`: every action under `auth.mfa.`, as a range ('/' follows '.'), the same on both dialects.
+          if (a.prefix !== undefined)
+            return eb.and([eb('action', '>=', a.prefix), eb('action', '<', `${a.prefix.slice(0, -1)}/`)]);
           if (a.resource !== undefined) return eb('resource', '=', a.resource);
           return eb('verb', '=', a.verb ?? '');
         }),

@@ -56,7 +56,9 @@ export type JournalDeps = {
 
 /** The stored columns of an entry, but those the chain's head decides. */
 function linkOf(ctx: RequestCtx, entry: JournalEntry, now: number): PendingLink {
-  const [resource = entry.action, verb = ''] = entry.action.split('.');
+  // `auth.mfa.enrol`: resource `auth`, verb `enrol` (the last segment); `user.create`: `user`, `create`.
+  const parts = entry.action.split('.');
+  const [resource = entry.action, verb = ''] = [parts[0], parts.length > 1 ? parts.at(-1) : ''];
   const { actor, actorName, tokenId } = actorOf(ctx);
   const hasChanges = entry.before !== undefined || entry.after !== undefined;
   return {
