@@ -936,7 +936,7 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                /** @description Comma list: `user.update` exactly, `user.*` a resource, a bare verb such as `create` every resource's. */
+                /** @description Comma list: `user.update` or `auth.mfa.enrol` exactly, `user.*` a resource, `auth.mfa.*` every action under that prefix, a bare verb such as `create` every resource's. */
                 action?: string;
                 /** @description `system`, `anonymous`, or a user id. */
                 actor?: string;
@@ -1624,7 +1624,7 @@ export interface operations {
     exportAuditEvents: {
         parameters: {
             query?: {
-                /** @description Comma list: `user.update` exactly, `user.*` a resource, a bare verb such as `create` every resource's. */
+                /** @description Comma list: `user.update` or `auth.mfa.enrol` exactly, `user.*` a resource, `auth.mfa.*` every action under that prefix, a bare verb such as `create` every resource's. */
                 action?: string;
                 /** @description `system`, `anonymous`, or a user id. */
                 actor?: string;
