@@ -49,6 +49,8 @@ const TABLE_OWNERS = {
   audit_head: ['src/modules/journal/store.ts', 'src/modules/audit/store.ts'],
   outbox: ['src/modules/journal/store.ts', 'src/modules/webhooks/store.ts'],
   audit_streams: ['src/modules/audit-streams/store.ts'],
+  auth_providers: ['src/modules/auth-providers/store.ts'],
+  auth_sso_attempts: ['src/modules/auth-providers/store.ts'],
 };
 const WRITES = new Set(['insertInto', 'updateTable', 'deleteFrom', 'replaceInto', 'mergeInto']);
 

@@ -29,6 +29,27 @@ export const catalog = {
   'auth.login': { event: false, description: 'A console sign-in, successful or not.' },
   'auth.logout': { event: false, description: 'A console session was ended.' },
   'auth.me': { event: false, description: 'A caller read its own identity.' },
+  'auth.sso.start': { event: false, description: 'A single sign-on began: the browser was sent to a provider.' },
+  'auth.sso.login': {
+    event: false,
+    description: 'A single sign-on came back from the provider: signed in, or denied with the reason.',
+  },
+  'auth.sso.exchange': {
+    event: false,
+    description: 'A single sign-on ticket was exchanged for a console session, or refused.',
+  },
+  'auth.methods': { event: false, description: 'The sign-in methods were read (sign-in page).' },
+  'auth_provider.create': {
+    event: true,
+    description: 'An identity provider was created (never its client secret).',
+  },
+  'auth_provider.update': {
+    event: true,
+    description: 'An identity provider was changed (never its client secret).',
+  },
+  'auth_provider.delete': { event: true, description: 'An identity provider was deleted.' },
+  'auth_provider.list': { event: false, description: 'Identity providers were listed.' },
+  'auth_provider.read': { event: false, description: 'An identity provider was read.' },
   'audit.query': { event: false, description: 'The audit log was queried.' },
   'audit.read': { event: false, description: 'One audit event was read.' },
   'audit.export': { event: false, description: 'The audit log was exported.' },
@@ -134,6 +155,7 @@ const readScopes = new Map(
     plugin: 'plugins:read',
     audit: 'audit:read',
     audit_stream: 'audit:read',
+    auth_provider: 'auth:read',
   }),
 );
 

@@ -49,7 +49,7 @@ async function checkCredentials(
 
 /** Signing in with a password. */
 function sessionSignIn(deps: SessionsServiceDeps) {
-  const { change, record, store, ids, clock } = deps;
+  const { record } = deps;
 
   return {
     /**
@@ -58,6 +58,7 @@ function sessionSignIn(deps: SessionsServiceDeps) {
      * Every attempt is audited as `auth.login`. Throws `auth.invalid_credentials`.
      */
     async login(ctx: RequestCtx, input: LoginBody): Promise<Session> {
+      await refuseIfSsoOnly(deps, ctx);
       const userId = await checkCredentials(deps, input);
       if (!userId) {
         await record(ctx, {
@@ -68,47 +69,77 @@ function sessionSignIn(deps: SessionsServiceDeps) {
         });
         throw new AppError('auth.invalid_credentials', 'Check the username and password and try again.');
       }
-      const user = await deps.users.get(userId);
-      const secret = generateToken('gts');
-      const id = ids.next('sess');
-      const now = clock.now();
-      const expiresAt = now + deps.settings().sessions.ttl_minutes * 60_000;
-      // The audit row names the user who signed in as its actor.
-      const asUser: RequestCtx = {
-        ...ctx,
-        principal: {
-          userId,
-          username: user.username,
-          tokenId: id,
-          tokenKind: 'session',
-          scopes: [],
-          ownerScopes: [],
-          roleIds: [],
-          expiresAt,
-        },
-      };
-      const session = await change(
-        asUser,
-        { action: 'auth.login', target: { type: 'session', id } },
-        async (trx) => ({
-          before: null,
-          after: await store.insert(trx, {
-            id,
-            user_id: userId,
-            secret_hash: hashToken(secret),
-            created_at: now,
-            expires_at: expiresAt,
-            last_used_at: null,
-            revoked_at: null,
-            ip: ctx.ip,
-            user_agent: ctx.userAgent,
-          }),
-        }),
-      );
-      ctx.audited = true;
-      return { token: secret, session_id: id, expires_at: new Date(session.expires_at).toISOString(), user };
+      return startSession(deps, ctx, userId, 'auth.login');
+    },
+
+    /**
+     * Signs in a user whose identity was proven otherwise (single sign-on): a session as `login` gives,
+     * audited under `action`. The caller has checked that the user is enabled.
+     */
+    async signIn(ctx: RequestCtx, userId: string, action: 'auth.sso.exchange'): Promise<Session> {
+      return startSession(deps, ctx, userId, action);
     },
   };
+}
+
+/** With auth.sso_only on, password sign-in is refused (403 `auth.sso_only`), audited as a denied `auth.login`. */
+async function refuseIfSsoOnly({ settings, record }: SessionsServiceDeps, ctx: RequestCtx): Promise<void> {
+  if (!settings().auth.sso_only) return;
+  await record(ctx, {
+    action: 'auth.login',
+    target: null,
+    outcome: 'denied',
+    detail: 'password sign-in is turned off (auth.sso_only)',
+  });
+  throw new AppError(
+    'auth.sso_only',
+    'Sign in through single sign-on (GET /api/auth/methods lists the providers); API tokens still work.',
+  );
+}
+
+/** A new session for `userId`, shown once, audited as its sign-in (`action`). */
+async function startSession(
+  deps: SessionsServiceDeps,
+  ctx: RequestCtx,
+  userId: string,
+  action: 'auth.login' | 'auth.sso.exchange',
+): Promise<Session> {
+  const { change, store, ids, clock } = deps;
+  const user = await deps.users.get(userId);
+  const secret = generateToken('gts');
+  const id = ids.next('sess');
+  const now = clock.now();
+  const expiresAt = now + deps.settings().sessions.ttl_minutes * 60_000;
+  // The audit row names the user who signed in as its actor.
+  const asUser: RequestCtx = {
+    ...ctx,
+    principal: {
+      userId,
+      username: user.username,
+      tokenId: id,
+      tokenKind: 'session',
+      scopes: [],
+      ownerScopes: [],
+      roleIds: [],
+      expiresAt,
+    },
+  };
+  const session = await change(asUser, { action, target: { type: 'session', id } }, async (trx) => ({
+    before: null,
+    after: await store.insert(trx, {
+      id,
+      user_id: userId,
+      secret_hash: hashToken(secret),
+      created_at: now,
+      expires_at: expiresAt,
+      last_used_at: null,
+      revoked_at: null,
+      ip: ctx.ip,
+      user_agent: ctx.userAgent,
+    }),
+  }));
+  ctx.audited = true;
+  return { token: secret, session_id: id, expires_at: new Date(session.expires_at).toISOString(), user };
 }
 
 /** Ending sessions: the caller's own, or all of a user's. */
