@@ -1,7 +1,18 @@
 import { typeid, TypeID } from 'typeid-js';
 
 /** The only TypeID prefixes Gatehouse issues. */
-export const ID_PREFIXES = ['user', 'role', 'tok', 'sess', 'plugin', 'whk', 'dlv', 'evt', 'stream', 'idp'] as const;
+export const ID_PREFIXES = [
+  'user',
+  'role',
+  'tok',
+  'sess',
+  'plugin',
+  'whk',
+  'dlv',
+  'evt',
+  'stream',
+  'idp',
+] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 
 export type Ids = { next(prefix: IdPrefix): string };

@@ -29,7 +29,10 @@ export const catalog = {
   'auth.login': { event: false, description: 'A console sign-in, successful or not.' },
   'auth.logout': { event: false, description: 'A console session was ended.' },
   'auth.me': { event: false, description: 'A caller read its own identity.' },
-  'auth.sso.start': { event: false, description: 'A single sign-on began: the browser was sent to a provider.' },
+  'auth.sso.start': {
+    event: false,
+    description: 'A single sign-on began: the browser was sent to a provider.',
+  },
   'auth.sso.login': {
     event: false,
     description: 'A single sign-on came back from the provider: signed in, or denied with the reason.',
