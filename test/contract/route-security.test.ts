@@ -54,7 +54,7 @@ describe('route security', () => {
         : {}),
     });
 
-  it('covers every operation, each declaring its permission; the public set is exactly openapi.json and login', () => {
+  it('covers every operation, each declaring its permission; the public set is exactly openapi.json and the sign-in routes', () => {
     expect(ops.length).toBeGreaterThan(15);
     for (const op of ops) expect(op.scope, `${op.method} ${op.path}`).not.toBe('missing');
     expect(
@@ -62,7 +62,14 @@ describe('route security', () => {
         .filter((o) => o.scope === 'public')
         .map((o) => `${o.method} ${o.path}`)
         .sort(),
-    ).toEqual(['GET /api/openapi.json', 'POST /api/auth/login']);
+    ).toEqual([
+      'GET /api/auth/methods',
+      'GET /api/auth/oidc/{id}/callback',
+      'GET /api/auth/oidc/{id}/start',
+      'GET /api/openapi.json',
+      'POST /api/auth/login',
+      'POST /api/auth/oidc/exchange',
+    ]);
   });
 
   it('401 with WWW-Authenticate for no token, a bad checksum and a revoked token; one denied audit row each', async () => {

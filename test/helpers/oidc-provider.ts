@@ -87,7 +87,8 @@ export async function startTestProvider(): Promise<TestProvider> {
       const [h, p, s] = body.id_token.split('.') as [string, string, string];
       const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
       if (how === 'signature') {
-        claims.sub = 'someone-else';
+        // The same subject, with a group it does not have: only the signature tells.
+        claims.groups = ['platform-admins', 'root'];
         body.id_token = [h, Buffer.from(JSON.stringify(claims)).toString('base64url'), s].join('.');
         return;
       }

@@ -4,7 +4,8 @@ import { MAX_SAFE_INT, Str, Timestamp } from '../../lib/schema.js';
 
 export { AuditEvent } from '../journal/event.js';
 
-const ACTION_ITEM = '(\\*|[a-z_]+(\\.([a-z_]+|\\*))?)';
+// Exact actions may have a third part (`auth.sso.login`).
+const ACTION_ITEM = '(\\*|[a-z_]+(\\.([a-z_]+(\\.[a-z_]+)?|\\*))?)';
 
 /** The filters every audit read shares: list, export, and the CLI. */
 export const AuditFilterFields = {

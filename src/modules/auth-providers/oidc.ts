@@ -45,9 +45,14 @@ export async function discover(deps: OidcDeps, provider: AuthProvider): Promise<
       client.ClientSecretBasic(secret),
       {
         [client.customFetch]: deps.fetch,
-        // http only for a loopback issuer with private targets allowed (checkIssuer): local setups and tests.
-        // eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated only to stand out, as it does here
-        execute: insecure ? [client.allowInsecureRequests] : [],
+        // The ID token's signature is checked against the provider's keys (jwks_uri) even though it came
+        // straight from the token endpoint. http only for a loopback issuer with private targets allowed
+        // (checkIssuer): local setups and tests.
+        execute: [
+          client.enableNonRepudiationChecks,
+          // eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated only to stand out, as it does here
+          ...(insecure ? [client.allowInsecureRequests] : []),
+        ],
         timeout: TIMEOUT_S,
       },
     );

@@ -126,6 +126,8 @@ function ssoCallback(deps: AuthProvidersDeps, { oidc, deny }: Parts) {
      */
     async callback(ctx: RequestCtx, rawId: string, query: SsoCallbackQuery, search: string): Promise<string> {
       const id = providerId(rawId);
+      if (!(await store.findById(db, id)))
+        throw new AppError('not_found', 'No identity provider has this id.');
       const now = clock.now();
       const attempt = query.state ? await store.consumeState(db, hashToken(query.state), now) : undefined;
       if (!attempt || attempt.provider_id !== id || !query.state)

@@ -32,11 +32,12 @@ function toUsername(raw: string): string | null {
 
 /** Users linked to an identity provider (single sign-on): found by the provider's subject, or created. */
 export function linkedUsers({ db, change, store, ids, clock }: Deps) {
-  /** The first free username among the candidates, else the first with a numeric suffix, else `user-…`. */
-  async function freeUsername(candidates: string[], fallback: string): Promise<string> {
-    const names = [...candidates.map(toUsername), toUsername(fallback)].filter((n): n is string => !!n);
+  /** The first free username among the candidates, else the first with a numeric suffix, else from the subject. */
+  async function freeUsername(candidates: string[], subject: string): Promise<string> {
+    const names = candidates.map(toUsername).filter((n): n is string => !!n);
     for (const name of names) if (!(await store.usernameExists(db, name))) return name;
-    const base = (names[0] ?? 'user').slice(0, 56);
+    const base = (names[0] ?? toUsername(subject) ?? 'user').slice(0, 56);
+    if (names.length === 0 && !(await store.usernameExists(db, base))) return base;
     for (let i = 2; i < 1000; i++) {
       const name = `${base}-${i}`;
       if (!(await store.usernameExists(db, name))) return name;
