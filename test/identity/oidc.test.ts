@@ -401,6 +401,40 @@ forEachDialect((database) => {
       );
     });
 
+    it('keeps the issuer of a provider with linked users; a disabled provider offers no sign-in', async () => {
+      const moved = await app.request({
+        method: 'PUT',
+        url: `/api/auth/providers/${jit.id}`,
+        payload: { issuer: idp.issuer.replace('127.0.0.1', 'localhost') },
+      });
+      const p = expectProblem(moved, 422, 'unprocessable');
+      expect(p.errors?.[0]?.pointer).toBe('/issuer');
+      const same = await app.request({
+        method: 'PUT',
+        url: `/api/auth/providers/${jit.id}`,
+        payload: { issuer: idp.issuer },
+      });
+      expect(same.statusCode, same.body).toBe(200);
+      const off = await app.request({
+        method: 'PUT',
+        url: `/api/auth/providers/${noJit.id}`,
+        payload: { enabled: false },
+      });
+      expect(off.json()).toMatchObject({ enabled: false });
+      expectProblem(
+        await app.request({ method: 'GET', url: `/api/auth/oidc/${noJit.id}/start`, token: null }),
+        404,
+        'not_found',
+      );
+      const methods = (await app.request({ method: 'GET', url: '/api/auth/methods', token: null })).json();
+      expect(methods.providers.map((m: { id: string }) => m.id)).not.toContain(noJit.id);
+      await app.request({
+        method: 'PUT',
+        url: `/api/auth/providers/${noJit.id}`,
+        payload: { enabled: true },
+      });
+    });
+
     it('refuses bad bodies: malformed issuer, unknown roles, wrong types, unknown fields, huge bodies', async () => {
       const before = await counts(app);
       const bad = async (body: Record<string, unknown>, status: number, code: string, pointer?: string) => {

@@ -31,7 +31,7 @@ export type AuthProvidersDeps = {
   settings: () => ConfigDocument;
   secrets: SecretBox;
   roles: Pick<RolesService, 'findByNames' | 'assign' | 'unassign'>;
-  users: Pick<UsersService, 'get' | 'findLinked' | 'createLinked'>;
+  users: Pick<UsersService, 'get' | 'findLinked' | 'createLinked' | 'anyLinked'>;
   sessions: Pick<SessionsService, 'signIn'>;
   /** openid-client's `customFetch`: every call to a provider goes through the SSRF-guarded dispatcher. */
   fetch: (url: string, init: RequestInit) => Promise<Response>;
@@ -63,6 +63,17 @@ async function checkRoles(
   const found = await roles.findByNames([...new Set(used.map((u) => u.name))]);
   assertRolesExist(used, new Set(found.map((r) => r.name)));
   assertHolds(ctx, union(found.map((r) => r.permissions)), 'Giving these roles at single sign-on');
+}
+
+/**
+ * Users are linked to a provider by its subjects: another issuer could name any of them, so the issuer of a
+ * provider with linked users does not change (a new provider gets new links).
+ */
+function issuerLocked(): AppError {
+  const message = 'cannot change while users are linked to this provider; add a new provider instead';
+  return new AppError('unprocessable', `The issuer ${message}.`, {
+    errors: [{ in: 'body', pointer: '/issuer', message }],
+  });
 }
 
 /** Managing identity providers: create, read, update, delete (auth:read / auth:write). */
@@ -140,8 +151,10 @@ function providerChanges(deps: AuthProvidersDeps, get: (id: string) => Promise<A
       const current = await get(rawId);
       const id = current.id;
       const { client_secret, ...rest } = input;
-      if (rest.issuer !== undefined)
+      if (rest.issuer !== undefined) {
         rest.issuer = await checkIssuer(rest.issuer, settings().webhooks.allow_private_targets);
+        if (rest.issuer !== current.issuer && (await deps.users.anyLinked(id))) throw issuerLocked();
+      }
       // Changing a provider that gives roles needs what they grant, as giving them does.
       await checkRoles(deps, ctx, current);
       await checkRoles(deps, ctx, rest);

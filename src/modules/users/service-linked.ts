@@ -46,6 +46,11 @@ export function linkedUsers({ db, change, store, ids, clock }: Deps) {
   }
 
   return {
+    /** Whether any user is linked to this provider (its issuer then cannot change). */
+    async anyLinked(providerId: string): Promise<boolean> {
+      return store.anyLinked(db, providerId);
+    },
+
     /** The user linked to this provider's subject, if any. */
     async findLinked(providerId: string, externalId: string): Promise<User | undefined> {
       return store.findByExternal(db, providerId, externalId);

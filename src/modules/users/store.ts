@@ -95,6 +95,16 @@ function linkedLookups() {
       return row && toUser(row);
     },
 
+    /** Whether any user is linked to this provider. */
+    async anyLinked(q: Queryable, providerId: string): Promise<boolean> {
+      const row = await q
+        .selectFrom('users')
+        .select('id')
+        .where('provider_id', '=', providerId)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+
     async usernameExists(q: Queryable, username: string): Promise<boolean> {
       const row = await q
         .selectFrom('users')
