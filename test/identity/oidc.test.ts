@@ -20,6 +20,9 @@ forEachDialect((database) => {
   let jit: { id: string };
   let noJit: { id: string };
   let domains: { id: string };
+  const logLines: string[] = [];
+  /** Secrets handed out or taken in (client secrets, tickets, session tokens): never in a log line. */
+  const secrets: string[] = [];
 
   const setSettings = (patch: Record<string, unknown>) =>
     app.services.config.patch(systemCtx('test'), patch, undefined, false);
@@ -37,7 +40,7 @@ forEachDialect((database) => {
   });
 
   beforeAll(async () => {
-    app = await startTestApp(database().url);
+    app = await startTestApp(database().url, { logLines });
     idp = await startTestProvider();
     await setSettings({ webhooks: { allow_private_targets: true }, auth: { public_url: ORIGIN } });
     for (const [name, permissions] of [
@@ -88,8 +91,10 @@ forEachDialect((database) => {
     expect(res.statusCode, res.body).toBe(302);
     const location = String(res.headers.location);
     expect(location).toMatch(/^\/console\/#sso=[A-Za-z0-9_-]{43}$/);
+    secrets.push(location.split('#sso=')[1]!);
     const session = await exchange(location.split('#sso=')[1]!);
     expect(session.statusCode, session.body).toBe(200);
+    secrets.push(session.json<{ token: string }>().token);
     return session.json<{ token: string; user: { id: string; username: string; email: string | null } }>();
   };
   const rolesOf = async (userId: string) =>
@@ -357,6 +362,7 @@ forEachDialect((database) => {
   describe('managing providers', () => {
     it('never shows, logs or stores the client secret in plain text; PUT without it keeps it', async () => {
       const secret = 'very-secret-value-4242';
+      secrets.push(secret, idp.clientSecret);
       const created = await createProvider(providerBody({ client_secret: secret }));
       expect(created.statusCode, created.body).toBe(201);
       expect(created.json()).toMatchObject({
