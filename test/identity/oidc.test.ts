@@ -304,6 +304,42 @@ forEachDialect((database) => {
       );
     });
 
+    it('a provider whose discovery document names another issuer', async () => {
+      const res = await createProvider(
+        providerBody({ issuer: idp.issuer.replace('127.0.0.1', 'localhost') }),
+      );
+      expect(res.statusCode, res.body).toBe(201);
+      const before = await counts(app);
+      const p = expectProblem(
+        await app.request({ method: 'GET', url: `/api/auth/oidc/${res.json().id}/start`, token: null }),
+        403,
+        'auth.sso_denied',
+      );
+      expect(p.detail).toMatch(/discovery failed.*issuer/i);
+      expect((await counts(app)).users).toBe(before.users);
+      await app.request({ method: 'DELETE', url: `/api/auth/providers/${res.json().id}` });
+    });
+
+    it('ticket exchanges count against the sign-in limit', async () => {
+      await setSettings({ rate_limits: { login: { max: 2, window_s: 60 } } });
+      try {
+        // From an address of its own, so earlier exchanges in this file do not count.
+        const remoteAddress = database().name === 'sqlite' ? '192.0.2.7' : '192.0.2.8';
+        const fromIp = (ticket: string) =>
+          app.request({
+            method: 'POST',
+            url: '/api/auth/oidc/exchange',
+            payload: { ticket },
+            token: null,
+            remoteAddress,
+          });
+        for (let i = 0; i < 2; i++) expectProblem(await fromIp(`guess-${i}`), 401, 'auth.sso_ticket_invalid');
+        expectProblem(await fromIp('guess-3'), 429, 'rate_limited');
+      } finally {
+        await setSettings({ rate_limits: { login: { max: 1_000_000, window_s: 60 } } });
+      }
+    });
+
     it('bad tickets and bad return_to', async () => {
       expectProblem(await exchange('not-a-ticket'), 401, 'auth.sso_ticket_invalid');
       const cb = await toCallback(jit.id, 'mallory-sub');
