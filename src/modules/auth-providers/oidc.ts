@@ -35,7 +35,12 @@ export async function discover(deps: OidcDeps, provider: AuthProvider): Promise<
   }
   const sealed = await deps.sealedSecret(provider.id);
   if (sealed === undefined) throw new SsoDenied('the provider no longer exists');
-  const secret = deps.secrets.open(sealed, deps.secretContext(provider.id));
+  let secret: string;
+  try {
+    secret = deps.secrets.open(sealed, deps.secretContext(provider.id));
+  } catch {
+    throw new SsoDenied("the client secret does not open with this server's key: set it again with PUT");
+  }
   const insecure = new URL(provider.issuer).protocol === 'http:';
   try {
     return await client.discovery(

@@ -165,7 +165,7 @@ function ssoCallback(deps: AuthProvidersDeps, { oidc, deny }: Parts) {
           action: 'auth.sso.login',
           target: { type: 'user', id: user.id },
           outcome: 'success',
-          detail: `through ${provider.name}`,
+          detail: `${user.username} through ${provider.name}`,
         },
       );
       return `${attempt.return_to}#sso=${ticket}`;
