@@ -265,7 +265,12 @@ forEachDialect((database) => {
       const swapped = new URL(other.toString().replace(jit.id, noJit.id));
       await expectDenied(() => callback(swapped), 400, 'auth.sso_state_invalid', /state/);
       await expectDenied(
-        () => app.request({ method: 'GET', url: `/api/auth/oidc/${jit.id}/callback`, token: null }),
+        () =>
+          app.request({
+            method: 'GET',
+            url: `/api/auth/oidc/${jit.id}/callback?hd=x&authuser=0`,
+            token: null,
+          }),
         400,
         'auth.sso_state_invalid',
         /state/,

@@ -144,7 +144,10 @@ export const SsoCallbackQuery = Type.Object(
     session_state: Type.Optional(Str({ maxLength: 1024 })),
     scope: Type.Optional(Str({ maxLength: 2048 })),
   },
-  { additionalProperties: false },
+  {
+    // Providers add parameters of their own (Google: authuser, hd, prompt); openid-client reads the whole URL.
+    additionalProperties: true,
+  },
 );
 export type SsoCallbackQuery = Static<typeof SsoCallbackQuery>;
 
