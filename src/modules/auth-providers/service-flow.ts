@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../errors.js';
 import type { RequestCtx } from '../../lib/request-ctx.js';
+import { SecretBoxError } from '../../lib/secret-box.js';
 import { hashToken } from '../../lib/secret-token.js';
 import type { User } from '../users/schemas.js';
 import type { Session } from '../sessions/schemas.js';
@@ -126,14 +127,13 @@ function ssoCallback(deps: AuthProvidersDeps, { oidc, deny }: Parts) {
      */
     async callback(ctx: RequestCtx, rawId: string, query: SsoCallbackQuery, search: string): Promise<string> {
       const id = providerId(rawId);
-      if (!(await store.findById(db, id)))
-        throw new AppError('not_found', 'No identity provider has this id.');
+      const provider = await store.findById(db, id);
+      if (!provider) throw new AppError('not_found', 'No identity provider has this id.');
       const now = clock.now();
       const attempt = query.state ? await store.consumeState(db, hashToken(query.state), now) : undefined;
       if (!attempt || attempt.provider_id !== id || !query.state)
         return deny(ctx, id, 'unknown, used or expired state', true);
-      const provider = await store.findById(db, id);
-      if (!provider?.enabled) return deny(ctx, id, 'the provider is disabled or deleted');
+      if (!provider.enabled) return deny(ctx, id, 'the provider is disabled');
       if (query.error) return deny(ctx, id, `the provider answered ${query.error}`);
       let identity;
       try {
@@ -149,6 +149,8 @@ function ssoCallback(deps: AuthProvidersDeps, { oidc, deny }: Parts) {
         });
       } catch (err) {
         if (err instanceof SsoDenied) return deny(ctx, id, err.message);
+        if (err instanceof SecretBoxError)
+          return deny(ctx, id, 'the sign-in state does not open with this key');
         throw err;
       }
       const user = await resolveUser(deps, ctx, provider, identity, (reason) => deny(ctx, id, reason));
