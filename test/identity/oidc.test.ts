@@ -615,7 +615,12 @@ forEachDialect((database) => {
         });
         const p = expectProblem(res, 403, 'auth.sso_only');
         expect(p.detail).toMatch(/single sign-on/);
+        // The bootstrap token, and any API token, still work.
         expect((await app.request({ method: 'GET', url: '/api/me' })).statusCode).toBe(200);
+        const minted = await makePrincipal(app, { permissions: ['users:read'] });
+        expect(
+          (await app.request({ method: 'GET', url: '/api/users', token: minted.token })).statusCode,
+        ).toBe(200);
         expect(
           (await app.request({ method: 'GET', url: '/api/auth/methods', token: null })).json().password,
         ).toBe(false);
