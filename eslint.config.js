@@ -52,6 +52,8 @@ const TABLE_OWNERS = {
   mfa_factors: ['src/modules/mfa/store.ts'],
   mfa_recovery_codes: ['src/modules/mfa/store.ts'],
   mfa_challenges: ['src/modules/mfa/store.ts'],
+  auth_providers: ['src/modules/auth-providers/store.ts'],
+  auth_sso_attempts: ['src/modules/auth-providers/store.ts'],
 };
 const WRITES = new Set(['insertInto', 'updateTable', 'deleteFrom', 'replaceInto', 'mergeInto']);
 

@@ -23,6 +23,7 @@ import type { LiveToken } from './modules/tokens/store.js';
 import { createUsersModule } from './modules/users/module.js';
 import type { Credentials } from './modules/users/service.js';
 import { createPluginsModule } from './modules/plugins/module.js';
+import { createAuthProvidersModule } from './modules/auth-providers/module.js';
 import { VERSION } from './version.js';
 import { buildCore } from './core.js';
 
@@ -72,15 +73,17 @@ export async function buildApp(deps: AppDeps) {
     store: core.pluginsStore,
     auditHeadSeq: () => audits.service.headSeq(),
   });
+  const authProviders = buildAuthProviders(app, deps, core, identity);
   const idempotency = createIdempotencyService({ db, clock });
   const lifecycle = await registerEdge(app, deps, core, metrics);
-  await registerApiRoutes(app, deps, { core, identity, plugins, metrics, idempotency });
+  await registerApiRoutes(app, deps, { core, identity, plugins, metrics, idempotency, authProviders });
 
   const services = {
     users: users.service,
     roles: roles.service,
     tokens: tokens.service,
     sessions: sessions.service,
+    authProviders: authProviders.service,
     audit: audits.service,
     config: config.service,
     webhooks: webhooks.service,
@@ -169,6 +172,20 @@ function buildIdentity(
   return { tokens, users, sessions, mfa };
 }
 
+/** Step: identity providers (single sign-on), on the roles, users and sessions services. */
+function buildAuthProviders(app: Server, deps: AppDeps, core: Core, identity: Identity) {
+  const { database, clock, ids } = deps;
+  const authProviders = createAuthProvidersModule({
+    ...{ db: database.db, clock, ids, change: core.change, record: core.record, settings: core.settings },
+    secrets: core.secrets,
+    roles: core.roles.service,
+    users: identity.users.service,
+    sessions: identity.sessions.service,
+  });
+  app.addHook('onClose', () => authProviders.close());
+  return authProviders;
+}
+
 /** Step: the HTTP edge outside /api: rate limiting, the OpenAPI document, the ops endpoints and the console. */
 async function registerEdge(app: Server, deps: AppDeps, core: Core, metrics: Metrics): Promise<Lifecycle> {
   const { env, database, logger } = deps;
@@ -200,6 +217,7 @@ async function registerApiRoutes(
     plugins: ReturnType<typeof createPluginsModule>;
     metrics: Metrics;
     idempotency: ReturnType<typeof createIdempotencyService>;
+    authProviders: ReturnType<typeof createAuthProvidersModule>;
   },
 ): Promise<void> {
   const { logger, ids } = deps;
@@ -224,6 +242,7 @@ async function registerApiRoutes(
       openApiRoute(api, app);
       await sessions.routes(api, hooks.loginLimit);
       await mfa.routes(api);
+      await parts.authProviders.routes(api, hooks.loginLimit);
       await users.routes(api);
       await roles.routes(api);
       await tokens.routes(api);

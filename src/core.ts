@@ -27,10 +27,7 @@ import { createPluginHost, type PluginHost } from './plugins/host.js';
 export async function buildCore(deps: AppDeps & { onAccessChange?: () => void }) {
   const { env, database, logger, clock, ids } = deps;
   const { db, helpers } = database;
-  const auditSecret = deps.auditKey ?? loadAuditSecret(env);
-  const auditKeys = deriveAuditKeys(auditSecret);
-  // Secrets read back later (identity providers' client secrets, TOTP seeds) are sealed with a key of its own.
-  const secrets = createSecretBox(auditSecret);
+  const { auditKeys, secrets } = keysOf(deps);
   // Plugins judge changes before they happen, so the host exists before the change path.
   let allowPrivate = false;
   // Subscribers' creators' current permissions (roles is defined below; called only after buildCore).
@@ -45,11 +42,7 @@ export async function buildCore(deps: AppDeps & { onAccessChange?: () => void })
     auditHeadSeq: () => audits.service.headSeq(),
   });
   const outbox = createOutbox({ clock });
-  const journal = createJournal({
-    ...{ db, helpers, clock, keys: auditKeys },
-    onEvents: () => outbox.committed(),
-    ...(env.GATEHOUSE_GROUP_COMMIT === 'auto' ? {} : { group: env.GATEHOUSE_GROUP_COMMIT === 'on' }),
-  });
+  const journal = journalOf(deps, outbox, auditKeys);
   const change = createChange({ journal, helpers, outbox, ids, logger, hooks: host });
   const record = createRecordAudit({ journal, ids });
   const settings = () => config.service.get().document;
@@ -83,21 +76,27 @@ export async function buildCore(deps: AppDeps & { onAccessChange?: () => void })
     audit: audits.service,
     outbox: committed,
   });
-  const parts = {
-    journal,
-    audits,
-    change,
-    record,
-    config,
-    settings,
-    roles,
-    webhooks,
-    streams,
-    host,
-    secrets,
-  };
+  const parts = { journal, audits, change, record, config, settings, roles, webhooks, streams, host };
   const closers = [stopPolling, () => host.close(), webhooks.close, streams.close];
-  return { ...parts, pluginsStore, exportsDir, ...relays(webhooks.worker, streams.relay, host, closers) };
+  const relaying = relays(webhooks.worker, streams.relay, host, closers);
+  return { ...parts, secrets, pluginsStore, exportsDir, ...relaying };
+}
+
+/** The audit secret's two uses: the chain's keys, and the box that seals secrets read back later. */
+function keysOf(deps: AppDeps) {
+  const secret = deps.auditKey ?? loadAuditSecret(deps.env);
+  // Identity providers' client secrets and TOTP seeds are sealed with a key of their own, derived from it.
+  return { auditKeys: deriveAuditKeys(secret), secrets: createSecretBox(secret) };
+}
+
+/** The journal, grouping commits as GATEHOUSE_GROUP_COMMIT says (auto: SQLite groups, PostgreSQL does not). */
+function journalOf(deps: AppDeps, outbox: Outbox, keys: ReturnType<typeof deriveAuditKeys>) {
+  const { env, database, clock } = deps;
+  return createJournal({
+    ...{ db: database.db, helpers: database.helpers, clock, keys },
+    onEvents: () => outbox.committed(),
+    ...(env.GATEHOUSE_GROUP_COMMIT === 'auto' ? {} : { group: env.GATEHOUSE_GROUP_COMMIT === 'on' }),
+  });
 }
 export type Core = Awaited<ReturnType<typeof buildCore>>;
 

@@ -211,6 +211,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How one may sign in: passwords (unless auth.sso_only) and the enabled identity providers */
+        get: operations["getAuthMethods"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/{id}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where the identity provider sends the browser back: 302 to return_to#sso=<one-time ticket> */
+        get: operations["ssoCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/{id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Begin single sign-on: 302 to the identity provider (PKCE, state, nonce) */
+        get: operations["startSso"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/exchange": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Trade the one-time ticket of a single sign-on for a session, as a password sign-in answers */
+        post: operations["exchangeSsoTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List identity providers (never their client secrets) */
+        get: operations["listAuthProviders"];
+        put?: never;
+        /** Add an OIDC identity provider; the client secret is stored encrypted and never shown */
+        post: operations["createAuthProvider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/providers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One identity provider */
+        get: operations["getAuthProvider"];
+        /** Change the fields present; without client_secret the stored one is kept */
+        put: operations["updateAuthProvider"];
+        post?: never;
+        /** Delete an identity provider (its users stay, unable to sign in through it) */
+        delete: operations["deleteAuthProvider"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/config": {
         parameters: {
             query?: never;
@@ -4111,10 +4216,14 @@ export interface operations {
                             disabled: boolean;
                             display_name: string | null;
                             email: string | null;
+                            /** @description A user linked to an identity provider: the provider's subject (`sub`). */
+                            external_id?: string;
                             /** @example user_01jd8y6v7kf3zr4x6qk9n2m1ab */
                             id: string;
                             /** @description `human` users may sign in to the console; `service` accounts use tokens only. */
                             kind: "human" | "service";
+                            /** @description A user linked to an identity provider: its id (`idp_…`). */
+                            provider_id?: string;
                             /**
                              * Format: date-time
                              * @example 2026-11-28T09:30:00.000Z
@@ -4406,10 +4515,14 @@ export interface operations {
                             disabled: boolean;
                             display_name: string | null;
                             email: string | null;
+                            /** @description A user linked to an identity provider: the provider's subject (`sub`). */
+                            external_id?: string;
                             /** @example user_01jd8y6v7kf3zr4x6qk9n2m1ab */
                             id: string;
                             /** @description `human` users may sign in to the console; `service` accounts use tokens only. */
                             kind: "human" | "service";
+                            /** @description A user linked to an identity provider: its id (`idp_…`). */
+                            provider_id?: string;
                             /**
                              * Format: date-time
                              * @example 2026-11-28T09:30:00.000Z
@@ -4957,6 +5070,2179 @@ export interface operations {
             };
             /** @description The token lacks the permission named in `required_permission`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getAuthMethods: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description False when auth.sso_only is on. */
+                        password: boolean;
+                        providers: {
+                            id: string;
+                            name: string;
+                            start_url: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    ssoCallback: {
+        parameters: {
+            query?: {
+                code?: string;
+                error?: string;
+                error_description?: string;
+                iss?: string;
+                scope?: string;
+                session_state?: string;
+                state?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A redirect: see `Location`. */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    startSso: {
+        parameters: {
+            query?: {
+                /** @description A path on this server to come back to (default `/login`, the console sign-in page, which trades the ticket for a session); anything else is a 400. */
+                return_to?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A redirect: see `Location`. */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    exchangeSsoTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The one-time ticket the callback put in the URL fragment (`#sso=…`); valid 60 s. */
+                    ticket: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        expires_at: string;
+                        session_id: string;
+                        /** @description Session token (`gts_…`): send it as `Authorization: Bearer`. Shown once. */
+                        token: string;
+                        /** User */
+                        user: {
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-28T09:30:00.000Z
+                             */
+                            created_at: string;
+                            disabled: boolean;
+                            display_name: string | null;
+                            email: string | null;
+                            /** @description A user linked to an identity provider: the provider's subject (`sub`). */
+                            external_id?: string;
+                            /** @example user_01jd8y6v7kf3zr4x6qk9n2m1ab */
+                            id: string;
+                            /** @description `human` users may sign in to the console; `service` accounts use tokens only. */
+                            kind: "human" | "service";
+                            /** @description A user linked to an identity provider: its id (`idp_…`). */
+                            provider_id?: string;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-28T09:30:00.000Z
+                             */
+                            updated_at: string;
+                            username: string;
+                        };
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 8 KiB (the limit of sign-in routes). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    listAuthProviders: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size, 1 to 500. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            client_id: string;
+                            /** @description Always true: the secret itself is never shown. */
+                            client_secret_set: boolean;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-28T09:30:00.000Z
+                             */
+                            created_at: string;
+                            created_by: string | null;
+                            default_roles: string[];
+                            email_domains: string[] | null;
+                            enabled: boolean;
+                            /** @example idp_01jd8y6v7kf3zr4x6qk9n2m1ab */
+                            id: string;
+                            issuer: string;
+                            jit: boolean;
+                            name: string;
+                            /** @description Register <auth.public_url><redirect_path> as the redirect URI at the provider. */
+                            redirect_path: string;
+                            role_mapping: ({
+                                claim: string;
+                                contains: string;
+                                /** @description A role name. */
+                                role: string;
+                            } | {
+                                claim: string;
+                                equals: string;
+                                /** @description A role name. */
+                                role: string;
+                            })[];
+                            scopes: string[];
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-28T09:30:00.000Z
+                             */
+                            updated_at: string;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    createAuthProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    client_id: string;
+                    /** @description Write-only: stored encrypted, never shown again. */
+                    client_secret: string;
+                    default_roles?: string[];
+                    email_domains?: string[] | null;
+                    enabled?: boolean;
+                    /** @description The OpenID issuer URL (discovery at <issuer>/.well-known/openid-configuration). https; http only on loopback with webhooks.allow_private_targets. SSRF-guarded. */
+                    issuer: string;
+                    /** @description Create unknown users at their first sign-in (just-in-time). */
+                    jit?: boolean;
+                    /** @example corp-sso */
+                    name: string;
+                    role_mapping?: ({
+                        claim: string;
+                        contains: string;
+                        /** @description A role name. */
+                        role: string;
+                    } | {
+                        claim: string;
+                        equals: string;
+                        /** @description A role name. */
+                        role: string;
+                    })[];
+                    /**
+                     * @default [
+                     *       "openid",
+                     *       "email",
+                     *       "profile"
+                     *     ]
+                     */
+                    scopes?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        /** @description Always true: the secret itself is never shown. */
+                        client_secret_set: boolean;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        created_at: string;
+                        created_by: string | null;
+                        default_roles: string[];
+                        email_domains: string[] | null;
+                        enabled: boolean;
+                        /** @example idp_01jd8y6v7kf3zr4x6qk9n2m1ab */
+                        id: string;
+                        issuer: string;
+                        jit: boolean;
+                        name: string;
+                        /** @description Register <auth.public_url><redirect_path> as the redirect URI at the provider. */
+                        redirect_path: string;
+                        role_mapping: ({
+                            claim: string;
+                            contains: string;
+                            /** @description A role name. */
+                            role: string;
+                        } | {
+                            claim: string;
+                            equals: string;
+                            /** @description A role name. */
+                            role: string;
+                        })[];
+                        scopes: string[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getAuthProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        /** @description Always true: the secret itself is never shown. */
+                        client_secret_set: boolean;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        created_at: string;
+                        created_by: string | null;
+                        default_roles: string[];
+                        email_domains: string[] | null;
+                        enabled: boolean;
+                        /** @example idp_01jd8y6v7kf3zr4x6qk9n2m1ab */
+                        id: string;
+                        issuer: string;
+                        jit: boolean;
+                        name: string;
+                        /** @description Register <auth.public_url><redirect_path> as the redirect URI at the provider. */
+                        redirect_path: string;
+                        role_mapping: ({
+                            claim: string;
+                            contains: string;
+                            /** @description A role name. */
+                            role: string;
+                        } | {
+                            claim: string;
+                            equals: string;
+                            /** @description A role name. */
+                            role: string;
+                        })[];
+                        scopes: string[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    updateAuthProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    client_id?: string;
+                    /** @description Write-only: stored encrypted, never shown again. */
+                    client_secret?: string;
+                    default_roles?: string[];
+                    email_domains?: string[] | null;
+                    enabled?: boolean;
+                    /** @description The OpenID issuer URL (discovery at <issuer>/.well-known/openid-configuration). https; http only on loopback with webhooks.allow_private_targets. SSRF-guarded. */
+                    issuer?: string;
+                    /** @description Create unknown users at their first sign-in (just-in-time). */
+                    jit?: boolean;
+                    /** @example corp-sso */
+                    name?: string;
+                    role_mapping?: ({
+                        claim: string;
+                        contains: string;
+                        /** @description A role name. */
+                        role: string;
+                    } | {
+                        claim: string;
+                        equals: string;
+                        /** @description A role name. */
+                        role: string;
+                    })[];
+                    /**
+                     * @default [
+                     *       "openid",
+                     *       "email",
+                     *       "profile"
+                     *     ]
+                     */
+                    scopes?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        /** @description Always true: the secret itself is never shown. */
+                        client_secret_set: boolean;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        created_at: string;
+                        created_by: string | null;
+                        default_roles: string[];
+                        email_domains: string[] | null;
+                        enabled: boolean;
+                        /** @example idp_01jd8y6v7kf3zr4x6qk9n2m1ab */
+                        id: string;
+                        issuer: string;
+                        jit: boolean;
+                        name: string;
+                        /** @description Register <auth.public_url><redirect_path> as the redirect URI at the provider. */
+                        redirect_path: string;
+                        role_mapping: ({
+                            claim: string;
+                            contains: string;
+                            /** @description A role name. */
+                            role: string;
+                        } | {
+                            claim: string;
+                            equals: string;
+                            /** @description A role name. */
+                            role: string;
+                        })[];
+                        scopes: string[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-28T09:30:00.000Z
+                         */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    deleteAuthProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such resource. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7943,10 +10229,14 @@ export interface operations {
                             disabled: boolean;
                             display_name: string | null;
                             email: string | null;
+                            /** @description A user linked to an identity provider: the provider's subject (`sub`). */
+                            external_id?: string;
                             /** @example user_01jd8y6v7kf3zr4x6qk9n2m1ab */
                             id: string;
                             /** @description `human` users may sign in to the console; `service` accounts use tokens only. */
                             kind: "human" | "service";
+                            /** @description A user linked to an identity provider: its id (`idp_…`). */
+                            provider_id?: string;
                             /**
                              * Format: date-time
                              * @example 2026-11-28T09:30:00.000Z
@@ -14763,10 +17053,14 @@ export interface operations {
                             disabled: boolean;
                             display_name: string | null;
                             email: string | null;
+                            /** @description A user linked to an identity provider: the provider's subject (`sub`). */
+                            external_id?: string;
                             /** @example user_01jd8y6v7kf3zr4x6qk9n2m1ab */
                             id: string;
                             /** @description `human` users may sign in to the console; `service` accounts use tokens only. */
                             kind: "human" | "service";
+                            /** @description A user linked to an identity provider: its id (`idp_…`). */
+                            provider_id?: string;
                             /**
                              * Format: date-time
                              * @example 2026-11-28T09:30:00.000Z
@@ -14982,10 +17276,14 @@ export interface operations {
                         disabled: boolean;
                         display_name: string | null;
                         email: string | null;
+                        /** @description A user linked to an identity provider: the provider's subject (`sub`). */
+                        external_id?: string;
                         /** @example user_01jd8y6v7kf3zr4x6qk9n2m1ab */
                         id: string;
                         /** @description `human` users may sign in to the console; `service` accounts use tokens only. */
                         kind: "human" | "service";
+                        /** @description A user linked to an identity provider: its id (`idp_…`). */
+                        provider_id?: string;
                         /**
                          * Format: date-time
                          * @example 2026-11-28T09:30:00.000Z
@@ -15293,10 +17591,14 @@ export interface operations {
                         disabled: boolean;
                         display_name: string | null;
                         email: string | null;
+                        /** @description A user linked to an identity provider: the provider's subject (`sub`). */
+                        external_id?: string;
                         /** @example user_01jd8y6v7kf3zr4x6qk9n2m1ab */
                         id: string;
                         /** @description `human` users may sign in to the console; `service` accounts use tokens only. */
                         kind: "human" | "service";
+                        /** @description A user linked to an identity provider: its id (`idp_…`). */
+                        provider_id?: string;
                         /**
                          * Format: date-time
                          * @example 2026-11-28T09:30:00.000Z
@@ -15541,10 +17843,14 @@ export interface operations {
                         disabled: boolean;
                         display_name: string | null;
                         email: string | null;
+                        /** @description A user linked to an identity provider: the provider's subject (`sub`). */
+                        external_id?: string;
                         /** @example user_01jd8y6v7kf3zr4x6qk9n2m1ab */
                         id: string;
                         /** @description `human` users may sign in to the console; `service` accounts use tokens only. */
                         kind: "human" | "service";
+                        /** @description A user linked to an identity provider: its id (`idp_…`). */
+                        provider_id?: string;
                         /**
                          * Format: date-time
                          * @example 2026-11-28T09:30:00.000Z

@@ -15,6 +15,9 @@ export type UsersTable = {
   password_hash: string | null;
   created_at: number;
   updated_at: number;
+  /** The subject at the identity provider `provider_id` (OIDC `sub`); both null for a local user. */
+  external_id?: string | null;
+  provider_id?: string | null;
 };
 
 export type TokensTable = {
@@ -267,10 +270,51 @@ export type MfaChallengesTable = {
   used_at: number | null;
 };
 
+/** An identity provider (OIDC). `client_secret` is sealed (secret box, `auth_providers.client_secret:<id>`). */
+export type AuthProvidersTable = {
+  id: string;
+  name: string;
+  issuer: string;
+  client_id: string;
+  client_secret: string;
+  /** JSON list of scopes requested. */
+  scopes: string;
+  /** JSON list of `{claim, contains | equals, role}` (role by name). */
+  role_mapping: string;
+  jit: boolean | number;
+  /** JSON list of role names given to a user created on first sign-in. */
+  default_roles: string;
+  /** JSON list of email domains allowed to sign in; null: any. */
+  email_domains: string | null;
+  enabled: boolean | number;
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+};
+
+/** An SSO sign-in from `start` to the ticket exchange (state hashed, PKCE verifier sealed). */
+export type AuthSsoAttemptsTable = {
+  state_hash: string;
+  provider_id: string;
+  nonce: string;
+  code_verifier: string;
+  redirect_uri: string;
+  return_to: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  ticket_hash: string | null;
+  user_id: string | null;
+  ticket_expires_at: number | null;
+  ticket_used_at: number | null;
+};
+
 export type Tables = {
   mfa_factors: MfaFactorsTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   mfa_challenges: MfaChallengesTable;
+  auth_providers: AuthProvidersTable;
+  auth_sso_attempts: AuthSsoAttemptsTable;
   idempotency_keys: IdempotencyKeysTable;
   plugins: PluginsTable;
   audit_streams: AuditStreamsTable;

@@ -9,6 +9,10 @@ const UNIQUE_CODES: Record<string, { code: ErrorCode; detail: string }> = {
     code: 'audit_stream.name_taken',
     detail: 'An audit stream with this name already exists.',
   },
+  'auth_providers.name': {
+    code: 'auth_provider.name_taken',
+    detail: 'An identity provider with this name already exists.',
+  },
   // Two instances wrote the same settings version at once: the loser's If-Match is stale.
   'config_versions.version': {
     code: 'precondition_failed',

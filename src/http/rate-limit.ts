@@ -97,12 +97,16 @@ export function rateLimit(app: FastifyInstance, limits: () => Limits) {
   };
 }
 
-/** preHandler for POST /api/auth/login: a second limit per IP and username, once the body is parsed. */
+/**
+ * preHandler for POST /api/auth/login: a second limit per IP and username, once the body is parsed. The
+ * single sign-on ticket exchange (a body with `ticket`) counts against the same limit per IP.
+ */
 export function loginLimit(app: FastifyInstance, limits: () => Limits) {
   const check = makeCheck(app);
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const l = limits();
-    const username = (req.body as { username?: unknown } | undefined)?.username;
+    const body = req.body as { username?: unknown; ticket?: unknown } | undefined;
+    const username = typeof body?.ticket === 'string' ? '#sso-ticket' : body?.username;
     if (!l.enabled || typeof username !== 'string') return;
     const name = username.normalize('NFKC').toLowerCase().slice(0, 256);
     await apply(check, req, reply, policy('login', l.login, `${normalizeIP(req.ip)}:${name}`));

@@ -12,6 +12,7 @@ export const ID_PREFIXES = [
   'evt',
   'stream',
   'mfa',
+  'idp',
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

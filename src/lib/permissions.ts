@@ -2,7 +2,16 @@
  * Permissions are scopes `<resource>:<read|write>`, or `*` for all. A caller's effective scopes are a set of
  * concrete scopes; `*` is kept only when the token and its owner both hold it.
  */
-export const RESOURCES = ['users', 'roles', 'tokens', 'plugins', 'config', 'audit', 'webhooks', 'auth'] as const;
+export const RESOURCES = [
+  'users',
+  'roles',
+  'tokens',
+  'plugins',
+  'config',
+  'audit',
+  'webhooks',
+  'auth',
+] as const;
 export const SCOPES = RESOURCES.flatMap((r) => [`${r}:read`, `${r}:write`] as const);
 export type Scope = (typeof SCOPES)[number] | '*';
 export const ALL_SCOPES: readonly Scope[] = ['*', ...SCOPES];

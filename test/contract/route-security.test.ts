@@ -54,7 +54,7 @@ describe('route security', () => {
         : {}),
     });
 
-  it('covers every operation, each declaring its permission; the public set is exactly openapi.json and the sign-in steps', () => {
+  it('covers every operation, each declaring its permission; the public set is exactly openapi.json and the sign-in routes', () => {
     expect(ops.length).toBeGreaterThan(15);
     for (const op of ops) expect(op.scope, `${op.method} ${op.path}`).not.toBe('missing');
     expect(
@@ -63,11 +63,15 @@ describe('route security', () => {
         .map((o) => `${o.method} ${o.path}`)
         .sort(),
     ).toEqual([
+      'GET /api/auth/methods',
+      'GET /api/auth/oidc/{id}/callback',
+      'GET /api/auth/oidc/{id}/start',
       'GET /api/openapi.json',
       'POST /api/auth/login',
       // The second sign-in step: it carries the mfa_token of the first (DESIGN.md).
       'POST /api/auth/login/mfa',
       'POST /api/auth/login/mfa/webauthn/options',
+      'POST /api/auth/oidc/exchange',
     ]);
   });
 

@@ -27,6 +27,8 @@ forEachDialect((testDb) => {
         'audit_events',
         'audit_head',
         'audit_streams',
+        'auth_providers',
+        'auth_sso_attempts',
         'config_versions',
         'deliveries',
         'delivery_attempts',

@@ -11,6 +11,7 @@ import * as auditKeyedChain from './202612020100_audit_keyed_chain.js';
 import * as subscriptionCreators from './202612020201_subscription_creators.js';
 import * as pluginsAfterLease from './202612020700_plugins_after_lease.js';
 import * as auditStreams from './202612020730_audit_streams.js';
+import * as authProviders from './202612021100_auth_providers.js';
 import * as mfa from './202612021110_mfa.js';
 
 /** Every migration, by name; names sort in the order they run. Append only. */
@@ -27,5 +28,6 @@ export const migrations: Record<string, Migration> = {
   '202612020201_subscription_creators': subscriptionCreators,
   '202612020700_plugins_after_lease': pluginsAfterLease,
   '202612020730_audit_streams': auditStreams,
+  '202612021100_auth_providers': authProviders,
   '202612021110_mfa': mfa,
 };

@@ -47,6 +47,30 @@ export const catalog = {
     description: 'A person replaced its recovery codes (never the codes themselves).',
   },
   'auth.mfa.challenge': { event: false, description: 'A passkey challenge was issued for a sign-in step.' },
+  'auth.sso.start': {
+    event: false,
+    description: 'A single sign-on began: the browser was sent to a provider.',
+  },
+  'auth.sso.login': {
+    event: false,
+    description: 'A single sign-on came back from the provider: signed in, or denied with the reason.',
+  },
+  'auth.sso.exchange': {
+    event: false,
+    description: 'A single sign-on ticket was exchanged for a console session, or refused.',
+  },
+  'auth.methods': { event: false, description: 'The sign-in methods were read (sign-in page).' },
+  'auth_provider.create': {
+    event: true,
+    description: 'An identity provider was created (never its client secret).',
+  },
+  'auth_provider.update': {
+    event: true,
+    description: 'An identity provider was changed (never its client secret).',
+  },
+  'auth_provider.delete': { event: true, description: 'An identity provider was deleted.' },
+  'auth_provider.list': { event: false, description: 'Identity providers were listed.' },
+  'auth_provider.read': { event: false, description: 'An identity provider was read.' },
   'audit.query': { event: false, description: 'The audit log was queried.' },
   'audit.read': { event: false, description: 'One audit event was read.' },
   'audit.export': { event: false, description: 'The audit log was exported.' },
@@ -152,6 +176,7 @@ const readScopes = new Map(
     plugin: 'plugins:read',
     audit: 'audit:read',
     audit_stream: 'audit:read',
+    auth_provider: 'auth:read',
   }),
 );
 

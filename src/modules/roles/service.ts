@@ -238,6 +238,11 @@ function roleEdits({ change, store, clock, onAccessChange }: RolesServiceDeps) {
 /** Reading roles: one, all, a user's, a role's members. */
 function roleReads({ db, store }: RolesServiceDeps) {
   return {
+    /** The roles of these names (those that exist). */
+    async findByNames(names: readonly string[]): Promise<Role[]> {
+      return store.findByNames(db, names);
+    },
+
     /** Throws `not_found`. */
     async get(id: string): Promise<Role> {
       return assertFound(await store.findById(db, roleId(id)), 'The role');

@@ -47,6 +47,11 @@ function roleRecords() {
       return row && toRole(row);
     },
 
+    async findByNames(q: Queryable, names: readonly string[]): Promise<Role[]> {
+      if (names.length === 0) return [];
+      return (await q.selectFrom('roles').select(COLUMNS).where('name', 'in', names).execute()).map(toRole);
+    },
+
     async update(q: Queryable, id: string, patch: RolePatch): Promise<Role | undefined> {
       const row = await q
         .updateTable('roles')

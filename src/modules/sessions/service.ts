@@ -53,11 +53,14 @@ async function checkCredentials(
 }
 
 /** Opens a session for a signed-in user: one change audited as `auth.login` (`within` runs in it first). */
+/** How a session came to be, as its audit action says. */
+type SessionAction = 'auth.login' | 'auth.sso.exchange';
+
 async function openSession(
   deps: SessionsServiceDeps,
   ctx: RequestCtx,
   userId: string,
-  opts: { detail?: string; within?: (trx: Trx) => Promise<void> },
+  opts: { action?: SessionAction; detail?: string; within?: (trx: Trx) => Promise<void> },
 ): Promise<Session> {
   const { change, store, ids, clock } = deps;
   const user = await deps.users.get(userId);
@@ -79,7 +82,7 @@ async function openSession(
       expiresAt,
     },
   };
-  const spec = { action: 'auth.login', target: { type: 'session', id } } as const;
+  const spec = { action: opts.action ?? 'auth.login', target: { type: 'session', id } } as const;
   const session = await change(
     asUser,
     opts.detail === undefined ? spec : { ...spec, detail: opts.detail },
@@ -118,6 +121,7 @@ function sessionSignIn(deps: SessionsServiceDeps) {
      * Every attempt is audited as `auth.login`. Throws `auth.invalid_credentials`.
      */
     async login(ctx: RequestCtx, input: LoginBody): Promise<Session> {
+      await refuseIfSsoOnly(deps, ctx);
       const userId = await checkCredentials(deps, input);
       if (!userId) {
         await record(ctx, {
@@ -133,17 +137,33 @@ function sessionSignIn(deps: SessionsServiceDeps) {
     },
 
     /**
-     * Opens a session for a user whose sign-in another module completed (a second factor), audited as
-     * `auth.login` with `detail`; `within` runs in the session's transaction (spending the factor's proof).
+     * Opens a session for a user whose sign-in another module completed: a second factor (`within` runs in the
+     * session's transaction, spending the factor's proof; `detail` says which) or single sign-on (`action`
+     * `auth.sso.exchange`). The caller has checked that the user is enabled.
      */
     async signIn(
       ctx: RequestCtx,
       userId: string,
-      opts: { detail: string; within: (trx: Trx) => Promise<void> },
+      opts: { action?: SessionAction; detail?: string; within?: (trx: Trx) => Promise<void> },
     ): Promise<Session> {
       return openSession(deps, ctx, userId, opts);
     },
   };
+}
+
+/** With auth.sso_only on, password sign-in is refused (403 `auth.sso_only`), audited as a denied `auth.login`. */
+async function refuseIfSsoOnly({ settings, record }: SessionsServiceDeps, ctx: RequestCtx): Promise<void> {
+  if (!settings().auth.sso_only) return;
+  await record(ctx, {
+    action: 'auth.login',
+    target: null,
+    outcome: 'denied',
+    detail: 'password sign-in is turned off (auth.sso_only)',
+  });
+  throw new AppError(
+    'auth.sso_only',
+    'Sign in through single sign-on (GET /api/auth/methods lists the providers); API tokens still work.',
+  );
 }
 
 /** Ending sessions: the caller's own, or all of a user's. */

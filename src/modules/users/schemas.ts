@@ -37,6 +37,12 @@ export const User = Type.Object(
     disabled: Type.Boolean(),
     created_at: Timestamp,
     updated_at: Timestamp,
+    external_id: Type.Optional(
+      Type.String({ description: "A user linked to an identity provider: the provider's subject (`sub`)." }),
+    ),
+    provider_id: Type.Optional(
+      Type.String({ description: 'A user linked to an identity provider: its id (`idp_…`).' }),
+    ),
   },
   { additionalProperties: false, title: 'User' },
 );

@@ -15,6 +15,7 @@ import {
   type User,
 } from './schemas.js';
 import type { UsersStore } from './store.js';
+import { linkedUsers } from './service-linked.js';
 import type { ConfigDocument } from '../config/schemas.js';
 import type { PrincipalRule } from '../roles/principal-rule.js';
 
@@ -133,6 +134,7 @@ export function createUsersService(deps: UsersServiceDeps) {
     ...reads,
     ...userUpdates(deps, (id) => reads.get(id)),
     ...userRemoval(deps),
+    ...linkedUsers(deps),
   };
 }
 export type UsersService = ReturnType<typeof createUsersService>;

@@ -12,6 +12,8 @@ const COLUMNS = [
   'disabled',
   'created_at',
   'updated_at',
+  'external_id',
+  'provider_id',
 ] as const;
 type Row = Pick<UsersTable, (typeof COLUMNS)[number]>;
 
@@ -25,6 +27,10 @@ function toUser(row: Row): User {
     disabled: toBool(row.disabled),
     created_at: toIso(Number(row.created_at)),
     updated_at: toIso(Number(row.updated_at)),
+    // Present only on a user linked to an identity provider.
+    ...(row.external_id != null && row.provider_id != null
+      ? { external_id: row.external_id, provider_id: row.provider_id }
+      : {}),
   };
 }
 
@@ -75,8 +81,44 @@ function listQueryOf(shape: string) {
 }
 const listQueries = new Map<string, ReturnType<typeof listQueryOf>>();
 
+/** Lookups for single sign-on: the user linked to a provider's subject, whether a username is free. */
+function linkedLookups() {
+  return {
+    /** The user linked to a provider's subject. */
+    async findByExternal(q: Queryable, providerId: string, externalId: string): Promise<User | undefined> {
+      const row = await q
+        .selectFrom('users')
+        .select(COLUMNS)
+        .where('provider_id', '=', providerId)
+        .where('external_id', '=', externalId)
+        .executeTakeFirst();
+      return row && toUser(row);
+    },
+
+    /** Whether any user is linked to this provider. */
+    async anyLinked(q: Queryable, providerId: string): Promise<boolean> {
+      const row = await q
+        .selectFrom('users')
+        .select('id')
+        .where('provider_id', '=', providerId)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+
+    async usernameExists(q: Queryable, username: string): Promise<boolean> {
+      const row = await q
+        .selectFrom('users')
+        .select('id')
+        .where('username', '=', username)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+  };
+}
+
 export function createUsersStore() {
   return {
+    ...linkedLookups(),
     async insert(q: Queryable, row: UserInsert): Promise<User> {
       return toUser(await q.insertInto('users').values(row).returning(COLUMNS).executeTakeFirstOrThrow());
     },

@@ -1,0 +1,195 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { Type } from 'typebox';
+import { Page } from '../../lib/pagination.js';
+import { IdParams } from '../../lib/schema.js';
+import { Session } from '../sessions/schemas.js';
+import {
+  AuthMethods,
+  AuthProvider,
+  CreateAuthProviderBody,
+  ListAuthProvidersQuery,
+  SsoCallbackQuery,
+  SsoExchangeBody,
+  SsoStartQuery,
+  UpdateAuthProviderBody,
+} from './schemas.js';
+import type { AuthProvidersService } from './module.js';
+
+type Options = { providers: AuthProvidersService; origin: (req: FastifyRequest) => string };
+const Redirect = Type.Null({ description: 'A redirect: see `Location`.' });
+
+/** /api/auth/providers, GET / and GET /:id: auth:read. */
+export const providerReadRoutes: FastifyPluginAsyncTypebox<Options> = async (app, { providers }) => {
+  app.get(
+    '/',
+    {
+      config: { scope: 'auth:read', action: 'auth_provider.list' },
+      schema: {
+        operationId: 'listAuthProviders',
+        tags: ['auth'],
+        summary: 'List identity providers (never their client secrets)',
+        querystring: ListAuthProvidersQuery,
+        response: { 200: Page(AuthProvider, 'AuthProviderPage') },
+      },
+    },
+    async (req) => providers.list(req.query),
+  );
+  app.get(
+    '/:id',
+    {
+      config: { scope: 'auth:read', action: 'auth_provider.read' },
+      schema: {
+        operationId: 'getAuthProvider',
+        tags: ['auth'],
+        summary: 'One identity provider',
+        params: IdParams,
+        response: { 200: AuthProvider },
+      },
+    },
+    async (req) => providers.get(req.params.id),
+  );
+};
+
+/** /api/auth/providers, POST /, PUT /:id and DELETE /:id: auth:write. */
+export const providerWriteRoutes: FastifyPluginAsyncTypebox<Options> = async (app, { providers }) => {
+  app.post(
+    '/',
+    {
+      config: { scope: 'auth:write', action: 'auth_provider.create' },
+      schema: {
+        operationId: 'createAuthProvider',
+        tags: ['auth'],
+        summary: 'Add an OIDC identity provider; the client secret is stored encrypted and never shown',
+        body: CreateAuthProviderBody,
+        response: { 201: AuthProvider },
+      },
+    },
+    async (req, reply) => {
+      const provider = await providers.create(req.ctx, req.body);
+      return reply.code(201).header('location', `/api/auth/providers/${provider.id}`).send(provider);
+    },
+  );
+  app.put(
+    '/:id',
+    {
+      config: { scope: 'auth:write', action: 'auth_provider.update' },
+      schema: {
+        operationId: 'updateAuthProvider',
+        tags: ['auth'],
+        summary: 'Change the fields present; without client_secret the stored one is kept',
+        params: IdParams,
+        body: UpdateAuthProviderBody,
+        response: { 200: AuthProvider },
+      },
+    },
+    async (req) => providers.update(req.ctx, req.params.id, req.body),
+  );
+  app.delete(
+    '/:id',
+    {
+      config: { scope: 'auth:write', action: 'auth_provider.delete' },
+      schema: {
+        operationId: 'deleteAuthProvider',
+        tags: ['auth'],
+        summary: 'Delete an identity provider (its users stay, unable to sign in through it)',
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'Deleted' }) },
+      },
+    },
+    async (req, reply) => {
+      await providers.remove(req.ctx, req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+};
+
+type SsoOptions = Options & { loginLimit: preHandlerAsyncHookHandler };
+
+/** The public single sign-on routes: the browser's redirect flow, the ticket exchange, the sign-in methods. */
+export const ssoRoutes: FastifyPluginAsyncTypebox<SsoOptions> = async (app, options) => {
+  await app.register(ssoRedirectRoutes, options);
+  await app.register(ssoSignInRoutes, options);
+};
+
+/** GET /auth/methods and POST /auth/oidc/exchange: what the sign-in page calls. */
+const ssoSignInRoutes: FastifyPluginAsyncTypebox<SsoOptions> = async (app, { providers, loginLimit }) => {
+  app.get(
+    '/auth/methods',
+    {
+      config: { scope: 'public', action: 'auth.methods' },
+      schema: {
+        operationId: 'getAuthMethods',
+        tags: ['auth'],
+        summary: 'How one may sign in: passwords (unless auth.sso_only) and the enabled identity providers',
+        security: [],
+        response: { 200: AuthMethods },
+      },
+    },
+    async () => providers.methods(),
+  );
+  app.post(
+    '/auth/oidc/exchange',
+    {
+      config: { scope: 'public', action: 'auth.sso.exchange' },
+      preHandler: loginLimit,
+      schema: {
+        operationId: 'exchangeSsoTicket',
+        tags: ['auth'],
+        summary: 'Trade the one-time ticket of a single sign-on for a session, as a password sign-in answers',
+        security: [],
+        body: SsoExchangeBody,
+        response: { 200: Session },
+      },
+    },
+    async (req, reply) =>
+      reply.header('cache-control', 'no-store').send(await providers.exchange(req.ctx, req.body.ticket)),
+  );
+};
+
+/** GET /auth/oidc/:id/start and /callback: the browser's round trip through the provider. */
+const ssoRedirectRoutes: FastifyPluginAsyncTypebox<SsoOptions> = async (app, { providers, origin }) => {
+  app.get(
+    '/auth/oidc/:id/start',
+    {
+      config: { scope: 'public', action: 'auth.sso.start' },
+      schema: {
+        operationId: 'startSso',
+        tags: ['auth'],
+        summary: 'Begin single sign-on: 302 to the identity provider (PKCE, state, nonce)',
+        security: [],
+        params: IdParams,
+        querystring: SsoStartQuery,
+        response: { 302: Redirect },
+      },
+    },
+    async (req, reply) => {
+      const url = await providers.start(req.ctx, req.params.id, req.query.return_to, origin(req));
+      return reply.header('cache-control', 'no-store').redirect(url, 302);
+    },
+  );
+  app.get(
+    '/auth/oidc/:id/callback',
+    {
+      config: { scope: 'public', action: 'auth.sso.login' },
+      schema: {
+        operationId: 'ssoCallback',
+        tags: ['auth'],
+        summary: 'Where the identity provider sends the browser back: 302 to return_to#sso=<one-time ticket>',
+        security: [],
+        params: IdParams,
+        querystring: SsoCallbackQuery,
+        response: { 302: Redirect },
+      },
+    },
+    async (req, reply) => {
+      const q = req.url.indexOf('?');
+      const search = q >= 0 ? req.url.slice(q) : '';
+      const url = await providers.callback(req.ctx, req.params.id, req.query, search);
+      return reply
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .redirect(url, 302);
+    },
+  );
+};
