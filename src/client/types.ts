@@ -36,3 +36,5 @@ export type Plugin = Json<'getPlugin', 200>;
 export type PluginWithSecret = Json<'registerPlugin', 201>;
 export type RegisterPluginBody = Body<'registerPlugin'>;
 export type EventType = Item<Json<'listEventTypes', 200>>;
+export type AuthProvider = Json<'getAuthProvider', 200>;
+export type MfaFactor = Json<'listMyMfa', 200> extends { factors: (infer F)[] } ? F : never;

@@ -75,7 +75,8 @@ export function chromiumPath(): string {
   throw new Error('Chromium is not installed: apt-get install -y chromium (.ci/run does this)');
 }
 
-export function launchChromium(): Promise<Browser> {
+/** `args`: more Chromium switches (a test on http://localhost maps it with `--host-resolver-rules`). */
+export function launchChromium(args: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
@@ -88,6 +89,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-component-update',
       '--disable-sync',
       '--disable-dev-shm-usage',
+      ...args,
     ],
   });
 }

@@ -67,6 +67,8 @@ export const router = createBrowserRouter([
       { path: 'plugins', ...page(() => import('./pages/Plugins/index.tsx')) },
       { path: 'webhooks', ...page(() => import('./pages/Webhooks/index.tsx')) },
       { path: 'webhooks/:id', ...page(() => import('./pages/WebhookDetail/index.tsx')) },
+      { path: 'account', ...page(() => import('./pages/Account/index.tsx')) },
+      { path: 'sign-in', ...page(() => import('./pages/Providers/index.tsx')) },
       { path: '*', ...page(() => import('./pages/NotFound/index.tsx')) },
     ],
   },

@@ -1,10 +1,11 @@
 import { AppShell, Box, Burger, Group, Loader, Menu, NavLink, Text, UnstyledButton } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { Suspense } from 'react';
-import { NavLink as RouterLink, Outlet, useNavigate } from 'react-router';
+import { Suspense, useEffect } from 'react';
+import { NavLink as RouterLink, Outlet, useLocation, useNavigate } from 'react-router';
 import type { Permission } from '../../../src/client/index.ts';
 import { useCan, useMe } from '../hooks/use-me.ts';
 import { useSignOut } from '../hooks/use-sign-out.ts';
+import { MFA_REQUIRED_EVENT } from '../api.ts';
 
 const NAV: { to: string; label: string; scope?: Permission }[] = [
   { to: '/', label: 'Dashboard' },
@@ -15,12 +16,14 @@ const NAV: { to: string; label: string; scope?: Permission }[] = [
   { to: '/config', label: 'Config', scope: 'config:read' },
   { to: '/plugins', label: 'Plugins', scope: 'plugins:read' },
   { to: '/webhooks', label: 'Webhooks', scope: 'webhooks:read' },
+  { to: '/sign-in', label: 'Sign-in', scope: 'auth:read' },
 ];
 
 /** The console frame: navigation limited to what the token may read, who is signed in, and the page. */
 export function Layout() {
   const [opened, { toggle, close }] = useDisclosure();
   const can = useCan();
+  useMfaEnrolmentRedirect();
   return (
     <AppShell
       header={{ height: 56 }}
@@ -88,9 +91,10 @@ function AccountMenu() {
       </Menu.Target>
       <Menu.Dropdown>
         <Menu.Label>
-          {token.kind === 'session' ? 'Signed in with a password' : 'Signed in with an API token'}
+          {token.kind === 'session' ? 'Signed in with a session' : 'Signed in with an API token'}
         </Menu.Label>
         <Menu.Item onClick={() => void navigate(`/users/${user.id}`)}>Your account</Menu.Item>
+        <Menu.Item onClick={() => void navigate('/account')}>Sign-in security</Menu.Item>
         <Menu.Item onClick={() => void navigate('/tokens')}>Your tokens</Menu.Item>
         <Menu.Divider />
         <Menu.Item color="red" onClick={() => void signOut()}>
@@ -99,4 +103,17 @@ function AccountMenu() {
       </Menu.Dropdown>
     </Menu>
   );
+}
+
+/** When the API says this person must enrol a second factor first, opens the page where they do. */
+function useMfaEnrolmentRedirect() {
+  const navigate = useNavigate();
+  const { pathname } = useLocation();
+  const mustEnrol = useMe().data?.mfa_enrollment_required ?? false;
+  useEffect(() => {
+    const go = () => void navigate('/account', { state: { mfaRequired: true } });
+    if (mustEnrol && pathname !== '/account') go();
+    window.addEventListener(MFA_REQUIRED_EVENT, go);
+    return () => window.removeEventListener(MFA_REQUIRED_EVENT, go);
+  }, [navigate, mustEnrol, pathname]);
 }

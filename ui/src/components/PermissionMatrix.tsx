@@ -2,7 +2,16 @@ import { Checkbox, Switch, Table, Text, Tooltip } from '@mantine/core';
 import type { Permission } from '../../../src/client/index.ts';
 import { holds } from '../hooks/use-me.ts';
 
-export const RESOURCES = ['users', 'roles', 'tokens', 'plugins', 'config', 'audit', 'webhooks'] as const;
+export const RESOURCES = [
+  'users',
+  'roles',
+  'tokens',
+  'plugins',
+  'config',
+  'audit',
+  'webhooks',
+  'auth',
+] as const;
 const LEVELS = ['read', 'write'] as const;
 
 type Props = {

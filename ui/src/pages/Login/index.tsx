@@ -2,31 +2,41 @@ import {
   Alert,
   Button,
   Center,
+  Divider,
+  Loader,
   Paper,
   PasswordInput,
   Stack,
   Tabs,
   Text,
-  TextInput,
   Title,
+  TextInput,
 } from '@mantine/core';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
-import { onSubmit } from '../../lib/submit.ts';
+import { useMutation, useQuery } from '@tanstack/react-query';
+import { useEffect, useRef, useState } from 'react';
 import { Navigate, useLocation, useNavigate } from 'react-router';
 import { createClient } from '../../../../src/client/index.ts';
-import { api, unwrap } from '../../api.ts';
+import { api, ApiProblem, unwrap } from '../../api.ts';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { useCredential } from '../../hooks/use-credential.ts';
 import { fieldErrors } from '../../hooks/use-field-errors.ts';
-import { credential, type Credential } from '../../session.ts';
+import { onSubmit } from '../../lib/submit.ts';
+import { useSignIn } from '../../hooks/use-sign-in.ts';
+import { MfaStep, type MfaChallenge } from './MfaStep.tsx';
 
-/** Sign in with a username and password (a session) or by pasting an API token. */
+/**
+ * Sign in: one button per identity provider, a username and password (then a second factor when the account
+ * has one), or a pasted API token. Coming back from a provider, the page trades the one-time ticket in its
+ * `#sso=` fragment for a session.
+ */
 export default function Login() {
   const signedIn = useCredential();
   const location = useLocation();
   const from = (location.state as { from?: string } | null)?.from ?? '/';
-  if (signedIn) return <Navigate to={from} replace />;
+  const ticket = ssoTicket(location.hash);
+  const ssoError = new URLSearchParams(location.hash.slice(1)).get('sso_error');
+  const [mfa, setMfa] = useState<MfaChallenge | null>(null);
+  if (signedIn && !ticket) return <Navigate to={from} replace />;
   return (
     <Center mih="100vh" p="md">
       <Paper withBorder shadow="sm" p="xl" w={420} maw="100%">
@@ -36,51 +46,142 @@ export default function Login() {
             The admin console for users, roles, tokens and everything they change.
           </Text>
         </Stack>
-        <Tabs defaultValue="password">
-          <Tabs.List grow mb="md">
-            <Tabs.Tab value="password">Password</Tabs.Tab>
-            <Tabs.Tab value="token">API token</Tabs.Tab>
-          </Tabs.List>
-          <Tabs.Panel value="password">
-            <PasswordForm from={from} />
-          </Tabs.Panel>
-          <Tabs.Panel value="token">
-            <TokenForm from={from} />
-          </Tabs.Panel>
-        </Tabs>
+        {ticket ? (
+          <SsoExchange ticket={ticket} from={from} />
+        ) : mfa ? (
+          <MfaStep challenge={mfa} from={from} onCancel={() => setMfa(null)} />
+        ) : (
+          <Methods from={from} onMfa={setMfa} ssoError={ssoError} />
+        )}
       </Paper>
     </Center>
   );
 }
 
-function useSignIn(from: string) {
-  const navigate = useNavigate();
-  const queryClient = useQueryClient();
-  return (next: Credential) => {
-    queryClient.clear();
-    credential.set(next);
-    void navigate(from, { replace: true });
-  };
+/** The ticket of `#sso=<ticket>`, which the SSO callback puts in the fragment (never sent to a server). */
+function ssoTicket(hash: string): string | null {
+  return new URLSearchParams(hash.slice(1)).get('sso');
 }
 
-function PasswordForm({ from }: { from: string }) {
+function Methods({
+  from,
+  onMfa,
+  ssoError,
+}: {
+  from: string;
+  onMfa: (c: MfaChallenge) => void;
+  ssoError: string | null;
+}) {
+  const methods = useQuery({
+    queryKey: ['auth-methods'],
+    queryFn: () => unwrap(api.GET('/api/auth/methods')),
+    staleTime: 60_000,
+  });
+  if (methods.isPending) return <Loader size="sm" aria-label="Loading sign-in methods" />;
+  const providers = methods.data?.providers ?? [];
+  const password = methods.data?.password ?? true;
+  return (
+    <Stack>
+      {ssoError && (
+        <Alert color="red" title="Single sign-on did not complete" role="alert">
+          {ssoError}
+        </Alert>
+      )}
+      {providers.length > 0 && (
+        <Stack gap="xs" aria-label="Single sign-on">
+          {providers.map((p) => (
+            <Button
+              key={p.id}
+              component="a"
+              variant="default"
+              href={`${p.start_url}?return_to=${encodeURIComponent('/login')}`}
+            >
+              Sign in with {p.name}
+            </Button>
+          ))}
+          <Divider label="or" labelPosition="center" />
+        </Stack>
+      )}
+      <Tabs defaultValue={password ? 'password' : 'token'}>
+        <Tabs.List grow mb="md">
+          {password && <Tabs.Tab value="password">Password</Tabs.Tab>}
+          <Tabs.Tab value="token">API token</Tabs.Tab>
+        </Tabs.List>
+        {password && (
+          <Tabs.Panel value="password">
+            <PasswordForm from={from} onMfa={onMfa} />
+          </Tabs.Panel>
+        )}
+        <Tabs.Panel value="token">
+          <TokenForm from={from} />
+        </Tabs.Panel>
+      </Tabs>
+      {!password && (
+        <Text size="xs" c="dimmed">
+          Password sign-in is turned off here: people sign in through single sign-on.
+        </Text>
+      )}
+    </Stack>
+  );
+}
+
+/** Trades the SSO ticket for a session once, then forgets the fragment. */
+function SsoExchange({ ticket, from }: { ticket: string; from: string }) {
+  const signIn = useSignIn(from);
+  const navigate = useNavigate();
+  const started = useRef(false);
+  const exchange = useMutation({
+    mutationFn: () => unwrap(api.POST('/api/auth/oidc/exchange', { body: { ticket } })),
+    onSuccess: (session) => signIn({ token: session.token, kind: 'session' }),
+  });
+  useEffect(() => {
+    if (started.current) return;
+    started.current = true;
+    exchange.mutate();
+  }, [exchange]);
+  if (exchange.error)
+    return (
+      <Stack>
+        <ProblemAlert error={exchange.error} title="Single sign-on did not complete" />
+        <Button variant="default" onClick={() => void navigate('/login', { replace: true })}>
+          Back to sign-in
+        </Button>
+      </Stack>
+    );
+  return (
+    <Stack align="center">
+      <Loader size="sm" />
+      <Text size="sm">Signing you in…</Text>
+    </Stack>
+  );
+}
+
+function PasswordForm({ from, onMfa }: { from: string; onMfa: (c: MfaChallenge) => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const signIn = useSignIn(from);
   const login = useMutation({
     mutationFn: () => unwrap(api.POST('/api/auth/login', { body: { username, password } })),
     onSuccess: (session) => signIn({ token: session.token, kind: 'session' }),
+    onError: (error) => {
+      // The password was right and the account has a second factor: ask for it.
+      if (error instanceof ApiProblem && error.code === 'mfa_required') {
+        const p = error.problem as unknown as { mfa_token: string; methods: string[] };
+        onMfa({ token: p.mfa_token, methods: p.methods, username });
+      }
+    },
   });
   const errors = fieldErrors(login.error, ['/username', '/password']);
   const submit = onSubmit(() => {
     login.mutate();
   });
+  const shown = login.error instanceof ApiProblem && login.error.code === 'mfa_required' ? null : login.error;
   return (
     <form onSubmit={submit} aria-label="Sign in with a password">
       <Stack>
         <TextInput
           label="Username"
-          autoComplete="username"
+          autoComplete="username webauthn"
           required
           value={username}
           onChange={(e) => setUsername(e.currentTarget.value)}
@@ -95,7 +196,7 @@ function PasswordForm({ from }: { from: string }) {
           onChange={(e) => setPassword(e.currentTarget.value)}
           error={errors.of('/password')}
         />
-        <ProblemAlert error={login.error} shownFields={['/username', '/password']} />
+        <ProblemAlert error={shown} shownFields={['/username', '/password']} />
         <Button type="submit" loading={login.isPending}>
           Sign in
         </Button>
