@@ -43,7 +43,7 @@ export function MfaStep({
       const options = await unwrap(
         api.POST('/api/auth/login/mfa/webauthn/options', { body: { mfa_token: challenge.token } }),
       );
-      const assertion = await startAuthentication({ optionsJSON: options as never });
+      const assertion = await startAuthentication({ optionsJSON: options });
       return unwrap(
         api.POST('/api/auth/login/mfa', {
           body: { mfa_token: challenge.token, webauthn: assertion as never },

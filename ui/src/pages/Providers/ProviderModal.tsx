@@ -37,13 +37,13 @@ const FIELDS = [
 ];
 
 const toRow = (r: Rule): RuleRow =>
-  'contains' in r && r.contains !== undefined
-    ? { claim: r.claim, op: 'contains', value: String(r.contains), role: r.role }
-    : { claim: r.claim, op: 'equals', value: String((r as { equals?: unknown }).equals ?? ''), role: r.role };
+  'contains' in r
+    ? { claim: r.claim, op: 'contains', value: r.contains, role: r.role }
+    : { claim: r.claim, op: 'equals', value: r.equals, role: r.role };
 const fromRow = (r: RuleRow): Rule =>
-  (r.op === 'contains'
+  r.op === 'contains'
     ? { claim: r.claim, contains: r.value, role: r.role }
-    : { claim: r.claim, equals: r.value, role: r.role }) as Rule;
+    : { claim: r.claim, equals: r.value, role: r.role };
 
 /** Creating or editing a provider; the client secret is write-only (left empty, the stored one stays). */
 export function ProviderModal({
@@ -272,7 +272,7 @@ function RoleRules({
             aria-label="Operator"
             data={['contains', 'equals']}
             value={r.op}
-            onChange={(v) => update(i, { op: (v ?? 'contains') as RuleRow['op'] })}
+            onChange={(v) => update(i, { op: v === 'equals' ? 'equals' : 'contains' })}
             w={110}
             disabled={disabled}
           />
