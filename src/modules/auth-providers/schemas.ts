@@ -125,7 +125,8 @@ export const SsoStartQuery = Type.Object(
       Str({
         minLength: 1,
         maxLength: 1024,
-        description: 'A path on this server to come back to (default `/login`, the console sign-in page, which trades the ticket for a session); anything else is a 400.',
+        description:
+          'A path on this server to come back to (default `/login`, the console sign-in page, which trades the ticket for a session); anything else is a 400.',
       }),
     ),
   },
