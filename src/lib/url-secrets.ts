@@ -22,6 +22,12 @@ const SECRET_PARAMS = new Set([
 ]);
 
 /**
+ * Parameters kept out of logs but not refused: the OIDC callback's one-time authorization `code` and its
+ * `state` (single use, and the code is worthless without the sealed PKCE verifier, but a log is no place for them).
+ */
+const LOG_ONLY_PARAMS = new Set(['code', 'state', 'session_state']);
+
+/**
  * A Gatehouse API or session token (`gth_`/`gts_` + 38 base62) not inside a longer run of base62 characters
  * (`x_gth_…` and `a-gth_…` still count). Redaction takes every such run; a refusal takes only one whose
  * checksum holds, so a cursor that happens to contain such a run is not refused.
@@ -71,7 +77,8 @@ export function redactUrl(url: string): string {
       const name = decode(eq === -1 ? pair : pair.slice(0, eq));
       const value = eq === -1 ? '' : pair.slice(eq + 1);
       if (hasTokenShape(name)) return `${REDACTED}=${REDACTED}`;
-      return isSecretParam(name, decode(value)) ? `${name}=${REDACTED}` : pair;
+      const hidden = isSecretParam(name, decode(value)) || LOG_ONLY_PARAMS.has(name.toLowerCase());
+      return hidden ? `${name}=${REDACTED}` : pair;
     });
   return `${safePath}?${pairs.join('&')}`;
 }

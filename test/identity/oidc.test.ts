@@ -80,8 +80,14 @@ forEachDialect((database) => {
     expect(start.statusCode, start.body).toBe(302);
     return followProvider(String(start.headers.location), ORIGIN);
   };
-  const callback = (url: URL) =>
-    app.request({ method: 'GET', url: `${url.pathname}${url.search}`, token: null });
+  const callback = (url: URL) => {
+    // The one-time code and state must never reach a log line (url-secrets redacts them).
+    for (const name of ['code', 'state']) {
+      const value = url.searchParams.get(name);
+      if (value) secrets.push(value);
+    }
+    return app.request({ method: 'GET', url: `${url.pathname}${url.search}`, token: null });
+  };
   const exchange = (ticket: string) =>
     app.request({ method: 'POST', url: '/api/auth/oidc/exchange', payload: { ticket }, token: null });
 
@@ -636,5 +642,14 @@ forEachDialect((database) => {
       });
       expect(back.statusCode).toBe(200);
     });
+  });
+
+  // Last: everything above handed out or took in secrets; none of them may be in a log line.
+  it('logged no client secret, authorization code, state, ticket or session token', () => {
+    expect(secrets.length).toBeGreaterThan(10);
+    expect(logLines.length).toBeGreaterThan(10);
+    const log = logLines.join('\n');
+    expect(log).toContain('/api/auth/oidc/');
+    for (const secret of secrets) expect(log, 'a secret in the log').not.toContain(secret);
   });
 });

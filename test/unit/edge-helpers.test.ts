@@ -49,6 +49,11 @@ describe('url secrets', () => {
     expect(redactUrl(`/api/tokens/${t}`)).toBe('/api/tokens/[redacted]');
     expect(redactUrl('/api/users/%E0%A4%A?limit=1')).toBe('/api/users/%E0%A4%A?limit=1');
     expect(redactUrl('/api/users')).toBe('/api/users');
+    // The OIDC callback's one-time code and state stay out of logs (they are not refused: the flow needs them).
+    expect(redactUrl('/api/auth/oidc/idp_1/callback?code=abc&state=xyz&iss=https%3A%2F%2Fidp')).toBe(
+      '/api/auth/oidc/idp_1/callback?code=[redacted]&state=[redacted]&iss=https%3A%2F%2Fidp',
+    );
+    expect(secretQueryParam({ code: 'abc', state: 'xyz' })).toBeUndefined();
     expect(redactTokens(`No route GET /api/x/${s}.`)).toBe('No route GET /api/x/[redacted].');
   });
 });
