@@ -129,6 +129,18 @@ describe('console sign-in: SSO, authenticator app, passkey', () => {
     await signOut();
   });
 
+  it('a refused sign-in comes back to the sign-in page with words, not a JSON page', async () => {
+    idp.signInAs('alice-sub');
+    idp.tamperNext('signature');
+    await freshLogin();
+    await page.getByRole('link', { name: 'Sign in with Test IdP' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'Single sign-on did not complete' });
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/did not accept it/);
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await screenshot(page, 'sso-refused');
+  });
+
   it('an authenticator app: enrolled in the console, then a password sign-in asks for a code, refuses a wrong one, takes a recovery code once', async () => {
     await createUser('bob-totp');
     await signInWithPassword('bob-totp');

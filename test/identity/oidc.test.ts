@@ -283,6 +283,52 @@ forEachDialect((database) => {
       );
     });
 
+    it('a browser that is refused goes back to the sign-in page with the problem code, not a JSON page', async () => {
+      const html = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+      const before = await counts(app);
+      const sessionsBefore = await sessionCount();
+      const cb = await toCallback(jit.id, 'mallory-sub');
+      const forged = new URL(cb);
+      forged.searchParams.set('state', 'forged-state-value');
+      const refused = await app.request({
+        method: 'GET',
+        url: `${forged.pathname}${forged.search}`,
+        headers: html,
+        token: null,
+      });
+      expect(refused.statusCode).toBe(302);
+      expect(refused.headers.location).toBe('/login#sso_error=auth.sso_state_invalid');
+      expect(refused.headers['cache-control']).toBe('no-store');
+      idp.tamperNext('signature');
+      const tampered = await app.request({
+        method: 'GET',
+        url: `${cb.pathname}${cb.search}`,
+        headers: html,
+        token: null,
+      });
+      expect(tampered.headers.location).toBe('/login#sso_error=auth.sso_denied');
+      const unknown = await app.request({
+        method: 'GET',
+        url: '/api/auth/oidc/idp_01jd8y6v7kf3zr4x6qk9n2m1ab/start',
+        headers: html,
+        token: null,
+      });
+      expect(unknown.headers.location).toBe('/login#sso_error=not_found');
+      // Nothing was written, and both refusals are audited with their reasons.
+      expect((await counts(app)).users).toBe(before.users);
+      expect(await sessionCount()).toBe(sessionsBefore);
+      const audit = await app.request({
+        method: 'GET',
+        url: '/api/audit?action=auth.sso.login&outcome=denied&limit=2',
+      });
+      expect(
+        audit
+          .json()
+          .data.map((e: { detail: string }) => e.detail)
+          .join(' '),
+      ).toMatch(/state[\s\S]*signature|signature[\s\S]*state/i);
+    });
+
     it('an unknown subject without jit, an email domain not allowed, a disabled user', async () => {
       idp.accounts.set('nojit-sub', { sub: 'nojit-sub', email: 'x@example.com' });
       await expectDenied(

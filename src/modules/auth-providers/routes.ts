@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { AppError } from '../../errors.js';
 import { Type } from 'typebox';
 import { Page } from '../../lib/pagination.js';
 import { IdParams } from '../../lib/schema.js';
@@ -147,6 +148,26 @@ const ssoSignInRoutes: FastifyPluginAsyncTypebox<SsoOptions> = async (app, { pro
   );
 };
 
+/** Refusals of the browser round trip that go back to the sign-in page, with the reason, for a browser. */
+const BROWSER_REFUSALS = new Set(['auth.sso_denied', 'auth.sso_state_invalid', 'not_found']);
+
+/**
+ * Runs a step of the browser round trip. A person's browser (it accepts HTML) that is refused goes back to the
+ * console's sign-in page with the problem's code in the fragment (`/login#sso_error=auth.sso_denied`, never
+ * sent to a server; a code, not free text, so a crafted link cannot put words on the page); any other caller
+ * gets the problem itself. The refusal and its reason are audited either way (by the service, before it throws).
+ */
+async function forBrowser(req: FastifyRequest, reply: FastifyReply, step: () => Promise<string>) {
+  reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
+  try {
+    return reply.redirect(await step(), 302);
+  } catch (err) {
+    const browser = /\btext\/html\b/.test(req.headers.accept ?? '');
+    if (!(err instanceof AppError) || !browser || !BROWSER_REFUSALS.has(err.code)) throw err;
+    return reply.redirect(`/login#sso_error=${err.code}`, 302);
+  }
+}
+
 /** GET /auth/oidc/:id/start and /callback: the browser's round trip through the provider. */
 const ssoRedirectRoutes: FastifyPluginAsyncTypebox<SsoOptions> = async (app, { providers, origin }) => {
   app.get(
@@ -163,10 +184,8 @@ const ssoRedirectRoutes: FastifyPluginAsyncTypebox<SsoOptions> = async (app, { p
         response: { 302: Redirect },
       },
     },
-    async (req, reply) => {
-      const url = await providers.start(req.ctx, req.params.id, req.query.return_to, origin(req));
-      return reply.header('cache-control', 'no-store').redirect(url, 302);
-    },
+    async (req, reply) =>
+      forBrowser(req, reply, () => providers.start(req.ctx, req.params.id, req.query.return_to, origin(req))),
   );
   app.get(
     '/auth/oidc/:id/callback',
@@ -185,11 +204,7 @@ const ssoRedirectRoutes: FastifyPluginAsyncTypebox<SsoOptions> = async (app, { p
     async (req, reply) => {
       const q = req.url.indexOf('?');
       const search = q >= 0 ? req.url.slice(q) : '';
-      const url = await providers.callback(req.ctx, req.params.id, req.query, search);
-      return reply
-        .header('cache-control', 'no-store')
-        .header('referrer-policy', 'no-referrer')
-        .redirect(url, 302);
+      return forBrowser(req, reply, () => providers.callback(req.ctx, req.params.id, req.query, search));
     },
   );
 };

@@ -34,7 +34,9 @@ export default function Login() {
   const location = useLocation();
   const from = (location.state as { from?: string } | null)?.from ?? '/';
   const ticket = ssoTicket(location.hash);
-  const ssoError = new URLSearchParams(location.hash.slice(1)).get('sso_error');
+  const code = new URLSearchParams(location.hash.slice(1)).get('sso_error');
+  const ssoError =
+    code === null ? null : (SSO_ERRORS[code] ?? 'Single sign-on did not complete. Start again.');
   const [mfa, setMfa] = useState<MfaChallenge | null>(null);
   if (signedIn && !ticket) return <Navigate to={from} replace />;
   return (
@@ -57,6 +59,14 @@ export default function Login() {
     </Center>
   );
 }
+
+/** What a refused single sign-on came back with (`#sso_error=<problem code>`), in words; the audit log has the reason. */
+const SSO_ERRORS: Record<string, string> = {
+  'auth.sso_denied':
+    'The identity provider signed you in, but Gatehouse did not accept it (for example, no account here and none is created on first sign-in, or your email domain is not allowed). An administrator finds the reason in the audit log (auth.sso.login).',
+  'auth.sso_state_invalid': 'The sign-in took too long or was already used. Start again.',
+  not_found: 'This identity provider does not exist or is turned off.',
+};
 
 /** The ticket of `#sso=<ticket>`, which the SSO callback puts in the fragment (never sent to a server). */
 function ssoTicket(hash: string): string | null {
