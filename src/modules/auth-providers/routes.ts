@@ -159,13 +159,15 @@ const BROWSER_REFUSALS = new Set(['auth.sso_denied', 'auth.sso_state_invalid', '
  */
 async function forBrowser(req: FastifyRequest, reply: FastifyReply, step: () => Promise<string>) {
   reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
+  let target: string;
   try {
-    return reply.redirect(await step(), 302);
+    target = await step();
   } catch (err) {
     const browser = /\btext\/html\b/.test(req.headers.accept ?? '');
     if (!(err instanceof AppError) || !browser || !BROWSER_REFUSALS.has(err.code)) throw err;
-    return reply.redirect(`/login#sso_error=${err.code}`, 302);
+    target = `/login#sso_error=${err.code}`;
   }
+  return reply.redirect(target, 302);
 }
 
 /** GET /auth/oidc/:id/start and /callback: the browser's round trip through the provider. */
