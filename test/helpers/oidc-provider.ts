@@ -24,6 +24,8 @@ export type TestProvider = {
   /** The account the next interaction signs in. */
   signInAs: (sub: string) => void;
   tamperNext: (how: Tamper) => void;
+  /** How many times the discovery document was read. */
+  discoveries: () => number;
   /** (Re)creates the provider with one client allowed these redirect URIs (the relying party's callbacks). */
   setRedirectUris: (uris: string[]) => void;
   close(): Promise<void>;
@@ -104,7 +106,9 @@ export async function startTestProvider(): Promise<TestProvider> {
 
   let provider = make([]);
   let callback = provider.callback();
+  let discoveries = 0;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url?.startsWith('/.well-known/openid-configuration')) discoveries++;
     if (req.url?.startsWith('/interaction/')) {
       void finishInteraction(provider, req, res, () => current);
       return;
@@ -119,6 +123,7 @@ export async function startTestProvider(): Promise<TestProvider> {
     accounts,
     signInAs: (sub) => (current = sub),
     tamperNext: (how) => (tamper = how),
+    discoveries: () => discoveries,
     setRedirectUris: (uris) => {
       provider = make(uris);
       callback = provider.callback();

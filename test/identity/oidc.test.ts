@@ -225,6 +225,23 @@ forEachDialect((database) => {
       ).n,
     );
 
+  it('reuses a provider discovery across sign-ins, and discovers again once the provider changes', async () => {
+    await signIn(jit.id, 'alice-sub');
+    const before = idp.discoveries();
+    await signIn(jit.id, 'alice-sub');
+    await signIn(jit.id, 'alice-sub');
+    expect(idp.discoveries()).toBe(before);
+    app.clock.advance(1000);
+    const changed = await app.request({
+      method: 'PUT',
+      url: `/api/auth/providers/${jit.id}`,
+      payload: { scopes: ['openid', 'email', 'profile', 'groups'] },
+    });
+    expect(changed.statusCode, changed.body).toBe(200);
+    await signIn(jit.id, 'alice-sub');
+    expect(idp.discoveries()).toBe(before + 1);
+  });
+
   describe('refuses', () => {
     beforeAll(() => {
       idp.accounts.set('mallory-sub', {

@@ -20,6 +20,25 @@ export type OidcDeps = {
 const TIMEOUT_S = 10;
 
 /**
+ * How long a provider's discovered configuration (and with it the keys openid-client fetched for it) is reused:
+ * a sign-in then costs the token and userinfo calls only. A change to the provider (issuer, client, secret)
+ * is a new entry at once; a failed discovery is never kept.
+ */
+const DISCOVERY_TTL_MS = 5 * 60_000;
+const MAX_CACHED = 200;
+type Discovered = Map<string, { config: client.Configuration; until: number }>;
+const discovered = new WeakMap<OidcDeps, Discovered>();
+
+function cacheOf(deps: OidcDeps): Discovered {
+  let cache = discovered.get(deps);
+  if (!cache) {
+    cache = new Map() as Discovered;
+    discovered.set(deps, cache);
+  }
+  return cache;
+}
+
+/**
  * openid-client's configuration for a provider, by discovery. The issuer is checked again (https, or http on
  * loopback with private targets allowed; the SSRF guard) and every request goes through the guarded
  * dispatcher (`fetch`), so a provider whose discovery document points elsewhere is checked there too.
@@ -41,6 +60,22 @@ export async function discover(deps: OidcDeps, provider: AuthProvider): Promise<
   } catch {
     throw new SsoDenied("the client secret does not open with this server's key: set it again with PUT");
   }
+  const cache = cacheOf(deps);
+  const key = [provider.id, provider.issuer, provider.client_id, provider.updated_at, sealed].join('\n');
+  const hit = cache.get(key);
+  if (hit && hit.until > Date.now()) return hit.config;
+  const config = await discoverAnew(deps, provider, secret);
+  if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
+  cache.set(key, { config, until: Date.now() + DISCOVERY_TTL_MS });
+  return config;
+}
+
+/** openid-client's discovery through the guarded fetch, with ID-token signatures checked. Throws `SsoDenied`. */
+async function discoverAnew(
+  deps: OidcDeps,
+  provider: AuthProvider,
+  secret: string,
+): Promise<client.Configuration> {
   const insecure = new URL(provider.issuer).protocol === 'http:';
   try {
     return await client.discovery(
