@@ -164,6 +164,41 @@ forEachDialect((database) => {
         );
     });
 
+    it('two factors confirmed at once: exactly one answer carries the recovery codes, and those are the ones that work', async () => {
+      const { session, username } = await person();
+      const start = async () => {
+        const res = await app.request({
+          method: 'POST',
+          url: '/api/me/mfa/totp',
+          payload: {},
+          token: session,
+        });
+        expect(res.statusCode, res.body).toBe(201);
+        const { id, otpauth_uri: uri } = res.json<{ id: string; otpauth_uri: string }>();
+        secrets.push(OTPAuth.URI.parse(uri).secret.base32);
+        return { id, uri };
+      };
+      const [a, b] = [await start(), await start()];
+      const confirm = (f: { id: string; uri: string }) =>
+        app.request({
+          method: 'POST',
+          url: `/api/me/mfa/totp/${f.id}/confirm`,
+          payload: { code: codeFor(f.uri) },
+          token: session,
+        });
+      const answers = await Promise.all([confirm(a), confirm(b)]);
+      for (const r of answers) expect(r.statusCode, r.body).toBe(200);
+      const lists = answers.map((r) => r.json().recovery_codes as string[]);
+      secrets.push(...lists.flat());
+      expect(lists.map((l) => l.length).sort((x, y) => x - y)).toEqual([0, 10]);
+      const issued = lists.find((l) => l.length === 10)!;
+      const mine = await app.request({ method: 'GET', url: '/api/me/mfa', token: session });
+      expect(mine.json().recovery_codes_left).toBe(10);
+      const first = (await login(username)).json<{ mfa_token: string }>().mfa_token;
+      const signedIn = await second({ mfa_token: first, recovery_code: issued[0] });
+      expect(signedIn.statusCode, signedIn.body).toBe(200);
+    });
+
     it('a password sign-in then needs the code; the code gives a session as a password sign-in does', async () => {
       const p = await person();
       const { uri } = await enrolTotp(p.session);

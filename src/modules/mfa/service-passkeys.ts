@@ -168,6 +168,7 @@ async function storePasskey(
     ctx,
     { action: 'auth.mfa.confirm', target: { type: 'mfa_factor', id } },
     async (trx) => {
+      await store.lockFactorsOf(trx, p.userId);
       if (!(await store.consumeChallenge(trx, p.hash, now)))
         throw fieldError('body', '/response', 'This registration was finished already or expired.');
       if ((await store.listFactors(trx, p.userId)).some((f) => f.credential_id === c.id))

@@ -45,7 +45,11 @@ export function sessionOf(ctx: RequestCtx): Principal {
   return p;
 }
 
-/** Recovery codes for a factor just activated: new ones when it is the account's first active factor. */
+/**
+ * Recovery codes for a factor just activated: new ones when it is the account's first active factor. The
+ * transaction must have called `store.lockFactorsOf` first, before it changed any factor (so two at once
+ * neither both issue codes nor deadlock).
+ */
 export async function codesOnFirstFactor(
   store: MfaStore,
   trx: Trx,

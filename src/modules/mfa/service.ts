@@ -100,6 +100,7 @@ function totpEnrolment({ db, store, change, ids, clock, secrets, onFactorsChange
       // The codes leave this function in the answer only: never in the change's before/after (the audit row).
       let fresh: string[] = [];
       await change(ctx, { action: 'auth.mfa.confirm', target: { type: 'mfa_factor', id } }, async (trx) => {
+        await store.lockFactorsOf(trx, userId);
         if (!(await store.activate(trx, id, step, now)))
           throw new AppError('conflict', 'This factor is confirmed already.');
         fresh = await codesOnFirstFactor(store, trx, userId, id, now);

@@ -10,6 +10,19 @@ export type MfaStore = ReturnType<typeof createMfaStore>;
 
 function factors() {
   return {
+    /**
+     * Row-locks every factor of a user until the transaction ends (PostgreSQL; SQLite's write lock already holds
+     * the whole database), so two confirmations of one person's factors run one after the other: only the
+     * first one to commit sees no other active factor and issues recovery codes.
+     */
+    async lockFactorsOf(trx: Queryable, userId: string): Promise<void> {
+      await trx
+        .updateTable('mfa_factors')
+        .set((eb) => ({ status: eb.ref('status') }))
+        .where('user_id', '=', userId)
+        .execute();
+    },
+
     async listFactors(q: Queryable, userId: string): Promise<FactorRow[]> {
       return q
         .selectFrom('mfa_factors')
