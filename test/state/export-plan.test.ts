@@ -14,6 +14,7 @@ import { forEachDialect } from '../helpers/databases.js';
 
 const WEBHOOK_URL = 'http://127.0.0.1:9/state-hook';
 const CLIENT_SECRET = 'idp-client-secret-0123456789abcdef';
+const PLUGIN_KEY = 'sk_live_state_0123456789';
 
 forEachDialect((database) => {
   let app: TestApp;
@@ -96,6 +97,33 @@ forEachDialect((database) => {
       },
     });
     expect(idp.statusCode, idp.body).toBe(201);
+    const plugin = await app.request({
+      method: 'POST',
+      url: '/api/plugins',
+      payload: {
+        kind: 'http',
+        url: 'http://127.0.0.1:9/plugin',
+        manifest: {
+          name: 'remote-policy',
+          version: '1.0.0',
+          hooks: { after: ['user.*'] },
+          timeout_ms: 300,
+          failure_policy: 'fail',
+          config_schema: {
+            type: 'object',
+            properties: { api_key: { type: 'string', writeOnly: true }, region: { type: 'string' } },
+          },
+        },
+        config: { api_key: PLUGIN_KEY, region: 'eu' },
+      },
+    });
+    expect(plugin.statusCode, plugin.body).toBe(201);
+    await app.services.config.patch(
+      systemCtx('test'),
+      { rate_limits: { by_role: { [roleId]: { max: 5, window_s: 60 } } } },
+      undefined,
+      false,
+    );
   });
   afterAll(async () => app?.close());
 
@@ -139,7 +167,18 @@ forEachDialect((database) => {
         }),
       ]);
       expect(doc.settings.webhooks.allow_private_targets).toBe(true);
-      expect(Array.isArray(doc.plugins)).toBe(true);
+      expect(doc.plugins).toEqual([
+        {
+          name: 'remote-policy',
+          kind: 'http',
+          url: 'http://127.0.0.1:9/plugin',
+          enabled: true,
+          config: { region: 'eu' },
+        },
+      ]);
+      // Rate limits per role are keyed by the role's name, not its id.
+      expect(doc.settings.rate_limits.by_role).toEqual({ [roleName]: { max: 5, window_s: 60 } });
+      expect(doc.settings.rate_limits).not.toHaveProperty('by_token');
       expect(doc.streams).toEqual([]);
       // Never an id, never a secret.
       expect(res.body).not.toMatch(/"(user|role|idp|wh|tok)_[0-9a-z]{26}"/);
@@ -275,7 +314,9 @@ forEachDialect((database) => {
       });
       expect(kept.filter((c: { op: string }) => c.op === 'delete')).toEqual([]);
       // Without prune a role the document leaves out stays, so the provider's mapping still resolves.
-      const pruneTarget = { ...target, providers: [] };
+      // The settings' limit for the role goes too, or it would refer to a deleted role.
+      const settings = { ...doc.settings, rate_limits: { ...doc.settings.rate_limits, by_role: {} } };
+      const pruneTarget = { ...target, providers: [], settings };
       const pruned = await plan({ document: pruneTarget, prune: true });
       expect(pruned.statusCode, pruned.body).toBe(200);
       const deletes = pruned.json().changes.filter((c: { op: string }) => c.op === 'delete');
@@ -327,9 +368,11 @@ forEachDialect((database) => {
         roles: doc.roles.filter((r: { name: string }) => r.name !== roleName),
       };
       const pruned = expectProblem(await plan({ document: dropped, prune: true }), 422, 'unprocessable');
-      expect(pruned.errors?.map((e: { pointer: string }) => e.pointer)).toContain(
+      expect(pruned.errors?.map((e: { pointer: string }) => e.pointer)).toEqual([
+        `/document/assignments/${doc.assignments.findIndex((a: { role: string }) => a.role === roleName)}/role`,
         '/document/providers/0/role_mapping/0/role',
-      );
+        `/document/settings/rate_limits/by_role/${roleName}`,
+      ]);
       expect((await plan({ document: dropped })).statusCode).toBe(200);
       // The export's and the plan's own audit rows: refusals write nothing.
       expect(await tableCounts()).toEqual({ ...before, audit: before.audit + 2 });
