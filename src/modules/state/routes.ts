@@ -49,9 +49,7 @@ function exportStateRoute(app: RouteApp, state: StateService): void {
       if (wantsYaml(req.headers.accept))
         return reply.type('application/yaml; charset=utf-8').send(stringify(doc));
       // Serialized here, not by the response schema, so the keys keep their sorted order.
-      return reply
-        .type('application/json; charset=utf-8')
-        .send(JSON.stringify(doc));
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(doc));
     },
   );
 }
