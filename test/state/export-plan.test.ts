@@ -413,6 +413,27 @@ forEachDialect((database) => {
         users: Array.from({ length: 10_001 }, (_, i) => ({ username: `u${i}` })),
       };
       expectProblem(await plan({ document: tooMany }), 400, 'validation_failed');
+      // Hostile shapes: nesting too deep for the parser, and a plugin config nested within it.
+      const deep = '['.repeat(10_000) + ']'.repeat(10_000);
+      expect(
+        (
+          await app.request({
+            method: 'POST',
+            url: '/api/plan',
+            headers: { 'content-type': 'application/json' },
+            payload: `{"document":{"version":1,"plugins":[{"name":"x","kind":"module","config":{"a":${deep}}}]}}`,
+          })
+        ).statusCode,
+      ).toBe(400);
+      const nested = {
+        version: 1,
+        plugins: [{ name: 'x', kind: 'module', config: { a: { b: { c: [1, { d: 2 }] } } } }],
+      };
+      const ok = await plan({ document: nested });
+      expect(ok.statusCode, ok.body).toBe(200);
+      expect(ok.json().changes).toContainEqual(
+        expect.objectContaining({ kind: 'plugin', key: 'x', op: 'create' }),
+      );
       expectProblem(
         await app.request({
           method: 'POST',
@@ -423,7 +444,8 @@ forEachDialect((database) => {
         413,
         'payload_too_large',
       );
-      expect(await tableCounts()).toEqual(before);
+      // Only the one accepted plan left a row (its audit); refusals nothing.
+      expect(await tableCounts()).toEqual({ ...before, audit: before.audit + 1 });
     });
 
     it('needs config:read and the reads of what it shows: weaker tokens get 403', async () => {

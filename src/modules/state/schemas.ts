@@ -122,6 +122,7 @@ export const StateSettings = Type.Object(
           Type.Object(RateLimits.properties.default.properties, { additionalProperties: false }),
           {
             default: {},
+            maxProperties: LIMITS.roles,
             description: 'Per role name.',
           },
         ),
