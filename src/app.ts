@@ -24,6 +24,7 @@ import { createUsersModule } from './modules/users/module.js';
 import type { Credentials } from './modules/users/service.js';
 import { createPluginsModule } from './modules/plugins/module.js';
 import { createAuthProvidersModule } from './modules/auth-providers/module.js';
+import { createStateModule } from './modules/state/module.js';
 import { VERSION } from './version.js';
 import { buildCore } from './core.js';
 
@@ -251,8 +252,31 @@ async function registerApiRoutes(
       await config.routes(api);
       await webhooks.routes(api);
       await plugins.routes(api);
+      await stateRoutesOf(parts).routes(api);
       await api.register(eventsRoutes, { prefix: '/events' });
     },
     { prefix: '/api' },
   );
+}
+
+/** Step: export and plan of the declarative state (modules/state), read through the other modules' services. */
+function stateRoutesOf(parts: {
+  core: Core;
+  identity: Identity;
+  plugins: ReturnType<typeof createPluginsModule>;
+  authProviders: ReturnType<typeof createAuthProvidersModule>;
+}) {
+  const { core, identity } = parts;
+  return createStateModule({
+    record: core.record,
+    sources: {
+      users: identity.users.service,
+      roles: core.roles.service,
+      webhooks: core.webhooks.service,
+      plugins: parts.plugins.service,
+      providers: parts.authProviders.service,
+      streams: core.streams.service,
+      config: core.config.service,
+    },
+  });
 }

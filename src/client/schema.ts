@@ -420,6 +420,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The declarative state as one document (JSON, or YAML with Accept: application/yaml) */
+        get: operations["exportState"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/export/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON Schema of the export document (what POST /api/plan accepts) */
+        get: operations["getStateSchema"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me": {
         parameters: {
             query?: never;
@@ -567,6 +601,23 @@ export interface paths {
         get: operations["getOpenApi"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What applying a document would change (writes nothing) */
+        post: operations["planState"];
         delete?: never;
         options?: never;
         head?: never;
@@ -10192,6 +10243,585 @@ export interface operations {
             };
         };
     };
+    exportState: {
+        parameters: {
+            query?: {
+                /** @description `users`: add the users. */
+                include?: "users";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every item keyed by its name, sorted; no secret. Equal states give equal bytes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        assignments?: {
+                            role: string;
+                            user: string;
+                        }[];
+                        plugins?: {
+                            /** @description Fields marked writeOnly are left out. */
+                            config?: {
+                                [key: string]: unknown;
+                            };
+                            enabled?: boolean;
+                            kind: "module" | "http";
+                            name: string;
+                            url?: string | null;
+                        }[];
+                        providers?: {
+                            client_id: string;
+                            default_roles?: string[];
+                            email_domains?: string[] | null;
+                            enabled?: boolean;
+                            issuer: string;
+                            jit?: boolean;
+                            name: string;
+                            role_mapping?: ({
+                                claim: string;
+                                contains: string;
+                                role: string;
+                            } | {
+                                claim: string;
+                                equals: string;
+                                role: string;
+                            })[];
+                            scopes?: string[];
+                        }[];
+                        roles?: {
+                            /** @description Read only: admin and auditor (never deleted by a prune). */
+                            builtin?: boolean;
+                            description?: string;
+                            name: string;
+                            permissions: string[];
+                        }[];
+                        settings?: {
+                            /** @default {} */
+                            audit: {
+                                /**
+                                 * @description Audit successful reads too.
+                                 * @default false
+                                 */
+                                log_reads: boolean;
+                                /** @default 365 */
+                                retention_days: number;
+                            };
+                            /** @default {} */
+                            auth: {
+                                /**
+                                 * @description The origin people reach Gatehouse at (https://gatehouse.example.com, no path): OIDC redirect URIs are <public_url>/api/auth/oidc/{id}/callback and passkeys are bound to its host. Unset: taken from each request (local setups only).
+                                 * @default null
+                                 */
+                                public_url: string | null;
+                                /**
+                                 * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
+                                 * @default []
+                                 */
+                                require_mfa_for_roles: string[];
+                                /**
+                                 * @description Humans sign in through an identity provider only: password sign-in is refused (API tokens and the bootstrap token still work, for recovery).
+                                 * @default false
+                                 */
+                                sso_only: boolean;
+                            };
+                            /** @default {} */
+                            passwords: {
+                                /** @default 12 */
+                                min_length: number;
+                            };
+                            /** @default {} */
+                            rate_limits: {
+                                /**
+                                 * @description Per IP, for requests without a valid token.
+                                 * @default {
+                                 *       "max": 60,
+                                 *       "window_s": 60
+                                 *     }
+                                 */
+                                anonymous: {
+                                    /** @description Requests allowed per window. */
+                                    max: number;
+                                    /** @description Window length in seconds. */
+                                    window_s: number;
+                                };
+                                /**
+                                 * @description Per role name.
+                                 * @default {}
+                                 */
+                                by_role: {
+                                    [key: string]: {
+                                        /** @description Requests allowed per window. */
+                                        max: number;
+                                        /** @description Window length in seconds. */
+                                        window_s: number;
+                                    };
+                                };
+                                /**
+                                 * @description Per token.
+                                 * @default {
+                                 *       "max": 600,
+                                 *       "window_s": 60
+                                 *     }
+                                 */
+                                default: {
+                                    /** @description Requests allowed per window. */
+                                    max: number;
+                                    /** @description Window length in seconds. */
+                                    window_s: number;
+                                };
+                                /**
+                                 * @description Turn the API rate limiter off entirely (not for production).
+                                 * @default true
+                                 */
+                                enabled: boolean;
+                                /**
+                                 * @description POST /api/auth/login per IP and username.
+                                 * @default {
+                                 *       "max": 10,
+                                 *       "window_s": 300
+                                 *     }
+                                 */
+                                login: {
+                                    /** @description Requests allowed per window. */
+                                    max: number;
+                                    /** @description Window length in seconds. */
+                                    window_s: number;
+                                };
+                                /**
+                                 * @description When Redis is unreachable: local counts per instance, open allows, closed answers 503.
+                                 * @default local
+                                 */
+                                store_failure: "local" | "open" | "closed";
+                            };
+                            /** @default {} */
+                            sessions: {
+                                /** @default 480 */
+                                ttl_minutes: number;
+                            };
+                            /** @default {} */
+                            tokens: {
+                                /** @default 30 */
+                                default_ttl_days: number;
+                                /** @default 366 */
+                                max_ttl_days: number;
+                            };
+                            /** @default {} */
+                            webhooks: {
+                                /**
+                                 * @description Allow loopback and private addresses (local setups, tests).
+                                 * @default false
+                                 */
+                                allow_private_targets: boolean;
+                                /** @default 5 */
+                                disable_after_days: number;
+                                /**
+                                 * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                                 * @default 100
+                                 */
+                                max_endpoints: number;
+                                /**
+                                 * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
+                                 * @default 30
+                                 */
+                                retention_days: number;
+                                /**
+                                 * @default [
+                                 *       0,
+                                 *       5,
+                                 *       300,
+                                 *       1800,
+                                 *       7200,
+                                 *       18000,
+                                 *       36000,
+                                 *       36000
+                                 *     ]
+                                 */
+                                retry_schedule_s: number[];
+                                /** @default 15 */
+                                timeout_s: number;
+                            };
+                        };
+                        streams?: {
+                            actions: string[];
+                            name: string;
+                            url: string;
+                        }[];
+                        users?: {
+                            disabled?: boolean;
+                            display_name?: string | null;
+                            email?: string | null;
+                            kind?: "human" | "service";
+                            username: string;
+                        }[];
+                        /** @enum {number} */
+                        version: 1;
+                        webhooks?: {
+                            description?: string;
+                            enabled?: boolean;
+                            events: string[];
+                            retry_schedule_s?: number[] | null;
+                            timeout_s?: number | null;
+                            url: string;
+                        }[];
+                    };
+                    "application/yaml": string;
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getStateSchema: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     getMe: {
         parameters: {
             query?: never;
@@ -12178,6 +12808,533 @@ export interface operations {
             };
             /** @description Malformed request: the `errors` member points at each offending field. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error; the request id helps find it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database busy or unreachable); see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    planState: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * StateDocument
+                     * @description The declarative state, every item keyed by its name (a webhook by its url). A list left out is not managed.
+                     */
+                    document: {
+                        assignments?: {
+                            role: string;
+                            user: string;
+                        }[];
+                        plugins?: {
+                            /** @description Fields marked writeOnly are left out. */
+                            config?: {
+                                [key: string]: unknown;
+                            };
+                            enabled?: boolean;
+                            kind: "module" | "http";
+                            name: string;
+                            url?: string | null;
+                        }[];
+                        providers?: {
+                            client_id: string;
+                            default_roles?: string[];
+                            email_domains?: string[] | null;
+                            enabled?: boolean;
+                            issuer: string;
+                            jit?: boolean;
+                            name: string;
+                            role_mapping?: ({
+                                claim: string;
+                                contains: string;
+                                role: string;
+                            } | {
+                                claim: string;
+                                equals: string;
+                                role: string;
+                            })[];
+                            scopes?: string[];
+                        }[];
+                        roles?: {
+                            /** @description Read only: admin and auditor (never deleted by a prune). */
+                            builtin?: boolean;
+                            description?: string;
+                            name: string;
+                            permissions: string[];
+                        }[];
+                        settings?: {
+                            /** @default {} */
+                            audit: {
+                                /**
+                                 * @description Audit successful reads too.
+                                 * @default false
+                                 */
+                                log_reads: boolean;
+                                /** @default 365 */
+                                retention_days: number;
+                            };
+                            /** @default {} */
+                            auth: {
+                                /**
+                                 * @description The origin people reach Gatehouse at (https://gatehouse.example.com, no path): OIDC redirect URIs are <public_url>/api/auth/oidc/{id}/callback and passkeys are bound to its host. Unset: taken from each request (local setups only).
+                                 * @default null
+                                 */
+                                public_url: string | null;
+                                /**
+                                 * @description Role names whose members must have a second factor: a member without one may only enrol a factor until they do.
+                                 * @default []
+                                 */
+                                require_mfa_for_roles: string[];
+                                /**
+                                 * @description Humans sign in through an identity provider only: password sign-in is refused (API tokens and the bootstrap token still work, for recovery).
+                                 * @default false
+                                 */
+                                sso_only: boolean;
+                            };
+                            /** @default {} */
+                            passwords: {
+                                /** @default 12 */
+                                min_length: number;
+                            };
+                            /** @default {} */
+                            rate_limits: {
+                                /**
+                                 * @description Per IP, for requests without a valid token.
+                                 * @default {
+                                 *       "max": 60,
+                                 *       "window_s": 60
+                                 *     }
+                                 */
+                                anonymous: {
+                                    /** @description Requests allowed per window. */
+                                    max: number;
+                                    /** @description Window length in seconds. */
+                                    window_s: number;
+                                };
+                                /**
+                                 * @description Per role name.
+                                 * @default {}
+                                 */
+                                by_role: {
+                                    [key: string]: {
+                                        /** @description Requests allowed per window. */
+                                        max: number;
+                                        /** @description Window length in seconds. */
+                                        window_s: number;
+                                    };
+                                };
+                                /**
+                                 * @description Per token.
+                                 * @default {
+                                 *       "max": 600,
+                                 *       "window_s": 60
+                                 *     }
+                                 */
+                                default: {
+                                    /** @description Requests allowed per window. */
+                                    max: number;
+                                    /** @description Window length in seconds. */
+                                    window_s: number;
+                                };
+                                /**
+                                 * @description Turn the API rate limiter off entirely (not for production).
+                                 * @default true
+                                 */
+                                enabled: boolean;
+                                /**
+                                 * @description POST /api/auth/login per IP and username.
+                                 * @default {
+                                 *       "max": 10,
+                                 *       "window_s": 300
+                                 *     }
+                                 */
+                                login: {
+                                    /** @description Requests allowed per window. */
+                                    max: number;
+                                    /** @description Window length in seconds. */
+                                    window_s: number;
+                                };
+                                /**
+                                 * @description When Redis is unreachable: local counts per instance, open allows, closed answers 503.
+                                 * @default local
+                                 */
+                                store_failure: "local" | "open" | "closed";
+                            };
+                            /** @default {} */
+                            sessions: {
+                                /** @default 480 */
+                                ttl_minutes: number;
+                            };
+                            /** @default {} */
+                            tokens: {
+                                /** @default 30 */
+                                default_ttl_days: number;
+                                /** @default 366 */
+                                max_ttl_days: number;
+                            };
+                            /** @default {} */
+                            webhooks: {
+                                /**
+                                 * @description Allow loopback and private addresses (local setups, tests).
+                                 * @default false
+                                 */
+                                allow_private_targets: boolean;
+                                /** @default 5 */
+                                disable_after_days: number;
+                                /**
+                                 * @description Webhook endpoints that may exist at once; creating one more is a 409 webhook.limit_reached.
+                                 * @default 100
+                                 */
+                                max_endpoints: number;
+                                /**
+                                 * @description Days a finished delivery (succeeded, or failed with its schedule spent) is kept with its attempts, and a sent event for recover.
+                                 * @default 30
+                                 */
+                                retention_days: number;
+                                /**
+                                 * @default [
+                                 *       0,
+                                 *       5,
+                                 *       300,
+                                 *       1800,
+                                 *       7200,
+                                 *       18000,
+                                 *       36000,
+                                 *       36000
+                                 *     ]
+                                 */
+                                retry_schedule_s: number[];
+                                /** @default 15 */
+                                timeout_s: number;
+                            };
+                        };
+                        streams?: {
+                            actions: string[];
+                            name: string;
+                            url: string;
+                        }[];
+                        users?: {
+                            disabled?: boolean;
+                            display_name?: string | null;
+                            email?: string | null;
+                            kind?: "human" | "service";
+                            username: string;
+                        }[];
+                        /** @enum {number} */
+                        version: 1;
+                        webhooks?: {
+                            description?: string;
+                            enabled?: boolean;
+                            events: string[];
+                            retry_schedule_s?: number[] | null;
+                            timeout_s?: number | null;
+                            url: string;
+                        }[];
+                    };
+                    /**
+                     * @description Delete what a listed kind holds and the document does not.
+                     * @default false
+                     */
+                    prune?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        changes: {
+                            diff: {
+                                op: "add" | "remove" | "replace";
+                                path: string;
+                                value?: unknown;
+                            }[];
+                            key: string;
+                            kind: string;
+                            op: "create" | "update" | "delete" | "unchanged";
+                        }[];
+                        /** @description The version of the state the plan was computed against (the future If-Match of apply). */
+                        snapshot: string;
+                    };
+                };
+            };
+            /** @description Malformed request: the `errors` member points at each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or a malformed, unknown, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The token lacks the permission named in `required_permission`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is not UTF-8 JSON, or is sent with a Content-Encoding. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description Stable error code to branch on. */
+                        code: string;
+                        detail?: string;
+                        errors?: {
+                            in: "body" | "query" | "params" | "headers";
+                            message: string;
+                            /** @description JSON Pointer into the request part named by `in`. */
+                            pointer: string;
+                        }[];
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description `urn:gatehouse:problem:<code>` */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request breaks a rule (e.g. a plugin denied it). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -96,6 +96,15 @@ export const catalog = {
   'config.history': { event: false, description: 'The settings history was read.' },
   'config.read_version': { event: false, description: 'An old settings version was read.' },
   'config.read_schema': { event: false, description: 'The settings schema was read.' },
+  'config.export': {
+    event: false,
+    description: 'The declarative state was exported (GET /api/export; never a secret).',
+  },
+  'config.export_schema': { event: false, description: 'The JSON Schema of the state document was read.' },
+  'config.plan': {
+    event: false,
+    description: 'A state document was planned against the current state (nothing written).',
+  },
   'webhook.create': { event: true, description: 'A webhook endpoint was created (never its secret).' },
   'webhook.update': { event: true, description: 'A webhook endpoint was changed.' },
   'webhook.delete': { event: true, description: 'A webhook endpoint was deleted.' },

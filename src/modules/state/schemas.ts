@@ -1,0 +1,210 @@
+import { Type, type Static, type TSchema } from 'typebox';
+import { Str } from '../../lib/schema.js';
+import { ConfigDocument } from '../config/schemas.js';
+
+/** Upper bounds of a document: a body past them is refused before any work (README). */
+export const LIMITS = {
+  roles: 1_000,
+  assignments: 20_000,
+  users: 10_000,
+  webhooks: 10_000,
+  plugins: 200,
+  providers: 100,
+  streams: 100,
+} as const;
+/** The largest plan body, in bytes. */
+export const PLAN_BODY_LIMIT = 8 * 1024 * 1024;
+
+const Name = Str({ minLength: 1, maxLength: 128 });
+const Text = Str({ maxLength: 2048 });
+const List = <T extends TSchema>(item: T, maxItems: number) => Type.Array(item, { maxItems });
+const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
+
+export const StateRole = Type.Object(
+  {
+    name: Name,
+    description: Type.Optional(Text),
+    permissions: List(Str({ minLength: 1, maxLength: 128 }), 500),
+    builtin: Type.Optional(
+      Type.Boolean({ description: 'Read only: admin and auditor (never deleted by a prune).' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const StateAssignment = Type.Object(
+  { user: Name, role: Name },
+  { additionalProperties: false, description: 'A role held by a user, both by name.' },
+);
+
+export const StateUser = Type.Object(
+  {
+    username: Name,
+    email: Type.Optional(Nullable(Str({ maxLength: 320 }))),
+    display_name: Type.Optional(Nullable(Str({ maxLength: 256 }))),
+    kind: Type.Optional(Type.Union([Type.Literal('human'), Type.Literal('service')])),
+    disabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, description: 'Never a password or its hash.' },
+);
+
+export const StateWebhook = Type.Object(
+  {
+    url: Str({ minLength: 1, maxLength: 2048 }),
+    description: Type.Optional(Text),
+    events: List(Str({ minLength: 1, maxLength: 128 }), 100),
+    enabled: Type.Optional(Type.Boolean()),
+    retry_schedule_s: Type.Optional(Nullable(List(Type.Integer({ minimum: 0 }), 100))),
+    timeout_s: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+  },
+  { additionalProperties: false, description: 'Keyed by url (webhooks have no name); never the secret.' },
+);
+
+export const StatePlugin = Type.Object(
+  {
+    name: Name,
+    kind: Type.Union([Type.Literal('module'), Type.Literal('http')]),
+    url: Type.Optional(Nullable(Str({ maxLength: 2048 }))),
+    enabled: Type.Optional(Type.Boolean()),
+    config: Type.Optional(
+      Type.Object({}, { additionalProperties: true, description: 'Fields marked writeOnly are left out.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const RoleRule = Type.Union([
+  Type.Object(
+    { claim: Name, contains: Str({ minLength: 1, maxLength: 256 }), role: Name },
+    {
+      additionalProperties: false,
+    },
+  ),
+  Type.Object(
+    { claim: Name, equals: Str({ minLength: 1, maxLength: 256 }), role: Name },
+    {
+      additionalProperties: false,
+    },
+  ),
+]);
+
+export const StateProvider = Type.Object(
+  {
+    name: Name,
+    issuer: Str({ minLength: 1, maxLength: 2048 }),
+    client_id: Str({ minLength: 1, maxLength: 512 }),
+    scopes: Type.Optional(List(Name, 50)),
+    role_mapping: Type.Optional(List(RoleRule, 100)),
+    jit: Type.Optional(Type.Boolean()),
+    default_roles: Type.Optional(List(Name, 50)),
+    email_domains: Type.Optional(Nullable(List(Str({ minLength: 1, maxLength: 253 }), 100))),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, description: 'Never the client secret.' },
+);
+
+export const StateStream = Type.Object(
+  { name: Name, url: Str({ minLength: 1, maxLength: 2048 }), actions: List(Name, 100) },
+  { additionalProperties: false, description: 'Never the secret.' },
+);
+
+const RateLimits = ConfigDocument.properties.rate_limits;
+const { by_token: _byToken, ...rateLimitFields } = RateLimits.properties;
+/** The settings, with `rate_limits.by_role` keyed by role name and no `by_token` (tokens are not exported). */
+export const StateSettings = Type.Object(
+  {
+    ...ConfigDocument.properties,
+    rate_limits: Type.Object(
+      {
+        ...rateLimitFields,
+        by_role: Type.Record(
+          Name,
+          Type.Object(RateLimits.properties.default.properties, { additionalProperties: false }),
+          {
+            default: {},
+            maxProperties: LIMITS.roles,
+            description: 'Per role name.',
+          },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const StateDocument = Type.Object(
+  {
+    version: Type.Literal(1),
+    roles: Type.Optional(List(StateRole, LIMITS.roles)),
+    assignments: Type.Optional(List(StateAssignment, LIMITS.assignments)),
+    users: Type.Optional(List(StateUser, LIMITS.users)),
+    webhooks: Type.Optional(List(StateWebhook, LIMITS.webhooks)),
+    plugins: Type.Optional(List(StatePlugin, LIMITS.plugins)),
+    settings: Type.Optional(StateSettings),
+    providers: Type.Optional(List(StateProvider, LIMITS.providers)),
+    streams: Type.Optional(List(StateStream, LIMITS.streams)),
+  },
+  {
+    additionalProperties: false,
+    title: 'StateDocument',
+    description:
+      'The declarative state, every item keyed by its name (a webhook by its url). A list left out is not managed.',
+  },
+);
+export type StateDocument = Static<typeof StateDocument>;
+
+export const ExportQuery = Type.Object(
+  { include: Type.Optional(Type.Literal('users', { description: '`users`: add the users.' })) },
+  { additionalProperties: false },
+);
+
+export const PlanBody = Type.Object(
+  {
+    document: StateDocument,
+    prune: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description: 'Delete what a listed kind holds and the document does not.',
+      }),
+    ),
+  },
+  { additionalProperties: false, title: 'PlanBody' },
+);
+export type PlanBody = Static<typeof PlanBody>;
+
+export const PlanChange = Type.Object(
+  {
+    kind: Type.String(),
+    key: Type.String(),
+    op: Type.Union([
+      Type.Literal('create'),
+      Type.Literal('update'),
+      Type.Literal('delete'),
+      Type.Literal('unchanged'),
+    ]),
+    diff: Type.Array(
+      Type.Object(
+        {
+          op: Type.Union([Type.Literal('add'), Type.Literal('remove'), Type.Literal('replace')]),
+          path: Type.String(),
+          value: Type.Optional(Type.Unknown()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type PlanChange = Static<typeof PlanChange>;
+
+export const Plan = Type.Object(
+  {
+    snapshot: Type.String({
+      description: 'The version of the state the plan was computed against (the future If-Match of apply).',
+    }),
+    changes: Type.Array(PlanChange),
+  },
+  { additionalProperties: false, title: 'Plan' },
+);
+export type Plan = Static<typeof Plan>;
