@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { Str } from '../../lib/schema.js';
 import { ConfigDocument } from '../config/schemas.js';
+import { Schedule, TimeoutS } from '../webhooks/schemas.js';
 
 /** Upper bounds of a document: a body past them is refused before any work (README). */
 export const LIMITS = {
@@ -54,8 +55,8 @@ export const StateWebhook = Type.Object(
     description: Type.Optional(Text),
     events: List(Str({ minLength: 1, maxLength: 128 }), 100),
     enabled: Type.Optional(Type.Boolean()),
-    retry_schedule_s: Type.Optional(Nullable(List(Type.Integer({ minimum: 0 }), 100))),
-    timeout_s: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+    retry_schedule_s: Type.Optional(Nullable(Schedule)),
+    timeout_s: Type.Optional(Nullable(TimeoutS)),
   },
   { additionalProperties: false, description: 'Keyed by url (webhooks have no name); never the secret.' },
 );

@@ -9,7 +9,10 @@ const EventPattern = Str({
   pattern: '^(\\*|[a-z_]+\\.(\\*|[a-z_]+))$',
   description: 'An event type, `<resource>.*`, or `*`.',
 });
-const Schedule = Type.Array(Type.Integer({ minimum: 0, maximum: 7 * 86_400 }), {
+/** Seconds one send to an endpoint may take. */
+export const TimeoutS = Type.Integer({ minimum: 1, maximum: 60 });
+
+export const Schedule = Type.Array(Type.Integer({ minimum: 0, maximum: 7 * 86_400 }), {
   minItems: 1,
   maxItems: 20,
   description: 'Seconds before each attempt; the first is usually 0.',
@@ -60,7 +63,7 @@ const fields = {
   description: Type.Optional(Str({ maxLength: 512 })),
   enabled: Type.Optional(Type.Boolean()),
   retry_schedule_s: Type.Optional(Type.Union([Schedule, Type.Null()])),
-  timeout_s: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 60 }), Type.Null()])),
+  timeout_s: Type.Optional(Type.Union([TimeoutS, Type.Null()])),
 };
 export const CreateWebhookBody = Type.Object(fields, {
   additionalProperties: false,
