@@ -28,6 +28,7 @@ forEachDialect((database) => {
       expect(data[1]).toMatchObject({ id: AUDITOR_ROLE, builtin: true });
       expect([...data[1].permissions].sort()).toEqual([
         'audit:read',
+        'auth:read',
         'config:read',
         'plugins:read',
         'roles:read',

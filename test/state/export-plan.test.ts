@@ -224,6 +224,33 @@ forEachDialect((database) => {
       expect(validate({ ...doc, extra: 1 })).toBe(false);
     });
 
+    it('the built-in auditor reads everything but tokens, identity providers included, so it can export', async () => {
+      const roles = (await app.request({ method: 'GET', url: '/api/roles?limit=100' })).json().data as {
+        id: string;
+        name: string;
+        permissions: string[];
+      }[];
+      const auditor = roles.find((r) => r.name === 'auditor')!;
+      expect(auditor.permissions).toContain('auth:read');
+      expect(auditor.permissions.filter((p) => p.endsWith(':write') || p.startsWith('tokens:'))).toEqual([]);
+      const user = await app.request({ method: 'POST', url: '/api/users', payload: makeUser() });
+      const userId = user.json().id as string;
+      const given = await app.request({ method: 'PUT', url: `/api/users/${userId}/roles/${auditor.id}` });
+      expect(given.statusCode, given.body).toBe(204);
+      const minted = await app.request({
+        method: 'POST',
+        url: '/api/tokens',
+        payload: { name: 'auditor', scopes: auditor.permissions, user_id: userId },
+      });
+      expect(minted.statusCode, minted.body).toBe(201);
+      const res = await app.request({
+        method: 'GET',
+        url: '/api/export',
+        token: minted.json().secret as string,
+      });
+      expect(res.statusCode, res.body).toBe(200);
+    });
+
     it('is audited as config.export', async () => {
       await exportDoc();
       const events = (await app.request({ method: 'GET', url: '/api/audit?action=config.export' })).json();

@@ -13,6 +13,7 @@ import * as pluginsAfterLease from './202612020700_plugins_after_lease.js';
 import * as auditStreams from './202612020730_audit_streams.js';
 import * as authProviders from './202612021100_auth_providers.js';
 import * as mfa from './202612021110_mfa.js';
+import * as auditorReadsAuth from './202612021230_auditor_reads_auth.js';
 
 /** Every migration, by name; names sort in the order they run. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '202612020730_audit_streams': auditStreams,
   '202612021100_auth_providers': authProviders,
   '202612021110_mfa': mfa,
+  '202612021230_auditor_reads_auth': auditorReadsAuth,
 };
