@@ -1,15 +1,9 @@
 import { hostname, userInfo } from 'node:os';
-import { buildApp } from '../app.js';
-import { createDb, databaseUrl } from '../db/create-db.js';
-import { migrateToLatest } from '../db/migrate.js';
-import { loadAuditSecret } from '../env/audit-key.js';
 import type { Env } from '../env/schema.js';
-import { systemClock } from '../lib/clock.js';
-import { createIds } from '../lib/ids.js';
-import { createLogger } from '../lib/logger.js';
 import { BUILTIN_ROLES } from '../lib/permissions.js';
 import { systemCtx } from '../lib/request-ctx.js';
 import type { User } from '../modules/users/schemas.js';
+import { openServices, type CliServices } from './open.js';
 
 /** How long a break-glass token works: long enough to repair access, short enough to forget safely. */
 export const RECOVERY_TTL_MS = 60 * 60 * 1000;
@@ -27,26 +21,10 @@ function operator(): string {
   return `${name}@${hostname()}`;
 }
 
-/** The app's services over the configured database with the servers' audit key, without a listener. */
-async function open(env: Env) {
-  const logger = createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL, false);
-  const database = createDb(databaseUrl(env), logger);
-  await migrateToLatest(database.db);
-  const auditKey = loadAuditSecret(env, { create: false });
-  const built = await buildApp({ env, database, logger, clock: systemClock, ids: createIds(), auditKey });
-  return {
-    services: built.services,
-    close: async () => {
-      await built.app.close();
-      await database.close();
-    },
-  };
-}
-type Services = Awaited<ReturnType<typeof open>>['services'];
 type Recovered = { tokenId: string; secret: string; expiresAt: number; gaveAdmin: boolean };
 
 /** Enables (if asked), gives the admin role (if missing), mints the token, and audits it all. */
-async function recover(services: Services, user: User, who: string): Promise<Recovered> {
+async function recover(services: CliServices, user: User, who: string): Promise<Recovered> {
   const { users, roles, tokens, clock, record } = services;
   const ctx = systemCtx(`cli:admin-recover:${who}`.slice(0, 128));
   if (user.disabled) await users.update(ctx, user.id, { disabled: false });
@@ -88,7 +66,7 @@ export async function adminRecover(
 ): Promise<number> {
   const out = options.out ?? process.stdout;
   const err = options.err ?? process.stderr;
-  const { services, close } = await open(env);
+  const { services, close } = await openServices(env);
   try {
     const user = await services.users.findByUsername(username);
     if (!user) {

@@ -1,32 +1,15 @@
 import { SingleBar, Presets } from 'cli-progress';
-import { buildApp } from '../app.js';
-import { createDb, databaseUrl } from '../db/create-db.js';
-import { migrateToLatest } from '../db/migrate.js';
 import type { Env } from '../env/schema.js';
-import { systemClock } from '../lib/clock.js';
-import { createIds } from '../lib/ids.js';
-import { createLogger } from '../lib/logger.js';
+import { openServices } from './open.js';
 import { systemCtx } from '../lib/request-ctx.js';
 import { readFile } from 'node:fs/promises';
-import { loadAuditSecret } from '../env/audit-key.js';
 import { Value } from 'typebox/value';
 import { AuditCheckpoint, type ExportQuery } from '../modules/audit/schemas.js';
 
-/** The app's services over the configured database, without a listener. */
+/** The audit service over the configured database (openServices). */
 async function open(env: Env) {
-  const logger = createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL, false);
-  const database = createDb(databaseUrl(env), logger);
-  await migrateToLatest(database.db);
-  // The servers' key, never a new one (loadAuditSecret explains why).
-  const auditKey = loadAuditSecret(env, { create: false });
-  const built = await buildApp({ env, database, logger, clock: systemClock, ids: createIds(), auditKey });
-  return {
-    audit: built.services.audit,
-    close: async () => {
-      await built.app.close();
-      await database.close();
-    },
-  };
+  const { services, close } = await openServices(env);
+  return { audit: services.audit, close };
 }
 
 function bar(label: string): SingleBar {
