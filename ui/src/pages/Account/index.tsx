@@ -127,7 +127,9 @@ function Factors() {
                   <Table.Td>
                     <Group gap="xs">
                       <Badge variant="light">{f.kind === 'totp' ? 'authenticator app' : 'passkey'}</Badge>
-                      <Text size="sm">{f.name}</Text>
+                      {f.name.toLowerCase() !== (f.kind === 'totp' ? 'authenticator app' : 'passkey') && (
+                        <Text size="sm">{f.name}</Text>
+                      )}
                     </Group>
                   </Table.Td>
                   <Table.Td>
