@@ -243,7 +243,7 @@ async function registerApiRoutes(
       openApiRoute(api, app);
       await sessions.routes(api, hooks.loginLimit);
       await mfa.routes(api);
-      await parts.authProviders.routes(api, hooks.loginLimit);
+      await parts.authProviders.routes(api, hooks.ticketLimit);
       await users.routes(api);
       await roles.routes(api);
       await tokens.routes(api);

@@ -6,7 +6,7 @@ import { AppError } from '../errors.js';
 import type { ConfigDocument } from '../modules/config/schemas.js';
 import { auditDenial, type AuditDenialDeps } from './audit-denial.js';
 import { authenticate, requireScope, type Authenticator } from './auth.js';
-import { loginLimit, rateLimit } from './rate-limit.js';
+import { byUsername, bySsoTicket, loginLimit, rateLimit } from './rate-limit.js';
 import type { createIdempotency } from './idempotency.js';
 import { SIGN_IN_BODY_LIMIT } from './server.js';
 
@@ -22,7 +22,7 @@ export type PipelineDeps = {
 export function registerPipeline(
   api: FastifyInstance,
   deps: PipelineDeps,
-): { loginLimit: ReturnType<typeof loginLimit> } {
+): { loginLimit: ReturnType<typeof loginLimit>; ticketLimit: ReturnType<typeof loginLimit> } {
   api.addHook('onRoute', requireRouteConfig); //               at startup: every route names its scope and action
   api.addHook('onRequest', authenticate(deps.authenticate)); // 1. who: request.principal or null; never answers
   api.addHook('onRequest', rateLimit(api, deps.limits)); //    2. per token, else per IP: RateLimit fields; 429
@@ -41,7 +41,10 @@ export function registerPipeline(
       `No route ${request.method} ${redactUrl(request.url.split('?')[0] ?? '')}. See /api/openapi.json.`,
     );
   });
-  return { loginLimit: loginLimit(api, deps.limits) };
+  return {
+    loginLimit: loginLimit(api, deps.limits, byUsername),
+    ticketLimit: loginLimit(api, deps.limits, bySsoTicket),
+  };
 }
 
 /** Fails startup when an /api route does not declare `config.scope` and `config.action`. */

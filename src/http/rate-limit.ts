@@ -97,18 +97,29 @@ export function rateLimit(app: FastifyInstance, limits: () => Limits) {
   };
 }
 
+/** What a sign-in attempt is limited by besides its IP: the username it names, or undefined (not limited). */
+export type SignInSubject = (req: FastifyRequest) => string | undefined;
+
+/** POST /api/auth/login: the username of the body. */
+export const byUsername: SignInSubject = (req) => {
+  const username = (req.body as { username?: unknown } | undefined)?.username;
+  return typeof username === 'string' ? username : undefined;
+};
+
+/** POST /api/auth/oidc/exchange: every ticket exchange from one IP counts in one bucket (tickets are guesses). */
+export const bySsoTicket: SignInSubject = () => '#sso-ticket';
+
 /**
- * preHandler for POST /api/auth/login: a second limit per IP and username, once the body is parsed. The
- * single sign-on ticket exchange (a body with `ticket`) counts against the same limit per IP.
+ * preHandler for a sign-in route: a second limit (`rate_limits.login`) per IP and `subject`, once the body is
+ * parsed.
  */
-export function loginLimit(app: FastifyInstance, limits: () => Limits) {
+export function loginLimit(app: FastifyInstance, limits: () => Limits, subject: SignInSubject) {
   const check = makeCheck(app);
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const l = limits();
-    const body = req.body as { username?: unknown; ticket?: unknown } | undefined;
-    const username = typeof body?.ticket === 'string' ? '#sso-ticket' : body?.username;
-    if (!l.enabled || typeof username !== 'string') return;
-    const name = username.normalize('NFKC').toLowerCase().slice(0, 256);
-    await apply(check, req, reply, policy('login', l.login, `${normalizeIP(req.ip)}:${name}`));
+    const name = subject(req);
+    if (!l.enabled || name === undefined) return;
+    const key = `${normalizeIP(req.ip)}:${name.normalize('NFKC').toLowerCase().slice(0, 256)}`;
+    await apply(check, req, reply, policy('login', l.login, key));
   };
 }

@@ -25,10 +25,10 @@ export function createAuthProvidersModule(deps: Omit<AuthProvidersDeps, 'store' 
   return {
     service,
     close: () => outbound.close(),
-    routes: async (api: FastifyInstance, loginLimit: preHandlerAsyncHookHandler) => {
+    routes: async (api: FastifyInstance, ticketLimit: preHandlerAsyncHookHandler) => {
       for (const routes of [providerReadRoutes, providerWriteRoutes])
         await api.register(routes, { prefix: '/auth/providers', providers: service, origin });
-      await api.register(ssoRoutes, { providers: service, origin, loginLimit });
+      await api.register(ssoRoutes, { providers: service, origin, ticketLimit });
     },
   };
 }

@@ -105,7 +105,7 @@ export const providerWriteRoutes: FastifyPluginAsyncTypebox<Options> = async (ap
   );
 };
 
-type SsoOptions = Options & { loginLimit: preHandlerAsyncHookHandler };
+type SsoOptions = Options & { ticketLimit: preHandlerAsyncHookHandler };
 
 /** The public single sign-on routes: the browser's redirect flow, the ticket exchange, the sign-in methods. */
 export const ssoRoutes: FastifyPluginAsyncTypebox<SsoOptions> = async (app, options) => {
@@ -114,7 +114,7 @@ export const ssoRoutes: FastifyPluginAsyncTypebox<SsoOptions> = async (app, opti
 };
 
 /** GET /auth/methods and POST /auth/oidc/exchange: what the sign-in page calls. */
-const ssoSignInRoutes: FastifyPluginAsyncTypebox<SsoOptions> = async (app, { providers, loginLimit }) => {
+const ssoSignInRoutes: FastifyPluginAsyncTypebox<SsoOptions> = async (app, { providers, ticketLimit }) => {
   app.get(
     '/auth/methods',
     {
@@ -133,7 +133,7 @@ const ssoSignInRoutes: FastifyPluginAsyncTypebox<SsoOptions> = async (app, { pro
     '/auth/oidc/exchange',
     {
       config: { scope: 'public', action: 'auth.sso.exchange' },
-      preHandler: loginLimit,
+      preHandler: ticketLimit,
       schema: {
         operationId: 'exchangeSsoTicket',
         tags: ['auth'],
