@@ -40,7 +40,7 @@ export type Change = <T>(
 export type Prepared<T> = {
   spec: ChangeSpec;
   write: (trx: Trx) => Promise<ChangeResult<T>>;
-  after?: (value: T) => void | Promise<void>;
+  after?(value: T): void | Promise<void>;
 };
 
 /** Runs one prepared change through `change()`, then its local effects. Throws what `change()` throws. */
