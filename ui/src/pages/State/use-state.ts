@@ -1,0 +1,48 @@
+import { useQuery } from '@tanstack/react-query';
+import type { Client } from 'openapi-fetch';
+import type { paths } from '../../../../src/client/index.ts';
+import { api, unwrap } from '../../api.ts';
+
+export type Format = 'json' | 'yaml';
+export type PlanBody = paths['/api/plan']['post']['requestBody']['content']['application/json'];
+export type Plan = paths['/api/plan']['post']['responses'][200]['content']['application/json'];
+export type PlanChange = Plan['changes'][number];
+
+/**
+ * The export as text, as the server wrote it: YAML as is, JSON indented (its keys keep the server's sorted
+ * order, so equal states still give equal text).
+ */
+export function useExport(format: Format, includeUsers: boolean) {
+  return useQuery({
+    queryKey: ['state', 'export', format, includeUsers],
+    queryFn: async () => {
+      const text = await unwrap(
+        api.GET('/api/export', {
+          params: { query: includeUsers ? { include: 'users' } : {} },
+          headers: { accept: format === 'yaml' ? 'application/yaml' : 'application/json' },
+          parseAs: 'text',
+        }),
+      );
+      return format === 'json' ? `${JSON.stringify(JSON.parse(text), null, 2)}\n` : text;
+    },
+    staleTime: 0,
+  });
+}
+
+export const planState = (body: PlanBody): Promise<Plan> => unwrap(api.POST('/api/plan', { body }));
+
+export type Applied = { snapshot: string; previous: string; changes: PlanChange[]; event_id: string };
+type ApplyPaths = {
+  '/api/apply': {
+    post: {
+      parameters: { header: { 'if-match': string } };
+      requestBody: { content: { 'application/json': PlanBody } };
+      responses: { 200: { content: { 'application/json': Applied } } };
+    };
+  };
+};
+const applyClient = api as unknown as Client<ApplyPaths>;
+
+/** Applies the plan's document only if the state is still the one planned against (412 otherwise). */
+export const applyState = (body: PlanBody, snapshot: string): Promise<Applied> =>
+  unwrap(applyClient.POST('/api/apply', { body, params: { header: { 'if-match': `"${snapshot}"` } } }));
