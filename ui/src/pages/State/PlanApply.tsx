@@ -110,6 +110,11 @@ export function PlanApply() {
               Applying needs the config:write permission.
             </Text>
           )}
+          {counts.create + counts.update + counts.delete === 0 && (
+            <Text size="sm" role="status">
+              Nothing to apply: the state already matches the document.
+            </Text>
+          )}
           <PlanView changes={planned.plan.changes} />
         </Stack>
       )}
