@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { createChange, createRecordAudit } from './change.js';
+import { createChangeAll } from './change-all.js';
 import type { Database } from './db/create-db.js';
 import { loadAuditSecret } from './env/audit-key.js';
 import type { AppDeps } from './app.js';
@@ -44,6 +45,7 @@ export async function buildCore(deps: AppDeps & { onAccessChange?: () => void })
   const outbox = createOutbox({ clock });
   const journal = journalOf(deps, outbox, auditKeys);
   const change = createChange({ journal, helpers, outbox, ids, logger, hooks: host });
+  const changeAll = createChangeAll({ journal, helpers, outbox, ids, logger, hooks: host });
   const record = createRecordAudit({ journal, ids });
   const settings = () => config.service.get().document;
   const audits = createAuditModule({
@@ -76,7 +78,19 @@ export async function buildCore(deps: AppDeps & { onAccessChange?: () => void })
     audit: audits.service,
     outbox: committed,
   });
-  const parts = { journal, audits, change, record, config, settings, roles, webhooks, streams, host };
+  const parts = {
+    journal,
+    audits,
+    change,
+    changeAll,
+    record,
+    config,
+    settings,
+    roles,
+    webhooks,
+    streams,
+    host,
+  };
   const closers = [stopPolling, () => host.close(), webhooks.close, streams.close];
   const relaying = relays(webhooks.worker, streams.relay, host, closers);
   return { ...parts, secrets, pluginsStore, exportsDir, ...relaying };
