@@ -1,14 +1,36 @@
-import { Alert, Anchor, Button, Code, Group, Stack, Text, Title } from '@mantine/core';
+import { Alert, Anchor, Button, Code, Group, List, Stack, Text, Title } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useRef, useState } from 'react';
 import { Link } from 'react-router';
+import { ApiProblem } from '../../api.ts';
 import { useCan } from '../../hooks/use-me.ts';
 import { ApplyModal } from './ApplyModal.tsx';
 import { DocumentInput } from './DocumentInput.tsx';
-import { countOps, describeCounts, parseDocument } from './document.ts';
+import {
+  countOps,
+  describeCounts,
+  type Counts,
+  describePointer,
+  envReferences,
+  parseDocument,
+} from './document.ts';
 import { PlanView } from './PlanView.tsx';
 import { StateProblem } from './Problems.tsx';
-import { applyState, planState, type Applied, type PlanBody } from './use-state.ts';
+import { applyState, planState, type Applied, type Plan, type PlanBody } from './use-state.ts';
+
+type Unreadable = { title: string; reason: string; items: string[] };
+
+/** `${NAME}` references stop the console: only the CLI can fill them in. */
+function unresolved(document: Record<string, unknown>): Unreadable | null {
+  const refs = envReferences(document);
+  if (refs.length === 0) return null;
+  return {
+    title: 'The document refers to environment variables',
+    reason:
+      'The command-line tool fills in ${NAME} references from its environment; the console cannot, and would send them as they are written. Put the values themselves in the document, or apply it with the command-line tool.',
+    items: refs.map((r) => `${describePointer(document, r.pointer)}: ${r.reference}`),
+  };
+}
 
 /** Paste or upload a document, see what applying it would change, then apply exactly that plan. */
 export function PlanApply() {
@@ -16,7 +38,7 @@ export function PlanApply() {
   const queryClient = useQueryClient();
   const [text, setText] = useState('');
   const [prune, setPrune] = useState(false);
-  const [unreadable, setUnreadable] = useState<string | null>(null);
+  const [unreadable, setUnreadable] = useState<Unreadable | null>(null);
   const [confirming, setConfirming] = useState(false);
   // The answer appears below a tall editor: bring it into view.
   const results = useRef<HTMLDivElement>(null);
@@ -43,8 +65,11 @@ export function PlanApply() {
   const runPlan = async () => {
     startOver();
     const parsed = await parseDocument(text);
-    if (!parsed.ok) {
-      setUnreadable(parsed.reason);
+    const refused = parsed.ok
+      ? unresolved(parsed.document)
+      : { title: 'The document could not be read', reason: parsed.reason, items: [] };
+    if (!parsed.ok || refused) {
+      setUnreadable(refused);
       reveal();
       return;
     }
@@ -71,8 +96,15 @@ export function PlanApply() {
       />
       <div ref={results} style={{ scrollMarginTop: 72 }} />
       {unreadable && (
-        <Alert color="red" title="The document could not be read" role="alert">
-          {unreadable}
+        <Alert color="red" title={unreadable.title} role="alert">
+          <Text size="sm">{unreadable.reason}</Text>
+          {unreadable.items.length > 0 && (
+            <List size="sm" mt={4}>
+              {unreadable.items.map((item) => (
+                <List.Item key={item}>{item}</List.Item>
+              ))}
+            </List>
+          )}
         </Alert>
       )}
       {plan.error && <StateProblem error={plan.error} document={plan.variables.document} stage="plan" />}
@@ -86,37 +118,16 @@ export function PlanApply() {
         />
       )}
       {planned && counts && (
-        <Stack component="section" aria-label="Plan">
-          <Group justify="space-between" align="flex-end">
-            <Stack gap={0}>
-              <Title order={3}>{apply.data ? 'Applied plan' : 'Plan'}</Title>
-              <Text size="xs" c="dimmed">
-                Against state <Code fz="xs">{planned.plan.snapshot}</Code>
-                {planned.body.prune ? ', with prune' : ''}
-              </Text>
-            </Stack>
-            {!apply.data && !apply.error && can('config:write') && (
-              <Button
-                color={counts.delete > 0 ? 'red' : undefined}
-                disabled={counts.create + counts.update + counts.delete === 0}
-                onClick={() => setConfirming(true)}
-              >
-                Apply…
-              </Button>
-            )}
-          </Group>
-          {!can('config:write') && (
-            <Text size="sm" c="dimmed">
-              Applying needs the config:write permission.
-            </Text>
-          )}
-          {counts.create + counts.update + counts.delete === 0 && (
-            <Text size="sm" role="status">
-              Nothing to apply: the state already matches the document.
-            </Text>
-          )}
-          <PlanView changes={planned.plan.changes} />
-        </Stack>
+        <PlanSection
+          plan={planned.plan}
+          prune={planned.body.prune ?? false}
+          counts={counts}
+          applied={!!apply.data}
+          stale={apply.error instanceof ApiProblem && apply.error.status === 412}
+          canApply={!apply.data && !apply.error && can('config:write')}
+          canWrite={can('config:write')}
+          onApply={() => setConfirming(true)}
+        />
       )}
       {confirming && planned && counts && (
         <ApplyModal
@@ -149,5 +160,49 @@ function AppliedAlert({ applied, canAudit }: { applied: Applied; canAudit: boole
         )}
       </Text>
     </Alert>
+  );
+}
+
+type PlanSectionProps = {
+  plan: Plan;
+  prune: boolean;
+  counts: Counts;
+  applied: boolean;
+  stale: boolean;
+  canApply: boolean;
+  canWrite: boolean;
+  onApply: () => void;
+};
+
+function PlanSection({ plan, prune, counts, applied, stale, canApply, canWrite, onApply }: PlanSectionProps) {
+  const changing = counts.create + counts.update + counts.delete;
+  return (
+    <Stack component="section" aria-label="Plan">
+      <Group justify="space-between" align="flex-end">
+        <Stack gap={0}>
+          <Title order={3}>{applied ? 'Applied plan' : stale ? 'Plan (out of date)' : 'Plan'}</Title>
+          <Text size="xs" c="dimmed">
+            Against state <Code fz="xs">{plan.snapshot}</Code>
+            {prune ? ', with prune' : ''}
+          </Text>
+        </Stack>
+        {canApply && (
+          <Button color={counts.delete > 0 ? 'red' : undefined} disabled={changing === 0} onClick={onApply}>
+            Apply…
+          </Button>
+        )}
+      </Group>
+      {!canWrite && (
+        <Text size="sm" c="dimmed">
+          Applying needs the config:write permission.
+        </Text>
+      )}
+      {changing === 0 && (
+        <Text size="sm" role="status">
+          Nothing to apply: the state already matches the document.
+        </Text>
+      )}
+      <PlanView changes={plan.changes} />
+    </Stack>
   );
 }

@@ -1,5 +1,3 @@
-import type { ProblemFieldError } from '../../../../src/client/index.ts';
-
 export type Op = 'create' | 'update' | 'delete' | 'unchanged';
 export const OPS: readonly Op[] = ['create', 'update', 'delete', 'unchanged'];
 export type Counts = Record<Op, number>;
@@ -93,11 +91,6 @@ export function describePointer(document: unknown, pointer: string): string {
   return [head, ...rest].join(' › ');
 }
 
-/** A problem's field errors about the body, with the pointer made relative to the document. */
-export function documentErrors(errors: readonly ProblemFieldError[] | undefined): ProblemFieldError[] {
-  return (errors ?? []).filter((e) => e.in === 'body');
-}
-
 /** Saves `text` as a file through a temporary link. */
 export function download(text: string, name: string, type: string): void {
   const url = URL.createObjectURL(new Blob([text], { type }));
@@ -106,4 +99,27 @@ export function download(text: string, name: string, type: string): void {
   a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 0);
+}
+
+const ENV_REFERENCE = /\$\{[A-Za-z_][A-Za-z0-9_]*\}/;
+const escapeKey = (k: string) => k.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/**
+ * Where the document writes `${NAME}`: the CLI fills these from its environment, the console cannot, and a
+ * secret sent as the literal text would be a wrong secret. Pointers are as the API gives them (`/document/…`).
+ */
+export function envReferences(document: unknown): { pointer: string; reference: string }[] {
+  const found: { pointer: string; reference: string }[] = [];
+  // Iterative, so a deeply nested paste cannot overflow the stack.
+  const stack: [unknown, string][] = [[document, '/document']];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [value, pointer] = next;
+    if (typeof value === 'string') {
+      const match = ENV_REFERENCE.exec(value);
+      if (match) found.push({ pointer, reference: match[0] });
+    } else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) stack.push([v, `${pointer}/${escapeKey(k)}`]);
+    }
+  }
+  return found.sort((a, b) => a.pointer.localeCompare(b.pointer));
 }

@@ -1,5 +1,4 @@
 import { useQuery } from '@tanstack/react-query';
-import type { Client } from 'openapi-fetch';
 import type { paths } from '../../../../src/client/index.ts';
 import { api, unwrap } from '../../api.ts';
 
@@ -31,18 +30,8 @@ export function useExport(format: Format, includeUsers: boolean) {
 
 export const planState = (body: PlanBody): Promise<Plan> => unwrap(api.POST('/api/plan', { body }));
 
-export type Applied = { snapshot: string; previous: string; changes: PlanChange[]; event_id: string };
-type ApplyPaths = {
-  '/api/apply': {
-    post: {
-      parameters: { header: { 'if-match': string } };
-      requestBody: { content: { 'application/json': PlanBody } };
-      responses: { 200: { content: { 'application/json': Applied } } };
-    };
-  };
-};
-const applyClient = api as unknown as Client<ApplyPaths>;
+export type Applied = paths['/api/apply']['post']['responses'][200]['content']['application/json'];
 
 /** Applies the plan's document only if the state is still the one planned against (412 otherwise). */
 export const applyState = (body: PlanBody, snapshot: string): Promise<Applied> =>
-  unwrap(applyClient.POST('/api/apply', { body, params: { header: { 'if-match': `"${snapshot}"` } } }));
+  unwrap(api.POST('/api/apply', { body, headers: { 'if-match': `"${snapshot}"` } }));
