@@ -138,7 +138,103 @@ describe('console state', () => {
     await invalid.getByText('/document/roles/0/colour').waitFor();
     await invalid.getByText('Role "x"', { exact: false }).waitFor();
 
+    // The CLI fills ${NAME} from its environment; the console refuses to send one as a literal secret.
+    await plan({
+      version: 1,
+      providers: [
+        { name: 'okta', issuer: 'https://okta.example', client_id: 'gh', client_secret: '${OKTA_SECRET}' },
+      ],
+    });
+    const env = page.getByRole('alert').filter({ hasText: 'refers to environment variables' });
+    await env.getByText('Identity provider "okta" › client_secret: ${OKTA_SECRET}').waitFor();
+
     await plan('{ "version": 1, ');
     await page.getByRole('alert').filter({ hasText: 'neither valid JSON nor valid YAML' }).waitFor();
+  });
+
+  it('plans the current state, started from its export, as nothing to apply', async () => {
+    await page.goto(`${gh.url}/state/plan`);
+    await page.getByRole('button', { name: 'Start from the current state' }).click();
+    const editor = page.getByRole('textbox', { name: 'Document' });
+    await expect.poll(() => editor.inputValue()).toContain('"auditor"');
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Nothing to apply' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Apply…' }).isDisabled()).toBe(true);
+    await page.getByRole('switch', { name: 'Show unchanged items' }).check();
+    await page.getByRole('listitem', { name: 'unchanged role auditor' }).waitFor();
+  });
+
+  it('applies the plan after a confirmation naming its counts, then links to the audit event', async () => {
+    await plan({ version: 1, roles: [RELEASE_MANAGERS] });
+    await page.getByRole('button', { name: 'Apply…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Apply this plan?' });
+    await dialog.getByText('This plan makes 1 creation.').waitFor();
+    await dialog.getByRole('button', { name: 'Apply', exact: true }).click();
+    const applied = page.getByRole('status').filter({ hasText: 'Applied' });
+    await applied.waitFor();
+    expect(await roleNames()).toContain('release-managers');
+    const role = (await gh.api.GET('/api/roles', { params: { query: { limit: 100 } } })).data!.data.find(
+      (r) => r.name === 'release-managers',
+    );
+    expect([...(role?.permissions ?? [])].sort()).toEqual(RELEASE_MANAGERS.permissions);
+    await screenshot(page, 'state-applied');
+    const eventId = (await applied.locator('code').textContent()) ?? '';
+    expect(eventId).toMatch(/^evt_/);
+    await applied.getByRole('link', { name: 'Open in the audit log' }).click();
+    await page.getByRole('table', { name: 'Event details' }).getByText(eventId).waitFor();
+  });
+
+  it('refuses a plan the state moved away from, and plans again', async () => {
+    const doc = { version: 1, roles: [{ name: 'on-call', permissions: ['audit:read'] }] };
+    await plan(doc);
+    await page
+      .getByRole('region', { name: 'Plan' })
+      .getByRole('listitem', { name: 'create role on-call' })
+      .waitFor();
+    // Someone else changes the state between the plan and the apply.
+    expect(
+      (await gh.api.POST('/api/roles', { body: { name: 'interloper', permissions: [] } })).response.status,
+    ).toBe(201);
+    await page.getByRole('button', { name: 'Apply…' }).click();
+    await page
+      .getByRole('dialog', { name: 'Apply this plan?' })
+      .getByRole('button', { name: 'Apply', exact: true })
+      .click();
+    const stale = page.getByRole('alert').filter({ hasText: 'The state changed since this plan' });
+    await stale.waitFor();
+    expect(await roleNames()).not.toContain('on-call');
+    await screenshot(page, 'state-apply-stale');
+    await stale.getByRole('button', { name: 'Plan again' }).click();
+    await stale.waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Apply…' }).click();
+    await page
+      .getByRole('dialog', { name: 'Apply this plan?' })
+      .getByRole('button', { name: 'Apply', exact: true })
+      .click();
+    await page.getByRole('status').filter({ hasText: 'Applied' }).waitFor();
+    expect(await roleNames()).toContain('on-call');
+  });
+
+  it("shows a plugin's veto of an apply with its reason, and changes nothing", async () => {
+    const registered = await gh.api.POST('/api/plugins', {
+      body: { kind: 'module', name: 'username-policy', config: { reserved: ['root'] } },
+    });
+    expect(registered.response.status).toBe(201);
+    await plan({ version: 1, users: [{ username: 'root', kind: 'service' }] });
+    await page
+      .getByRole('region', { name: 'Plan' })
+      .getByRole('listitem', { name: 'create user root' })
+      .waitFor();
+    await page.getByRole('button', { name: 'Apply…' }).click();
+    await page
+      .getByRole('dialog', { name: 'Apply this plan?' })
+      .getByRole('button', { name: 'Apply', exact: true })
+      .click();
+    const veto = page.getByRole('alert').filter({ hasText: 'A plugin refused this change' });
+    await veto.getByText('"root" is a reserved name', { exact: false }).waitFor();
+    expect(await veto.getAttribute('data-problem-code')).toBe('plugin.denied');
+    const users = await gh.api.GET('/api/users', { params: { query: { q: 'root' } } });
+    expect(users.data!.data.map((u) => u.username)).not.toContain('root');
+    await screenshot(page, 'state-apply-plugin-veto');
   });
 });
