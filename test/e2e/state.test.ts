@@ -39,10 +39,8 @@ describe('console state', () => {
   /** Signs the page in with a token, as the sign-in page would leave it. */
   async function signIn(p: Page, token: string) {
     await p.goto(`${gh.url}/login`);
-    await p.evaluate(
-      (t) => sessionStorage.setItem('gatehouse.credential', JSON.stringify({ token: t, kind: 'token' })),
-      token,
-    );
+    const value = JSON.stringify({ token, kind: 'token' });
+    await p.evaluate(`sessionStorage.setItem('gatehouse.credential', ${JSON.stringify(value)})`);
   }
 
   /** Pastes `document` (an object as JSON, or text as is) and plans it. */
