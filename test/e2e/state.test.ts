@@ -123,8 +123,17 @@ describe('console state', () => {
     await screenshot(page, 'state-plan');
   });
 
-  it('reads YAML too, and names the item a reference problem is about', async () => {
-    await plan('version: 1\nassignments:\n  - user: admin\n    role: nobody\n');
+  it('reads an uploaded YAML file, and names the item a reference problem is about', async () => {
+    await page.goto(`${gh.url}/state/plan`);
+    await page.locator('input[type=file]').setInputFiles({
+      name: 'gatehouse-state.yaml',
+      mimeType: 'application/yaml',
+      buffer: Buffer.from('version: 1\nassignments:\n  - user: admin\n    role: nobody\n'),
+    });
+    await expect
+      .poll(() => page.getByRole('textbox', { name: 'Document' }).inputValue())
+      .toContain('role: nobody');
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
     const alert = page.getByRole('alert').filter({ hasText: 'cannot be applied as it is' });
     await alert.waitFor();
     await alert.getByText('Assignment "admin → nobody"', { exact: false }).waitFor();
