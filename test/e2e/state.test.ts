@@ -116,7 +116,9 @@ describe('console state', () => {
     await result.getByRole('listitem', { name: 'update role support' }).waitFor();
     const fields = result.getByRole('table', { name: 'Fields of role support' });
     await fields.getByText('permissions').waitFor();
-    await fields.getByText('["users:read","users:write"]').waitFor();
+    // Before and after, as the Config page shows a change: the current permissions, then the planned ones.
+    await fields.getByRole('cell', { name: '["users:read"]', exact: true }).waitFor();
+    await fields.getByRole('cell', { name: '["users:read","users:write"]', exact: true }).waitFor();
     await result.getByText('1 create').first().waitFor();
     // Unchanged items (the built-in roles are not in this document) and nothing was written.
     expect(await roleNames()).not.toContain('release-managers');

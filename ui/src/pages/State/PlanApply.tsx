@@ -14,9 +14,9 @@ import {
   envReferences,
   parseDocument,
 } from './document.ts';
-import { PlanView } from './PlanView.tsx';
+import { PlanView, type Current } from './PlanView.tsx';
 import { StateProblem } from './Problems.tsx';
-import { applyState, planState, type Applied, type Plan, type PlanBody } from './use-state.ts';
+import { applyState, currentState, planState, type Applied, type Plan, type PlanBody } from './use-state.ts';
 
 type Unreadable = { title: string; reason: string; items: string[] };
 
@@ -44,7 +44,10 @@ export function PlanApply() {
   const results = useRef<HTMLDivElement>(null);
   const reveal = () => setTimeout(() => results.current?.scrollIntoView({ block: 'start' }));
   const plan = useMutation({
-    mutationFn: async (body: PlanBody) => ({ body, plan: await planState(body) }),
+    mutationFn: async (body: PlanBody) => {
+      const [planned, current] = await Promise.all([planState(body), currentState(!!body.document.users)]);
+      return { body, plan: planned, current };
+    },
     onSettled: reveal,
   });
   const apply = useMutation({
@@ -120,6 +123,7 @@ export function PlanApply() {
       {planned && counts && (
         <PlanSection
           plan={planned.plan}
+          current={planned.current}
           prune={planned.body.prune ?? false}
           counts={counts}
           applied={!!apply.data}
@@ -165,6 +169,7 @@ function AppliedAlert({ applied, canAudit }: { applied: Applied; canAudit: boole
 
 type PlanSectionProps = {
   plan: Plan;
+  current: Current;
   prune: boolean;
   counts: Counts;
   applied: boolean;
@@ -174,7 +179,17 @@ type PlanSectionProps = {
   onApply: () => void;
 };
 
-function PlanSection({ plan, prune, counts, applied, stale, canApply, canWrite, onApply }: PlanSectionProps) {
+function PlanSection({
+  plan,
+  current,
+  prune,
+  counts,
+  applied,
+  stale,
+  canApply,
+  canWrite,
+  onApply,
+}: PlanSectionProps) {
   const changing = counts.create + counts.update + counts.delete;
   return (
     <Stack component="section" aria-label="Plan">
@@ -202,7 +217,7 @@ function PlanSection({ plan, prune, counts, applied, stale, canApply, canWrite, 
           Nothing to apply: the state already matches the document.
         </Text>
       )}
-      <PlanView changes={plan.changes} />
+      <PlanView changes={plan.changes} current={current} />
     </Stack>
   );
 }

@@ -1,6 +1,7 @@
-import { Badge, Code, Group, Paper, Stack, Switch, Table, Text, Title } from '@mantine/core';
+import { Badge, Box, Group, Paper, Stack, Switch, Text, Title } from '@mantine/core';
 import { useState } from 'react';
-import { countOps, OPS, type Op } from './document.ts';
+import { JsonDiff } from '../../components/JsonDiff.tsx';
+import { beforeAfter, countOps, currentItem, OPS, type Op } from './document.ts';
 import type { PlanChange } from './use-state.ts';
 
 export const OP_COLOR: Record<Op, string> = {
@@ -35,48 +36,14 @@ export function OpCounts({ changes }: { changes: readonly PlanChange[] }) {
   );
 }
 
-const show = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
-const field = (path: string) => path.split('/').slice(1).join(' › ').replace(/~1/g, '/').replace(/~0/g, '~');
-
-/** One change's field-level detail: what an update sets, adds or removes; what a create sets. */
-function ChangeDetail({ change }: { change: PlanChange }) {
-  let rows: { path: string; what: string; value?: unknown }[] = [];
-  if (change.op === 'update') {
-    rows = change.diff.map((d) => ({
-      path: d.path,
-      what: d.op === 'replace' ? 'set to' : d.op === 'add' ? 'added' : 'removed',
-      value: d.value,
-    }));
-  } else if (change.op === 'create') {
-    const item = change.diff[0]?.value;
-    if (item && typeof item === 'object' && !Array.isArray(item))
-      rows = Object.entries(item as Record<string, unknown>).map(([k, v]) => ({
-        path: `/${k}`,
-        what: 'set to',
-        value: v,
-      }));
-  }
-  if (rows.length === 0) return null;
+/** One change's fields, before and after (as the Config page shows a change): what an update, a create or a delete does. */
+function ChangeDetail({ change, current }: { change: PlanChange; current: Current }) {
+  if (change.op === 'unchanged') return null;
+  const { before, after } = beforeAfter(change, currentItem(current, change.kind, change.key));
   return (
-    <Table fz="xs" withRowBorders={false} aria-label={`Fields of ${change.kind} ${change.key}`} ml="lg">
-      <Table.Tbody>
-        {rows.map((r) => (
-          <Table.Tr key={r.path}>
-            <Table.Td w="30%">
-              <Code>{field(r.path) || '(whole item)'}</Code>
-            </Table.Td>
-            <Table.Td w={80}>
-              <Text size="xs" c="dimmed">
-                {r.what}
-              </Text>
-            </Table.Td>
-            <Table.Td style={{ wordBreak: 'break-all' }} ff="monospace">
-              {show(r.value)}
-            </Table.Td>
-          </Table.Tr>
-        ))}
-      </Table.Tbody>
-    </Table>
+    <Box ml="lg" my={4}>
+      <JsonDiff label={`Fields of ${change.kind} ${change.key}`} before={before} after={after} />
+    </Box>
   );
 }
 
@@ -84,10 +51,12 @@ function KindGroup({
   kind,
   changes,
   showUnchanged,
+  current,
 }: {
   kind: string;
   changes: PlanChange[];
   showUnchanged: boolean;
+  current: Current;
 }) {
   const title = KIND_TITLE[kind] ?? kind;
   const visible = showUnchanged ? changes : changes.filter((c) => c.op !== 'unchanged');
@@ -118,7 +87,7 @@ function KindGroup({
                 {c.kind} <strong>{c.key}</strong>
               </Text>
             </Group>
-            <ChangeDetail change={c} />
+            <ChangeDetail change={c} current={current} />
           </div>
         ))}
       </Stack>
@@ -126,8 +95,11 @@ function KindGroup({
   );
 }
 
+/** The current export, to show what an update changes from (null when it could not be read). */
+export type Current = Record<string, unknown> | null;
+
 /** The plan grouped by kind, in the order the server lists kinds, with counts; unchanged items on request. */
-export function PlanView({ changes }: { changes: readonly PlanChange[] }) {
+export function PlanView({ changes, current }: { changes: readonly PlanChange[]; current: Current }) {
   const [showUnchanged, setShowUnchanged] = useState(false);
   const groups = new Map<string, PlanChange[]>();
   for (const c of changes) groups.set(c.kind, [...(groups.get(c.kind) ?? []), c]);
@@ -147,7 +119,7 @@ export function PlanView({ changes }: { changes: readonly PlanChange[] }) {
         </Text>
       )}
       {[...groups].map(([kind, list]) => (
-        <KindGroup key={kind} kind={kind} changes={list} showUnchanged={showUnchanged} />
+        <KindGroup key={kind} kind={kind} changes={list} showUnchanged={showUnchanged} current={current} />
       ))}
     </Stack>
   );

@@ -1,3 +1,5 @@
+import { setAt } from '../../lib/json-pointer.ts';
+
 export type Op = 'create' | 'update' | 'delete' | 'unchanged';
 export const OPS: readonly Op[] = ['create', 'update', 'delete', 'unchanged'];
 export type Counts = Record<Op, number>;
@@ -122,4 +124,42 @@ export function envReferences(document: unknown): { pointer: string; reference: 
     }
   }
   return found.sort((a, b) => a.pointer.localeCompare(b.pointer));
+}
+
+type Item = Record<string, unknown>;
+// Where an item of each plan kind sits in an export, and its key there (the plan's `key`).
+const KIND_LIST: Record<string, { list: string; key: (item: Item) => string }> = {
+  role: { list: 'roles', key: (i) => String(i.name) },
+  assignment: { list: 'assignments', key: (i) => `${String(i.user)}/${String(i.role)}` },
+  user: { list: 'users', key: (i) => String(i.username) },
+  webhook: { list: 'webhooks', key: (i) => String(i.url) },
+  plugin: { list: 'plugins', key: (i) => String(i.name) },
+  provider: { list: 'providers', key: (i) => String(i.name) },
+  stream: { list: 'streams', key: (i) => String(i.name) },
+};
+
+/** The item a change is about as the current export has it (undefined when it is not there). */
+export function currentItem(current: Item | null, kind: string, key: string): unknown {
+  if (!current) return undefined;
+  if (kind === 'settings') return current.settings;
+  const where = KIND_LIST[kind];
+  const list = where ? current[where.list] : undefined;
+  return Array.isArray(list) ? (list as Item[]).find((i) => where?.key(i) === key) : undefined;
+}
+
+type Patch = { op: 'add' | 'remove' | 'replace'; path: string; value?: unknown }[];
+
+/**
+ * A change as before and after values: a create from nothing, a delete to nothing, an update as the current
+ * item with the plan's operations applied (`{}` when the current item is not known: then only what changes).
+ */
+export function beforeAfter(
+  change: { op: Op; diff: Patch },
+  before: unknown,
+): { before: unknown; after: unknown } {
+  if (change.op === 'create') return { before: null, after: change.diff[0]?.value ?? null };
+  if (change.op === 'delete') return { before: before ?? null, after: null };
+  let after: unknown = before ?? {};
+  for (const d of change.diff) after = setAt(after, d.path, d.op === 'remove' ? undefined : d.value);
+  return { before: before ?? {}, after };
 }

@@ -30,6 +30,18 @@ export function useExport(format: Format, includeUsers: boolean) {
 
 export const planState = (body: PlanBody): Promise<Plan> => unwrap(api.POST('/api/plan', { body }));
 
+/**
+ * The current state as an object, read next to a plan to show what its updates change from; null when it cannot
+ * be read (the plan then shows only the new values). Users only when the document lists them.
+ */
+export const currentState = async (includeUsers: boolean): Promise<Record<string, unknown> | null> => {
+  const query = includeUsers ? { include: 'users' as const } : {};
+  return unwrap(api.GET('/api/export', { params: { query } })).then(
+    (doc) => doc as Record<string, unknown>,
+    () => null,
+  );
+};
+
 export type Applied = paths['/api/apply']['post']['responses'][200]['content']['application/json'];
 
 /** Applies the plan's document only if the state is still the one planned against (412 otherwise). */
