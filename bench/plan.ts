@@ -65,7 +65,8 @@ async function createOneByOne(url: string, token: string, names: readonly string
 async function applyCreates(url: string, token: string, names: readonly string[]): Promise<number> {
   const document = { version: 1, users: names.map((username) => ({ username })) };
   const plan = await api(url, token, 'POST', '/api/plan', { document });
-  if (plan.status !== 200) throw new Error(`POST /api/plan answered ${plan.status}`);
+  if (plan.status !== 200)
+    throw new Error(`POST /api/plan answered ${plan.status}: ${JSON.stringify(plan.json)}`);
   const { snapshot } = plan.json as { snapshot: string };
   const t = await timed(() =>
     api(url, token, 'POST', '/api/apply', { document }, { 'if-match': `"${snapshot}"` }),

@@ -44,8 +44,8 @@ export async function buildCore(deps: AppDeps & { onAccessChange?: () => void })
   });
   const outbox = createOutbox({ clock });
   const journal = journalOf(deps, outbox, auditKeys);
-  const change = createChange({ journal, helpers, outbox, ids, logger, hooks: host });
-  const changeAll = createChangeAll({ journal, helpers, outbox, ids, logger, hooks: host });
+  const changeDeps = { journal, helpers, outbox, ids, logger, hooks: host };
+  const [change, changeAll] = [createChange(changeDeps), createChangeAll(changeDeps)];
   const record = createRecordAudit({ journal, ids });
   const settings = () => config.service.get().document;
   const audits = createAuditModule({
@@ -78,19 +78,8 @@ export async function buildCore(deps: AppDeps & { onAccessChange?: () => void })
     audit: audits.service,
     outbox: committed,
   });
-  const parts = {
-    journal,
-    audits,
-    change,
-    changeAll,
-    record,
-    config,
-    settings,
-    roles,
-    webhooks,
-    streams,
-    host,
-  };
+  const changes = { change, changeAll, record };
+  const parts = { journal, audits, ...changes, config, settings, roles, webhooks, streams, host };
   const closers = [stopPolling, () => host.close(), webhooks.close, streams.close];
   const relaying = relays(webhooks.worker, streams.relay, host, closers);
   return { ...parts, secrets, pluginsStore, exportsDir, ...relaying };

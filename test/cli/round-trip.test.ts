@@ -19,9 +19,17 @@ function gatehouse(
     execFile(
       process.execPath,
       [CLI, ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: env.HOME ?? tmpdir(), ...env }, timeout: 60_000 },
+      {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: env.HOME ?? tmpdir(), ...env },
+        timeout: 60_000,
+      },
       (err, stdout, stderr) =>
-        res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+        res({
+          code: err ? ((err as { code?: number }).code ?? 1) : 0,
+          stdout: String(stdout),
+          stderr: String(stderr),
+        }),
     );
   });
 }
@@ -74,7 +82,8 @@ describe.runIf(postgresServerUrl())('export from SQLite, apply to a fresh Postgr
         email: `${username}@example.com`,
         display_name: username.toUpperCase(),
       });
-      if (username !== 'cem') await call(a, tokenA, 'PUT', `/api/users/${String(user.id)}/roles/${String(role.id)}`);
+      if (username !== 'cem')
+        await call(a, tokenA, 'PUT', `/api/users/${String(user.id)}/roles/${String(role.id)}`);
     }
     await call(a, tokenA, 'POST', '/api/webhooks', {
       url: 'http://127.0.0.1:9/round-trip',

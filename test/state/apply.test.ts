@@ -65,7 +65,7 @@ forEachDialect((database) => {
   const snapshotOf = async (document: unknown, prune = false) => {
     const res = await plan(document, prune);
     expect(res.statusCode, res.body).toBe(200);
-    return res.json() as { snapshot: string; changes: Change[] };
+    return res.json<{ snapshot: string; changes: Change[] }>();
   };
   const tables = async () => {
     const { db } = app.database;
@@ -141,7 +141,7 @@ forEachDialect((database) => {
         client_secret: CLIENT_SECRET,
         role_mapping: [{ claim: 'groups', equals: 'eds', role }],
       });
-      doc.settings.rate_limits.default.max += 1;
+      doc.settings.rate_limits.default.max -= 1;
       (doc.settings.rate_limits as Record<string, unknown>).by_role = { [role]: { max: 7, window_s: 60 } };
 
       const planned = await snapshotOf(doc);
@@ -304,6 +304,26 @@ forEachDialect((database) => {
       expect(res.json().resource).toBe(`assignment ${carol}/admin`);
       const after = await tables();
       expect({ ...after, audit: after.audit - 1 }).toEqual(before);
+    });
+
+    it('acts on principals by the one rule: a weaker caller cannot change the admin; nobody disables the last admin', async () => {
+      const weak = await makePrincipal(app, {
+        permissions: ['config:read', 'config:write', 'users:read', 'users:write'],
+      });
+      const target = { version: 1, users: [{ username: 'admin', display_name: name('renamed') }] };
+      const planned = await snapshotOf(target);
+      const before = await tables();
+      const refused = await apply(target, planned.snapshot, false, weak.token);
+      expectProblem(refused, 403, 'forbidden');
+      expect(refused.json().resource).toBe('user admin');
+      const last = { version: 1, users: [{ username: 'admin', disabled: true }] };
+      const lastPlan = await snapshotOf(last);
+      const kept = await apply(last, lastPlan.snapshot);
+      expectProblem(kept, 409, 'user.last_admin');
+      expect(kept.json().resource).toBe('user admin');
+      const after = await tables();
+      // Nothing changed; each refused apply is one audit row, and the second plan one more.
+      expect({ ...after, audit: after.audit - 3 }).toEqual(before);
     });
 
     it('needs the write permission of each kind it changes', async () => {

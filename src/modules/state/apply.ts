@@ -96,36 +96,36 @@ function created<T>(run: Run, list: keyof StateIds, name: string, prepared: Prep
 
 type Prep = Prepared<unknown> | Prepared<unknown>[];
 
-async function roleStep(run: Run, change: PlanChange, item: Item | undefined): Promise<Prep> {
+async function roleStep(run: Run, change: PlanChange, item: Item): Promise<Prep> {
   const { ctx, targets } = run;
   if (change.op === 'create')
     return created(
       run,
       'roles',
       change.key,
-      targets.roles.prepareCreate(ctx, BODIES.roles.create(item!) as CreateRoleBody),
+      targets.roles.prepareCreate(ctx, BODIES.roles.create(item) as CreateRoleBody),
     );
   if (change.op === 'delete') return targets.roles.prepareRemove(ctx, idOf(run, 'roles', change.key));
-  const body = pickFields(BODIES.roles.update(item!), changedFields(change));
+  const body = pickFields(BODIES.roles.update(item), changedFields(change));
   return targets.roles.prepareUpdate(ctx, idOf(run, 'roles', change.key), body);
 }
 
-async function userStep(run: Run, change: PlanChange, item: Item | undefined): Promise<Prep> {
+async function userStep(run: Run, change: PlanChange, item: Item): Promise<Prep> {
   const { ctx, targets } = run;
   if (change.op === 'create')
     return created(
       run,
       'users',
       change.key,
-      await targets.users.prepareCreate(BODIES.users.create(item!) as CreateUserBody),
+      await targets.users.prepareCreate(BODIES.users.create(item) as CreateUserBody),
     );
   if (change.op === 'delete') return targets.users.prepareRemove(ctx, idOf(run, 'users', change.key));
-  const body = pickFields(BODIES.users.update(item!), changedFields(change));
+  const body = pickFields(BODIES.users.update(item), changedFields(change));
   return targets.users.prepareUpdate(ctx, idOf(run, 'users', change.key), body);
 }
 
 async function assignmentStep(run: Run, change: PlanChange): Promise<Prep> {
-  const [user = '', role = ''] = splitAssignment(change.key);
+  const [user, role] = splitAssignment(change.key);
   const userId = idOf(run, 'users', user);
   const roleId = idOf(run, 'roles', role);
   return change.op === 'delete'
@@ -143,11 +143,11 @@ function pickFields(body: Item, fields: readonly string[]): Item {
   return Object.fromEntries(Object.entries(body).filter(([k]) => fields.includes(k)));
 }
 
-async function webhookStep(run: Run, change: PlanChange, item: Item | undefined): Promise<Prep> {
+async function webhookStep(run: Run, change: PlanChange, item: Item): Promise<Prep> {
   const { ctx, targets } = run;
   if (change.op === 'create') {
-    const body = BODIES.webhooks.create(item!) as CreateWebhookBody;
-    const secret = item!.secret as string | undefined;
+    const body = BODIES.webhooks.create(item) as CreateWebhookBody;
+    const secret = item.secret as string | undefined;
     return created(run, 'webhooks', change.key, await targets.webhooks.prepareCreate(ctx, body, secret));
   }
   const id = idOf(run, 'webhooks', change.key);
@@ -155,43 +155,43 @@ async function webhookStep(run: Run, change: PlanChange, item: Item | undefined)
   return targets.webhooks.prepareUpdate(
     ctx,
     id,
-    pickFields(BODIES.webhooks.update(item!), changedFields(change)),
+    pickFields(BODIES.webhooks.update(item), changedFields(change)),
   );
 }
 
-async function pluginStep(run: Run, change: PlanChange, item: Item | undefined): Promise<Prep> {
+async function pluginStep(run: Run, change: PlanChange, item: Item): Promise<Prep> {
   const { ctx, targets } = run;
   if (change.op === 'create') {
-    const body = BODIES.plugins.create(item!) as RegisterPluginBody;
+    const body = BODIES.plugins.create(item) as RegisterPluginBody;
     return created(run, 'plugins', change.key, await targets.plugins.prepareRegister(ctx, body));
   }
   const id = idOf(run, 'plugins', change.key);
   if (change.op === 'delete') return targets.plugins.prepareUnregister(ctx, id);
   const fields = changedFields(change);
   const steps: Prepared<unknown>[] = [];
-  if (fields.includes('config')) steps.push(await targets.plugins.prepareConfigure(ctx, id, item!.config));
+  if (fields.includes('config')) steps.push(await targets.plugins.prepareConfigure(ctx, id, item.config));
   if (fields.includes('enabled'))
-    steps.push(await targets.plugins.prepareSetEnabled(ctx, id, item!.enabled === true));
+    steps.push(await targets.plugins.prepareSetEnabled(ctx, id, item.enabled === true));
   return steps;
 }
 
-async function providerStep(run: Run, change: PlanChange, item: Item | undefined): Promise<Prep> {
+async function providerStep(run: Run, change: PlanChange, item: Item): Promise<Prep> {
   const { ctx, targets } = run;
   if (change.op === 'create') {
-    const body = BODIES.providers.create(item!) as CreateAuthProviderBody;
+    const body = BODIES.providers.create(item) as CreateAuthProviderBody;
     return created(run, 'providers', change.key, await targets.providers.prepareCreate(ctx, body));
   }
   const id = idOf(run, 'providers', change.key);
   if (change.op === 'delete') return targets.providers.prepareRemove(ctx, id);
-  const body = pickFields(BODIES.providers.update(item!), changedFields(change));
+  const body = pickFields(BODIES.providers.update(item), changedFields(change));
   return targets.providers.prepareUpdate(ctx, id, body);
 }
 
-async function streamStep(run: Run, change: PlanChange, item: Item | undefined): Promise<Prep> {
+async function streamStep(run: Run, change: PlanChange, item: Item): Promise<Prep> {
   const { ctx, targets } = run;
   if (change.op === 'create') {
-    const body = BODIES.streams.create(item!) as CreateAuditStreamBody;
-    const secret = item!.secret as string | undefined;
+    const body = BODIES.streams.create(item) as CreateAuditStreamBody;
+    const secret = item.secret as string | undefined;
     return created(run, 'streams', change.key, await targets.streams.prepareCreate(ctx, body, secret));
   }
   const id = idOf(run, 'streams', change.key);
@@ -199,7 +199,7 @@ async function streamStep(run: Run, change: PlanChange, item: Item | undefined):
   return targets.streams.prepareUpdate(
     ctx,
     id,
-    pickFields(BODIES.streams.update(item!), changedFields(change)),
+    pickFields(BODIES.streams.update(item), changedFields(change)),
   );
 }
 
@@ -208,7 +208,8 @@ async function streamStep(run: Run, change: PlanChange, item: Item | undefined):
  * per-token limits kept as they are (tokens are not part of the state).
  */
 function settingsStep(run: Run): Prep {
-  const settings = run.doc.settings!;
+  const { settings } = run.doc;
+  if (!settings) throw new AppError('internal', 'A settings change without settings.');
   const byRole: Record<string, unknown> = {};
   for (const [name, limit] of Object.entries(settings.rate_limits.by_role))
     byRole[idOf(run, 'roles', name)] = limit;
@@ -220,7 +221,7 @@ function settingsStep(run: Run): Prep {
   return run.targets.config.prepareReplace(run.ctx, document);
 }
 
-const STEP: Record<string, (run: Run, change: PlanChange, item: Item | undefined) => Promise<Prep> | Prep> = {
+const STEP: Record<string, (run: Run, change: PlanChange, item: Item) => Promise<Prep> | Prep> = {
   role: roleStep,
   user: userStep,
   assignment: (run, change) => assignmentStep(run, change),
@@ -230,6 +231,12 @@ const STEP: Record<string, (run: Run, change: PlanChange, item: Item | undefined
   stream: streamStep,
   settings: (run) => settingsStep(run),
 };
+
+function stepOf(kind: string) {
+  const step = STEP[kind];
+  if (!step) throw new AppError('internal', `No step for ${kind}.`);
+  return step;
+}
 
 /**
  * Every change of the plan made ready through its own service, in dependency order (`PHASES`), one step
@@ -252,8 +259,9 @@ export async function prepareSteps(
     for (const op of ops)
       for (const change of changes.filter((c) => c.kind === kind && c.op === op)) {
         const label = kind === 'settings' ? 'settings' : `${kind} ${change.key}`;
-        const item = items.get(`${kind}\u0000${change.key}`);
-        const prepared = await Promise.resolve(STEP[kind]!(run, change, item)).catch((err: unknown) => {
+        // A deletion has no item in the document: it names only what exists.
+        const item = items.get(`${kind}\u0000${change.key}`) ?? {};
+        const prepared = await Promise.resolve(stepOf(kind)(run, change, item)).catch((err: unknown) => {
           throw err instanceof AppError
             ? new AppError(err.code, `${label}: ${err.detail ?? err.title}`, {
                 ...err.extensions,

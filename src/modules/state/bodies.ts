@@ -72,9 +72,7 @@ let compiled: Map<ListKind, ValidateFunction> | undefined;
 function validators(): Map<ListKind, ValidateFunction> {
   if (compiled) return compiled;
   const ajv = makeAjv(false);
-  compiled = new Map(
-    Object.entries(CHECKED).map(([k, schema]) => [k as ListKind, ajv.compile(schema as object)]),
-  );
+  compiled = new Map(Object.entries(CHECKED).map(([k, schema]) => [k as ListKind, ajv.compile(schema)]));
   return compiled;
 }
 
