@@ -212,6 +212,36 @@ forEachDialect((database) => {
       const roles = (await exportDoc()).roles.map((r) => r.name);
       expect(roles).toEqual(expect.arrayContaining(['admin', 'auditor']));
     });
+
+    it('with an Idempotency-Key, a retry answers the first apply again and writes nothing', async () => {
+      const doc = { version: 1, roles: [{ name: name('idem'), permissions: ['users:read'] }] };
+      const planned = await snapshotOf(doc);
+      const send = () =>
+        app.request({
+          method: 'POST',
+          url: '/api/apply',
+          payload: { document: doc },
+          headers: { 'if-match': `"${planned.snapshot}"`, 'idempotency-key': name('key') + 'x' },
+        });
+      const key = name('key');
+      const once = () =>
+        app.request({
+          method: 'POST',
+          url: '/api/apply',
+          payload: { document: doc },
+          headers: { 'if-match': `"${planned.snapshot}"`, 'idempotency-key': key },
+        });
+      const first = await once();
+      expect(first.statusCode, first.body).toBe(200);
+      const before = await tables();
+      const again = await once();
+      expect(again.statusCode).toBe(200);
+      expect(again.headers['idempotency-replayed']).toBe('true');
+      expect(again.json()).toEqual(first.json());
+      expect(await tables()).toEqual(before);
+      // Under another key the same request is judged afresh: its plan is stale now.
+      expectProblem(await send(), 412, 'precondition_failed');
+    });
   });
 
   describe('rejects', () => {
