@@ -5,6 +5,7 @@ import { expect } from 'vitest';
 import { buildApp, type GatehouseApp } from '../../src/app.js';
 import { bootstrapAdmin } from '../../src/bootstrap.js';
 import { createDb, type Database } from '../../src/db/create-db.js';
+import type { Tables } from '../../src/db/tables.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { defaultEnv } from '../../src/env/load.js';
 import type { Env } from '../../src/env/schema.js';
@@ -115,19 +116,22 @@ export function expectProblem(res: LightMyRequestResponse, status: number, code:
   };
 }
 
+/** The number of rows in a table. */
+export async function rowCount(app: TestApp, table: keyof Tables): Promise<number> {
+  const row = await app.database.db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** Counts of audit rows and outbox events: what a change must add one of each to, and a rejection none. */
 export async function counts(app: TestApp): Promise<{ users: number; audit: number; outbox: number }> {
-  const { db } = app.database;
-  const n = async (table: 'users' | 'audit_events' | 'outbox') =>
-    Number(
-      (
-        await db
-          .selectFrom(table)
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    );
-  return { users: await n('users'), audit: await n('audit_events'), outbox: await n('outbox') };
+  return {
+    users: await rowCount(app, 'users'),
+    audit: await rowCount(app, 'audit_events'),
+    outbox: await rowCount(app, 'outbox'),
+  };
 }
 
 /** Builds a user creation body with a unique username. */

@@ -6,6 +6,7 @@ import {
   expectProblem,
   makePrincipal,
   makeUser,
+  rowCount,
   startTestApp,
   type TestApp,
 } from '../helpers/app.js';
@@ -67,29 +68,15 @@ forEachDialect((database) => {
     expect(res.statusCode, res.body).toBe(200);
     return res.json<{ snapshot: string; changes: Change[] }>();
   };
-  const tables = async () => {
-    const { db } = app.database;
-    const n = async (
-      t: 'roles' | 'user_roles' | 'webhooks' | 'audit_streams' | 'config_versions' | 'auth_providers',
-    ) =>
-      Number(
-        (
-          await db
-            .selectFrom(t)
-            .select((eb) => eb.fn.countAll<number>().as('n'))
-            .executeTakeFirstOrThrow()
-        ).n,
-      );
-    return {
-      ...(await counts(app)),
-      roles: await n('roles'),
-      user_roles: await n('user_roles'),
-      webhooks: await n('webhooks'),
-      streams: await n('audit_streams'),
-      config: await n('config_versions'),
-      providers: await n('auth_providers'),
-    };
-  };
+  const tables = async () => ({
+    ...(await counts(app)),
+    roles: await rowCount(app, 'roles'),
+    user_roles: await rowCount(app, 'user_roles'),
+    webhooks: await rowCount(app, 'webhooks'),
+    streams: await rowCount(app, 'audit_streams'),
+    config: await rowCount(app, 'config_versions'),
+    providers: await rowCount(app, 'auth_providers'),
+  });
 
   beforeAll(async () => {
     rx = await startReceiver();

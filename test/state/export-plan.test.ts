@@ -7,6 +7,7 @@ import {
   expectProblem,
   makePrincipal,
   makeUser,
+  rowCount,
   startTestApp,
   type TestApp,
 } from '../helpers/app.js';
@@ -32,26 +33,14 @@ forEachDialect((database) => {
       payload: payload as object,
       ...(token ? { token } : {}),
     });
-  const tableCounts = async () => {
-    const { db } = app.database;
-    const n = async (t: 'roles' | 'user_roles' | 'webhooks' | 'auth_providers' | 'config_versions') =>
-      Number(
-        (
-          await db
-            .selectFrom(t)
-            .select((eb) => eb.fn.countAll<number>().as('n'))
-            .executeTakeFirstOrThrow()
-        ).n,
-      );
-    return {
-      ...(await counts(app)),
-      roles: await n('roles'),
-      user_roles: await n('user_roles'),
-      webhooks: await n('webhooks'),
-      providers: await n('auth_providers'),
-      config: await n('config_versions'),
-    };
-  };
+  const tableCounts = async () => ({
+    ...(await counts(app)),
+    roles: await rowCount(app, 'roles'),
+    user_roles: await rowCount(app, 'user_roles'),
+    webhooks: await rowCount(app, 'webhooks'),
+    providers: await rowCount(app, 'auth_providers'),
+    config: await rowCount(app, 'config_versions'),
+  });
 
   beforeAll(async () => {
     app = await startTestApp(database().url);
