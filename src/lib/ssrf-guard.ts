@@ -5,6 +5,17 @@ import type { Agent, buildConnector } from 'undici';
 import { fieldError } from '../errors.js';
 import { undici } from './undici.js';
 
+/** True for a loopback host (`localhost`, 127.0.0.0/8, ::1). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost') return true;
+  if (!ipaddr.isValid(host)) return false;
+  let ip = ipaddr.parse(host);
+  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress())
+    ip = (ip as ipaddr.IPv6).toIPv4Address();
+  return ip.range() === 'loopback';
+}
+
 /**
  * True when an address must never be a webhook or plugin target: anything but public unicast (loopback,
  * private, link-local with 169.254.169.254, unique-local, multicast, unspecified, carrier-grade NAT,

@@ -1,18 +1,6 @@
-import ipaddr from 'ipaddr.js';
 import { AppError, type FieldError } from '../../errors.js';
-import { checkTargetUrl } from '../../lib/ssrf-guard.js';
+import { checkTargetUrl, isLoopbackHost } from '../../lib/ssrf-guard.js';
 import type { RoleRule } from './schemas.js';
-
-/** True for a loopback host (`localhost`, 127.0.0.0/8, ::1). */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost') return true;
-  if (!ipaddr.isValid(host)) return false;
-  let ip = ipaddr.parse(host);
-  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress())
-    ip = (ip as ipaddr.IPv6).toIPv4Address();
-  return ip.range() === 'loopback';
-}
 
 function issuerError(message: string): AppError {
   return new AppError('validation_failed', message, {
