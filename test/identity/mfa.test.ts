@@ -9,6 +9,7 @@ import {
   startTestApp,
   type TestApp,
 } from '../helpers/app.js';
+import { systemCtx } from '../../src/lib/request-ctx.js';
 import { forEachDialect } from '../helpers/databases.js';
 import { softAuthenticator } from '../helpers/soft-authenticator.js';
 
@@ -455,6 +456,19 @@ forEachDialect((database) => {
         401,
         'mfa.invalid_token',
       );
+    });
+
+    it('an mfa_token from before auth.sso_only was turned on is refused: the password step would be now', async () => {
+      const p = await person();
+      const { uri } = await enrolTotp(p.session);
+      const { token } = await mfaToken(p.username);
+      await app.services.config.patch(systemCtx('test'), { auth: { sso_only: true } }, undefined, false);
+      try {
+        expectProblem(await second({ mfa_token: token, code: codeFor(uri) }), 403, 'auth.sso_only');
+        expect(await sessionsOf(p.id)).toBe(1);
+      } finally {
+        await app.services.config.patch(systemCtx('test'), { auth: { sso_only: false } }, undefined, false);
+      }
     });
 
     it('the /api/me/mfa routes need a session: an API token is refused with 403', async () => {

@@ -154,6 +154,11 @@ async function answerable(deps: MfaLoginDeps, ctx: RequestCtx, token: string) {
     await deny(deps, ctx, ch.user_id, 'user disabled since the password step');
     throw invalidToken();
   }
+  // Password sign-in turned off between the two steps: the first step would refuse now, so this one does too.
+  if (deps.settings().auth.sso_only) {
+    await deny(deps, ctx, ch.user_id, 'password sign-in turned off (auth.sso_only) since the password step');
+    throw new AppError('auth.sso_only', 'Sign in through single sign-on; password sign-in is turned off.');
+  }
   return ch;
 }
 
