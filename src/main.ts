@@ -1,19 +1,31 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { bootstrapAdmin } from './bootstrap.js';
-import { buildCore } from './core.js';
-import { createDb, databaseUrl } from './db/create-db.js';
-import { migrateToLatest } from './db/migrate.js';
 import { EnvError, loadEnv } from './env/load.js';
 import { EnvSchema, type Env } from './env/schema.js';
 import { systemClock } from './lib/clock.js';
 import { createIds } from './lib/ids.js';
-import { createLogger } from './lib/logger.js';
 import { generateToken } from './lib/secret-token.js';
 import { VERSION } from './version.js';
-import { startRetention } from './modules/audit/module.js';
 import { ExportQuery } from './modules/audit/schemas.js';
 import { Value } from 'typebox/value';
+import { registerAudit } from './cli/remote/audit-commands.js';
+import { registerRemote, remoteHelp } from './cli/remote/commands.js';
+
+/**
+ * The server's code, loaded only by the commands that run it (serve, worker, migrate), so that the API
+ * commands start without it.
+ */
+async function runtime() {
+  const [bootstrap, core, db, migrate, logger, audit] = await Promise.all([
+    import('./bootstrap.js'),
+    import('./core.js'),
+    import('./db/create-db.js'),
+    import('./db/migrate.js'),
+    import('./lib/logger.js'),
+    import('./modules/audit/module.js'),
+  ]);
+  return { ...bootstrap, ...core, ...db, ...migrate, ...logger, startRetention: audit.startRetention };
+}
 
 function envOrExit(): Env {
   try {
@@ -31,6 +43,8 @@ function envOrExit(): Env {
 
 async function serve(): Promise<void> {
   const env = envOrExit();
+  const { createLogger, createDb, databaseUrl, migrateToLatest, bootstrapAdmin, startRetention } =
+    await runtime();
   const logger = createLogger(env.LOG_LEVEL);
   const database = createDb(databaseUrl(env), logger);
   const applied = await migrateToLatest(database.db);
@@ -100,6 +114,7 @@ async function serve(): Promise<void> {
  */
 async function workerOnly(): Promise<void> {
   const env = envOrExit();
+  const { createLogger, createDb, databaseUrl, migrateToLatest, buildCore } = await runtime();
   const logger = createLogger(env.LOG_LEVEL);
   const database = createDb(databaseUrl(env), logger);
   await migrateToLatest(database.db);
@@ -124,6 +139,7 @@ async function workerOnly(): Promise<void> {
 
 async function migrate(): Promise<void> {
   const env = envOrExit();
+  const { createLogger, createDb, databaseUrl, migrateToLatest } = await runtime();
   const logger = createLogger(env.LOG_LEVEL);
   const database = createDb(databaseUrl(env), logger);
   try {
@@ -164,7 +180,11 @@ const program = new Command()
   .name('gatehouse')
   .version(VERSION)
   .description('Gatehouse: a self-hosted admin control plane.')
-  .addHelpText('after', `\nSettings (environment variables):\n${settingsHelp}\n`);
+  .option('--url <url>', 'server for the API commands (default: GATEHOUSE_URL, else the profile)')
+  .option('--token <token>', 'API token (default: GATEHOUSE_TOKEN, else the profile)')
+  .option('--profile <name>', 'profile saved by `gatehouse login` (default: "default")')
+  .option('--output <format>', 'table or json, for the API commands', 'table')
+  .addHelpText('after', `\nSettings (environment variables):\n${settingsHelp}\n${remoteHelp}`);
 
 program
   .command('serve', { isDefault: true })
@@ -184,37 +204,13 @@ program
     process.stdout.write(`${generateToken('gth')}\n`);
   });
 
-const audit = program.command('audit').description('the audit log');
-audit
-  .command('verify')
-  .description('walk the hash chain and report the first broken link (exit 3 when broken)')
-  .option(
-    '--checkpoint <file>',
-    'also hold the log against this checkpoint (from `audit checkpoint` or GET /api/audit/checkpoint)',
-  )
-  // The audit CLI (and its progress bar) is loaded when one of its commands runs, not by `serve`.
-  .action((opts: { checkpoint?: string }) =>
-    exitWith(async () => (await import('./cli/audit.js')).auditVerify(envOrExit(), opts))(),
-  );
-audit
-  .command('checkpoint')
-  .description("print a signed checkpoint of the chain's head as JSON; keep it off the database host")
-  .action(exitWith(async () => (await import('./cli/audit.js')).auditCheckpoint(envOrExit())));
-audit
-  .command('export')
-  .description('write the filtered audit events, oldest first, to stdout as NDJSON or CSV')
-  .option('--actor <actor>', '`system`, `anonymous` or a user id')
-  .option('--action <list>', 'comma list: user.update, user.*, create')
-  .option('--since <iso>', 'ISO 8601 time, inclusive')
-  .option('--until <iso>', 'ISO 8601 time, exclusive')
-  .option('--target <target>', 'type:id, or an id')
-  .option('--outcome <outcome>', 'success, denied or error')
-  .option('--format <format>', 'ndjson or csv', 'ndjson')
-  .action((opts: Record<string, string | undefined>) =>
-    exitWith(async () =>
-      (await import('./cli/audit.js')).auditExport(envOrExit(), parseExportOptions(opts)),
-    )(),
-  );
+registerAudit(program, {
+  // The local audit CLI (and its progress bar) is loaded when one of its commands runs, not by `serve`.
+  verify: async (opts) => (await import('./cli/audit.js')).auditVerify(envOrExit(), opts),
+  checkpoint: async () => (await import('./cli/audit.js')).auditCheckpoint(envOrExit()),
+  export: async (opts) => (await import('./cli/audit.js')).auditExport(envOrExit(), parseExportOptions(opts)),
+});
+registerRemote(program);
 
 program
   .command('admin')
