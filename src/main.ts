@@ -1,13 +1,11 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { EnvError, loadEnv } from './env/load.js';
-import { EnvSchema, type Env } from './env/schema.js';
+import type { Env } from './env/schema.js';
 import { systemClock } from './lib/clock.js';
 import { createIds } from './lib/ids.js';
 import { generateToken } from './lib/secret-token.js';
 import { VERSION } from './version.js';
-import { ExportQuery } from './modules/audit/schemas.js';
-import { Value } from 'typebox/value';
+import type { ExportQuery } from './modules/audit/schemas.js';
 import { registerAudit } from './cli/remote/audit-commands.js';
 import { registerRemote, remoteHelp } from './cli/remote/commands.js';
 
@@ -27,7 +25,9 @@ async function runtime() {
   return { ...bootstrap, ...core, ...db, ...migrate, ...logger, startRetention: audit.startRetention };
 }
 
-function envOrExit(): Env {
+/** The server settings (loaded on use: the API commands need neither them nor TypeBox). */
+async function envOrExit(): Promise<Env> {
+  const { EnvError, loadEnv } = await import('./env/load.js');
   try {
     return loadEnv();
   } catch (err) {
@@ -42,7 +42,7 @@ function envOrExit(): Env {
 }
 
 async function serve(): Promise<void> {
-  const env = envOrExit();
+  const env = await envOrExit();
   const { createLogger, createDb, databaseUrl, migrateToLatest, bootstrapAdmin, startRetention } =
     await runtime();
   const logger = createLogger(env.LOG_LEVEL);
@@ -113,7 +113,7 @@ async function serve(): Promise<void> {
  * the API instances: the services they need, no HTTP server.
  */
 async function workerOnly(): Promise<void> {
-  const env = envOrExit();
+  const env = await envOrExit();
   const { createLogger, createDb, databaseUrl, migrateToLatest, buildCore } = await runtime();
   const logger = createLogger(env.LOG_LEVEL);
   const database = createDb(databaseUrl(env), logger);
@@ -138,7 +138,7 @@ async function workerOnly(): Promise<void> {
 }
 
 async function migrate(): Promise<void> {
-  const env = envOrExit();
+  const env = await envOrExit();
   const { createLogger, createDb, databaseUrl, migrateToLatest } = await runtime();
   const logger = createLogger(env.LOG_LEVEL);
   const database = createDb(databaseUrl(env), logger);
@@ -153,7 +153,11 @@ async function migrate(): Promise<void> {
 }
 
 /** The export filters, checked by the same schema as the API's query string. */
-function parseExportOptions(opts: Record<string, string | undefined>): ExportQuery {
+async function parseExportOptions(opts: Record<string, string | undefined>): Promise<ExportQuery> {
+  const [{ Value }, { ExportQuery }] = await Promise.all([
+    import('typebox/value'),
+    import('./modules/audit/schemas.js'),
+  ]);
   const query = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
   const errors = [...Value.Errors(ExportQuery, query)];
   if (errors.length > 0) {
@@ -165,9 +169,15 @@ function parseExportOptions(opts: Record<string, string | undefined>): ExportQue
   return query;
 }
 
-const settingsHelp = Object.entries(EnvSchema.properties)
-  .map(([key, s]) => `  ${key.padEnd(26)}${(s as { description?: string }).description ?? ''}`)
-  .join('\n');
+/** The settings for `--help`, from the env schema: loaded only when help is asked for, as TypeBox is slow to load. */
+async function settingsHelp(argv: string[]): Promise<string> {
+  if (!argv.some((a) => a === '-h' || a === '--help' || a === 'help')) return '';
+  const { EnvSchema } = await import('./env/schema.js');
+  const lines = Object.entries(EnvSchema.properties).map(
+    ([key, s]) => `  ${key.padEnd(26)}${(s as { description?: string }).description ?? ''}`,
+  );
+  return `\nSettings (environment variables):\n${lines.join('\n')}\n`;
+}
 
 /** Exits with the code a command returns, after its output is flushed. */
 function exitWith(run: () => Promise<number>) {
@@ -184,7 +194,7 @@ const program = new Command()
   .option('--token <token>', 'API token (default: GATEHOUSE_TOKEN, else the profile)')
   .option('--profile <name>', 'profile saved by `gatehouse login` (default: "default")')
   .option('--output <format>', 'table or json, for the API commands', 'table')
-  .addHelpText('after', `\nSettings (environment variables):\n${settingsHelp}\n${remoteHelp}`);
+  .addHelpText('after', `${await settingsHelp(process.argv.slice(2))}${remoteHelp}`);
 
 program
   .command('serve', { isDefault: true })
@@ -206,9 +216,10 @@ program
 
 registerAudit(program, {
   // The local audit CLI (and its progress bar) is loaded when one of its commands runs, not by `serve`.
-  verify: async (opts) => (await import('./cli/audit.js')).auditVerify(envOrExit(), opts),
-  checkpoint: async () => (await import('./cli/audit.js')).auditCheckpoint(envOrExit()),
-  export: async (opts) => (await import('./cli/audit.js')).auditExport(envOrExit(), parseExportOptions(opts)),
+  verify: async (opts) => (await import('./cli/audit.js')).auditVerify(await envOrExit(), opts),
+  checkpoint: async () => (await import('./cli/audit.js')).auditCheckpoint(await envOrExit()),
+  export: async (opts) =>
+    (await import('./cli/audit.js')).auditExport(await envOrExit(), await parseExportOptions(opts)),
 });
 registerRemote(program);
 
@@ -224,7 +235,7 @@ program
     'print a one-time admin API token for USERNAME, valid for 1 hour (gives the admin role if missing); audited as system with your OS user',
   )
   .action((username: string, opts: { enable?: boolean }) =>
-    exitWith(async () => (await import('./cli/admin.js')).adminRecover(envOrExit(), username, opts))(),
+    exitWith(async () => (await import('./cli/admin.js')).adminRecover(await envOrExit(), username, opts))(),
   );
 
 program.parseAsync().catch((err: unknown) => {

@@ -1,7 +1,6 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unwrap, type AuditEvent, type AuditQuery } from '../../client/index.js';
-import { readCheckpoint, reportVerify } from '../audit-report.js';
 import { request, type Args, type Remote } from './context.js';
 import { collect, limitOption } from './lookup.js';
 import { json, table, write, type Column } from './output.js';
@@ -130,6 +129,8 @@ export async function auditVerifyRemote(
   _args: Args,
   opts: Record<string, unknown>,
 ): Promise<number> {
+  // Loaded here: it brings TypeBox, which the other commands do without.
+  const { readCheckpoint, reportVerify } = await import('../audit-report.js');
   const file = typeof opts.checkpoint === 'string' ? opts.checkpoint : undefined;
   const checkpoint = file === undefined ? undefined : await readCheckpoint(file);
   const bar = progress('verifying', await headSeq(remote));
