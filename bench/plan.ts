@@ -4,7 +4,11 @@
  * state, which a plan contains (it reads the current state the same way, then compares). Gatehouse on SQLite,
  * one request at a time, interleaved export → plan, medians.
  *
- * `npm run bench:plan [-- --users 1000 --roles 100 --rounds 15]`
+ * Then `POST /api/apply` of a document creating 1,000 new users (one transaction: one `config.apply` event
+ * names them all), against the baseline of the same 1,000 creations as `POST /api/users` requests, 8 in
+ * flight; fresh usernames each round, interleaved apply → requests, medians.
+ *
+ * `npm run bench:plan [-- --users 1000 --roles 100 --rounds 15 --creates 1000 --apply-rounds 5]`
  */
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -45,12 +49,90 @@ async function seedRoles(url: string, token: string, ids: readonly string[], cou
   await Promise.all([worker(), worker(), worker(), worker()]);
 }
 
+/** `n` POST /api/users with `inFlight` requests at a time. */
+async function createOneByOne(url: string, token: string, names: readonly string[], inFlight: number) {
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const res = await api(url, token, 'POST', '/api/users', { username: names[next++] });
+      if (res.status !== 201) throw new Error(`POST /api/users answered ${res.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+}
+
+/** Plans, then applies, a document creating these users; checks that one apply made them all. */
+async function applyCreates(url: string, token: string, names: readonly string[]): Promise<number> {
+  const document = { version: 1, users: names.map((username) => ({ username })) };
+  const plan = await api(url, token, 'POST', '/api/plan', { document });
+  if (plan.status !== 200)
+    throw new Error(`POST /api/plan answered ${plan.status}: ${JSON.stringify(plan.json)}`);
+  const { snapshot } = plan.json as { snapshot: string };
+  const t = await timed(() =>
+    api(url, token, 'POST', '/api/apply', { document }, { 'if-match': `"${snapshot}"` }),
+  );
+  if (t.value.status !== 200)
+    throw new Error(`POST /api/apply answered ${t.value.status}: ${JSON.stringify(t.value.json)}`);
+  const { event_id: id } = t.value.json as { event_id: string };
+  const tie = await api(url, token, 'GET', `/api/audit/${id}`);
+  const made = (tie.json as { changes: { after: { create: number } } }).changes.after.create;
+  if (made !== names.length) throw new Error(`one apply created ${made} users, not ${names.length}`);
+  return t.ms;
+}
+
+/** Deletes what the rounds created (a pruning apply back to `users`), so the state stays under the document limits. */
+async function pruneBack(url: string, token: string, users: readonly unknown[]): Promise<void> {
+  const document = { version: 1, users };
+  const plan = await api(url, token, 'POST', '/api/plan', { document, prune: true });
+  const { snapshot } = plan.json as { snapshot: string };
+  const res = await api(
+    url,
+    token,
+    'POST',
+    '/api/apply',
+    { document, prune: true },
+    { 'if-match': `"${snapshot}"` },
+  );
+  if (res.status !== 200)
+    throw new Error(`the pruning apply answered ${res.status}: ${JSON.stringify(res.json)}`);
+}
+
+async function benchApply(
+  url: string,
+  token: string,
+  opts: { creates: number; rounds: number; users: readonly unknown[] },
+): Promise<void> {
+  const { creates, rounds } = opts;
+  const applies: number[] = [];
+  const singles: number[] = [];
+  for (let round = 0; round < rounds + 1; round++) {
+    const tag = `${round}-${Date.now().toString(36)}`;
+    const names = (p: string) => Array.from({ length: creates }, (_, i) => `${p}-${tag}-${i}`);
+    const a = await applyCreates(url, token, names('apply'));
+    const s = await timed(() => createOneByOne(url, token, names('post'), 8));
+    await pruneBack(url, token, opts.users);
+    // The first round warms the server up and is not counted.
+    if (round >= 1) {
+      applies.push(a);
+      singles.push(s.ms);
+    }
+  }
+  const [am, sm] = [median(applies), median(singles)];
+  process.stdout.write(
+    `POST /api/apply, ${creates} user creations in one transaction  median ${am.toFixed(0)} ms (min ${Math.min(...applies).toFixed(0)}, max ${Math.max(...applies).toFixed(0)})\n` +
+      `${creates} × POST /api/users, 8 in flight (baseline)        median ${sm.toFixed(0)} ms (min ${Math.min(...singles).toFixed(0)}, max ${Math.max(...singles).toFixed(0)})\n` +
+      `apply / requests: ${(am / sm).toFixed(2)}× (${applies.length} rounds each)\n`,
+  );
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       users: { type: 'string', default: '1000' },
       roles: { type: 'string', default: '100' },
       rounds: { type: 'string', default: '15' },
+      creates: { type: 'string', default: '1000' },
+      'apply-rounds': { type: 'string', default: '5' },
     },
   });
   scrubInheritedEnv();
@@ -92,6 +174,11 @@ async function main(): Promise<number> {
         `plan / export: ${(pm / em).toFixed(2)}×; goal: a plan under 1,000 ms: ${pm < 1000 ? 'met' : 'NOT met'} ` +
         `(${exports.length} rounds each, one request at a time)\n`,
     );
+    await benchApply(inst.url, token, {
+      creates: Number(values.creates),
+      rounds: Number(values['apply-rounds']),
+      users: doc.users,
+    });
     await stopChild(inst.child, 15_000);
     return 0;
   } finally {

@@ -252,31 +252,41 @@ async function registerApiRoutes(
       await config.routes(api);
       await webhooks.routes(api);
       await plugins.routes(api);
-      await stateRoutesOf(parts).routes(api);
+      await stateRoutesOf(deps, parts).routes(api);
       await api.register(eventsRoutes, { prefix: '/events' });
     },
     { prefix: '/api' },
   );
 }
 
-/** Step: export and plan of the declarative state (modules/state), read through the other modules' services. */
-function stateRoutesOf(parts: {
-  core: Core;
-  identity: Identity;
-  plugins: ReturnType<typeof createPluginsModule>;
-  authProviders: ReturnType<typeof createAuthProvidersModule>;
-}) {
+/**
+ * Step: export, plan and apply of the declarative state (modules/state): read through the other modules'
+ * services, changed through their prepared changes in one batch.
+ */
+function stateRoutesOf(
+  deps: AppDeps,
+  parts: {
+    core: Core;
+    identity: Identity;
+    plugins: ReturnType<typeof createPluginsModule>;
+    authProviders: ReturnType<typeof createAuthProvidersModule>;
+  },
+) {
   const { core, identity } = parts;
+  // The same services are read from (their listings) and changed through (their prepared changes).
+  const services = {
+    users: identity.users.service,
+    roles: core.roles.service,
+    webhooks: core.webhooks.service,
+    plugins: parts.plugins.service,
+    providers: parts.authProviders.service,
+    streams: core.streams.service,
+    config: core.config.service,
+  };
   return createStateModule({
-    record: core.record,
-    sources: {
-      users: identity.users.service,
-      roles: core.roles.service,
-      webhooks: core.webhooks.service,
-      plugins: parts.plugins.service,
-      providers: parts.authProviders.service,
-      streams: core.streams.service,
-      config: core.config.service,
-    },
+    ...{ record: core.record, changeAll: core.changeAll, ids: deps.ids },
+    headSeq: () => core.audits.service.headSeq(),
+    sources: services,
+    targets: services,
   });
 }

@@ -32,6 +32,24 @@ export type Change = <T>(
   write: (trx: Trx) => Promise<ChangeResult<T>>,
 ) => Promise<T>;
 
+/**
+ * A change made ready outside any transaction (its slow checks, lookups and network work done, its ids
+ * drawn): what before-hooks judge, the writes, and what to do locally once it committed (a cache reload).
+ * A service's method runs one through `change()` (`runPrepared`); `POST /api/apply` runs many at once.
+ */
+export type Prepared<T> = {
+  spec: ChangeSpec;
+  write: (trx: Trx) => Promise<ChangeResult<T>>;
+  after?(value: T): void | Promise<void>;
+};
+
+/** Runs one prepared change through `change()`, then its local effects. Throws what `change()` throws. */
+export async function runPrepared<T>(change: Change, ctx: RequestCtx, prepared: Prepared<T>): Promise<T> {
+  const value = await change(ctx, prepared.spec, prepared.write);
+  await prepared.after?.(value);
+  return value;
+}
+
 export type ChangeDeps = {
   journal: Journal;
   helpers: DialectHelpers;
@@ -85,7 +103,7 @@ export function createChange(deps: ChangeDeps): Change {
   };
 }
 
-async function recordFailure(
+export async function recordFailure(
   deps: ChangeDeps,
   ctx: RequestCtx,
   spec: ChangeSpec,

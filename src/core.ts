@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { createChange, createRecordAudit } from './change.js';
+import { createChangeAll } from './change-all.js';
 import type { Database } from './db/create-db.js';
 import { loadAuditSecret } from './env/audit-key.js';
 import type { AppDeps } from './app.js';
@@ -43,7 +44,8 @@ export async function buildCore(deps: AppDeps & { onAccessChange?: () => void })
   });
   const outbox = createOutbox({ clock });
   const journal = journalOf(deps, outbox, auditKeys);
-  const change = createChange({ journal, helpers, outbox, ids, logger, hooks: host });
+  const changeDeps = { journal, helpers, outbox, ids, logger, hooks: host };
+  const [change, changeAll] = [createChange(changeDeps), createChangeAll(changeDeps)];
   const record = createRecordAudit({ journal, ids });
   const settings = () => config.service.get().document;
   const audits = createAuditModule({
@@ -76,7 +78,8 @@ export async function buildCore(deps: AppDeps & { onAccessChange?: () => void })
     audit: audits.service,
     outbox: committed,
   });
-  const parts = { journal, audits, change, record, config, settings, roles, webhooks, streams, host };
+  const changes = { change, changeAll, record };
+  const parts = { journal, audits, ...changes, config, settings, roles, webhooks, streams, host };
   const closers = [stopPolling, () => host.close(), webhooks.close, streams.close];
   const relaying = relays(webhooks.worker, streams.relay, host, closers);
   return { ...parts, secrets, pluginsStore, exportsDir, ...relaying };

@@ -12,6 +12,7 @@ export const errorCatalog = {
   request_timeout: { status: 408, title: 'The request took too long to arrive' },
   conflict: { status: 409, title: 'Conflicts with the current state' },
   precondition_failed: { status: 412, title: 'If-Match does not match the current version' },
+  precondition_required: { status: 428, title: 'If-Match is required' },
   payload_too_large: { status: 413, title: 'Request body too large' },
   uri_too_long: { status: 414, title: 'URI too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },

@@ -1,8 +1,31 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { fieldError } from '../errors.js';
 
 /** `whsec_` + base64 of random bytes: the Standard Webhooks secret format. */
 export function generateWebhookSecret(bytes = 32): string {
   return `whsec_${randomBytes(bytes).toString('base64')}`;
+}
+
+/** Why a caller's secret is not a Standard Webhooks one (`whsec_` and base64 of 24 to 64 bytes), if it is not. */
+export function webhookSecretProblem(secret: string): string | undefined {
+  if (!secret.startsWith('whsec_')) return 'must start with whsec_';
+  const body = secret.slice('whsec_'.length);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0)
+    return 'must be whsec_ followed by base64';
+  const bytes = Buffer.from(body, 'base64').length;
+  if (bytes < 24 || bytes > 64) return 'must carry 24 to 64 bytes of key';
+  return undefined;
+}
+
+/**
+ * The secret a new endpoint (a webhook, an audit stream) signs with: the caller's own (a declarative state
+ * carries it), else a generated one. Throws `validation_failed` at `/secret`.
+ */
+export function givenOrNewSecret(secret: string | undefined): string {
+  if (secret === undefined) return generateWebhookSecret();
+  const problem = webhookSecretProblem(secret);
+  if (problem) throw fieldError('body', '/secret', problem);
+  return secret;
 }
 
 /** `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`, keyed with the secret's base64-decoded part. */

@@ -200,7 +200,29 @@ function attemptRecords() {
   };
 }
 
+/** What a provider's checks read of the roles (not the roles module's store: a read of two columns). */
+function roleReads() {
+  return {
+    /**
+     * The roles of these names and what they grant, as `q` sees them: inside a change, a role made earlier in
+     * the same transaction (a batch) is there. Read only, for the checks on what a provider gives.
+     */
+    async rolesNamed(
+      q: Queryable,
+      names: readonly string[],
+    ): Promise<{ name: string; permissions: string[] }[]> {
+      if (names.length === 0) return [];
+      const rows = await q
+        .selectFrom('roles')
+        .select(['name', 'permissions'])
+        .where('name', 'in', names)
+        .execute();
+      return rows.map((r) => ({ name: r.name, permissions: fromJson<string[]>(r.permissions) }));
+    },
+  };
+}
+
 export function createAuthProvidersStore() {
-  return { ...providerRecords(), ...attemptRecords() };
+  return { ...providerRecords(), ...roleReads(), ...attemptRecords() };
 }
 export type AuthProvidersStore = ReturnType<typeof createAuthProvidersStore>;

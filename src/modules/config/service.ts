@@ -2,7 +2,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { Change } from '../../change.js';
+import { runPrepared, type Change, type Prepared } from '../../change.js';
 import type { Tables } from '../../db/tables.js';
 import { AppError, assertFound } from '../../errors.js';
 import { decodeIntCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
@@ -120,26 +120,23 @@ type Shared = Live & { write: ReturnType<typeof versionWriter> };
 
 /** Writing a new version: If-Match against the snapshot, the change, then the swap. */
 function versionWriter({ change, store, clock }: ConfigServiceDeps, { live, swap }: Live) {
-  return async function write(
+  /** A new version made ready against the current snapshot; refused inside when another one came first. */
+  function prepareVersion(
     ctx: RequestCtx,
     next: ConfigDocument,
-    ifMatch: string | undefined,
-    dryRun: boolean,
     detail?: string,
-  ): Promise<ConfigChangeResult> {
+  ): Prepared<ConfigChangeResult> & { diff: PatchOp[] } {
     const current = live.snapshot;
-    if (!ifMatchHolds(ifMatch, current.version)) throw stale(current.version);
     const ops = diff(current.document, next);
-    if (dryRun) return { version: current.version + 1, dry_run: true, document: next, diff: ops };
     const version = current.version + 1;
-    await change(
-      ctx,
-      {
+    return {
+      diff: ops,
+      spec: {
         action: 'config.update',
         target: { type: 'config', id: String(version) },
         ...(detail ? { detail } : {}),
       },
-      async (trx) => {
+      write: async (trx) => {
         // Another instance may have written since our snapshot: the version's primary key refuses the second writer.
         const latest = await store.currentVersion(trx);
         if (latest !== current.version) throw stale(latest);
@@ -157,10 +154,29 @@ function versionWriter({ change, store, clock }: ConfigServiceDeps, { live, swap
           after: { version, dry_run: false, document: next, diff: ops },
         };
       },
-    );
-    swap(version, next);
-    return { version, dry_run: false, document: next, diff: ops };
-  };
+      after: () => swap(version, next),
+    };
+  }
+
+  async function write(
+    ctx: RequestCtx,
+    next: ConfigDocument,
+    ifMatch: string | undefined,
+    dryRun: boolean,
+    detail?: string,
+  ): Promise<ConfigChangeResult> {
+    const current = live.snapshot;
+    if (!ifMatchHolds(ifMatch, current.version)) throw stale(current.version);
+    if (dryRun)
+      return {
+        version: current.version + 1,
+        dry_run: true,
+        document: next,
+        diff: diff(current.document, next),
+      };
+    return runPrepared(change, ctx, prepareVersion(ctx, next, detail));
+  }
+  return Object.assign(write, { prepareVersion });
 }
 
 /** Reading the snapshot, and hearing of each new one. */
@@ -208,6 +224,12 @@ function startup(
 /** Changing the settings: replace, merge-patch, or roll back to an old version. */
 function documentWrites({ db, store }: ConfigServiceDeps, { live, validate, write }: Shared) {
   return {
+    /**
+     * A replacement made ready for a batch (`POST /api/apply`): the document validated (defaults fill what is
+     * left out), no If-Match (the batch has its own). Throws `validation_failed`.
+     */
+    prepareReplace: (ctx: RequestCtx, doc: unknown) => write.prepareVersion(ctx, validate(doc)),
+
     /** PUT: replaces the document (defaults fill what is left out). Throws `validation_failed`, `precondition_failed`. */
     replace: (ctx: RequestCtx, doc: unknown, ifMatch: string | undefined, dryRun: boolean) =>
       write(ctx, validate(doc), ifMatch, dryRun),

@@ -101,6 +101,11 @@ export const catalog = {
     description: 'The declarative state was exported (GET /api/export; never a secret).',
   },
   'config.export_schema': { event: false, description: 'The JSON Schema of the state document was read.' },
+  'config.apply': {
+    event: true,
+    description:
+      'A state document was applied (POST /api/apply): ties the changes made, each its own event, by their ids.',
+  },
   'config.plan': {
     event: false,
     description: 'A state document was planned against the current state (nothing written).',

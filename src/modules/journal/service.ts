@@ -26,6 +26,9 @@ export type JournalEntry = {
 /** What a change's work returns: its answer, its journal entry, and its outbox event if it has one. */
 export type Recorded<T> = { value: T; entry: JournalEntry; event?: OutboxTable };
 
+/** What the work of several changes committed together returns: entries in order, their outbox events. */
+export type RecordedAll<T> = { value: T; entries: JournalEntry[]; events: OutboxTable[] };
+
 export type Journal = {
   /**
    * Runs `work` in a transaction, appends the entry it returns to the audit chain (and its event to the
@@ -34,6 +37,15 @@ export type Journal = {
    * `work` throws, or `unavailable` when the append or the commit failed (then nothing was changed).
    */
   commit<T>(ctx: RequestCtx, work: (trx: Trx) => Promise<Recorded<T>>): Promise<T>;
+  /**
+   * Several changes in one transaction of their own (never grouped with others): the chain's head is locked
+   * first and handed to `work`, so nothing else commits until this does and `work` may refuse a stale read
+   * by throwing; the entries are appended in order at its end. Throws what `work` throws, or `unavailable`.
+   */
+  commitAll<T>(
+    ctx: RequestCtx,
+    work: (trx: Trx, head: { seq: number }) => Promise<RecordedAll<T>>,
+  ): Promise<T>;
   /** Appends one audit row that records no change (a denial, a read, a failed change). Throws `unavailable`. */
   record(ctx: RequestCtx, entry: JournalEntry): Promise<void>;
   /** Since start: transactions that committed, the changes in them, the largest, those rolled back alone. */
@@ -174,6 +186,29 @@ export function createJournal(deps: JournalDeps): Journal {
       }
       if (done.event) deps.onEvents();
       return done.value as Awaited<ReturnType<typeof work>>['value'];
+    },
+    async commitAll(ctx, work) {
+      let written = false;
+      const done = await deps.db
+        .transaction()
+        .execute(async (trx) => {
+          const head = await deps.helpers.lockAuditHead(trx);
+          const { value, entries, events } = await work(trx, head);
+          written = true;
+          const now = deps.clock.now();
+          await store.append(
+            trx,
+            entries.map((e) => linkOf(ctx, e, now)),
+            events,
+            hash,
+          );
+          return { value, events: events.length };
+        })
+        .catch((err: unknown) => {
+          throw written && !(err instanceof AppError) ? notWritten(err) : err;
+        });
+      if (done.events > 0) deps.onEvents();
+      return done.value;
     },
     async record(ctx, entry) {
       try {

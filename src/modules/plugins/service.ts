@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Change } from '../../change.js';
+import { runPrepared, type Change, type Prepared } from '../../change.js';
 import { fromJson, toBool, toIso } from '../../db/codecs.js';
 import type { PluginsTable, Tables } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
@@ -153,43 +153,55 @@ async function manifestOf(
 /** Use case: registering a plugin. */
 function createPluginRegistration(kit: Kit) {
   const { change, ids, clock, host, store, checkConfig, toPlugin } = kit;
+  /**
+   * A registration made ready: the manifest (an http plugin's URL through the SSRF guard), the permissions
+   * and the config checked, the id and an http plugin's secret drawn, the audit head read. The secret rides
+   * beside the change, never in its audit row or event. Throws `validation_failed`, `unprocessable`, `forbidden`.
+   */
+  async function prepareRegister(
+    ctx: RequestCtx,
+    body: RegisterPluginBody,
+  ): Promise<Prepared<Plugin> & { secret: string | null }> {
+    const { manifest, url } = await manifestOf(kit, body);
+    assertMayReceive(ctx, manifest, `The plugin ${manifest.name}`);
+    const config = checkConfig(manifest, body.config, '/config', body.kind === 'http');
+    await validateTargets(kit, body.kind, manifest.name, config, '/config');
+    const id = ids.next('plugin');
+    const secret = body.kind === 'http' ? generateWebhookSecret() : null;
+    // After-hooks start at the log's head: a new plugin is not sent the past.
+    const headSeq = await kit.auditHeadSeq();
+    const now = clock.now();
+    const row: PluginsTable = {
+      id,
+      name: manifest.name,
+      kind: body.kind,
+      url,
+      manifest: JSON.stringify(manifest),
+      enabled: body.enabled ?? true,
+      config: JSON.stringify(config),
+      config_version: 1,
+      secret,
+      after_seq: headSeq,
+      created_at: now,
+      updated_at: now,
+      created_by: creatorOf(ctx),
+    };
+    return {
+      secret,
+      spec: { action: 'plugin.register', target: { type: 'plugin', id } },
+      write: async (trx) => {
+        await store.insert(trx, row, actorOf(ctx).actor);
+        return { before: null, after: toPlugin(row) };
+      },
+      after: () => host.reload(),
+    };
+  }
   return {
+    prepareRegister,
     /** Registers an installed module plugin by name, or a remote http plugin by URL and manifest. Throws `validation_failed`, `unprocessable`, `conflict`. */
     async register(ctx: RequestCtx, body: RegisterPluginBody): Promise<Plugin & { secret: string | null }> {
-      const { manifest, url } = await manifestOf(kit, body);
-      assertMayReceive(ctx, manifest, `The plugin ${manifest.name}`);
-      const config = checkConfig(manifest, body.config, '/config', body.kind === 'http');
-      await validateTargets(kit, body.kind, manifest.name, config, '/config');
-      const id = ids.next('plugin');
-      const secret = body.kind === 'http' ? generateWebhookSecret() : null;
-      // After-hooks start at the log's head: a new plugin is not sent the past.
-      const headSeq = await kit.auditHeadSeq();
-      const now = clock.now();
-      const plugin = await change(
-        ctx,
-        { action: 'plugin.register', target: { type: 'plugin', id } },
-        async (trx) => {
-          const row: PluginsTable = {
-            id,
-            name: manifest.name,
-            kind: body.kind,
-            url,
-            manifest: JSON.stringify(manifest),
-            enabled: body.enabled ?? true,
-            config: JSON.stringify(config),
-            config_version: 1,
-            secret,
-            after_seq: headSeq,
-            created_at: now,
-            updated_at: now,
-            created_by: creatorOf(ctx),
-          };
-          await store.insert(trx, row, actorOf(ctx).actor);
-          return { before: null, after: toPlugin(row) };
-        },
-      );
-      await host.reload();
-      return { ...plugin, secret };
+      const prepared = await prepareRegister(ctx, body);
+      return { ...(await runPrepared(change, ctx, prepared)), secret: prepared.secret };
     },
   };
 }
@@ -213,51 +225,58 @@ function createPluginReads(kit: Kit) {
 /** Use case: configuring a plugin (a new config version). */
 function createPluginConfiguration(kit: Kit) {
   const { change, clock, host, store, checkConfig, toPlugin, load } = kit;
+
+  /** The config checked against the plugin's schema and its own target checks; the row it was checked for. */
+  async function checked(ctx: RequestCtx, id: string, config: unknown) {
+    const row = await load(id);
+    const stored = fromJson<PluginManifest>(row.manifest);
+    assertMayReceive(ctx, stored, `The plugin ${row.name}`);
+    // A shipped plugin's config is checked against the schema of the code that runs now, not the one stored
+    // when it was registered (which may predate, say, `format: "regex"` on username-policy's pattern).
+    const shipped = row.kind === 'module' ? builtinPlugins[row.name] : undefined;
+    const schema = shipped ? { ...stored, config_schema: shipped.config_schema } : stored;
+    const valid = checkConfig(schema, config, '');
+    await validateTargets(kit, row.kind, row.name, valid, '');
+    return { row, valid };
+  }
+
+  /**
+   * A new config version made ready: checked as `configure` does; the version is counted inside. Throws
+   * `validation_failed`, `forbidden`, `not_found`.
+   */
+  async function prepareConfigure(ctx: RequestCtx, id: string, config: unknown): Promise<Prepared<Plugin>> {
+    const { valid } = await checked(ctx, id, config);
+    return {
+      spec: { action: 'plugin.configure', target: { type: 'plugin', id } },
+      write: async (trx) => {
+        const current = assertFound(await store.findById(trx, id), 'The plugin');
+        const version = Number(current.config_version) + 1;
+        const values = {
+          config: JSON.stringify(valid),
+          version,
+          createdBy: creatorOf(ctx),
+          actor: actorOf(ctx).actor,
+        };
+        const updated = assertFound(await store.configure(trx, id, values, clock.now()), 'The plugin');
+        return { before: toPlugin(current), after: toPlugin(updated) };
+      },
+      after: () => host.reload(),
+    };
+  }
+
   return {
+    prepareConfigure,
     /**
      * Validates against the plugin's schema and keeps the previous versions. `dryRun` validates only. The
      * config may say where a plugin sends what it receives, so the caller becomes the plugin's creator (whose
      * permissions filter its after-hooks). Throws `validation_failed`, `forbidden`, `not_found`.
      */
     async configure(ctx: RequestCtx, id: string, config: unknown, dryRun: boolean): Promise<Plugin> {
-      const row = await load(id);
-      const stored = fromJson<PluginManifest>(row.manifest);
-      assertMayReceive(ctx, stored, `The plugin ${row.name}`);
-      // A shipped plugin's config is checked against the schema of the code that runs now, not the one stored
-      // when it was registered (which may predate, say, `format: "regex"` on username-policy's pattern).
-      const shipped = row.kind === 'module' ? builtinPlugins[row.name] : undefined;
-      const valid = checkConfig(
-        shipped ? { ...stored, config_schema: shipped.config_schema } : stored,
-        config,
-        '',
-      );
-      await validateTargets(kit, row.kind, row.name, valid, '');
-      if (dryRun) return toPlugin({ ...row, config: JSON.stringify(valid) });
-      const after = await change(
-        ctx,
-        { action: 'plugin.configure', target: { type: 'plugin', id } },
-        async (trx) => {
-          const current = assertFound(await store.findById(trx, id));
-          const version = Number(current.config_version) + 1;
-          const now = clock.now();
-          const updated = assertFound(
-            await store.configure(
-              trx,
-              id,
-              {
-                config: JSON.stringify(valid),
-                version,
-                createdBy: creatorOf(ctx),
-                actor: actorOf(ctx).actor,
-              },
-              now,
-            ),
-          );
-          return { before: toPlugin(current), after: toPlugin(updated) };
-        },
-      );
-      await host.reload();
-      return after;
+      if (dryRun) {
+        const { row, valid } = await checked(ctx, id, config);
+        return toPlugin({ ...row, config: JSON.stringify(valid) });
+      }
+      return runPrepared(change, ctx, await prepareConfigure(ctx, id, config));
     },
   };
 }
@@ -265,36 +284,53 @@ function createPluginConfiguration(kit: Kit) {
 /** Use case: enabling, disabling and unregistering a plugin. */
 function createPluginLifecycle(kit: Kit) {
   const { change, clock, host, store, toPlugin, load } = kit;
-  async function setState(
-    ctx: RequestCtx,
-    id: string,
-    action: 'plugin.enable' | 'plugin.disable',
-    enabled: boolean,
-  ): Promise<Plugin> {
+
+  /**
+   * Enabling or disabling made ready: enabling needs what the plugin receives. Throws `not_found`,
+   * `forbidden`.
+   */
+  async function prepareSetEnabled(ctx: RequestCtx, id: string, enabled: boolean): Promise<Prepared<Plugin>> {
     const current = await load(id);
     if (enabled)
       assertMayReceive(ctx, fromJson<PluginManifest>(current.manifest), `The plugin ${current.name}`);
-    const after = await change(ctx, { action, target: { type: 'plugin', id } }, async (trx) => {
-      const before = assertFound(await store.findById(trx, id));
-      const row = assertFound(await store.setEnabled(trx, id, enabled, clock.now()));
-      return { before: toPlugin(before), after: toPlugin(row) };
-    });
-    await host.reload();
-    return after;
+    return {
+      spec: { action: enabled ? 'plugin.enable' : 'plugin.disable', target: { type: 'plugin', id } },
+      write: async (trx) => {
+        const before = assertFound(await store.findById(trx, id), 'The plugin');
+        const row = assertFound(await store.setEnabled(trx, id, enabled, clock.now()), 'The plugin');
+        return { before: toPlugin(before), after: toPlugin(row) };
+      },
+      after: () => host.reload(),
+    };
+  }
+
+  /** An unregistration made ready: 404 early, the row read again inside. Throws `not_found`. */
+  async function prepareUnregister(_ctx: RequestCtx, id: string): Promise<Prepared<null>> {
+    await load(id);
+    return {
+      spec: { action: 'plugin.unregister', target: { type: 'plugin', id } },
+      write: async (trx) => {
+        const before = assertFound(await store.findById(trx, id), 'The plugin');
+        await store.delete(trx, id);
+        return { before: toPlugin(before), after: null };
+      },
+      after: () => host.reload(),
+    };
   }
 
   return {
-    enable: (ctx: RequestCtx, id: string) => setState(ctx, id, 'plugin.enable', true),
-    disable: (ctx: RequestCtx, id: string) => setState(ctx, id, 'plugin.disable', false),
+    prepareSetEnabled,
+    prepareUnregister,
+    /** Enables a plugin. Throws `not_found`, `forbidden`. */
+    enable: async (ctx: RequestCtx, id: string): Promise<Plugin> =>
+      runPrepared(change, ctx, await prepareSetEnabled(ctx, id, true)),
+    /** Disables a plugin. Throws `not_found`. */
+    disable: async (ctx: RequestCtx, id: string): Promise<Plugin> =>
+      runPrepared(change, ctx, await prepareSetEnabled(ctx, id, false)),
 
+    /** Unregisters a plugin. Throws `not_found`. */
     async unregister(ctx: RequestCtx, id: string): Promise<void> {
-      await load(id);
-      await change(ctx, { action: 'plugin.unregister', target: { type: 'plugin', id } }, async (trx) => {
-        const before = assertFound(await store.findById(trx, id));
-        await store.delete(trx, id);
-        return { before: toPlugin(before), after: null };
-      });
-      await host.reload();
+      await runPrepared(change, ctx, await prepareUnregister(ctx, id));
     },
   };
 }

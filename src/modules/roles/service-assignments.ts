@@ -1,3 +1,4 @@
+import { runPrepared, type Prepared } from '../../change.js';
 import type { Trx } from '../../db/tables.js';
 import { AppError } from '../../errors.js';
 import { BUILTIN_ROLES } from '../../lib/permissions.js';
@@ -16,7 +17,45 @@ export function roleAssignments(
   },
 ) {
   const { rule, get, assertAnotherAdmin } = shared;
+
+  /** An assignment made ready: the role, the user and the rules are judged inside the change. */
+  function prepareAssign(ctx: RequestCtx, uid: string, id: string, roleName: string): Prepared<unknown> {
+    const userId = checkUser(uid);
+    const after = { user_id: userId, role_id: id, role: roleName };
+    return {
+      spec: { action: 'role.assign', target: { type: 'user', id: userId }, input: after },
+      write: async (trx) => {
+        const role = await store.findById(trx, id);
+        if (!role) throw new AppError('not_found', 'The role does not exist.');
+        assertHolds(ctx, role.permissions, `Assigning the ${role.name} role`);
+        if (!(await store.userExists(trx, userId)))
+          throw new AppError('not_found', 'The user does not exist.');
+        await rule.assertMayActOn(ctx, trx, { userId, what: `Assigning a role to this user` });
+        await store.assign(trx, userId, id, clock.now());
+        return { before: null, after };
+      },
+      after: onAccessChange,
+    };
+  }
+
+  /** An unassignment made ready: the rules (and the last admin) are judged inside the change. */
+  function prepareUnassign(ctx: RequestCtx, uid: string, id: string, roleName: string): Prepared<null> {
+    const userId = checkUser(uid);
+    return {
+      spec: { action: 'role.unassign', target: { type: 'user', id: userId } },
+      write: async (trx) => {
+        await rule.assertMayActOn(ctx, trx, { userId, what: `Taking a role from this user` });
+        if (id === BUILTIN_ROLES.admin) await assertAnotherAdmin(trx, userId);
+        await store.unassign(trx, userId, id);
+        return { before: { user_id: userId, role_id: id, role: roleName }, after: null };
+      },
+      after: onAccessChange,
+    };
+  }
+
   return {
+    prepareAssign,
+    prepareUnassign,
     /**
      * Gives a user a role; idempotent (an existing assignment changes nothing and writes nothing). The
      * caller must hold every permission of the role and of the user (the principal rule). Throws
@@ -28,22 +67,7 @@ export function roleAssignments(
       assertHolds(ctx, role.permissions, `Assigning the ${role.name} role`);
       if (!(await store.userExists(db, userId))) throw new AppError('not_found', 'The user does not exist.');
       if (await store.isAssigned(db, userId, id)) return;
-      await change(
-        ctx,
-        {
-          action: 'role.assign',
-          target: { type: 'user', id: userId },
-          input: { user_id: userId, role_id: id, role: role.name },
-        },
-        async (trx) => {
-          if (!(await store.userExists(trx, userId)))
-            throw new AppError('not_found', 'The user does not exist.');
-          await rule.assertMayActOn(ctx, trx, { userId, what: `Assigning a role to this user` });
-          await store.assign(trx, userId, id, clock.now());
-          return { before: null, after: { user_id: userId, role_id: id, role: role.name } };
-        },
-      );
-      onAccessChange();
+      await runPrepared(change, ctx, prepareAssign(ctx, userId, id, role.name));
     },
 
     /**
@@ -55,13 +79,7 @@ export function roleAssignments(
       const role = await get(id);
       if (!(await store.userExists(db, userId))) throw new AppError('not_found', 'The user does not exist.');
       if (!(await store.isAssigned(db, userId, id))) return;
-      await change(ctx, { action: 'role.unassign', target: { type: 'user', id: userId } }, async (trx) => {
-        await rule.assertMayActOn(ctx, trx, { userId, what: `Taking a role from this user` });
-        if (id === BUILTIN_ROLES.admin) await assertAnotherAdmin(trx, userId);
-        await store.unassign(trx, userId, id);
-        return { before: { user_id: userId, role_id: id, role: role.name }, after: null };
-      });
-      onAccessChange();
+      await runPrepared(change, ctx, prepareUnassign(ctx, userId, id, role.name));
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Change } from '../../change.js';
+import { runPrepared, type Change, type Prepared } from '../../change.js';
 import type { Tables, Trx, Queryable } from '../../db/tables.js';
 import { AppError, assertFound } from '../../errors.js';
 import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
@@ -152,85 +152,103 @@ function currentPermissionsReads({ store }: RolesServiceDeps) {
 
 /** Creating a role. */
 function roleCreation({ change, store, ids, clock }: RolesServiceDeps) {
-  return {
-    /** Creates a role. Throws `forbidden` (escalation), `role.name_taken`. */
-    async create(ctx: RequestCtx, input: CreateRoleBody): Promise<Role> {
-      assertHolds(ctx, input.permissions, 'Creating this role');
-      const id = ids.next('role');
-      const now = clock.now();
-      return change(
-        ctx,
-        { action: 'role.create', target: { type: 'role', id }, input: { ...input } },
-        async (trx) => ({
-          before: null,
-          after: await store.insert(trx, {
-            id,
-            name: input.name,
-            description: input.description ?? '',
-            permissions: JSON.stringify(input.permissions),
-            builtin: false,
-            created_at: now,
-            updated_at: now,
-          }),
+  /** A role's creation made ready: its id drawn, escalation refused. Throws `forbidden`. */
+  function prepareCreate(ctx: RequestCtx, input: CreateRoleBody): Prepared<Role> {
+    assertHolds(ctx, input.permissions, 'Creating this role');
+    const id = ids.next('role');
+    const now = clock.now();
+    return {
+      spec: { action: 'role.create', target: { type: 'role', id }, input: { ...input } },
+      write: async (trx) => ({
+        before: null,
+        after: await store.insert(trx, {
+          id,
+          name: input.name,
+          description: input.description ?? '',
+          permissions: JSON.stringify(input.permissions),
+          builtin: false,
+          created_at: now,
+          updated_at: now,
         }),
-      );
-    },
+      }),
+    };
+  }
+  return {
+    prepareCreate,
+    /** Creates a role. Throws `forbidden` (escalation), `role.name_taken`. */
+    create: (ctx: RequestCtx, input: CreateRoleBody): Promise<Role> =>
+      runPrepared(change, ctx, prepareCreate(ctx, input)),
   };
+}
+
+/** A built-in role keeps its name, `admin` keeps `*`, and none is emptied. Throws `role.builtin`. */
+function assertBuiltinKept(before: Role, input: UpdateRoleBody): void {
+  if (!before.builtin) return;
+  if (input.name !== undefined && input.name !== before.name)
+    throw new AppError('role.builtin', `The ${before.name} role cannot be renamed.`);
+  if (input.permissions?.length === 0)
+    throw new AppError('role.builtin', `The ${before.name} role cannot be emptied.`);
+  if (before.id === BUILTIN_ROLES.admin && input.permissions && !input.permissions.includes('*'))
+    throw new AppError('role.builtin', 'The admin role keeps every permission (*).');
 }
 
 /** Editing and deleting a role (no escalation, built-in roles kept). */
 function roleEdits({ change, store, clock, onAccessChange }: RolesServiceDeps) {
+  /** An update made ready; every check runs on the current row inside the change. */
+  function prepareUpdate(ctx: RequestCtx, id: string, input: UpdateRoleBody): Prepared<Role> {
+    roleId(id);
+    return {
+      spec: { action: 'role.update', target: { type: 'role', id } },
+      write: async (trx) => {
+        const before = assertFound(await store.findById(trx, id), 'The role');
+        assertHolds(ctx, before.permissions, 'Editing this role');
+        if (input.permissions) assertHolds(ctx, input.permissions, 'Granting these permissions');
+        assertBuiltinKept(before, input);
+        const after = await store.update(trx, id, {
+          ...(input.name !== undefined ? { name: input.name } : {}),
+          ...(input.description !== undefined ? { description: input.description } : {}),
+          ...(input.permissions !== undefined ? { permissions: JSON.stringify(input.permissions) } : {}),
+          updated_at: clock.now(),
+        });
+        return { before, after: assertFound(after, 'The role') };
+      },
+      after: onAccessChange,
+    };
+  }
+
+  /** A deletion made ready; every check runs on the current row inside the change. */
+  function prepareRemove(ctx: RequestCtx, id: string): Prepared<null> {
+    roleId(id);
+    return {
+      spec: { action: 'role.delete', target: { type: 'role', id } },
+      write: async (trx) => {
+        const before = assertFound(await store.findById(trx, id), 'The role');
+        if (before.builtin) throw new AppError('role.builtin', `The ${before.name} role cannot be deleted.`);
+        assertHolds(ctx, before.permissions, `Deleting the ${before.name} role`);
+        await store.delete(trx, id);
+        return { before, after: null };
+      },
+      after: onAccessChange,
+    };
+  }
+
   return {
+    prepareUpdate,
+    prepareRemove,
     /**
      * Updates the fields present. The caller must hold the role's current and new permissions. Built-in
      * roles keep their name, `admin` keeps `*`, and no built-in role is emptied. Throws `not_found`,
      * `forbidden`, `role.builtin`, `role.name_taken`.
      */
-    async update(ctx: RequestCtx, id: string, input: UpdateRoleBody): Promise<Role> {
-      roleId(id);
-      const result = await change(
-        ctx,
-        { action: 'role.update', target: { type: 'role', id } },
-        async (trx) => {
-          const before = assertFound(await store.findById(trx, id), 'The role');
-          assertHolds(ctx, before.permissions, 'Editing this role');
-          if (input.permissions) assertHolds(ctx, input.permissions, 'Granting these permissions');
-          if (before.builtin) {
-            if (input.name !== undefined && input.name !== before.name)
-              throw new AppError('role.builtin', `The ${before.name} role cannot be renamed.`);
-            if (input.permissions?.length === 0)
-              throw new AppError('role.builtin', `The ${before.name} role cannot be emptied.`);
-            if (id === BUILTIN_ROLES.admin && input.permissions && !input.permissions.includes('*')) {
-              throw new AppError('role.builtin', 'The admin role keeps every permission (*).');
-            }
-          }
-          const after = await store.update(trx, id, {
-            ...(input.name !== undefined ? { name: input.name } : {}),
-            ...(input.description !== undefined ? { description: input.description } : {}),
-            ...(input.permissions !== undefined ? { permissions: JSON.stringify(input.permissions) } : {}),
-            updated_at: clock.now(),
-          });
-          return { before, after: assertFound(after, 'The role') };
-        },
-      );
-      onAccessChange();
-      return result;
-    },
+    update: (ctx: RequestCtx, id: string, input: UpdateRoleBody): Promise<Role> =>
+      runPrepared(change, ctx, prepareUpdate(ctx, id, input)),
 
     /**
      * Deletes a role; its members lose its permissions at once. The caller must hold every permission of the
      * role. Throws `not_found`, `forbidden`, `role.builtin`.
      */
     async remove(ctx: RequestCtx, id: string): Promise<void> {
-      roleId(id);
-      await change(ctx, { action: 'role.delete', target: { type: 'role', id } }, async (trx) => {
-        const before = assertFound(await store.findById(trx, id), 'The role');
-        if (before.builtin) throw new AppError('role.builtin', `The ${before.name} role cannot be deleted.`);
-        assertHolds(ctx, before.permissions, `Deleting the ${before.name} role`);
-        await store.delete(trx, id);
-        return { before, after: null };
-      });
-      onAccessChange();
+      await runPrepared(change, ctx, prepareRemove(ctx, id));
     },
   };
 }

@@ -1,11 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { RecordAudit } from '../../change.js';
-import type { StateSources } from './read.js';
 import { stateRoutes } from './routes.js';
-import { createStateService } from './service.js';
+import { createStateService, type StateServiceDeps } from './service.js';
 
-/** Export and plan of the declarative state (issue #19), read through the other modules' services. */
-export function createStateModule(deps: { sources: StateSources; record: RecordAudit }) {
+/** Export, plan and apply of the declarative state (issue #19), through the other modules' services. */
+export function createStateModule(deps: StateServiceDeps) {
   const service = createStateService(deps);
   return {
     service,

@@ -83,11 +83,40 @@ export function assertReferences(doc: StateDocument, current: StateDocument, pru
 
 const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
-/** What a compared item is: read-only markers left out, role permissions as a sorted set. */
+/**
+ * What a compared item is: read-only markers and create-only secrets left out (a plan never shows a secret),
+ * role permissions as a sorted set.
+ */
 function normalize(kind: string, item: Item): Item {
-  if (kind !== 'role') return sortKeys(item) as Item;
-  const { builtin: _builtin, ...rest } = item;
+  const { builtin: _builtin, secret: _secret, client_secret: _clientSecret, ...rest } = item;
+  if (kind !== 'role') return sortKeys(rest) as Item;
   return sortKeys({ ...rest, permissions: [...new Set(rest.permissions as string[])].sort() }) as Item;
+}
+
+/**
+ * Items the document would create that cannot be created from a document: a provider without its
+ * `client_secret`, an `http` plugin (its manifest is registered through `POST /api/plugins`). A 422 with a
+ * pointer per item.
+ */
+export function assertCreatable(doc: StateDocument, current: StateDocument): void {
+  const errors: FieldError[] = [];
+  const providers = new Set((current.providers ?? []).map((p) => p.name));
+  doc.providers?.forEach((p, i) => {
+    if (!providers.has(p.name) && !p.client_secret)
+      errors.push(fieldError(`/providers/${i}/client_secret`, 'is required to create a provider'));
+  });
+  const plugins = new Set((current.plugins ?? []).map((p) => p.name));
+  doc.plugins?.forEach((p, i) => {
+    if (!plugins.has(p.name) && p.kind === 'http')
+      errors.push(
+        fieldError(
+          `/plugins/${i}/kind`,
+          'an http plugin is registered with its manifest (POST /api/plugins)',
+        ),
+      );
+  });
+  if (errors.length > 0)
+    throw new AppError('unprocessable', 'The document would create what it cannot describe.', { errors });
 }
 
 function compare(kind: string, key: string, from: Item | undefined, to: Item): PlanChange {

@@ -20,6 +20,20 @@ export type StateSources = {
 };
 
 type Page<T> = { data: T[]; next_cursor: string | null };
+
+/** The ids behind the names of a read state, per list: what an apply changes. */
+export type StateIds = Record<
+  'roles' | 'users' | 'webhooks' | 'plugins' | 'providers' | 'streams',
+  Map<string, string>
+>;
+const emptyIds = (): StateIds => ({
+  roles: new Map(),
+  users: new Map(),
+  webhooks: new Map(),
+  plugins: new Map(),
+  providers: new Map(),
+  streams: new Map(),
+});
 type Doc = Required<StateDocument>;
 
 /** Every item of a listing, page by page; more than `max` is a 422 (the document would be refused too). */
@@ -60,8 +74,19 @@ export function sortKeys(value: unknown): unknown {
   );
 }
 
-async function readRoles(src: StateSources) {
+/** Records each item's id under its name in `into`; returns the items. */
+function remember<T extends { id: string }>(
+  items: T[],
+  into: Map<string, string>,
+  name: (t: T) => string,
+): T[] {
+  for (const item of items) into.set(name(item), item.id);
+  return items;
+}
+
+async function readRoles(src: StateSources, ids: StateIds) {
   const roles = (await drain('roles', LIMITS.roles, (q) => src.roles.list(q))).sort(byKey((r) => r.name));
+  for (const r of roles) ids.roles.set(r.name, r.id);
   const assignments: Doc['assignments'] = [];
   for (const role of roles) {
     const members = await drain('assignments', LIMITS.assignments, (q) => src.roles.members(role.id, q));
@@ -87,7 +112,16 @@ function readSettings(src: StateSources, roleNames: Map<string, string>): Doc['s
 
 /** The current state as a document (users only when asked), sorted, every object's keys sorted. */
 export async function readState(src: StateSources, includeUsers: boolean): Promise<StateDocument> {
-  const { roles, assignments } = await readRoles(src);
+  return (await readStateWithIds(src, includeUsers)).doc;
+}
+
+/** The current state and the ids behind its names. */
+export async function readStateWithIds(
+  src: StateSources,
+  includeUsers: boolean,
+): Promise<{ doc: StateDocument; ids: StateIds }> {
+  const ids = emptyIds();
+  const { roles, assignments } = await readRoles(src, ids);
   const doc: StateDocument = {
     version: 1,
     roles: roles.map((r) => ({
@@ -97,20 +131,24 @@ export async function readState(src: StateSources, includeUsers: boolean): Promi
       builtin: r.builtin,
     })),
     assignments,
-    ...(includeUsers ? { users: await readUsers(src) } : {}),
-    webhooks: await readWebhooks(src),
-    plugins: await readPlugins(src),
+    ...(includeUsers ? { users: await readUsers(src, ids) } : {}),
+    webhooks: await readWebhooks(src, ids),
+    plugins: await readPlugins(src, ids),
     settings: readSettings(src, new Map(roles.map((r) => [r.id, r.name]))),
-    providers: await readProviders(src),
-    streams: (await drain('streams', LIMITS.streams, (q) => src.streams.list(q)))
+    providers: await readProviders(src, ids),
+    streams: remember(
+      await drain('streams', LIMITS.streams, (q) => src.streams.list(q)),
+      ids.streams,
+      (s) => s.name,
+    )
       .map((s) => ({ name: s.name, url: s.url, actions: s.actions }))
       .sort(byKey((s) => s.name)),
   };
-  return sortKeys(doc) as StateDocument;
+  return { doc: sortKeys(doc) as StateDocument, ids };
 }
 
-async function readUsers(src: StateSources): Promise<Doc['users']> {
-  return (await drain('users', LIMITS.users, (q) => src.users.list(q)))
+async function readUsers(src: StateSources, ids: StateIds): Promise<Doc['users']> {
+  return remember(await drain('users', LIMITS.users, (q) => src.users.list(q)), ids.users, (u) => u.username)
     .map((u) => ({
       username: u.username,
       email: u.email,
@@ -121,8 +159,12 @@ async function readUsers(src: StateSources): Promise<Doc['users']> {
     .sort(byKey((u) => u.username));
 }
 
-async function readWebhooks(src: StateSources): Promise<Doc['webhooks']> {
-  return (await drain('webhooks', LIMITS.webhooks, (q) => src.webhooks.list(q)))
+async function readWebhooks(src: StateSources, ids: StateIds): Promise<Doc['webhooks']> {
+  return remember(
+    await drain('webhooks', LIMITS.webhooks, (q) => src.webhooks.list(q)),
+    ids.webhooks,
+    (w) => w.url,
+  )
     .map((w) => ({
       url: w.url,
       description: w.description,
@@ -134,14 +176,22 @@ async function readWebhooks(src: StateSources): Promise<Doc['webhooks']> {
     .sort(byKey((w) => w.url));
 }
 
-async function readPlugins(src: StateSources): Promise<Doc['plugins']> {
-  return (await drain('plugins', LIMITS.plugins, (q) => src.plugins.list(q)))
+async function readPlugins(src: StateSources, ids: StateIds): Promise<Doc['plugins']> {
+  return remember(
+    await drain('plugins', LIMITS.plugins, (q) => src.plugins.list(q)),
+    ids.plugins,
+    (p) => p.name,
+  )
     .map((p) => ({ name: p.name, kind: p.kind, url: p.url, enabled: p.enabled, config: p.config }))
     .sort(byKey((p) => p.name));
 }
 
-async function readProviders(src: StateSources): Promise<Doc['providers']> {
-  return (await drain('providers', LIMITS.providers, (q) => src.providers.list(q)))
+async function readProviders(src: StateSources, ids: StateIds): Promise<Doc['providers']> {
+  return remember(
+    await drain('providers', LIMITS.providers, (q) => src.providers.list(q)),
+    ids.providers,
+    (p) => p.name,
+  )
     .map((p) => ({
       name: p.name,
       issuer: p.issuer,

@@ -2,13 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { stringify } from 'yaml';
 import type { RouteApp } from '../../http/route-app.js';
-import { ExportQuery, Plan, PlanBody, PLAN_BODY_LIMIT, StateDocument } from './schemas.js';
+import { Applied, ExportQuery, Plan, PlanBody, PLAN_BODY_LIMIT, StateDocument } from './schemas.js';
 import type { StateService } from './service.js';
 
 export const stateRoutes: FastifyPluginAsyncTypebox<{ state: StateService }> = async (app, { state }) => {
   exportStateRoute(app, state);
   getStateSchemaRoute(app);
   planStateRoute(app, state);
+  applyStateRoute(app, state);
 };
 
 /** YAML when the client asks for it (and not for JSON first); JSON otherwise. */
@@ -85,5 +86,28 @@ function planStateRoute(app: RouteApp, state: StateService): void {
       },
     },
     async (req) => state.plan(req.ctx, req.body),
+  );
+}
+
+function applyStateRoute(app: RouteApp, state: StateService): void {
+  app.post(
+    '/apply',
+    {
+      bodyLimit: PLAN_BODY_LIMIT,
+      config: { scope: 'config:write', action: 'config.apply' },
+      schema: {
+        operationId: 'applyState',
+        tags: ['state'],
+        summary: 'Apply a document atomically (If-Match: the snapshot of the plan reviewed)',
+        description:
+          'Every change through its own service in one transaction, each its own audit event, tied by one `config.apply` event; a plugin veto or any failure changes nothing and names the resource. Needs the write permission of each kind changed. 428 without If-Match, 412 when the state moved since the plan.',
+        body: PlanBody,
+        response: { 200: Applied },
+      },
+    },
+    async (req, reply) =>
+      reply
+        .header('cache-control', 'no-store')
+        .send(await state.apply(req.ctx, req.body, req.headers['if-match'])),
   );
 }

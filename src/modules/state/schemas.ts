@@ -20,6 +20,16 @@ const Name = Str({ minLength: 1, maxLength: 128 });
 const Text = Str({ maxLength: 2048 });
 const List = <T extends TSchema>(item: T, maxItems: number) => Type.Array(item, { maxItems });
 const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
+/** A secret to set when the item is created: write-only, never exported, ignored by the plan's compare. */
+const CreateSecret = (what: string) =>
+  Type.Optional(
+    Str({
+      minLength: 1,
+      maxLength: 1024,
+      writeOnly: true,
+      description: `${what}, used only when the item is created; write it as \${ENV_VAR} and let the CLI fill it in.`,
+    }),
+  );
 
 export const StateRole = Type.Object(
   {
@@ -57,6 +67,7 @@ export const StateWebhook = Type.Object(
     enabled: Type.Optional(Type.Boolean()),
     retry_schedule_s: Type.Optional(Nullable(Schedule)),
     timeout_s: Type.Optional(Nullable(TimeoutS)),
+    secret: CreateSecret('The signing secret (whsec_…); without it one is drawn'),
   },
   { additionalProperties: false, description: 'Keyed by url (webhooks have no name); never the secret.' },
 );
@@ -100,12 +111,18 @@ export const StateProvider = Type.Object(
     default_roles: Type.Optional(List(Name, 50)),
     email_domains: Type.Optional(Nullable(List(Str({ minLength: 1, maxLength: 253 }), 100))),
     enabled: Type.Optional(Type.Boolean()),
+    client_secret: CreateSecret('The client secret (required to create a provider)'),
   },
   { additionalProperties: false, description: 'Never the client secret.' },
 );
 
 export const StateStream = Type.Object(
-  { name: Name, url: Str({ minLength: 1, maxLength: 2048 }), actions: List(Name, 100) },
+  {
+    name: Name,
+    url: Str({ minLength: 1, maxLength: 2048 }),
+    actions: List(Name, 100),
+    secret: CreateSecret('The signing secret (whsec_…); without it one is drawn'),
+  },
   { additionalProperties: false, description: 'Never the secret.' },
 );
 
@@ -209,3 +226,15 @@ export const Plan = Type.Object(
   { additionalProperties: false, title: 'Plan' },
 );
 export type Plan = Static<typeof Plan>;
+
+export const Applied = Type.Object(
+  {
+    previous: Type.String({ description: 'The snapshot the document was applied to (the If-Match sent).' }),
+    event_id: Type.String({
+      description: 'The `config.apply` audit event (`evt_…`) whose `after.events` names every change made.',
+    }),
+    changes: Type.Array(PlanChange, { description: 'What was done: the plan, as applied.' }),
+  },
+  { additionalProperties: false, title: 'Applied' },
+);
+export type Applied = Static<typeof Applied>;

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Change, ChangeSpec } from '../../change.js';
+import { runPrepared, type Change, type ChangeSpec, type Prepared } from '../../change.js';
 import type { Tables, Trx } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
 import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
@@ -142,37 +142,40 @@ export type UsersService = ReturnType<typeof createUsersService>;
 /** Creating a user. */
 function userCreation(deps: UsersServiceDeps) {
   const { change, store, ids, clock } = deps;
+  /** A creation made ready: the password hashed (slow, so before any transaction), the id drawn. */
+  async function prepareCreate({ password, ...input }: CreateUserBody): Promise<Prepared<User>> {
+    const username = normalizeUsername(input.username);
+    const hash = await passwordHash(deps, password, input.kind ?? 'human');
+    const target = { type: 'user', id: ids.next('user') };
+    const now = clock.now();
+    return {
+      spec: {
+        action: 'user.create',
+        target,
+        input: { ...input, username },
+        ...(hash ? { detail: 'password set' } : {}),
+      },
+      write: async (trx) => ({
+        before: null,
+        after: await store.insert(trx, {
+          id: target.id,
+          username,
+          email: normalizeEmail(input.email) ?? null,
+          display_name: input.display_name ?? null,
+          kind: input.kind ?? 'human',
+          disabled: input.disabled ?? false,
+          password_hash: hash ?? null,
+          created_at: now,
+          updated_at: now,
+        }),
+      }),
+    };
+  }
   return {
     /** Creates a user. Throws `validation_failed`, `unprocessable`, `user.username_taken`. */
-    async create(ctx: RequestCtx, { password, ...input }: CreateUserBody): Promise<User> {
-      const username = normalizeUsername(input.username);
-      const hash = await passwordHash(deps, password, input.kind ?? 'human');
-      const target = { type: 'user', id: ids.next('user') };
-      const now = clock.now();
-      return change(
-        ctx,
-        {
-          action: 'user.create',
-          target,
-          input: { ...input, username },
-          ...(hash ? { detail: 'password set' } : {}),
-        },
-        async (trx) => ({
-          before: null,
-          after: await store.insert(trx, {
-            id: target.id,
-            username,
-            email: normalizeEmail(input.email) ?? null,
-            display_name: input.display_name ?? null,
-            kind: input.kind ?? 'human',
-            disabled: input.disabled ?? false,
-            password_hash: hash ?? null,
-            created_at: now,
-            updated_at: now,
-          }),
-        }),
-      );
-    },
+    create: async (ctx: RequestCtx, body: CreateUserBody): Promise<User> =>
+      runPrepared(change, ctx, await prepareCreate(body)),
+    prepareCreate,
   };
 }
 
@@ -218,6 +221,53 @@ function userReads({ db, store }: UsersServiceDeps) {
 /** Changing a user: profile, kind, password, enabled (the principal rule and the last-admin checks apply). */
 function userUpdates(deps: UsersServiceDeps, get: (id: string) => Promise<User>) {
   const { db, change, store, clock, assertAnotherAdmin, rule, credentials, onAccessChange } = deps;
+  /** An update made ready: refused early when the rule says no, the password hashed; judged again inside. */
+  async function prepareUpdate(
+    ctx: RequestCtx,
+    id: string,
+    { password, current_password: currentPassword, ...input }: UpdateUserBody,
+  ): Promise<Prepared<User>> {
+    checkId(id);
+    const self = ctx.principal?.userId === id;
+    const ownPassword = await checkCurrentPassword(deps, self, id, password, currentPassword);
+    const profileOnly =
+      Object.keys(input).every((k) => PROFILE_FIELDS.has(k)) && (password === undefined || ownPassword);
+    const actOn = { userId: id, what: 'Changing this user', self: profileOnly };
+    // Refused before the password is hashed (slow), and judged again inside the change on current state.
+    await rule.assertMayActOn(ctx, db, actOn);
+    const kind = input.kind ?? (password ? (await get(id)).kind : undefined);
+    const hash = await passwordHash(deps, password, kind);
+    const now = clock.now();
+    const patch = patchOf(input, hash, now);
+    const notes: string[] =
+      password === undefined ? [] : [password === null ? 'password removed' : 'password changed'];
+    const spec: ChangeSpec = {
+      action: 'user.update',
+      target: { type: 'user', id },
+      input: { ...input, ...(patch.username ? { username: patch.username } : {}) },
+      ...(notes[0] ? { detail: notes[0] } : {}),
+    };
+    const write = async (trx: Trx) => {
+      const before = assertFound(await store.findById(trx, id), 'The user');
+      await rule.assertMayActOn(ctx, trx, actOn);
+      if (input.disabled === true && !before.disabled) {
+        await assertAnotherAdmin(trx, id);
+        const tokens = await credentials.revokeTokens(trx, id, now);
+        const sessions = await credentials.endSessions(trx, id, null, now);
+        notes.push(`disabled: ${tokens} token(s) revoked, ${sessions} session(s) ended`);
+      } else if ('password_hash' in patch) {
+        if (patch.password_hash === null) await deps.assertAdminWayIn(trx, id, { password: true }, now);
+        // A new (or no) password ends every other way in that the old one opened; the caller's own session stays.
+        const keep = self && ctx.principal?.tokenKind === 'session' ? ctx.principal.tokenId : null;
+        const sessions = await credentials.endSessions(trx, id, keep, now);
+        if (sessions > 0) notes.push(`${sessions} other session(s) ended`);
+      }
+      const after = assertFound(await store.update(trx, id, patch), 'The user');
+      return { before, after, ...(notes.length > 0 ? { detail: notes.join('; ') } : {}) };
+    };
+    return { spec, write, after: onAccessChange };
+  }
+
   return {
     /**
      * Updates the fields present. Changing another user, or one's own `kind`, `disabled` or (without
@@ -226,72 +276,37 @@ function userUpdates(deps: UsersServiceDeps, get: (id: string) => Promise<User>)
      * enabled admin is refused. Throws `not_found`, `forbidden`, `validation_failed`, `unprocessable`,
      * `user.current_password_wrong`, `user.username_taken`, `user.last_admin`.
      */
-    async update(
-      ctx: RequestCtx,
-      id: string,
-      { password, current_password: currentPassword, ...input }: UpdateUserBody,
-    ): Promise<User> {
-      checkId(id);
-      const self = ctx.principal?.userId === id;
-      const ownPassword = await checkCurrentPassword(deps, self, id, password, currentPassword);
-      const profileOnly =
-        Object.keys(input).every((k) => PROFILE_FIELDS.has(k)) && (password === undefined || ownPassword);
-      const actOn = { userId: id, what: 'Changing this user', self: profileOnly };
-      // Refused before the password is hashed (slow), and judged again inside the change on current state.
-      await rule.assertMayActOn(ctx, db, actOn);
-      const kind = input.kind ?? (password ? (await get(id)).kind : undefined);
-      const hash = await passwordHash(deps, password, kind);
-      const now = clock.now();
-      const patch = patchOf(input, hash, now);
-      const notes: string[] =
-        password === undefined ? [] : [password === null ? 'password removed' : 'password changed'];
-      const spec: ChangeSpec = {
-        action: 'user.update',
-        target: { type: 'user', id },
-        input: { ...input, ...(patch.username ? { username: patch.username } : {}) },
-        ...(notes[0] ? { detail: notes[0] } : {}),
-      };
-      const user = await change(ctx, spec, async (trx) => {
-        const before = assertFound(await store.findById(trx, id), 'The user');
-        await rule.assertMayActOn(ctx, trx, actOn);
-        if (input.disabled === true && !before.disabled) {
-          await assertAnotherAdmin(trx, id);
-          const tokens = await credentials.revokeTokens(trx, id, now);
-          const sessions = await credentials.endSessions(trx, id, null, now);
-          notes.push(`disabled: ${tokens} token(s) revoked, ${sessions} session(s) ended`);
-        } else if ('password_hash' in patch) {
-          if (patch.password_hash === null) await deps.assertAdminWayIn(trx, id, { password: true }, now);
-          // A new (or no) password ends every other way in that the old one opened; the caller's own session stays.
-          const keep = self && ctx.principal?.tokenKind === 'session' ? ctx.principal.tokenId : null;
-          const sessions = await credentials.endSessions(trx, id, keep, now);
-          if (sessions > 0) notes.push(`${sessions} other session(s) ended`);
-        }
-        const after = assertFound(await store.update(trx, id, patch), 'The user');
-        return { before, after, ...(notes.length > 0 ? { detail: notes.join('; ') } : {}) };
-      });
-      onAccessChange();
-      return user;
-    },
+    update: async (ctx: RequestCtx, id: string, body: UpdateUserBody): Promise<User> =>
+      runPrepared(change, ctx, await prepareUpdate(ctx, id, body)),
+    prepareUpdate,
   };
 }
 
 /** Deleting a user (the principal rule and the last-admin check apply). */
 function userRemoval({ change, store, assertAnotherAdmin, rule, onAccessChange }: UsersServiceDeps) {
-  return {
-    /**
-     * Deletes a user; its tokens and sessions go with it. Needs every permission that user holds. Throws
-     * `not_found`, `forbidden`, `user.last_admin`.
-     */
-    async remove(ctx: RequestCtx, id: string): Promise<void> {
-      checkId(id);
-      await change(ctx, { action: 'user.delete', target: { type: 'user', id } }, async (trx) => {
+  /** A deletion made ready; every check runs on the current row inside the change. */
+  function prepareRemove(ctx: RequestCtx, id: string): Prepared<null> {
+    checkId(id);
+    return {
+      spec: { action: 'user.delete', target: { type: 'user', id } },
+      write: async (trx) => {
         const before = assertFound(await store.findById(trx, id), 'The user');
         await rule.assertMayActOn(ctx, trx, { userId: id, what: 'Deleting this user' });
         await assertAnotherAdmin(trx, id);
         await store.delete(trx, id);
         return { before, after: null };
-      });
-      onAccessChange();
+      },
+      after: onAccessChange,
+    };
+  }
+  return {
+    prepareRemove,
+    /**
+     * Deletes a user; its tokens and sessions go with it. Needs every permission that user holds. Throws
+     * `not_found`, `forbidden`, `user.last_admin`.
+     */
+    async remove(ctx: RequestCtx, id: string): Promise<void> {
+      await runPrepared(change, ctx, prepareRemove(ctx, id));
     },
   };
 }

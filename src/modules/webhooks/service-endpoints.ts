@@ -1,7 +1,8 @@
+import { runPrepared, type Prepared } from '../../change.js';
 import { assertFound } from '../../errors.js';
 import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
 import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
-import { generateWebhookSecret } from '../../lib/standard-webhooks.js';
+import { generateWebhookSecret, givenOrNewSecret } from '../../lib/standard-webhooks.js';
 import { creatorOf } from '../events/reach.js';
 import type { CreateWebhookBody, UpdateWebhookBody, Webhook, WebhookWithSecret } from './schemas.js';
 import type { Page, WebhooksDeps, WebhooksShared } from './service-shared.js';
@@ -25,54 +26,89 @@ export function endpointReads({ db, store }: WebhooksDeps, { load }: WebhooksSha
   };
 }
 
-/** Creating and deleting endpoints. */
-export function endpointWrites(
-  { change, store, ids, clock }: WebhooksDeps,
-  { checkUrl, checkEvents, assertRoomForEndpoint, load }: WebhooksShared,
-) {
-  return {
-    /** Creates an endpoint; the secret is in this answer only. Throws `validation_failed`. */
-    async create(ctx: RequestCtx, input: CreateWebhookBody): Promise<WebhookWithSecret> {
-      checkEvents(ctx, input.events);
-      const url = await checkUrl(input.url);
-      const id = ids.next('whk');
-      const secret = generateWebhookSecret();
-      const now = clock.now();
-      const after = await change(
-        ctx,
-        { action: 'webhook.create', target: { type: 'webhook', id } },
-        async (trx) => {
-          await assertRoomForEndpoint(trx);
-          await store.insert(trx, {
-            id,
-            url,
-            description: input.description ?? '',
-            events: JSON.stringify(input.events),
-            enabled: input.enabled ?? true,
-            secret,
-            prev_secret: null,
-            prev_secret_until: null,
-            retry_schedule_s: input.retry_schedule_s ? JSON.stringify(input.retry_schedule_s) : null,
-            timeout_s: input.timeout_s ?? null,
-            failing_since: null,
-            disabled_reason: null,
-            created_at: now,
-            updated_at: now,
-            created_by: creatorOf(ctx),
-          });
-          return { before: null, after: toWebhook(assertFound(await store.find(trx, id))) };
-        },
-      );
-      return { ...after, secret };
-    },
+/** A prepared creation and the secret it signs with: the secret is in the creator's answer only, never in the audit row or the event. */
+export type PreparedWithSecret<T> = Prepared<T> & { secret: string };
 
-    async remove(ctx: RequestCtx, id: string): Promise<void> {
-      await load(id);
-      await change(ctx, { action: 'webhook.delete', target: { type: 'webhook', id } }, async (trx) => {
+/** An endpoint's creation made ready (the prepared change `create` and a batch run). */
+function endpointCreation(
+  { store, ids, clock }: WebhooksDeps,
+  { checkUrl, checkEvents, assertRoomForEndpoint }: WebhooksShared,
+) {
+  /**
+   * An endpoint's creation made ready: the events and the URL (SSRF guard) checked, the id and the secret
+   * (the caller's own, else a new one) drawn; the endpoint limit is judged inside. Throws `validation_failed`.
+   */
+  async function prepareCreate(
+    ctx: RequestCtx,
+    input: CreateWebhookBody,
+    secret?: string,
+  ): Promise<PreparedWithSecret<Webhook>> {
+    checkEvents(ctx, input.events);
+    const key = givenOrNewSecret(secret);
+    const url = await checkUrl(input.url);
+    const id = ids.next('whk');
+    const now = clock.now();
+    return {
+      secret: key,
+      spec: { action: 'webhook.create', target: { type: 'webhook', id } },
+      write: async (trx) => {
+        await assertRoomForEndpoint(trx);
+        await store.insert(trx, {
+          id,
+          url,
+          description: input.description ?? '',
+          events: JSON.stringify(input.events),
+          enabled: input.enabled ?? true,
+          secret: key,
+          prev_secret: null,
+          prev_secret_until: null,
+          retry_schedule_s: input.retry_schedule_s ? JSON.stringify(input.retry_schedule_s) : null,
+          timeout_s: input.timeout_s ?? null,
+          failing_since: null,
+          disabled_reason: null,
+          created_at: now,
+          updated_at: now,
+          created_by: creatorOf(ctx),
+        });
+        return { before: null, after: toWebhook(assertFound(await store.find(trx, id))) };
+      },
+    };
+  }
+
+  return prepareCreate;
+}
+
+/** Creating and deleting endpoints. */
+export function endpointWrites(deps: WebhooksDeps, shared: WebhooksShared) {
+  const { change, store } = deps;
+  const { load } = shared;
+  const prepareCreate = endpointCreation(deps, shared);
+
+  /** An endpoint's deletion made ready: 404 early, the row read again inside. Throws `not_found`. */
+  async function prepareRemove(_ctx: RequestCtx, id: string): Promise<Prepared<null>> {
+    await load(id);
+    return {
+      spec: { action: 'webhook.delete', target: { type: 'webhook', id } },
+      write: async (trx) => {
         const before = toWebhook(assertFound(await store.find(trx, id), 'The webhook'));
         await store.delete(trx, id);
         return { before, after: null };
-      });
+      },
+    };
+  }
+
+  return {
+    prepareCreate,
+    prepareRemove,
+    /** Creates an endpoint; the secret is in this answer only. Throws `validation_failed`, `webhook.limit_reached`. */
+    async create(ctx: RequestCtx, input: CreateWebhookBody): Promise<WebhookWithSecret> {
+      const prepared = await prepareCreate(ctx, input);
+      return { ...(await runPrepared(change, ctx, prepared)), secret: prepared.secret };
+    },
+
+    /** Deletes an endpoint. Throws `not_found`. */
+    async remove(ctx: RequestCtx, id: string): Promise<void> {
+      await runPrepared(change, ctx, await prepareRemove(ctx, id));
     },
   };
 }
@@ -82,36 +118,37 @@ export function endpointUpdates(
   { change, store, clock }: WebhooksDeps,
   { checkUrl, checkEvents, load }: WebhooksShared,
 ) {
+  /**
+   * An update made ready: the events and a new URL (SSRF guard) checked; the row read again inside.
+   * Throws `not_found`, `validation_failed`, `forbidden`.
+   */
+  async function prepareUpdate(
+    ctx: RequestCtx,
+    id: string,
+    input: UpdateWebhookBody,
+  ): Promise<Prepared<Webhook>> {
+    await load(id);
+    checkEvents(ctx, input.events);
+    const url = input.url === undefined ? undefined : await checkUrl(input.url);
+    return {
+      spec: { action: 'webhook.update', target: { type: 'webhook', id } },
+      write: async (trx) => {
+        const before = toWebhook(assertFound(await store.find(trx, id), 'The webhook'));
+        const after = await store.update(trx, id, patchOf(ctx, input, url, clock.now()));
+        return { before, after: toWebhook(assertFound(after, 'The webhook')) };
+      },
+    };
+  }
+
   return {
+    prepareUpdate,
     /**
      * Updates the fields present; enabling clears a disable. Setting `url` or `events` decides where data goes
      * and what it is, so the caller becomes the endpoint's creator (whose permissions filter its deliveries).
      * Throws `not_found`, `validation_failed`, `forbidden`.
      */
     async update(ctx: RequestCtx, id: string, input: UpdateWebhookBody): Promise<Webhook> {
-      await load(id);
-      checkEvents(ctx, input.events);
-      const url = input.url === undefined ? undefined : await checkUrl(input.url);
-      return change(ctx, { action: 'webhook.update', target: { type: 'webhook', id } }, async (trx) => {
-        const before = toWebhook(assertFound(await store.find(trx, id), 'The webhook'));
-        const after = await store.update(trx, id, {
-          ...(url !== undefined ? { url } : {}),
-          ...(input.description !== undefined ? { description: input.description } : {}),
-          ...(input.events !== undefined ? { events: JSON.stringify(input.events) } : {}),
-          ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
-          ...(input.enabled === true ? { failing_since: null, disabled_reason: null } : {}),
-          ...(input.retry_schedule_s !== undefined
-            ? {
-                retry_schedule_s:
-                  input.retry_schedule_s === null ? null : JSON.stringify(input.retry_schedule_s),
-              }
-            : {}),
-          ...(input.timeout_s !== undefined ? { timeout_s: input.timeout_s } : {}),
-          ...(input.url !== undefined || input.events !== undefined ? { created_by: creatorOf(ctx) } : {}),
-          updated_at: clock.now(),
-        });
-        return { before, after: toWebhook(assertFound(after, 'The webhook')) };
-      });
+      return runPrepared(change, ctx, await prepareUpdate(ctx, id, input));
     },
 
     /** A new secret; deliveries carry both signatures for 24 hours. */
@@ -135,6 +172,25 @@ export function endpointUpdates(
       );
       return { ...after, secret };
     },
+  };
+}
+
+/** The columns an update sets: the fields present (a new `url` already checked), and a new creator on a retarget. */
+function patchOf(ctx: RequestCtx, input: UpdateWebhookBody, url: string | undefined, now: number) {
+  return {
+    ...(url !== undefined ? { url } : {}),
+    ...(input.description !== undefined ? { description: input.description } : {}),
+    ...(input.events !== undefined ? { events: JSON.stringify(input.events) } : {}),
+    ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
+    ...(input.enabled === true ? { failing_since: null, disabled_reason: null } : {}),
+    ...(input.retry_schedule_s !== undefined
+      ? {
+          retry_schedule_s: input.retry_schedule_s === null ? null : JSON.stringify(input.retry_schedule_s),
+        }
+      : {}),
+    ...(input.timeout_s !== undefined ? { timeout_s: input.timeout_s } : {}),
+    ...(input.url !== undefined || input.events !== undefined ? { created_by: creatorOf(ctx) } : {}),
+    updated_at: now,
   };
 }
 

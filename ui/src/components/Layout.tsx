@@ -14,6 +14,7 @@ const NAV: { to: string; label: string; scope?: Permission }[] = [
   { to: '/tokens', label: 'Tokens' },
   { to: '/audit', label: 'Audit log', scope: 'audit:read' },
   { to: '/config', label: 'Config', scope: 'config:read' },
+  { to: '/state', label: 'State', scope: 'config:read' },
   { to: '/plugins', label: 'Plugins', scope: 'plugins:read' },
   { to: '/webhooks', label: 'Webhooks', scope: 'webhooks:read' },
   { to: '/sign-in', label: 'Sign-in', scope: 'auth:read' },

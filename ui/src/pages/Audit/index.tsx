@@ -1,4 +1,5 @@
 import { Badge, Group, Text } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useSearchParams } from 'react-router';
 import type { AuditEvent, AuditQuery } from '../../../../src/client/index.ts';
@@ -6,6 +7,7 @@ import { api, unwrap } from '../../api.ts';
 import { CursorTable, type Column } from '../../components/CursorTable.tsx';
 import { PageHeader } from '../../components/PageHeader.tsx';
 import { Time } from '../../components/Time.tsx';
+import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { useCursorList } from '../../hooks/use-cursor-list.ts';
 import { AuditFilters, FILTER_KEYS, type Filters } from './AuditFilters.tsx';
 import { EventDrawer } from './EventDrawer.tsx';
@@ -72,6 +74,17 @@ export default function Audit() {
   );
   const setFilters = (next: Filters) =>
     setParams(Object.fromEntries(Object.entries(next).filter(([, v]) => v)), { replace: true });
+  // `?event=<id>` opens one event (the State page links to the event of an apply).
+  const linkedId = params.get('event');
+  const linked = useQuery({
+    queryKey: ['audit', 'event', linkedId],
+    queryFn: () => unwrap(api.GET('/api/audit/{id}', { params: { path: { id: linkedId ?? '' } } })),
+    enabled: !!linkedId,
+  });
+  const closeEvent = () => {
+    setOpen(null);
+    if (linkedId) setFilters(filters);
+  };
   return (
     <>
       <PageHeader
@@ -83,6 +96,7 @@ export default function Audit() {
           </Group>
         }
       />
+      {linkedId && <ProblemAlert error={linked.error} title="That event could not be opened" />}
       <VerifyChain />
       <Streams />
       <AuditFilters value={filters} onChange={setFilters} />
@@ -95,7 +109,7 @@ export default function Audit() {
         empty="No events match these filters."
         infinite
       />
-      <EventDrawer event={open} onClose={() => setOpen(null)} />
+      <EventDrawer event={open ?? (linkedId ? (linked.data ?? null) : null)} onClose={closeEvent} />
     </>
   );
 }

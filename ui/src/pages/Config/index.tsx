@@ -10,9 +10,10 @@ import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { SchemaFields, type JsonSchema } from '../../components/SchemaForm.tsx';
 import { fieldErrors } from '../../hooks/use-field-errors.ts';
 import { useCan } from '../../hooks/use-me.ts';
+import { setAt } from '../../lib/json-pointer.ts';
 import { History } from './History.tsx';
 import { ReviewModal } from './ReviewModal.tsx';
-import { setAt, useConfig, useConfigSchema } from './use-config.ts';
+import { useConfig, useConfigSchema } from './use-config.ts';
 
 // CodeMirror is only fetched when the JSON tab is opened.
 const JsonEditor = lazy(async () => ({ default: (await import('./JsonEditor.tsx')).JsonEditor }));
