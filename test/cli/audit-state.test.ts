@@ -176,6 +176,24 @@ describe('gatehouse audit and plan over the API', () => {
       expect(result.code, result.stderr).toBe(2);
       expect(result.stdout).toMatch(/^~ update user plan-carol\n {4}replace \/display_name "Carol"\n/m);
     });
+    it('apply --yes shows the plan, applies it against its snapshot, and a second apply has nothing to do', async () => {
+      const doc = file(
+        'apply-yes.yaml',
+        'version: 1\nroles:\n  - name: apply-reader\n    description: "${APPLY_DESC}"\n    permissions: [users:read]\n',
+      );
+      const applyEnv = { ...env, APPLY_DESC: 'from the environment' };
+      const applied = await gatehouse(['apply', '-f', doc, '--yes'], applyEnv);
+      expect(applied.code, applied.stderr).toBe(0);
+      expect(applied.stdout).toContain('+ create role apply-reader');
+      expect(applied.stdout).toMatch(/Applied 1 change to sha256:\S+ \(audit event evt_\w+\)\./);
+      const role = JSON.parse((await ok('--output', 'json', 'roles', 'get', 'apply-reader')).stdout) as {
+        description: string;
+      };
+      expect(role.description).toBe('from the environment');
+      const again = await gatehouse(['apply', '-f', doc], applyEnv);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain('No changes');
+    });
   });
 
   describe('rejects', () => {

@@ -17,7 +17,7 @@ function painter(colour: boolean): Paint {
 const MARK = { create: ['+', 'green'], update: ['~', 'yellow'], delete: ['-', 'red'] } as const;
 
 /** The changes that do something. */
-export function pending(plan: Plan): PlanChange[] {
+export function pending(plan: Pick<Plan, 'changes'>): PlanChange[] {
   return plan.changes.filter((c) => c.op !== 'unchanged');
 }
 

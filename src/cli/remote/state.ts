@@ -50,24 +50,11 @@ async function confirmed(count: number, yes: boolean): Promise<boolean> {
   return /^y(es)?$/i.test(answer.trim());
 }
 
-type ApplyResult = { snapshot: string; previous: string; changes: unknown; event_id: string };
-
-/** `gatehouse apply -f FILE [--prune] [--yes]`: plan, show, confirm, then apply against that plan's snapshot. */
-async function apply(remote: Remote, _args: Args, opts: Record<string, unknown>): Promise<number> {
-  const body = await bodyOf(opts);
-  const planned = await fetchPlan(remote, body);
-  const changes = pending(planned).length;
-  const shown = formatPlan(planned, colour(remote));
-  (remote.json ? remote.err : remote.out).write(shown);
-  if (changes === 0) return 0;
-  if (!(await confirmed(changes, opts.yes === true))) {
-    remote.err.write('Not applied.\n');
-    return 1;
-  }
-  let response: Response;
+/** POST /api/apply against the plan's snapshot; a 412 (the state moved since) is explained. */
+async function send(remote: Remote, body: PlanBody, snapshot: string) {
   try {
-    const headers = { 'if-match': `"${planned.snapshot}"` };
-    response = await request(remote, '/api/apply', { method: 'POST', body, headers });
+    const headers = { 'if-match': `"${snapshot}"` };
+    return await unwrap(remote.api.POST('/api/apply', { body: body as never, headers }));
   } catch (err) {
     if (err instanceof ApiProblem && err.status === 412)
       throw new CliError(
@@ -75,12 +62,25 @@ async function apply(remote: Remote, _args: Args, opts: Record<string, unknown>)
       );
     throw err;
   }
-  const result = (await response.json()) as ApplyResult;
-  const count = Array.isArray(result.changes) ? result.changes.length : result.changes;
+}
+
+/** `gatehouse apply -f FILE [--prune] [--yes]`: plan, show, confirm, then apply against that plan's snapshot. */
+async function apply(remote: Remote, _args: Args, opts: Record<string, unknown>): Promise<number> {
+  const body = await bodyOf(opts);
+  const planned = await fetchPlan(remote, body);
+  const changes = pending(planned).length;
+  (remote.json ? remote.err : remote.out).write(formatPlan(planned, colour(remote)));
+  if (changes === 0) return 0;
+  if (!(await confirmed(changes, opts.yes === true))) {
+    remote.err.write('Not applied.\n');
+    return 1;
+  }
+  const result = await send(remote, body, planned.snapshot);
+  const done = pending(result).length;
   if (remote.json) remote.out.write(json(result));
   else
     remote.out.write(
-      `Applied ${String(count)} changes: snapshot ${result.previous} -> ${result.snapshot} (audit event ${result.event_id}).\n`,
+      `Applied ${done} change${done === 1 ? '' : 's'} to ${result.previous} (audit event ${result.event_id}).\n`,
     );
   return 0;
 }
