@@ -1,21 +1,33 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { bootstrapAdmin } from './bootstrap.js';
-import { buildCore } from './core.js';
-import { createDb, databaseUrl } from './db/create-db.js';
-import { migrateToLatest } from './db/migrate.js';
-import { EnvError, loadEnv } from './env/load.js';
-import { EnvSchema, type Env } from './env/schema.js';
+import type { Env } from './env/schema.js';
 import { systemClock } from './lib/clock.js';
 import { createIds } from './lib/ids.js';
-import { createLogger } from './lib/logger.js';
 import { generateToken } from './lib/secret-token.js';
 import { VERSION } from './version.js';
-import { startRetention } from './modules/audit/module.js';
-import { ExportQuery } from './modules/audit/schemas.js';
-import { Value } from 'typebox/value';
+import type { ExportQuery } from './modules/audit/schemas.js';
+import { registerAudit } from './cli/remote/audit-commands.js';
+import { registerRemote, remoteHelp } from './cli/remote/commands.js';
 
-function envOrExit(): Env {
+/**
+ * The server's code, loaded only by the commands that run it (serve, worker, migrate), so that the API
+ * commands start without it.
+ */
+async function runtime() {
+  const [bootstrap, core, db, migrate, logger, audit] = await Promise.all([
+    import('./bootstrap.js'),
+    import('./core.js'),
+    import('./db/create-db.js'),
+    import('./db/migrate.js'),
+    import('./lib/logger.js'),
+    import('./modules/audit/module.js'),
+  ]);
+  return { ...bootstrap, ...core, ...db, ...migrate, ...logger, startRetention: audit.startRetention };
+}
+
+/** The server settings (loaded on use: the API commands need neither them nor TypeBox). */
+async function envOrExit(): Promise<Env> {
+  const { EnvError, loadEnv } = await import('./env/load.js');
   try {
     return loadEnv();
   } catch (err) {
@@ -30,7 +42,9 @@ function envOrExit(): Env {
 }
 
 async function serve(): Promise<void> {
-  const env = envOrExit();
+  const env = await envOrExit();
+  const { createLogger, createDb, databaseUrl, migrateToLatest, bootstrapAdmin, startRetention } =
+    await runtime();
   const logger = createLogger(env.LOG_LEVEL);
   const database = createDb(databaseUrl(env), logger);
   const applied = await migrateToLatest(database.db);
@@ -99,7 +113,8 @@ async function serve(): Promise<void> {
  * the API instances: the services they need, no HTTP server.
  */
 async function workerOnly(): Promise<void> {
-  const env = envOrExit();
+  const env = await envOrExit();
+  const { createLogger, createDb, databaseUrl, migrateToLatest, buildCore } = await runtime();
   const logger = createLogger(env.LOG_LEVEL);
   const database = createDb(databaseUrl(env), logger);
   await migrateToLatest(database.db);
@@ -123,7 +138,8 @@ async function workerOnly(): Promise<void> {
 }
 
 async function migrate(): Promise<void> {
-  const env = envOrExit();
+  const env = await envOrExit();
+  const { createLogger, createDb, databaseUrl, migrateToLatest } = await runtime();
   const logger = createLogger(env.LOG_LEVEL);
   const database = createDb(databaseUrl(env), logger);
   try {
@@ -137,7 +153,11 @@ async function migrate(): Promise<void> {
 }
 
 /** The export filters, checked by the same schema as the API's query string. */
-function parseExportOptions(opts: Record<string, string | undefined>): ExportQuery {
+async function parseExportOptions(opts: Record<string, string | undefined>): Promise<ExportQuery> {
+  const [{ Value }, { ExportQuery }] = await Promise.all([
+    import('typebox/value'),
+    import('./modules/audit/schemas.js'),
+  ]);
   const query = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
   const errors = [...Value.Errors(ExportQuery, query)];
   if (errors.length > 0) {
@@ -149,9 +169,15 @@ function parseExportOptions(opts: Record<string, string | undefined>): ExportQue
   return query;
 }
 
-const settingsHelp = Object.entries(EnvSchema.properties)
-  .map(([key, s]) => `  ${key.padEnd(26)}${(s as { description?: string }).description ?? ''}`)
-  .join('\n');
+/** The settings for `--help`, from the env schema: loaded only when help is asked for, as TypeBox is slow to load. */
+async function settingsHelp(argv: string[]): Promise<string> {
+  if (!argv.some((a) => a === '-h' || a === '--help' || a === 'help')) return '';
+  const { EnvSchema } = await import('./env/schema.js');
+  const lines = Object.entries(EnvSchema.properties).map(
+    ([key, s]) => `  ${key.padEnd(26)}${(s as { description?: string }).description ?? ''}`,
+  );
+  return `\nSettings (environment variables):\n${lines.join('\n')}\n`;
+}
 
 /** Exits with the code a command returns, after its output is flushed. */
 function exitWith(run: () => Promise<number>) {
@@ -164,7 +190,11 @@ const program = new Command()
   .name('gatehouse')
   .version(VERSION)
   .description('Gatehouse: a self-hosted admin control plane.')
-  .addHelpText('after', `\nSettings (environment variables):\n${settingsHelp}\n`);
+  .option('--url <url>', 'server for the API commands (default: GATEHOUSE_URL, else the profile)')
+  .option('--token <token>', 'API token (default: GATEHOUSE_TOKEN, else the profile)')
+  .option('--profile <name>', 'profile saved by `gatehouse login` (default: "default")')
+  .option('--output <format>', 'table or json, for the API commands', 'table')
+  .addHelpText('after', `${await settingsHelp(process.argv.slice(2))}${remoteHelp}`);
 
 program
   .command('serve', { isDefault: true })
@@ -184,37 +214,14 @@ program
     process.stdout.write(`${generateToken('gth')}\n`);
   });
 
-const audit = program.command('audit').description('the audit log');
-audit
-  .command('verify')
-  .description('walk the hash chain and report the first broken link (exit 3 when broken)')
-  .option(
-    '--checkpoint <file>',
-    'also hold the log against this checkpoint (from `audit checkpoint` or GET /api/audit/checkpoint)',
-  )
-  // The audit CLI (and its progress bar) is loaded when one of its commands runs, not by `serve`.
-  .action((opts: { checkpoint?: string }) =>
-    exitWith(async () => (await import('./cli/audit.js')).auditVerify(envOrExit(), opts))(),
-  );
-audit
-  .command('checkpoint')
-  .description("print a signed checkpoint of the chain's head as JSON; keep it off the database host")
-  .action(exitWith(async () => (await import('./cli/audit.js')).auditCheckpoint(envOrExit())));
-audit
-  .command('export')
-  .description('write the filtered audit events, oldest first, to stdout as NDJSON or CSV')
-  .option('--actor <actor>', '`system`, `anonymous` or a user id')
-  .option('--action <list>', 'comma list: user.update, user.*, create')
-  .option('--since <iso>', 'ISO 8601 time, inclusive')
-  .option('--until <iso>', 'ISO 8601 time, exclusive')
-  .option('--target <target>', 'type:id, or an id')
-  .option('--outcome <outcome>', 'success, denied or error')
-  .option('--format <format>', 'ndjson or csv', 'ndjson')
-  .action((opts: Record<string, string | undefined>) =>
-    exitWith(async () =>
-      (await import('./cli/audit.js')).auditExport(envOrExit(), parseExportOptions(opts)),
-    )(),
-  );
+registerAudit(program, {
+  // The local audit CLI (and its progress bar) is loaded when one of its commands runs, not by `serve`.
+  verify: async (opts) => (await import('./cli/audit.js')).auditVerify(await envOrExit(), opts),
+  checkpoint: async () => (await import('./cli/audit.js')).auditCheckpoint(await envOrExit()),
+  export: async (opts) =>
+    (await import('./cli/audit.js')).auditExport(await envOrExit(), await parseExportOptions(opts)),
+});
+registerRemote(program);
 
 program
   .command('admin')
@@ -228,7 +235,7 @@ program
     'print a one-time admin API token for USERNAME, valid for 1 hour (gives the admin role if missing); audited as system with your OS user',
   )
   .action((username: string, opts: { enable?: boolean }) =>
-    exitWith(async () => (await import('./cli/admin.js')).adminRecover(envOrExit(), username, opts))(),
+    exitWith(async () => (await import('./cli/admin.js')).adminRecover(await envOrExit(), username, opts))(),
   );
 
 program.parseAsync().catch((err: unknown) => {
