@@ -22,6 +22,8 @@ describe('gatehouse audit (CLI)', () => {
     env = {
       PATH: process.env.PATH ?? '',
       DATA_DIR: dirname(database.url.replace('sqlite://', '')),
+      // A home of its own: a profile in the developer's ~/.config/gatehouse would send these over the API.
+      HOME: dirname(database.url.replace('sqlite://', '')),
       LOG_LEVEL: 'warn',
       GATEHOUSE_AUDIT_KEY: app.auditKey.toString('base64'),
     };
