@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { PageQueryFields } from '../../lib/pagination.js';
 import { MAX_INT4, Timestamp } from '../../lib/schema.js';
+import { PASSWORD_MIN_LENGTH_DEFAULT, PASSWORD_MIN_LENGTH_FLOOR } from '../users/schemas.js';
 
 const Limit = Type.Object(
   {
@@ -88,7 +89,13 @@ export const ConfigDocument = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     passwords: Type.Object(
-      { min_length: Type.Integer({ minimum: 8, maximum: 256, default: 12 }) },
+      {
+        min_length: Type.Integer({
+          minimum: PASSWORD_MIN_LENGTH_FLOOR,
+          maximum: 256,
+          default: PASSWORD_MIN_LENGTH_DEFAULT,
+        }),
+      },
       { additionalProperties: false, default: {} },
     ),
     audit: Type.Object(
