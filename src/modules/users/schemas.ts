@@ -1,8 +1,8 @@
 import { Type, type Static } from 'typebox';
 import { PageQueryFields } from '../../lib/pagination.js';
-import { Nullable, Str, Timestamp } from '../../lib/schema.js';
+import { Nullable, Str, Timestamp, StringEnum } from '../../lib/schema.js';
 
-export const UserKind = Type.Union([Type.Literal('human'), Type.Literal('service')], {
+export const UserKind = StringEnum(['human', 'service'], {
   description: '`human` users may sign in to the console; `service` accounts use tokens only.',
 });
 
