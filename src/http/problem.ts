@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
+import { StringEnum } from '../lib/schema.js';
 import { Type } from 'typebox';
 import type { DialectHelpers } from '../db/dialects/helpers.js';
 import { translateDbError } from '../db/translate-error.js';
@@ -19,7 +20,7 @@ export const Problem = Type.Object(
     errors: Type.Optional(
       Type.Array(
         Type.Object({
-          in: Type.Union(['body', 'query', 'params', 'headers'].map((v) => Type.Literal(v))),
+          in: StringEnum(['body', 'query', 'params', 'headers']),
           pointer: Type.String({ description: 'JSON Pointer into the request part named by `in`.' }),
           message: Type.String(),
         }),

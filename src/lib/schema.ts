@@ -1,4 +1,4 @@
-import { Type, type TSchema, type TString, type TStringOptions } from 'typebox';
+import { Type, type TSchema, type TSchemaOptions, type TString, type TStringOptions } from 'typebox';
 
 /**
  * Rejects NUL and lone surrogates (Ajv compiles patterns with the `u` flag, where a surrogate range matches
@@ -9,6 +9,14 @@ export const SAFE_TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
 /** A request string: always bounded, never NUL or a lone surrogate. */
 export function Str(options: TStringOptions & { maxLength: number }): TString {
   return Type.String({ pattern: SAFE_TEXT_PATTERN, ...options });
+}
+
+/**
+ * One of fixed strings, as `{ type: 'string', enum: [...] }`: code generators make an enum of it, where a
+ * union of literals (`anyOf` of one-value enums) becomes nothing useful. Typed as the union of the values.
+ */
+export function StringEnum<const T extends readonly string[]>(values: T, options: TSchemaOptions = {}) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
 /** A value or `null` (to clear an optional field). */

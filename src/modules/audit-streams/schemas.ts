@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { PageQueryFields } from '../../lib/pagination.js';
-import { MAX_SAFE_INT, Str, Timestamp } from '../../lib/schema.js';
+import { MAX_SAFE_INT, Str, Timestamp, StringEnum } from '../../lib/schema.js';
 
 /** One item of the audit filter's `action` list: `user.create` exactly, `user.*` a resource, `create` a verb, `*` all. */
 const ActionPattern = Str({
@@ -25,7 +25,7 @@ export const AuditStream = Type.Object(
     actions: Type.Array(Type.String(), {
       description: 'The action patterns it receives; `["*"]`: every event.',
     }),
-    status: Type.Union([Type.Literal('active'), Type.Literal('paused')], {
+    status: StringEnum(['active', 'paused'], {
       description:
         'paused: by hand, or by the server after the receiver failed 5 times in a row (see last_error).',
     }),
@@ -77,7 +77,7 @@ export const UpdateAuditStreamBody = Type.Object(
     url: Type.Optional(fields.url),
     actions: fields.actions,
     status: Type.Optional(
-      Type.Union([Type.Literal('active'), Type.Literal('paused')], {
+      StringEnum(['active', 'paused'], {
         description: 'paused stops delivery; active resumes where it stopped.',
       }),
     ),

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../../lib/pagination.js';
-import { MAX_SAFE_INT, Str, Timestamp } from '../../lib/schema.js';
+import { MAX_SAFE_INT, Str, Timestamp, StringEnum } from '../../lib/schema.js';
 
 export { AuditEvent } from '../journal/event.js';
 
@@ -23,9 +23,7 @@ export const AuditFilterFields = {
   since: Type.Optional(Type.String({ format: 'date-time', description: 'ISO 8601, inclusive.' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'ISO 8601, exclusive.' })),
   target: Type.Optional(Str({ minLength: 1, maxLength: 200, description: '`type:id`, or an id.' })),
-  outcome: Type.Optional(
-    Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('error')]),
-  ),
+  outcome: Type.Optional(StringEnum(['success', 'denied', 'error'])),
 };
 
 export const AuditQuery = Type.Object(
@@ -34,7 +32,7 @@ export const AuditQuery = Type.Object(
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT })),
     cursor: Type.Optional(Str({ maxLength: 1024 })),
     order: Type.Optional(
-      Type.Union([Type.Literal('desc'), Type.Literal('asc')], {
+      StringEnum(['desc', 'asc'], {
         default: 'desc',
         description: 'desc: newest first; asc: oldest first, for tailing.',
       }),
@@ -54,7 +52,7 @@ export type AuditQuery = Static<typeof AuditQuery>;
 export const ExportQuery = Type.Object(
   {
     ...AuditFilterFields,
-    format: Type.Optional(Type.Union([Type.Literal('ndjson'), Type.Literal('csv')], { default: 'ndjson' })),
+    format: Type.Optional(StringEnum(['ndjson', 'csv'], { default: 'ndjson' })),
   },
   { additionalProperties: false },
 );
@@ -127,7 +125,7 @@ export type CheckpointStatus = 'ok' | 'invalid' | 'beyond_head' | 'mismatch' | '
 
 export const VerifyResult = Type.Object(
   {
-    status: Type.Union([Type.Literal('ok'), Type.Literal('broken')]),
+    status: StringEnum(['ok', 'broken']),
     checked: Type.Integer({ description: 'Events checked.' }),
     first_seq: Type.Union([Type.Integer(), Type.Null()]),
     last_seq: Type.Union([Type.Integer(), Type.Null()]),

@@ -1,7 +1,8 @@
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { PageQueryFields } from '../../lib/pagination.js';
-import { MAX_INT4, Timestamp } from '../../lib/schema.js';
+import { MAX_INT4, Timestamp, StringEnum } from '../../lib/schema.js';
+import { PASSWORD_MIN_LENGTH_DEFAULT, PASSWORD_MIN_LENGTH_FLOOR } from '../users/schemas.js';
 
 const Limit = Type.Object(
   {
@@ -43,7 +44,7 @@ export const ConfigDocument = Type.Object(
           'Per token whose owner has the role; several roles: the most generous.',
         ),
         by_token: limitMap('^tok_[0-9a-z]{26}$', 'Per token, overriding everything else.'),
-        store_failure: Type.Union([Type.Literal('local'), Type.Literal('open'), Type.Literal('closed')], {
+        store_failure: StringEnum(['local', 'open', 'closed'], {
           default: 'local',
           description:
             'When Redis is unreachable: local counts per instance, open allows, closed answers 503.',
@@ -88,7 +89,13 @@ export const ConfigDocument = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     passwords: Type.Object(
-      { min_length: Type.Integer({ minimum: 8, maximum: 256, default: 12 }) },
+      {
+        min_length: Type.Integer({
+          minimum: PASSWORD_MIN_LENGTH_FLOOR,
+          maximum: 256,
+          default: PASSWORD_MIN_LENGTH_DEFAULT,
+        }),
+      },
       { additionalProperties: false, default: {} },
     ),
     audit: Type.Object(

@@ -5,7 +5,7 @@ import { Type, type Static, type TSchema } from 'typebox';
 import { fromJson, toIso } from '../../db/codecs.js';
 import type { DialectHelpers } from '../../db/dialects/helpers.js';
 import type { AuditEventsTable } from '../../db/tables.js';
-import { Timestamp } from '../../lib/schema.js';
+import { Timestamp, StringEnum } from '../../lib/schema.js';
 
 const Nullable = <S extends TSchema>(schema: S) => Type.Union([schema, Type.Null()]);
 
@@ -29,7 +29,7 @@ export const AuditEvent = Type.Object(
     target: Nullable(
       Type.Object({ type: Type.String(), id: Nullable(Type.String()) }, { additionalProperties: false }),
     ),
-    outcome: Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('error')]),
+    outcome: StringEnum(['success', 'denied', 'error']),
     request_id: Nullable(Type.String()),
     ip: Nullable(Type.String()),
     user_agent: Nullable(Type.String()),

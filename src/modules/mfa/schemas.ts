@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Str, Timestamp } from '../../lib/schema.js';
+import { Str, Timestamp, StringEnum } from '../../lib/schema.js';
 
 /** base64url, as WebAuthn's JSON encodings carry binary fields; bounded so a hostile body stays small. */
 const B64 = (maxLength: number) => Type.String({ pattern: '^[A-Za-z0-9_-]*$', maxLength });
@@ -24,9 +24,9 @@ const RecoveryCode = Str({
 export const MfaFactor = Type.Object(
   {
     id: Type.String(),
-    kind: Type.Union([Type.Literal('totp'), Type.Literal('webauthn')]),
+    kind: StringEnum(['totp', 'webauthn']),
     name: Type.String(),
-    status: Type.Union([Type.Literal('pending'), Type.Literal('active')]),
+    status: StringEnum(['pending', 'active']),
     created_at: Timestamp,
     confirmed_at: Type.Union([Timestamp, Type.Null()]),
     last_used_at: Type.Union([Timestamp, Type.Null()]),

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { PageQueryFields } from '../../lib/pagination.js';
-import { Str, Timestamp } from '../../lib/schema.js';
+import { Str, Timestamp, StringEnum } from '../../lib/schema.js';
 
 const Name = Str({ minLength: 2, maxLength: 63, pattern: '^[a-z][a-z0-9-]{1,62}$' });
 const HookList = Type.Array(Str({ maxLength: 100, pattern: '^(\\*|[a-z_]+\\.(\\*|[a-z_]+))$' }), {
@@ -30,7 +30,7 @@ export const Manifest = Type.Object(
       ),
     ),
     timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
-    failure_policy: Type.Optional(Type.Union([Type.Literal('fail'), Type.Literal('ignore')])),
+    failure_policy: Type.Optional(StringEnum(['fail', 'ignore'])),
     order: Type.Optional(Type.Integer({ minimum: -1000, maximum: 1000 })),
     audit_stream: Type.Optional(Type.Boolean()),
   },
@@ -42,7 +42,7 @@ export const Plugin = Type.Object(
   {
     id: Type.String(),
     name: Type.String(),
-    kind: Type.Union([Type.Literal('module'), Type.Literal('http')]),
+    kind: StringEnum(['module', 'http']),
     url: Type.Union([Type.String(), Type.Null()]),
     manifest: Type.Object({}, { additionalProperties: true }),
     enabled: Type.Boolean(),

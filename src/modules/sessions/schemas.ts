@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Str, Timestamp } from '../../lib/schema.js';
+import { Str, Timestamp, StringEnum } from '../../lib/schema.js';
 import { User } from '../users/schemas.js';
 
 export const LoginBody = Type.Object(
@@ -31,7 +31,7 @@ export const Me = Type.Object(
     token: Type.Object(
       {
         id: Type.String(),
-        kind: Type.Union([Type.Literal('token'), Type.Literal('session')]),
+        kind: StringEnum(['token', 'session']),
         expires_at: Type.Union([Timestamp, Type.Null()]),
       },
       { additionalProperties: false },

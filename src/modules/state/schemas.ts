@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox';
-import { Str } from '../../lib/schema.js';
+import { Str, StringEnum } from '../../lib/schema.js';
 import { ConfigDocument } from '../config/schemas.js';
 import { Schedule, TimeoutS } from '../webhooks/schemas.js';
 
@@ -53,7 +53,7 @@ export const StateUser = Type.Object(
     username: Name,
     email: Type.Optional(Nullable(Str({ maxLength: 320 }))),
     display_name: Type.Optional(Nullable(Str({ maxLength: 256 }))),
-    kind: Type.Optional(Type.Union([Type.Literal('human'), Type.Literal('service')])),
+    kind: Type.Optional(StringEnum(['human', 'service'])),
     disabled: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false, description: 'Never a password or its hash.' },
@@ -75,7 +75,7 @@ export const StateWebhook = Type.Object(
 export const StatePlugin = Type.Object(
   {
     name: Name,
-    kind: Type.Union([Type.Literal('module'), Type.Literal('http')]),
+    kind: StringEnum(['module', 'http']),
     url: Type.Optional(Nullable(Str({ maxLength: 2048 }))),
     enabled: Type.Optional(Type.Boolean()),
     config: Type.Optional(
@@ -195,16 +195,11 @@ export const PlanChange = Type.Object(
   {
     kind: Type.String(),
     key: Type.String(),
-    op: Type.Union([
-      Type.Literal('create'),
-      Type.Literal('update'),
-      Type.Literal('delete'),
-      Type.Literal('unchanged'),
-    ]),
+    op: StringEnum(['create', 'update', 'delete', 'unchanged']),
     diff: Type.Array(
       Type.Object(
         {
-          op: Type.Union([Type.Literal('add'), Type.Literal('remove'), Type.Literal('replace')]),
+          op: StringEnum(['add', 'remove', 'replace']),
           path: Type.String(),
           value: Type.Optional(Type.Unknown()),
         },

@@ -1,30 +1,42 @@
 import { Type, type Static } from 'typebox';
 import { PageQueryFields } from '../../lib/pagination.js';
-import { Nullable, Str, Timestamp } from '../../lib/schema.js';
+import { Nullable, Str, Timestamp, StringEnum } from '../../lib/schema.js';
 
-export const UserKind = Type.Union([Type.Literal('human'), Type.Literal('service')], {
+export const UserKind = StringEnum(['human', 'service'], {
   description: '`human` users may sign in to the console; `service` accounts use tokens only.',
 });
 
-/** Stored form: 1–64 of `a-z 0-9 . _ - @`. Input is NFKC-normalised and lower-cased first. */
-export const USERNAME_PATTERN = /^[a-z0-9._@-]{1,64}$/;
+/** The longest username, stored and accepted: one constant for the check and the schema. */
+export const USERNAME_MAX_LENGTH = 64;
 
+/** Stored form: 1–64 of `a-z 0-9 . _ - @`. Input is NFKC-normalised and lower-cased first. */
+export const USERNAME_PATTERN = new RegExp(`^[a-z0-9._@-]{1,${USERNAME_MAX_LENGTH}}$`);
+
+/**
+ * `maxLength` is the stored limit: NFKC never turns one code point into nothing, nor two into one ASCII
+ * character (compositions are never ASCII), so an input longer than 64 code points can never be accepted.
+ */
 const Username = Str({
   minLength: 1,
-  maxLength: 256,
-  description:
-    '1–64 characters of a-z 0-9 . _ - @ after Unicode NFKC normalisation and lower-casing; unique regardless of case and width.',
+  maxLength: USERNAME_MAX_LENGTH,
+  description: `1–${USERNAME_MAX_LENGTH} characters of a-z 0-9 . _ - @ after Unicode NFKC normalisation and lower-casing; unique regardless of case and width.`,
   examples: ['alice'],
 });
 const Email = Type.String({ format: 'email', maxLength: 254, pattern: '^[^\\u0000\\uD800-\\uDFFF]*$' });
 const DisplayName = Str({ minLength: 1, maxLength: 128 });
+/**
+ * The lowest `passwords.min_length` the settings allow. The policy is a runtime setting (default 12), so the
+ * schema states the minimum it can always enforce, this floor, and its description names the policy.
+ */
+export const PASSWORD_MIN_LENGTH_FLOOR = 8;
+export const PASSWORD_MIN_LENGTH_DEFAULT = 12;
+
 /** Write-only: never in an answer, a log, an audit row or an event. */
 export const Password = Str({
-  minLength: 8,
+  minLength: PASSWORD_MIN_LENGTH_FLOOR,
   maxLength: 1024,
   writeOnly: true,
-  description:
-    'At least passwords.min_length characters (default 12) and at most 1,024 bytes; human users only. null removes it.',
+  description: `At least the \`passwords.min_length\` setting's characters (default ${PASSWORD_MIN_LENGTH_DEFAULT}; never below ${PASSWORD_MIN_LENGTH_FLOOR}, the schema's minLength) and at most 1,024 bytes; human users only. null removes it.`,
 });
 
 export const User = Type.Object(

@@ -46,4 +46,4 @@ export type Applied = paths['/api/apply']['post']['responses'][200]['content']['
 
 /** Applies the plan's document only if the state is still the one planned against (412 otherwise). */
 export const applyState = (body: PlanBody, snapshot: string): Promise<Applied> =>
-  unwrap(api.POST('/api/apply', { body, headers: { 'if-match': `"${snapshot}"` } }));
+  unwrap(api.POST('/api/apply', { body, params: { header: { 'if-match': `"${snapshot}"` } } }));
