@@ -53,8 +53,8 @@ async function confirmed(count: number, yes: boolean): Promise<boolean> {
 /** POST /api/apply against the plan's snapshot; a 412 (the state moved since) is explained. */
 async function send(remote: Remote, body: PlanBody, snapshot: string) {
   try {
-    const headers = { 'if-match': `"${snapshot}"` };
-    return await unwrap(remote.api.POST('/api/apply', { body: body as never, headers }));
+    const header = { 'if-match': `"${snapshot}"` };
+    return await unwrap(remote.api.POST('/api/apply', { body: body as never, params: { header } }));
   } catch (err) {
     if (err instanceof ApiProblem && err.status === 412)
       throw new CliError(

@@ -96,7 +96,7 @@ export function registerTokens(program: Command): void {
     .action(
       remoteAction(async (r, [id], opts) => {
         const grace = integer(opts.grace, '--grace');
-        const body = grace !== undefined ? { grace_seconds: grace } : {};
+        const body = { grace_seconds: grace ?? 0 };
         const token = await unwrap(
           r.api.POST('/api/tokens/{id}/rotate', { params: { path: { id: id } }, body }),
         );
