@@ -343,6 +343,37 @@ forEachDialect((database) => {
       expect({ ...after, audit: after.audit - 3 }).toEqual(before);
     });
 
+    it('a webhook or stream at a loopback address is refused while private targets are not allowed, naming the item', async () => {
+      await app.services.config.patch(
+        systemCtx('test'),
+        { webhooks: { allow_private_targets: false } },
+        undefined,
+        false,
+      );
+      try {
+        for (const [list, item] of [
+          ['webhooks', { url: 'https://[::ffff:127.0.0.1]/hook', events: ['user.*'] }],
+          ['streams', { name: name('loop'), url: 'https://127.0.0.2/siem', actions: ['user.*'] }],
+        ] as const) {
+          const doc = { version: 1, [list]: [item] };
+          const planned = await snapshotOf(doc);
+          const before = await tables();
+          const res = await apply(doc, planned.snapshot);
+          expect(res.statusCode, res.body).toBe(400);
+          expect(res.json().resource).toMatch(list === 'webhooks' ? /^webhook / : /^stream /);
+          const after = await tables();
+          expect(after).toEqual(before);
+        }
+      } finally {
+        await app.services.config.patch(
+          systemCtx('test'),
+          { webhooks: { allow_private_targets: true } },
+          undefined,
+          false,
+        );
+      }
+    });
+
     it('needs the write permission of each kind it changes', async () => {
       const reader = await makePrincipal(app, {
         permissions: [
