@@ -36,12 +36,12 @@ export async function registerConsole(app: FastifyInstance, dir = consoleDir()):
       cacheControl: false,
       // Vite wrote .br and .gz next to each asset (ui/vite.config.ts); no compression per request.
       preCompressed: true,
-      setHeaders: (res, path) => {
-        res.setHeader(
+      setHeaders: (reply, path) => {
+        reply.header(
           'cache-control',
           path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
         );
-        res.setHeader('vary', 'accept-encoding');
+        reply.header('vary', 'accept-encoding');
       },
     });
   }

@@ -55,7 +55,7 @@ class RidingConnection implements DatabaseConnection {
     return this.inner.executeQuery<R>(query);
   }
 
-  async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+  async *streamQuery<R>(query: CompiledQuery, chunkSize: number): AsyncIterableIterator<QueryResult<R>> {
     await this.sendHeld();
     yield* this.inner.streamQuery<R>(query, chunkSize);
   }

@@ -1,4 +1,4 @@
-import type { Migration } from 'kysely';
+import type { Migration } from 'kysely/migration';
 import * as coreInit from './202611280001_core_init.js';
 import * as identity from './202611280002_identity_roles_sessions.js';
 import * as config from './202611280003_config_versions.js';

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import canonicalizeModule from 'canonicalize';
+import canonicalizeJson from 'canonicalize';
 import { sql, type RawBuilder } from 'kysely';
 import { Type, type Static, type TSchema } from 'typebox';
 import { fromJson, toIso } from '../../db/codecs.js';
@@ -120,8 +120,8 @@ export function toAuditEvent(row: AuditEventsTable): AuditEvent {
   return event as AuditEvent;
 }
 
-// canonicalize ships CommonJS typed as an ES default export; under NodeNext the default is the module.
-export const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+/** RFC 8785 JSON Canonicalization Scheme (the `canonicalize` package). */
+export const canonicalize: (input: unknown) => string | undefined = canonicalizeJson;
 
 /**
  * The fields a link of the chain covers, in the form they are hashed: every stored column of the event but the
