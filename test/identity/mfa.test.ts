@@ -274,6 +274,8 @@ forEachDialect((database) => {
         user: { name: p.username },
         attestation: 'none',
       });
+      // Only algorithms every supported runtime verifies (no ML-DSA, which Node 22 lacks): Ed25519, ES256, RS256.
+      expect(opts.pubKeyCredParams.map((c: { alg: number }) => c.alg)).toEqual([-8, -7, -257]);
       const verify = await app.request({
         method: 'POST',
         url: '/api/me/mfa/webauthn/register/verify',

@@ -100,11 +100,12 @@ export const RegistrationResponse = Type.Object(
     response: Type.Object(
       {
         clientDataJSON: B64(4096),
-        attestationObject: B64(8192),
+        // An ML-DSA-87 credential's COSE key is 2,592 bytes and a packed self-attestation signs with 4,627 bytes.
+        attestationObject: B64(16384),
         authenticatorData: Type.Optional(B64(4096)),
         transports: Type.Optional(Type.Array(Str({ maxLength: 32 }), { maxItems: 8 })),
         publicKeyAlgorithm: Type.Optional(Type.Integer({ minimum: -65536, maximum: 65536 })),
-        publicKey: Type.Optional(B64(4096)),
+        publicKey: Type.Optional(B64(8192)),
       },
       { additionalProperties: false },
     ),
@@ -129,7 +130,8 @@ export const AuthenticationResponse = Type.Object(
       {
         clientDataJSON: B64(2048),
         authenticatorData: B64(2048),
-        signature: B64(1024),
+        // Room for RSA-4096 and post-quantum ML-DSA signatures (up to 4,627 bytes), should the offer grow.
+        signature: B64(8192),
         userHandle: Type.Optional(B64(256)),
       },
       { additionalProperties: false },

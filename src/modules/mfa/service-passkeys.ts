@@ -20,6 +20,13 @@ import {
 import type { FactorRow } from './store.js';
 
 /** The caller's passkeys, as `excludeCredentials` / `allowCredentials` name them. */
+/**
+ * Ed25519, ES256, RS256. @simplewebauthn/server also offers ML-DSA when the runtime's crypto has it (Node 24),
+ * and browsers then pick it; a passkey made that way could not be verified after a move to Node 22, which
+ * Gatehouse supports, so the offer is the set every supported runtime verifies.
+ */
+const PASSKEY_ALGORITHMS = [-8, -7, -257];
+
 export function passkeysOf(rows: FactorRow[]) {
   return rows.flatMap((f) =>
     f.kind === 'webauthn' && f.credential_id !== null
@@ -86,6 +93,7 @@ export function passkeyEnrolment(deps: MfaServiceDeps) {
         ...{ rpName: 'Gatehouse', rpID, userName: username, userID: new TextEncoder().encode(userId) },
         ...{ attestationType: 'none', timeout: CHALLENGE_TTL_MS, excludeCredentials: passkeysOf(rows) },
         authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
+        supportedAlgorithmIDs: PASSKEY_ALGORITHMS,
       });
       await keepChallenge(deps, ctx, userId, options.challenge);
       return options;
