@@ -1056,6 +1056,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Liveness: the process is up */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -1072,6 +1073,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Prometheus metrics */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -1088,6 +1090,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Readiness: the database answers and the process is not draining */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -1681,22 +1684,30 @@ export interface components {
             /** @example user.create */
             type: string;
         };
-        /** GetConfigSchemaResponse */
-        GetConfigSchemaResponse: {
+        /** FieldError */
+        FieldError: {
+            /** @enum {string} */
+            in: "body" | "query" | "params" | "headers";
+            message: string;
+            /** @description JSON Pointer into the request part named by `in`. */
+            pointer: string;
+        };
+        /** GetConfigSchemaResult */
+        GetConfigSchemaResult: {
             [key: string]: unknown;
         };
-        /** GetOpenApiResponse */
-        GetOpenApiResponse: {
+        /** GetOpenApiResult */
+        GetOpenApiResult: {
             openapi: string;
         } & {
             [key: string]: unknown;
         };
-        /** GetStateSchemaResponse */
-        GetStateSchemaResponse: {
+        /** GetStateSchemaResult */
+        GetStateSchemaResult: {
             [key: string]: unknown;
         };
-        /** ListEventTypesResponse */
-        ListEventTypesResponse: {
+        /** ListEventTypesResult */
+        ListEventTypesResult: {
             data: components["schemas"]["EventType"][];
         };
         /** LoginBody */
@@ -1917,13 +1928,7 @@ export interface components {
             /** @description Stable error code to branch on. */
             code: string;
             detail?: string;
-            errors?: {
-                /** @enum {string} */
-                in: "body" | "query" | "params" | "headers";
-                message: string;
-                /** @description JSON Pointer into the request part named by `in`. */
-                pointer: string;
-            }[];
+            errors?: components["schemas"]["FieldError"][];
             request_id: string;
             required_permission?: string;
             status: number;
@@ -1940,8 +1945,8 @@ export interface components {
             /** Format: date-time */
             until?: string;
         };
-        /** RecoverWebhookResponse */
-        RecoverWebhookResponse: {
+        /** RecoverWebhookResult */
+        RecoverWebhookResult: {
             requeued: number;
         };
         /** RecoveryCodes */
@@ -2308,8 +2313,8 @@ export interface components {
                 url: string;
             }[];
         };
-        /** TestWebhookResponse */
-        TestWebhookResponse: {
+        /** TestWebhookResult */
+        TestWebhookResult: {
             delivery_id: string;
         };
         /** Token */
@@ -6478,7 +6483,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK: the `GetConfigSchemaResponse`. */
+            /** @description OK: the `GetConfigSchemaResult`. */
             200: {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
@@ -6487,7 +6492,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GetConfigSchemaResponse"];
+                    "application/json": components["schemas"]["GetConfigSchemaResult"];
                 };
             };
             /** @description Malformed request: the `errors` member points at each offending field. */
@@ -6687,7 +6692,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK: the `ListEventTypesResponse`. */
+            /** @description OK: the `ListEventTypesResult`. */
             200: {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
@@ -6696,7 +6701,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ListEventTypesResponse"];
+                    "application/json": components["schemas"]["ListEventTypesResult"];
                 };
             };
             /** @description Malformed request: the `errors` member points at each offending field. */
@@ -6885,7 +6890,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK: the `GetStateSchemaResponse`. */
+            /** @description OK: the `GetStateSchemaResult`. */
             200: {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
@@ -6894,7 +6899,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GetStateSchemaResponse"];
+                    "application/json": components["schemas"]["GetStateSchemaResult"];
                 };
             };
             /** @description Malformed request: the `errors` member points at each offending field. */
@@ -7962,7 +7967,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK: the `GetOpenApiResponse`. */
+            /** @description OK: the `GetOpenApiResult`. */
             200: {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
@@ -7971,7 +7976,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GetOpenApiResponse"];
+                    "application/json": components["schemas"]["GetOpenApiResult"];
                 };
             };
             /** @description Malformed request: the `errors` member points at each offending field. */
@@ -12427,7 +12432,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Accepted: the `RecoverWebhookResponse`; the work goes on in the background. */
+            /** @description Accepted: the `RecoverWebhookResult`; the work goes on in the background. */
             202: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
@@ -12437,7 +12442,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RecoverWebhookResponse"];
+                    "application/json": components["schemas"]["RecoverWebhookResult"];
                 };
             };
             /** @description Malformed request: the `errors` member points at each offending field. */
@@ -12705,7 +12710,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Accepted: the `TestWebhookResponse`; the work goes on in the background. */
+            /** @description Accepted: the `TestWebhookResult`; the work goes on in the background. */
             202: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
@@ -12715,7 +12720,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TestWebhookResponse"];
+                    "application/json": components["schemas"]["TestWebhookResult"];
                 };
             };
             /** @description Malformed request: the `errors` member points at each offending field. */

@@ -153,7 +153,12 @@ function rewrite(node: unknown, schemas: Record<string, Json>): unknown {
 
 const pascal = (id: string) => id.charAt(0).toUpperCase() + id.slice(1);
 
-/** Names the JSON bodies and answers that have no title after their operation (`CreateUserBody`…). */
+/**
+ * Names the JSON bodies and answers that have no title after their operation (`CreateUserBody`,
+ * `TestWebhookResult`…). Not `…Response` or `…Data`: generators name an operation's own types
+ * `<OperationId>Data`, `<OperationId>Response`, `<OperationId>Error(s)`, and a schema of that name turns
+ * theirs into `TestWebhookResponse2`.
+ */
 function nameUntitled(path: string, op: Operation): void {
   const id = op.operationId;
   if (!path.startsWith('/api') || !id) return;
@@ -163,7 +168,7 @@ function nameUntitled(path: string, op: Operation): void {
   };
   for (const media of Object.values(op.requestBody?.content ?? {})) name(media.schema, 'Body');
   for (const [status, r] of Object.entries(op.responses ?? {}))
-    if (status.startsWith('2')) name(r.content?.['application/json']?.schema, 'Response');
+    if (status.startsWith('2')) name(r.content?.['application/json']?.schema, 'Result');
 }
 
 /** The request headers an operation reads, and the 412/428 answers that come with `If-Match`. */

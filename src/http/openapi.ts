@@ -95,6 +95,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       info: {
         title: 'Gatehouse API',
         version,
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
         description:
           'Admin control plane: users, roles, scoped tokens, plugins and configuration, every change audited. ' +
           'Errors are RFC 9457 problem+json; lists are cursor-paginated (`limit`, `cursor`, `next_cursor`).',

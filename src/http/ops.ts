@@ -105,7 +105,15 @@ export async function registerOps(
 
   app.get(
     '/healthz',
-    { schema: { operationId: 'getHealth', tags: ['ops'], security: [], response: { 200: Health } } },
+    {
+      schema: {
+        operationId: 'getHealth',
+        tags: ['ops'],
+        summary: 'Liveness: the process is up',
+        security: [],
+        response: { 200: Health },
+      },
+    },
     async () => ({ status: 'ok' }),
   );
 
@@ -115,6 +123,7 @@ export async function registerOps(
       schema: {
         operationId: 'getReadiness',
         tags: ['ops'],
+        summary: 'Readiness: the database answers and the process is not draining',
         security: [],
         response: { 200: Health, 503: Health },
       },
@@ -137,6 +146,7 @@ export async function registerOps(
       schema: {
         operationId: 'getMetrics',
         tags: ['ops'],
+        summary: 'Prometheus metrics',
         security: [],
         produces: ['text/plain'],
         response: { 200: Type.String({ description: 'Prometheus text format' }) },

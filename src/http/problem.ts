@@ -19,11 +19,14 @@ export const Problem = Type.Object(
     request_id: Type.String(),
     errors: Type.Optional(
       Type.Array(
-        Type.Object({
-          in: StringEnum(['body', 'query', 'params', 'headers']),
-          pointer: Type.String({ description: 'JSON Pointer into the request part named by `in`.' }),
-          message: Type.String(),
-        }),
+        Type.Object(
+          {
+            in: StringEnum(['body', 'query', 'params', 'headers']),
+            pointer: Type.String({ description: 'JSON Pointer into the request part named by `in`.' }),
+            message: Type.String(),
+          },
+          { title: 'FieldError' },
+        ),
       ),
     ),
     required_permission: Type.Optional(Type.String()),
