@@ -5,8 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CompiledQuery,
   sql,
+  SqliteAdapter,
   SqliteDialect,
   type DatabaseConnection,
+  type DialectAdapter,
   type Driver,
   type QueryResult,
   type SqliteDatabase,
@@ -239,6 +241,20 @@ class SqliteLockDialect extends SqliteDialect {
   }
   override createDriver(): Driver {
     return new SqliteLockDriver(this.open);
+  }
+  /**
+   * Kysely (0.29) queues every connection request behind one mutex for an adapter without multiple
+   * connections, so a read would wait behind a write that waits for another process's lock. The driver
+   * serialises writes itself and lets reads through, so it says so.
+   */
+  override createAdapter(): DialectAdapter {
+    return new ConcurrentReadsSqliteAdapter();
+  }
+}
+
+class ConcurrentReadsSqliteAdapter extends SqliteAdapter {
+  override get supportsMultipleConnections(): boolean {
+    return true;
   }
 }
 
