@@ -25,6 +25,11 @@ const OTHER_STORES = {
   allowTypeImports: true,
   message: "A module never imports another module's store: take its service (STYLE §2).",
 };
+/** The client package is used by its name, as users use it, never by a path into it (issue #20). */
+const CLIENT_PATH = {
+  regex: '^(\\.\\./)+packages/',
+  message: "Import the typed client by its package name, '@gatehouse/client', not by a path into packages/.",
+};
 
 /**
  * Each table is written (insertInto, updateTable, deleteFrom, replaceInto, mergeInto) only by its owner's store.
@@ -91,7 +96,17 @@ const gatehouse = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'test-results/**', 'bench/out/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'packages/*/dist/**',
+      'node_modules/**',
+      'data/**',
+      'coverage/**',
+      'test-results/**',
+      'bench/out/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -115,7 +130,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unnecessary-condition': 'warn',
       'max-lines': ['warn', { max: 300, skipBlankLines: true, skipComments: true }],
       'max-lines-per-function': ['warn', { max: 60, skipBlankLines: true, skipComments: true }],
-      'no-restricted-imports': ['error', { patterns: [DIALECTS, JOURNAL_INSIDE] }],
+      'no-restricted-imports': ['error', { patterns: [DIALECTS, JOURNAL_INSIDE, CLIENT_PATH] }],
       'gatehouse/table-owner': 'error',
     },
   },
@@ -131,7 +146,7 @@ export default tseslint.config(
   {
     // Issue #17: no function in src/ is longer than 60 lines (migrations aside: frozen in time).
     files: ['src/**/*.ts'],
-    ignores: ['src/db/migrations/**', 'src/client/**'],
+    ignores: ['src/db/migrations/**'],
     rules: { 'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }] },
   },
   {
@@ -144,11 +159,13 @@ export default tseslint.config(
       'src/db/**',
       'src/modules/*/routes.ts',
       'src/modules/*/module.ts',
-      'src/client/**',
       'src/types/**',
     ],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [DIALECTS, JOURNAL_INSIDE, HTTP, OTHER_STORES] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [DIALECTS, JOURNAL_INSIDE, HTTP, OTHER_STORES, CLIENT_PATH] },
+      ],
     },
   },
   {
@@ -161,6 +178,7 @@ export default tseslint.config(
             DIALECTS,
             JOURNAL_INSIDE,
             OTHER_STORES,
+            CLIENT_PATH,
             {
               group: ['./store.js', '**/db/*'],
               message: 'routes.ts speaks HTTP only: no store, no db (STYLE §14).',
@@ -181,6 +199,7 @@ export default tseslint.config(
             JOURNAL_INSIDE,
             HTTP,
             OTHER_STORES,
+            CLIENT_PATH,
             { group: ['fastify', './service.js'], message: 'store.ts speaks SQL only (STYLE §14).' },
           ],
         },
@@ -211,8 +230,9 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '^(\\.\\./)+src/(?!client/)',
-              message: 'ui/ imports from src/ only src/client/ (STYLE §14).',
+              regex: '^(\\.\\./)+(src|packages)/',
+              message:
+                'ui/ reaches the server only through the typed client: import @gatehouse/client (STYLE §14).',
             },
           ],
         },
@@ -221,7 +241,7 @@ export default tseslint.config(
       'max-lines-per-function': ['warn', { max: 120, skipBlankLines: true, skipComments: true }],
     },
   },
-  { files: ['src/client/schema.ts'], rules: { 'max-lines': 'off' } },
+  { files: ['packages/client/src/schema.ts'], rules: { 'max-lines': 'off' } },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['examples/**/*.mjs'],

@@ -7,6 +7,8 @@ import { defineConfig, type Plugin } from 'vite';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const outDir = fileURLToPath(new URL('../dist/ui', import.meta.url));
+/** The console bundles the client package from its source (as ui/tsconfig.json checks it): no prior build. */
+const client = fileURLToPath(new URL('../packages/client/src/index.ts', import.meta.url));
 
 /**
  * Writes `.br` and `.gz` next to each asset, once at build time; @fastify/static (`preCompressed`) sends them
@@ -36,6 +38,7 @@ export default defineConfig({
   root,
   base: '/',
   plugins: [react(), precompress()],
+  resolve: { alias: { '@gatehouse/client': client } },
   build: {
     outDir,
     emptyOutDir: true,

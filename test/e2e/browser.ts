@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createClient, type GatehouseClient } from '../../src/client/index.js';
+import { createClient, type GatehouseClient } from '@gatehouse/client';
 import { generateToken } from '../../src/lib/secret-token.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 
@@ -45,9 +45,13 @@ const isFresh = (built: string, ...sources: string[]) =>
  * same checkout) replaces dist/ui's hashed files, which would break a page already loaded from the old ones.
  */
 export function snapshotBuild(): string {
-  if (!isFresh(join(ROOT, 'dist/src/main.js'), 'src'))
-    runBuild([join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
-  if (!isFresh(UI_INDEX, 'ui', 'src/client'))
+  const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+  // The server imports the client package from its dist/ (node_modules/@gatehouse/client): build it first.
+  if (!isFresh(join(ROOT, 'packages/client/dist/index.js'), 'packages/client/src'))
+    runBuild([tsc, '-p', 'packages/client/tsconfig.json']);
+  if (!isFresh(join(ROOT, 'dist/src/main.js'), 'src', 'packages/client/src'))
+    runBuild([tsc, '-p', 'tsconfig.build.json']);
+  if (!isFresh(UI_INDEX, 'ui', 'packages/client/src'))
     runBuild([
       join(ROOT, 'node_modules/vite/bin/vite.js'),
       'build',

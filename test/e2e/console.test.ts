@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createClient } from '../../src/client/index.js';
+import { createClient } from '@gatehouse/client';
 import { startReceiver } from '../helpers/receiver.js';
 import { launchChromium, screenshot, startConsole, type Console } from './browser.js';
 

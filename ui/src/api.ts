@@ -1,5 +1,5 @@
 import { QueryClient } from '@tanstack/react-query';
-import { ApiProblem, createClient, unwrap } from '../../src/client/index.ts';
+import { ApiProblem, createClient, unwrap } from '@gatehouse/client';
 import { credential } from './session.ts';
 
 /** The console's only way to the API: the typed client, same origin, with the signed-in token. */

@@ -1,6 +1,6 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { unwrap, type AuditEvent, type AuditQuery } from '../../client/index.js';
+import { unwrap, type AuditEvent, type AuditQuery } from '@gatehouse/client';
 import { request, type Args, type Remote } from './context.js';
 import { collect, limitOption } from './lookup.js';
 import { json, table, write, type Column } from './output.js';

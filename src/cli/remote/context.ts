@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Writable } from 'node:stream';
-import { ApiProblem, createClient, type GatehouseClient, type Problem } from '../../client/index.js';
+import { ApiProblem, createClient, type GatehouseClient, type Problem } from '@gatehouse/client';
 import { loadCliEnv, type CliEnv } from '../../env/cli.js';
 import { DEFAULT_PROFILE, readConfig } from './config.js';
 import { CliError, formatProblem } from './output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { unwrap } from '../../client/index.js';
+import { unwrap } from '@gatehouse/client';
 import { loadCliEnv } from '../../env/cli.js';
 import { configPath, DEFAULT_PROFILE, readConfig, writeConfig } from './config.js';
 import { remoteFor, reportFailure, type GlobalOptions } from './context.js';

@@ -1,4 +1,4 @@
-import { unwrap, type Role, type User } from '../../client/index.js';
+import { unwrap, type Role, type User } from '@gatehouse/client';
 import type { Remote } from './context.js';
 import { CliError } from './output.js';
 

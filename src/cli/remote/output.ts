@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { Problem } from '../../client/index.js';
+import type { Problem } from '@gatehouse/client';
 
 /** A failure the command line explains itself: the message goes to stderr, the code is the exit code. */
 export class CliError extends Error {

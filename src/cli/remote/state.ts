@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { ApiProblem, unwrap } from '../../client/index.js';
+import { ApiProblem, unwrap } from '@gatehouse/client';
 import { remoteAction, request, type Args, type Remote } from './context.js';
 import { loadDocument } from './document.js';
 import { CliError, json } from './output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { unwrap, type Permission, type Token, type TokenWithSecret } from '../../client/index.js';
+import { unwrap, type Permission, type Token, type TokenWithSecret } from '@gatehouse/client';
 import { remoteAction, type Args, type Remote } from './context.js';
 import { collect, findUser, limitOption } from './lookup.js';
 import { CliError, json, table, type Column } from './output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { unwrap, type UpdateUserBody, type User } from '../../client/index.js';
+import { unwrap, type UpdateUserBody, type User } from '@gatehouse/client';
 import { remoteAction, type Args, type Remote } from './context.js';
 import { collect, findUser, limitOption } from './lookup.js';
 import { CliError, json, record, table, type Column } from './output.js';

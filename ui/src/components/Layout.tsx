@@ -2,7 +2,7 @@ import { AppShell, Box, Burger, Group, Loader, Menu, NavLink, Text, UnstyledButt
 import { useDisclosure } from '@mantine/hooks';
 import { Suspense, useEffect } from 'react';
 import { NavLink as RouterLink, Outlet, useLocation, useNavigate } from 'react-router';
-import type { Permission } from '../../../src/client/index.ts';
+import type { Permission } from '@gatehouse/client';
 import { useCan, useMe } from '../hooks/use-me.ts';
 import { useSignOut } from '../hooks/use-sign-out.ts';
 import { MFA_REQUIRED_EVENT } from '../api.ts';

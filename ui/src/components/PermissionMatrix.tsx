@@ -1,5 +1,5 @@
 import { Checkbox, Switch, Table, Text, Tooltip } from '@mantine/core';
-import type { Permission } from '../../../src/client/index.ts';
+import type { Permission } from '@gatehouse/client';
 import { holds } from '../hooks/use-me.ts';
 
 export const RESOURCES = [

@@ -1,5 +1,5 @@
 import { Alert, List, Text } from '@mantine/core';
-import type { ProblemFieldError } from '../../../src/client/index.ts';
+import type { ProblemFieldError } from '@gatehouse/client';
 import { ApiProblem } from '../api.ts';
 
 type Props = {

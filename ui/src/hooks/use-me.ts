@@ -1,5 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
-import type { Me, Permission } from '../../../src/client/index.ts';
+import type { Me, Permission } from '@gatehouse/client';
 import { api, unwrap } from '../api.ts';
 
 export const meQuery = { queryKey: ['me'], queryFn: () => unwrap(api.GET('/api/me')), staleTime: 60_000 };

@@ -1,5 +1,5 @@
 import { Code, Drawer, Group, Stack, Table, Text, Title } from '@mantine/core';
-import type { AuditEvent } from '../../../../src/client/index.ts';
+import type { AuditEvent } from '@gatehouse/client';
 import { JsonDiff } from '../../components/JsonDiff.tsx';
 import { OutcomeBadge } from './OutcomeBadge.tsx';
 

@@ -1,6 +1,6 @@
 import { Button, Group, Loader, Text } from '@mantine/core';
 import { useState } from 'react';
-import type { AuditQuery } from '../../../../src/client/index.ts';
+import type { AuditQuery } from '@gatehouse/client';
 import { api, ApiProblem, unwrap } from '../../api.ts';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 

@@ -2,7 +2,7 @@ import { Badge, Button, Group, Modal, NumberInput, Stack, Text, TextInput, Title
 import { useDisclosure } from '@mantine/hooks';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { AuditStream, AuditStreamWithSecret } from '../../../../src/client/index.ts';
+import type { AuditStream, AuditStreamWithSecret } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { ConfirmButton } from '../../components/ConfirmButton.tsx';
 import { CursorTable, type Column } from '../../components/CursorTable.tsx';

@@ -1,7 +1,7 @@
 import { Badge, Button, Code, Group, Modal, Paper, Stack, Text } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { ConfigVersion } from '../../../../src/client/index.ts';
+import type { ConfigVersion } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { Time } from '../../components/Time.tsx';

@@ -1,6 +1,6 @@
 import { Alert, Button, Group, Modal, Stack, Text } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import type { ConfigDocument } from '../../../../src/client/index.ts';
+import type { ConfigDocument } from '@gatehouse/client';
 import { api, ApiProblem, unwrap } from '../../api.ts';
 import { JsonDiff } from '../../components/JsonDiff.tsx';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';

@@ -2,7 +2,7 @@ import { Badge, Button, Group, Loader, Paper, Tabs, Text } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
 import { lazy, Suspense, useEffect, useState } from 'react';
-import type { ConfigDocument } from '../../../../src/client/index.ts';
+import type { ConfigDocument } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { diffRows } from '../../components/JsonDiff.tsx';
 import { PageHeader } from '../../components/PageHeader.tsx';

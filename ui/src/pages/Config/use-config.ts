@@ -1,5 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
-import type { ConfigDocument } from '../../../../src/client/index.ts';
+import type { ConfigDocument } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import type { JsonSchema } from '../../components/SchemaForm.tsx';
 

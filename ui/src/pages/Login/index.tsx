@@ -15,7 +15,7 @@ import {
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { Navigate, useLocation, useNavigate } from 'react-router';
-import { createClient } from '../../../../src/client/index.ts';
+import { createClient } from '@gatehouse/client';
 import { api, ApiProblem, unwrap } from '../../api.ts';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { useCredential } from '../../hooks/use-credential.ts';

@@ -1,5 +1,5 @@
 import { Badge, Tooltip } from '@mantine/core';
-import type { Plugin } from '../../../../src/client/index.ts';
+import type { Plugin } from '@gatehouse/client';
 
 /** Calls, failures and p99 latency of a plugin's hooks, coloured by failure rate; the last error on hover. */
 export function Health({ plugin }: { plugin: Plugin }) {

@@ -1,7 +1,7 @@
 import { Button, Code, Drawer, Group, Loader, Stack, Text, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { Plugin } from '../../../../src/client/index.ts';
+import type { Plugin } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { ConfirmButton } from '../../components/ConfirmButton.tsx';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';

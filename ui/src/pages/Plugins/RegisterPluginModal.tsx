@@ -11,7 +11,7 @@ import {
 } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { Plugin, PluginWithSecret, RegisterPluginBody } from '../../../../src/client/index.ts';
+import type { Plugin, PluginWithSecret, RegisterPluginBody } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { SecretOnce } from '../../components/SecretOnce.tsx';

@@ -15,7 +15,7 @@ import {
 } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { AuthProvider } from '../../../../src/client/index.ts';
+import type { AuthProvider } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { ConfirmButton } from '../../components/ConfirmButton.tsx';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';

@@ -3,7 +3,7 @@ import { useDisclosure } from '@mantine/hooks';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useNavigate } from 'react-router';
-import type { Permission, Role } from '../../../../src/client/index.ts';
+import type { Permission, Role } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { CursorTable, type Column } from '../../components/CursorTable.tsx';
 import { PageHeader } from '../../components/PageHeader.tsx';

@@ -1,5 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
-import type { paths } from '../../../../src/client/index.ts';
+import type { paths } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 
 export type Format = 'json' | 'yaml';

@@ -1,7 +1,7 @@
 import { Button, Group, Modal, Select, Stack, Text, TextInput } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { Permission, TokenWithSecret } from '../../../../src/client/index.ts';
+import type { Permission, TokenWithSecret } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { PermissionMatrix } from '../../components/PermissionMatrix.tsx';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';

@@ -2,7 +2,7 @@ import { ActionIcon, Anchor, Badge, Button, Group, Menu, Text } from '@mantine/c
 import { useDisclosure } from '@mantine/hooks';
 import { useState } from 'react';
 import { Link } from 'react-router';
-import type { Token } from '../../../../src/client/index.ts';
+import type { Token } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { CursorTable, type Column } from '../../components/CursorTable.tsx';
 import { PageHeader } from '../../components/PageHeader.tsx';

@@ -2,7 +2,7 @@ import { Button, Group, PasswordInput, Stack, Switch, TextInput, Title } from '@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { onSubmit } from '../../lib/submit.ts';
-import type { UpdateUserBody, User } from '../../../../src/client/index.ts';
+import type { UpdateUserBody, User } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { fieldErrors } from '../../hooks/use-field-errors.ts';

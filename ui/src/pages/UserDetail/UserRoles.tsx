@@ -2,7 +2,7 @@ import { ActionIcon, Badge, Button, Group, Select, Stack, Text, Title, Tooltip }
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'react-router';
-import type { User } from '../../../../src/client/index.ts';
+import type { User } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { useCan } from '../../hooks/use-me.ts';

@@ -2,7 +2,7 @@ import { Modal, PasswordInput, SegmentedControl, Stack, TextInput } from '@manti
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { onSubmit } from '../../lib/submit.ts';
-import type { CreateUserBody, User } from '../../../../src/client/index.ts';
+import type { CreateUserBody, User } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
 import { fieldErrors } from '../../hooks/use-field-errors.ts';

@@ -2,7 +2,7 @@ import { Badge, Button, Group, SegmentedControl, Text, TextInput } from '@mantin
 import { useDebouncedValue, useDisclosure } from '@mantine/hooks';
 import { useEffect, useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
-import type { User } from '../../../../src/client/index.ts';
+import type { User } from '@gatehouse/client';
 import { CursorTable, type Column } from '../../components/CursorTable.tsx';
 import { PageHeader } from '../../components/PageHeader.tsx';
 import { Time } from '../../components/Time.tsx';

@@ -1,7 +1,7 @@
 import { ActionIcon, Badge, Button, Code, Group, Table, Text } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { Delivery } from '../../../../src/client/index.ts';
+import type { Delivery } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { CursorTable, type Column } from '../../components/CursorTable.tsx';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';

@@ -16,7 +16,7 @@ import {
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
-import type { Webhook } from '../../../../src/client/index.ts';
+import type { Webhook } from '@gatehouse/client';
 import { api, unwrap } from '../../api.ts';
 import { ConfirmButton } from '../../components/ConfirmButton.tsx';
 import { ProblemAlert } from '../../components/ProblemAlert.tsx';
