@@ -21,6 +21,7 @@ type Operation = {
 };
 type Document = {
   paths?: Record<string, Record<string, Operation>>;
+  webhooks?: Record<string, Record<string, Operation>>;
   components?: { schemas?: Record<string, Json>; headers?: Json; parameters?: Json };
 };
 
@@ -213,8 +214,11 @@ function responseHeaders(op: Operation, method: string, path: string): void {
   }
 }
 
-/** The `transformObject` of `@fastify/swagger`: see the file comment. */
-export function finishDocument<T>(input: T): T {
+/**
+ * The `transformObject` of `@fastify/swagger`: see the file comment. The `webhooks` (built whole elsewhere)
+ * get their titled schemas named the same way; `parameters` are the components they refer to.
+ */
+export function finishDocument<T>(input: T, parameters: Record<string, unknown> = {}): T {
   const doc = input as Document;
   const schemas: Record<string, Json> = {};
   for (const [path, ops] of Object.entries(doc.paths ?? {})) {
@@ -225,12 +229,13 @@ export function finishDocument<T>(input: T): T {
     }
   }
   doc.paths = rewrite(doc.paths, schemas) as Document['paths'];
+  if (doc.webhooks) doc.webhooks = rewrite(doc.webhooks, schemas) as Document['webhooks'];
   const sorted = Object.fromEntries(Object.entries(schemas).sort(([a], [b]) => a.localeCompare(b)));
   doc.components = {
     ...doc.components,
     schemas: { ...doc.components?.schemas, ...sorted },
     headers: headerComponents,
-    parameters: parameterComponents,
+    parameters: { ...parameterComponents, ...parameters },
   };
   return input;
 }
