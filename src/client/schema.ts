@@ -3760,9 +3760,9 @@ export interface components {
         IdempotencyReplayed: "true";
         /** @description The path of the created resource. */
         Location: string;
-        /** @description IETF RateLimit fields: remaining quota `r` and seconds to reset `t` of the policy that applies. */
+        /** @description IETF RateLimit fields: remaining quota `r` and seconds to reset `t` of the policy that applies (none while the settings turn rate limits off). */
         RateLimit: string;
-        /** @description IETF RateLimit-Policy: quota `q` per window `w` seconds of the policy that applies. */
+        /** @description IETF RateLimit-Policy: quota `q` per window `w` seconds of the policy that applies (none while the settings turn rate limits off). */
         RateLimitPolicy: string;
         /** @description Seconds to wait before retrying. */
         RetryAfter: number;
@@ -5292,10 +5292,7 @@ export interface operations {
     verifyAuditChainAgainstCheckpoint: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Makes a retried POST safe: the same key with the same body within 24 hours answers the first answer again (with `Idempotency-Replayed: true`) and changes nothing; with another body it is a 422. */
-                "idempotency-key"?: components["parameters"]["IdempotencyKey"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -5308,7 +5305,6 @@ export interface operations {
             /** @description OK: the `AuditVerifyResult`. */
             200: {
                 headers: {
-                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5821,10 +5817,7 @@ export interface operations {
     logout: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Makes a retried POST safe: the same key with the same body within 24 hours answers the first answer again (with `Idempotency-Replayed: true`) and changes nothing; with another body it is a 422. */
-                "idempotency-key"?: components["parameters"]["IdempotencyKey"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -5833,7 +5826,6 @@ export interface operations {
             /** @description Signed out */
             204: {
                 headers: {
-                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -8572,7 +8564,6 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
-                    Location: components["headers"]["Location"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -8994,7 +8985,6 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
-                    Location: components["headers"]["Location"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -9204,10 +9194,7 @@ export interface operations {
     planState: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Makes a retried POST safe: the same key with the same body within 24 hours answers the first answer again (with `Idempotency-Replayed: true`) and changes nothing; with another body it is a 422. */
-                "idempotency-key"?: components["parameters"]["IdempotencyKey"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -9220,7 +9207,6 @@ export interface operations {
             /** @description OK: the `Plan`. */
             200: {
                 headers: {
-                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "X-Request-Id": components["headers"]["XRequestId"];

@@ -37,6 +37,8 @@ export function withErrorResponses(
   schema['x-required-permission'] = scope ?? 'token';
   // Routes that act on a principal say where it is named; the escalation matrix reads this.
   if (route.config?.principal) schema['x-principal-target'] = route.config.principal;
+  // Read (and removed) by finishDocument: the 201s that declare `Location` are those that send it.
+  if (route.config?.location) schema['x-location'] = route.config.location;
   if (isPublic) schema.security = [];
   add(400, 'Malformed request: the `errors` member points at each offending field.');
   if (!isPublic) {

@@ -29,7 +29,7 @@ forEachDialect((database) => {
   const req = async (method: 'POST' | 'PUT' | 'DELETE' | 'PATCH', url: string, payload?: object) => {
     const res = await app.request({ method, url, ...(payload === undefined ? {} : { payload }) });
     expect(res.statusCode, `${method} ${url}: ${res.body}`).toBeLessThan(300);
-    return res.body ? (res.json() as Json) : {};
+    return res.body ? res.json<Json>() : {};
   };
 
   beforeAll(async () => {
