@@ -2336,8 +2336,7 @@ export interface components {
          * @description The body of a `config.update` delivery. The settings document changed (PUT, PATCH or rollback); carries the diff.
          */
         ConfigUpdateEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["ConfigChange"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.

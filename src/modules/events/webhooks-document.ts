@@ -27,6 +27,7 @@ const DATA_SCHEMAS: Record<string, Json> = {
   'token.create': ref('Token'),
   'token.rotate': ref('Token'),
   'token.revoke': ref('Token'),
+  'config.update': ref('ConfigChange'),
   'webhook.create': ref('Webhook'),
   'webhook.update': ref('Webhook'),
   'webhook.delete': ref('Webhook'),
