@@ -15,6 +15,7 @@ import type { Clock } from './lib/clock.js';
 import type { Ids } from './lib/ids.js';
 import { createPasswords } from './lib/passwords.js';
 import { eventsRoutes } from './modules/events/routes.js';
+import { webhookHeaderParameters, webhooksDocument } from './modules/events/webhooks-document.js';
 import { createMfaModule } from './modules/mfa/module.js';
 import { createSessionsModule } from './modules/sessions/module.js';
 import type { LiveSession } from './modules/sessions/store.js';
@@ -201,7 +202,7 @@ async function registerEdge(app: Server, deps: AppDeps, core: Core, metrics: Met
     failures: metrics.limiterStoreFailures,
   });
   await app.register(rateLimitPlugin, { global: false, store });
-  await registerOpenApi(app, VERSION);
+  await registerOpenApi(app, VERSION, { webhooks: webhooksDocument(), parameters: webhookHeaderParameters });
   const lifecycle: Lifecycle = { draining: false };
   await registerOps(app, { db, metrics, lifecycle });
   await registerConsole(app);

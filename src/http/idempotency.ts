@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { fieldError } from '../errors.js';
 import type { RequestCtx } from '../lib/request-ctx.js';
 import type { IdempotencyService } from '../modules/idempotency/service.js';
+import { locationOf } from './location.js';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -15,6 +16,13 @@ function canonical(value: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
+}
+
+/** The `id` of a stored answer, if it has one. */
+function createdId(response: string): string | null {
+  const parsed = JSON.parse(response) as unknown;
+  const id = typeof parsed === 'object' && parsed !== null ? (parsed as { id?: unknown }).id : undefined;
+  return typeof id === 'string' ? id : null;
 }
 
 /** The status a route answers on success: its first declared 2xx. */
@@ -44,6 +52,10 @@ export function createIdempotency(idempotency: IdempotencyService) {
       const replay = await idempotency.begin({ actor, key }, hash);
       if (replay) {
         reply.code(replay.status).header('idempotency-replayed', 'true');
+        // The first answer's Location again: a replayed 201 names what the first one created.
+        const created = replay.status === 201 && replay.response !== null ? createdId(replay.response) : null;
+        if (created && request.routeOptions.config.location)
+          reply.header('location', locationOf(request, { id: created }));
         return replay.response === null
           ? reply.send(null)
           : reply.type('application/json; charset=utf-8').send(replay.response);

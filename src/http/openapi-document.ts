@@ -10,6 +10,8 @@
 type Json = Record<string, unknown>;
 type Operation = {
   operationId?: string;
+  /** A create route's `config.location` (http/openapi.ts): its 201 sends `Location`. */
+  'x-location'?: string;
   summary?: string;
   security?: unknown[];
   parameters?: Json[];
@@ -21,6 +23,7 @@ type Operation = {
 };
 type Document = {
   paths?: Record<string, Record<string, Operation>>;
+  webhooks?: Record<string, Record<string, Operation>>;
   components?: { schemas?: Record<string, Json>; headers?: Json; parameters?: Json };
 };
 
@@ -34,6 +37,17 @@ const ETAG_OPERATIONS = new Set([
 ]);
 /** Operations that refuse to act without `If-Match` (428). */
 const IF_MATCH_REQUIRED = new Set(['applyState']);
+/**
+ * Authenticated POSTs whose answer is never stored for an `Idempotency-Key`, so never replayed: reads recorded
+ * without a change (`planState`, `verifyAuditChainAgainstCheckpoint`), and `logout`, whose retry has no session
+ * left to authenticate. Neither the key nor `Idempotency-Replayed` is declared on them
+ * (test/contract/response-headers.test.ts replays the others).
+ */
+export const NOT_REPLAYED = new Set(['logout', 'planState', 'verifyAuditChainAgainstCheckpoint']);
+
+/** Whether an operation takes `Idempotency-Key` and may answer `Idempotency-Replayed`. */
+const replayable = (op: Operation, method: string, isPublic: boolean) =>
+  method === 'post' && !isPublic && !NOT_REPLAYED.has(op.operationId ?? '');
 
 /** A success answer's description, from its status and the title of what it returns. */
 function successDescription(status: string, schema: Json | undefined): string {
@@ -55,11 +69,12 @@ const headerComponents = {
   },
   RateLimit: {
     description:
-      'IETF RateLimit fields: remaining quota `r` and seconds to reset `t` of the policy that applies.',
+      'IETF RateLimit fields: remaining quota `r` and seconds to reset `t` of the policy that applies (none while the settings turn rate limits off).',
     schema: { type: 'string' },
   },
   RateLimitPolicy: {
-    description: 'IETF RateLimit-Policy: quota `q` per window `w` seconds of the policy that applies.',
+    description:
+      'IETF RateLimit-Policy: quota `q` per window `w` seconds of the policy that applies (none while the settings turn rate limits off).',
     schema: { type: 'string' },
   },
   RetryAfter: { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } },
@@ -179,7 +194,7 @@ function requestHeaders(op: Operation, method: string): void {
   const required = IF_MATCH_REQUIRED.has(op.operationId ?? '');
   if (required) params.push(ref('parameters', 'IfMatchRequired'));
   else if (acceptsIfMatch) params.push(ref('parameters', 'IfMatch'));
-  if (method === 'post' && !isPublic) params.push(ref('parameters', 'IdempotencyKey'));
+  if (replayable(op, method, isPublic)) params.push(ref('parameters', 'IdempotencyKey'));
   if (params.length > 0) op.parameters = params;
   const responses = (op.responses ??= {});
   const problem = (description: string) => ({
@@ -209,17 +224,21 @@ function responseHeaders(op: Operation, method: string, path: string): void {
       'RateLimit-Policy': ref('headers', 'RateLimitPolicy'),
     };
     if (status === '429' || status === '503') headers['Retry-After'] = ref('headers', 'RetryAfter');
-    if (status === '201' || status === '302') headers.Location = ref('headers', 'Location');
+    if ((status === '201' && op['x-location']) || status === '302')
+      headers.Location = ref('headers', 'Location');
     if ((success || status === '412') && ETAG_OPERATIONS.has(op.operationId ?? ''))
       headers.ETag = ref('headers', 'ETag');
-    if (success && method === 'post' && !isPublic)
+    if (success && replayable(op, method, isPublic))
       headers['Idempotency-Replayed'] = ref('headers', 'IdempotencyReplayed');
     r.headers = { ...(r.headers ?? {}), ...headers };
   }
 }
 
-/** The `transformObject` of `@fastify/swagger`: see the file comment. */
-export function finishDocument<T>(input: T): T {
+/**
+ * The `transformObject` of `@fastify/swagger`: see the file comment. The `webhooks` (built whole elsewhere)
+ * get their titled schemas named the same way; `parameters` are the components they refer to.
+ */
+export function finishDocument<T>(input: T, parameters: Record<string, unknown> = {}): T {
   const doc = input as Document;
   const schemas: Record<string, Json> = {};
   for (const [path, ops] of Object.entries(doc.paths ?? {})) {
@@ -227,15 +246,17 @@ export function finishDocument<T>(input: T): T {
       nameUntitled(path, op);
       requestHeaders(op, method);
       responseHeaders(op, method, path);
+      delete op['x-location'];
     }
   }
   doc.paths = rewrite(doc.paths, schemas) as Document['paths'];
+  if (doc.webhooks) doc.webhooks = rewrite(doc.webhooks, schemas) as Document['webhooks'];
   const sorted = Object.fromEntries(Object.entries(schemas).sort(([a], [b]) => a.localeCompare(b)));
   doc.components = {
     ...doc.components,
     schemas: { ...doc.components?.schemas, ...sorted },
     headers: headerComponents,
-    parameters: parameterComponents,
+    parameters: { ...parameterComponents, ...parameters },
   };
   return input;
 }

@@ -37,6 +37,8 @@ export function withErrorResponses(
   schema['x-required-permission'] = scope ?? 'token';
   // Routes that act on a principal say where it is named; the escalation matrix reads this.
   if (route.config?.principal) schema['x-principal-target'] = route.config.principal;
+  // Read (and removed) by finishDocument: the 201s that declare `Location` are those that send it.
+  if (route.config?.location) schema['x-location'] = route.config.location;
   if (isPublic) schema.security = [];
   add(400, 'Malformed request: the `errors` member points at each offending field.');
   if (!isPublic) {
@@ -81,15 +83,25 @@ export const API_TAGS = [
   { name: 'ops', description: 'Health, readiness and metrics (no token)' },
 ];
 
+/** What the document says beyond the routes: the `webhooks` the server sends, and their header parameters. */
+export type OpenApiExtras = { webhooks: Record<string, unknown>; parameters: Record<string, unknown> };
+
 /** `@fastify/swagger` builds the OpenAPI 3.1 document from the route schemas; `/docs` renders it. */
-export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+export async function registerOpenApi(
+  app: FastifyInstance,
+  version: string,
+  extras: OpenApiExtras,
+): Promise<void> {
   await app.register(swagger, {
     transform: ({ schema, url, route }) => ({
       schema: schema?.hide ? schema : withErrorResponses(route, schema),
       url,
     }),
     transformObject: (documentObject) =>
-      finishDocument((documentObject as { openapiObject: unknown }).openapiObject) as never,
+      finishDocument(
+        (documentObject as { openapiObject: unknown }).openapiObject,
+        extras.parameters,
+      ) as never,
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -112,6 +124,8 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       security: [{ bearer: [] }],
       servers: [{ url: '/', description: 'This server (the document is served by the API it describes)' }],
       tags: API_TAGS,
+      // Built whole by modules/events/webhooks-document.ts; finishDocument names their schemas.
+      webhooks: extras.webhooks as never,
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { deepLinking: true } });

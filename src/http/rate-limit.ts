@@ -56,6 +56,8 @@ async function apply(check: Check, req: FastifyRequest, reply: FastifyReply, p: 
     result = await check(req);
   } catch (err) {
     if (err instanceof LimiterUnavailableError) {
+      // The fields still name the policy; no quota is left until the store answers, as Retry-After says.
+      addFields(reply, p, 0, 1);
       throw new AppError(
         'unavailable',
         'The rate limiter cannot reach its store and is set to refuse (store_failure: closed).',

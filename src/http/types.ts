@@ -28,5 +28,10 @@ declare module 'fastify' {
     principal?: PrincipalTarget;
     /** Reachable by a session that must enrol a second factor first (GET /api/me, /api/me/mfa…, logout). */
     beforeMfa?: boolean;
+    /**
+     * A create route: the path of what it made, `{id}` standing for the answer's `id`. Its 201 carries it as
+     * `Location` (`http/location.ts`), a replay of it too, and only such a 201 declares `Location`.
+     */
+    location?: string;
   }
 }

@@ -430,7 +430,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every event type, with what it means */
+        /** Every event type, with what it means and where its webhook payload is described */
         get: operations["listEventTypes"];
         put?: never;
         post?: never;
@@ -1101,7 +1101,668 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "audit_stream.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An audit stream was created (never its secret).
+         * @description Sent to every enabled endpoint subscribed to `audit_stream.create` (or `audit_stream.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onAuditStreamCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "audit_stream.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An audit stream was deleted.
+         * @description Sent to every enabled endpoint subscribed to `audit_stream.delete` (or `audit_stream.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onAuditStreamDelete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "audit_stream.pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The server paused an audit stream whose receiver kept failing (its last error says why).
+         * @description Sent to every enabled endpoint subscribed to `audit_stream.pause` (or `audit_stream.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onAuditStreamPause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "audit_stream.resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An audit stream was set active again, optionally replaying from a seq.
+         * @description Sent to every enabled endpoint subscribed to `audit_stream.resume` (or `audit_stream.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onAuditStreamResume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "audit_stream.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An audit stream was changed (name, url, actions, status).
+         * @description Sent to every enabled endpoint subscribed to `audit_stream.update` (or `audit_stream.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onAuditStreamUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "audit.purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Events older than the retention period were deleted; the chain's anchor moved.
+         * @description Sent to every enabled endpoint subscribed to `audit.purge` (or `audit.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onAuditPurge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "auth_provider.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An identity provider was created (never its client secret).
+         * @description Sent to every enabled endpoint subscribed to `auth_provider.create` (or `auth_provider.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onAuthProviderCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "auth_provider.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An identity provider was deleted.
+         * @description Sent to every enabled endpoint subscribed to `auth_provider.delete` (or `auth_provider.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onAuthProviderDelete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "auth_provider.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An identity provider was changed (never its client secret).
+         * @description Sent to every enabled endpoint subscribed to `auth_provider.update` (or `auth_provider.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onAuthProviderUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "config.apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A state document was applied (POST /api/apply): ties the changes made, each its own event, by their ids.
+         * @description Sent to every enabled endpoint subscribed to `config.apply` (or `config.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onConfigApply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "config.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The settings document changed (PUT, PATCH or rollback); carries the diff.
+         * @description Sent to every enabled endpoint subscribed to `config.update` (or `config.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onConfigUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "plugin.configure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A plugin's config changed (writeOnly fields never included).
+         * @description Sent to every enabled endpoint subscribed to `plugin.configure` (or `plugin.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onPluginConfigure"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "plugin.disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A plugin was disabled.
+         * @description Sent to every enabled endpoint subscribed to `plugin.disable` (or `plugin.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onPluginDisable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "plugin.enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A plugin was enabled.
+         * @description Sent to every enabled endpoint subscribed to `plugin.enable` (or `plugin.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onPluginEnable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "plugin.register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A plugin was registered.
+         * @description Sent to every enabled endpoint subscribed to `plugin.register` (or `plugin.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onPluginRegister"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "plugin.unregister": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A plugin was unregistered.
+         * @description Sent to every enabled endpoint subscribed to `plugin.unregister` (or `plugin.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onPluginUnregister"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "role.assign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A user was given a role.
+         * @description Sent to every enabled endpoint subscribed to `role.assign` (or `role.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onRoleAssign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "role.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A role was created.
+         * @description Sent to every enabled endpoint subscribed to `role.create` (or `role.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onRoleCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "role.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A role was deleted; its members lost its permissions.
+         * @description Sent to every enabled endpoint subscribed to `role.delete` (or `role.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onRoleDelete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "role.unassign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A role was taken from a user.
+         * @description Sent to every enabled endpoint subscribed to `role.unassign` (or `role.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onRoleUnassign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "role.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A role was changed (name, description, permissions).
+         * @description Sent to every enabled endpoint subscribed to `role.update` (or `role.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onRoleUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "token.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An API token was created (the secret is never included).
+         * @description Sent to every enabled endpoint subscribed to `token.create` (or `token.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onTokenCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "token.revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An API token was revoked.
+         * @description Sent to every enabled endpoint subscribed to `token.revoke` (or `token.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onTokenRevoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "token.rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An API token got a new secret.
+         * @description Sent to every enabled endpoint subscribed to `token.rotate` (or `token.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onTokenRotate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "user.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A user was created.
+         * @description Sent to every enabled endpoint subscribed to `user.create` (or `user.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onUserCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "user.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A user was deleted; its tokens stop working.
+         * @description Sent to every enabled endpoint subscribed to `user.delete` (or `user.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onUserDelete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "user.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A user was changed (username, email, display name, kind, disabled).
+         * @description Sent to every enabled endpoint subscribed to `user.update` (or `user.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onUserUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A webhook endpoint was created (never its secret).
+         * @description Sent to every enabled endpoint subscribed to `webhook.create` (or `webhook.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onWebhookCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A webhook endpoint was deleted.
+         * @description Sent to every enabled endpoint subscribed to `webhook.delete` (or `webhook.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onWebhookDelete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The server disabled a webhook endpoint (410 Gone, or failing too long).
+         * @description Sent to every enabled endpoint subscribed to `webhook.disable` (or `webhook.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onWebhookDisable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.rotate_secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A webhook endpoint got a new signing secret.
+         * @description Sent to every enabled endpoint subscribed to `webhook.rotate_secret` (or `webhook.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onWebhookRotateSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A test event, sent by hand to one endpoint
+         * @description Sent only by `POST /api/webhooks/{id}/test`, to that endpoint, whatever it subscribes to.
+         */
+        post: operations["onWebhookTest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A webhook endpoint was changed.
+         * @description Sent to every enabled endpoint subscribed to `webhook.update` (or `webhook.*`, or `*`) whose creator may read it, at least once, after the change commits.
+         */
+        post: operations["onWebhookUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** Applied */
@@ -1192,6 +1853,21 @@ export interface components {
             data: components["schemas"]["AuditEvent"][];
             next_cursor: string | null;
         };
+        /**
+         * AuditPurgeEvent
+         * @description The body of a `audit.purge` delivery. Events older than the retention period were deleted; the chain's anchor moved.
+         */
+        AuditPurgeEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "audit.purge";
+        };
         /** AuditStream */
         AuditStream: {
             /** @description The action patterns it receives; `["*"]`: every event. */
@@ -1223,10 +1899,85 @@ export interface components {
             updated_at: string;
             url: string;
         };
+        /**
+         * AuditStreamCreateEvent
+         * @description The body of a `audit_stream.create` delivery. An audit stream was created (never its secret).
+         */
+        AuditStreamCreateEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "audit_stream.create";
+        };
+        /**
+         * AuditStreamDeleteEvent
+         * @description The body of a `audit_stream.delete` delivery. An audit stream was deleted.
+         */
+        AuditStreamDeleteEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "audit_stream.delete";
+        };
         /** AuditStreamPage */
         AuditStreamPage: {
             data: components["schemas"]["AuditStream"][];
             next_cursor: string | null;
+        };
+        /**
+         * AuditStreamPauseEvent
+         * @description The body of a `audit_stream.pause` delivery. The server paused an audit stream whose receiver kept failing (its last error says why).
+         */
+        AuditStreamPauseEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "audit_stream.pause";
+        };
+        /**
+         * AuditStreamResumeEvent
+         * @description The body of a `audit_stream.resume` delivery. An audit stream was set active again, optionally replaying from a seq.
+         */
+        AuditStreamResumeEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "audit_stream.resume";
+        };
+        /**
+         * AuditStreamUpdateEvent
+         * @description The body of a `audit_stream.update` delivery. An audit stream was changed (name, url, actions, status).
+         */
+        AuditStreamUpdateEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "audit_stream.update";
         };
         /** AuditStreamWithSecret */
         AuditStreamWithSecret: {
@@ -1347,10 +2098,70 @@ export interface components {
              */
             updated_at: string;
         };
+        /**
+         * AuthProviderCreateEvent
+         * @description The body of a `auth_provider.create` delivery. An identity provider was created (never its client secret).
+         */
+        AuthProviderCreateEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "auth_provider.create";
+        };
+        /**
+         * AuthProviderDeleteEvent
+         * @description The body of a `auth_provider.delete` delivery. An identity provider was deleted.
+         */
+        AuthProviderDeleteEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "auth_provider.delete";
+        };
         /** AuthProviderPage */
         AuthProviderPage: {
             data: components["schemas"]["AuthProvider"][];
             next_cursor: string | null;
+        };
+        /**
+         * AuthProviderUpdateEvent
+         * @description The body of a `auth_provider.update` delivery. An identity provider was changed (never its client secret).
+         */
+        AuthProviderUpdateEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "auth_provider.update";
+        };
+        /**
+         * ConfigApplyEvent
+         * @description The body of a `config.apply` delivery. A state document was applied (POST /api/apply): ties the changes made, each its own event, by their ids.
+         */
+        ConfigApplyEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "config.apply";
         };
         /** ConfigChange */
         ConfigChange: {
@@ -1523,6 +2334,20 @@ export interface components {
                 timeout_s: number;
             };
         };
+        /**
+         * ConfigUpdateEvent
+         * @description The body of a `config.update` delivery. The settings document changed (PUT, PATCH or rollback); carries the diff.
+         */
+        ConfigUpdateEvent: {
+            data: components["schemas"]["ConfigChange"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "config.update";
+        };
         /** ConfigVersion */
         ConfigVersion: {
             actor: string;
@@ -1678,9 +2503,23 @@ export interface components {
             /** @description A label the person chooses. */
             name?: string;
         };
+        /**
+         * EventDataTruncated
+         * @description The resource did not fit the 20 kB payload: only its id; read the rest from the API.
+         */
+        EventDataTruncated: {
+            id: string | null;
+            /** @enum {boolean} */
+            truncated: true;
+        };
         /** EventType */
         EventType: {
             description: string;
+            /**
+             * @description A URI reference to this type's webhook in the OpenAPI document (`/api/openapi.json#/webhooks/<type>`, the fragment a JSON Pointer): the POST a subscribed endpoint receives, with its Standard Webhooks headers and its named payload schema.
+             * @example /api/openapi.json#/webhooks/user.create
+             */
+            schema: string;
             /** @example user.create */
             type: string;
         };
@@ -1861,6 +2700,51 @@ export interface components {
         PluginConfig: {
             [key: string]: unknown;
         };
+        /**
+         * PluginConfigureEvent
+         * @description The body of a `plugin.configure` delivery. A plugin's config changed (writeOnly fields never included).
+         */
+        PluginConfigureEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "plugin.configure";
+        };
+        /**
+         * PluginDisableEvent
+         * @description The body of a `plugin.disable` delivery. A plugin was disabled.
+         */
+        PluginDisableEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "plugin.disable";
+        };
+        /**
+         * PluginEnableEvent
+         * @description The body of a `plugin.enable` delivery. A plugin was enabled.
+         */
+        PluginEnableEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "plugin.enable";
+        };
         /** PluginManifest */
         PluginManifest: {
             audit_stream?: boolean;
@@ -1885,6 +2769,36 @@ export interface components {
         PluginPage: {
             data: components["schemas"]["Plugin"][];
             next_cursor: string | null;
+        };
+        /**
+         * PluginRegisterEvent
+         * @description The body of a `plugin.register` delivery. A plugin was registered.
+         */
+        PluginRegisterEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "plugin.register";
+        };
+        /**
+         * PluginUnregisterEvent
+         * @description The body of a `plugin.unregister` delivery. A plugin was unregistered.
+         */
+        PluginUnregisterEvent: {
+            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
+            data: unknown;
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "plugin.unregister";
         };
         /** PluginWithSecret */
         PluginWithSecret: {
@@ -2023,6 +2937,58 @@ export interface components {
              */
             updated_at: string;
         };
+        /**
+         * RoleAssignEvent
+         * @description The body of a `role.assign` delivery. A user was given a role.
+         */
+        RoleAssignEvent: {
+            data: components["schemas"]["RoleAssignment"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "role.assign";
+        };
+        /**
+         * RoleAssignment
+         * @description Who got (or lost) which role.
+         */
+        RoleAssignment: {
+            /** @description The role’s name. */
+            role: string;
+            role_id: string;
+            user_id: string;
+        };
+        /**
+         * RoleCreateEvent
+         * @description The body of a `role.create` delivery. A role was created.
+         */
+        RoleCreateEvent: {
+            data: components["schemas"]["Role"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "role.create";
+        };
+        /**
+         * RoleDeleteEvent
+         * @description The body of a `role.delete` delivery. A role was deleted; its members lost its permissions.
+         */
+        RoleDeleteEvent: {
+            data: components["schemas"]["Role"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "role.delete";
+        };
         /** RoleMember */
         RoleMember: {
             /**
@@ -2059,6 +3025,34 @@ export interface components {
             equals: string;
             /** @description A role name. */
             role: string;
+        };
+        /**
+         * RoleUnassignEvent
+         * @description The body of a `role.unassign` delivery. A role was taken from a user.
+         */
+        RoleUnassignEvent: {
+            data: components["schemas"]["RoleAssignment"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "role.unassign";
+        };
+        /**
+         * RoleUpdateEvent
+         * @description The body of a `role.update` delivery. A role was changed (name, description, permissions).
+         */
+        RoleUpdateEvent: {
+            data: components["schemas"]["Role"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "role.update";
         };
         /** RollbackBody */
         RollbackBody: {
@@ -2346,10 +3340,52 @@ export interface components {
             scopes: string[];
             user_id: string;
         };
+        /**
+         * TokenCreateEvent
+         * @description The body of a `token.create` delivery. An API token was created (the secret is never included).
+         */
+        TokenCreateEvent: {
+            data: components["schemas"]["Token"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "token.create";
+        };
         /** TokenPage */
         TokenPage: {
             data: components["schemas"]["Token"][];
             next_cursor: string | null;
+        };
+        /**
+         * TokenRevokeEvent
+         * @description The body of a `token.revoke` delivery. An API token was revoked.
+         */
+        TokenRevokeEvent: {
+            data: components["schemas"]["Token"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "token.revoke";
+        };
+        /**
+         * TokenRotateEvent
+         * @description The body of a `token.rotate` delivery. An API token got a new secret.
+         */
+        TokenRotateEvent: {
+            data: components["schemas"]["Token"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "token.rotate";
         };
         /** TokenWithSecret */
         TokenWithSecret: {
@@ -2494,10 +3530,52 @@ export interface components {
             updated_at: string;
             username: string;
         };
+        /**
+         * UserCreateEvent
+         * @description The body of a `user.create` delivery. A user was created.
+         */
+        UserCreateEvent: {
+            data: components["schemas"]["User"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "user.create";
+        };
+        /**
+         * UserDeleteEvent
+         * @description The body of a `user.delete` delivery. A user was deleted; its tokens stop working.
+         */
+        UserDeleteEvent: {
+            data: components["schemas"]["User"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "user.delete";
+        };
         /** UserPage */
         UserPage: {
             data: components["schemas"]["User"][];
             next_cursor: string | null;
+        };
+        /**
+         * UserUpdateEvent
+         * @description The body of a `user.update` delivery. A user was changed (username, email, display name, kind, disabled).
+         */
+        UserUpdateEvent: {
+            data: components["schemas"]["User"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "user.update";
         };
         /** WebAuthnOptions */
         WebAuthnOptions: {
@@ -2535,10 +3613,100 @@ export interface components {
             updated_at: string;
             url: string;
         };
+        /**
+         * WebhookCreateEvent
+         * @description The body of a `webhook.create` delivery. A webhook endpoint was created (never its secret).
+         */
+        WebhookCreateEvent: {
+            data: components["schemas"]["Webhook"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "webhook.create";
+        };
+        /**
+         * WebhookDeleteEvent
+         * @description The body of a `webhook.delete` delivery. A webhook endpoint was deleted.
+         */
+        WebhookDeleteEvent: {
+            data: components["schemas"]["Webhook"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "webhook.delete";
+        };
+        /**
+         * WebhookDisableEvent
+         * @description The body of a `webhook.disable` delivery. The server disabled a webhook endpoint (410 Gone, or failing too long).
+         */
+        WebhookDisableEvent: {
+            data: components["schemas"]["Webhook"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "webhook.disable";
+        };
         /** WebhookPage */
         WebhookPage: {
             data: components["schemas"]["Webhook"][];
             next_cursor: string | null;
+        };
+        /**
+         * WebhookRotateSecretEvent
+         * @description The body of a `webhook.rotate_secret` delivery. A webhook endpoint got a new signing secret.
+         */
+        WebhookRotateSecretEvent: {
+            data: components["schemas"]["Webhook"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "webhook.rotate_secret";
+        };
+        /** WebhookTestData */
+        WebhookTestData: {
+            message: string;
+            /** @description The endpoint the test was sent to (`whk_…`). */
+            webhook_id: string;
+        };
+        /**
+         * WebhookTestEvent
+         * @description The body of a `webhook.test` delivery. A webhook.test event was sent to one endpoint.
+         */
+        WebhookTestEvent: {
+            data: components["schemas"]["WebhookTestData"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "webhook.test";
+        };
+        /**
+         * WebhookUpdateEvent
+         * @description The body of a `webhook.update` delivery. A webhook endpoint was changed.
+         */
+        WebhookUpdateEvent: {
+            data: components["schemas"]["Webhook"] | components["schemas"]["EventDataTruncated"];
+            /**
+             * Format: date-time
+             * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "webhook.update";
         };
         /** WebhookWithSecret */
         WebhookWithSecret: {
@@ -2581,6 +3749,12 @@ export interface components {
         IfMatch: string;
         /** @description The snapshot of the plan you reviewed: 428 without it, 412 when the state moved since. */
         IfMatchRequired: string;
+        /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+        WebhookId: string;
+        /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+        WebhookSignature: string;
+        /** @description This attempt’s time in Unix seconds; part of the signed content. */
+        WebhookTimestamp: string;
     };
     requestBodies: never;
     headers: {
@@ -2590,9 +3764,9 @@ export interface components {
         IdempotencyReplayed: "true";
         /** @description The path of the created resource. */
         Location: string;
-        /** @description IETF RateLimit fields: remaining quota `r` and seconds to reset `t` of the policy that applies. */
+        /** @description IETF RateLimit fields: remaining quota `r` and seconds to reset `t` of the policy that applies (none while the settings turn rate limits off). */
         RateLimit: string;
-        /** @description IETF RateLimit-Policy: quota `q` per window `w` seconds of the policy that applies. */
+        /** @description IETF RateLimit-Policy: quota `q` per window `w` seconds of the policy that applies (none while the settings turn rate limits off). */
         RateLimitPolicy: string;
         /** @description Seconds to wait before retrying. */
         RetryAfter: number;
@@ -4122,10 +5296,7 @@ export interface operations {
     verifyAuditChainAgainstCheckpoint: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Makes a retried POST safe: the same key with the same body within 24 hours answers the first answer again (with `Idempotency-Replayed: true`) and changes nothing; with another body it is a 422. */
-                "idempotency-key"?: components["parameters"]["IdempotencyKey"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -4138,7 +5309,6 @@ export interface operations {
             /** @description OK: the `AuditVerifyResult`. */
             200: {
                 headers: {
-                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4651,10 +5821,7 @@ export interface operations {
     logout: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Makes a retried POST safe: the same key with the same body within 24 hours answers the first answer again (with `Idempotency-Replayed: true`) and changes nothing; with another body it is a 422. */
-                "idempotency-key"?: components["parameters"]["IdempotencyKey"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -4663,7 +5830,6 @@ export interface operations {
             /** @description Signed out */
             204: {
                 headers: {
-                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -7402,7 +8568,6 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
-                    Location: components["headers"]["Location"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -7824,7 +8989,6 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
-                    Location: components["headers"]["Location"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -8034,10 +9198,7 @@ export interface operations {
     planState: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Makes a retried POST safe: the same key with the same body within 24 hours answers the first answer again (with `Idempotency-Replayed: true`) and changes nothing; with another body it is a 422. */
-                "idempotency-key"?: components["parameters"]["IdempotencyKey"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -8050,7 +9211,6 @@ export interface operations {
             /** @description OK: the `Plan`. */
             200: {
                 headers: {
-                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -12883,6 +14043,1194 @@ export interface operations {
                         status: string;
                     };
                 };
+            };
+        };
+    };
+    onAuditStreamCreate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuditStreamCreateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAuditStreamDelete: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuditStreamDeleteEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAuditStreamPause: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuditStreamPauseEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAuditStreamResume: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuditStreamResumeEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAuditStreamUpdate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuditStreamUpdateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAuditPurge: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuditPurgeEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAuthProviderCreate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthProviderCreateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAuthProviderDelete: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthProviderDeleteEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAuthProviderUpdate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthProviderUpdateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onConfigApply: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfigApplyEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onConfigUpdate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfigUpdateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPluginConfigure: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PluginConfigureEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPluginDisable: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PluginDisableEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPluginEnable: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PluginEnableEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPluginRegister: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PluginRegisterEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPluginUnregister: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PluginUnregisterEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRoleAssign: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleAssignEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRoleCreate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleCreateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRoleDelete: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleDeleteEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRoleUnassign: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleUnassignEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRoleUpdate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleUpdateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onTokenCreate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenCreateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onTokenRevoke: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRevokeEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onTokenRotate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRotateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onUserCreate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserCreateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onUserDelete: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserDeleteEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onUserUpdate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onWebhookCreate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCreateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onWebhookDelete: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookDeleteEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onWebhookDisable: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookDisableEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onWebhookRotateSecret: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookRotateSecretEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onWebhookTest: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookTestEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onWebhookUpdate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (`evt_…`, the id of its audit event too): the same on every retry and re-send, so receivers deduplicate on it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the base64-decoded part of the endpoint’s `whsec_…` secret; two space-separated signatures for 24 h after a secret rotation. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+                /** @description This attempt’s time in Unix seconds; part of the signed content. */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookUpdateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the server disables the endpoint and sends it nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

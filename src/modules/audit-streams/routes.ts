@@ -11,6 +11,7 @@ import {
   UpdateAuditStreamBody,
 } from './schemas.js';
 import type { AuditStreamsService } from './service.js';
+import { locationOf } from '../../http/location.js';
 
 type Routes = FastifyPluginAsyncTypebox<{ streams: AuditStreamsService }>;
 
@@ -52,7 +53,7 @@ const lifecycleRoutes: Routes = async (app, { streams }) => {
   app.post(
     '/',
     {
-      config: { scope: 'audit:write', action: 'audit_stream.create' },
+      config: { scope: 'audit:write', action: 'audit_stream.create', location: '/api/audit/streams/{id}' },
       schema: {
         operationId: 'createAuditStream',
         tags: ['audit'],
@@ -67,7 +68,7 @@ const lifecycleRoutes: Routes = async (app, { streams }) => {
       return reply
         .code(201)
         .header('cache-control', 'no-store')
-        .header('location', `/api/audit/streams/${stream.id}`)
+        .header('location', locationOf(req, stream))
         .send(stream);
     },
   );

@@ -16,6 +16,7 @@ import {
   UpdateAuthProviderBody,
 } from './schemas.js';
 import type { AuthProvidersService } from './module.js';
+import { locationOf } from '../../http/location.js';
 
 type Options = { providers: AuthProvidersService; origin: (req: FastifyRequest) => string };
 const Redirect = Type.Null({ description: 'A redirect: see `Location`.' });
@@ -57,7 +58,11 @@ export const providerWriteRoutes: FastifyPluginAsyncTypebox<Options> = async (ap
   app.post(
     '/',
     {
-      config: { scope: 'auth:write', action: 'auth_provider.create' },
+      config: {
+        scope: 'auth:write',
+        action: 'auth_provider.create',
+        location: '/api/auth/providers/{id}',
+      },
       schema: {
         operationId: 'createAuthProvider',
         tags: ['auth'],
@@ -68,7 +73,7 @@ export const providerWriteRoutes: FastifyPluginAsyncTypebox<Options> = async (ap
     },
     async (req, reply) => {
       const provider = await providers.create(req.ctx, req.body);
-      return reply.code(201).header('location', `/api/auth/providers/${provider.id}`).send(provider);
+      return reply.code(201).header('location', locationOf(req, provider)).send(provider);
     },
   );
   app.put(

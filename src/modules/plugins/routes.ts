@@ -12,6 +12,7 @@ import {
 } from './schemas.js';
 import type { PluginsService } from './service.js';
 import type { RouteApp } from '../../http/route-app.js';
+import { locationOf } from '../../http/location.js';
 
 export const pluginsRoutes: FastifyPluginAsyncTypebox<{ plugins: PluginsService }> = async (
   app,
@@ -47,7 +48,7 @@ function registerPluginRoute(app: RouteApp, plugins: PluginsService): void {
   app.post(
     '/',
     {
-      config: { scope: 'plugins:write', action: 'plugin.register' },
+      config: { scope: 'plugins:write', action: 'plugin.register', location: '/api/plugins/{id}' },
       schema: {
         operationId: 'registerPlugin',
         tags: ['plugins'],
@@ -61,7 +62,7 @@ function registerPluginRoute(app: RouteApp, plugins: PluginsService): void {
       return reply
         .code(201)
         .header('cache-control', 'no-store')
-        .header('location', `/api/plugins/${plugin.id}`)
+        .header('location', locationOf(req, plugin))
         .send(plugin);
     },
   );

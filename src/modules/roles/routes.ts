@@ -5,6 +5,7 @@ import { IdParams } from '../../lib/schema.js';
 import { CreateRoleBody, ListRolesQuery, Member, Role, UpdateRoleBody, UserRoleParams } from './schemas.js';
 import type { RolesService } from './service.js';
 import type { RouteApp } from '../../http/route-app.js';
+import { locationOf } from '../../http/location.js';
 
 const NoContent = { 204: Type.Null({ description: 'Done' }) };
 
@@ -38,7 +39,7 @@ function createRoleRoute(app: RouteApp, roles: RolesService): void {
   app.post(
     '/',
     {
-      config: { scope: 'roles:write', action: 'role.create' },
+      config: { scope: 'roles:write', action: 'role.create', location: '/api/roles/{id}' },
       schema: {
         operationId: 'createRole',
         tags: ['roles'],
@@ -49,7 +50,7 @@ function createRoleRoute(app: RouteApp, roles: RolesService): void {
     },
     async (req, reply) => {
       const role = await roles.create(req.ctx, req.body);
-      return reply.code(201).header('location', `/api/roles/${role.id}`).send(role);
+      return reply.code(201).header('location', locationOf(req, role)).send(role);
     },
   );
 }

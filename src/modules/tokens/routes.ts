@@ -5,6 +5,7 @@ import { IdParams } from '../../lib/schema.js';
 import { CreateTokenBody, ListTokensQuery, RotateTokenBody, Token, TokenWithSecret } from './schemas.js';
 import type { TokensService } from './service.js';
 import type { RouteApp } from '../../http/route-app.js';
+import { locationOf } from '../../http/location.js';
 
 export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> = async (app, { tokens }) => {
   listTokensRoute(app, tokens);
@@ -35,7 +36,12 @@ function createTokenRoute(app: RouteApp, tokens: TokensService): void {
   app.post(
     '/',
     {
-      config: { scope: 'tokens:write', action: 'token.create', principal: 'body_user_id' },
+      config: {
+        scope: 'tokens:write',
+        action: 'token.create',
+        principal: 'body_user_id',
+        location: '/api/tokens/{id}',
+      },
       schema: {
         operationId: 'createToken',
         tags: ['tokens'],
@@ -49,7 +55,7 @@ function createTokenRoute(app: RouteApp, tokens: TokensService): void {
       return reply
         .code(201)
         .header('cache-control', 'no-store')
-        .header('location', `/api/tokens/${token.id}`)
+        .header('location', locationOf(req, token))
         .send(token);
     },
   );

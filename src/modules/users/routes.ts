@@ -5,6 +5,7 @@ import { IdParams } from '../../lib/schema.js';
 import { CreateUserBody, ListUsersQuery, UpdateUserBody, User } from './schemas.js';
 import type { UsersService } from './service.js';
 import type { RouteApp } from '../../http/route-app.js';
+import { locationOf } from '../../http/location.js';
 
 export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UsersService }> = async (app, { users }) => {
   listUsersRoute(app, users);
@@ -35,7 +36,7 @@ function createUserRoute(app: RouteApp, users: UsersService): void {
   app.post(
     '/',
     {
-      config: { scope: 'users:write', action: 'user.create' },
+      config: { scope: 'users:write', action: 'user.create', location: '/api/users/{id}' },
       schema: {
         operationId: 'createUser',
         tags: ['users'],
@@ -46,7 +47,7 @@ function createUserRoute(app: RouteApp, users: UsersService): void {
     },
     async (req, reply) => {
       const user = await users.create(req.ctx, req.body);
-      return reply.code(201).header('location', `/api/users/${user.id}`).send(user);
+      return reply.code(201).header('location', locationOf(req, user)).send(user);
     },
   );
 }

@@ -15,6 +15,7 @@ import {
 } from './schemas.js';
 import type { WebhooksService } from './service.js';
 import type { RouteApp } from '../../http/route-app.js';
+import { locationOf } from '../../http/location.js';
 
 const NoContent = { 204: Type.Null({ description: 'Done' }) };
 const Queued = { 202: Type.Object({ delivery_id: Type.String() }, { additionalProperties: false }) };
@@ -56,7 +57,7 @@ function createWebhookRoute(app: RouteApp, webhooks: WebhooksService): void {
   app.post(
     '/',
     {
-      config: { scope: 'webhooks:write', action: 'webhook.create' },
+      config: { scope: 'webhooks:write', action: 'webhook.create', location: '/api/webhooks/{id}' },
       schema: {
         operationId: 'createWebhook',
         tags: ['webhooks'],
@@ -70,7 +71,7 @@ function createWebhookRoute(app: RouteApp, webhooks: WebhooksService): void {
       return reply
         .code(201)
         .header('cache-control', 'no-store')
-        .header('location', `/api/webhooks/${hook.id}`)
+        .header('location', locationOf(req, hook))
         .send(hook);
     },
   );
