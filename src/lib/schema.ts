@@ -6,6 +6,16 @@ import { Type, type TSchema, type TSchemaOptions, type TString, type TStringOpti
  */
 export const SAFE_TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
 
+/**
+ * A string's length as JSON Schema's `minLength`/`maxLength` count it (Ajv's default `unicode: true`): in code
+ * points, an emoji one, not two UTF-16 units. A service rule on a schema-limited string counts with this, so
+ * the schema and the service state one limit. (Request strings carry no lone surrogate, see below.)
+ */
+export function textLength(s: string): number {
+  // Code points, not graphemes: a surrogate pair is one, as in Ajv's `ucs2length`.
+  return s.length - (s.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0);
+}
+
 /** A request string: always bounded, never NUL or a lone surrogate. */
 export function Str(options: TStringOptions & { maxLength: number }): TString {
   return Type.String({ pattern: SAFE_TEXT_PATTERN, ...options });

@@ -6,14 +6,26 @@ export function generateWebhookSecret(bytes = 32): string {
   return `whsec_${randomBytes(bytes).toString('base64')}`;
 }
 
+/** The key a caller's secret may carry, in bytes. */
+export const SECRET_MIN_BYTES = 24;
+export const SECRET_MAX_BYTES = 64;
+/**
+ * The shortest and longest a caller's secret can be, in characters (`whsec_` and padded base64 of the least and
+ * the most bytes): the limits a schema states for it, as this check enforces them.
+ */
+export const SECRET_MIN_LENGTH = 'whsec_'.length + 4 * Math.ceil(SECRET_MIN_BYTES / 3);
+export const SECRET_MAX_LENGTH = 'whsec_'.length + 4 * Math.ceil(SECRET_MAX_BYTES / 3);
+export const SECRET_PATTERN = '^whsec_[A-Za-z0-9+/]+={0,2}$';
+
 /** Why a caller's secret is not a Standard Webhooks one (`whsec_` and base64 of 24 to 64 bytes), if it is not. */
 export function webhookSecretProblem(secret: string): string | undefined {
   if (!secret.startsWith('whsec_')) return 'must start with whsec_';
   const body = secret.slice('whsec_'.length);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0)
+  if (!new RegExp(SECRET_PATTERN).test(secret) || body.length % 4 !== 0)
     return 'must be whsec_ followed by base64';
   const bytes = Buffer.from(body, 'base64').length;
-  if (bytes < 24 || bytes > 64) return 'must carry 24 to 64 bytes of key';
+  if (bytes < SECRET_MIN_BYTES || bytes > SECRET_MAX_BYTES)
+    return `must carry ${SECRET_MIN_BYTES} to ${SECRET_MAX_BYTES} bytes of key`;
   return undefined;
 }
 

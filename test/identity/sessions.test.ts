@@ -104,7 +104,7 @@ forEachDialect((database) => {
       }
     });
 
-    it('passwords: under 12 characters, over 1,024 bytes, or on a service account', async () => {
+    it('passwords: under 12 characters, over 1,024 (code points, not bytes), or on a service account', async () => {
       expectProblem(
         await app.request({ method: 'POST', url: '/api/users', payload: makeUser({ password: 'short' }) }),
         400,
@@ -114,7 +114,7 @@ forEachDialect((database) => {
         await app.request({
           method: 'POST',
           url: '/api/users',
-          payload: makeUser({ password: 'é'.repeat(600) }),
+          payload: makeUser({ password: '😀'.repeat(1025) }),
         }),
         400,
         'validation_failed',

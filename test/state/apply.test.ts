@@ -396,16 +396,17 @@ forEachDialect((database) => {
     });
 
     it('items held to their own API: a bad username or role name is a 400 with a pointer', async () => {
-      const res = await plan({
-        version: 1,
-        users: [{ username: 'Bad Name' }],
-        roles: [{ name: 'No Caps', permissions: [] }],
-      });
-      expectProblem(res, 400, 'validation_failed');
-      const pointers = res.json().errors.map((e: { pointer: string }) => e.pointer);
-      expect(pointers).toEqual(
-        expect.arrayContaining(['/document/roles/0/name', '/document/users/0/username']),
-      );
+      // The role name's pattern is in the document's schema (its API's own); the stored form of a username is
+      // checked by the plan.
+      const cases: [unknown, string][] = [
+        [{ version: 1, users: [{ username: 'Bad Name' }] }, '/document/users/0/username'],
+        [{ version: 1, roles: [{ name: 'No Caps', permissions: [] }] }, '/document/roles/0/name'],
+      ];
+      for (const [document, pointer] of cases) {
+        const res = await plan(document);
+        expectProblem(res, 400, 'validation_failed');
+        expect(res.json().errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
+      }
     });
   });
 

@@ -2440,7 +2440,7 @@ export interface components {
              * @enum {string}
              */
             kind?: "human" | "service";
-            /** @description At least the `passwords.min_length` setting's characters (default 12; never below 8, the schema's minLength) and at most 1,024 bytes; human users only. null removes it. */
+            /** @description At least the `passwords.min_length` setting's characters (default 12; never below 8, the schema's minLength) and at most 1,024, counted in Unicode code points as minLength and maxLength are; human users only. null removes it. */
             password?: string | null;
             /**
              * @description 1–64 characters of a-z 0-9 . _ - @ after Unicode NFKC normalisation and lower-casing; unique regardless of case and width.
@@ -3089,7 +3089,12 @@ export interface components {
          */
         StateDocument: {
             assignments?: {
+                /** @description Lower-case, unique. */
                 role: string;
+                /**
+                 * @description 1–64 characters of a-z 0-9 . _ - @ after Unicode NFKC normalisation and lower-casing; unique regardless of case and width.
+                 * @example alice
+                 */
                 user: string;
             }[];
             plugins?: {
@@ -3105,31 +3110,26 @@ export interface components {
             }[];
             providers?: {
                 client_id: string;
-                /** @description The client secret (required to create a provider), used only when the item is created; write it as ${ENV_VAR} and let the CLI fill it in. */
+                /** @description The client secret (required to create a provider), used only when it is created; write it as ${ENV_VAR} and let the CLI fill it in. */
                 client_secret?: string;
                 default_roles?: string[];
                 email_domains?: string[] | null;
                 enabled?: boolean;
+                /** @description The OpenID issuer URL (discovery at <issuer>/.well-known/openid-configuration). https; http only on loopback with webhooks.allow_private_targets. SSRF-guarded. */
                 issuer: string;
                 jit?: boolean;
+                /** @example corp-sso */
                 name: string;
-                role_mapping?: ({
-                    claim: string;
-                    contains: string;
-                    role: string;
-                } | {
-                    claim: string;
-                    equals: string;
-                    role: string;
-                })[];
+                role_mapping?: components["schemas"]["RoleRule"][];
                 scopes?: string[];
             }[];
             roles?: {
                 /** @description Read only: admin and auditor (never deleted by a prune). */
                 builtin?: boolean;
                 description?: string;
+                /** @description Lower-case, unique. */
                 name: string;
-                permissions: string[];
+                permissions: ("*" | "users:read" | "users:write" | "roles:read" | "roles:write" | "tokens:read" | "tokens:write" | "plugins:read" | "plugins:write" | "config:read" | "config:write" | "audit:read" | "audit:write" | "webhooks:read" | "webhooks:write" | "auth:read" | "auth:write")[];
             }[];
             settings?: {
                 /** @default {} */
@@ -3283,14 +3283,20 @@ export interface components {
                 name: string;
                 /** @description The signing secret (whsec_…); without it one is drawn, used only when the item is created; write it as ${ENV_VAR} and let the CLI fill it in. */
                 secret?: string;
+                /** @description The receiver: https; http only when webhooks.allow_private_targets is on. */
                 url: string;
             }[];
             users?: {
                 disabled?: boolean;
                 display_name?: string | null;
+                /** Format: email */
                 email?: string | null;
                 /** @enum {string} */
                 kind?: "human" | "service";
+                /**
+                 * @description 1–64 characters of a-z 0-9 . _ - @ after Unicode NFKC normalisation and lower-casing; unique regardless of case and width.
+                 * @example alice
+                 */
                 username: string;
             }[];
             /** @enum {number} */
@@ -3304,6 +3310,7 @@ export interface components {
                 /** @description The signing secret (whsec_…); without it one is drawn, used only when the item is created; write it as ${ENV_VAR} and let the CLI fill it in. */
                 secret?: string;
                 timeout_s?: number | null;
+                /** @description https; http only when webhooks.allow_private_targets is on. */
                 url: string;
             }[];
         };
@@ -3483,7 +3490,7 @@ export interface components {
              * @enum {string}
              */
             kind?: "human" | "service";
-            /** @description At least the `passwords.min_length` setting's characters (default 12; never below 8, the schema's minLength) and at most 1,024 bytes; human users only. null removes it. */
+            /** @description At least the `passwords.min_length` setting's characters (default 12; never below 8, the schema's minLength) and at most 1,024, counted in Unicode code points as minLength and maxLength are; human users only. null removes it. */
             password?: string | null;
             /**
              * @description 1–64 characters of a-z 0-9 . _ - @ after Unicode NFKC normalisation and lower-casing; unique regardless of case and width.

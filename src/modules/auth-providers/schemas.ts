@@ -3,7 +3,7 @@ import { PageQueryFields } from '../../lib/pagination.js';
 import { Nullable, Str, Timestamp } from '../../lib/schema.js';
 
 const RoleName = Str({ minLength: 1, maxLength: 64, description: 'A role name.' });
-const Domain = Str({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' });
+export const Domain = Str({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' });
 const Scope = Str({ minLength: 1, maxLength: 64, pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' });
 
 export const RoleRule = Type.Union(

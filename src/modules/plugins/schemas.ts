@@ -3,6 +3,10 @@ import { PageQueryFields } from '../../lib/pagination.js';
 import { Str, Timestamp, StringEnum } from '../../lib/schema.js';
 
 const Name = Str({ minLength: 2, maxLength: 63, pattern: '^[a-z][a-z0-9-]{1,62}$' });
+/** An http plugin's endpoint. */
+const Url = Str({ minLength: 8, maxLength: 2048 });
+/** A plugin's name and an http plugin's url, as the state document holds them (the same limits). */
+export const PluginFields = { name: Name, url: Url };
 const HookList = Type.Array(Str({ maxLength: 100, pattern: '^(\\*|[a-z_]+\\.(\\*|[a-z_]+))$' }), {
   maxItems: 100,
   uniqueItems: true,
@@ -95,7 +99,7 @@ export const RegisterPluginBody = Type.Union(
     Type.Object(
       {
         kind: Type.Literal('http'),
-        url: Str({ minLength: 8, maxLength: 2048 }),
+        url: Url,
         manifest: Manifest,
         config: Type.Optional(Type.Object({}, { additionalProperties: true })),
         enabled: Type.Optional(Type.Boolean()),

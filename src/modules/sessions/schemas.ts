@@ -1,12 +1,12 @@
 import { Type, type Static } from 'typebox';
 import { Str, Timestamp, StringEnum } from '../../lib/schema.js';
-import { User } from '../users/schemas.js';
+import { PASSWORD_MAX_LENGTH, User } from '../users/schemas.js';
 
 export const LoginBody = Type.Object(
   {
     username: Str({ minLength: 1, maxLength: 256 }),
-    // At most the 1,024 a stored password may have, so any one fits the sign-in routes' 8 KiB body, escaped or not.
-    password: Str({ minLength: 1, maxLength: 1024, writeOnly: true }),
+    // At most what a stored password may have (see PASSWORD_MAX_LENGTH: it fits the sign-in routes' 8 KiB body).
+    password: Str({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH, writeOnly: true }),
   },
   { additionalProperties: false, title: 'LoginBody' },
 );

@@ -1,3 +1,4 @@
+import type { Scope } from '../../lib/permissions.js';
 import { AppError } from '../../errors.js';
 import type { AuditStreamsService } from '../audit-streams/service.js';
 import type { AuthProvidersService } from '../auth-providers/module.js';
@@ -127,7 +128,8 @@ export async function readStateWithIds(
     roles: roles.map((r) => ({
       name: r.name,
       description: r.description,
-      permissions: [...r.permissions].sort(),
+      // Stored permissions are the scopes a role was created with, each checked then against the catalog.
+      permissions: ([...r.permissions] as Scope[]).sort(),
       builtin: r.builtin,
     })),
     assignments,

@@ -1,7 +1,13 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { Str, StringEnum } from '../../lib/schema.js';
+import { SECRET_MAX_LENGTH, SECRET_MIN_LENGTH, SECRET_PATTERN } from '../../lib/standard-webhooks.js';
+import { CreateAuditStreamBody } from '../audit-streams/schemas.js';
+import { CreateAuthProviderBody, Domain, RoleRule } from '../auth-providers/schemas.js';
 import { ConfigDocument } from '../config/schemas.js';
-import { Schedule, TimeoutS } from '../webhooks/schemas.js';
+import { PluginFields } from '../plugins/schemas.js';
+import { CreateRoleBody, Permission } from '../roles/schemas.js';
+import { CreateUserBody } from '../users/schemas.js';
+import { CreateWebhookBody, Schedule, TimeoutS } from '../webhooks/schemas.js';
 
 /** Upper bounds of a document: a body past them is refused before any work (README). */
 export const LIMITS = {
@@ -16,16 +22,29 @@ export const LIMITS = {
 /** The largest plan body, in bytes. */
 export const PLAN_BODY_LIMIT = 8 * 1024 * 1024;
 
-const Name = Str({ minLength: 1, maxLength: 128 });
-const Text = Str({ maxLength: 2048 });
+/**
+ * Each item's fields are its own API's schemas (`POST /api/<kind>`), so a document states the limits its
+ * items are held to when they are applied, and no other (issue #20).
+ */
+const role = CreateRoleBody.properties;
+const user = CreateUserBody.properties;
+const webhook = CreateWebhookBody.properties;
+const provider = CreateAuthProviderBody.properties;
+const stream = CreateAuditStreamBody.properties;
+/** A `by_role` key: a property name, matched against the roles by name when applied. */
+const RoleKey = Str({ minLength: 1, maxLength: 128 });
 const List = <T extends TSchema>(item: T, maxItems: number) => Type.Array(item, { maxItems });
 const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
-/** A secret to set when the item is created: write-only, never exported, ignored by the plan's compare. */
+/**
+ * A signing secret to set when the item is created: write-only, never exported, ignored by the plan's compare.
+ * Its limits are those of the check it meets (`whsec_` and base64 of 24 to 64 bytes).
+ */
 const CreateSecret = (what: string) =>
   Type.Optional(
     Str({
-      minLength: 1,
-      maxLength: 1024,
+      minLength: SECRET_MIN_LENGTH,
+      maxLength: SECRET_MAX_LENGTH,
+      pattern: SECRET_PATTERN,
       writeOnly: true,
       description: `${what}, used only when the item is created; write it as \${ENV_VAR} and let the CLI fill it in.`,
     }),
@@ -33,9 +52,9 @@ const CreateSecret = (what: string) =>
 
 export const StateRole = Type.Object(
   {
-    name: Name,
-    description: Type.Optional(Text),
-    permissions: List(Str({ minLength: 1, maxLength: 128 }), 500),
+    name: role.name,
+    description: role.description,
+    permissions: List(Permission, 500),
     builtin: Type.Optional(
       Type.Boolean({ description: 'Read only: admin and auditor (never deleted by a prune).' }),
     ),
@@ -44,15 +63,15 @@ export const StateRole = Type.Object(
 );
 
 export const StateAssignment = Type.Object(
-  { user: Name, role: Name },
+  { user: user.username, role: role.name },
   { additionalProperties: false, description: 'A role held by a user, both by name.' },
 );
 
 export const StateUser = Type.Object(
   {
-    username: Name,
-    email: Type.Optional(Nullable(Str({ maxLength: 320 }))),
-    display_name: Type.Optional(Nullable(Str({ maxLength: 256 }))),
+    username: user.username,
+    email: user.email,
+    display_name: user.display_name,
     kind: Type.Optional(StringEnum(['human', 'service'])),
     disabled: Type.Optional(Type.Boolean()),
   },
@@ -61,9 +80,9 @@ export const StateUser = Type.Object(
 
 export const StateWebhook = Type.Object(
   {
-    url: Str({ minLength: 1, maxLength: 2048 }),
-    description: Type.Optional(Text),
-    events: List(Str({ minLength: 1, maxLength: 128 }), 100),
+    url: webhook.url,
+    description: webhook.description,
+    events: List(webhook.events.items, 100),
     enabled: Type.Optional(Type.Boolean()),
     retry_schedule_s: Type.Optional(Nullable(Schedule)),
     timeout_s: Type.Optional(Nullable(TimeoutS)),
@@ -74,9 +93,9 @@ export const StateWebhook = Type.Object(
 
 export const StatePlugin = Type.Object(
   {
-    name: Name,
+    name: PluginFields.name,
     kind: StringEnum(['module', 'http']),
-    url: Type.Optional(Nullable(Str({ maxLength: 2048 }))),
+    url: Type.Optional(Nullable(PluginFields.url)),
     enabled: Type.Optional(Type.Boolean()),
     config: Type.Optional(
       Type.Object({}, { additionalProperties: true, description: 'Fields marked writeOnly are left out.' }),
@@ -85,42 +104,32 @@ export const StatePlugin = Type.Object(
   { additionalProperties: false },
 );
 
-const RoleRule = Type.Union([
-  Type.Object(
-    { claim: Name, contains: Str({ minLength: 1, maxLength: 256 }), role: Name },
-    {
-      additionalProperties: false,
-    },
-  ),
-  Type.Object(
-    { claim: Name, equals: Str({ minLength: 1, maxLength: 256 }), role: Name },
-    {
-      additionalProperties: false,
-    },
-  ),
-]);
-
 export const StateProvider = Type.Object(
   {
-    name: Name,
-    issuer: Str({ minLength: 1, maxLength: 2048 }),
-    client_id: Str({ minLength: 1, maxLength: 512 }),
-    scopes: Type.Optional(List(Name, 50)),
+    name: provider.name,
+    issuer: provider.issuer,
+    client_id: provider.client_id,
+    scopes: Type.Optional(List(provider.scopes.items, 50)),
     role_mapping: Type.Optional(List(RoleRule, 100)),
     jit: Type.Optional(Type.Boolean()),
-    default_roles: Type.Optional(List(Name, 50)),
-    email_domains: Type.Optional(Nullable(List(Str({ minLength: 1, maxLength: 253 }), 100))),
+    default_roles: Type.Optional(List(provider.default_roles.items, 50)),
+    email_domains: Type.Optional(Nullable(List(Domain, 100))),
     enabled: Type.Optional(Type.Boolean()),
-    client_secret: CreateSecret('The client secret (required to create a provider)'),
+    client_secret: Type.Optional(
+      Type.Unsafe<string>({
+        ...provider.client_secret,
+        description: `The client secret (required to create a provider), used only when it is created; write it as \${ENV_VAR} and let the CLI fill it in.`,
+      }),
+    ),
   },
   { additionalProperties: false, description: 'Never the client secret.' },
 );
 
 export const StateStream = Type.Object(
   {
-    name: Name,
-    url: Str({ minLength: 1, maxLength: 2048 }),
-    actions: List(Name, 100),
+    name: stream.name,
+    url: stream.url,
+    actions: List(stream.actions.items, 100),
     secret: CreateSecret('The signing secret (whsec_…); without it one is drawn'),
   },
   { additionalProperties: false, description: 'Never the secret.' },
@@ -136,7 +145,7 @@ export const StateSettings = Type.Object(
       {
         ...rateLimitFields,
         by_role: Type.Record(
-          Name,
+          RoleKey,
           Type.Object(RateLimits.properties.default.properties, { additionalProperties: false }),
           {
             default: {},

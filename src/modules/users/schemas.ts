@@ -30,13 +30,19 @@ const DisplayName = Str({ minLength: 1, maxLength: 128 });
  */
 export const PASSWORD_MIN_LENGTH_FLOOR = 8;
 export const PASSWORD_MIN_LENGTH_DEFAULT = 12;
+/**
+ * The longest password, in characters (code points, as `maxLength` and `textLength` count them), for a stored
+ * one and at sign-in. Written as JSON escapes only what JSON requires (six bytes at most per character), one
+ * with a longest username fits the sign-in routes' 8 KiB body.
+ */
+export const PASSWORD_MAX_LENGTH = 1024;
 
 /** Write-only: never in an answer, a log, an audit row or an event. */
 export const Password = Str({
   minLength: PASSWORD_MIN_LENGTH_FLOOR,
-  maxLength: 1024,
+  maxLength: PASSWORD_MAX_LENGTH,
   writeOnly: true,
-  description: `At least the \`passwords.min_length\` setting's characters (default ${PASSWORD_MIN_LENGTH_DEFAULT}; never below ${PASSWORD_MIN_LENGTH_FLOOR}, the schema's minLength) and at most 1,024 bytes; human users only. null removes it.`,
+  description: `At least the \`passwords.min_length\` setting's characters (default ${PASSWORD_MIN_LENGTH_DEFAULT}; never below ${PASSWORD_MIN_LENGTH_FLOOR}, the schema's minLength) and at most ${PASSWORD_MAX_LENGTH.toLocaleString('en')}, counted in Unicode code points as minLength and maxLength are; human users only. null removes it.`,
 });
 
 export const User = Type.Object(

@@ -7,6 +7,7 @@ import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
 import type { Passwords } from '../../lib/passwords.js';
 import type { RequestCtx } from '../../lib/request-ctx.js';
+import { textLength } from '../../lib/schema.js';
 import {
   USERNAME_PATTERN,
   type CreateUserBody,
@@ -47,8 +48,6 @@ type UsersServiceDeps = {
 /** Fields of one's own account that a person may change without holding every permission it has. */
 const PROFILE_FIELDS = new Set(['username', 'email', 'display_name']);
 
-const PASSWORD_MAX_BYTES = 1024;
-
 /**
  * The stored form of a username: NFKC folds width and compatibility forms (`ａｌｉｃｅ` → `alice`), then
  * lower-case, so uniqueness holds regardless of case and width. Throws `validation_failed`.
@@ -83,10 +82,9 @@ async function passwordHash(
       'unprocessable',
       'Service accounts sign in with tokens only; they cannot have a password.',
     );
+  // The policy counts as the schema's minLength (its floor) and maxLength do: code points, one rule.
   const min = settings().passwords.min_length;
-  if (password.length < min) throw fieldError('body', '/password', `must be at least ${min} characters`);
-  if (Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES)
-    throw fieldError('body', '/password', `must be at most ${PASSWORD_MAX_BYTES} bytes`);
+  if (textLength(password) < min) throw fieldError('body', '/password', `must be at least ${min} characters`);
   return passwords.hash(password);
 }
 
