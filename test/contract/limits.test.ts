@@ -561,9 +561,10 @@ forEachDialect((database) => {
     w: ReturnType<typeof writes>[number],
     field: Limited,
     probe: Probe,
+    base: Base,
   ): Promise<string | null> {
     const at = `${w.id} ${field.pointer} ${probe.emoji ? 'emoji ' : ''}length ${probe.n}`;
-    const { params = {}, token, headers = {}, bodies, ifMatch, after } = await BASES[w.id]!(h);
+    const { params = {}, token, headers = {}, bodies, ifMatch, after } = base;
     const value = await valueFor(h, field, probe.n, probe.emoji);
     const body = bodies.map((b) => withValue(b, field.pointer, value)).find((b) => b !== undefined);
     if (!body) return `${w.id}: no base body has ${field.pointer}`;
@@ -574,7 +575,7 @@ forEachDialect((database) => {
       headers: { ...headers, ...(ifMatch ? { 'if-match': await ifMatch() } : {}) },
       ...(token ? { token } : {}),
     });
-    await after?.(res);
+    if (probe.ok) await after?.(res);
     const lenient =
       FORGED[w.id] ??
       NAMES_A_THING[`${w.id} ${field.pointer} ${probe.bound}`] ??
@@ -602,10 +603,14 @@ forEachDialect((database) => {
       const failures: string[] = [];
       let pairs = 0;
       for (const w of writes().filter((w) => BASES[w.id])) {
+        // A probe one past a limit is refused and changes nothing, so those of an operation share one base.
+        let refusalBase: Base | undefined;
+        const base = async (probe: Probe) =>
+          probe.ok ? BASES[w.id]!(h) : (refusalBase ??= await BASES[w.id]!(h));
         for (const field of w.fields) {
           pairs += 1;
           for (const probe of probesOf(field)) {
-            const failure = await send(w, field, probe);
+            const failure = await send(w, field, probe, await base(probe));
             if (failure) failures.push(failure);
           }
         }

@@ -100,12 +100,11 @@ export const RegistrationResponse = Type.Object(
     response: Type.Object(
       {
         clientDataJSON: B64(4096),
-        // An ML-DSA-87 credential's COSE key is 2,592 bytes and a packed self-attestation signs with 4,627 bytes.
-        attestationObject: B64(16384),
+        attestationObject: B64(8192),
         authenticatorData: Type.Optional(B64(4096)),
         transports: Type.Optional(Type.Array(Str({ maxLength: 32 }), { maxItems: 8 })),
         publicKeyAlgorithm: Type.Optional(Type.Integer({ minimum: -65536, maximum: 65536 })),
-        publicKey: Type.Optional(B64(8192)),
+        publicKey: Type.Optional(B64(4096)),
       },
       { additionalProperties: false },
     ),
@@ -130,8 +129,8 @@ export const AuthenticationResponse = Type.Object(
       {
         clientDataJSON: B64(2048),
         authenticatorData: B64(2048),
-        // Room for RSA-4096 and post-quantum ML-DSA signatures (up to 4,627 bytes), should the offer grow.
-        signature: B64(8192),
+        // Up to an RSA-8192 signature (1,366 characters); ML-DSA's 4,627 bytes are not offered (service-passkeys).
+        signature: B64(2048),
         userHandle: Type.Optional(B64(256)),
       },
       { additionalProperties: false },
