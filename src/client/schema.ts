@@ -845,7 +845,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List users */
+        /** List users: search, filter, sort, count */
         get: operations["listUsers"];
         put?: never;
         /** Create a user */
@@ -2493,6 +2493,8 @@ export interface components {
         UserPage: {
             data: components["schemas"]["User"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many rows match the filters, on every page alike. */
+            total?: number;
         };
         /** WebAuthnOptions */
         WebAuthnOptions: {
@@ -10457,12 +10459,18 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
                 disabled?: boolean;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description `human` users may sign in to the console; `service` accounts use tokens only. */
                 kind?: "human" | "service";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
-                /** @description Prefix of the username or the email. */
+                /** @description Found anywhere in the username, the email or the display name, regardless of case and width (Unicode NFKC); `%`, `_` and `\` match themselves. */
                 q?: string;
+                /** @description The order: a field, `-` for descending, the id breaking ties (email and display name regardless of case; a missing one sorts as empty). Default: creation order (by id). */
+                sort?: "username" | "-username" | "email" | "-email" | "display_name" | "-display_name" | "created_at" | "-created_at";
+                /** @description `active`: users that are not disabled; `disabled`: those that are. Same as `disabled=`. */
+                status?: "active" | "disabled";
             };
             header?: never;
             path?: never;
