@@ -1188,6 +1188,8 @@ export interface components {
         AuditEventPage: {
             data: components["schemas"]["AuditEvent"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many events match the filters, counted up to 10,000 (counting a long log is not free): 10,000 means that many or more. */
+            total?: number;
         };
         /** AuditStream */
         AuditStream: {
@@ -1874,6 +1876,8 @@ export interface components {
         PluginPage: {
             data: components["schemas"]["Plugin"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many rows match the filters, on every page alike. */
+            total?: number;
         };
         /** PluginWithSecret */
         PluginWithSecret: {
@@ -2034,11 +2038,15 @@ export interface components {
         RoleMemberPage: {
             data: components["schemas"]["RoleMember"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many rows match the filters, on every page alike. */
+            total?: number;
         };
         /** RolePage */
         RolePage: {
             data: components["schemas"]["Role"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many rows match the filters, on every page alike. */
+            total?: number;
         };
         /**
          * RoleRule
@@ -2345,6 +2353,8 @@ export interface components {
         TokenPage: {
             data: components["schemas"]["Token"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many rows match the filters, on every page alike. */
+            total?: number;
         };
         /** TokenWithSecret */
         TokenWithSecret: {
@@ -2536,6 +2546,8 @@ export interface components {
         WebhookPage: {
             data: components["schemas"]["Webhook"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many rows match the filters, on every page alike. */
+            total?: number;
         };
         /** WebhookWithSecret */
         WebhookWithSecret: {
@@ -2789,6 +2801,8 @@ export interface operations {
                 /** @description With order=asc: only events with a larger seq (tail from the last seq you saw). */
                 after?: number;
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 limit?: number;
                 /** @description desc: newest first; asc: oldest first, for tailing. */
                 order?: "desc" | "asc";
@@ -8186,6 +8200,8 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
             };
@@ -9057,6 +9073,8 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
             };
@@ -9696,6 +9714,8 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
             };
@@ -9812,6 +9832,8 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
                 /** @description Only this owner's tokens. */
@@ -11217,6 +11239,8 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
             };
@@ -11553,6 +11577,8 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
             };

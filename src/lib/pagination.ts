@@ -29,6 +29,9 @@ export const IncludeTotalField = {
   ),
 };
 
+/** A list answer; `total` only when asked for with `?include=total`. */
+export type PageOf<T> = { data: T[]; next_cursor: string | null; total?: number };
+
 /** The `total` of a list asked with `?include=total`. */
 export function withTotal<P extends object>(page: P, total: number | undefined): P & { total?: number } {
   return total === undefined ? page : { ...page, total };

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { PageQueryFields } from '../../lib/pagination.js';
+import { IncludeTotalField, PageQueryFields } from '../../lib/pagination.js';
 import { Str, Timestamp } from '../../lib/schema.js';
 import { ALL_SCOPES } from '../../lib/permissions.js';
 import { Permission } from '../roles/schemas.js';
@@ -71,6 +71,7 @@ export type RotateTokenBody = Static<typeof RotateTokenBody>;
 export const ListTokensQuery = Type.Object(
   {
     ...PageQueryFields,
+    ...IncludeTotalField,
     user_id: Type.Optional(Str({ maxLength: 128, description: "Only this owner's tokens." })),
   },
   { additionalProperties: false },

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Change } from '../../change.js';
 import type { Tables, Queryable, Trx } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
-import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage, withTotal, type PageOf } from '../../lib/pagination.js';
 import type { AuthCache } from '../../lib/auth-cache.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
@@ -38,7 +38,7 @@ export type TokensServiceDeps = {
   onAccessChange: () => void;
   settings: () => ConfigDocument;
 };
-type Page<T> = { data: T[]; next_cursor: string | null };
+type Page<T> = PageOf<T>;
 
 /** The lifetime asked for, checked against the default and the maximum. Throws `validation_failed`. */
 function expiryOf(deps: TokensServiceDeps, input: CreateTokenBody, now: number): number {
@@ -209,13 +209,15 @@ function tokenReads({ db, store }: TokensServiceDeps) {
       const limit = query.limit ?? DEFAULT_LIMIT;
       const filters = { userId: userId ?? null };
       const after = query.cursor ? String(decodeCursor(query.cursor, filters)[0]) : null;
-      return toPage(
+      const found = toPage(
         await store.list(db, userId, after, limit),
         limit,
         (t) => t,
         (t) => [t.id],
         filters,
       );
+      // Counted over exactly what the caller may list: its own tokens unless it holds tokens:read.
+      return withTotal(found, query.include ? await store.count(db, userId) : undefined);
     },
 
     /** One token; another user's only with `tokens:read` (else 404, so ids do not leak). */

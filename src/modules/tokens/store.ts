@@ -95,6 +95,13 @@ function tokenRecords() {
       return row && toToken(row);
     },
 
+    /** How many tokens there are; `userId` narrows to one owner. */
+    async count(q: Queryable, userId: string | undefined): Promise<number> {
+      let query = q.selectFrom('tokens').select((eb) => eb.fn.countAll<number>().as('n'));
+      if (userId !== undefined) query = query.where('user_id', '=', userId);
+      return Number((await query.executeTakeFirstOrThrow()).n);
+    },
+
     /** A page by id; `userId` narrows to one owner. Fetches `limit + 1`. */
     async list(
       q: Queryable,
