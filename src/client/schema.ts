@@ -2339,8 +2339,16 @@ export interface components {
              */
             last_used_at: string | null;
             name: string;
+            /** @description The user the token belongs to (`user_id`) by name; null when the caller may not read users (`users:read`) and the token is not its own. */
+            owner: components["schemas"]["TokenOwner"] | null;
             /** @description The first characters of the secret, to tell tokens apart. */
             prefix: string;
+            /**
+             * Format: date-time
+             * @description After a rotation with `grace_seconds`: until then the previous secret also works (a past time: it no longer does). null when there was no grace; cleared by a revocation.
+             * @example 2026-11-28T09:30:00.000Z
+             */
+            previous_secret_expires_at: string | null;
             /**
              * Format: date-time
              * @example 2026-11-28T09:30:00.000Z
@@ -2348,6 +2356,12 @@ export interface components {
             revoked_at: string | null;
             scopes: string[];
             user_id: string;
+        };
+        /** TokenOwner */
+        TokenOwner: {
+            display_name: string | null;
+            id: string;
+            username: string;
         };
         /** TokenPage */
         TokenPage: {
@@ -2375,8 +2389,16 @@ export interface components {
              */
             last_used_at: string | null;
             name: string;
+            /** @description The user the token belongs to (`user_id`) by name; null when the caller may not read users (`users:read`) and the token is not its own. */
+            owner: components["schemas"]["TokenOwner"] | null;
             /** @description The first characters of the secret, to tell tokens apart. */
             prefix: string;
+            /**
+             * Format: date-time
+             * @description After a rotation with `grace_seconds`: until then the previous secret also works (a past time: it no longer does). null when there was no grace; cleared by a revocation.
+             * @example 2026-11-28T09:30:00.000Z
+             */
+            previous_secret_expires_at: string | null;
             /**
              * Format: date-time
              * @example 2026-11-28T09:30:00.000Z
@@ -9836,6 +9858,8 @@ export interface operations {
                 include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
+                /** @description `active`: neither revoked nor past `expires_at`; `revoked`: revoked; `expired`: past `expires_at` without being revoked. */
+                status?: "active" | "revoked" | "expired";
                 /** @description Only this owner's tokens. */
                 user_id?: string;
             };
