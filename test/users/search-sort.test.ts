@@ -180,6 +180,19 @@ forEachDialect((database) => {
         total: 0,
       });
     });
+
+    it('a changed display name is found by its new name only (the stored key follows it)', async () => {
+      const slash = everyone.find((u) => u.username === 'slash')!;
+      const put = (display_name: string | null) =>
+        app.request({ method: 'PUT', url: `/api/users/${slash.id}`, payload: { display_name } });
+      expect((await put('Ｒenamed Person')).statusCode).toBe(200);
+      expect(await search('renamed p')).toEqual([slash.id]);
+      expect(await search('back')).toEqual([]);
+      expect((await put(null)).statusCode).toBe(200);
+      expect(await search('renamed')).toEqual([]);
+      expect((await put('back\\slash')).statusCode).toBe(200);
+      expect(await search('back')).toEqual([slash.id]);
+    });
   });
 
   describe('rejects', () => {
