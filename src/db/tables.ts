@@ -10,6 +10,8 @@ export type UsersTable = {
   username: string;
   email: string | null;
   display_name: string | null;
+  /** `display_name` in NFKC lower case ('' for none): what the user search and the display-name sort use. */
+  display_name_key?: string;
   kind: 'human' | 'service';
   disabled: boolean | number;
   password_hash: string | null;

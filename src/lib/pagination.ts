@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Type, type TSchema } from 'typebox';
 import { fieldError } from '../errors.js';
-import { Str } from '../lib/schema.js';
+import { SAFE_TEXT_PATTERN, Str, StringEnum } from '../lib/schema.js';
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 500;
@@ -19,6 +19,24 @@ export const PageQueryFields = {
   cursor: Type.Optional(Str({ maxLength: 1024, description: 'The `next_cursor` of the previous page.' })),
 };
 
+/** `?include=total`, on the lists that can count: the answer then carries `total`. */
+export const IncludeTotalField = {
+  include: Type.Optional(
+    StringEnum(['total'], {
+      description:
+        '`total`: the answer also carries `total`, the count of every row the filters match (not only this page).',
+    }),
+  ),
+};
+
+/** A list answer; `total` only when asked for with `?include=total`. */
+export type PageOf<T> = { data: T[]; next_cursor: string | null; total?: number };
+
+/** The `total` of a list asked with `?include=total`. */
+export function withTotal<P extends object>(page: P, total: number | undefined): P & { total?: number } {
+  return total === undefined ? page : { ...page, total };
+}
+
 /** `{ data, next_cursor }`: the shape of every list answer. */
 export function Page<T extends TSchema>(item: T, title: string) {
   return Type.Object(
@@ -26,6 +44,24 @@ export function Page<T extends TSchema>(item: T, title: string) {
     { additionalProperties: false, title },
   );
 }
+
+/** `Page(Item)` of a list that takes `?include=total`: `total` is there only when asked for. */
+export function CountedPage<T extends TSchema>(
+  item: T,
+  title: string,
+  totalDescription = 'With `?include=total`: how many rows match the filters, on every page alike.',
+) {
+  return Type.Object(
+    {
+      data: Type.Array(item),
+      next_cursor: Type.Union([Type.String(), Type.Null()]),
+      total: Type.Optional(Type.Integer({ minimum: 0, description: totalDescription })),
+    },
+    { additionalProperties: false, title },
+  );
+}
+
+const SAFE_TEXT = new RegExp(SAFE_TEXT_PATTERN, 'u');
 
 function digest(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 16);
@@ -51,10 +87,11 @@ export function decodeCursor(cursor: string, filters: unknown = null, arity = 1)
   }
   const p = parsed as { k?: unknown; f?: unknown; c?: unknown };
   if (!p || typeof p !== 'object' || !Array.isArray(p.k) || p.k.length !== arity) throw bad('is malformed');
-  if (!p.k.every((v) => typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v))))
+  // The checksum is no secret: a forged key must still be a value the database compares without an error.
+  if (!p.k.every((v) => (typeof v === 'string' && SAFE_TEXT.test(v)) || Number.isSafeInteger(v)))
     throw bad('is malformed');
   if (p.c !== digest({ k: p.k, f: p.f })) throw bad('was altered');
-  if (p.f !== digest(filters)) throw bad('belongs to a query with other filters');
+  if (p.f !== digest(filters)) throw bad('belongs to a query with other filters or another sort');
   return p.k as (string | number)[];
 }
 

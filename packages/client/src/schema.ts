@@ -845,7 +845,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List users */
+        /** List users: search, filter, sort, count */
         get: operations["listUsers"];
         put?: never;
         /** Create a user */
@@ -1852,6 +1852,8 @@ export interface components {
         AuditEventPage: {
             data: components["schemas"]["AuditEvent"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many events match the filters, counted up to 10,000 (counting a long log is not free): 10,000 means that many or more. */
+            total?: number;
         };
         /**
          * AuditPurgeEvent
@@ -2769,6 +2771,8 @@ export interface components {
         PluginPage: {
             data: components["schemas"]["Plugin"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many rows match the filters, on every page alike. */
+            total?: number;
         };
         /**
          * PluginRegisterEvent
@@ -3005,11 +3009,15 @@ export interface components {
         RoleMemberPage: {
             data: components["schemas"]["RoleMember"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many rows match the filters, on every page alike. */
+            total?: number;
         };
         /** RolePage */
         RolePage: {
             data: components["schemas"]["Role"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many rows match the filters, on every page alike. */
+            total?: number;
         };
         /**
          * RoleRule
@@ -3337,8 +3345,16 @@ export interface components {
              */
             last_used_at: string | null;
             name: string;
+            /** @description The user the token belongs to (`user_id`) by name; null when the caller may not read users (`users:read`) and the token is not its own. */
+            owner: components["schemas"]["TokenOwner"] | null;
             /** @description The first characters of the secret, to tell tokens apart. */
             prefix: string;
+            /**
+             * Format: date-time
+             * @description After a rotation with `grace_seconds`: until then the previous secret also works (a past time: it no longer does). null when there was no grace; cleared by a revocation.
+             * @example 2026-11-28T09:30:00.000Z
+             */
+            previous_secret_expires_at: string | null;
             /**
              * Format: date-time
              * @example 2026-11-28T09:30:00.000Z
@@ -3361,10 +3377,18 @@ export interface components {
             /** @enum {string} */
             type: "token.create";
         };
+        /** TokenOwner */
+        TokenOwner: {
+            display_name: string | null;
+            id: string;
+            username: string;
+        };
         /** TokenPage */
         TokenPage: {
             data: components["schemas"]["Token"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many rows match the filters, on every page alike. */
+            total?: number;
         };
         /**
          * TokenRevokeEvent
@@ -3413,8 +3437,16 @@ export interface components {
              */
             last_used_at: string | null;
             name: string;
+            /** @description The user the token belongs to (`user_id`) by name; null when the caller may not read users (`users:read`) and the token is not its own. */
+            owner: components["schemas"]["TokenOwner"] | null;
             /** @description The first characters of the secret, to tell tokens apart. */
             prefix: string;
+            /**
+             * Format: date-time
+             * @description After a rotation with `grace_seconds`: until then the previous secret also works (a past time: it no longer does). null when there was no grace; cleared by a revocation.
+             * @example 2026-11-28T09:30:00.000Z
+             */
+            previous_secret_expires_at: string | null;
             /**
              * Format: date-time
              * @example 2026-11-28T09:30:00.000Z
@@ -3569,6 +3601,8 @@ export interface components {
         UserPage: {
             data: components["schemas"]["User"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many rows match the filters, on every page alike. */
+            total?: number;
         };
         /**
          * UserUpdateEvent
@@ -3666,6 +3700,8 @@ export interface components {
         WebhookPage: {
             data: components["schemas"]["Webhook"][];
             next_cursor: string | null;
+            /** @description With `?include=total`: how many rows match the filters, on every page alike. */
+            total?: number;
         };
         /**
          * WebhookRotateSecretEvent
@@ -3973,6 +4009,8 @@ export interface operations {
                 /** @description With order=asc: only events with a larger seq (tail from the last seq you saw). */
                 after?: number;
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 limit?: number;
                 /** @description desc: newest first; asc: oldest first, for tailing. */
                 order?: "desc" | "asc";
@@ -9356,6 +9394,8 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
             };
@@ -10227,6 +10267,8 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
             };
@@ -10866,6 +10908,8 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
             };
@@ -10982,8 +11026,12 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
+                /** @description `active`: neither revoked nor past `expires_at`; `revoked`: revoked; `expired`: past `expires_at` without being revoked. */
+                status?: "active" | "revoked" | "expired";
                 /** @description Only this owner's tokens. */
                 user_id?: string;
             };
@@ -11629,12 +11677,18 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
                 disabled?: boolean;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description `human` users may sign in to the console; `service` accounts use tokens only. */
                 kind?: "human" | "service";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
-                /** @description Prefix of the username or the email. */
+                /** @description Found anywhere in the username, the email or the display name, regardless of case and width (Unicode NFKC); `%`, `_` and `\` match themselves. */
                 q?: string;
+                /** @description The order: a field, `-` for descending, the id breaking ties (email and display name regardless of case; a missing one sorts as empty). Default: creation order (by id). */
+                sort?: "username" | "-username" | "email" | "-email" | "display_name" | "-display_name" | "created_at" | "-created_at";
+                /** @description `active`: users that are not disabled; `disabled`: those that are. Same as `disabled=`. */
+                status?: "active" | "disabled";
             };
             header?: never;
             path?: never;
@@ -12381,6 +12435,8 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
             };
@@ -12717,6 +12773,8 @@ export interface operations {
             query?: {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description `total`: the answer also carries `total`, the count of every row the filters match (not only this page). */
+                include?: "total";
                 /** @description Page size, 1 to 500. */
                 limit?: number;
             };

@@ -14,6 +14,7 @@ import * as auditStreams from './202612020730_audit_streams.js';
 import * as authProviders from './202612021100_auth_providers.js';
 import * as mfa from './202612021110_mfa.js';
 import * as auditorReadsAuth from './202612021230_auditor_reads_auth.js';
+import * as usersDisplayNameKey from './202612021800_users_display_name_key.js';
 
 /** Every migration, by name; names sort in the order they run. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '202612021100_auth_providers': authProviders,
   '202612021110_mfa': mfa,
   '202612021230_auditor_reads_auth': auditorReadsAuth,
+  '202612021800_users_display_name_key': usersDisplayNameKey,
 };

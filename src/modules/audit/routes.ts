@@ -1,8 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { Page } from '../../lib/pagination.js';
+import { CountedPage } from '../../lib/pagination.js';
 import { IdParams } from '../../lib/schema.js';
-import { AuditCheckpoint, AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
+import {
+  AUDIT_TOTAL_CAP,
+  AuditCheckpoint,
+  AuditEvent,
+  AuditQuery,
+  ExportQuery,
+  VerifyResult,
+} from './schemas.js';
 import type { AuditService } from './service.js';
 import type { RouteApp } from '../../http/route-app.js';
 
@@ -25,7 +32,13 @@ function listAuditEventsRoute(app: RouteApp, audit: AuditService): void {
         tags: ['audit'],
         summary: 'Query the audit log (newest first; order=asc&after= to tail)',
         querystring: AuditQuery,
-        response: { 200: Page(AuditEvent, 'AuditEventPage') },
+        response: {
+          200: CountedPage(
+            AuditEvent,
+            'AuditEventPage',
+            `With \`?include=total\`: how many events match the filters, counted up to ${AUDIT_TOTAL_CAP.toLocaleString('en')} (counting a long log is not free): ${AUDIT_TOTAL_CAP.toLocaleString('en')} means that many or more.`,
+          ),
+        },
       },
     },
     async (req) => audit.list(req.ctx, req.query),

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { DEFAULT_LIMIT, MAX_LIMIT } from '../../lib/pagination.js';
+import { DEFAULT_LIMIT, IncludeTotalField, MAX_LIMIT } from '../../lib/pagination.js';
 import { MAX_SAFE_INT, Str, Timestamp, StringEnum } from '../../lib/schema.js';
 
 export { AuditEvent } from '../journal/event.js';
@@ -29,6 +29,7 @@ export const AuditFilterFields = {
 export const AuditQuery = Type.Object(
   {
     ...AuditFilterFields,
+    ...IncludeTotalField,
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT })),
     cursor: Type.Optional(Str({ maxLength: 1024 })),
     order: Type.Optional(
@@ -48,6 +49,9 @@ export const AuditQuery = Type.Object(
   { additionalProperties: false },
 );
 export type AuditQuery = Static<typeof AuditQuery>;
+
+/** `?include=total` on the audit log counts at most this many events: the log can be long. */
+export const AUDIT_TOTAL_CAP = 10_000;
 
 export const ExportQuery = Type.Object(
   {

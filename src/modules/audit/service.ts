@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Change, RecordAudit } from '../../change.js';
 import type { Tables } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
-import { decodeIntCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
+import { decodeIntCursor, DEFAULT_LIMIT, toPage, withTotal, type PageOf } from '../../lib/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId } from '../../lib/ids.js';
 import { MAX_SAFE_INT } from '../../lib/schema.js';
@@ -11,7 +11,14 @@ import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
 import { issueCheckpoint } from './checkpoint.js';
 import { exportStream } from './export.js';
 import { keyedFromMac, sameDigest, type AuditKeys } from './keys.js';
-import type { AuditCheckpoint, AuditEvent, AuditQuery, ExportQuery, VerifyResult } from './schemas.js';
+import {
+  AUDIT_TOTAL_CAP,
+  type AuditCheckpoint,
+  type AuditEvent,
+  type AuditQuery,
+  type ExportQuery,
+  type VerifyResult,
+} from './schemas.js';
 import type { AuditFilters, AuditStore } from './store.js';
 import { toAuditEvent } from '../journal/event.js';
 import { verifyChain, type VerifyOptions } from './verify.js';
@@ -94,10 +101,7 @@ function reads(deps: AuditServiceDeps) {
      * A page of events, newest first (or oldest first with `order=asc`), keyset-paged on `seq`. Audited as
      * `audit.query`. Throws `validation_failed` for a bad, altered or mismatched cursor.
      */
-    async list(
-      ctx: RequestCtx,
-      query: AuditQuery,
-    ): Promise<{ data: AuditEvent[]; next_cursor: string | null }> {
+    async list(ctx: RequestCtx, query: AuditQuery): Promise<PageOf<AuditEvent>> {
       const order = query.order ?? 'desc';
       if (query.after !== undefined && order !== 'asc')
         throw fieldError('query', '/after', 'after needs order=asc');
@@ -119,6 +123,9 @@ function reads(deps: AuditServiceDeps) {
           : (query.after ?? null);
       const filters = await resolve(deps, query);
       const rows = filters ? await store.list(db, filters, { order, afterSeq }, limit) : [];
+      // Counted before this query's own audit row is written, as the page was read.
+      const total =
+        query.include && filters ? await store.countUpTo(db, filters, AUDIT_TOTAL_CAP) : undefined;
       const page = toPage(
         rows,
         limit,
@@ -132,7 +139,7 @@ function reads(deps: AuditServiceDeps) {
         outcome: 'success',
         detail: `${page.data.length} events`,
       });
-      return page;
+      return withTotal(page, query.include ? (total ?? 0) : undefined);
     },
 
     /** One event by id. Audited as `audit.read`. Throws `not_found`. */

@@ -81,6 +81,16 @@ function eventReads() {
       return Number(row.n);
     },
 
+    /** How many events match, counting no further than `cap` (the count stops reading there). */
+    async countUpTo(q: Queryable, f: AuditFilters, cap: number): Promise<number> {
+      const matching = select(q, f).clearSelect().select('seq').limit(cap).as('m');
+      const row = await q
+        .selectFrom(matching)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
     async findById(q: Queryable, id: string): Promise<AuditEvent | undefined> {
       const row = await q.selectFrom('audit_events').selectAll().where('id', '=', id).executeTakeFirst();
       return row && toAuditEvent(row);

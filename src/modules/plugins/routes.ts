@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { Page } from '../../lib/pagination.js';
+import { CountedPage } from '../../lib/pagination.js';
 import { IdParams } from '../../lib/schema.js';
 import {
   ConfigBody,
@@ -37,7 +37,7 @@ function listPluginsRoute(app: RouteApp, plugins: PluginsService): void {
         tags: ['plugins'],
         summary: 'Registered plugins with their health',
         querystring: ListQuery,
-        response: { 200: Page(Plugin, 'PluginPage') },
+        response: { 200: CountedPage(Plugin, 'PluginPage') },
       },
     },
     async (req) => plugins.list(req.query),

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { PageQueryFields } from '../../lib/pagination.js';
+import { IncludeTotalField, PageQueryFields } from '../../lib/pagination.js';
 import { Str, Timestamp, StringEnum } from '../../lib/schema.js';
 
 const Name = Str({ minLength: 2, maxLength: 63, pattern: '^[a-z][a-z0-9-]{1,62}$' });
@@ -116,4 +116,8 @@ export const DryRunQuery = Type.Object(
   { dry_run: Type.Optional(Type.Boolean({ default: false })) },
   { additionalProperties: false },
 );
-export const ListQuery = Type.Object({ ...PageQueryFields }, { additionalProperties: false });
+export const ListQuery = Type.Object(
+  { ...PageQueryFields, ...IncludeTotalField },
+  { additionalProperties: false },
+);
+export type ListQuery = Static<typeof ListQuery>;

@@ -3,7 +3,7 @@ import { runPrepared, type Change, type Prepared } from '../../change.js';
 import { fromJson, toBool, toIso } from '../../db/codecs.js';
 import type { PluginsTable, Tables } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
-import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage, withTotal, type PageOf } from '../../lib/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
 import { actorOf, type RequestCtx } from '../../lib/request-ctx.js';
@@ -15,7 +15,7 @@ import type { PluginHost } from '../../plugins/host.js';
 import type { ConfigDocument } from '../config/schemas.js';
 import { assertMayStreamAudit, assertMaySubscribe, creatorOf } from '../events/reach.js';
 import { createConfigValidator } from './config-schema.js';
-import type { Plugin, RegisterPluginBody } from './schemas.js';
+import type { ListQuery, Plugin, RegisterPluginBody } from './schemas.js';
 import type { PluginsStore } from './store.js';
 
 type Deps = {
@@ -77,7 +77,7 @@ function kitOf(deps: Deps) {
   };
 }
 type Kit = ReturnType<typeof kitOf>;
-type Page<T> = { data: T[]; next_cursor: string | null };
+type Page<T> = PageOf<T>;
 
 function toPlugin(host: PluginHost, row: PluginsTable): Plugin {
   const manifest = fromJson<PluginManifest>(row.manifest);
@@ -214,10 +214,12 @@ function createPluginReads(kit: Kit) {
       return toPlugin(await load(id));
     },
 
-    async list(query: { limit?: number; cursor?: string }): Promise<Page<Plugin>> {
+    /** A page of plugins by id, with `total` when asked. Throws `validation_failed` for a bad cursor. */
+    async list(query: ListQuery): Promise<Page<Plugin>> {
       const limit = query.limit ?? DEFAULT_LIMIT;
       const after = query.cursor ? String(decodeCursor(query.cursor)[0]) : null;
-      return toPage(await store.list(db, after, limit), limit, toPlugin, (p) => [p.id]);
+      const found = toPage(await store.list(db, after, limit), limit, toPlugin, (p) => [p.id]);
+      return withTotal(found, query.include ? await store.count(db) : undefined);
     },
   };
 }

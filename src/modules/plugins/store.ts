@@ -27,6 +27,14 @@ function createPluginReads() {
       return query.execute();
     },
 
+    async count(q: Queryable): Promise<number> {
+      const row = await q
+        .selectFrom('plugins')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
     /** The plugins the host loads. */
     async listEnabled(q: Queryable): Promise<PluginsTable[]> {
       return q.selectFrom('plugins').selectAll().where('enabled', '=', true).execute();

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { Page } from '../../lib/pagination.js';
+import { CountedPage } from '../../lib/pagination.js';
 import { IdParams } from '../../lib/schema.js';
 import { CreateRoleBody, ListRolesQuery, Member, Role, UpdateRoleBody, UserRoleParams } from './schemas.js';
 import type { RolesService } from './service.js';
@@ -28,7 +28,7 @@ function listRolesRoute(app: RouteApp, roles: RolesService): void {
         tags: ['roles'],
         summary: 'List roles',
         querystring: ListRolesQuery,
-        response: { 200: Page(Role, 'RolePage') },
+        response: { 200: CountedPage(Role, 'RolePage') },
       },
     },
     async (req) => roles.list(req.query),
@@ -121,7 +121,7 @@ function listRoleMembersRoute(app: RouteApp, roles: RolesService): void {
         summary: 'Users holding a role',
         params: IdParams,
         querystring: ListRolesQuery,
-        response: { 200: Page(Member, 'RoleMemberPage') },
+        response: { 200: CountedPage(Member, 'RoleMemberPage') },
       },
     },
     async (req) => roles.members(req.params.id, req.query),
@@ -146,7 +146,7 @@ function listUserRolesRoute(app: RouteApp, roles: RolesService): void {
         summary: 'The roles of a user',
         params: IdParams,
         querystring: ListRolesQuery,
-        response: { 200: Page(Role, 'RolePage') },
+        response: { 200: CountedPage(Role, 'RolePage') },
       },
     },
     async (req) => roles.listOfUser(req.params.id, req.query),

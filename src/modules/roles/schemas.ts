@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { PageQueryFields } from '../../lib/pagination.js';
+import { IncludeTotalField, PageQueryFields } from '../../lib/pagination.js';
 import { ALL_SCOPES, type Scope } from '../../lib/permissions.js';
 import { Str, Timestamp } from '../../lib/schema.js';
 
@@ -52,7 +52,10 @@ export const UpdateRoleBody = Type.Object(
 );
 export type UpdateRoleBody = Static<typeof UpdateRoleBody>;
 
-export const ListRolesQuery = Type.Object({ ...PageQueryFields }, { additionalProperties: false });
+export const ListRolesQuery = Type.Object(
+  { ...PageQueryFields, ...IncludeTotalField },
+  { additionalProperties: false },
+);
 export type ListRolesQuery = Static<typeof ListRolesQuery>;
 
 export const Member = Type.Object(

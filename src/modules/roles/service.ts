@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { runPrepared, type Change, type Prepared } from '../../change.js';
 import type { Tables, Trx, Queryable } from '../../db/tables.js';
 import { AppError, assertFound } from '../../errors.js';
-import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage, withTotal, type PageOf } from '../../lib/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
 import { BUILTIN_ROLES, missing, union } from '../../lib/permissions.js';
@@ -21,7 +21,7 @@ export type RolesServiceDeps = {
   clock: Clock;
   onAccessChange: () => void;
 };
-type Page<T> = { data: T[]; next_cursor: string | null };
+type Page<T> = PageOf<T>;
 
 /**
  * No escalation: the caller must hold every permission it grants. Throws `forbidden` naming the first
@@ -48,21 +48,23 @@ export function checkUser(id: string): string {
   return id;
 }
 
-/** A page of a listing, keyed by id, its cursor bound to `scope`. */
+/** A page of a listing, keyed by id, its cursor bound to `scope`; with `total` when asked. */
 async function page<T extends { id: string }>(
   query: ListRolesQuery,
   scope: unknown,
   fetch: (after: string | null, limit: number) => Promise<T[]>,
+  count: () => Promise<number>,
 ): Promise<Page<T>> {
   const limit = query.limit ?? DEFAULT_LIMIT;
   const after = query.cursor ? String(decodeCursor(query.cursor, scope)[0]) : null;
-  return toPage(
+  const found = toPage(
     await fetch(after, limit),
     limit,
     (r) => r,
     (r) => [r.id],
     scope,
   );
+  return withTotal(found, query.include ? await count() : undefined);
 }
 
 /** The last-admin guards, for the users and tokens services and for unassigning. */
@@ -267,20 +269,35 @@ function roleReads({ db, store }: RolesServiceDeps) {
     },
 
     async list(query: ListRolesQuery): Promise<Page<Role>> {
-      return page(query, null, (after, limit) => store.list(db, after, limit));
+      return page(
+        query,
+        null,
+        (after, limit) => store.list(db, after, limit),
+        () => store.countListing(db, {}),
+      );
     },
 
     /** Throws `not_found`. */
     async listOfUser(uid: string, query: ListRolesQuery): Promise<Page<Role>> {
       const userId = checkUser(uid);
       if (!(await store.userExists(db, userId))) throw new AppError('not_found', 'The user does not exist.');
-      return page(query, { userId }, (after, limit) => store.listOfUser(db, userId, after, limit));
+      return page(
+        query,
+        { userId },
+        (after, limit) => store.listOfUser(db, userId, after, limit),
+        () => store.countListing(db, { userId }),
+      );
     },
 
     /** Throws `not_found`. */
     async members(id: string, query: ListRolesQuery): Promise<Page<Member>> {
       await this.get(id);
-      return page(query, { roleId: id }, (after, limit) => store.members(db, id, after, limit));
+      return page(
+        query,
+        { roleId: id },
+        (after, limit) => store.members(db, id, after, limit),
+        () => store.countListing(db, { roleId: id }),
+      );
     },
   };
 }

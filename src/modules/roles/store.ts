@@ -71,6 +71,22 @@ function roleRecords() {
 /** Pages of roles: all, a user's, and a role's members. */
 function roleListings() {
   return {
+    /** How many rows a listing has: every role, a user's roles (`userId`), or a role's members (`roleId`). */
+    async countListing(q: Queryable, of: { userId?: string; roleId?: string }): Promise<number> {
+      const row =
+        of.userId === undefined && of.roleId === undefined
+          ? await q
+              .selectFrom('roles')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .executeTakeFirstOrThrow()
+          : await q
+              .selectFrom('user_roles')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .where(of.userId !== undefined ? 'user_id' : 'role_id', '=', of.userId ?? of.roleId ?? '')
+              .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
     async list(q: Queryable, afterId: string | null, limit: number): Promise<Role[]> {
       let query = q
         .selectFrom('roles')

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { Page } from '../../lib/pagination.js';
+import { CountedPage } from '../../lib/pagination.js';
 import { IdParams } from '../../lib/schema.js';
 import { CreateTokenBody, ListTokensQuery, RotateTokenBody, Token, TokenWithSecret } from './schemas.js';
 import type { TokensService } from './service.js';
@@ -25,7 +25,7 @@ function listTokensRoute(app: RouteApp, tokens: TokensService): void {
         tags: ['tokens'],
         summary: 'List tokens (your own, or all with tokens:read)',
         querystring: ListTokensQuery,
-        response: { 200: Page(Token, 'TokenPage') },
+        response: { 200: CountedPage(Token, 'TokenPage') },
       },
     },
     async (req) => tokens.list(req.ctx, req.query),

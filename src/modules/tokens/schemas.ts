@@ -1,25 +1,51 @@
 import { Type, type Static } from 'typebox';
-import { PageQueryFields } from '../../lib/pagination.js';
-import { Str, Timestamp } from '../../lib/schema.js';
+import { IncludeTotalField, PageQueryFields } from '../../lib/pagination.js';
+import { Str, StringEnum, Timestamp } from '../../lib/schema.js';
 import { ALL_SCOPES } from '../../lib/permissions.js';
 import { Permission } from '../roles/schemas.js';
 
-/** A token as listed: never its secret or its hash. */
-export const Token = Type.Object(
+/** The user a token belongs to, by name. */
+export const TokenOwner = Type.Object(
   {
     id: Type.String(),
-    name: Type.String(),
-    user_id: Type.String(),
-    prefix: Type.String({ description: 'The first characters of the secret, to tell tokens apart.' }),
-    scopes: Type.Array(Type.String()),
-    created_at: Timestamp,
-    expires_at: Type.Union([Timestamp, Type.Null()]),
-    last_used_at: Type.Union([Timestamp, Type.Null()]),
-    revoked_at: Type.Union([Timestamp, Type.Null()]),
+    username: Type.String(),
+    display_name: Type.Union([Type.String(), Type.Null()]),
+  },
+  { additionalProperties: false, title: 'TokenOwner' },
+);
+export type TokenOwner = Static<typeof TokenOwner>;
+
+/** A token's stored fields, as its audit rows and events carry them: never its secret or its hash. */
+const tokenFields = {
+  id: Type.String(),
+  name: Type.String(),
+  user_id: Type.String(),
+  prefix: Type.String({ description: 'The first characters of the secret, to tell tokens apart.' }),
+  scopes: Type.Array(Type.String()),
+  created_at: Timestamp,
+  expires_at: Type.Union([Timestamp, Type.Null()]),
+  last_used_at: Type.Union([Timestamp, Type.Null()]),
+  revoked_at: Type.Union([Timestamp, Type.Null()]),
+  previous_secret_expires_at: Type.Union([Timestamp, Type.Null()], {
+    description:
+      'After a rotation with `grace_seconds`: until then the previous secret also works (a past time: it no longer does). null when there was no grace; cleared by a revocation.',
+  }),
+};
+
+/** A token as answered: its fields and its owner. */
+export const Token = Type.Object(
+  {
+    ...tokenFields,
+    owner: Type.Union([TokenOwner, Type.Null()], {
+      description:
+        'The user the token belongs to (`user_id`) by name; null when the caller may not read users (`users:read`) and the token is not its own.',
+    }),
   },
   { additionalProperties: false, title: 'Token' },
 );
 export type Token = Static<typeof Token>;
+/** A token without its owner: what the store keeps and audit rows carry. */
+export type TokenRecord = Omit<Token, 'owner'>;
 
 /** A token with its secret: only in the answers to create and rotate. */
 export const TokenWithSecret = Type.Object(
@@ -71,7 +97,14 @@ export type RotateTokenBody = Static<typeof RotateTokenBody>;
 export const ListTokensQuery = Type.Object(
   {
     ...PageQueryFields,
+    ...IncludeTotalField,
     user_id: Type.Optional(Str({ maxLength: 128, description: "Only this owner's tokens." })),
+    status: Type.Optional(
+      StringEnum(['active', 'revoked', 'expired'], {
+        description:
+          '`active`: neither revoked nor past `expires_at`; `revoked`: revoked; `expired`: past `expires_at` without being revoked.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

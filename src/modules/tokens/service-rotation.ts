@@ -2,11 +2,38 @@ import type { Queryable } from '../../db/tables.js';
 import { isId } from '../../lib/ids.js';
 import { AppError, assertFound } from '../../errors.js';
 import { missing } from '../../lib/permissions.js';
-import type { RequestCtx } from '../../lib/request-ctx.js';
+import { hasScope, type RequestCtx } from '../../lib/request-ctx.js';
 import { displayPrefix, generateToken, hashToken } from '../../lib/secret-token.js';
 import { assertHolds } from '../roles/service.js';
-import type { TokenWithSecret } from './schemas.js';
+import type { Token, TokenRecord, TokenWithSecret } from './schemas.js';
 import type { TokensServiceDeps } from './service.js';
+
+/**
+ * Whether the caller may see a token's owner by name: its own token, or with `users:read` (names are what that
+ * scope guards; `tokens:read` alone shows only `user_id`).
+ */
+export function mayNameOwner(ctx: RequestCtx, userId: string): boolean {
+  if (ctx.system === true || ctx.principal?.userId === userId) return true;
+  return ctx.principal ? hasScope(ctx.principal.scopes, 'users:read') : false;
+}
+
+/** A token with its owner, or `owner: null` where the caller may not see it (`mayNameOwner`). */
+export function shown(ctx: RequestCtx, token: Token): Token {
+  return mayNameOwner(ctx, token.user_id) ? token : { ...token, owner: null };
+}
+
+/** A token record as answered to this caller: its owner looked up (one query) where it may be shown. */
+export async function answerOf(
+  { store }: Pick<TokensServiceDeps, 'store'>,
+  q: Queryable,
+  ctx: RequestCtx,
+  record: TokenRecord,
+): Promise<Token> {
+  return {
+    ...record,
+    owner: mayNameOwner(ctx, record.user_id) ? await store.ownerOf(q, record.user_id) : null,
+  };
+}
 
 /** A path id that is not a token TypeID names no token: 404 without a query. */
 export function tokenId(id: string): string {
@@ -75,7 +102,7 @@ export function tokenRotation(deps: TokensServiceDeps) {
         },
       );
       deps.onAccessChange();
-      return { ...token, secret };
+      return { ...(await answerOf(deps, db, ctx, token)), secret };
     },
   };
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Change } from '../../change.js';
 import type { Tables, Queryable, Trx } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
-import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage, withTotal, type PageOf } from '../../lib/pagination.js';
 import type { AuthCache } from '../../lib/auth-cache.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
@@ -14,7 +14,7 @@ import { assertHolds } from '../roles/service.js';
 import type { CreateTokenBody, ListTokensQuery, Token, TokenWithSecret } from './schemas.js';
 import type { LiveToken, TokensStore } from './store.js';
 import type { ConfigDocument } from '../config/schemas.js';
-import { checkOwner, tokenId, tokenRotation } from './service-rotation.js';
+import { answerOf, checkOwner, shown, tokenId, tokenRotation } from './service-rotation.js';
 import type { PrincipalRule } from '../roles/principal-rule.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -38,7 +38,7 @@ export type TokensServiceDeps = {
   onAccessChange: () => void;
   settings: () => ConfigDocument;
 };
-type Page<T> = { data: T[]; next_cursor: string | null };
+type Page<T> = PageOf<T>;
 
 /** The lifetime asked for, checked against the default and the maximum. Throws `validation_failed`. */
 function expiryOf(deps: TokensServiceDeps, input: CreateTokenBody, now: number): number {
@@ -167,7 +167,7 @@ function tokenIssuing(deps: TokensServiceDeps) {
           }),
         }),
       );
-      return { ...token, secret };
+      return { ...(await answerOf(deps, db, ctx, token)), secret };
     },
 
     /**
@@ -194,7 +194,7 @@ function tokenIssuing(deps: TokensServiceDeps) {
 }
 
 /** Reading tokens: one's own, or anyone's with `tokens:read`. */
-function tokenReads({ db, store }: TokensServiceDeps) {
+function tokenReads({ db, store, clock }: TokensServiceDeps) {
   return {
     /** Without `tokens:read` a caller sees only its own tokens. Throws `forbidden`, `validation_failed`. */
     async list(ctx: RequestCtx, query: ListTokensQuery): Promise<Page<Token>> {
@@ -207,24 +207,28 @@ function tokenReads({ db, store }: TokensServiceDeps) {
       }
       const userId = mayReadAll ? query.user_id : own;
       const limit = query.limit ?? DEFAULT_LIMIT;
-      const filters = { userId: userId ?? null };
-      const after = query.cursor ? String(decodeCursor(query.cursor, filters)[0]) : null;
-      return toPage(
-        await store.list(db, userId, after, limit),
+      // status undefined leaves the digest of an unfiltered list's cursor as it was.
+      const scope = { userId: userId ?? null, status: query.status };
+      const after = query.cursor ? String(decodeCursor(query.cursor, scope)[0]) : null;
+      const filters = { userId, status: query.status, now: clock.now() };
+      const found = toPage(
+        await store.list(db, filters, after, limit),
         limit,
-        (t) => t,
+        (t) => shown(ctx, t),
         (t) => [t.id],
-        filters,
+        scope,
       );
+      // Counted over exactly what the caller may list: its own tokens unless it holds tokens:read.
+      return withTotal(found, query.include ? await store.count(db, filters) : undefined);
     },
 
     /** One token; another user's only with `tokens:read` (else 404, so ids do not leak). */
     async get(ctx: RequestCtx, id: string): Promise<Token> {
-      const token = assertFound(await store.findById(db, tokenId(id)), 'The token');
+      const token = assertFound(await store.findViewById(db, tokenId(id)), 'The token');
       const mayReadAll = ctx.principal ? hasScope(ctx.principal.scopes, 'tokens:read') : false;
       if (!mayReadAll && token.user_id !== ctx.principal?.userId)
         throw new AppError('not_found', 'The token does not exist.');
-      return token;
+      return shown(ctx, token);
     },
   };
 }

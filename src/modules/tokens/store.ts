@@ -1,7 +1,7 @@
 import { fromJson, toIso, toIsoOrNull } from '../../db/codecs.js';
 import { compiledRead } from '../../db/compiled.js';
 import type { Queryable, TokensTable } from '../../db/tables.js';
-import type { Token } from './schemas.js';
+import type { Token, TokenRecord } from './schemas.js';
 
 const PUBLIC_COLUMNS = [
   'id',
@@ -13,10 +13,17 @@ const PUBLIC_COLUMNS = [
   'expires_at',
   'last_used_at',
   'revoked_at',
+  'prev_valid_until',
 ] as const;
 type PublicRow = Pick<TokensTable, (typeof PUBLIC_COLUMNS)[number]>;
 
-function toToken(row: PublicRow): Token {
+/** A token with its owner's names, from one join. */
+type ViewRow = PublicRow & { owner_username: string; owner_display_name: string | null };
+
+/** What a token list keeps: its owner, and whether it is live, revoked or expired at `now`. */
+export type TokenFilters = { userId?: string; status?: 'active' | 'revoked' | 'expired'; now: number };
+
+function toToken(row: PublicRow): TokenRecord {
   return {
     id: row.id,
     name: row.name,
@@ -27,7 +34,36 @@ function toToken(row: PublicRow): Token {
     expires_at: toIsoOrNull(row.expires_at),
     last_used_at: toIsoOrNull(row.last_used_at),
     revoked_at: toIsoOrNull(row.revoked_at),
+    previous_secret_expires_at: toIsoOrNull(row.prev_valid_until),
   };
+}
+
+function toView(row: ViewRow): Token {
+  return {
+    ...toToken(row),
+    owner: { id: row.user_id, username: row.owner_username, display_name: row.owner_display_name },
+  };
+}
+
+/** Tokens joined to their owners (one join: no query per row), narrowed by the filters. */
+function selectViews(q: Queryable, f: TokenFilters) {
+  let query = q
+    .selectFrom('tokens')
+    .innerJoin('users', 'users.id', 'tokens.user_id')
+    .select([
+      ...PUBLIC_COLUMNS.map((c) => `tokens.${c}` as const),
+      'users.username as owner_username',
+      'users.display_name as owner_display_name',
+    ]);
+  if (f.userId !== undefined) query = query.where('tokens.user_id', '=', f.userId);
+  if (f.status === 'revoked') query = query.where('tokens.revoked_at', 'is not', null);
+  if (f.status === 'active')
+    query = query
+      .where('tokens.revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('tokens.expires_at', 'is', null), eb('tokens.expires_at', '>', f.now)]));
+  if (f.status === 'expired')
+    query = query.where('tokens.revoked_at', 'is', null).where('tokens.expires_at', '<=', f.now);
+  return query;
 }
 
 /** A token that authenticates right now, with its owner's role permissions (one list per role). */
@@ -84,32 +120,49 @@ const liveByHash = compiledRead((q, secretHash: string, now: number) =>
 /** Issuing a token and reading tokens back for the API. */
 function tokenRecords() {
   return {
-    async insert(q: Queryable, row: TokensTable): Promise<Token> {
+    async insert(q: Queryable, row: TokensTable): Promise<TokenRecord> {
       return toToken(
         await q.insertInto('tokens').values(row).returning(PUBLIC_COLUMNS).executeTakeFirstOrThrow(),
       );
     },
 
-    async findById(q: Queryable, id: string): Promise<Token | undefined> {
+    async findById(q: Queryable, id: string): Promise<TokenRecord | undefined> {
       const [row] = await byId(q, id);
       return row && toToken(row);
     },
 
-    /** A page by id; `userId` narrows to one owner. Fetches `limit + 1`. */
-    async list(
-      q: Queryable,
-      userId: string | undefined,
-      afterId: string | null,
-      limit: number,
-    ): Promise<Token[]> {
-      let query = q
-        .selectFrom('tokens')
-        .select(PUBLIC_COLUMNS)
-        .orderBy('id')
+    /** How many tokens match the filters. */
+    async count(q: Queryable, f: TokenFilters): Promise<number> {
+      const row = await selectViews(q, f)
+        .clearSelect()
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
+    /** A page by id, each token with its owner. Fetches `limit + 1`. */
+    async list(q: Queryable, f: TokenFilters, afterId: string | null, limit: number): Promise<Token[]> {
+      let query = selectViews(q, f)
+        .orderBy('tokens.id')
         .limit(limit + 1);
-      if (userId !== undefined) query = query.where('user_id', '=', userId);
-      if (afterId !== null) query = query.where('id', '>', afterId);
-      return (await query.execute()).map(toToken);
+      if (afterId !== null) query = query.where('tokens.id', '>', afterId);
+      return (await query.execute()).map(toView);
+    },
+
+    /** One token with its owner. */
+    async findViewById(q: Queryable, id: string): Promise<Token | undefined> {
+      const row = await selectViews(q, { now: 0 }).where('tokens.id', '=', id).executeTakeFirst();
+      return row && toView(row);
+    },
+
+    /** A user by name, as a token's owner. */
+    async ownerOf(q: Queryable, userId: string): Promise<Token['owner']> {
+      const row = await q
+        .selectFrom('users')
+        .select(['id', 'username', 'display_name'])
+        .where('id', '=', userId)
+        .executeTakeFirst();
+      return row ?? null;
     },
   };
 }
@@ -117,7 +170,7 @@ function tokenRecords() {
 /** Ending a token's secret: revocation and rotation. */
 function tokenRevocation() {
   return {
-    async revoke(q: Queryable, id: string, now: number): Promise<Token | undefined> {
+    async revoke(q: Queryable, id: string, now: number): Promise<TokenRecord | undefined> {
       const row = await q
         .updateTable('tokens')
         .set({ revoked_at: now, prev_secret_hash: null, prev_valid_until: null })
@@ -143,7 +196,7 @@ function tokenRevocation() {
       q: Queryable,
       id: string,
       next: { secretHash: string; prefix: string; prevValidUntil: number | null },
-    ): Promise<Token | undefined> {
+    ): Promise<TokenRecord | undefined> {
       const row = await q
         .updateTable('tokens')
         .set((eb) => ({

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { Page } from '../../lib/pagination.js';
+import { CountedPage } from '../../lib/pagination.js';
 import { IdParams } from '../../lib/schema.js';
 import { CreateUserBody, ListUsersQuery, UpdateUserBody, User } from './schemas.js';
 import type { UsersService } from './service.js';
@@ -23,9 +23,9 @@ function listUsersRoute(app: RouteApp, users: UsersService): void {
       schema: {
         operationId: 'listUsers',
         tags: ['users'],
-        summary: 'List users',
+        summary: 'List users: search, filter, sort, count',
         querystring: ListUsersQuery,
-        response: { 200: Page(User, 'UserPage') },
+        response: { 200: CountedPage(User, 'UserPage') },
       },
     },
     async (req) => users.list(req.query),

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { PageQueryFields } from '../../lib/pagination.js';
+import { IncludeTotalField, PageQueryFields } from '../../lib/pagination.js';
 import { Nullable, Str, Timestamp, StringEnum } from '../../lib/schema.js';
 
 export const UserKind = StringEnum(['human', 'service'], {
@@ -100,14 +100,44 @@ export const UpdateUserBody = Type.Object(
 );
 export type UpdateUserBody = Static<typeof UpdateUserBody>;
 
+/** The `sort` values of the users list. */
+export const USER_SORTS = [
+  'username',
+  '-username',
+  'email',
+  '-email',
+  'display_name',
+  '-display_name',
+  'created_at',
+  '-created_at',
+] as const;
+
 export const ListUsersQuery = Type.Object(
   {
     ...PageQueryFields,
+    ...IncludeTotalField,
     q: Type.Optional(
-      Str({ minLength: 1, maxLength: 256, description: 'Prefix of the username or the email.' }),
+      Str({
+        minLength: 1,
+        maxLength: 256,
+        description:
+          'Found anywhere in the username, the email or the display name, regardless of case and width (Unicode NFKC); `%`, `_` and `\\` match themselves.',
+      }),
     ),
     kind: Type.Optional(UserKind),
+    status: Type.Optional(
+      StringEnum(['active', 'disabled'], {
+        description:
+          '`active`: users that are not disabled; `disabled`: those that are. Same as `disabled=`.',
+      }),
+    ),
     disabled: Type.Optional(Type.Boolean()),
+    sort: Type.Optional(
+      StringEnum(USER_SORTS, {
+        description:
+          'The order: a field, `-` for descending, the id breaking ties (email and display name regardless of case; a missing one sorts as empty). Default: creation order (by id).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

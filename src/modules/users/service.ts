@@ -2,21 +2,15 @@ import type { Kysely } from 'kysely';
 import { runPrepared, type Change, type ChangeSpec, type Prepared } from '../../change.js';
 import type { Tables, Trx } from '../../db/tables.js';
 import { AppError, assertFound, fieldError } from '../../errors.js';
-import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { isId, type Ids } from '../../lib/ids.js';
 import type { Passwords } from '../../lib/passwords.js';
 import type { RequestCtx } from '../../lib/request-ctx.js';
 import { textLength } from '../../lib/schema.js';
-import {
-  USERNAME_PATTERN,
-  type CreateUserBody,
-  type ListUsersQuery,
-  type UpdateUserBody,
-  type User,
-} from './schemas.js';
+import { USERNAME_PATTERN, type CreateUserBody, type UpdateUserBody, type User } from './schemas.js';
 import type { UsersStore } from './store.js';
 import { linkedUsers } from './service-linked.js';
+import { userListing } from './service-list.js';
 import type { ConfigDocument } from '../config/schemas.js';
 import type { PrincipalRule } from '../roles/principal-rule.js';
 
@@ -133,6 +127,7 @@ export function createUsersService(deps: UsersServiceDeps) {
     ...userUpdates(deps, (id) => reads.get(id)),
     ...userRemoval(deps),
     ...linkedUsers(deps),
+    ...userListing(deps),
   };
 }
 export type UsersService = ReturnType<typeof createUsersService>;
@@ -188,25 +183,6 @@ function userReads({ db, store }: UsersServiceDeps) {
     /** The user with this username (compared as sign-in compares it: NFKC, lower case), or undefined. */
     async findByUsername(username: string): Promise<User | undefined> {
       return store.findByUsername(db, username.normalize('NFKC').toLowerCase());
-    },
-
-    /** A page of users in creation order. Throws `validation_failed` for a bad cursor. */
-    async list(query: ListUsersQuery): Promise<{ data: User[]; next_cursor: string | null }> {
-      const limit = query.limit ?? DEFAULT_LIMIT;
-      const filters = {
-        q: query.q?.normalize('NFKC').toLowerCase(),
-        kind: query.kind,
-        disabled: query.disabled,
-      };
-      const after = query.cursor ? String(decodeCursor(query.cursor, filters)[0]) : null;
-      const rows = await store.list(db, filters, after, limit);
-      return toPage(
-        rows,
-        limit,
-        (u) => u,
-        (u) => [u.id],
-        filters,
-      );
     },
 
     /** True when no user exists yet (first start). */

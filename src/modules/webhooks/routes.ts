@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { Page } from '../../lib/pagination.js';
+import { CountedPage, Page } from '../../lib/pagination.js';
 import { IdParams } from '../../lib/schema.js';
 import {
   CreateWebhookBody,
   Delivery,
   DeliveryParams,
   ListQuery,
+  ListWebhooksQuery,
   RecoverBody,
   Recovered,
   UpdateWebhookBody,
@@ -45,8 +46,8 @@ function listWebhooksRoute(app: RouteApp, webhooks: WebhooksService): void {
         operationId: 'listWebhooks',
         tags: ['webhooks'],
         summary: 'List webhook endpoints',
-        querystring: ListQuery,
-        response: { 200: Page(Webhook, 'WebhookPage') },
+        querystring: ListWebhooksQuery,
+        response: { 200: CountedPage(Webhook, 'WebhookPage') },
       },
     },
     async (req) => webhooks.list(req.query),

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { PageQueryFields } from '../../lib/pagination.js';
+import { IncludeTotalField, PageQueryFields } from '../../lib/pagination.js';
 import type { DeliveryStatus } from '../../db/tables.js';
 import { Str, Timestamp } from '../../lib/schema.js';
 
@@ -112,6 +112,11 @@ export const DeliveryParams = Type.Object(
   { additionalProperties: false },
 );
 export const ListQuery = Type.Object({ ...PageQueryFields }, { additionalProperties: false });
+export const ListWebhooksQuery = Type.Object(
+  { ...PageQueryFields, ...IncludeTotalField },
+  { additionalProperties: false },
+);
+export type ListWebhooksQuery = Static<typeof ListWebhooksQuery>;
 export const RecoverBody = Type.Object(
   { since: Type.String({ format: 'date-time' }), until: Type.Optional(Type.String({ format: 'date-time' })) },
   { additionalProperties: false, title: 'RecoverBody' },

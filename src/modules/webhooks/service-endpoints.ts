@@ -1,10 +1,16 @@
 import { runPrepared, type Prepared } from '../../change.js';
 import { assertFound } from '../../errors.js';
-import { decodeCursor, DEFAULT_LIMIT, toPage } from '../../lib/pagination.js';
+import { decodeCursor, DEFAULT_LIMIT, toPage, withTotal } from '../../lib/pagination.js';
 import { systemCtx, type RequestCtx } from '../../lib/request-ctx.js';
 import { generateWebhookSecret, givenOrNewSecret } from '../../lib/standard-webhooks.js';
 import { creatorOf } from '../events/reach.js';
-import type { CreateWebhookBody, UpdateWebhookBody, Webhook, WebhookWithSecret } from './schemas.js';
+import type {
+  CreateWebhookBody,
+  ListWebhooksQuery,
+  UpdateWebhookBody,
+  Webhook,
+  WebhookWithSecret,
+} from './schemas.js';
 import type { Page, WebhooksDeps, WebhooksShared } from './service-shared.js';
 import { toWebhook } from './store.js';
 
@@ -18,10 +24,12 @@ export function endpointReads({ db, store }: WebhooksDeps, { load }: WebhooksSha
       return toWebhook(await load(id));
     },
 
-    async list(query: { limit?: number; cursor?: string }): Promise<Page<Webhook>> {
+    /** A page of endpoints by id, with `total` when asked. Throws `validation_failed` for a bad cursor. */
+    async list(query: ListWebhooksQuery): Promise<Page<Webhook>> {
       const limit = query.limit ?? DEFAULT_LIMIT;
       const after = query.cursor ? String(decodeCursor(query.cursor)[0]) : null;
-      return toPage(await store.list(db, after, limit), limit, toWebhook, (w) => [w.id]);
+      const found = toPage(await store.list(db, after, limit), limit, toWebhook, (w) => [w.id]);
+      return withTotal(found, query.include ? await store.count(db) : undefined);
     },
   };
 }

@@ -24,7 +24,7 @@ export type WebhooksDeps = {
   creatorPermissions: CreatorPermissions;
 };
 /** A page of a list, as the service answers it. */
-export type Page<T> = { data: T[]; next_cursor: string | null };
+export type Page<T> = { data: T[]; next_cursor: string | null; total?: number };
 /** The checks the service's use cases share. */
 export type WebhooksShared = ReturnType<typeof endpointChecks>;
 
