@@ -11,6 +11,10 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
+    // Two files at a time: most of a file's time is spent waiting (on PostgreSQL, timers, child processes), and
+    // each file has its own database and Redis logical database (test/helpers/databases.ts). Vitest's default
+    // on a 2-core machine is one.
+    maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     globalSetup: ['test/helpers/global-setup.ts'],

@@ -9,9 +9,9 @@ import { systemClock } from '../../src/lib/clock.js';
 import { createIds } from '../../src/lib/ids.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { systemCtx } from '../../src/lib/request-ctx.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { createTestDatabase, testRedisUrl, type TestDatabase } from '../helpers/databases.js';
 
-const REDIS = process.env.TEST_REDIS_URL;
+const REDIS = testRedisUrl(2);
 /** Nothing listens here: every Redis command fails at once. */
 const CLOSED = 'redis://127.0.0.1:1';
 

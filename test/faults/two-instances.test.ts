@@ -1,9 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/lib/secret-token.js';
-import { createTestDatabase, postgresServerUrl, type TestDatabase } from '../helpers/databases.js';
+import {
+  createTestDatabase,
+  postgresServerUrl,
+  testRedisUrl,
+  type TestDatabase,
+} from '../helpers/databases.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 
-const REDIS = process.env.TEST_REDIS_URL;
+const REDIS = testRedisUrl(1);
 
 /** Two server processes on one PostgreSQL database and one Redis, as behind a load balancer. */
 describe.runIf(postgresServerUrl() && REDIS)('two instances on PostgreSQL and Redis', () => {

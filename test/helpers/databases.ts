@@ -15,6 +15,18 @@ export function postgresServerUrl(): string | undefined {
   return process.env.TEST_DATABASE_URL || undefined;
 }
 
+/**
+ * `TEST_REDIS_URL` with its own logical database (1–15) per test file that uses Redis, so files running at once
+ * never count in each other's rate-limit keys (keys such as a client IP are the same in every file).
+ */
+export function testRedisUrl(database: number): string | undefined {
+  const base = process.env.TEST_REDIS_URL;
+  if (!base) return undefined;
+  const url = new URL(base);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
 export async function createTestDatabase(name: DialectName): Promise<TestDatabase> {
   if (name === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
