@@ -261,7 +261,11 @@ forEachDialect((database) => {
       const { data } = (
         await app.request({ method: 'GET', url: '/api/events/types', token: other.token })
       ).json();
-      expect(data).toContainEqual({ type: 'user.create', description: expect.any(String) });
+      expect(data).toContainEqual({
+        type: 'user.create',
+        description: expect.any(String),
+        schema: '/api/openapi.json#/webhooks/user.create',
+      });
       expect(data.map((t: { type: string }) => t.type)).not.toContain('audit.query');
     });
   });
