@@ -1856,12 +1856,23 @@ export interface components {
             total?: number;
         };
         /**
+         * AuditPurgeData
+         * @description One retention batch: the events deleted and where the chain’s anchor now is.
+         */
+        AuditPurgeData: {
+            /** @description How many audit events this batch deleted. */
+            deleted: number;
+            /** @description The retention period it purged by. */
+            retention_days: number;
+            /** @description The last seq deleted: the chain’s new anchor (verification starts after it). */
+            through_seq: number;
+        };
+        /**
          * AuditPurgeEvent
          * @description The body of a `audit.purge` delivery. Events older than the retention period were deleted; the chain's anchor moved.
          */
         AuditPurgeEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["AuditPurgeData"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -1906,8 +1917,7 @@ export interface components {
          * @description The body of a `audit_stream.create` delivery. An audit stream was created (never its secret).
          */
         AuditStreamCreateEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["AuditStream"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -1921,8 +1931,7 @@ export interface components {
          * @description The body of a `audit_stream.delete` delivery. An audit stream was deleted.
          */
         AuditStreamDeleteEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["AuditStream"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -1941,8 +1950,7 @@ export interface components {
          * @description The body of a `audit_stream.pause` delivery. The server paused an audit stream whose receiver kept failing (its last error says why).
          */
         AuditStreamPauseEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["AuditStream"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -1956,8 +1964,7 @@ export interface components {
          * @description The body of a `audit_stream.resume` delivery. An audit stream was set active again, optionally replaying from a seq.
          */
         AuditStreamResumeEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["AuditStream"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -1971,8 +1978,7 @@ export interface components {
          * @description The body of a `audit_stream.update` delivery. An audit stream was changed (name, url, actions, status).
          */
         AuditStreamUpdateEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["AuditStream"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -2105,8 +2111,7 @@ export interface components {
          * @description The body of a `auth_provider.create` delivery. An identity provider was created (never its client secret).
          */
         AuthProviderCreateEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["AuthProvider"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -2120,8 +2125,7 @@ export interface components {
          * @description The body of a `auth_provider.delete` delivery. An identity provider was deleted.
          */
         AuthProviderDeleteEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["AuthProvider"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -2140,8 +2144,7 @@ export interface components {
          * @description The body of a `auth_provider.update` delivery. An identity provider was changed (never its client secret).
          */
         AuthProviderUpdateEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["AuthProvider"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -2151,12 +2154,27 @@ export interface components {
             type: "auth_provider.update";
         };
         /**
+         * ConfigApplyData
+         * @description What one `POST /api/apply` did: counts by operation and the ids of the events of its changes (each delivered as its own event too).
+         */
+        ConfigApplyData: {
+            create: number;
+            delete: number;
+            /** @description The event ids (`evt_…`) of the changes made, in the order they were made. */
+            events: string[];
+            /** @description The snapshot the document was applied to (the If-Match sent). */
+            previous: string;
+            /** @description Whether what the document leaves out was deleted. */
+            prune: boolean;
+            unchanged: number;
+            update: number;
+        };
+        /**
          * ConfigApplyEvent
          * @description The body of a `config.apply` delivery. A state document was applied (POST /api/apply): ties the changes made, each its own event, by their ids.
          */
         ConfigApplyEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["ConfigApplyData"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -2707,8 +2725,7 @@ export interface components {
          * @description The body of a `plugin.configure` delivery. A plugin's config changed (writeOnly fields never included).
          */
         PluginConfigureEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["Plugin"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -2722,8 +2739,7 @@ export interface components {
          * @description The body of a `plugin.disable` delivery. A plugin was disabled.
          */
         PluginDisableEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["Plugin"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -2737,8 +2753,7 @@ export interface components {
          * @description The body of a `plugin.enable` delivery. A plugin was enabled.
          */
         PluginEnableEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["Plugin"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -2779,8 +2794,7 @@ export interface components {
          * @description The body of a `plugin.register` delivery. A plugin was registered.
          */
         PluginRegisterEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["Plugin"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -2794,8 +2808,7 @@ export interface components {
          * @description The body of a `plugin.unregister` delivery. A plugin was unregistered.
          */
         PluginUnregisterEvent: {
-            /** @description The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret. */
-            data: unknown;
+            data: components["schemas"]["Plugin"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -3368,7 +3381,7 @@ export interface components {
          * @description The body of a `token.create` delivery. An API token was created (the secret is never included).
          */
         TokenCreateEvent: {
-            data: components["schemas"]["Token"] | components["schemas"]["EventDataTruncated"];
+            data: components["schemas"]["TokenRecord"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -3391,11 +3404,49 @@ export interface components {
             total?: number;
         };
         /**
+         * TokenRecord
+         * @description A token as its events carry it: its stored fields, never its secret or its owner by name.
+         */
+        TokenRecord: {
+            /**
+             * Format: date-time
+             * @example 2026-11-28T09:30:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-28T09:30:00.000Z
+             */
+            expires_at: string | null;
+            id: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-28T09:30:00.000Z
+             */
+            last_used_at: string | null;
+            name: string;
+            /** @description The first characters of the secret, to tell tokens apart. */
+            prefix: string;
+            /**
+             * Format: date-time
+             * @description After a rotation with `grace_seconds`: until then the previous secret also works (a past time: it no longer does). null when there was no grace; cleared by a revocation.
+             * @example 2026-11-28T09:30:00.000Z
+             */
+            previous_secret_expires_at: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-28T09:30:00.000Z
+             */
+            revoked_at: string | null;
+            scopes: string[];
+            user_id: string;
+        };
+        /**
          * TokenRevokeEvent
          * @description The body of a `token.revoke` delivery. An API token was revoked.
          */
         TokenRevokeEvent: {
-            data: components["schemas"]["Token"] | components["schemas"]["EventDataTruncated"];
+            data: components["schemas"]["TokenRecord"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.
@@ -3409,7 +3460,7 @@ export interface components {
          * @description The body of a `token.rotate` delivery. An API token got a new secret.
          */
         TokenRotateEvent: {
-            data: components["schemas"]["Token"] | components["schemas"]["EventDataTruncated"];
+            data: components["schemas"]["TokenRecord"] | components["schemas"]["EventDataTruncated"];
             /**
              * Format: date-time
              * @description When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.

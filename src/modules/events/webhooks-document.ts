@@ -1,10 +1,13 @@
-import { catalog, eventTypes } from './catalog.js';
+import { TokenRecord } from '../tokens/schemas.js';
+import { catalog, eventTypes, type Action } from './catalog.js';
 
 /**
  * The OpenAPI 3.1 `webhooks` of the document: one `POST` per event type, as a subscribed endpoint receives it.
  * The body is what `payloadOf` (modules/webhooks/matching.ts) writes, `{ type, timestamp, data }`, signed with
- * the Standard Webhooks headers. `data` names a resource schema only where a delivery test checks it
- * (test/webhooks/payload-schema.test.ts); for the other types it is the changed thing as the change wrote it.
+ * the Standard Webhooks headers. `data` is what the change wrote as the event's data (`change()` in src/change.ts:
+ * the resource after the change, before it for a delete; `POST /api/apply`'s summary for `config.apply`): the
+ * resource schema the API serves where it is that resource, else a schema of its own. Every type has one, and
+ * test/webhooks/payload-schema.test.ts checks a real delivery of each against it.
  */
 
 type Json = Record<string, unknown>;
@@ -13,9 +16,14 @@ type Json = Record<string, unknown>;
 const TEST_TYPE = 'webhook.test';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+/** A TypeBox schema as plain JSON (titled: the document names it in `components.schemas`). */
+const plain = (schema: object): Json => JSON.parse(JSON.stringify(schema)) as Json;
 
-/** The schema of `data` where it is a resource the API also serves, by event type. */
-const DATA_SCHEMAS: Record<string, Json> = {
+/** The actions that are event types: each must have its `data` schema below (tsc says when one has none). */
+type EventType = { [K in Action]: (typeof catalog)[K]['event'] extends true ? K : never }[Action];
+
+/** The schema of `data`, by event type: a resource the API also serves, or a schema of its own. */
+const DATA_SCHEMAS: Record<EventType | typeof TEST_TYPE, Json> = {
   'user.create': ref('User'),
   'user.update': ref('User'),
   'user.delete': ref('User'),
@@ -24,15 +32,67 @@ const DATA_SCHEMAS: Record<string, Json> = {
   'role.delete': ref('Role'),
   'role.assign': { title: 'RoleAssignment', ...roleAssignment() },
   'role.unassign': { title: 'RoleAssignment', ...roleAssignment() },
-  'token.create': ref('Token'),
-  'token.rotate': ref('Token'),
-  'token.revoke': ref('Token'),
+  'token.create': plain(TokenRecord),
+  'token.rotate': plain(TokenRecord),
+  'token.revoke': plain(TokenRecord),
   'config.update': ref('ConfigChange'),
   'webhook.create': ref('Webhook'),
   'webhook.update': ref('Webhook'),
   'webhook.delete': ref('Webhook'),
   'webhook.rotate_secret': ref('Webhook'),
   'webhook.disable': ref('Webhook'),
+  'plugin.register': ref('Plugin'),
+  'plugin.configure': ref('Plugin'),
+  'plugin.enable': ref('Plugin'),
+  'plugin.disable': ref('Plugin'),
+  'plugin.unregister': ref('Plugin'),
+  'auth_provider.create': ref('AuthProvider'),
+  'auth_provider.update': ref('AuthProvider'),
+  'auth_provider.delete': ref('AuthProvider'),
+  'audit_stream.create': ref('AuditStream'),
+  'audit_stream.update': ref('AuditStream'),
+  'audit_stream.delete': ref('AuditStream'),
+  'audit_stream.pause': ref('AuditStream'),
+  'audit_stream.resume': ref('AuditStream'),
+  'audit.purge': {
+    title: 'AuditPurgeData',
+    type: 'object',
+    description: 'One retention batch: the events deleted and where the chain’s anchor now is.',
+    required: ['deleted', 'through_seq', 'retention_days'],
+    properties: {
+      deleted: { type: 'integer', minimum: 0, description: 'How many audit events this batch deleted.' },
+      through_seq: {
+        type: 'integer',
+        description: 'The last seq deleted: the chain’s new anchor (verification starts after it).',
+      },
+      retention_days: { type: 'integer', minimum: 1, description: 'The retention period it purged by.' },
+    },
+    additionalProperties: false,
+  },
+  'config.apply': {
+    title: 'ConfigApplyData',
+    type: 'object',
+    description:
+      'What one `POST /api/apply` did: counts by operation and the ids of the events of its changes (each delivered as its own event too).',
+    required: ['previous', 'prune', 'create', 'update', 'delete', 'unchanged', 'events'],
+    properties: {
+      previous: {
+        type: 'string',
+        description: 'The snapshot the document was applied to (the If-Match sent).',
+      },
+      prune: { type: 'boolean', description: 'Whether what the document leaves out was deleted.' },
+      create: { type: 'integer', minimum: 0 },
+      update: { type: 'integer', minimum: 0 },
+      delete: { type: 'integer', minimum: 0 },
+      unchanged: { type: 'integer', minimum: 0 },
+      events: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'The event ids (`evt_…`) of the changes made, in the order they were made.',
+      },
+    },
+    additionalProperties: false,
+  },
   [TEST_TYPE]: {
     title: 'WebhookTestData',
     type: 'object',
@@ -69,11 +129,6 @@ const TRUNCATED: Json = {
   additionalProperties: false,
 };
 
-const UNTYPED_DATA: Json = {
-  description:
-    'The changed thing as the change wrote it: the resource after the change (before it, for a delete), never a secret.',
-};
-
 /** `user.create` → `UserCreate`; `auth_provider.update` → `AuthProviderUpdate`. */
 export function pascalType(type: string): string {
   return type
@@ -89,7 +144,8 @@ export function webhookRef(type: string): string {
 
 /** The named payload schema of one event type: the envelope with `type` fixed to it. */
 function payloadSchema(type: string, description: string): Json {
-  const data = DATA_SCHEMAS[type];
+  const data = (DATA_SCHEMAS as Record<string, Json | undefined>)[type];
+  if (!data) throw new Error(`the event type ${type} has no data schema in DATA_SCHEMAS`);
   return {
     title: `${pascalType(type)}Event`,
     type: 'object',
@@ -102,7 +158,7 @@ function payloadSchema(type: string, description: string): Json {
         format: 'date-time',
         description: 'When the change was written (ISO 8601 UTC, milliseconds); the same on every retry.',
       },
-      data: data ? { anyOf: [data, TRUNCATED] } : UNTYPED_DATA,
+      data: { anyOf: [data, TRUNCATED] },
     },
     additionalProperties: false,
   };

@@ -44,8 +44,16 @@ export const Token = Type.Object(
   { additionalProperties: false, title: 'Token' },
 );
 export type Token = Static<typeof Token>;
-/** A token without its owner: what the store keeps and audit rows carry. */
-export type TokenRecord = Omit<Token, 'owner'>;
+/**
+ * A token without its owner: what the store keeps and audit rows and `token.*` events carry (the owner by name
+ * is a per-caller view: an event's subscriber needs `tokens:read`, not `users:read`).
+ */
+export const TokenRecord = Type.Object(tokenFields, {
+  additionalProperties: false,
+  title: 'TokenRecord',
+  description: 'A token as its events carry it: its stored fields, never its secret or its owner by name.',
+});
+export type TokenRecord = Static<typeof TokenRecord>;
 
 /** A token with its secret: only in the answers to create and rotate. */
 export const TokenWithSecret = Type.Object(
